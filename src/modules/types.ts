@@ -1,0 +1,77 @@
+import type { Secret } from '../secret.js';
+import type { Transport } from '../transport/types.js';
+
+/**
+ * Commands are data: a module never runs anything, it returns what to run.
+ * The executor (playbook/apply.ts) is the one place that runs them, and the
+ * printer (cli) is the one place that shows them.
+ */
+export type Command =
+  | {
+      kind: 'exec';
+      argv: string[];
+      stdin?: string | Buffer | Secret;
+      sudo?: boolean;
+      /** True when stdin carries a secret: the printer redacts it. */
+      secret?: boolean;
+      timeoutMs?: number;
+    }
+  | {
+      kind: 'upload';
+      path: string;
+      content: Buffer | Secret;
+      mode?: number;
+      owner?: string;
+      group?: string;
+      sudo?: boolean;
+    };
+
+/** A unified diff for --diff; secret content is shown as its fingerprint. */
+export interface FileDiff {
+  path: string;
+  before: string | null;
+  after: string | null;
+  /** When set, the diff shows this instead of content. */
+  redacted?: boolean;
+}
+
+export interface ModuleContext {
+  transport: Transport;
+  /** The node's resolved variables (inventory + play + role defaults + registered). */
+  vars: Record<string, unknown>;
+  check: boolean;
+  /** Folder of the playbook/role the task came from: template and copy `src` are resolved against it. */
+  baseDirs: string[];
+  /** Renders a template file or string strictly (undefined variable = error). */
+  render(source: { file?: string; text?: string }, vars: Record<string, unknown>): string;
+  host: string;
+}
+
+/** What a module's plan says: change nothing (with the reason), or run these commands. */
+export interface ModulePlan {
+  changed: boolean;
+  /** Why: "up to date", "content differs (sha256 ab12.. -> cd34..)", "unit missing". */
+  reason: string;
+  commands: Command[];
+  diff?: FileDiff[];
+  /** Values the task exposes to `register` (rc, stdout, checksum, ...). */
+  result?: Record<string, unknown>;
+  /** Whether the task failed outright (assert, wait_for that timed out in facts). */
+  failed?: boolean;
+  /** A service module asks for a daemon-reload etc.: already included in commands. */
+}
+
+/**
+ * A task module. `plan` reads facts through the transport (read-only commands
+ * only) and compares them with what `args` want. Check mode and apply both
+ * call `plan`; apply then runs the commands and may call `after` to collect
+ * results (command/shell output).
+ */
+export interface Module<A = Record<string, unknown>> {
+  name: string;
+  /** JSON Schema (ajv) for the module's args. */
+  argsSchema: object;
+  plan(args: A, ctx: ModuleContext): Promise<ModulePlan>;
+  /** Runs where a command's own output is the result (command, shell, wait_for). */
+  runsOnApply?: boolean;
+}

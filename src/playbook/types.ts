@@ -1,0 +1,52 @@
+import type { SourcePos } from '../errors.js';
+
+/** A task as loaded from YAML (a play's tasks, a role's tasks.yaml or handlers.yaml). */
+export interface Task {
+  /** Display name; defaults to `module` when absent. */
+  name: string;
+  module: string;
+  /** Module arguments, still unrendered (strings may hold {{ }} expressions). */
+  args: Record<string, unknown>;
+  when?: string | string[];
+  tags: string[];
+  notify: string[];
+  register?: string;
+  loop?: unknown;
+  run_once: boolean;
+  /** Only 'controller' (localhost on the machine running unibus) is supported. */
+  delegate_to?: 'controller';
+  retries?: number;
+  until?: string;
+  delay?: number;
+  no_log: boolean;
+  changed_when?: string | boolean;
+  failed_when?: string | boolean;
+  /** true: always runs in check mode; false: never runs in check mode (skipped, reported). */
+  check_mode?: boolean;
+  /** Handlers only: the name notify refers to (defaults to `name`), and listen aliases. */
+  listen?: string[];
+  /** Which role the task came from, if any. */
+  role?: string;
+  /** For template/copy src lookups: the role's folder, if any. */
+  roleDir?: string;
+  pos: SourcePos;
+}
+
+export interface Play {
+  name: string;
+  /** Host pattern: 'all', a role name, a node name, or a list of them. */
+  hosts: string[];
+  /** Batch size (number or percentage string like '50%'); absent: all at once. */
+  serial?: number | string;
+  vars: Record<string, unknown>;
+  roles: string[];
+  tasks: Task[];
+  handlers: Task[];
+  pos: SourcePos;
+}
+
+export interface Playbook {
+  file: string;
+  name: string;
+  plays: Play[];
+}
