@@ -1,0 +1,29 @@
+// unibus command line: parses the verb and hands the rest to that verb's file.
+// Each verb module exports `run(args: string[]): Promise<number>` (the exit code).
+
+const VERBS: Record<string, { load: () => Promise<{ run(args: string[]): Promise<number> }>; help: string }> = {
+  play: { load: () => import('./play.js'), help: 'play <playbook> [--check] [--diff] [--limit H] [--tags T] [-i FILE]' },
+  inventory: { load: () => import('./inventory.js'), help: 'inventory check|show [--host H]|diff OLD NEW [-i FILE]' },
+  pki: { load: () => import('./pki.js'), help: 'pki mint|check|rotate-route-ca [-i FILE]' },
+  doctor: { load: () => import('./doctor.js'), help: 'doctor [--fix]: what this controller is missing, and how to fix it' },
+  lab: { load: () => import('./lab.js'), help: 'lab up|down|status [--hosts N]: the multi-host test lab (root)' },
+};
+
+function usage(): string {
+  return ['usage: unibus <verb> ...', ...Object.values(VERBS).map((v) => `  unibus ${v.help}`)].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  if (!verb || verb === '-h' || verb === '--help' || verb === 'help') {
+    console.log(usage());
+    return verb ? 0 : 2;
+  }
+  const entry = VERBS[verb];
+  if (!entry) {
+    console.error(`unibus: unknown verb '${verb}'\n${usage()}`);
+    return 2;
+  }
+  const mod = await entry.load();
+  return mod.run(rest);
+}
