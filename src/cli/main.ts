@@ -6,7 +6,6 @@ const VERBS: Record<string, { load: () => Promise<{ run(args: string[]): Promise
   inventory: { load: () => import('./inventory.js'), help: 'inventory check|show [--host H]|diff OLD NEW [-i FILE]' },
   pki: { load: () => import('./pki.js'), help: 'pki mint|check|rotate-route-ca [-i FILE]' },
   doctor: { load: () => import('./doctor.js'), help: 'doctor [--fix]: what this controller is missing, and how to fix it' },
-  lab: { load: () => import('./lab.js'), help: 'lab up|down|status [--hosts N]: the multi-host test lab (root)' },
 };
 
 function usage(): string {
