@@ -1,0 +1,169 @@
+// One play: hosts in serial batches; in each batch every task in order across
+// the batch's hosts in parallel (capped by forks), then the notified handlers.
+import type { NodeSpec } from '../inventory/types.js';
+import type { Transport } from '../transport/types.js';
+import type { Emit, HostStatus } from './events.js';
+import { HostUnreachableError, runTask, type TaskEnv, type TaskRun } from './execute-task.js';
+import { handlerNames, handlersFor, type PendingStore } from './handlers.js';
+import type { Recap } from './recap.js';
+import { isTaskSelected, type TagFilter } from './tags.js';
+import type { Play, Task } from './types.js';
+
+export interface HostState {
+  name: string;
+  node: NodeSpec;
+  transport: Transport;
+  /** Inventory variables of the host (before play vars). */
+  baseVars: Record<string, unknown>;
+  /** Variables of the current play (base + play vars), set at play start. */
+  vars: Record<string, unknown>;
+  registered: Record<string, unknown>;
+  status: 'active' | 'failed' | 'unreachable';
+  /** Handler names notified on this host and not yet run (this play). */
+  notified: Set<string>;
+  /** Apply mode only: the host's persisted pending-handler list. */
+  pending?: PendingStore;
+  /** Handler names pending from earlier runs (read at start, check and apply). */
+  pendingNames: string[];
+}
+
+export interface PlayEnv extends TaskEnv, TagFilter {
+  forks: number;
+  playbook: string;
+  extraVars: Record<string, unknown>;
+  emit: Emit;
+  recap: Recap;
+  signal?: AbortSignal;
+  allHostVars: Record<string, Record<string, unknown>>;
+  /** The play being run (for events). */
+  playName: string;
+}
+
+/** Runs fn over items, at most `limit` at once, keeping the order of results. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return out;
+}
+
+export function batchesOf<T>(hosts: T[], serial: number | string | undefined): T[][] {
+  if (serial === undefined || hosts.length === 0) return [hosts];
+  let size = typeof serial === 'number' ? serial : /^\d+%$/.test(serial) ? Math.ceil((hosts.length * parseInt(serial, 10)) / 100) : parseInt(serial, 10);
+  if (!Number.isFinite(size) || size < 1) size = 1;
+  const out: T[][] = [];
+  for (let i = 0; i < hosts.length; i += size) out.push(hosts.slice(i, i + size));
+  return out;
+}
+
+function taskVars(h: HostState, env: PlayEnv, batch: HostState[]): Record<string, unknown> {
+  return {
+    ...h.vars,
+    ...h.registered,
+    inventory_hostname: h.name,
+    play_hosts: batch.map((b) => b.name),
+    hostvars: env.allHostVars,
+    unibus_check_mode: env.check,
+    ...env.extraVars,
+  };
+}
+
+function record(env: PlayEnv, task: Task, r: TaskRun, handler: boolean, counted = true): void {
+  const { registered: _r, notify: _n, ...shown } = r;
+  env.emit({ event: 'host_result', task: task.name, handler, check: env.check, ...shown });
+  if (counted) env.recap.count(r.host, r.status);
+}
+
+async function runOnHosts(task: Task, hosts: HostState[], batch: HostState[], env: PlayEnv, handler: boolean): Promise<void> {
+  const live = hosts.filter((h) => h.status === 'active');
+  if (!live.length) return;
+  env.emit({ event: 'task_start', play: env.playName, task: task.name, role: task.role, hosts: live.map((h) => h.name) });
+  const targets = task.run_once ? [live[0]!] : live;
+  await mapLimit(targets, env.forks, async (h) => {
+    if (env.signal?.aborted) return;
+    env.emit({ event: 'host_start', task: task.name, host: h.name });
+    let r: TaskRun;
+    try {
+      const baseDirs = task.roleDir ? [task.roleDir, ...env.baseDirs] : env.baseDirs;
+      r = await runTask(task, taskVars(h, env, batch), { ...env, baseDirs }, h.transport, h.name);
+    } catch (e) {
+      if (!(e instanceof HostUnreachableError)) throw e;
+      h.status = 'unreachable';
+      record(env, task, { host: h.name, status: 'unreachable', reason: e.message, commands: [], diff: [], noLog: false, registered: {}, notify: [] }, handler);
+      return;
+    }
+    if (task.run_once) r.delegatedFor = live.slice(1).map((x) => x.name);
+    record(env, task, r, handler);
+    const sharers = task.run_once ? live : [h];
+    if (task.register) for (const s of sharers) s.registered[task.register] = r.registered;
+    if (r.status === 'failed') h.status = 'failed';
+    if (r.notify.length) {
+      for (const n of r.notify) h.notified.add(n);
+      await h.pending?.add(r.notify, env.playbook);
+    }
+  });
+}
+
+async function runHandlers(play: Play, batch: HostState[], env: PlayEnv): Promise<void> {
+  for (const handler of play.handlers) {
+    const names = handlerNames(handler);
+    const hosts = batch.filter((h) => h.status === 'active' && names.some((n) => h.notified.has(n)));
+    if (!hosts.length || env.signal?.aborted) continue;
+    env.emit({ event: 'handler', play: play.name, handler: handler.name, hosts: hosts.map((h) => h.name) });
+    await runOnHosts({ ...handler, run_once: false }, hosts, batch, env, true);
+    await Promise.all(
+      hosts.map(async (h) => {
+        if (h.status !== 'active') return;
+        for (const n of names) h.notified.delete(n);
+        h.pendingNames = h.pendingNames.filter((n) => !names.includes(n));
+        await h.pending?.remove(names);
+      }),
+    );
+  }
+}
+
+/** Renders play vars in order per host, so a var may use the ones before it. */
+function resolvePlayVars(play: Play, h: HostState, env: PlayEnv): Record<string, unknown> {
+  const vars: Record<string, unknown> = { ...h.baseVars };
+  for (const [k, v] of Object.entries(play.vars)) {
+    vars[k] = env.toolkit.renderValue(v, { ...vars, ...env.extraVars, inventory_hostname: h.name }, `${play.pos.file}:${play.pos.line}:${play.pos.col}: vars.${k}`);
+  }
+  return vars;
+}
+
+/** Returns false when a batch failed and the run must stop (serial semantics). */
+export async function runPlay(play: Play, hosts: HostState[], env: PlayEnv): Promise<boolean> {
+  const batches = batchesOf(hosts, play.serial);
+  const tasks = play.tasks.filter((t) => isTaskSelected(t, env));
+  env.playName = play.name;
+  for (const [i, batch] of batches.entries()) {
+    env.emit({ event: 'play_start', play: play.name, hosts: batch.map((h) => h.name), ...(batches.length > 1 ? { batch: i + 1, batches: batches.length } : {}) });
+    for (const h of batch) {
+      h.notified = new Set(handlersFor(play.handlers, h.pendingNames).flatMap((x) => handlerNames(x)).filter((n) => h.pendingNames.includes(n)));
+      try {
+        h.vars = resolvePlayVars(play, h, env);
+      } catch (e) {
+        h.status = 'failed';
+        record(env, { name: 'play vars' } as Task, { host: h.name, status: 'failed', reason: (e as Error).message, commands: [], diff: [], noLog: false, registered: {}, notify: [] }, false);
+      }
+    }
+    for (const task of tasks) {
+      if (env.signal?.aborted) return false;
+      await runOnHosts(task, batch, batch, env, false);
+      if (!batch.some((h) => h.status === 'active')) break;
+    }
+    if (env.signal?.aborted) return false;
+    await runHandlers(play, batch, env);
+    const batchFailed = batch.some((h) => h.status !== 'active');
+    if (batchFailed && play.serial !== undefined) return false;
+  }
+  return true;
+}
+
+export type { HostStatus };

@@ -1,0 +1,208 @@
+// One task on one host: when, loop, module plan (facts -> commands), then in
+// check mode the plan is the result, else the commands run. Check and apply
+// walk this same function; only the last step differs.
+import type { Command, FileDiff, ModulePlan } from '../modules/types.js';
+import type { Transport } from '../transport/types.js';
+import type { HostResult, HostStatus } from './events.js';
+import type { Toolkit } from './toolkit.js';
+import type { Task } from './types.js';
+
+export interface TaskEnv {
+  toolkit: Toolkit;
+  check: boolean;
+  /** The local transport, for delegate_to: controller. */
+  controller: () => Transport;
+  /** Template/copy `src` lookups: the role's folder first, then the project's. */
+  baseDirs: string[];
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface TaskRun extends HostResult {
+  /** What `register` stores. */
+  registered: Record<string, unknown>;
+  /** Handler names to notify (the task changed and did not fail). */
+  notify: string[];
+}
+
+/** An error thrown while talking to the host (not by a module's own logic): the host is unreachable. */
+export class HostUnreachableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'HostUnreachableError';
+  }
+}
+
+const MAX_RETRIES = 100;
+const MAX_DELAY_S = 300;
+
+function whereOf(task: Task, field: string): string {
+  return `${task.pos.file}:${task.pos.line}:${task.pos.col}: ${field}`;
+}
+
+function conditionsHold(tk: Toolkit, task: Task, vars: Record<string, unknown>): boolean {
+  const list = task.when === undefined ? [] : Array.isArray(task.when) ? task.when : [task.when];
+  return list.every((c) => tk.evalCondition(String(c), vars, whereOf(task, 'when')));
+}
+
+function evalFlag(tk: Toolkit, task: Task, field: 'changed_when' | 'failed_when', vars: Record<string, unknown>): boolean {
+  const v = task[field]!;
+  return typeof v === 'boolean' ? v : tk.evalCondition(v, vars, whereOf(task, field));
+}
+
+interface ItemRun {
+  status: HostStatus;
+  reason: string;
+  commands: Command[];
+  diff: FileDiff[];
+  registered: Record<string, unknown>;
+  attempts: number;
+}
+
+function tail(s: string): string {
+  const t = s.trim();
+  return t.length > 400 ? '…' + t.slice(-400) : t;
+}
+
+/** Runs a plan's commands in order; stops at the first that fails. */
+async function applyPlan(tk: Toolkit, t: Transport, plan: ModulePlan): Promise<{ rc: number; stdout: string; stderr: string; failedAt?: Command }> {
+  let last = { rc: 0, stdout: '', stderr: '' };
+  for (const c of plan.commands) {
+    const r = await tk.runCommand(t, c);
+    last = { rc: r.code, stdout: r.stdout, stderr: r.stderr };
+    if (r.code !== 0) return { ...last, failedAt: c };
+  }
+  return last;
+}
+
+async function runItem(task: Task, vars: Record<string, unknown>, env: TaskEnv, hostTransport: Transport, host: string): Promise<ItemRun> {
+  const tk = env.toolkit;
+  if (!conditionsHold(tk, task, vars)) return { status: 'skipped', reason: 'condition false (when)', commands: [], diff: [], registered: { skipped: true, changed: false }, attempts: 0 };
+  if (env.check && task.check_mode === false) {
+    return { status: 'skipped', reason: 'check_mode: false (skipped in check mode)', commands: [], diff: [], registered: { skipped: true, changed: false }, attempts: 0 };
+  }
+  // check_mode: true means the task only ever plans, even in an apply run.
+  const check = env.check || task.check_mode === true;
+  const transport = task.delegate_to === 'controller' ? env.controller() : hostTransport;
+  const mod = tk.getModule(task.module);
+  const retries = Math.min(task.until ? (task.retries ?? 3) : 0, MAX_RETRIES);
+  const delayMs = Math.min(task.delay ?? 5, MAX_DELAY_S) * 1000;
+  const sleep = env.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  for (let attempt = 1; ; attempt++) {
+    const args = tk.renderValue(task.args, vars, whereOf(task, 'args')) as Record<string, unknown>;
+    const ctx = { transport, vars, check, baseDirs: env.baseDirs, render: tk.renderTemplate, host };
+    let plan: ModulePlan;
+    try {
+      plan = await mod.plan(args, ctx);
+    } catch (e) {
+      throw classify(e);
+    }
+    let failed = plan.failed === true;
+    let reason = plan.reason;
+    let result: Record<string, unknown> = { ...plan.result, changed: plan.changed };
+    if (check) {
+      result.check_mode = true;
+    } else if (plan.commands.length && !failed) {
+      let out;
+      try {
+        out = await applyPlan(tk, transport, plan);
+      } catch (e) {
+        throw classify(e);
+      }
+      result = { ...result, rc: out.rc, stdout: out.stdout, stderr: out.stderr, stdout_lines: out.stdout.split('\n').filter(Boolean) };
+      if (out.failedAt) {
+        failed = true;
+        reason = `command failed (exit ${out.rc}): ${tail(out.stderr) || tail(out.stdout)}`;
+      }
+    }
+    const withResult = task.register ? { ...vars, [task.register]: result } : vars;
+    if (task.changed_when !== undefined) {
+      // In check mode a command's output does not exist yet: a changed_when that
+      // needs it cannot be evaluated, and the module's own prediction stands.
+      try {
+        result.changed = evalFlag(tk, task, 'changed_when', withResult);
+      } catch (e) {
+        if (!check) throw e;
+      }
+    }
+    if (task.failed_when !== undefined && !check) {
+      failed = evalFlag(tk, task, 'failed_when', withResult);
+      if (failed) reason = `failed_when: ${String(task.failed_when)}`;
+    }
+    result.failed = failed;
+    if (!check && !failed && task.until && !tk.evalCondition(task.until, withResult, whereOf(task, 'until'))) {
+      if (attempt <= retries) {
+        await sleep(delayMs);
+        continue;
+      }
+      failed = true;
+      result.failed = true;
+      reason = `until: ${task.until} still false after ${attempt} attempts`;
+    }
+    const status: HostStatus = failed ? 'failed' : result.changed ? 'changed' : 'ok';
+    return { status, reason, commands: plan.commands, diff: plan.diff ?? [], registered: result, attempts: attempt };
+  }
+}
+
+function classify(e: unknown): unknown {
+  const name = (e as { name?: string })?.name ?? '';
+  const code = (e as { code?: string })?.code ?? '';
+  if (/Unreachable|Connection|HostKey|Ssh|Transport/i.test(name) || /^E(CONN|HOST|NET|PIPE|TIMEDOUT)/.test(code)) {
+    return e instanceof HostUnreachableError ? e : new HostUnreachableError(String((e as Error)?.message ?? e), { cause: e });
+  }
+  return e;
+}
+
+/** Runs `task` on one host with `vars`; errors from the host's connection become HostUnreachableError. */
+export async function runTask(task: Task, vars: Record<string, unknown>, env: TaskEnv, transport: Transport, host: string): Promise<TaskRun> {
+  let runs: (ItemRun & { item?: unknown })[];
+  let isLoop = false;
+  try {
+    if (task.loop !== undefined) {
+      isLoop = true;
+      const items = env.toolkit.renderValue(task.loop, vars, whereOf(task, 'loop'));
+      if (!Array.isArray(items)) throw new Error(`${whereOf(task, 'loop')}: expected a list, got ${typeof items}`);
+      runs = [];
+      for (const item of items) {
+        const r = await runItem(task, { ...vars, item }, env, transport, host);
+        runs.push({ ...r, item });
+        if (r.status === 'failed') break;
+      }
+    } else {
+      runs = [await runItem(task, vars, env, transport, host)];
+    }
+  } catch (e) {
+    if (e instanceof HostUnreachableError) throw e;
+    const msg = e instanceof Error ? e.message : String(e);
+    return finish(task, host, [{ status: 'failed', reason: msg, commands: [], diff: [], registered: { failed: true, msg }, attempts: 1 }], false);
+  }
+  return finish(task, host, runs, isLoop);
+}
+
+function finish(task: Task, host: string, runs: (ItemRun & { item?: unknown })[], isLoop: boolean): TaskRun {
+  const statuses = runs.map((r) => r.status);
+  const status: HostStatus = statuses.includes('failed')
+    ? 'failed'
+    : statuses.includes('changed')
+      ? 'changed'
+      : runs.length > 0 && statuses.every((s) => s === 'skipped')
+        ? 'skipped'
+        : runs.length === 0 ? 'skipped' : 'ok';
+  const changedRuns = runs.filter((r) => r.status === 'changed' || r.status === 'failed');
+  const reason = !isLoop ? runs[0]!.reason : runs.length === 0 ? 'empty loop' : (changedRuns[0] ?? runs[0]!).reason;
+  const registered = isLoop
+    ? { results: runs.map((r) => ({ ...r.registered, item: r.item })), changed: status === 'changed', failed: status === 'failed', skipped: status === 'skipped' }
+    : runs[0]!.registered;
+  const hide = task.no_log;
+  return {
+    host,
+    status,
+    reason: hide && status === 'failed' ? 'failed (output hidden: no_log)' : hide ? status : reason,
+    commands: hide ? [] : runs.flatMap((r) => r.commands),
+    diff: hide ? [] : runs.flatMap((r) => r.diff),
+    noLog: hide,
+    items: isLoop ? runs.map((r) => ({ item: hide ? '(hidden)' : r.item, status: r.status, reason: hide ? r.status : r.reason })) : undefined,
+    attempts: Math.max(...runs.map((r) => r.attempts), 0) || undefined,
+    registered,
+    notify: status === 'changed' ? task.notify : [],
+  };
+}

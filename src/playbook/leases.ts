@@ -1,0 +1,70 @@
+// Holds the deploy lease on every target host for a whole run: takes them all
+// (in parallel), refreshes their heartbeat, and releases them at the end.
+import type { Transport } from '../transport/types.js';
+import { acquireLease, heartbeatLease, HEARTBEAT_MS, releaseLease, type Lease } from './lock.js';
+
+export interface LeaseTarget {
+  name: string;
+  transport: Transport;
+  stateDir: string;
+}
+
+export class LeaseSet {
+  #held: LeaseTarget[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #beating = false;
+
+  constructor(
+    readonly lease: Lease,
+    private readonly warn: (host: string, message: string) => void,
+  ) {}
+
+  /**
+   * Takes the lease on every target. When one host refuses, the leases already
+   * taken are released and the error is rethrown: a run holds all or none.
+   */
+  async acquireAll(targets: LeaseTarget[], waitS: number): Promise<void> {
+    const results = await Promise.allSettled(
+      targets.map(async (t) => {
+        const r = await acquireLease(t.transport, t.stateDir, this.lease, waitS);
+        this.#held.push(t);
+        if (r.tookOver) {
+          const h = r.tookOver.lease;
+          this.warn(t.name, `took over a stale deploy lock (last heartbeat ${r.tookOver.ageS}s ago)` + (h ? ` held by ${h.owner} pid ${h.pid} playbook ${h.playbook}` : ''));
+        }
+      }),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      await this.releaseAll();
+      throw failed.reason;
+    }
+    this.#timer = setInterval(() => void this.#beat(), HEARTBEAT_MS);
+    this.#timer.unref();
+  }
+
+  async #beat(): Promise<void> {
+    if (this.#beating) return;
+    this.#beating = true;
+    try {
+      await Promise.all(
+        this.#held.map(async (t) => {
+          const ok = await heartbeatLease(t.transport, t.stateDir, this.lease).catch(() => false);
+          if (!ok) this.warn(t.name, 'lost the deploy lock (another run took it over, or the host is unreachable)');
+        }),
+      );
+    } finally {
+      this.#beating = false;
+    }
+  }
+
+  /** Releases every lease still held; errors are reported, not thrown. */
+  async releaseAll(): Promise<void> {
+    clearInterval(this.#timer);
+    const held = this.#held;
+    this.#held = [];
+    await Promise.all(
+      held.map((t) => releaseLease(t.transport, t.stateDir, this.lease).catch((e: unknown) => this.warn(t.name, `could not release the deploy lock: ${String(e)}`))),
+    );
+  }
+}

@@ -1,0 +1,125 @@
+// The deploy lock: a lease file on every target host, so two runs never race.
+//
+// The lease is <stateDir>/lock.json. Every step (acquire, heartbeat, release)
+// is one `sh -c` on the host, serialised by `flock` on <stateDir>/lock.guard:
+// create-if-absent, the staleness test and a takeover are thus atomic on the
+// host, whatever number of controllers race. Staleness uses the host's own
+// clock (the file's mtime, refreshed by each heartbeat), so controller clock
+// skew does not matter. The lease content is complete when it appears: it is
+// written to a temp file and renamed into place.
+//
+// Check mode never writes a lease (it is a host write): it only reads the lease
+// and refuses when another run holds a fresh one (see peekLease).
+import { hostname, userInfo } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { UnibusError } from '../errors.js';
+import type { Transport } from '../transport/types.js';
+
+export interface Lease {
+  owner: string;
+  pid: number;
+  playbook: string;
+  started: string;
+  token: string;
+  ttl_s: number;
+}
+
+export class LockHeldError extends UnibusError {
+  constructor(readonly host: string, readonly holder: Lease | null, readonly ageS: number) {
+    super(
+      `${host}: deploy lock held by ${holder ? `${holder.owner} (pid ${holder.pid}, playbook ${holder.playbook}, since ${holder.started})` : 'an unknown run'}; ` +
+        `last heartbeat ${ageS}s ago. Wait with --lock-wait SECONDS, or retry when it is released.`,
+    );
+  }
+}
+
+export class LockError extends UnibusError {}
+
+export const DEFAULT_TTL_S = 60;
+export const HEARTBEAT_MS = 5_000;
+
+const GUARD = 'umask 077; d="$1"; mkdir -p "$d"; exec 9>"$d/lock.guard"; flock -w 10 9 || exit 20; f="$d/lock.json"';
+const AGE = 'age=$(( $(date +%s) - $(stat -c %Y "$f") ))';
+
+// exit 0 taken, 10 held (prints age and lease), 11 taken over (prints the old lease)
+const ACQUIRE = `${GUARD}; ttl="$2"
+if [ -e "$f" ]; then ${AGE}
+  if [ "$age" -lt "$ttl" ]; then echo "$age"; cat "$f"; exit 10; fi
+  echo "$age"; cat "$f"; cat > "$f.tmp" && mv -f "$f.tmp" "$f"; exit 11
+fi
+cat > "$f.tmp" && mv -f "$f.tmp" "$f"`;
+
+// exit 0 refreshed, 12 lost (someone else's lease, or none)
+const HEARTBEAT = `${GUARD}; grep -qF "$2" "$f" 2>/dev/null || exit 12; touch "$f"`;
+const RELEASE = `${GUARD}; if grep -qF "$2" "$f" 2>/dev/null; then rm -f "$f"; fi`;
+const PEEK = `f="$1/lock.json"; [ -e "$f" ] || exit 0; ${AGE}; echo "$age"; cat "$f"; exit 10`;
+
+function sh(script: string, ...args: string[]): string[] {
+  return ['sh', '-c', script, 'unibus-lock', ...args];
+}
+
+function parseHeld(stdout: string): { age: number; lease: Lease | null } {
+  const nl = stdout.indexOf('\n');
+  const age = Number(stdout.slice(0, nl < 0 ? undefined : nl)) || 0;
+  try {
+    return { age, lease: JSON.parse(stdout.slice(nl + 1)) as Lease };
+  } catch {
+    return { age, lease: null };
+  }
+}
+
+export function newLease(playbook: string, ttlS = DEFAULT_TTL_S): Lease {
+  return {
+    owner: `${userInfo().username}@${hostname()}`,
+    pid: process.pid,
+    playbook,
+    started: new Date().toISOString(),
+    token: randomUUID(),
+    ttl_s: ttlS,
+  };
+}
+
+export interface AcquireResult {
+  /** Set when a stale lease was taken over: the previous holder. */
+  tookOver?: { lease: Lease | null; ageS: number };
+}
+
+/**
+ * Takes the lease on one host, waiting up to waitS seconds (polling) while a
+ * fresh lease is held by someone else. Throws LockHeldError when still held.
+ */
+export async function acquireLease(t: Transport, stateDir: string, lease: Lease, waitS = 0): Promise<AcquireResult> {
+  const deadline = Date.now() + waitS * 1000;
+  for (;;) {
+    const r = await t.exec({ argv: sh(ACQUIRE, stateDir, String(lease.ttl_s)), stdin: JSON.stringify(lease) + '\n', sudo: true, timeoutMs: 20_000 });
+    if (r.code === 0) return {};
+    if (r.code === 11) {
+      const old = parseHeld(r.stdout);
+      return { tookOver: { lease: old.lease, ageS: old.age } };
+    }
+    if (r.code !== 10) throw new LockError(`${t.host}: cannot take the deploy lock in ${stateDir}: ${r.stderr.trim() || `exit ${r.code}`}`);
+    const held = parseHeld(r.stdout);
+    if (Date.now() >= deadline) throw new LockHeldError(t.host, held.lease, held.age);
+    await new Promise((res) => setTimeout(res, Math.min(1000, Math.max(50, deadline - Date.now()))));
+  }
+}
+
+/** Read-only look, for check mode: throws LockHeldError when a fresh lease is held. */
+export async function peekLease(t: Transport, stateDir: string, ttlS = DEFAULT_TTL_S): Promise<void> {
+  const r = await t.exec({ argv: sh(PEEK, stateDir), sudo: true, timeoutMs: 20_000 });
+  if (r.code === 0) return;
+  if (r.code !== 10) throw new LockError(`${t.host}: cannot read the deploy lock in ${stateDir}: ${r.stderr.trim() || `exit ${r.code}`}`);
+  const held = parseHeld(r.stdout);
+  if (held.age < ttlS) throw new LockHeldError(t.host, held.lease, held.age);
+}
+
+/** Refreshes the lease's heartbeat; false when the lease is no longer ours. */
+export async function heartbeatLease(t: Transport, stateDir: string, lease: Lease): Promise<boolean> {
+  const r = await t.exec({ argv: sh(HEARTBEAT, stateDir, lease.token), sudo: true, timeoutMs: 20_000 });
+  return r.code === 0;
+}
+
+/** Removes the lease if it is still ours (a takeover may have replaced it). */
+export async function releaseLease(t: Transport, stateDir: string, lease: Lease): Promise<void> {
+  await t.exec({ argv: sh(RELEASE, stateDir, lease.token), sudo: true, timeoutMs: 20_000 });
+}
