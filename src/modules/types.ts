@@ -15,6 +15,15 @@ export type Command =
       /** True when stdin carries a secret: the printer redacts it. */
       secret?: boolean;
       timeoutMs?: number;
+      /** Working folder on the host (command/shell `chdir`). */
+      cwd?: string;
+      /**
+       * Exit codes that count as success besides 0 (e.g. a verification step
+       * that may legitimately say 1). Default: only 0.
+       */
+      okCodes?: number[];
+      /** Short human form for plans when argv is a long script (the printer shows it instead). */
+      label?: string;
     }
   | {
       kind: 'upload';
@@ -45,6 +54,15 @@ export interface ModuleContext {
   /** Renders a template file or string strictly (undefined variable = error). */
   render(source: { file?: string; text?: string }, vars: Record<string, unknown>): string;
   host: string;
+  /** Run host commands through sudo (the transport skips it when already root). */
+  become?: boolean;
+  /** --diff was asked for: modules then fetch the current content to show a diff. */
+  diff?: boolean;
+  /**
+   * Evaluates a Jinja-style expression (`x is defined`, `a == b`) against vars;
+   * provided by the executor. assert uses it for string conditions.
+   */
+  evaluate?(expr: string, vars: Record<string, unknown>): unknown;
 }
 
 /** What a module's plan says: change nothing (with the reason), or run these commands. */
@@ -58,6 +76,8 @@ export interface ModulePlan {
   result?: Record<string, unknown>;
   /** Whether the task failed outright (assert, wait_for that timed out in facts). */
   failed?: boolean;
+  /** Variables to set on the host for later tasks (set_fact). */
+  facts?: Record<string, unknown>;
   /** A service module asks for a daemon-reload etc.: already included in commands. */
 }
 

@@ -1,0 +1,129 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { isSecret, Secret } from '../secret.js';
+import { chownSpec, readBool, readHostPath, readMode, readString } from './args.js';
+import { ModuleArgsError } from './errors.js';
+import { statPaths, type PathFacts } from './facts.js';
+import { resolveLocalFile } from './local-files.js';
+import { formatMode } from './print.js';
+import type { Command, FileDiff, Module, ModuleContext, ModulePlan } from './types.js';
+
+/** What copy and template both want on the host. */
+export interface WantedFile {
+  dest: string;
+  content: Buffer | Secret;
+  mode?: number;
+  owner?: string;
+  group?: string;
+}
+
+/** Files larger than this are not fetched for --diff. */
+const MAX_DIFF_BYTES = 256 * 1024;
+
+function sha256Hex(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+async function diffFor(ctx: ModuleContext, w: WantedFile, facts: PathFacts): Promise<FileDiff> {
+  const before = facts.exists ? facts.sha256 : undefined;
+  if (isSecret(w.content)) {
+    // Both sides are fingerprints: the old content may be a secret as well.
+    return {
+      path: w.dest,
+      before: before ? `<redacted sha256:${before.slice(0, 8)}>` : null,
+      after: w.content.toString(),
+      redacted: true,
+    };
+  }
+  const after = w.content.toString('utf8');
+  if (!facts.exists) return { path: w.dest, before: null, after };
+  if (facts.size > MAX_DIFF_BYTES) return { path: w.dest, before: `(${facts.size} bytes, not shown)\n`, after };
+  const old = await ctx.transport.get(w.dest, { sudo: ctx.become });
+  return { path: w.dest, before: old ? old.toString('utf8') : null, after };
+}
+
+/**
+ * Facts -> diff -> commands for one file: an atomic upload when the content
+ * differs (sha256), else chmod/chown for what differs, else nothing.
+ */
+export async function planFile(module: string, ctx: ModuleContext, w: WantedFile): Promise<ModulePlan> {
+  const [facts] = await statPaths(ctx.transport, [w.dest], ctx.become);
+  if (facts!.exists && facts!.type !== 'file') {
+    return { changed: false, failed: true, reason: `${w.dest} exists and is not a regular file`, commands: [] };
+  }
+  const bytes = isSecret(w.content) ? w.content.reveal() : w.content;
+  const sha = sha256Hex(bytes);
+  const sudo = ctx.become || undefined;
+  const result: Record<string, unknown> = { dest: w.dest, checksum: sha };
+  if (!facts!.exists || facts!.sha256 !== sha) {
+    const mode = w.mode ?? (facts!.exists ? facts!.mode : isSecret(w.content) ? 0o600 : 0o644);
+    const cmd: Command = { kind: 'upload', path: w.dest, content: w.content, mode, owner: w.owner, group: w.group, sudo };
+    const reason = facts!.exists
+      ? `content differs (sha256 ${facts!.sha256?.slice(0, 8)} -> ${sha.slice(0, 8)})`
+      : `${w.dest} absent`;
+    const plan: ModulePlan = { changed: true, reason, commands: [cmd], result };
+    if (ctx.diff) plan.diff = [await diffFor(ctx, w, facts!)];
+    return plan;
+  }
+  const commands: Command[] = [];
+  const reasons: string[] = [];
+  if (w.mode !== undefined && facts!.mode !== w.mode) {
+    commands.push({ kind: 'exec', argv: ['chmod', formatMode(w.mode), '--', w.dest], sudo });
+    reasons.push(`mode ${formatMode(facts!.mode)} -> ${formatMode(w.mode)}`);
+  }
+  const owner = w.owner && w.owner !== facts!.owner ? w.owner : undefined;
+  const group = w.group && w.group !== facts!.group ? w.group : undefined;
+  const spec = chownSpec(owner, group);
+  if (spec) {
+    commands.push({ kind: 'exec', argv: ['chown', spec, '--', w.dest], sudo });
+    reasons.push(`owner ${facts!.owner}:${facts!.group} -> ${w.owner ?? facts!.owner}:${w.group ?? facts!.group}`);
+  }
+  if (!commands.length) return { changed: false, reason: 'up to date', commands, result };
+  return { changed: true, reason: reasons.join(', '), commands, result };
+}
+
+/** Reads the file args common to copy and template. */
+export function readFileArgs(module: string, args: Record<string, unknown>) {
+  return {
+    dest: readHostPath(module, 'dest', args.dest),
+    mode: readMode(module, 'mode', args.mode),
+    owner: readString(module, 'owner', args.owner),
+    group: readString(module, 'group', args.group),
+    secret: readBool(module, 'secret', args.secret, false),
+  };
+}
+
+export const fileArgsSchemaProps = {
+  dest: { type: 'string' },
+  mode: { type: ['string', 'integer'] },
+  owner: { type: 'string' },
+  group: { type: 'string' },
+  secret: { type: 'boolean', description: 'treat the content as a secret: never shown, 0600 by default' },
+} as const;
+
+export const copy: Module = {
+  name: 'copy',
+  argsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['dest'],
+    properties: { ...fileArgsSchemaProps, content: {}, src: { type: 'string' } },
+  },
+  async plan(args, ctx) {
+    const f = readFileArgs('copy', args);
+    if ((args.content === undefined) === (args.src === undefined)) {
+      throw new ModuleArgsError('copy', 'content', 'give exactly one of content and src');
+    }
+    let content: Buffer | Secret;
+    if (args.src !== undefined) {
+      const src = resolveLocalFile('copy', readString('copy', 'src', args.src, true), ctx.baseDirs, 'files');
+      content = readFileSync(src);
+    } else if (isSecret(args.content)) {
+      content = args.content;
+    } else {
+      content = Buffer.from(readString('copy', 'content', args.content, true), 'utf8');
+    }
+    if (f.secret && !isSecret(content)) content = new Secret(content);
+    return planFile('copy', ctx, { dest: f.dest, content, mode: f.mode, owner: f.owner, group: f.group });
+  },
+};

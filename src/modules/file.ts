@@ -1,0 +1,71 @@
+import { chownSpec, readEnum, readHostPath, readMode, readString } from './args.js';
+import { statPaths } from './facts.js';
+import { formatMode } from './print.js';
+import type { Command, Module, ModulePlan } from './types.js';
+
+const STATES = ['file', 'directory', 'absent', 'touch'] as const;
+
+/**
+ * Files and folders: `directory` creates (mkdir -p), `absent` removes
+ * (recursively), `file` only fixes mode/owner of an existing file, `touch`
+ * creates an empty file when missing. An existing file is never touched
+ * again: a second run reports no change.
+ */
+export const file: Module = {
+  name: 'file',
+  argsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['path'],
+    properties: {
+      path: { type: 'string' },
+      state: { enum: [...STATES] },
+      mode: { type: ['string', 'integer'] },
+      owner: { type: 'string' },
+      group: { type: 'string' },
+    },
+  },
+  async plan(args, ctx): Promise<ModulePlan> {
+    const path = readHostPath('file', 'path', args.path);
+    const state = readEnum('file', 'state', args.state, STATES, 'file');
+    const mode = readMode('file', 'mode', args.mode);
+    const owner = readString('file', 'owner', args.owner);
+    const group = readString('file', 'group', args.group);
+    const sudo = ctx.become || undefined;
+    const [facts] = await statPaths(ctx.transport, [path], ctx.become);
+    const f = facts!;
+    const result = { path, state };
+
+    if (state === 'absent') {
+      if (!f.exists) return { changed: false, reason: 'already absent', commands: [], result };
+      return { changed: true, reason: `${path} exists`, commands: [{ kind: 'exec', argv: ['rm', '-rf', '--', path], sudo }], result };
+    }
+    const wantType = state === 'directory' ? 'directory' : 'file';
+    if (f.exists && f.type !== wantType) {
+      return { changed: false, failed: true, reason: `${path} exists and is not a ${wantType}`, commands: [], result };
+    }
+    if (!f.exists && state === 'file') {
+      return { changed: false, failed: true, reason: `${path} does not exist (state file does not create; use touch or copy)`, commands: [], result };
+    }
+
+    const commands: Command[] = [];
+    const reasons: string[] = [];
+    if (!f.exists) {
+      commands.push({ kind: 'exec', argv: state === 'directory' ? ['mkdir', '-p', '--', path] : ['touch', '--', path], sudo });
+      reasons.push(`${path} absent`);
+    }
+    if (mode !== undefined && (!f.exists || f.mode !== mode)) {
+      commands.push({ kind: 'exec', argv: ['chmod', formatMode(mode), '--', path], sudo });
+      if (f.exists) reasons.push(`mode ${formatMode(f.mode)} -> ${formatMode(mode)}`);
+    }
+    const spec = f.exists
+      ? chownSpec(owner && owner !== f.owner ? owner : undefined, group && group !== f.group ? group : undefined)
+      : chownSpec(owner, group);
+    if (spec) {
+      commands.push({ kind: 'exec', argv: ['chown', spec, '--', path], sudo });
+      if (f.exists) reasons.push(`owner ${f.owner}:${f.group} -> ${owner ?? f.owner}:${group ?? f.group}`);
+    }
+    if (!commands.length) return { changed: false, reason: 'up to date', commands, result };
+    return { changed: true, reason: reasons.join(', '), commands, result };
+  },
+};
