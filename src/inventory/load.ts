@@ -1,0 +1,74 @@
+// Loads and validates inventory.yaml.
+//
+// Public API:
+//   loadInventory(file, text?) -> Inventory
+//     Throws ConfigErrors listing every problem, each as `file:line:col: path:
+//     problem (expected ...)`. Non-fatal findings (even node count, kv_replicas 2)
+//     land in Inventory.warnings.
+//   See select.ts (selectHosts) and vars.ts (hostVars) for using it.
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { SourcePos } from '../errors.js';
+import { posAt, readYamlSource, throwIfErrors } from '../yaml/source.js';
+import { compileSchema, findPlaceholders, validateSource } from '../yaml/validate.js';
+import { checkNodes } from './checks.js';
+import { DEFAULT_STATE_DIR, inventorySchema, NODE_FIELD_DEFAULTS } from './schema.js';
+import type { ClusterSpec, Inventory, NodeSpec } from './types.js';
+
+const validate = compileSchema(inventorySchema);
+
+type RawNode = Partial<NodeSpec> & { name: string; public_ip: string };
+interface RawInventory {
+  cluster: ClusterSpec;
+  defaults?: Partial<NodeSpec>;
+  nodes: RawNode[];
+}
+
+export function loadInventory(file: string, text?: string): Inventory {
+  const path = resolve(file);
+  const src = readYamlSource(path, text);
+  // Placeholders first: a '<HOST>' in public_ip is better reported as a placeholder than as a bad address.
+  const placeholders = findPlaceholders(src);
+  const schemaErrors = validateSource(src, validate);
+  const placeheld = new Set(placeholders.map((e) => e.path));
+  throwIfErrors([...placeholders, ...schemaErrors.filter((e) => !placeheld.has(e.path))]);
+
+  const raw = src.data as RawInventory;
+  const defaults = raw.defaults ?? {};
+  const cluster: ClusterSpec = { ...raw.cluster };
+  cluster.state_dir = resolveStateDir(path, cluster.state_dir as string | undefined);
+  const nodes = raw.nodes.map((n) => buildNode(n, defaults));
+  const { errors, warnings } = checkNodes(src, cluster, nodes);
+  throwIfErrors(errors);
+
+  const positions = new Map<string, SourcePos>();
+  nodes.forEach((n, i) => positions.set(n.name, posAt(src, ['nodes', i])));
+  return { file: path, cluster, defaults: defaults as Record<string, unknown>, nodes, positions, warnings };
+}
+
+function buildNode(n: RawNode, d: Partial<NodeSpec>): NodeSpec {
+  const node: NodeSpec = {
+    name: n.name,
+    host: n.host ?? n.public_ip,
+    user: n.user ?? d.user ?? NODE_FIELD_DEFAULTS.user,
+    port: n.port ?? d.port ?? NODE_FIELD_DEFAULTS.port,
+    public_ip: n.public_ip,
+    role: n.role ?? d.role ?? NODE_FIELD_DEFAULTS.role,
+    connection: n.connection ?? d.connection ?? NODE_FIELD_DEFAULTS.connection,
+    service_manager: n.service_manager ?? d.service_manager ?? NODE_FIELD_DEFAULTS.service_manager,
+    // Default vars under node vars: a node overrides what the defaults say.
+    vars: { ...(d.vars ?? {}), ...(n.vars ?? {}) },
+  };
+  const identity = n.identity_file ?? d.identity_file;
+  if (identity !== undefined) node.identity_file = identity;
+  if (n.wg_ip !== undefined) node.wg_ip = n.wg_ip;
+  return node;
+}
+
+/**
+ * A relative state_dir is relative to the inventory's folder, so the default
+ * local cluster keeps its state inside the project wherever it is run from.
+ */
+function resolveStateDir(inventoryFile: string, dir: string | undefined): string {
+  if (!dir) return DEFAULT_STATE_DIR;
+  return isAbsolute(dir) ? dir : resolve(dirname(inventoryFile), dir);
+}

@@ -1,0 +1,94 @@
+// The Ansible filters and tests operators reach for, added to nunjucks'
+// built-ins (default, join, int, length, lower, upper, replace, ... already
+// exist there). Python spellings (True, False, None) are globals so
+// expressions copied from Ansible work unchanged.
+import { basename, dirname } from 'node:path';
+import type { Environment } from 'nunjucks';
+import { UnibusError } from '../errors.js';
+
+export class FilterError extends UnibusError {}
+
+/** POSIX shell quoting, the one place it is done for templates: 'it'\''s'. */
+export function quoteShell(v: unknown): string {
+  const s = String(v);
+  if (s !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(s)) return s;
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function toBool(v: unknown): boolean {
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'number') return v !== 0;
+  if (typeof v === 'string') return ['yes', 'on', '1', 'true', 'y', 't'].includes(v.trim().toLowerCase());
+  return false;
+}
+
+function pyRegex(pattern: string, flags = ''): RegExp {
+  // Python's named groups (?P<n>...) are (?<n>...) in JS.
+  return new RegExp(String(pattern).replace(/\(\?P</g, '(?<'), flags);
+}
+
+const filters: Record<string, (...args: never[]) => unknown> = {
+  bool: (v: unknown) => toBool(v),
+  to_json: (v: unknown, indent?: number) => JSON.stringify(v, null, indent),
+  to_nice_json: (v: unknown, indent = 4) => JSON.stringify(v, null, indent),
+  from_json: (v: string) => {
+    try {
+      return JSON.parse(v);
+    } catch (err) {
+      throw new FilterError(`from_json: not valid JSON: ${(err as Error).message}`, { cause: err });
+    }
+  },
+  b64encode: (v: unknown) => Buffer.from(String(v), 'utf8').toString('base64'),
+  b64decode: (v: unknown) => Buffer.from(String(v), 'base64').toString('utf8'),
+  regex_replace: (v: unknown, pattern: string, replacement = '', ignorecase = false) =>
+    String(v).replace(pyRegex(pattern, ignorecase ? 'gi' : 'g'), String(replacement).replace(/\\(\d)/g, '$$$1')),
+  regex_search: (v: unknown, pattern: string) => {
+    const m = pyRegex(pattern).exec(String(v));
+    return m ? m[0] : null;
+  },
+  basename: (v: unknown) => basename(String(v)),
+  dirname: (v: unknown) => dirname(String(v)),
+  quote: (v: unknown) => quoteShell(v),
+  ternary: (v: unknown, yes: unknown, no: unknown) => (v ? yes : no),
+  mandatory: (v: unknown, msg?: string) => {
+    if (v === undefined) throw new FilterError(msg ?? 'mandatory variable is undefined');
+    return v;
+  },
+  dict2items: (v: Record<string, unknown>) => Object.entries(v ?? {}).map(([key, value]) => ({ key, value })),
+  items2dict: (v: { key: string; value: unknown }[]) => Object.fromEntries((v ?? []).map((x) => [x.key, x.value])),
+  combine: (...objs: Record<string, unknown>[]) => Object.assign({}, ...objs),
+  unique: (v: unknown[]) => [...new Set(v ?? [])],
+  flatten: (v: unknown[]) => (v ?? []).flat(Infinity),
+  string: (v: unknown) => (v === null || v === undefined ? '' : String(v)),
+};
+
+type Result = { failed?: boolean; changed?: boolean; skipped?: boolean; rc?: number };
+
+const tests: Record<string, (...args: never[]) => boolean> = {
+  succeeded: (r: Result) => !r?.failed && (r?.rc === undefined || r.rc === 0),
+  success: (r: Result) => !r?.failed && (r?.rc === undefined || r.rc === 0),
+  failed: (r: Result) => Boolean(r?.failed) || (r?.rc !== undefined && r.rc !== 0),
+  changed: (r: Result) => Boolean(r?.changed),
+  skipped: (r: Result) => Boolean(r?.skipped),
+  match: (v: unknown, pattern: string) => pyRegex(`^(?:${pattern})`).test(String(v)),
+  search: (v: unknown, pattern: string) => pyRegex(pattern).test(String(v)),
+  truthy: (v: unknown) => isTruthy(v),
+  falsy: (v: unknown) => !isTruthy(v),
+};
+
+/** Python truthiness: empty lists, mappings and strings are false, as in Jinja. */
+export function isTruthy(v: unknown): boolean {
+  if (Array.isArray(v)) return v.length > 0;
+  if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) return Object.keys(v).length > 0;
+  return Boolean(v);
+}
+
+export function addAnsibleExtras(env: Environment): void {
+  for (const [name, fn] of Object.entries(filters)) env.addFilter(name, fn as (...a: unknown[]) => unknown);
+  // addTest exists at runtime but is missing from @types/nunjucks.
+  const withTests = env as Environment & { addTest(name: string, fn: (...a: unknown[]) => boolean): void };
+  for (const [name, fn] of Object.entries(tests)) withTests.addTest(name, fn as (...a: unknown[]) => boolean);
+  env.addGlobal('True', true);
+  env.addGlobal('False', false);
+  env.addGlobal('None', null);
+}

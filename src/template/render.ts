@@ -1,0 +1,144 @@
+// Template rendering in Jinja2 syntax (nunjucks), strict like Ansible with
+// StrictUndefined: an undefined variable is a TemplateError naming the
+// template, line, column and variable.
+//
+// Public API:
+//   renderTemplate({file} | {text, name}, vars)  -> string
+//     file: a template path; {% include %} / {% import %} resolve next to it.
+//     text + name: an inline template; name is what errors call it.
+//   renderValue(value, vars, origin?)  -> value with every string rendered,
+//     recursively through lists and mappings. A string that is exactly one
+//     '{{ expr }}' keeps the expression's native type (list, number, Secret...).
+//     origin (a task's pos) makes errors point into the playbook.
+//   evalExpression(expr, vars, origin?) -> the native value of a Jinja expression
+//   evalCondition(cond, vars, origin?)  -> boolean, for when/until/changed_when/
+//     failed_when: a bare expression (Ansible style), a boolean, or a list (all must hold).
+//
+// Environment: autoescape off, trimBlocks and lstripBlocks on (a block tag's
+// own line leaves no blank line or indentation), trailing newline kept.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import nunjucks from 'nunjucks';
+import { ConfigError, type SourcePos } from '../errors.js';
+import { addAnsibleExtras, isTruthy } from './filters.js';
+import { installStrictLookups, takeLookupFailure } from './strict.js';
+
+/** A template problem: undefined variable, syntax error, failing filter. `path` is the variable when known. */
+export class TemplateError extends ConfigError {}
+
+export interface TemplateSource {
+  file?: string;
+  text?: string;
+  /** What errors call an inline template (default '<inline>'); ignored when file is set. */
+  name?: string;
+}
+
+// Python-style methods on values (.items(), .keys(), .split(), list slices) as Ansible users write them.
+nunjucks.installJinjaCompat();
+installStrictLookups();
+const envs = new Map<string, nunjucks.Environment>();
+
+function envFor(searchDir: string | null): nunjucks.Environment {
+  const key = searchDir ?? '';
+  let env = envs.get(key);
+  if (!env) {
+    const loader = searchDir ? new nunjucks.FileSystemLoader(searchDir, { noCache: true }) : null;
+    env = new nunjucks.Environment(loader, {
+      autoescape: false,
+      throwOnUndefined: true,
+      trimBlocks: true,
+      lstripBlocks: true,
+      dev: true, // keeps line/col and the original cause on errors
+    });
+    addAnsibleExtras(env);
+    env.addGlobal('__unibus_capture', (v: unknown) => {
+      captured = { value: v };
+      return '';
+    });
+    envs.set(key, env);
+  }
+  return env;
+}
+
+let captured: { value: unknown } | null = null;
+
+export function renderTemplate(source: TemplateSource, vars: Record<string, unknown>): string {
+  if (source.file) {
+    const file = resolve(source.file);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new TemplateError({ file, line: 1, col: 1 }, '', `cannot read template (${(err as NodeJS.ErrnoException).code})`, undefined, { cause: err });
+    }
+    return renderText(text, vars, file, envFor(dirname(file)));
+  }
+  return renderText(source.text ?? '', vars, source.name ?? '<inline>', envFor(null));
+}
+
+function renderText(text: string, vars: Record<string, unknown>, name: string, env: nunjucks.Environment, origin?: SourcePos, colShift = 0): string {
+  takeLookupFailure();
+  try {
+    return new nunjucks.Template(text, env, name, true).render(vars);
+  } catch (err) {
+    throw toTemplateError(err, name, origin, colShift);
+  }
+}
+
+function toTemplateError(err: unknown, name: string, origin?: SourcePos, colShift = 0): TemplateError {
+  const undef = takeLookupFailure();
+  // Inside a YAML value the line inside the string is added to the value's own position.
+  const at = (line: number, col: number): SourcePos => {
+    const c = line === 1 ? Math.max(col - colShift, 1) : col;
+    return origin ? { file: origin.file, line: origin.line + line - 1, col: line === 1 ? origin.col : c } : { file: name, line, col: c };
+  };
+  if (undef) {
+    return new TemplateError(at(undef.line, undef.col), undef.variable, undef.message.startsWith(`'${undef.variable}' is undefined:`) ? `undefined variable ${undef.message}` : `undefined variable '${undef.variable}'`, 'it to be defined in the inventory, play vars, role defaults or a registered result', { cause: err });
+  }
+  const e = err as { lineno?: number; colno?: number; cause?: Error; message?: string };
+  const inner = e.cause?.message ?? e.message ?? String(err);
+  const msg = inner
+    .replace(/^\(.*?\)\s*(\[Line \d+, Column \d+\])?\s*/s, '')
+    .replace(/^Template render error:\s*/, '')
+    .replace(/attempted to output null or undefined value/, 'expression printed a null or undefined value')
+    .trim()
+    .split('\n')[0];
+  // nunjucks' own errors (parser, output of null) carry 1-based positions; errors thrown
+  // inside a render (a failing filter) are wrapped with the 0-based position of the node.
+  const shift = e.cause ? 1 : 0;
+  return new TemplateError(at(Math.max((e.lineno ?? 0) + shift, 1), Math.max((e.colno ?? 0) + shift, 1)), '', msg, undefined, { cause: err });
+}
+
+const CAPTURE_OPEN = '{{ __unibus_capture((';
+const CAPTURE_CLOSE = ')) }}';
+const SINGLE_EXPR = /^\s*\{\{((?:(?!\{\{|\}\}).)*)\}\}\s*$/s;
+
+export function evalExpression(expr: string, vars: Record<string, unknown>, origin?: SourcePos, name = '<expression>'): unknown {
+  captured = null;
+  renderText(`${CAPTURE_OPEN}${expr}${CAPTURE_CLOSE}`, vars, origin?.file ?? name, envFor(null), origin, CAPTURE_OPEN.length);
+  const out = captured as { value: unknown } | null;
+  captured = null;
+  return out?.value;
+}
+
+export function renderValue(value: unknown, vars: Record<string, unknown>, origin?: SourcePos): unknown {
+  if (typeof value === 'string') {
+    if (!value.includes('{{') && !value.includes('{%')) return value;
+    const single = SINGLE_EXPR.exec(value);
+    if (single) return evalExpression(single[1], vars, origin);
+    return renderText(value, vars, origin?.file ?? '<value>', envFor(null), origin);
+  }
+  if (Array.isArray(value)) return value.map((v) => renderValue(v, vars, origin));
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderValue(v, vars, origin)]));
+  }
+  return value;
+}
+
+export function evalCondition(cond: string | boolean | (string | boolean)[], vars: Record<string, unknown>, origin?: SourcePos): boolean {
+  if (typeof cond === 'boolean') return cond;
+  if (Array.isArray(cond)) return cond.every((c) => evalCondition(c, vars, origin));
+  // Ansible accepts (and warns about) `when: "{{ x }}"`: treat it as the bare expression.
+  const single = SINGLE_EXPR.exec(cond);
+  return isTruthy(evalExpression(single ? single[1] : cond, vars, origin, '<condition>'));
+}

@@ -1,0 +1,126 @@
+// Jinja2's StrictUndefined for nunjucks. nunjucks' own throwOnUndefined only
+// fails when an undefined value is printed, with no variable name, and never
+// in `{% if %}` or `when:` conditions, so a typo silently becomes false. Here
+// every variable and attribute lookup is checked at the point of lookup and
+// the error names the variable ('node.wg_ip') and its line and column. The
+// operands of `is defined` / `is undefined` / `is none` and of the `default`
+// filter stay lenient, as in Jinja, so optional values can still be tested.
+//
+// installStrictLookups() patches nunjucks' compiler once per process; it only
+// changes the code emitted for symbols and attribute lookups.
+import nunjucks from 'nunjucks';
+
+export class UndefinedVariable extends Error {
+  constructor(
+    readonly variable: string,
+    readonly line: number,
+    readonly col: number,
+    detail?: string,
+  ) {
+    super(detail ?? `'${variable}' is undefined`);
+    this.name = 'UndefinedVariable';
+  }
+  // nunjucks' handleError keeps an error that already has a line number.
+  get lineno(): number {
+    return this.line;
+  }
+}
+
+/** The last lookup failure of the current (synchronous) render: nunjucks rewraps errors, this keeps the original. */
+let lastFailure: UndefinedVariable | null = null;
+export function takeLookupFailure(): UndefinedVariable | null {
+  const f = lastFailure;
+  lastFailure = null;
+  return f;
+}
+
+const LENIENT_TESTS = new Set(['defined', 'undefined', 'none']);
+const LENIENT_FILTERS = new Set(['default', 'd']);
+
+interface NjNode {
+  typename: string;
+  value?: unknown;
+  lineno: number;
+  colno: number;
+  target?: NjNode;
+  val?: NjNode;
+  name?: NjNode;
+  right?: NjNode & { name?: NjNode };
+}
+
+function describe(node: NjNode | undefined): string {
+  if (!node) return '?';
+  if (node.typename === 'Symbol') return String(node.value);
+  if (node.typename === 'LookupVal') {
+    const v = node.val;
+    if (v?.typename === 'Literal' && typeof v.value === 'string') return `${describe(node.target)}.${v.value}`;
+    if (v?.typename === 'Literal') return `${describe(node.target)}[${JSON.stringify(v.value)}]`;
+    return `${describe(node.target)}[…]`;
+  }
+  return '(expression)';
+}
+
+let installed = false;
+
+export function installStrictLookups(): void {
+  if (installed) return;
+  installed = true;
+  const nj = nunjucks as unknown as {
+    compiler: { Compiler: { prototype: Record<string, (...a: unknown[]) => void> } };
+    runtime: Record<string, unknown> & { memberLookup(o: unknown, k: unknown): unknown; contextOrFrameLookup(c: unknown, f: unknown, n: string): unknown };
+  };
+  const proto = nj.compiler.Compiler.prototype as Record<string, unknown> & { _lenient?: boolean };
+  const rt = nj.runtime;
+
+  rt.unibusLookup = (context: unknown, frame: unknown, name: string, lenient: boolean, line: number, col: number) => {
+    const v = rt.contextOrFrameLookup(context, frame, name);
+    if (v === undefined && !lenient) throw (lastFailure = new UndefinedVariable(name, line, col));
+    return v;
+  };
+  rt.unibusMember = (obj: unknown, key: unknown, path: string, lenient: boolean, line: number, col: number) => {
+    if (obj === undefined || obj === null) {
+      if (lenient) return undefined;
+      throw (lastFailure = new UndefinedVariable(path, line, col, `'${path}' is undefined: its parent is ${obj === null ? 'null' : 'undefined'}`));
+    }
+    // rt.memberLookup, not the saved original: jinja-compat replaces it to add .items() and friends.
+    const v = rt.memberLookup(obj, key);
+    if (v === undefined && !lenient) throw (lastFailure = new UndefinedVariable(path, line, col));
+    return v;
+  };
+
+  const withLenient = function (this: { _lenient?: boolean }, on: boolean, fn: () => void): void {
+    const prev = this._lenient;
+    this._lenient = prev || on;
+    try {
+      fn();
+    } finally {
+      this._lenient = prev;
+    }
+  };
+
+  proto.compileSymbol = function (this: Record<string, (...a: unknown[]) => unknown> & { _lenient?: boolean }, node: NjNode, frame: { lookup(n: string): string | undefined }) {
+    const name = String(node.value);
+    const v = frame.lookup(name);
+    if (v) this._emit(v);
+    else this._emit(`runtime.unibusLookup(context, frame, ${JSON.stringify(name)}, ${Boolean(this._lenient)}, ${node.lineno + 1}, ${node.colno + 1})`);
+  };
+  proto.compileLookupVal = function (this: Record<string, (...a: unknown[]) => unknown> & { _lenient?: boolean }, node: NjNode, frame: unknown) {
+    this._emit('runtime.unibusMember((');
+    this._compileExpression(node.target, frame);
+    this._emit('),');
+    this._compileExpression(node.val, frame);
+    // Point at the start of the chain ('node' in node.wg_ip), where the reader looks.
+    let head = node;
+    while (head.typename === 'LookupVal' && head.target) head = head.target;
+    this._emit(`, ${JSON.stringify(describe(node))}, ${Boolean(this._lenient)}, ${head.lineno + 1}, ${head.colno + 1})`);
+  };
+  const origIs = proto.compileIs as (this: unknown, node: NjNode, frame: unknown) => void;
+  proto.compileIs = function (this: { _lenient?: boolean }, node: NjNode, frame: unknown) {
+    const test = String(node.right?.name ? node.right.name.value : node.right?.value);
+    withLenient.call(this, LENIENT_TESTS.has(test), () => origIs.call(this, node, frame));
+  };
+  const origFilter = proto.compileFilter as (this: unknown, node: NjNode, frame: unknown) => void;
+  proto.compileFilter = function (this: { _lenient?: boolean }, node: NjNode, frame: unknown) {
+    withLenient.call(this, LENIENT_FILTERS.has(String(node.name?.value)), () => origFilter.call(this, node, frame));
+  };
+}
