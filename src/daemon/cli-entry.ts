@@ -1,0 +1,15 @@
+// Runs membershipd from source (`node --import tsx src/daemon/cli-entry.ts`);
+// bin/membershipd.js does the same from dist/.
+import { main } from './main.js';
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = typeof code === 'number' ? code : 0;
+    // Handles left by libraries (timers, sockets) must not keep a stopped daemon alive.
+    setTimeout(() => process.exit(process.exitCode), 200).unref();
+  },
+  (err) => {
+    process.stderr.write(`membershipd: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

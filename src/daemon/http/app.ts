@@ -1,0 +1,55 @@
+// The control-plane HTTP app. createControlApp returns a plain h3 app: tests
+// drive it through toWebHandler (no socket); listenControlApp serves it.
+import { createApp, createRouter, toNodeListener, toWebHandler, type App, type Router } from 'h3';
+import { listen, type Listener } from 'listhen';
+import { createHealthzHandler, type HealthSource } from './healthz.js';
+
+/**
+ * What the control plane (users, rooms, keys, blobs) plugs in. The module
+ * src/daemon/http/routes.ts exports `setupControlPlane(node)` returning this;
+ * membershipd calls it once its node is ready and mounts the routes under /v1.
+ */
+export interface ControlPlane {
+  /** Adds the /v1 routes to the router (paths given in full, e.g. '/v1/users'). */
+  registerRoutes(router: Router): void;
+  close?(): Promise<void>;
+}
+
+export interface ControlAppDeps {
+  node: HealthSource;
+  plane?: ControlPlane;
+}
+
+export function createControlApp(deps: ControlAppDeps): App {
+  // Errors use h3's JSON error shape; the control plane sets its own codes.
+  const app = createApp();
+  const router = createRouter();
+  router.get('/healthz', createHealthzHandler(deps.node));
+  deps.plane?.registerRoutes(router);
+  app.use(router);
+  return app;
+}
+
+/** A fetch-style handler for tests: `await handler(new Request('http://x/healthz'))`. */
+export function toFetchHandler(app: App): (req: Request) => Promise<Response> {
+  return toWebHandler(app);
+}
+
+/** Serves the app with listhen, every extra (URL banner, QR, clipboard, tunnel, exit hooks) off. */
+export async function listenControlApp(app: App, host: string, port: number): Promise<Listener> {
+  const loopback = host === 'localhost' || host.startsWith('127.') || host === '::1';
+  return listen(toNodeListener(app), {
+    port,
+    hostname: host,
+    // public must be true for 0.0.0.0 or listhen rewrites the host to localhost.
+    public: !loopback,
+    showURL: false,
+    open: false,
+    clipboard: false,
+    qr: false,
+    tunnel: false,
+    isProd: true,
+    // membershipd handles SIGTERM itself (lame duck); listhen must not exit the process.
+    autoClose: false,
+  });
+}

@@ -1,0 +1,95 @@
+// membershipd entry. `membershipd [flags]` runs a node; `membershipd VERB ...`
+// runs an operator command from src/daemon/commands/VERB.ts (`run(args)`).
+import { parseFlags, FlagError } from './flags.js';
+import { runPreflight } from './preflight.js';
+import { startNode, type MembershipNode } from './node.js';
+import { createControlApp, listenControlApp, type ControlPlane } from './http/app.js';
+
+const log = (line: string) => process.stderr.write(`membershipd: ${line}\n`);
+
+async function runCommand(verb: string, args: string[]): Promise<number> {
+  if (!/^[a-z][a-z-]*$/.test(verb)) {
+    log(`unknown command "${verb}"`);
+    return 2;
+  }
+  let mod: { run(args: string[]): Promise<number> };
+  try {
+    mod = await import(`./commands/${verb}.js`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(`commands/${verb}`)) {
+      log(`unknown command "${verb}"`);
+      return 2;
+    }
+    throw err;
+  }
+  return mod.run(args);
+}
+
+/**
+ * Loads the control plane if src/daemon/http/routes.ts exists. It exports
+ * `setupControlPlane(node: ControlNode): Promise<ControlPlane>`.
+ */
+async function loadControlPlane(node: MembershipNode): Promise<ControlPlane | undefined> {
+  let mod: { setupControlPlane?: (n: MembershipNode) => Promise<ControlPlane> };
+  try {
+    // A variable specifier: the module is optional and may not exist yet.
+    const spec = './http/routes.js';
+    mod = await import(spec);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes('http/routes')) return undefined;
+    throw err;
+  }
+  return mod.setupControlPlane?.(node);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv[0] && !argv[0].startsWith('-')) return runCommand(argv[0], argv.slice(1));
+  let opts;
+  let pf;
+  try {
+    opts = parseFlags(argv);
+    pf = await runPreflight(opts);
+  } catch (err) {
+    if (err instanceof FlagError) {
+      log(`refusing to start: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  const node = await startNode(opts, pf, log);
+  let plane: ControlPlane | undefined;
+  let listener;
+  try {
+    plane = await loadControlPlane(node);
+    listener = await listenControlApp(createControlApp({ node, plane }), opts.bind, opts.httpPort);
+  } catch (err) {
+    await plane?.close?.().catch(() => {});
+    await node.stop();
+    throw err;
+  }
+  log(`ready: http ${opts.bind}:${opts.httpPort}, nats ${opts.natsUrl ?? `${opts.bind}:${opts.natsPort}`}, server ${opts.serverName}`);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      log(`${sig}: stopping (lame duck)`);
+      await listener.close().catch(() => {});
+      await plane?.close?.().catch((e: Error) => log(`control plane close: ${e.message}`));
+      await node.stop();
+      log('stopped');
+      process.off('SIGHUP', onHup);
+      resolve(0);
+    };
+    const onHup = () => {
+      node.reload().then(
+        (changed) => log(changed ? 'config re-rendered; nats-server reloaded' : 'config unchanged'),
+        (e: Error) => log(`reload refused: ${e.message}`),
+      );
+    };
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    process.once('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGHUP', onHup);
+  });
+}

@@ -1,0 +1,82 @@
+// membershipd's own connection to its node, authenticated with the internal
+// nkey identity and, when the data plane has TLS, pinned to --tls-ca.
+import { readFile } from 'node:fs/promises';
+import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
+import { UnibusError } from '../../errors.js';
+import type { Secret } from '../../secret.js';
+
+export class InternalConnectError extends UnibusError {}
+export class BucketOpenError extends UnibusError {}
+
+export interface InternalConnectOptions {
+  servers: string;
+  /** null when bus auth is off (loopback only). */
+  seed: Secret | null;
+  caFile?: string;
+  name?: string;
+  timeoutMs?: number;
+}
+
+export async function connectInternal(o: InternalConnectOptions): Promise<NatsConnection> {
+  const tls = o.caFile ? { ca: await readFile(o.caFile, 'utf8') } : undefined;
+  try {
+    return await connect({
+      servers: o.servers,
+      name: o.name ?? 'membershipd',
+      timeout: o.timeoutMs ?? 5000,
+      // The child restarts under us after a crash: keep reconnecting forever,
+      // quickly, rather than surfacing a closed connection to the API.
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      ...(o.seed ? { authenticator: nkeyAuthenticator(new Uint8Array(o.seed.reveal())) } : {}),
+      ...(tls ? { tls } : {}),
+    });
+  } catch (cause) {
+    throw new InternalConnectError(`cannot connect to ${o.servers} with the internal identity`, { cause });
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Creates-or-opens a KV bucket, retrying with short per-attempt timeouts
+ * until budgetMs runs out: on a cold multi-node start the meta group needs a
+ * while to elect a leader and place the stream.
+ */
+export async function openBucketWithRetry(
+  nc: NatsConnection,
+  name: string,
+  opts: Partial<KvOptions>,
+  budgetMs = 120_000,
+  attemptMs = 3000,
+): Promise<KV> {
+  const deadline = Date.now() + budgetMs;
+  const kvm = new Kvm(jetstream(nc, { timeout: attemptMs }));
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      return await kvm.create(name, opts);
+    } catch (err) {
+      last = err;
+      await sleep(Math.min(500, Math.max(0, deadline - Date.now())));
+    }
+  }
+  throw new BucketOpenError(`KV bucket ${name} not available within ${budgetMs} ms`, { cause: last });
+}
+
+/** Retries an operation with a per-attempt bound until the overall budget ends. */
+export async function retryWithin<T>(what: string, budgetMs: number, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + budgetMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      return await fn();
+    } catch (err) {
+      last = err;
+      await sleep(250);
+    }
+  }
+  throw new BucketOpenError(`${what} did not succeed within ${budgetMs} ms`, { cause: last });
+}

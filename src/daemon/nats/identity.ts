@@ -1,0 +1,54 @@
+// membershipd's internal NATS identity: an nkey user seed persisted in a 0600
+// file, created on first start. Its public key is the one user with full
+// rights in the rendered authorization; the seed never leaves this file and
+// this process's memory.
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { createUser, fromSeed } from '@nats-io/nkeys';
+import { UnibusError } from '../../errors.js';
+import { Secret } from '../../secret.js';
+
+export class IdentityError extends UnibusError {}
+
+export interface InternalIdentity {
+  seed: Secret;
+  publicKey: string;
+}
+
+/** Writes a file atomically (temp + rename) with the given mode from the start. */
+export async function writeFileAtomic(file: string, data: string | Buffer, mode: number): Promise<void> {
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(tmp, data, { mode, flag: 'wx' });
+  await rename(tmp, file);
+}
+
+export async function loadOrCreateIdentity(file: string): Promise<InternalIdentity> {
+  let text: string | undefined;
+  try {
+    const st = await stat(file);
+    if ((st.mode & 0o077) !== 0) {
+      throw new IdentityError(`${file}: mode ${(st.mode & 0o777).toString(8)} is too open for an nkey seed (expected 600)`);
+    }
+    text = (await readFile(file, 'utf8')).trim();
+  } catch (err) {
+    if (err instanceof IdentityError) throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new IdentityError(`${file}: cannot read the internal identity`, { cause: err });
+    }
+  }
+  if (text === undefined) {
+    const kp = createUser();
+    const seed = new TextDecoder().decode(kp.getSeed());
+    await writeFileAtomic(file, seed + '\n', 0o600);
+    return { seed: new Secret(seed), publicKey: kp.getPublicKey() };
+  }
+  try {
+    const kp = fromSeed(new TextEncoder().encode(text));
+    const publicKey = kp.getPublicKey();
+    if (!publicKey.startsWith('U')) throw new Error('not a user seed');
+    return { seed: new Secret(text), publicKey };
+  } catch (cause) {
+    throw new IdentityError(`${file}: not an nkey user seed (expected a line starting with SU)`, { cause });
+  }
+}

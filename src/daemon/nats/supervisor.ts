@@ -1,0 +1,222 @@
+// Supervises one nats-server child: renders and validates its config, spawns
+// it with only `-c FILE` in argv, waits for it (racing its early exit, always
+// bounded), restarts it on crash with backoff, reloads it with SIGHUP when the
+// rendered config changes, and stops it through lame duck.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rename, unlink } from 'node:fs/promises';
+import { UnibusError } from '../../errors.js';
+import { renderNatsConf, type AllowUser, type NatsConf } from './conf.js';
+import { writeFileAtomic } from './identity.js';
+import { validateConfFile } from './validate.js';
+import { fetchSnapshot } from './monitor.js';
+
+export class SupervisorError extends UnibusError {}
+
+export type Logger = (line: string) => void;
+
+export interface SupervisorOptions {
+  bin: string;
+  confFile: string;
+  conf: NatsConf;
+  /** Forward the child's log lines (UNIBUS_NATS_DEBUG=1); otherwise only the tail is kept for errors. */
+  debug: boolean;
+  log: Logger;
+  /** Strings scrubbed from any forwarded child output (the route secret). */
+  scrub?: string[];
+  startTimeoutMs?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class NatsSupervisor {
+  #o: SupervisorOptions;
+  #conf: NatsConf;
+  #rendered = '';
+  #child: ChildProcess | null = null;
+  #stopping = false;
+  #restarts = 0;
+  #tail: string[] = [];
+  #listeners = new Set<(pid: number) => void>();
+
+  constructor(o: SupervisorOptions) {
+    this.#o = o;
+    this.#conf = o.conf;
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+  get restarts(): number {
+    return this.#restarts;
+  }
+  get monitorPort(): number {
+    return this.#conf.monitorPort;
+  }
+  get conf(): NatsConf {
+    return this.#conf;
+  }
+  /** Called with the new PID each time a child becomes ready (first start and restarts). */
+  onReady(fn: (pid: number) => void): void {
+    this.#listeners.add(fn);
+  }
+
+  /** Renders to FILE.next, validates it with `nats-server -t`, then renames into place. */
+  async #writeConf(): Promise<boolean> {
+    const text = renderNatsConf(this.#conf);
+    if (text === this.#rendered) return false;
+    const next = `${this.#o.confFile}.next`;
+    await unlink(next).catch(() => {});
+    await writeFileAtomic(next, text, 0o600);
+    try {
+      await validateConfFile(this.#o.bin, next);
+    } catch (err) {
+      await unlink(next).catch(() => {});
+      throw err;
+    }
+    await rename(next, this.#o.confFile);
+    this.#rendered = text;
+    return true;
+  }
+
+  #scrub(line: string): string {
+    let out = line;
+    for (const s of this.#o.scrub ?? []) if (s) out = out.split(s).join('<redacted>');
+    return out;
+  }
+
+  #capture(chunk: Buffer): void {
+    for (const raw of chunk.toString('utf8').split('\n')) {
+      if (!raw) continue;
+      const line = this.#scrub(raw);
+      this.#tail.push(line);
+      if (this.#tail.length > 20) this.#tail.shift();
+      if (this.#o.debug) this.#o.log(`nats-server: ${line}`);
+    }
+  }
+
+  async start(): Promise<number> {
+    await this.#writeConf();
+    return this.#spawnReady();
+  }
+
+  async #spawnReady(): Promise<number> {
+    this.#tail = [];
+    const child = spawn(this.#o.bin, ['-c', this.#o.confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#child = child;
+    child.stdout!.on('data', (c: Buffer) => this.#capture(c));
+    child.stderr!.on('data', (c: Buffer) => this.#capture(c));
+    const exited = new Promise<never>((_, reject) => {
+      child.once('error', (cause) => reject(new SupervisorError(`cannot start ${this.#o.bin}`, { cause })));
+      child.once('exit', (code, sig) =>
+        reject(new SupervisorError(`nats-server exited during start (code ${code}, signal ${sig}): ${this.#tail.slice(-5).join(' | ')}`)),
+      );
+    });
+    exited.catch(() => {});
+    const timeout = this.#o.startTimeoutMs ?? 30_000;
+    try {
+      await Promise.race([exited, this.#waitMonitor(timeout, child)]);
+    } catch (err) {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      throw err;
+    }
+    child.once('exit', (code, sig) => void this.#onExit(child, code, sig));
+    for (const fn of this.#listeners) fn(child.pid!);
+    return child.pid!;
+  }
+
+  async #waitMonitor(timeoutMs: number, child: ChildProcess): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const url = `http://127.0.0.1:${this.#conf.monitorPort}/healthz?js-enabled-only=true`;
+    while (Date.now() < deadline && child.exitCode === null) {
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+        if (res.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await sleep(100);
+    }
+    throw new SupervisorError(`nats-server not ready within ${timeoutMs} ms: ${this.#tail.slice(-5).join(' | ')}`);
+  }
+
+  async #onExit(child: ChildProcess, code: number | null, sig: NodeJS.Signals | null): Promise<void> {
+    if (this.#stopping || this.#child !== child) return;
+    this.#child = null;
+    // Backoff grows per consecutive failure so a crash loop does not spin.
+    let attempt = 0;
+    while (!this.#stopping) {
+      const delay = Math.min(250 * 2 ** attempt, 8000);
+      this.#o.log(`nats-server (pid ${child.pid}) exited (code ${code}, signal ${sig}); restarting in ${delay} ms`);
+      await sleep(delay);
+      if (this.#stopping) return;
+      try {
+        const pid = await this.#spawnReady();
+        this.#restarts++;
+        this.#o.log(`nats-server restarted (pid ${pid})`);
+        return;
+      } catch (err) {
+        this.#o.log(`nats-server restart failed: ${(err as Error).message}`);
+        attempt++;
+      }
+    }
+  }
+
+  /** Replaces the data-plane users; reloads only when the rendered config changed. */
+  async setAllowlist(users: AllowUser[]): Promise<boolean> {
+    const prev = this.#conf;
+    this.#conf = { ...this.#conf, allowlist: users };
+    try {
+      return await this.reload();
+    } catch (err) {
+      this.#conf = prev;
+      throw err;
+    }
+  }
+
+  /** Re-renders and validates; SIGHUPs the child only when the file changed. */
+  async reload(): Promise<boolean> {
+    const changed = await this.#writeConf();
+    if (changed && this.#child?.pid) process.kill(this.#child.pid, 'SIGHUP');
+    return changed;
+  }
+
+  /**
+   * Lame duck (leaders handed off), then SIGTERM once this node leads nothing
+   * or after handoffMs, then SIGKILL if it still lingers. Every wait is bounded.
+   */
+  async stop(handoffMs = 5000, exitMs = 10_000): Promise<void> {
+    this.#stopping = true;
+    const child = this.#child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGUSR2');
+    this.#o.log(`nats-server (pid ${child.pid}) in lame duck`);
+    const deadline = Date.now() + handoffMs;
+    while (Date.now() < deadline && child.exitCode === null) {
+      if (!(await this.#leadsAnything())) break;
+      await sleep(200);
+    }
+    if (child.exitCode === null) child.kill('SIGTERM');
+    const t = await Promise.race([gone.then(() => 'exited'), sleep(exitMs).then(() => 'timeout')]);
+    if (t === 'timeout') {
+      this.#o.log(`nats-server (pid ${child.pid}) did not exit in ${exitMs} ms; killing`);
+      child.kill('SIGKILL');
+      await Promise.race([gone, sleep(2000)]);
+    }
+  }
+
+  async #leadsAnything(): Promise<boolean> {
+    try {
+      const s = await fetchSnapshot(this.#conf.monitorPort, 1000);
+      const me = s.varz.server_name;
+      if (!s.jsz.meta_cluster) return false; // standalone: nothing to hand off
+      if (s.jsz.meta_cluster.leader === me) return true;
+      for (const a of s.jsz.account_details ?? []) {
+        for (const d of a.stream_detail ?? []) if (d.cluster?.leader === me) return true;
+      }
+      return false;
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,193 @@
+// One membershipd node: the supervised nats-server child (or an external
+// NATS), the internal connection, the readiness write and the health view.
+// The control plane (src/daemon/http/routes.ts) receives this as ControlNode.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { KV, KvOptions } from '@nats-io/kv';
+import type { NodeOptions } from './flags.js';
+import type { Preflight } from './preflight.js';
+import { pickLoopbackPort } from './preflight.js';
+import { loadOrCreateIdentity } from './nats/identity.js';
+import { NatsSupervisor, type Logger } from './nats/supervisor.js';
+import type { AllowUser, NatsConf } from './nats/conf.js';
+import { connectInternal, openBucketWithRetry, retryWithin } from './nats/connect.js';
+import { evaluateHealth, fetchSnapshot, type HealthVerdict } from './nats/monitor.js';
+import type { HealthReport, HealthSource, Posture } from './http/healthz.js';
+
+export const HEALTH_BUCKET = 'UNIBUS_health';
+/** Cold multi-node starts need the meta group to settle before buckets exist. */
+export const BUCKET_BUDGET_MS = 120_000;
+
+export interface ControlNode extends HealthSource {
+  readonly options: NodeOptions;
+  /** Connected with the internal identity (full rights); reconnects across child restarts. */
+  readonly nc: NatsConnection;
+  /** The internal identity's public nkey (always kept in the rendered users). */
+  readonly internalNkey: string;
+  /** Creates or opens a bucket at --kv-replicas, retrying within the 120 s budget; its stream joins /healthz. */
+  openBucket(name: string, opts?: Partial<KvOptions>): Promise<KV>;
+  /** Adds stream names (e.g. OBJ_UNIBUS_blobs) that /healthz requires to have a leader. */
+  watchStreams(names: string[]): void;
+  /** Replaces the data-plane users: re-render, `nats-server -t`, atomic write, SIGHUP. No-op when unchanged. */
+  setAllowlist(users: AllowUser[]): Promise<boolean>;
+  /** The supervised child's PID (undefined with --nats-url). */
+  readonly childPid: number | undefined;
+}
+
+export interface MembershipNode extends ControlNode {
+  reload(): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+export function postureOf(o: NodeOptions): Posture {
+  return {
+    bus_auth: o.busAuth,
+    acl: o.busAuth === 'enforce' ? 'per-user' : 'none',
+    tls: !!o.tls,
+    cluster: o.clusterName ?? null,
+    route_tls: !!o.routeTls,
+    store: o.store,
+    kv_replicas: o.kvReplicas,
+  };
+}
+
+function buildConf(o: NodeOptions, pf: Preflight, nkey: string | null, monitorPort: number): NatsConf {
+  return {
+    serverName: o.serverName,
+    host: o.bind,
+    port: o.natsPort,
+    monitorPort,
+    storeDir: absolute(o.natsStore),
+    pidFile: join(absolute(o.stateDir), 'nats-server.pid'),
+    syncInterval: o.syncInterval,
+    tls: o.tls ? { cert: absolute(o.tls.cert), key: absolute(o.tls.key) } : undefined,
+    cluster: o.clusterName
+      ? {
+          name: o.clusterName,
+          host: o.bind,
+          port: o.clusterPort,
+          routes: o.routes,
+          auth: pf.routePass ? { user: o.clusterUser, pass: pf.routePass } : undefined,
+          tls: o.routeTls ? { cert: absolute(o.routeTls.cert), key: absolute(o.routeTls.key), ca: absolute(o.routeTls.ca) } : undefined,
+        }
+      : undefined,
+    internalNkey: nkey,
+    allowlist: [],
+    lameDuckDuration: '30s',
+    lameDuckGracePeriod: '2s',
+  };
+}
+
+function absolute(p: string): string {
+  return p.startsWith('/') ? p : join(process.cwd(), p);
+}
+
+export async function startNode(o: NodeOptions, pf: Preflight, log: Logger): Promise<MembershipNode> {
+  await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
+  const id = await loadOrCreateIdentity(o.internalIdFile);
+  const enforce = o.busAuth === 'enforce';
+  let sup: NatsSupervisor | null = null;
+  let servers = o.natsUrl ?? '';
+  if (!o.natsUrl) {
+    const monitorPort = await pickLoopbackPort();
+    const conf = buildConf(o, pf, enforce ? id.publicKey : null, monitorPort);
+    sup = new NatsSupervisor({
+      bin: o.natsServerBin,
+      confFile: join(o.stateDir, 'nats.conf'),
+      conf,
+      debug: o.debug,
+      log,
+      scrub: pf.routePass ? [pf.routePass.revealString(), encodeURIComponent(pf.routePass.revealString())] : [],
+    });
+    const pid = await sup.start();
+    log(`nats-server ${pf.natsVersion ?? ''} started (pid ${pid})${o.debug ? `, monitor on 127.0.0.1:${monitorPort}` : ''}`);
+    const host = o.bind === '0.0.0.0' || o.bind === '::' ? '127.0.0.1' : o.bind;
+    servers = `${host}:${o.natsPort}`;
+  }
+  let nc: NatsConnection;
+  try {
+    nc = await connectInternal({ servers, seed: enforce ? id.seed : null, caFile: o.tls?.ca, name: `membershipd ${o.serverName}` });
+  } catch (err) {
+    await sup?.stop();
+    throw err;
+  }
+  const streams = new Set<string>([`KV_${HEALTH_BUCKET}`]);
+  let ready = false;
+  const openBucket = (name: string, opts: Partial<KvOptions> = {}) => {
+    streams.add(`KV_${name}`);
+    return openBucketWithRetry(nc, name, { replicas: o.kvReplicas, ...opts }, BUCKET_BUDGET_MS);
+  };
+  try {
+    // Ready means a replicated write went through, not only open ports.
+    const kv = await openBucket(HEALTH_BUCKET, { history: 1 });
+    await retryWithin('first control-plane write', BUCKET_BUDGET_MS, () => kv.put(`node.${o.serverName}`, new Date().toISOString()));
+    ready = true;
+  } catch (err) {
+    await nc.close().catch(() => {});
+    await sup?.stop();
+    throw err;
+  }
+  const posture = postureOf(o);
+  let cached: { at: number; report: Promise<HealthReport> } | null = null;
+
+  async function verdict(): Promise<HealthVerdict> {
+    const want = { clustered: !!o.clusterName, streams: [...streams], kvReplicas: o.kvReplicas };
+    if (sup) {
+      try {
+        return evaluateHealth(await fetchSnapshot(sup.monitorPort), want);
+      } catch (err) {
+        return { ok: false, reason: `nats-server not answering: ${(err as Error).message}`, node: { server_name: o.serverName, meta_leader: null, routes: 0, jetstream: false } };
+      }
+    }
+    return externalVerdict(nc, [...streams]);
+  }
+
+  async function computeHealth(): Promise<HealthReport> {
+    const v = await verdict();
+    const ok = ready && v.ok;
+    return { status: ok ? 'ok' : 'unavailable', ...(ok ? {} : { reason: v.reason ?? 'not ready' }), posture, node: v.node };
+  }
+
+  return {
+    options: o,
+    nc,
+    internalNkey: id.publicKey,
+    get childPid() {
+      return sup?.pid;
+    },
+    openBucket,
+    watchStreams: (names) => names.forEach((n) => streams.add(n)),
+    setAllowlist: async (users) => (sup ? sup.setAllowlist(users) : false),
+    reload: async () => (sup ? sup.reload() : false),
+    health: () => {
+      // Coalesce bursts of probes: at most one monitor read per 500 ms.
+      if (!cached || Date.now() - cached.at > 500) cached = { at: Date.now(), report: computeHealth() };
+      return cached.report;
+    },
+    stop: async () => {
+      // Lame duck first so leaders move while our connection still drains.
+      await sup?.stop();
+      await Promise.race([nc.close().catch(() => {}), new Promise((r) => setTimeout(r, 2000))]);
+    },
+  };
+}
+
+/** With --nats-url there is no local monitor: ask the JetStream API, bounded. */
+async function externalVerdict(nc: NatsConnection, streams: string[]): Promise<HealthVerdict> {
+  const node = { server_name: nc.info?.server_name ?? null, meta_leader: null as string | null, routes: 0, jetstream: false };
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: 2000 });
+    await jsm.getAccountInfo();
+    node.jetstream = true;
+    for (const s of streams) {
+      const info = await jsm.streams.info(s);
+      if (info.cluster && !info.cluster.leader) return { ok: false, reason: `stream ${s} has no leader`, node };
+      node.meta_leader = info.cluster?.leader ?? node.server_name;
+    }
+    return { ok: true, node };
+  } catch (err) {
+    return { ok: false, reason: `JetStream not answering: ${(err as Error).message}`, node };
+  }
+}
