@@ -1,0 +1,123 @@
+// The multi-host lab, as other tests use it.
+//
+// Contract (kept small on purpose):
+//   const lab = await ensureLab(3);   // >= 3 running Debian 13 hosts, built if needed
+//   lab.hosts[i] = { name: 'node1', ip: '10.99.1.11', user: 'root', port: 22, identityFile }
+//   ssh with StrictHostKeyChecking=yes and UserKnownHostsFile=lab.knownHostsFile
+//   (or call labSsh(lab, host, 'command')); apt on a host installs nodejs and
+//   nats-server from lab.repoDir, bound read-only at /srv/repo. Hosts reach
+//   nothing but 10.99.1.0/24.
+// The lab is shared and outlives the process that built it (building costs
+// seconds to a minute): `node --import tsx test/lab/cli.ts down` removes it,
+// and scripts/ci.sh does so when the run ends. A test that changes a host
+// should undo what it changed. labAvailable() says why a lab cannot be built
+// here (not root, tools missing); under CI=true a lab test must fail on it.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { recipeHash } from './base.js';
+import { LabError, type RunResult } from './exec.js';
+import { isOurLoop } from './host.js';
+import { sshRun } from './ssh.js';
+import { STATE_FILE, readState, type LabState } from './state.js';
+
+export { LabError } from './exec.js';
+
+export interface LabHost {
+  name: string;
+  ip: string;
+  user: string;
+  port: number;
+  identityFile: string;
+}
+
+export interface LabInfo {
+  hosts: LabHost[];
+  knownHostsFile: string;
+  identityFile: string;
+  /** The offline apt repository (.debs + Packages) bound at /srv/repo in every host. */
+  repoDir: string;
+  stateFile: string;
+}
+
+const TOOLS: [string, string][] = [
+  ['debootstrap', 'debootstrap'],
+  ['systemd-nspawn', 'systemd-container'],
+  ['dpkg-scanpackages', 'dpkg-dev'],
+  ['ip', 'iproute2'],
+  ['ssh', 'openssh-client'],
+  ['ssh-keygen', 'openssh-client'],
+  ['flock', 'util-linux'],
+];
+
+function onPath(cmd: string): boolean {
+  return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin')
+    .split(':')
+    .concat(['/usr/sbin', '/sbin'])
+    .some((d) => existsSync(`${d}/${cmd}`));
+}
+
+/** Whether this machine can build the lab; when not, the reason and the fix. */
+export function labAvailable(): { ok: true } | { ok: false; reason: string } {
+  if (process.platform !== 'linux') return { ok: false, reason: 'the lab needs Linux' };
+  if (process.getuid?.() !== 0) return { ok: false, reason: 'the lab needs root (mounts, network namespaces, systemd-nspawn)' };
+  const missing = TOOLS.filter(([cmd]) => !onPath(cmd));
+  if (missing.length) {
+    const pkgs = [...new Set(missing.map(([, p]) => p))].join(' ');
+    return { ok: false, reason: `missing ${missing.map(([c]) => c).join(', ')}: run 'bash scripts/setup.sh' (or apt-get install ${pkgs})` };
+  }
+  return { ok: true };
+}
+
+export function isHealthy(s: LabState): boolean {
+  return s.baseHash === recipeHash() && s.hosts.length > 0 && s.hosts.every((h) => isOurLoop(h.loopPid, h.root));
+}
+
+export function toInfo(s: LabState): LabInfo {
+  return {
+    hosts: s.hosts.map((h) => ({ name: h.name, ip: h.ip, user: 'root', port: 22, identityFile: s.identityFile })),
+    knownHostsFile: s.knownHostsFile,
+    identityFile: s.identityFile,
+    repoDir: s.repoDir,
+    stateFile: STATE_FILE,
+  };
+}
+
+/** The running lab, if one with at least n hosts is up. */
+export function readLab(n = 1): LabInfo | undefined {
+  const s = readState();
+  return s && s.hosts.length >= n && isHealthy(s) ? toInfo(s) : undefined;
+}
+
+const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
+const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Returns a lab of at least n hosts, bringing it up (or growing it) when needed. Bounded: 20 min. */
+export async function ensureLab(n = 3): Promise<LabInfo> {
+  const ready = readLab(n);
+  if (ready) return ready;
+  const avail = labAvailable();
+  if (!avail.ok) throw new LabError(`lab unavailable: ${avail.reason}`);
+  // Through the CLI, so that the lab lock and the detached boot loops work the same way as `up`.
+  const code = await new Promise<number>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'up', '--hosts', String(n)], {
+      cwd: PROJECT_ROOT,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20 * 60_000);
+    child.on('error', reject);
+    child.on('close', (c) => {
+      clearTimeout(timer);
+      resolve(c ?? 1);
+    });
+  });
+  const lab = readLab(n);
+  if (code !== 0 || !lab) throw new LabError(`lab up --hosts ${n} failed (exit ${code})`);
+  return lab;
+}
+
+/** Runs a shell line on a lab host over ssh with strict host-key checking. Never throws on exit != 0. */
+export function labSsh(lab: LabInfo, host: LabHost, command: string, timeoutMs = 120_000): Promise<RunResult> {
+  return sshRun(host, lab.knownHostsFile, command, timeoutMs);
+}
+
