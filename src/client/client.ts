@@ -1,0 +1,121 @@
+// A typed client of membershipd's /v1 API. Every request is signed with the
+// user's Ed25519 seed. `fetch` is pluggable so tests can call an h3 app's
+// web handler directly, and so a caller can add TLS or timeouts.
+import { UnibusError } from '../errors.js';
+import { signHeaders, type SignOptions } from './sign.js';
+import type { Role, Room, RoomDetail, SealedKey, User } from './types.js';
+
+export class ApiClientError extends UnibusError {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${status} ${code}: ${message}`, options);
+  }
+}
+
+export type FetchLike = (req: Request) => Promise<Response>;
+
+export interface ClientOptions {
+  baseUrl: string;
+  handle: string;
+  seed: Uint8Array;
+  fetch?: FetchLike;
+  timeoutMs?: number;
+}
+
+export interface RawResult {
+  status: number;
+  body: Uint8Array;
+  json<T = unknown>(): T;
+}
+
+export class UnibusClient {
+  constructor(readonly o: ClientOptions) {}
+
+  /** Sends one signed request; `override` changes what is signed or sent (tests of refusals). */
+  async raw(
+    method: string,
+    path: string,
+    body?: Uint8Array | string | object,
+    override: Partial<SignOptions> & { contentType?: string; tamper?: (h: Record<string, string>) => void } = {},
+  ): Promise<RawResult> {
+    const bytes =
+      body === undefined ? Buffer.alloc(0) : body instanceof Uint8Array ? Buffer.from(body) : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    const headers = signHeaders({ handle: this.o.handle, seed: this.o.seed, method, pathAndQuery: path, body: bytes, ...override });
+    if (bytes.length) headers['content-type'] = override.contentType ?? (body instanceof Uint8Array ? 'application/octet-stream' : 'application/json');
+    override.tamper?.(headers);
+    const req = new Request(new URL(path, this.o.baseUrl), {
+      method,
+      headers,
+      body: bytes.length ? new Uint8Array(bytes) : undefined,
+      signal: AbortSignal.timeout(this.o.timeoutMs ?? 10_000),
+    });
+    const res = await (this.o.fetch ?? fetch)(req);
+    const out = new Uint8Array(await res.arrayBuffer());
+    return { status: res.status, body: out, json: <T>() => JSON.parse(Buffer.from(out).toString('utf8')) as T };
+  }
+
+  async #call<T>(method: string, path: string, body?: Uint8Array | object, binary = false): Promise<T> {
+    const r = await this.raw(method, path, body);
+    if (r.status >= 400) {
+      let code = 'http_error';
+      let message = Buffer.from(r.body).toString('utf8').slice(0, 300);
+      try {
+        const e = r.json<{ error: { code: string; message: string } }>().error;
+        code = e.code;
+        message = e.message;
+      } catch {
+        // not our JSON error: keep the text
+      }
+      throw new ApiClientError(r.status, code, message);
+    }
+    if (binary) return r.body as T;
+    return (r.body.length ? r.json<T>() : undefined) as T;
+  }
+
+  me(): Promise<User> {
+    return this.#call('GET', '/v1/users/me');
+  }
+  listUsers(): Promise<{ users: User[] }> {
+    return this.#call('GET', '/v1/users');
+  }
+  getUser(handle: string): Promise<User> {
+    return this.#call('GET', `/v1/users/${encodeURIComponent(handle)}`);
+  }
+  addUser(u: { handle: string; sign_pub: string; box_pub?: string; role: Role }): Promise<{ user: User; created: boolean }> {
+    return this.#call('POST', '/v1/users', u);
+  }
+  revokeUser(handle: string): Promise<User> {
+    return this.#call('POST', `/v1/users/${encodeURIComponent(handle)}/revoke`, {});
+  }
+  createRoom(name: string): Promise<Room> {
+    return this.#call('POST', '/v1/rooms', { name });
+  }
+  listRooms(): Promise<{ rooms: string[] }> {
+    return this.#call('GET', '/v1/rooms');
+  }
+  getRoom(name: string): Promise<RoomDetail> {
+    return this.#call('GET', `/v1/rooms/${encodeURIComponent(name)}`);
+  }
+  addMember(room: string, handle: string): Promise<RoomDetail> {
+    return this.#call('POST', `/v1/rooms/${encodeURIComponent(room)}/members`, { handle });
+  }
+  removeMember(room: string, handle: string): Promise<RoomDetail> {
+    return this.#call('DELETE', `/v1/rooms/${encodeURIComponent(room)}/members/${encodeURIComponent(handle)}`);
+  }
+  putKeys(room: string, epoch: number, keys: Record<string, string>): Promise<{ epoch: number }> {
+    return this.#call('PUT', `/v1/rooms/${encodeURIComponent(room)}/keys`, { epoch, keys });
+  }
+  getKey(room: string, epoch: number): Promise<SealedKey> {
+    return this.#call('GET', `/v1/rooms/${encodeURIComponent(room)}/keys/${epoch}`);
+  }
+  putBlob(room: string, data: Uint8Array): Promise<{ sha256: string; size: number }> {
+    return this.#call('PUT', `/v1/rooms/${encodeURIComponent(room)}/blobs`, data);
+  }
+  getBlob(room: string, sha256: string): Promise<Uint8Array> {
+    return this.#call('GET', `/v1/rooms/${encodeURIComponent(room)}/blobs/${sha256}`, undefined, true);
+  }
+}

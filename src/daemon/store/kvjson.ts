@@ -1,0 +1,85 @@
+// JSON values in KV with bounded, fail-closed error handling and compare-and-set.
+import type { KV } from '@nats-io/kv';
+import { JetStreamApiError } from '@nats-io/jetstream';
+import { ApiError, UnavailableError } from './errors.js';
+
+/** Wrong last sequence: the key changed (or exists) since we read it. */
+export function isCasConflict(err: unknown): boolean {
+  return err instanceof JetStreamApiError && (err.code === 10071 || err.code === 10164);
+}
+
+/** Anything the store throws that is not ours becomes 503: never serve a guess. */
+export function toApiError(err: unknown, what: string): ApiError {
+  if (err instanceof ApiError) return err;
+  return new UnavailableError(what, err);
+}
+
+export interface Versioned<T> {
+  value: T;
+  revision: number;
+}
+
+export async function readJson<T>(kv: KV, key: string): Promise<Versioned<T> | null> {
+  let e;
+  try {
+    e = await kv.get(key);
+  } catch (err) {
+    throw toApiError(err, `read ${key}`);
+  }
+  if (!e || e.operation !== 'PUT' || e.length === 0) return null;
+  return { value: e.json<T>(), revision: e.revision };
+}
+
+/** Create-if-absent; false when the key already exists. */
+export async function createJson(kv: KV, key: string, value: unknown): Promise<number | false> {
+  try {
+    return await kv.create(key, JSON.stringify(value));
+  } catch (err) {
+    if (isCasConflict(err)) return false;
+    throw toApiError(err, `create ${key}`);
+  }
+}
+
+export async function putJson(kv: KV, key: string, value: unknown): Promise<number> {
+  try {
+    return await kv.put(key, JSON.stringify(value));
+  } catch (err) {
+    throw toApiError(err, `write ${key}`);
+  }
+}
+
+/**
+ * Read-modify-write with the revision as a guard, retried on conflict.
+ * `change` returns the new value, or undefined for "no change needed".
+ * A missing key is passed as null and created with create-if-absent.
+ */
+export async function updateJson<T>(
+  kv: KV,
+  key: string,
+  change: (current: T | null) => T | undefined,
+  attempts = 8,
+): Promise<T | null> {
+  for (let i = 0; i < attempts; i++) {
+    const cur = await readJson<T>(kv, key);
+    const next = change(cur ? cur.value : null);
+    if (next === undefined) return cur ? cur.value : null;
+    try {
+      if (cur) await kv.update(key, JSON.stringify(next), cur.revision);
+      else await kv.create(key, JSON.stringify(next));
+      return next;
+    } catch (err) {
+      if (!isCasConflict(err)) throw toApiError(err, `update ${key}`);
+    }
+  }
+  throw new ApiError('conflict', `too many concurrent changes to ${key}; retry`);
+}
+
+export async function listKeys(kv: KV): Promise<string[]> {
+  try {
+    const out: string[] = [];
+    for await (const k of await kv.keys()) out.push(k);
+    return out.sort();
+  } catch (err) {
+    throw toApiError(err, 'list keys');
+  }
+}

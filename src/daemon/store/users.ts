@@ -1,0 +1,63 @@
+// Users: added by admins (or the operator command), revoked but never deleted.
+import type { Store } from './buckets.js';
+import { ApiError } from './errors.js';
+import { createJson, listKeys, readJson, updateJson } from './kvjson.js';
+import { checkHandle, checkHex32, checkRole, nowIso, type Role, type UserRecord } from './model.js';
+
+export async function getUser(store: Store, handle: string): Promise<UserRecord | null> {
+  const r = await readJson<UserRecord>(store.kv.users, handle);
+  return r ? r.value : null;
+}
+
+export interface NewUser {
+  handle: string;
+  sign_pub: string;
+  box_pub?: string;
+  role: Role;
+}
+
+export function checkNewUser(o: Record<string, unknown>): NewUser {
+  return {
+    handle: checkHandle(o.handle),
+    sign_pub: checkHex32(o.sign_pub, 'sign_pub'),
+    box_pub: o.box_pub === undefined ? undefined : checkHex32(o.box_pub, 'box_pub'),
+    role: checkRole(o.role),
+  };
+}
+
+/**
+ * Idempotent add: the same handle with the same signing key changes nothing
+ * (`created: false`); the same handle with another key, or a revoked handle, is refused.
+ */
+export async function addUser(store: Store, u: NewUser): Promise<{ user: UserRecord; created: boolean }> {
+  const rec: UserRecord = { handle: u.handle, sign_pub: u.sign_pub, role: u.role, status: 'active', created_at: nowIso() };
+  if (u.box_pub) rec.box_pub = u.box_pub;
+  if ((await createJson(store.kv.users, u.handle, rec)) !== false) return { user: rec, created: true };
+  const cur = await getUser(store, u.handle);
+  if (!cur) throw new ApiError('conflict', `user ${u.handle}: concurrent change; retry`);
+  if (cur.status === 'revoked') throw new ApiError('conflict', `user ${u.handle} is revoked; handles are never reused`);
+  if (cur.sign_pub !== u.sign_pub) throw new ApiError('conflict', `user ${u.handle} exists with another signing key`);
+  if (cur.role !== u.role || (u.box_pub && cur.box_pub !== u.box_pub)) {
+    throw new ApiError('conflict', `user ${u.handle} exists with another role or box key`);
+  }
+  return { user: cur, created: false };
+}
+
+/** Revoke keeps the record (history); revoking twice is a no-op. */
+export async function revokeUser(store: Store, handle: string): Promise<UserRecord> {
+  const out = await updateJson<UserRecord>(store.kv.users, handle, (cur) => {
+    if (!cur) throw new ApiError('not_found', `no user ${handle}`);
+    if (cur.status === 'revoked') return undefined;
+    return { ...cur, status: 'revoked', revoked_at: nowIso() };
+  });
+  return out as UserRecord;
+}
+
+export async function listUsers(store: Store): Promise<UserRecord[]> {
+  const out: UserRecord[] = [];
+  for (const k of await listKeys(store.kv.users)) {
+    const u = await getUser(store, k);
+    if (u) out.push(u);
+  }
+  return out;
+}

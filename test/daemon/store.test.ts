@@ -1,0 +1,103 @@
+// The store on a real single nats-server: buckets, consistent CAS updates,
+// idempotent users, rooms with members in step, nonces never accepted twice.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { makeServers, startServers, stopServers, type TestNatsServer } from '../helpers/control-nats.js';
+import { connectInternal, makeInternal, makeUser, openTestStore } from '../helpers/control-plane.js';
+import { BUCKETS, type Store } from '../../src/daemon/store/buckets.js';
+import { ApiError } from '../../src/daemon/store/errors.js';
+import { addUser, getUser, listUsers, revokeUser } from '../../src/daemon/store/users.js';
+import { addMember, createRoom, getMembers, listRoomsOf, removeMember, getRoom } from '../../src/daemon/store/rooms.js';
+import { claimNonce } from '../../src/daemon/store/nonces.js';
+import { updateJson } from '../../src/daemon/store/kvjson.js';
+import { checkKeyUpload, putRoomKeys, getRoomKey } from '../../src/daemon/store/keys.js';
+
+let servers: TestNatsServer[] = [];
+let nc: NatsConnection;
+let store: Store;
+const id = makeInternal();
+
+before(async () => {
+  servers = await makeServers({ hosts: ['127.0.0.41'], internalNkey: id.publicKey });
+  await startServers(servers);
+  nc = await connectInternal(servers[0].url, id);
+  store = await openTestStore(nc, 1);
+});
+
+after(async () => {
+  await nc?.close().catch(() => {});
+  await stopServers(servers);
+});
+
+const code = (c: string) => (e: unknown) => e instanceof ApiError && e.code === c;
+
+test('buckets exist without direct get, nonces with a TTL', async () => {
+  for (const b of Object.values(BUCKETS)) {
+    const si = await store.jsm.streams.info(`KV_${b}`);
+    assert.equal(si.config.allow_direct, false, b);
+  }
+  const n = await store.jsm.streams.info(`KV_${BUCKETS.nonces}`);
+  assert.ok(n.config.max_age > 0);
+});
+
+test('users: add is idempotent, another key is refused, revoke keeps the record', async () => {
+  const a = makeUser('alice');
+  const r1 = await addUser(store, { handle: 'alice', sign_pub: a.sign_pub, role: 'admin' });
+  assert.equal(r1.created, true);
+  const r2 = await addUser(store, { handle: 'alice', sign_pub: a.sign_pub, role: 'admin' });
+  assert.equal(r2.created, false);
+  const other = makeUser('alice');
+  await assert.rejects(addUser(store, { handle: 'alice', sign_pub: other.sign_pub, role: 'admin' }), code('conflict'));
+  const b = makeUser('bobby');
+  await addUser(store, { handle: 'bobby', sign_pub: b.sign_pub, role: 'member' });
+  const rev = await revokeUser(store, 'bobby');
+  assert.equal(rev.status, 'revoked');
+  assert.equal((await getUser(store, 'bobby'))?.status, 'revoked');
+  await assert.rejects(addUser(store, { handle: 'bobby', sign_pub: b.sign_pub, role: 'member' }), code('conflict'));
+  assert.deepEqual((await listUsers(store)).map((u) => u.handle), ['alice', 'bobby']);
+});
+
+test('rooms: members and rooms_by_member stay in step; removal demands a new epoch', async () => {
+  const c = makeUser('carol');
+  await addUser(store, { handle: 'carol', sign_pub: c.sign_pub, role: 'member' });
+  const room = await createRoom(store, 'ops', 'alice');
+  await assert.rejects(createRoom(store, 'ops', 'carol'), code('conflict'));
+  await addMember(store, 'ops', 'carol', 'alice');
+  assert.deepEqual(await listRoomsOf(store, 'carol'), ['ops']);
+  assert.deepEqual(Object.keys((await getMembers(store, 'ops'))!.members).sort(), ['alice', 'carol']);
+  await assert.rejects(addMember(store, 'ops', 'bobby', 'alice'), code('not_found'));
+  const sealed = Buffer.alloc(48, 1).toString('base64');
+  let m = (await getMembers(store, 'ops'))!;
+  const up = checkKeyUpload(m, 1, { alice: sealed, carol: sealed });
+  await putRoomKeys(store, m, up.epoch, up.keys, 'alice');
+  assert.equal((await getRoomKey(store, 'ops', 1, 'carol'))?.sealed, sealed);
+  await removeMember(store, room, 'carol');
+  assert.deepEqual(await listRoomsOf(store, 'carol'), []);
+  m = (await getMembers(store, 'ops'))!;
+  assert.equal(m.rekey_required, true);
+  assert.throws(() => checkKeyUpload(m, 1, { alice: sealed }), code('conflict'));
+  assert.throws(() => checkKeyUpload(m, 2, { alice: sealed, carol: sealed }), code('bad_request'));
+  const up2 = checkKeyUpload(m, 2, { alice: sealed });
+  await putRoomKeys(store, m, up2.epoch, up2.keys, 'alice');
+  m = (await getMembers(store, 'ops'))!;
+  assert.equal(m.epoch, 2);
+  assert.equal(m.rekey_required, false);
+  assert.equal((await getRoom(store, 'ops'))?.owner, 'alice');
+});
+
+test('CAS: concurrent updates of one key all land', async () => {
+  await Promise.all(
+    Array.from({ length: 8 }, (_, i) =>
+      updateJson<{ n: number[] }>(store.kv.members, 'cas-probe', (cur) => ({ n: [...(cur?.n ?? []), i] }), 50),
+    ),
+  );
+  const e = await store.kv.members.get('cas-probe');
+  assert.deepEqual(e!.json<{ n: number[] }>().n.sort(), [0, 1, 2, 3, 4, 5, 6, 7]);
+});
+
+test('nonces: a nonce is accepted once per handle', async () => {
+  await claimNonce(store, 'alice', 'n0000000000000001', Date.now());
+  await assert.rejects(claimNonce(store, 'alice', 'n0000000000000001', Date.now()), code('replay'));
+  await claimNonce(store, 'carol', 'n0000000000000001', Date.now());
+});
