@@ -19,6 +19,8 @@ export interface HostState {
   vars: Record<string, unknown>;
   registered: Record<string, unknown>;
   status: 'active' | 'failed' | 'unreachable';
+  /** Host commands through sudo when the connecting user is not root. */
+  become: boolean;
   /** Handler names notified on this host and not yet run (this play). */
   notified: Set<string>;
   /** Apply mode only: the host's persisted pending-handler list. */
@@ -75,7 +77,7 @@ function taskVars(h: HostState, env: PlayEnv, batch: HostState[]): Record<string
 }
 
 function record(env: PlayEnv, task: Task, r: TaskRun, handler: boolean, counted = true): void {
-  const { registered: _r, notify: _n, ...shown } = r;
+  const { registered: _r, notify: _n, facts: _f, ...shown } = r;
   env.emit({ event: 'host_result', task: task.name, handler, check: env.check, ...shown });
   if (counted) env.recap.count(r.host, r.status);
 }
@@ -91,17 +93,18 @@ async function runOnHosts(task: Task, hosts: HostState[], batch: HostState[], en
     let r: TaskRun;
     try {
       const baseDirs = task.roleDir ? [task.roleDir, ...env.baseDirs] : env.baseDirs;
-      r = await runTask(task, taskVars(h, env, batch), { ...env, baseDirs }, h.transport, h.name);
+      r = await runTask(task, taskVars(h, env, batch), { ...env, baseDirs, become: h.become }, h.transport, h.name);
     } catch (e) {
       if (!(e instanceof HostUnreachableError)) throw e;
       h.status = 'unreachable';
-      record(env, task, { host: h.name, status: 'unreachable', reason: e.message, commands: [], diff: [], noLog: false, registered: {}, notify: [] }, handler);
+      record(env, task, { host: h.name, status: 'unreachable', reason: e.message, commands: [], diff: [], noLog: false, registered: {}, notify: [], facts: {} }, handler);
       return;
     }
     if (task.run_once) r.delegatedFor = live.slice(1).map((x) => x.name);
     record(env, task, r, handler);
     const sharers = task.run_once ? live : [h];
     if (task.register) for (const s of sharers) s.registered[task.register] = r.registered;
+    Object.assign(h.registered, r.facts);
     if (r.status === 'failed') h.status = 'failed';
     if (r.notify.length) {
       for (const n of r.notify) h.notified.add(n);
@@ -132,7 +135,7 @@ async function runHandlers(play: Play, batch: HostState[], env: PlayEnv): Promis
 function resolvePlayVars(play: Play, h: HostState, env: PlayEnv): Record<string, unknown> {
   const vars: Record<string, unknown> = { ...h.baseVars };
   for (const [k, v] of Object.entries(play.vars)) {
-    vars[k] = env.toolkit.renderValue(v, { ...vars, ...env.extraVars, inventory_hostname: h.name }, `${play.pos.file}:${play.pos.line}:${play.pos.col}: vars.${k}`);
+    vars[k] = env.toolkit.renderValue(v, { ...vars, ...env.extraVars, inventory_hostname: h.name }, play.pos);
   }
   return vars;
 }
@@ -150,7 +153,7 @@ export async function runPlay(play: Play, hosts: HostState[], env: PlayEnv): Pro
         h.vars = resolvePlayVars(play, h, env);
       } catch (e) {
         h.status = 'failed';
-        record(env, { name: 'play vars' } as Task, { host: h.name, status: 'failed', reason: (e as Error).message, commands: [], diff: [], noLog: false, registered: {}, notify: [] }, false);
+        record(env, { name: 'play vars' } as Task, { host: h.name, status: 'failed', reason: (e as Error).message, commands: [], diff: [], noLog: false, registered: {}, notify: [], facts: {} }, false);
       }
     }
     for (const task of tasks) {

@@ -14,6 +14,10 @@ export interface TaskEnv {
   controller: () => Transport;
   /** Template/copy `src` lookups: the role's folder first, then the project's. */
   baseDirs: string[];
+  /** Host commands through sudo (the transport skips it when already root). */
+  become: boolean;
+  /** --diff: modules fetch current content to show diffs. */
+  diff: boolean;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -22,6 +26,8 @@ export interface TaskRun extends HostResult {
   registered: Record<string, unknown>;
   /** Handler names to notify (the task changed and did not fail). */
   notify: string[];
+  /** Variables set for later tasks on this host (set_fact). */
+  facts: Record<string, unknown>;
 }
 
 /** An error thrown while talking to the host (not by a module's own logic): the host is unreachable. */
@@ -35,18 +41,12 @@ export class HostUnreachableError extends Error {
 const MAX_RETRIES = 100;
 const MAX_DELAY_S = 300;
 
-function whereOf(task: Task, field: string): string {
-  return `${task.pos.file}:${task.pos.line}:${task.pos.col}: ${field}`;
-}
-
 function conditionsHold(tk: Toolkit, task: Task, vars: Record<string, unknown>): boolean {
-  const list = task.when === undefined ? [] : Array.isArray(task.when) ? task.when : [task.when];
-  return list.every((c) => tk.evalCondition(String(c), vars, whereOf(task, 'when')));
+  return task.when === undefined || tk.evalCondition(task.when, vars, task.pos);
 }
 
 function evalFlag(tk: Toolkit, task: Task, field: 'changed_when' | 'failed_when', vars: Record<string, unknown>): boolean {
-  const v = task[field]!;
-  return typeof v === 'boolean' ? v : tk.evalCondition(v, vars, whereOf(task, field));
+  return tk.evalCondition(task[field]!, vars, task.pos);
 }
 
 interface ItemRun {
@@ -55,23 +55,13 @@ interface ItemRun {
   commands: Command[];
   diff: FileDiff[];
   registered: Record<string, unknown>;
+  facts?: Record<string, unknown>;
   attempts: number;
 }
 
 function tail(s: string): string {
   const t = s.trim();
   return t.length > 400 ? '…' + t.slice(-400) : t;
-}
-
-/** Runs a plan's commands in order; stops at the first that fails. */
-async function applyPlan(tk: Toolkit, t: Transport, plan: ModulePlan): Promise<{ rc: number; stdout: string; stderr: string; failedAt?: Command }> {
-  let last = { rc: 0, stdout: '', stderr: '' };
-  for (const c of plan.commands) {
-    const r = await tk.runCommand(t, c);
-    last = { rc: r.code, stdout: r.stdout, stderr: r.stderr };
-    if (r.code !== 0) return { ...last, failedAt: c };
-  }
-  return last;
 }
 
 async function runItem(task: Task, vars: Record<string, unknown>, env: TaskEnv, hostTransport: Transport, host: string): Promise<ItemRun> {
@@ -88,8 +78,11 @@ async function runItem(task: Task, vars: Record<string, unknown>, env: TaskEnv, 
   const delayMs = Math.min(task.delay ?? 5, MAX_DELAY_S) * 1000;
   const sleep = env.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   for (let attempt = 1; ; attempt++) {
-    const args = tk.renderValue(task.args, vars, whereOf(task, 'args')) as Record<string, unknown>;
-    const ctx = { transport, vars, check, baseDirs: env.baseDirs, render: tk.renderTemplate, host };
+    const args = tk.renderValue(task.args, vars, task.pos) as Record<string, unknown>;
+    const ctx = {
+      transport, vars, check, baseDirs: env.baseDirs, render: tk.renderTemplate, host, become: env.become, diff: env.diff,
+      evaluate: (expr: string, v: Record<string, unknown>) => tk.evalCondition(expr, v, task.pos),
+    };
     let plan: ModulePlan;
     try {
       plan = await mod.plan(args, ctx);
@@ -104,14 +97,15 @@ async function runItem(task: Task, vars: Record<string, unknown>, env: TaskEnv, 
     } else if (plan.commands.length && !failed) {
       let out;
       try {
-        out = await applyPlan(tk, transport, plan);
+        out = await tk.runCommands(transport, plan.commands);
       } catch (e) {
         throw classify(e);
       }
-      result = { ...result, rc: out.rc, stdout: out.stdout, stderr: out.stderr, stdout_lines: out.stdout.split('\n').filter(Boolean) };
-      if (out.failedAt) {
+      const last = out.last ?? { code: 0, stdout: '', stderr: '' };
+      result = { ...result, rc: last.code, stdout: last.stdout, stderr: last.stderr, stdout_lines: last.stdout.split('\n').filter(Boolean) };
+      if (out.error) {
         failed = true;
-        reason = `command failed (exit ${out.rc}): ${tail(out.stderr) || tail(out.stdout)}`;
+        reason = `command failed (rc=${last.code}): ${tail(last.stderr) || tail(last.stdout)}`;
       }
     }
     const withResult = task.register ? { ...vars, [task.register]: result } : vars;
@@ -129,7 +123,7 @@ async function runItem(task: Task, vars: Record<string, unknown>, env: TaskEnv, 
       if (failed) reason = `failed_when: ${String(task.failed_when)}`;
     }
     result.failed = failed;
-    if (!check && !failed && task.until && !tk.evalCondition(task.until, withResult, whereOf(task, 'until'))) {
+    if (!check && !failed && task.until && !tk.evalCondition(task.until, withResult, task.pos)) {
       if (attempt <= retries) {
         await sleep(delayMs);
         continue;
@@ -139,7 +133,7 @@ async function runItem(task: Task, vars: Record<string, unknown>, env: TaskEnv, 
       reason = `until: ${task.until} still false after ${attempt} attempts`;
     }
     const status: HostStatus = failed ? 'failed' : result.changed ? 'changed' : 'ok';
-    return { status, reason, commands: plan.commands, diff: plan.diff ?? [], registered: result, attempts: attempt };
+    return { status, reason, commands: plan.commands, diff: plan.diff ?? [], registered: result, facts: plan.facts, attempts: attempt };
   }
 }
 
@@ -159,8 +153,8 @@ export async function runTask(task: Task, vars: Record<string, unknown>, env: Ta
   try {
     if (task.loop !== undefined) {
       isLoop = true;
-      const items = env.toolkit.renderValue(task.loop, vars, whereOf(task, 'loop'));
-      if (!Array.isArray(items)) throw new Error(`${whereOf(task, 'loop')}: expected a list, got ${typeof items}`);
+      const items = env.toolkit.renderValue(task.loop, vars, task.pos);
+      if (!Array.isArray(items)) throw new Error(`${task.pos.file}:${task.pos.line}:${task.pos.col}: loop: expected a list, got ${typeof items}`);
       runs = [];
       for (const item of items) {
         const r = await runItem(task, { ...vars, item }, env, transport, host);
@@ -204,5 +198,6 @@ function finish(task: Task, host: string, runs: (ItemRun & { item?: unknown })[]
     attempts: Math.max(...runs.map((r) => r.attempts), 0) || undefined,
     registered,
     notify: status === 'changed' ? task.notify : [],
+    facts: Object.assign({}, ...runs.map((r) => r.facts ?? {})),
   };
 }

@@ -26,6 +26,8 @@ export interface RunOptions {
   playbookName: string;
   inventory: Inventory;
   check: boolean;
+  /** --diff: modules fetch current content so that diffs can be shown. */
+  diff?: boolean;
   tags?: string[];
   skipTags?: string[];
   /** Host patterns of --limit; absent: no limit. */
@@ -42,6 +44,8 @@ export interface RunOptions {
   baseDirs: string[];
   emit: Emit;
   signal?: AbortSignal;
+  /** Waits between until/retries attempts (tests pass a no-op). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface RunOutcome {
@@ -73,7 +77,7 @@ export async function runPlaybook(o: RunOptions): Promise<RunOutcome> {
   await mapLimit(nodes, forks, async (node) => {
     try {
       const transport = await o.connect(node);
-      hosts.push({ name: node.name, node, transport, baseVars: o.toolkit.hostVars(o.inventory, node), vars: {}, registered: {}, status: 'active', notified: new Set(), pendingNames: [] });
+      hosts.push({ name: node.name, node, transport, baseVars: o.toolkit.hostVars(o.inventory, node), vars: {}, registered: {}, status: 'active', become: node.user !== 'root', notified: new Set(), pendingNames: [] });
     } catch (e) {
       recap.count(node.name, 'unreachable');
       o.emit({ event: 'host_result', task: 'connect', handler: false, check: o.check, host: node.name, status: 'unreachable', reason: (e as Error).message, commands: [], diff: [], noLog: false });
@@ -106,9 +110,9 @@ async function runConnected(o: RunOptions, hosts: HostState[], recap: Recap, for
     );
     const allHostVars = Object.fromEntries(o.inventory.nodes.map((n) => [n.name, o.toolkit.hostVars(o.inventory, n)]));
     const env: PlayEnv = {
-      toolkit: o.toolkit, check: o.check, controller: o.controller, baseDirs: o.baseDirs,
+      toolkit: o.toolkit, check: o.check, diff: o.diff ?? false, become: false, controller: o.controller, baseDirs: o.baseDirs,
       tags: o.tags ?? [], skipTags: o.skipTags ?? [], forks, playbook: o.playbookName,
-      extraVars: o.extraVars ?? {}, emit: o.emit, recap, signal: o.signal, allHostVars, playName: '',
+      extraVars: o.extraVars ?? {}, emit: o.emit, sleep: o.sleep, recap, signal: o.signal, allHostVars, playName: '',
     };
     for (const play of o.playbook.plays) {
       const names = new Set(o.toolkit.selectHosts(o.inventory, play.hosts).map((n) => n.name));

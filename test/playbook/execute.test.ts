@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fakeLab, play, run, task } from './fixtures.js';
+
+const writeFile = (path: string, content: string, over = {}) => task('copy', { dest: path, content }, { name: `write ${path}`, ...over });
+
+test('check predicts the counts apply reports, writes nothing; a re-run changes nothing', async () => {
+  const lab = fakeLab(3);
+  lab.hosts.get('n2')!.addFile('/etc/a.conf', 'A\n'); // already right on n2
+  lab.hosts.get('n2')!.addFile('/etc/done', ''); // the command's `creates`
+  const plays = [
+    play([
+      writeFile('/etc/a.conf', 'A\n'),
+      writeFile('/etc/b.conf', 'host={{ inventory_hostname }}\n'),
+      task('command', { argv: ['true'], creates: '/etc/done' }, { name: 'only once' }),
+      task('command', { argv: ['echo', 'hi'] }, { when: "inventory_hostname == 'n3'", name: 'n3 only' }),
+    ]),
+  ];
+  const before = [...lab.hosts].map(([h, t]) => [h, new Map(t.files)] as const);
+  const check = await run(lab, plays, { check: true });
+  for (const [h, files] of before) {
+    const t = lab.hosts.get(h)!;
+    assert.deepEqual(t.files, files, `${h}: files untouched by check`);
+    assert.equal(t.calls.filter((c) => c.op === 'put').length, 0, `${h}: no upload in check mode`);
+  }
+  const apply = await run(lab, plays);
+  assert.deepEqual(check.counts, apply.counts, 'check predicted the apply counts');
+  assert.deepEqual(apply.counts.n1, { ok: 0, changed: 3, failed: 0, skipped: 1, unreachable: 0 });
+  assert.deepEqual(apply.counts.n2, { ok: 2, changed: 1, failed: 0, skipped: 1, unreachable: 0 });
+  assert.deepEqual(apply.counts.n3, { ok: 0, changed: 4, failed: 0, skipped: 0, unreachable: 0 });
+  assert.equal(lab.hosts.get('n3')!.files.get('/etc/b.conf')!.content.toString(), 'host=n3\n');
+  assert.equal(apply.exitCode, 0);
+  const idempotent = plays.map((p) => ({ ...p, tasks: p.tasks.filter((t) => t.module !== 'command') }));
+  const again = await run(lab, idempotent);
+  for (const h of ['n1', 'n2', 'n3']) assert.equal(again.counts[h]!.changed, 0, `${h}: second apply changes nothing`);
+});
+
+test('a handler notified by two tasks runs once, only on the hosts that notified it', async () => {
+  const lab = fakeLab(3);
+  lab.hosts.get('n2')!.addFile('/etc/x', 'x\n').addFile('/etc/y', 'y\n');
+  const restart = task('command', { argv: ['restart-it'] }, { name: 'restart app' });
+  const plays = [play([writeFile('/etc/x', 'x\n', { notify: ['restart app'] }), writeFile('/etc/y', 'y\n', { notify: ['restart app'] })], { handlers: [restart] })];
+  const r = await run(lab, plays);
+  const restarts = (h: string) => lab.hosts.get(h)!.execArgvs().filter((a) => a[0] === 'restart-it').length;
+  assert.equal(restarts('n1'), 1);
+  assert.equal(restarts('n2'), 0);
+  assert.equal(restarts('n3'), 1);
+  assert.ok(r.events.some((e) => e.event === 'handler' && e.handler === 'restart app' && e.hosts.join() === 'n1,n3'));
+  assert.equal(lab.hosts.get('n1')!.files.has('/var/lib/unibus/n1/pending-handlers.json'), false, 'pending cleared after the handler ran');
+});
+
+test('a handler that did not run because a later task failed is persisted and runs next time', async () => {
+  const lab = fakeLab(1);
+  const t = lab.hosts.get('n1')!;
+  t.on(['flaky'], { code: 1, stdout: '', stderr: 'boom' });
+  const restart = task('command', { argv: ['restart-it'] }, { name: 'restart app' });
+  const plays = [play([writeFile('/etc/x', 'x\n', { notify: ['restart app'] }), task('command', { argv: ['flaky'] }, { name: 'flaky' })], { handlers: [restart] })];
+  const first = await run(lab, plays);
+  assert.equal(first.exitCode, 2);
+  assert.equal(first.counts.n1!.failed, 1);
+  assert.equal(t.execArgvs().filter((a) => a[0] === 'restart-it').length, 0, 'handler not run after the failure');
+  const pending = JSON.parse(t.files.get('/var/lib/unibus/n1/pending-handlers.json')!.content.toString());
+  assert.deepEqual(pending.map((p: { handler: string }) => p.handler), ['restart app']);
+
+  t.on(['flaky'], { code: 0, stdout: '', stderr: '' });
+  const check = await run(lab, plays, { check: true });
+  assert.ok(check.results.some((r) => r.task === 'restart app' && r.handler && r.status === 'changed'), 'check mode predicts the pending handler');
+  const second = await run(lab, plays);
+  assert.deepEqual(check.counts, second.counts);
+  assert.equal(t.execArgvs().filter((a) => a[0] === 'restart-it').length, 1, 'pending handler ran on the next run');
+  assert.equal(t.files.has('/var/lib/unibus/n1/pending-handlers.json'), false, 'then cleared');
+  await run(lab, plays);
+  assert.equal(t.execArgvs().filter((a) => a[0] === 'restart-it').length, 1, 'and not again');
+});
+
+test('serial batches stop at the first failing batch', async () => {
+  const lab = fakeLab(3);
+  lab.hosts.get('n2')!.on(['step'], { code: 3, stdout: '', stderr: 'no' });
+  const r = await run(lab, [play([task('command', { argv: ['step'] }, { name: 'step' })], { serial: 1 }), play([task('command', { argv: ['later'] })])]);
+  assert.equal(r.counts.n1!.changed, 1);
+  assert.equal(r.counts.n2!.failed, 1);
+  assert.deepEqual(r.counts.n3, { ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0 });
+  assert.equal(lab.hosts.get('n3')!.execArgvs().some((a) => a[0] === 'step'), false);
+  assert.equal(lab.hosts.get('n1')!.execArgvs().some((a) => a[0] === 'later'), false, 'later plays do not run either');
+  assert.equal(r.exitCode, 2);
+});
+
+test('without serial a failed host is dropped and the others go on', async () => {
+  const lab = fakeLab(2);
+  lab.hosts.get('n1')!.on(['step'], { code: 1, stdout: '', stderr: '' });
+  const r = await run(lab, [play([task('command', { argv: ['step'] }), task('command', { argv: ['next'] })])]);
+  assert.equal(lab.hosts.get('n1')!.execArgvs().some((a) => a[0] === 'next'), false);
+  assert.equal(lab.hosts.get('n2')!.execArgvs().some((a) => a[0] === 'next'), true);
+  assert.equal(r.counts.n2!.changed, 2);
+});
+
+test('tags: always, never, --tags and --skip-tags', async () => {
+  const lab = fakeLab(1);
+  const tasks = [
+    task('command', { argv: ['a'] }, { tags: ['web'] }),
+    task('command', { argv: ['b'] }, { tags: ['always'] }),
+    task('command', { argv: ['c'] }, { tags: ['never', 'debug'] }),
+    task('command', { argv: ['d'] }),
+  ];
+  const ran = async (o: { tags?: string[]; skipTags?: string[] }) => {
+    const l = fakeLab(1);
+    await run(l, [play(tasks)], o);
+    return l.hosts.get('n1')!.execArgvs().map((a) => a[0]).filter((x) => ['a', 'b', 'c', 'd'].includes(x!)).join('');
+  };
+  void lab;
+  assert.equal(await ran({}), 'abd');
+  assert.equal(await ran({ tags: ['web'] }), 'ab');
+  assert.equal(await ran({ tags: ['debug'] }), 'bc');
+  assert.equal(await ran({ skipTags: ['web'] }), 'bd');
+  assert.equal(await ran({ skipTags: ['always'] }), 'ad');
+});
+
+test('loop, register, run_once, until/retries, changed_when/failed_when, no_log', async () => {
+  const lab = fakeLab(2);
+  let calls = 0;
+  lab.hosts.get('n1')!.on(['probe'], () => ({ code: 0, stdout: String(++calls), stderr: '' }));
+  const r = await run(lab, [
+    play([
+      task('copy', { dest: '/etc/{{ item }}', content: '{{ item }}' }, { loop: ['p', 'q'], name: 'loop' }),
+      task('command', { argv: ['probe'] }, { run_once: true, register: 'probe', until: "probe.stdout == '3'", retries: 5, delay: 1, name: 'probe' }),
+      task('command', { argv: ['echo', '{{ probe.stdout }}'] }, { changed_when: false, name: 'read registered' }),
+      task('command', { argv: ['fine'] }, { failed_when: "inventory_hostname == 'n2'", name: 'fails on n2' }),
+      task('copy', { dest: '/etc/secret', content: 'hunter2' }, { no_log: true, name: 'secret' }),
+    ]),
+  ]);
+  assert.deepEqual(['/etc/p', '/etc/q'].map((p) => lab.hosts.get('n2')!.files.get(p)?.content.toString()), ['p', 'q']);
+  const probe = r.results.filter((x) => x.task === 'probe');
+  assert.equal(probe.length, 1, 'run_once runs on one host');
+  assert.equal(probe[0]!.attempts, 3);
+  assert.deepEqual(probe[0]!.delegatedFor, ['n2']);
+  assert.equal(lab.hosts.get('n2')!.execArgvs().some((a) => a[0] === 'probe'), false);
+  const echoes = [...lab.hosts.values()].map((t) => t.execArgvs().find((a) => a[0] === 'echo'));
+  assert.deepEqual(echoes, [['echo', '3'], ['echo', '3']], 'the registered result is shared with every host');
+  assert.ok(r.results.filter((x) => x.task === 'read registered').every((x) => x.status === 'ok'));
+  assert.equal(r.results.find((x) => x.task === 'fails on n2' && x.host === 'n2')!.status, 'failed');
+  const secret = r.results.find((x) => x.task === 'secret' && x.host === 'n1')!;
+  assert.equal(secret.commands.length, 0);
+  assert.ok(!JSON.stringify(r.events).includes('hunter2'), 'no_log keeps content out of every event');
+});
