@@ -40,8 +40,11 @@ export interface Play {
   serial?: number | string;
   vars: Record<string, unknown>;
   roles: string[];
+  /** Role tasks first (in role order), then the play's own tasks. */
   tasks: Task[];
   handlers: Task[];
+  /** The play's roles' defaults.yaml merged (later roles win): the lowest variable precedence. */
+  roleDefaults?: Record<string, unknown>;
   pos: SourcePos;
 }
 

@@ -4,7 +4,8 @@
 //
 // Public API:
 //   compileSchema(schema)                  -> ValidateFunction (allErrors, defaults applied)
-//   validateSource(src, validate, data?)   -> ConfigError[] (empty when valid)
+//   validateSource(src, validate, data?, prefix?) -> ConfigError[] (empty when valid);
+//     prefix: where `data` sits in the file when it is a part of the document
 //   findPlaceholders(src, data?)           -> ConfigError[] for '<SOMETHING>' values left in
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { ConfigError } from '../errors.js';
@@ -17,14 +18,14 @@ export function compileSchema(schema: object): ValidateFunction {
 }
 
 /** Validates `data` (default: src.data, mutated in place with schema defaults). */
-export function validateSource(src: YamlSource, validate: ValidateFunction, data: unknown = src.data): ConfigError[] {
+export function validateSource(src: YamlSource, validate: ValidateFunction, data: unknown = src.data, prefix: DataPath = []): ConfigError[] {
   if (validate(data)) return [];
   const seen = new Set<string>();
   const out: ConfigError[] = [];
   for (const e of validate.errors ?? []) {
     // anyOf/oneOf report each failing branch and then themselves; the summary is enough.
     if (isBranchNoise(e, validate.errors ?? [])) continue;
-    const err = toConfigError(src, e);
+    const err = toConfigError(src, e, prefix);
     const key = err.message;
     if (seen.has(key)) continue;
     seen.add(key);
@@ -45,8 +46,8 @@ function describe(schema: unknown): string | undefined {
   return s?.description;
 }
 
-function toConfigError(src: YamlSource, e: ErrorObject): ConfigError {
-  const path: DataPath = pointerToPath(e.instancePath);
+function toConfigError(src: YamlSource, e: ErrorObject, prefix: DataPath): ConfigError {
+  const path: DataPath = [...prefix, ...pointerToPath(e.instancePath)];
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'additionalProperties': {

@@ -1,0 +1,152 @@
+// Parses a YAML task list (a play's tasks or handlers, a role's tasks.yaml,
+// an included file) into Task objects, Ansible-style: one module key whose
+// value is the args, plus keywords. Static `include_tasks: file.yaml` is
+// expanded in place, its when/tags applied to every included task.
+// Errors are collected into ctx.errors (all of them, with positions), not thrown.
+import { dirname, resolve } from 'node:path';
+import { ConfigError, ConfigErrors } from '../errors.js';
+import { configErrorAt, posAt, readYamlSource, type DataPath, type YamlSource } from '../yaml/source.js';
+import { compileSchema, typeName, validateSource } from '../yaml/validate.js';
+import { FREE_FORM_MODULES, HANDLER_ONLY, INCLUDE_KEYS, TASK_KEYWORDS, taskKeywordSchema } from './schema.js';
+import type { Task } from './types.js';
+
+const validateKeywords = compileSchema(taskKeywordSchema);
+
+export interface TaskListContext {
+  modules: ReadonlySet<string>;
+  errors: ConfigError[];
+  handlers: boolean;
+  role?: string;
+  roleDir?: string;
+  /** Files being included, outermost first: a cycle is an error, not a hang. */
+  stack: string[];
+  /** when/tags inherited from enclosing includes. */
+  when: string[];
+  tags: string[];
+}
+
+/** Where a task's notify list sits, to point at a notify that names no handler. */
+export const notifyOrigin = new WeakMap<Task, { src: YamlSource; path: DataPath }>();
+
+const asList = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
+const condList = (v: unknown): string[] => (v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((x) => String(x)));
+
+export function parseTaskList(src: YamlSource, path: DataPath, list: unknown, ctx: TaskListContext): Task[] {
+  if (list === undefined || list === null) return [];
+  if (!Array.isArray(list)) {
+    ctx.errors.push(configErrorAt(src, path, `wrong type: got ${typeName(list)}`, 'a list of tasks'));
+    return [];
+  }
+  const out: Task[] = [];
+  list.forEach((item, i) => {
+    const at: DataPath = [...path, i];
+    if (!item || typeof item !== 'object' || Array.isArray(item)) {
+      ctx.errors.push(configErrorAt(src, at, `wrong type: got ${typeName(item)}`, 'a task: a mapping with one module key'));
+      return;
+    }
+    const raw = item as Record<string, unknown>;
+    const include = Object.keys(raw).find((k) => INCLUDE_KEYS.has(k));
+    if (include) out.push(...expandInclude(src, at, raw, include, ctx));
+    else {
+      const task = parseTask(src, at, raw, ctx);
+      if (task) out.push(task);
+    }
+  });
+  return out;
+}
+
+function parseTask(src: YamlSource, at: DataPath, raw: Record<string, unknown>, ctx: TaskListContext): Task | null {
+  const errs = ctx.errors;
+  const before = errs.length;
+  const keywords: Record<string, unknown> = {};
+  const moduleKeys: string[] = [];
+  for (const [k, v] of Object.entries(raw)) {
+    if (TASK_KEYWORDS.has(k)) {
+      if (HANDLER_ONLY.has(k) && !ctx.handlers) errs.push(configErrorAt(src, [...at, k], `'${k}' is only allowed on handlers`, 'a task keyword', 'key'));
+      else keywords[k] = v;
+    } else if (ctx.modules.has(k)) moduleKeys.push(k);
+    else {
+      errs.push(
+        configErrorAt(src, [...at, k], `unknown keyword or module '${k}'`, `a task keyword (${[...TASK_KEYWORDS].join(', ')}) or a module (${[...ctx.modules].join(', ')})`, 'key'),
+      );
+    }
+  }
+  errs.push(...validateSource(src, validateKeywords, keywords, at));
+  if (moduleKeys.length > 1) {
+    errs.push(configErrorAt(src, [...at, moduleKeys[1]], `second module '${moduleKeys[1]}' in one task (already '${moduleKeys[0]}')`, 'exactly one module per task', 'key'));
+  }
+  if (!moduleKeys.length && errs.length === before) {
+    errs.push(configErrorAt(src, at, 'task has no module', `one module key: ${[...ctx.modules].join(', ')}`));
+  }
+  if (errs.length !== before || !moduleKeys.length) return null;
+
+  const module = moduleKeys[0];
+  const args = readArgs(src, [...at, module], module, raw[module], errs);
+  if (!args) return null;
+  const when = [...ctx.when, ...condList(keywords.when)];
+  const task: Task = {
+    name: (keywords.name as string | undefined) ?? module,
+    module,
+    args,
+    tags: [...new Set([...ctx.tags, ...asList(keywords.tags)])],
+    notify: asList(keywords.notify),
+    run_once: (keywords.run_once as boolean | undefined) ?? false,
+    no_log: (keywords.no_log as boolean | undefined) ?? false,
+    pos: posAt(src, at),
+  };
+  if (when.length) task.when = when.length === 1 ? when[0] : when;
+  for (const k of ['register', 'loop', 'delegate_to', 'retries', 'until', 'delay', 'check_mode'] as const) {
+    if (keywords[k] !== undefined) (task as unknown as Record<string, unknown>)[k] = keywords[k];
+  }
+  for (const k of ['changed_when', 'failed_when'] as const) {
+    const v = keywords[k];
+    if (v !== undefined) task[k] = typeof v === 'boolean' ? v : condList(v).map((c) => `(${c})`).join(' and ');
+  }
+  if (ctx.handlers) task.listen = asList(keywords.listen);
+  if (ctx.role) task.role = ctx.role;
+  if (ctx.roleDir) task.roleDir = ctx.roleDir;
+  if (task.notify.length) notifyOrigin.set(task, { src, path: [...at, 'notify'] });
+  return task;
+}
+
+function readArgs(src: YamlSource, at: DataPath, module: string, v: unknown, errs: ConfigError[]): Record<string, unknown> | null {
+  if (v === null || v === undefined) return {};
+  if (typeof v === 'string' && FREE_FORM_MODULES.has(module)) return { cmd: v };
+  if (typeof v === 'object' && !Array.isArray(v)) return { ...(v as Record<string, unknown>) };
+  errs.push(configErrorAt(src, at, `wrong type for ${module} arguments: got ${typeName(v)}`, FREE_FORM_MODULES.has(module) ? 'a mapping of arguments or a command string' : 'a mapping of arguments'));
+  return null;
+}
+
+function expandInclude(src: YamlSource, at: DataPath, raw: Record<string, unknown>, key: string, ctx: TaskListContext): Task[] {
+  for (const k of Object.keys(raw)) {
+    if (k !== key && !['name', 'when', 'tags'].includes(k)) {
+      ctx.errors.push(configErrorAt(src, [...at, k], `'${k}' is not allowed on ${key}`, 'only name, when and tags', 'key'));
+    }
+  }
+  const rel = raw[key];
+  if (typeof rel !== 'string' || !rel) {
+    ctx.errors.push(configErrorAt(src, [...at, key], `wrong type: got ${typeName(rel)}`, 'a task file path relative to this file'));
+    return [];
+  }
+  const file = resolve(dirname(src.file), rel);
+  if (ctx.stack.includes(file)) {
+    ctx.errors.push(configErrorAt(src, [...at, key], `include cycle: ${[...ctx.stack, file].join(' -> ')}`, 'includes that do not include themselves'));
+    return [];
+  }
+  let inc: YamlSource;
+  try {
+    inc = readYamlSource(file);
+  } catch (err) {
+    if (!(err instanceof ConfigErrors)) throw err;
+    // A missing file is reported where it is named; syntax errors where they are.
+    const missing = err.errors.length === 1 && err.errors[0].problem === 'file not found';
+    ctx.errors.push(...(missing ? [configErrorAt(src, [...at, key], `included file not found: ${file}`, 'an existing task file')] : err.errors));
+    return [];
+  }
+  return parseTaskList(inc, [], inc.data, {
+    ...ctx,
+    stack: [...ctx.stack, file],
+    when: [...ctx.when, ...condList(raw.when)],
+    tags: [...ctx.tags, ...asList(raw.tags)],
+  });
+}

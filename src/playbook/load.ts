@@ -1,0 +1,134 @@
+// Loads and validates a playbook: playbooks/<name>.yaml, a list of plays.
+//
+// Public API:
+//   loadPlaybook(nameOrFile, { projectDir, modules? }) -> Playbook
+//     nameOrFile: 'bringup' (-> <projectDir>/playbooks/bringup.yaml) or a path
+//     to a .yaml/.yml file. modules: the module names tasks may use (default:
+//     the registry in src/modules/index.ts).
+//     Throws PlaybookNotFoundError, or ConfigErrors listing every problem
+//     (unknown keyword or module, wrong type, missing role, notify naming no
+//     handler, ...) each with file:line:col.
+//
+// Each play's tasks are its roles' tasks (in order) then its own; handlers
+// likewise; roleDefaults holds the roles' defaults.yaml merged.
+import { existsSync } from 'node:fs';
+import { basename, extname, resolve } from 'node:path';
+import { UnibusError, type ConfigError } from '../errors.js';
+import { moduleNames } from '../modules/index.js';
+import { configErrorAt, posAt, readYamlSource, throwIfErrors, type DataPath, type YamlSource } from '../yaml/source.js';
+import { compileSchema, typeName, validateSource } from '../yaml/validate.js';
+import { notifyOrigin, parseTaskList } from './load-tasks.js';
+import { loadRole } from './roles.js';
+import { playSchema } from './schema.js';
+import type { Play, Playbook, Task } from './types.js';
+
+export class PlaybookNotFoundError extends UnibusError {}
+
+export interface LoadPlaybookOptions {
+  /** The project folder holding playbooks/ and roles/ (default: the current directory). */
+  projectDir?: string;
+  /** Module names allowed in tasks (default: every registered module). */
+  modules?: Iterable<string>;
+}
+
+const validatePlay = compileSchema(playSchema);
+
+export function findPlaybookFile(nameOrFile: string, projectDir: string): string {
+  const tried: string[] = [];
+  if (/\.ya?ml$/.test(nameOrFile) || nameOrFile.includes('/')) {
+    const f = resolve(nameOrFile);
+    if (existsSync(f)) return f;
+    tried.push(f);
+  } else {
+    for (const ext of ['.yaml', '.yml']) {
+      const f = resolve(projectDir, 'playbooks', nameOrFile + ext);
+      if (existsSync(f)) return f;
+      tried.push(f);
+    }
+  }
+  throw new PlaybookNotFoundError(`playbook '${nameOrFile}' not found (looked for ${tried.join(', ')})`);
+}
+
+export function loadPlaybook(nameOrFile: string, opts: LoadPlaybookOptions = {}): Playbook {
+  const projectDir = resolve(opts.projectDir ?? '.');
+  const file = findPlaybookFile(nameOrFile, projectDir);
+  const src = readYamlSource(file);
+  const modules = new Set(opts.modules ?? moduleNames);
+  const errors: ConfigError[] = [];
+  const plays: Play[] = [];
+  if (!Array.isArray(src.data)) {
+    errors.push(configErrorAt(src, [], `wrong type: got ${typeName(src.data)}`, 'a list of plays'));
+  } else if (!src.data.length) {
+    errors.push(configErrorAt(src, [], 'no plays', 'a list of at least one play'));
+  } else {
+    src.data.forEach((raw, i) => {
+      const play = loadPlay(src, [i], raw, projectDir, modules, errors);
+      if (play) plays.push(play);
+    });
+  }
+  throwIfErrors(errors);
+  return { file, name: basename(file, extname(file)), plays };
+}
+
+function loadPlay(src: YamlSource, at: DataPath, raw: unknown, projectDir: string, modules: Set<string>, errors: ConfigError[]): Play | null {
+  const playErrors = validateSource(src, validatePlay, raw, at);
+  if (playErrors.length) {
+    errors.push(...playErrors);
+    return null;
+  }
+  const p = raw as Record<string, unknown>;
+  const base = { modules, errors, stack: [src.file], when: [] as string[], tags: toList(p.tags) };
+  const tasks: Task[] = [];
+  const handlers: Task[] = [];
+  const roleDefaults: Record<string, unknown> = {};
+  const roles = (p.roles as string[] | undefined) ?? [];
+  roles.forEach((name, r) => {
+    const role = loadRole(projectDir, name, base, { src, path: [...at, 'roles', r] });
+    if (!role) return;
+    tasks.push(...role.tasks);
+    handlers.push(...role.handlers);
+    Object.assign(roleDefaults, role.defaults);
+  });
+  tasks.push(...parseTaskList(src, [...at, 'tasks'], p.tasks, { ...base, handlers: false }));
+  handlers.push(...parseTaskList(src, [...at, 'handlers'], p.handlers, { ...base, handlers: true }));
+  if (!tasks.length && !errors.length) errors.push(configErrorAt(src, at, 'play has no tasks', 'tasks or roles with tasks'));
+  checkNotify([...tasks, ...handlers], handlers, errors);
+
+  const hosts = toList(p.hosts);
+  const play: Play = {
+    name: (p.name as string | undefined) ?? hosts.join(','),
+    hosts,
+    vars: (p.vars as Record<string, unknown> | undefined) ?? {},
+    roles,
+    tasks,
+    handlers,
+    roleDefaults,
+    pos: posAt(src, at),
+  };
+  if (p.serial !== undefined) play.serial = p.serial as number | string;
+  return play;
+}
+
+/** A notify that names no handler (by name or listen topic) would silently never restart anything. */
+function checkNotify(tasks: Task[], handlers: Task[], errors: ConfigError[]): void {
+  const known = new Set(handlers.flatMap((h) => [h.name, ...(h.listen ?? [])]));
+  for (const t of tasks) {
+    const origin = notifyOrigin.get(t);
+    t.notify.forEach((n, k) => {
+      if (known.has(n) || !origin) return;
+      const path = Array.isArray(originValue(origin.src, origin.path)) ? [...origin.path, k] : origin.path;
+      const names = [...known];
+      errors.push(configErrorAt(origin.src, path, `notify '${n}' names no handler`, names.length ? `one of: ${names.join(', ')}` : 'a handler of this play (none are defined)'));
+    });
+  }
+}
+
+function originValue(src: YamlSource, path: DataPath): unknown {
+  let v: unknown = src.data;
+  for (const p of path) v = (v as Record<string | number, unknown> | undefined)?.[p];
+  return v;
+}
+
+function toList(v: unknown): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
+}
