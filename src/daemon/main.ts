@@ -56,21 +56,35 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const node = await startNode(opts, pf, log);
-  let plane: ControlPlane | undefined;
-  let listener;
+  // A stop asked for while the child is starting must still stop it, not orphan it.
+  let early: string | null = null;
+  const onEarly = (sig: string) => () => {
+    early = sig;
+  };
+  const earlyTerm = onEarly('SIGTERM');
+  const earlyInt = onEarly('SIGINT');
+  process.once('SIGTERM', earlyTerm);
+  process.once('SIGINT', earlyInt);
+  const node = await startNode(opts, pf, log).finally(() => {
+    process.off('SIGTERM', earlyTerm);
+    process.off('SIGINT', earlyInt);
+  });
+  // HTTP comes up at once so /healthz can say 503 while the node gets ready;
+  // the control plane mounts once the first replicated write succeeded.
+  const planeP = node.ready.then(() => loadControlPlane(node));
+  let listener: Awaited<ReturnType<typeof listenControlApp>>;
   try {
-    plane = await loadControlPlane(node);
-    listener = await listenControlApp(createControlApp({ node, plane }), opts.bind, opts.httpPort);
+    listener = await listenControlApp(createControlApp({ node, plane: planeP }), opts.bind, opts.httpPort);
   } catch (err) {
-    await plane?.close?.().catch(() => {});
     await node.stop();
     throw err;
   }
-  log(`ready: http ${opts.bind}:${opts.httpPort}, nats ${opts.natsUrl ?? `${opts.bind}:${opts.natsPort}`}, server ${opts.serverName}`);
+  log(`listening: http ${opts.bind}:${opts.httpPort}, nats ${opts.natsUrl ?? `${opts.bind}:${opts.natsPort}`}, server ${opts.serverName}`);
+  let plane: ControlPlane | undefined;
 
   return new Promise<number>((resolve) => {
     let stopping = false;
+    let exitCode = 0;
     const stop = async (sig: string) => {
       if (stopping) return;
       stopping = true;
@@ -80,7 +94,7 @@ export async function main(argv: string[]): Promise<number> {
       await node.stop();
       log('stopped');
       process.off('SIGHUP', onHup);
-      resolve(0);
+      resolve(exitCode);
     };
     const onHup = () => {
       node.reload().then(
@@ -88,8 +102,20 @@ export async function main(argv: string[]): Promise<number> {
         (e: Error) => log(`reload refused: ${e.message}`),
       );
     };
+    planeP.then(
+      (p) => {
+        plane = p;
+        log('ready: first control-plane write succeeded');
+      },
+      (err: Error) => {
+        log(`not ready: ${err.message}${err.cause ? ` (${(err.cause as Error).message})` : ''}`);
+        exitCode = 1;
+        void stop('startup failure');
+      },
+    );
     process.once('SIGTERM', () => void stop('SIGTERM'));
     process.once('SIGINT', () => void stop('SIGINT'));
     process.on('SIGHUP', onHup);
+    if (early) void stop(early);
   });
 }

@@ -32,6 +32,8 @@ export interface ControlNode extends HealthSource {
   watchStreams(names: string[]): void;
   /** Replaces the data-plane users: re-render, `nats-server -t`, atomic write, SIGHUP. No-op when unchanged. */
   setAllowlist(users: AllowUser[]): Promise<boolean>;
+  /** Resolves after the first replicated write to UNIBUS_health; rejects when the 120 s budget runs out. */
+  readonly ready: Promise<void>;
   /** The supervised child's PID (undefined with --nats-url). */
   readonly childPid: number | undefined;
 }
@@ -119,16 +121,17 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger): Pro
     streams.add(`KV_${name}`);
     return openBucketWithRetry(nc, name, { replicas: o.kvReplicas, ...opts }, BUCKET_BUDGET_MS);
   };
-  try {
-    // Ready means a replicated write went through, not only open ports.
+  let readyError: Error | null = null;
+  // Ready means a replicated write went through, not only open ports. It runs
+  // in the background so /healthz answers 503 (not ready) meanwhile.
+  const readyP = (async () => {
     const kv = await openBucket(HEALTH_BUCKET, { history: 1 });
     await retryWithin('first control-plane write', BUCKET_BUDGET_MS, () => kv.put(`node.${o.serverName}`, new Date().toISOString()));
     ready = true;
-  } catch (err) {
-    await nc.close().catch(() => {});
-    await sup?.stop();
-    throw err;
-  }
+  })();
+  readyP.catch((err: Error) => {
+    readyError = err;
+  });
   const posture = postureOf(o);
   let cached: { at: number; report: Promise<HealthReport> } | null = null;
 
@@ -147,13 +150,15 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger): Pro
   async function computeHealth(): Promise<HealthReport> {
     const v = await verdict();
     const ok = ready && v.ok;
-    return { status: ok ? 'ok' : 'unavailable', ...(ok ? {} : { reason: v.reason ?? 'not ready' }), posture, node: v.node };
+    const reason = v.reason ?? (readyError ? `not ready: ${(readyError as Error).message}` : 'not ready: first control-plane write pending');
+    return { status: ok ? 'ok' : 'unavailable', ...(ok ? {} : { reason }), posture, node: v.node };
   }
 
   return {
     options: o,
     nc,
     internalNkey: id.publicKey,
+    ready: readyP,
     get childPid() {
       return sup?.pid;
     },

@@ -1,6 +1,6 @@
 // The control-plane HTTP app. createControlApp returns a plain h3 app: tests
 // drive it through toWebHandler (no socket); listenControlApp serves it.
-import { createApp, createRouter, toNodeListener, toWebHandler, type App, type Router } from 'h3';
+import { createApp, createError, createRouter, toNodeListener, toWebHandler, type App, type Router } from 'h3';
 import { listen, type Listener } from 'listhen';
 import { createHealthzHandler, type HealthSource } from './healthz.js';
 
@@ -17,7 +17,8 @@ export interface ControlPlane {
 
 export interface ControlAppDeps {
   node: HealthSource;
-  plane?: ControlPlane;
+  /** A promise while the node is still getting ready: /v1 answers 503 until it resolves. */
+  plane?: ControlPlane | Promise<ControlPlane | undefined>;
 }
 
 export function createControlApp(deps: ControlAppDeps): App {
@@ -25,8 +26,25 @@ export function createControlApp(deps: ControlAppDeps): App {
   const app = createApp();
   const router = createRouter();
   router.get('/healthz', createHealthzHandler(deps.node));
-  deps.plane?.registerRoutes(router);
   app.use(router);
+  if (deps.plane instanceof Promise) {
+    let state: 'starting' | 'up' | 'failed' = 'starting';
+    deps.plane.then(
+      (plane) => {
+        plane?.registerRoutes(router);
+        state = 'up';
+      },
+      () => {
+        state = 'failed';
+      },
+    );
+    // Routes added to the router later are matched by it; until then /v1 says why not.
+    app.use('/v1', () => {
+      if (state !== 'up') throw createError({ statusCode: 503, statusMessage: state === 'starting' ? 'starting' : 'unavailable', message: `control plane ${state}` });
+    });
+  } else {
+    deps.plane?.registerRoutes(router);
+  }
   return app;
 }
 
