@@ -2,7 +2,7 @@
 // network namespace per host with a veth on the bridge. No default route inside
 // a host, so nothing in the lab can reach outside 10.99.1.0/24.
 import { existsSync } from 'node:fs';
-import { run } from './exec.js';
+import { run, waitFor } from './exec.js';
 import { BRIDGE, BRIDGE_CIDR } from './state.js';
 
 async function linkExists(name: string): Promise<boolean> {
@@ -31,8 +31,13 @@ export async function createHostNet(netns: string, veth: string, ip: string): Pr
 
 export async function removeHostNet(netns: string, veth: string): Promise<void> {
   if (existsSync(`/run/netns/${netns}`)) await run(['ip', 'netns', 'del', netns]);
-  // Deleting the namespace takes its veth end with it; a half-made pair may remain.
-  if (await linkExists(veth)) await run(['ip', 'link', 'del', veth]);
+  // Deleting the namespace takes its veth end with it, a moment later; a
+  // half-made pair may remain. Either way the link must be gone in a bound.
+  await waitFor(`link ${veth} to go`, 10_000, async () => {
+    if (!(await linkExists(veth))) return true;
+    await run(['ip', 'link', 'del', veth], { allowFail: true });
+    return undefined;
+  });
 }
 
 export async function removeBridge(): Promise<void> {

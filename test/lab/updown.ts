@@ -83,26 +83,40 @@ export async function downLab(): Promise<void> {
   const started = Date.now();
   const s = readState();
   const hosts = s?.hosts ?? [];
+  const errors: string[] = [];
+  // Every step runs even when an earlier one failed, so one stuck host does not leave the rest behind.
+  const step = async (what: string, f: () => Promise<unknown>) => {
+    try {
+      await f();
+    } catch (err) {
+      errors.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
   await Promise.all(
     hosts.map((h) =>
-      stopHost(h.loopPid, h.root, isOurLoop(h.loopPid, h.root)
-        ? { t: { ...h, user: 'root', port: 22, identityFile: s!.identityFile }, knownHosts: s!.knownHostsFile }
-        : undefined),
+      step(`stop ${h.name}`, () =>
+        stopHost(h.loopPid, h.root, isOurLoop(h.loopPid, h.root)
+          ? { t: { ...h, user: 'root', port: 22, identityFile: s!.identityFile }, knownHosts: s!.knownHostsFile }
+          : undefined)),
     ),
   );
-  await Promise.all(findOrphanLoops().map((o) => stopHost(o.pid, o.root)));
+  await Promise.all(findOrphanLoops().map((o) => step(`stop loop ${o.pid}`, () => stopHost(o.pid, o.root))));
   for (const h of hosts) {
-    await unmountHost(h.dir);
-    await removeHostNet(h.netns, h.veth);
+    await step(`unmount ${h.name}`, () => unmountHost(h.dir));
+    await step(`network of ${h.name}`, () => removeHostNet(h.netns, h.veth));
   }
-  if (existsSync(HOSTS_DIR)) {
+  await step('unmount leftovers', async () => {
+    if (!existsSync(HOSTS_DIR)) return;
     await unmountHost(HOSTS_DIR);
     rmSync(HOSTS_DIR, { recursive: true, force: true });
-  }
-  const left = await findLeftoverNets();
-  for (const ns of left.netns) await run(['ip', 'netns', 'del', ns]);
-  for (const l of left.links) await run(['ip', 'link', 'del', l], { allowFail: true });
-  await removeBridge();
+  });
+  await step('leftover namespaces', async () => {
+    const left = await findLeftoverNets();
+    for (const ns of left.netns) await run(['ip', 'netns', 'del', ns]);
+    for (const l of left.links) await run(['ip', 'link', 'del', l], { allowFail: true });
+  });
+  await step('bridge', removeBridge);
+  if (errors.length) throw new LabError(`down left things behind (run it again):\n  ${errors.join('\n  ')}`);
   removeState();
   rmSync(RUN_DIR, { recursive: true, force: true });
   if (hosts.length) log(`down: ${hosts.length} host(s) removed in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -1,0 +1,108 @@
+// Smoke test of the multi-host lab: 3 real Debian 13 hosts answer over ssh with
+// strict host-key checking, boot to `running`, are distinct machines on the lab
+// network only, and install nats-server with apt from the local repository.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { run } from './exec.js';
+import { ensureLab, labAvailable, labSsh, type LabInfo } from './lab.js';
+import { sshArgv } from './ssh.js';
+
+const avail = labAvailable();
+
+if (!avail.ok) {
+  // In CI a missing lab is a failure, never a silent skip.
+  if (process.env.CI === 'true') test('lab can be built', () => assert.fail(`lab unavailable: ${avail.reason}`));
+  else test('lab smoke (3 hosts)', { skip: avail.reason }, () => {});
+} else {
+  describe('lab smoke (3 hosts)', { timeout: 25 * 60_000 }, () => {
+    let lab: LabInfo;
+    let scratch: string;
+
+    before(async () => {
+      lab = await ensureLab(3);
+      scratch = mkdtempSync(join(tmpdir(), 'ublab-test-'));
+    });
+    after(() => {
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
+    });
+
+    test('the lab has at least 3 hosts on 10.99.1.0/24 with a 0600 key', () => {
+      assert.ok(lab.hosts.length >= 3, `hosts: ${lab.hosts.length}`);
+      for (const h of lab.hosts) assert.match(h.ip, /^10\.99\.1\.\d+$/);
+      assert.equal(statSync(lab.identityFile).mode & 0o777, 0o600);
+      assert.equal(statSync(dirname(lab.identityFile)).mode & 0o777, 0o700);
+    });
+
+    test('each host answers over ssh with strict host-key checking and is running', async () => {
+      for (const h of lab.hosts.slice(0, 3)) {
+        const r = await labSsh(lab, h, 'hostname; timeout 60 systemctl is-system-running --wait', 90_000);
+        assert.equal(r.code, 0, `${h.name}: ${r.stderr}${r.stdout}`);
+        assert.deepEqual(r.stdout.trim().split('\n'), [h.name, 'running']);
+      }
+    });
+
+    test('hosts are distinct machines: own machine-id and ssh host key', async () => {
+      const ids = new Set<string>();
+      const keys = new Set<string>();
+      for (const h of lab.hosts.slice(0, 3)) {
+        const r = await labSsh(lab, h, 'cat /etc/machine-id; cut -d" " -f2 /etc/ssh/ssh_host_ed25519_key.pub');
+        assert.equal(r.code, 0, r.stderr);
+        const [id, key] = r.stdout.trim().split('\n');
+        assert.match(id ?? '', /^[0-9a-f]{32}$/);
+        ids.add(id!);
+        keys.add(key!);
+      }
+      assert.equal(ids.size, 3);
+      assert.equal(keys.size, 3);
+    });
+
+    test('hosts reach each other and have no route out of the lab', async () => {
+      const [a, b] = lab.hosts;
+      const r = await labSsh(lab, a!, `timeout 5 bash -c '</dev/tcp/${b!.ip}/22' && echo open; ip -4 route show default | wc -l`);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.trim().split('\n'), ['open', '0']);
+    });
+
+    test('a host with an unknown or wrong host key is refused', async () => {
+      const h = lab.hosts[0]!;
+      const empty = join(scratch, 'known_hosts.empty');
+      writeFileSync(empty, '');
+      const r1 = await run(sshArgv(h, empty, 'true'), { allowFail: true, timeoutMs: 30_000 });
+      assert.equal(r1.code, 255);
+      assert.match(r1.stderr, /Host key verification failed/);
+
+      // Host 2's real keys filed under host 1's address: must be refused, not learned.
+      const other = readFileSync(lab.knownHostsFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith(`${lab.hosts[1]!.ip},`))
+        .map((l) => l.replace(/^\S+/, h.ip));
+      assert.ok(other.length > 0);
+      const wrong = join(scratch, 'known_hosts.wrong');
+      writeFileSync(wrong, other.join('\n') + '\n');
+      const r2 = await run(sshArgv(h, wrong, 'true'), { allowFail: true, timeoutMs: 30_000 });
+      assert.equal(r2.code, 255);
+      assert.match(r2.stderr, /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
+      assert.equal(readFileSync(wrong, 'utf8'), other.join('\n') + '\n', 'known_hosts must not be rewritten');
+    });
+
+    test('apt installs nats-server 2.10 from the local repository only', async () => {
+      const h = lab.hosts[0]!;
+      const src = await labSsh(lab, h, 'cat /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null | grep -v "^#"');
+      assert.deepEqual(src.stdout.trim().split('\n'), ['deb [trusted=yes] file:/srv/repo ./']);
+      try {
+        const r = await labSsh(lab, h,
+          'export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q nats-server && nats-server --version', 300_000);
+        assert.equal(r.code, 0, r.stderr + r.stdout);
+        assert.match(r.stdout, /nats-server: v2\.10\.\d+/);
+      } finally {
+        // Leave the shared lab as it was for the tests that deploy to it.
+        await labSsh(lab, h, 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q nats-server && apt-get autoremove -y -q', 300_000);
+      }
+      const gone = await labSsh(lab, h, 'command -v nats-server || echo absent');
+      assert.equal(gone.stdout.trim(), 'absent');
+    });
+  });
+}
