@@ -6,8 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
+# openssh-client, openssl: what unibus itself runs on the controller.
+# The lab (test/lab/): debootstrap builds its Debian base, systemd-container
+# boots the hosts (systemd-nspawn), dpkg-dev indexes their offline apt
+# repository (dpkg-scanpackages), iproute2 makes its bridge and namespaces,
+# util-linux gives flock and mount. openssh-server: sshd for lighter test hosts.
 need=()
-for pkg in openssh-client openssh-server openssl iproute2 debootstrap systemd-container dpkg-dev ca-certificates; do
+for pkg in openssh-client openssh-server openssl iproute2 util-linux debootstrap systemd-container dpkg-dev ca-certificates; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if ((${#need[@]})); then
