@@ -6,7 +6,7 @@
 //     problem (expected ...)`. Non-fatal findings (even node count, kv_replicas 2)
 //     land in Inventory.warnings.
 //   See select.ts (selectHosts) and vars.ts (hostVars) for using it.
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { SourcePos } from '../errors.js';
 import { posAt, readYamlSource, throwIfErrors } from '../yaml/source.js';
 import { compileSchema, findPlaceholders, validateSource } from '../yaml/validate.js';
@@ -35,7 +35,7 @@ export function loadInventory(file: string, text?: string): Inventory {
   const raw = src.data as RawInventory;
   const defaults = raw.defaults ?? {};
   const cluster: ClusterSpec = { ...raw.cluster };
-  cluster.state_dir = resolveStateDir(path, cluster.state_dir as string | undefined);
+  cluster.state_dir ??= DEFAULT_STATE_DIR;
   const nodes = raw.nodes.map((n) => buildNode(n, defaults));
   const { errors, warnings } = checkNodes(src, cluster, nodes);
   throwIfErrors(errors);
@@ -62,13 +62,4 @@ function buildNode(n: RawNode, d: Partial<NodeSpec>): NodeSpec {
   if (identity !== undefined) node.identity_file = identity;
   if (n.wg_ip !== undefined) node.wg_ip = n.wg_ip;
   return node;
-}
-
-/**
- * A relative state_dir is relative to the inventory's folder, so the default
- * local cluster keeps its state inside the project wherever it is run from.
- */
-function resolveStateDir(inventoryFile: string, dir: string | undefined): string {
-  if (!dir) return DEFAULT_STATE_DIR;
-  return isAbsolute(dir) ? dir : resolve(dirname(inventoryFile), dir);
 }

@@ -20,6 +20,7 @@
 //   peers               `nodes` without this node
 //   groups              { all: [names], <role>: [names] }
 //   http_port, nats_port, route_port, route_ip, state_dir   this node's, for short
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Secret, isSecret } from '../secret.js';
 import { nodePorts, routeAddress } from './checks.js';
 import type { Inventory, NodeSpec } from './types.js';
@@ -39,8 +40,18 @@ export function describeNode(inv: Inventory, node: NodeSpec): Record<string, unk
     vars: { ...node.vars },
     ports: nodePorts(inv.cluster, node),
     route_ip: routeAddress(inv.cluster, node),
-    state_dir: `${String(inv.cluster.state_dir).replace(/\/+$/, '')}/${node.name}`,
+    state_dir: nodeStateDir(inv, node),
   };
+}
+
+/**
+ * <cluster.state_dir>/<node name>. A relative state_dir is relative to the
+ * inventory's folder, so the default local cluster keeps its state inside the
+ * project wherever unibus is run from.
+ */
+export function nodeStateDir(inv: Inventory, node: NodeSpec): string {
+  const base = String(inv.cluster.state_dir ?? '/var/lib/unibus');
+  return join(isAbsolute(base) ? base : resolve(dirname(inv.file), base), node.name);
 }
 
 export function hostVars(inv: Inventory, node: NodeSpec, layers: VarLayers = {}): Record<string, unknown> {
