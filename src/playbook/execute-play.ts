@@ -85,7 +85,7 @@ function record(env: PlayEnv, task: Task, r: TaskRun, handler: boolean, counted 
 async function runOnHosts(task: Task, hosts: HostState[], batch: HostState[], env: PlayEnv, handler: boolean): Promise<void> {
   const live = hosts.filter((h) => h.status === 'active');
   if (!live.length) return;
-  env.emit({ event: 'task_start', play: env.playName, task: task.name, role: task.role, hosts: live.map((h) => h.name) });
+  if (!handler) env.emit({ event: 'task_start', play: env.playName, task: task.name, role: task.role, hosts: live.map((h) => h.name) });
   const targets = task.run_once ? [live[0]!] : live;
   await mapLimit(targets, env.forks, async (h) => {
     if (env.signal?.aborted) return;
@@ -133,7 +133,8 @@ async function runHandlers(play: Play, batch: HostState[], env: PlayEnv): Promis
 
 /** Renders play vars in order per host, so a var may use the ones before it. */
 function resolvePlayVars(play: Play, h: HostState, env: PlayEnv): Record<string, unknown> {
-  const vars: Record<string, unknown> = { ...h.baseVars };
+  // Role defaults are the lowest precedence; the inventory's built-ins (in baseVars) win over them.
+  const vars: Record<string, unknown> = { ...play.roleDefaults, ...h.baseVars };
   for (const [k, v] of Object.entries(play.vars)) {
     vars[k] = env.toolkit.renderValue(v, { ...vars, ...env.extraVars, inventory_hostname: h.name }, play.pos);
   }

@@ -2,6 +2,7 @@
 // check mode the plan is the result, else the commands run. Check and apply
 // walk this same function; only the last step differs.
 import type { Command, FileDiff, ModulePlan } from '../modules/types.js';
+import { ExecTimeoutError, PutError, TransportError } from '../transport/errors.js';
 import type { Transport } from '../transport/types.js';
 import type { HostResult, HostStatus } from './events.js';
 import type { Toolkit } from './toolkit.js';
@@ -137,11 +138,10 @@ async function runItem(task: Task, vars: Record<string, unknown>, env: TaskEnv, 
   }
 }
 
+/** Connection-level transport errors make the host unreachable; a command's timeout or a failed put is a task failure. */
 function classify(e: unknown): unknown {
-  const name = (e as { name?: string })?.name ?? '';
-  const code = (e as { code?: string })?.code ?? '';
-  if (/Unreachable|Connection|HostKey|Ssh|Transport/i.test(name) || /^E(CONN|HOST|NET|PIPE|TIMEDOUT)/.test(code)) {
-    return e instanceof HostUnreachableError ? e : new HostUnreachableError(String((e as Error)?.message ?? e), { cause: e });
+  if (e instanceof TransportError && !(e instanceof ExecTimeoutError) && !(e instanceof PutError)) {
+    return new HostUnreachableError(e.message, { cause: e });
   }
   return e;
 }
