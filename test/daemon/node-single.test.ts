@@ -1,0 +1,69 @@
+// A real membershipd process supervising a real nats-server on 127.0.0.35.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../helpers/control-nats.js';
+import { childPid, killAllDaemons, spawnDaemon, waitHealth } from '../helpers/membershipd.js';
+
+const HOST = '127.0.0.35';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('single node: healthz, crash recovery, SIGTERM through lame duck', { timeout: 180_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'unibus-node1-'));
+  t.after(async () => {
+    await killAllDaemons();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const [http, nats] = [await freePort(HOST), await freePort(HOST)];
+  const d = spawnDaemon(['--bind', HOST, '--http-port', String(http), '--nats-port', String(nats), '--server-name', 'single'], {
+    stateDir: join(dir, 'state'),
+    http: `http://${HOST}:${http}`,
+  });
+
+  const body = await waitHealth(d, 200, 60_000);
+  await t.test('serves /healthz 200 with posture and node view', () => {
+    assert.equal(body.status, 'ok');
+    assert.deepEqual(body.posture, { bus_auth: 'enforce', acl: 'per-user', tls: false, cluster: null, route_tls: false, store: 'kv', kv_replicas: 1 });
+    assert.equal(body.node.server_name, 'single');
+    assert.equal(body.node.meta_leader, 'single');
+    assert.equal(body.node.jetstream, true);
+  });
+
+  await t.test('conf and identity are 0600, child argv is only -c FILE', async () => {
+    assert.equal((await stat(join(dir, 'state', 'nats.conf'))).mode & 0o777, 0o600);
+    assert.equal((await stat(join(dir, 'state', 'internal.nk'))).mode & 0o777, 0o600);
+    const pid = childPid(d)!;
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    assert.deepEqual(argv.slice(1), ['-c', join(dir, 'state', 'nats.conf')]);
+  });
+
+  await t.test('kill -9 of the child is recovered: new PID, healthy again', async () => {
+    const before = childPid(d)!;
+    process.kill(before, 'SIGKILL');
+    const deadline = Date.now() + 30_000;
+    let after: number | undefined;
+    while (Date.now() < deadline) {
+      after = childPid(d);
+      if (after && after !== before) break;
+      await sleep(200);
+    }
+    assert.ok(after && after !== before, `no new child after kill -9 of ${before}`);
+    const again = await waitHealth(d, 200, 60_000);
+    assert.equal(again.status, 'ok');
+    assert.match(d.output(), /exited \(code null, signal SIGKILL\); restarting in \d+ ms/);
+  });
+
+  await t.test('SIGTERM: lame duck, child gone, exit 0', async () => {
+    const child = childPid(d)!;
+    d.proc.kill('SIGTERM');
+    // Bounded: the test's own timeout; stopDaemon in after() cleans up if this hangs.
+    const r = await d.exited;
+    assert.equal(r.code, 0, d.output());
+    // Checked before any cleanup could kill it: membershipd itself stopped its child.
+    assert.match(d.output(), /in lame duck/);
+    assert.throws(() => process.kill(child, 0), /ESRCH/);
+  });
+});
