@@ -25,11 +25,12 @@ export class PutError extends TransportError {}
 export class HostKeyError extends TransportError {
   constructor(
     host: string,
+    readonly address: string,
     readonly port: number,
     readonly knownHostsFile: string,
     readonly kind: 'unknown' | 'mismatch' | 'revoked',
     detail: string,
   ) {
-    super(host, `host key ${kind === 'unknown' ? 'unknown' : kind === 'mismatch' ? 'MISMATCH' : 'revoked'} for ${host} port ${port} (known_hosts ${knownHostsFile}): ${detail}`);
+    super(host, `host key ${kind === 'unknown' ? 'unknown' : kind === 'mismatch' ? 'MISMATCH' : 'revoked'} for ${address} port ${port} (known_hosts ${knownHostsFile}): ${detail}`);
   }
 }
