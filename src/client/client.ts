@@ -44,10 +44,12 @@ export class UnibusClient {
   ): Promise<RawResult> {
     const bytes =
       body === undefined ? Buffer.alloc(0) : body instanceof Uint8Array ? Buffer.from(body) : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-    const headers = signHeaders({ handle: this.o.handle, seed: this.o.seed, method, pathAndQuery: path, body: bytes, ...override });
+    // Sign the request target exactly as it goes on the wire (after URL normalisation).
+    const url = new URL(path, this.o.baseUrl);
+    const headers = signHeaders({ handle: this.o.handle, seed: this.o.seed, method, pathAndQuery: url.pathname + url.search, body: bytes, ...override });
     if (bytes.length) headers['content-type'] = override.contentType ?? (body instanceof Uint8Array ? 'application/octet-stream' : 'application/json');
     override.tamper?.(headers);
-    const req = new Request(new URL(path, this.o.baseUrl), {
+    const req = new Request(url, {
       method,
       headers,
       body: bytes.length ? new Uint8Array(bytes) : undefined,

@@ -1,0 +1,93 @@
+// Keeps a node's data-plane authorization in step with the users and members
+// buckets: any change triggers a recompute (read at the stream leader), and a
+// changed list is applied (render, validate, SIGHUP) and cached on disk.
+// A slow periodic resync covers a watch that ended while quorum was lost.
+import { KvWatchInclude, type KV } from '@nats-io/kv';
+import type { AllowUser } from '../nats/conf.js';
+import type { Store } from '../store/buckets.js';
+import { computeAllowlist, saveAllowlist } from './allowlist.js';
+
+export interface AclWatchOptions {
+  apply: (users: AllowUser[]) => Promise<unknown>;
+  cacheFile?: string;
+  log?: (line: string) => void;
+  debounceMs?: number;
+  resyncMs?: number;
+}
+
+export class AclWatcher {
+  #last = '';
+  #timer: NodeJS.Timeout | undefined;
+  #resync: NodeJS.Timeout | undefined;
+  #running = false;
+  #again = false;
+  #stopped = false;
+  #stops: (() => void)[] = [];
+
+  constructor(
+    private readonly store: Store,
+    private readonly o: AclWatchOptions,
+  ) {}
+
+  /** Applies the current list once, then follows changes. */
+  async start(): Promise<void> {
+    await this.sync();
+    for (const kv of [this.store.kv.users, this.store.kv.members]) void this.#follow(kv);
+    this.#resync = setInterval(() => this.schedule(), this.o.resyncMs ?? 10_000);
+    this.#resync.unref();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    clearInterval(this.#resync);
+    for (const s of this.#stops) s();
+  }
+
+  async #follow(kv: KV): Promise<void> {
+    while (!this.#stopped) {
+      try {
+        const it = await kv.watch({ include: KvWatchInclude.UpdatesOnly });
+        this.#stops.push(() => it.stop());
+        for await (const _ of it) this.schedule();
+      } catch (err) {
+        this.o.log?.(`acl watch: ${(err as Error).message}; watching again`);
+      }
+      if (!this.#stopped) await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  schedule(): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.sync().catch(() => {}), this.o.debounceMs ?? 50);
+  }
+
+  /** Recompute and apply when changed. Failures keep the last applied list in force. */
+  async sync(): Promise<boolean> {
+    if (this.#running) {
+      this.#again = true;
+      return false;
+    }
+    this.#running = true;
+    try {
+      const users = await computeAllowlist(this.store);
+      const text = JSON.stringify(users);
+      if (text === this.#last) return false;
+      await this.o.apply(users);
+      this.#last = text;
+      if (this.o.cacheFile) await saveAllowlist(this.o.cacheFile, users);
+      this.o.log?.(`allowlist applied: ${users.length} users`);
+      return true;
+    } catch (err) {
+      this.o.log?.(`allowlist not updated (last list stays in force): ${(err as Error).message}`);
+      throw err;
+    } finally {
+      this.#running = false;
+      if (this.#again) {
+        this.#again = false;
+        this.schedule();
+      }
+    }
+  }
+}

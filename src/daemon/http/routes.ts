@@ -1,0 +1,45 @@
+// The control plane as membershipd mounts it: main.ts imports this module and
+// calls setupControlPlane(node) once the node is ready; the app then calls
+// registerRoutes(router) to add every /v1 route.
+import type { Router } from 'h3';
+import type { ControlNode } from '../node.js';
+import type { ControlPlane } from './app.js';
+import { CONTROL_STREAMS, openStoreWithRetry } from '../store/buckets.js';
+import { QuorumGuard } from '../store/quorum.js';
+import { AclWatcher } from '../auth/acl-watch.js';
+import { allowlistCacheFile } from '../auth/allowlist.js';
+import type { V1Deps } from './v1-common.js';
+import { registerUserRoutes } from './v1-users.js';
+import { registerRoomRoutes } from './v1-rooms.js';
+import { registerBlobRoutes } from './v1-blobs.js';
+
+export type { V1Deps } from './v1-common.js';
+
+/** Adds every /v1 route (full paths) to an h3 router. */
+export function registerV1Routes(router: Router, deps: V1Deps): void {
+  registerUserRoutes(router, deps);
+  registerRoomRoutes(router, deps);
+  registerBlobRoutes(router, deps);
+}
+
+export async function setupControlPlane(node: ControlNode): Promise<ControlPlane> {
+  const log = (line: string) => process.stderr.write(`membershipd: control plane: ${line}\n`);
+  const store = await openStoreWithRetry(node.nc, { replicas: node.options.kvReplicas });
+  node.watchStreams(CONTROL_STREAMS);
+  const guard = new QuorumGuard(store);
+  await guard.start();
+  const acl = new AclWatcher(store, {
+    apply: (users) => node.setAllowlist(users),
+    cacheFile: allowlistCacheFile(node.options.stateDir),
+    log,
+  });
+  // The first sync needs quorum; the node was ready (a replicated write) just before.
+  await acl.start().catch((err) => log(`first allowlist sync failed, will retry: ${(err as Error).message}`));
+  return {
+    registerRoutes: (router) => registerV1Routes(router, { store, guard, log }),
+    close: async () => {
+      acl.stop();
+      guard.stop();
+    },
+  };
+}
