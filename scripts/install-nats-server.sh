@@ -37,7 +37,8 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/lists/partial" "$tmp/cache/archives/partial"
 echo "deb [trusted=yes] $mirror trixie main" >"$tmp/sources.list"
 apt_tmp=(-o Dir::Etc::sourcelist="$tmp/sources.list" -o Dir::Etc::sourceparts=- \
-  -o Dir::State::Lists="$tmp/lists" -o Dir::Cache="$tmp/cache" -o APT::Get::List-Cleanup=0)
+  -o Dir::State::Lists="$tmp/lists" -o Dir::Cache="$tmp/cache" -o APT::Get::List-Cleanup=0 \
+  -o APT::Sandbox::User=root)
 apt-get "${apt_tmp[@]}" update -qq >/dev/null
 (cd "$tmp" && apt-get "${apt_tmp[@]}" download nats-server >/dev/null)
 deb=$(ls "$tmp"/nats-server_*.deb | head -1)
