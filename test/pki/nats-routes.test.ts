@@ -1,7 +1,7 @@
 // The minted PKI in a real nats-server 2.10: routes form only with route-CA
 // certificates, and clients reach the data plane only when pinned to the client CA.
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '@nats-io/transport-node';
@@ -168,6 +168,21 @@ describe('minted PKI in a real nats-server', () => {
       }
     } finally {
       await foreign.cleanup();
+    }
+  });
+
+  it('mid-rotation, a restarted node (new route CA) and a not-yet-restarted one (old) keep their route', async () => {
+    const oldB = { cert: join(w.dir, 'b-old-route.pem'), key: join(w.dir, 'b-old-route.key') };
+    await copyFile(fb.routeCert, oldB.cert);
+    await copyFile(fb.routeKey, oldB.key);
+    await applyPki(await planPki(w.opts({ nodes: [A, B], forceRouteCa: true })));
+    // a runs its new leaf; b still runs its old leaf but already has the bundle of both CAs.
+    const [sa, sb] = await startPair({ ...oldB, ca: fb.routeCaBundle });
+    try {
+      await waitForRoute(sa);
+      await waitForRoute(sb);
+    } finally {
+      await stopPair(sa, sb);
     }
   });
 });
