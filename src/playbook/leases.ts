@@ -24,16 +24,28 @@ export class LeaseSet {
    * taken are released and the error is rethrown: a run holds all or none.
    */
   async acquireAll(targets: LeaseTarget[], waitS: number): Promise<void> {
-    const results = await Promise.allSettled(
-      targets.map(async (t) => {
-        const r = await acquireLease(t.transport, t.stateDir, this.lease, waitS);
-        this.#held.push(t);
-        if (r.tookOver) {
-          const h = r.tookOver.lease;
-          this.warn(t.name, `took over a stale deploy lock (last heartbeat ${r.tookOver.ageS}s ago)` + (h ? ` held by ${h.owner} pid ${h.pid} playbook ${h.playbook}` : ''));
-        }
-      }),
-    );
+    // Without a wait, all hosts at once (one round trip). With a wait, one by
+    // one in name order: two waiting runs then never each hold half the hosts
+    // while waiting for the other half.
+    const take = async (t: LeaseTarget) => {
+      const r = await acquireLease(t.transport, t.stateDir, this.lease, waitS);
+      this.#held.push(t);
+      if (r.tookOver) {
+        const h = r.tookOver.lease;
+        this.warn(t.name, `took over a stale deploy lock (last heartbeat ${r.tookOver.ageS}s ago)` + (h ? ` held by ${h.owner} pid ${h.pid} playbook ${h.playbook}` : ''));
+      }
+    };
+    let results: PromiseSettledResult<void>[];
+    if (waitS > 0) {
+      results = [];
+      for (const t of [...targets].sort((a, b) => a.name.localeCompare(b.name))) {
+        const r = await take(t).then(() => ({ status: 'fulfilled' as const, value: undefined }), (reason: unknown) => ({ status: 'rejected' as const, reason }));
+        results.push(r);
+        if (r.status === 'rejected') break;
+      }
+    } else {
+      results = await Promise.allSettled(targets.map(take));
+    }
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       await this.releaseAll();

@@ -1,0 +1,83 @@
+// The lease scripts run for real (sh, flock, stat) on this machine through the
+// local transport, in a temp folder.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { LeaseSet } from '../../src/playbook/leases.js';
+import { acquireLease, heartbeatLease, LockHeldError, newLease, peekLease, releaseLease } from '../../src/playbook/lock.js';
+import { LocalTransport } from '../../src/transport/local.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'unibus-lock-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const t = new LocalTransport('h1');
+
+test('a held lease refuses a second run, naming the holder; release frees it', async () => {
+  const state = join(dir, 'a');
+  const first = newLease('bringup');
+  assert.deepEqual(await acquireLease(t, state, first), {});
+  assert.equal(JSON.parse(readFileSync(join(state, 'lock.json'), 'utf8')).token, first.token);
+  const second = newLease('restart');
+  await assert.rejects(acquireLease(t, state, second), (e: unknown) => {
+    assert.ok(e instanceof LockHeldError);
+    assert.equal(e.holder?.token, first.token);
+    assert.match(e.message, /held by .*@.* \(pid \d+, playbook bringup/);
+    return true;
+  });
+  await assert.rejects(peekLease(t, state), LockHeldError, 'check mode refuses too');
+  assert.equal(await heartbeatLease(t, state, second), false, 'not the holder: no heartbeat');
+  await releaseLease(t, state, second);
+  assert.ok(existsSync(join(state, 'lock.json')), 'a non-holder cannot release');
+  await releaseLease(t, state, first);
+  assert.ok(!existsSync(join(state, 'lock.json')));
+  await peekLease(t, state);
+  assert.deepEqual(await acquireLease(t, state, second), {});
+  await releaseLease(t, state, second);
+});
+
+test('a lease silent for longer than its TTL is taken over, with the old holder reported', async () => {
+  const state = join(dir, 'b');
+  const old = newLease('bringup', 60);
+  await acquireLease(t, state, old);
+  const past = new Date(Date.now() - 120_000);
+  utimesSync(join(state, 'lock.json'), past, past);
+  await peekLease(t, state); // stale: check mode does not refuse
+  const fresh = newLease('restart', 60);
+  const r = await acquireLease(t, state, fresh);
+  assert.equal(r.tookOver?.lease?.token, old.token);
+  assert.ok(r.tookOver!.ageS >= 119);
+  assert.equal(JSON.parse(readFileSync(join(state, 'lock.json'), 'utf8')).token, fresh.token);
+  assert.equal(await heartbeatLease(t, state, old), false, 'the old holder learns it lost the lease');
+  assert.equal(await heartbeatLease(t, state, fresh), true);
+  await releaseLease(t, state, fresh);
+});
+
+test('--lock-wait waits for a release (bounded)', async () => {
+  const state = join(dir, 'c');
+  const holder = newLease('a');
+  await acquireLease(t, state, holder);
+  const waiting = acquireLease(t, state, newLease('b'), 10);
+  setTimeout(() => void releaseLease(t, state, holder), 300);
+  assert.deepEqual(await waiting, {});
+  await assert.rejects(acquireLease(t, state, newLease('c'), 1), LockHeldError, 'a bounded wait gives up');
+});
+
+test('two runs racing for the same hosts: exactly one gets them all, the other holds none', async () => {
+  const states = ['d1', 'd2', 'd3'].map((s) => join(dir, s));
+  const targets = states.map((s, i) => ({ name: `h${i}`, transport: t, stateDir: s }));
+  const a = new LeaseSet(newLease('a'), () => undefined);
+  const b = new LeaseSet(newLease('b'), () => undefined);
+  const results = await Promise.allSettled([a.acquireAll(targets, 0), b.acquireAll(targets, 0)]);
+  const won = results.filter((r) => r.status === 'fulfilled').length;
+  assert.ok(won <= 1, 'never both');
+  const winner = results[0]!.status === 'fulfilled' ? a : results[1]!.status === 'fulfilled' ? b : null;
+  for (const s of states) {
+    const present = existsSync(join(s, 'lock.json'));
+    if (winner) assert.equal(JSON.parse(readFileSync(join(s, 'lock.json'), 'utf8')).token, winner.lease.token);
+    else assert.equal(present, false, 'a loser releases what it took');
+  }
+  await a.releaseAll();
+  await b.releaseAll();
+  for (const s of states) assert.equal(existsSync(join(s, 'lock.json')), false);
+});
