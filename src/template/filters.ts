@@ -88,6 +88,14 @@ export function addAnsibleExtras(env: Environment): void {
   // addTest exists at runtime but is missing from @types/nunjucks.
   const withTests = env as Environment & { addTest(name: string, fn: (...a: unknown[]) => boolean): void };
   for (const [name, fn] of Object.entries(tests)) withTests.addTest(name, fn as (...a: unknown[]) => boolean);
+  // Jinja's map: map(attribute='name') plucks, map('upper') applies a filter to each item.
+  env.addFilter('map', (seq: unknown[], ...args: unknown[]) => {
+    const kw = args.find((a) => a && typeof a === 'object' && (a as { __keywords?: boolean }).__keywords) as { attribute?: string } | undefined;
+    if (kw?.attribute !== undefined) return (seq ?? []).map((x) => String(kw.attribute).split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], x));
+    const [name, ...rest] = args.filter((a) => a !== kw);
+    const fn = env.getFilter(String(name)) as (...a: unknown[]) => unknown;
+    return (seq ?? []).map((x) => fn(x, ...rest));
+  });
   env.addGlobal('True', true);
   env.addGlobal('False', false);
   env.addGlobal('None', null);
