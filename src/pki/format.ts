@@ -6,7 +6,10 @@ import type { PkiAction, PkiPlan } from './types.js';
 const VERB: Record<PkiAction['op'], string> = { mint: 'mint', write: 'write', reuse: 'keep', retire: 'retire', remove: 'remove' };
 
 function files(a: PkiAction, base: string): string {
-  const rel = a.files.map((f) => relative(base, f) || f);
+  const rel = a.files.map((f) => {
+    const r = relative(base, f);
+    return r && !r.startsWith('..') ? r : f;
+  });
   return a.op === 'retire' ? `${rel[0]} -> ${rel[2]}` : rel.join(', ');
 }
 
