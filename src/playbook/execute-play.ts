@@ -93,7 +93,8 @@ async function runOnHosts(task: Task, hosts: HostState[], batch: HostState[], en
     let r: TaskRun;
     try {
       const baseDirs = task.roleDir ? [task.roleDir, ...env.baseDirs] : env.baseDirs;
-      r = await runTask(task, taskVars(h, env, batch), { ...env, baseDirs, become: h.become }, h.transport, h.name);
+      const beforeChange = async (names: string[]) => h.pending?.add(names, env.playbook);
+      r = await runTask(task, taskVars(h, env, batch), { ...env, baseDirs, become: h.become, beforeChange }, h.transport, h.name);
     } catch (e) {
       if (!(e instanceof HostUnreachableError)) throw e;
       h.status = 'unreachable';
@@ -109,6 +110,9 @@ async function runOnHosts(task: Task, hosts: HostState[], batch: HostState[], en
     if (r.notify.length) {
       for (const n of r.notify) h.notified.add(n);
       await h.pending?.add(r.notify, env.playbook);
+    } else if (r.status === 'ok' && task.notify.length && !handler) {
+      // Recorded before the commands ran, but the task turned out unchanged (changed_when).
+      await h.pending?.remove(task.notify.filter((n) => !h.notified.has(n)));
     }
   });
 }

@@ -20,6 +20,12 @@ export interface TaskEnv {
   /** --diff: modules fetch current content to show diffs. */
   diff: boolean;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Apply mode: called before the commands of a task that notifies handlers
+   * run, so the notification is on the host before the change is (a run
+   * killed between the two still restarts the service next time).
+   */
+  beforeChange?: (notify: string[]) => Promise<void>;
 }
 
 export interface TaskRun extends HostResult {
@@ -96,6 +102,7 @@ async function runItem(task: Task, vars: Record<string, unknown>, env: TaskEnv, 
     if (check) {
       result.check_mode = true;
     } else if (plan.commands.length && !failed) {
+      if (task.notify.length && plan.changed) await env.beforeChange?.(task.notify);
       let out;
       try {
         out = await tk.runCommands(transport, plan.commands);

@@ -49,6 +49,9 @@ if [ -e "$f" ]; then ${AGE}
 fi
 cat > "$f.tmp" && mv -f "$f.tmp" "$f"`;
 
+// Replaces the lease only if it is still the one given by token (exit 10 otherwise).
+const TAKEOVER = `${GUARD}; grep -qF "$2" "$f" 2>/dev/null || exit 10; cat > "$f.tmp" && mv -f "$f.tmp" "$f"`;
+
 // exit 0 refreshed, 12 lost (someone else's lease, or none)
 const HEARTBEAT = `${GUARD}; grep -qF "$2" "$f" 2>/dev/null || exit 12; touch "$f"`;
 const RELEASE = `${GUARD}; if grep -qF "$2" "$f" 2>/dev/null; then rm -f "$f"; fi`;
@@ -79,6 +82,17 @@ export function newLease(playbook: string, ttlS = DEFAULT_TTL_S): Lease {
   };
 }
 
+/** The holder ran on this controller as this user, and its process no longer exists. */
+function isDeadLocalHolder(holder: Lease, me: Lease): boolean {
+  if (holder.owner !== me.owner || !Number.isInteger(holder.pid) || holder.pid === me.pid) return false;
+  try {
+    process.kill(holder.pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 export interface AcquireResult {
   /** Set when a stale lease was taken over: the previous holder. */
   tookOver?: { lease: Lease | null; ageS: number };
@@ -99,6 +113,13 @@ export async function acquireLease(t: Transport, stateDir: string, lease: Lease,
     }
     if (r.code !== 10) throw new LockError(`${t.host}: cannot take the deploy lock in ${stateDir}: ${r.stderr.trim() || `exit ${r.code}`}`);
     const held = parseHeld(r.stdout);
+    if (held.lease && isDeadLocalHolder(held.lease, lease)) {
+      // A run of ours on this same controller that was killed (SIGKILL, crash):
+      // its pid is gone, so waiting for the TTL would only delay the re-run.
+      const r2 = await t.exec({ argv: sh(TAKEOVER, stateDir, held.lease.token), stdin: JSON.stringify(lease) + '\n', sudo: true, timeoutMs: 20_000 });
+      if (r2.code === 0) return { tookOver: { lease: held.lease, ageS: held.age } };
+      continue;
+    }
     if (Date.now() >= deadline) throw new LockHeldError(t.host, held.lease, held.age);
     await new Promise((res) => setTimeout(res, Math.min(1000, Math.max(50, deadline - Date.now()))));
   }

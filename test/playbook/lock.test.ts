@@ -81,3 +81,18 @@ test('two runs racing for the same hosts: exactly one gets them all, the other h
   await b.releaseAll();
   for (const s of states) assert.equal(existsSync(join(s, 'lock.json')), false);
 });
+
+test('a lease left by a killed run of this controller is taken over at once', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const state = join(dir, 'e');
+  const dead = spawnSync('true').pid!; // a pid that has exited
+  const mine = newLease('x');
+  await acquireLease(t, state, { ...newLease('killed'), pid: dead });
+  const r = await acquireLease(t, state, mine);
+  assert.equal(r.tookOver?.lease?.pid, dead);
+  assert.equal(JSON.parse(readFileSync(join(state, 'lock.json'), 'utf8')).token, mine.token);
+  const other = { ...newLease('elsewhere'), owner: 'ci@another-host', pid: dead };
+  await releaseLease(t, state, mine);
+  await acquireLease(t, state, other);
+  await assert.rejects(acquireLease(t, state, newLease('y')), LockHeldError, 'a lease from another controller waits for its TTL');
+});
