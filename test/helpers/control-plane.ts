@@ -19,7 +19,7 @@ export function makeInternal(): Internal {
 }
 
 export async function connectInternal(url: string, id: Internal): Promise<NatsConnection> {
-  return connect({ servers: url, authenticator: nkeyAuthenticator(id.seed), timeout: 5000, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  return connect({ servers: url, authenticator: nkeyAuthenticator(id.seed), timeout: 5000, maxReconnectAttempts: -1, reconnectTimeWait: 250, ignoreClusterUpdates: true });
 }
 
 export async function openTestStore(nc: NatsConnection, replicas: number): Promise<Store> {
