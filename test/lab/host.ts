@@ -126,8 +126,10 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 export async function stopHost(loopPid: number, root: string, ssh?: { t: SshTarget; knownHosts: string }): Promise<void> {
   if (!isOurLoop(loopPid, root)) return;
   if (ssh) {
-    await sshRun(ssh.t, ssh.knownHosts, 'systemctl poweroff', 10_000);
-    if (await waitGone(loopPid, root, 30_000)) return;
+    // 0, or 255 when the connection drops as the host goes down; anything else
+    // means poweroff never started, so waiting for it is pointless.
+    const r = await sshRun(ssh.t, ssh.knownHosts, 'systemctl poweroff', 10_000).catch(() => ({ code: -1 }));
+    if ((r.code === 0 || r.code === 255) && (await waitGone(loopPid, root, 30_000))) return;
   }
   const nspawns = childrenOf(loopPid);
   for (const p of nspawns) signal(p, 'SIGTERM');

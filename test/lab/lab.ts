@@ -14,6 +14,7 @@
 // here (not root, tools missing); under CI=true a lab test must fail on it.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { recipeHash } from './base.js';
 import { LabError, type RunResult } from './exec.js';
@@ -70,7 +71,9 @@ export function labAvailable(): { ok: true } | { ok: false; reason: string } {
 }
 
 export function isHealthy(s: LabState): boolean {
-  return s.baseHash === recipeHash() && s.hosts.length > 0 && s.hosts.every((h) => isOurLoop(h.loopPid, h.root));
+  // A base removed from under running hosts leaves them without /usr: not a lab to hand out.
+  const baseThere = existsSync(join(dirname(s.baseDir), 'complete'));
+  return s.baseHash === recipeHash() && baseThere && s.hosts.length > 0 && s.hosts.every((h) => isOurLoop(h.loopPid, h.root));
 }
 
 export function toInfo(s: LabState): LabInfo {
