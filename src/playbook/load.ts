@@ -12,7 +12,7 @@
 // Each play's tasks are its roles' tasks (in order) then its own; handlers
 // likewise; roleDefaults holds the roles' defaults.yaml merged.
 import { existsSync } from 'node:fs';
-import { basename, extname, resolve } from 'node:path';
+import { basename, dirname, extname, resolve } from 'node:path';
 import { UnibusError, type ConfigError } from '../errors.js';
 import { moduleNames } from '../modules/index.js';
 import { configErrorAt, posAt, readYamlSource, throwIfErrors, type DataPath, type YamlSource } from '../yaml/source.js';
@@ -25,7 +25,10 @@ import type { Play, Playbook, Task } from './types.js';
 export class PlaybookNotFoundError extends UnibusError {}
 
 export interface LoadPlaybookOptions {
-  /** The project folder holding playbooks/ and roles/ (default: the current directory). */
+  /**
+   * The project folder holding playbooks/ and roles/. Default: for a name, the
+   * current directory; for a path, the folder above playbooks/ (or the file's folder).
+   */
   projectDir?: string;
   /** Module names allowed in tasks (default: every registered module). */
   modules?: Iterable<string>;
@@ -50,8 +53,9 @@ export function findPlaybookFile(nameOrFile: string, projectDir: string): string
 }
 
 export function loadPlaybook(nameOrFile: string, opts: LoadPlaybookOptions = {}): Playbook {
-  const projectDir = resolve(opts.projectDir ?? '.');
-  const file = findPlaybookFile(nameOrFile, projectDir);
+  const file = findPlaybookFile(nameOrFile, resolve(opts.projectDir ?? '.'));
+  // Given only a path, the project is the folder above playbooks/ (where roles/ lives).
+  const projectDir = opts.projectDir ? resolve(opts.projectDir) : basename(dirname(file)) === 'playbooks' ? dirname(dirname(file)) : dirname(file);
   const src = readYamlSource(file);
   const modules = new Set(opts.modules ?? moduleNames);
   const errors: ConfigError[] = [];
