@@ -1,7 +1,8 @@
 // planPki/applyPki: idempotency, re-mint reasons, modes, and what a plan may show.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { fromSeed } from '@nats-io/nkeys';
 import { after, before, describe, it } from 'node:test';
 import { applyPki, formatPlan, isNoop, nodeFiles, planPki, secretFiles } from '../../src/pki/index.js';
 import { NODES, makeWorkdir, snapshot } from './fixture.js';
@@ -44,7 +45,11 @@ describe('pki plan and apply', () => {
     assert.ok([...snap.keys()].every((k) => !k.includes('.tmp')), 'temp files left behind');
     const pass = (await readFile(secretFiles(w.opts().secretsDir).clusterPass, 'utf8')).trim();
     assert.match(pass, /^[0-9a-f]{64}$/);
-    assert.match((await readFile(nodeFiles(w.opts().outDir, 'n1').internalSeed, 'utf8')).trim(), /^SU[A-Z2-7]+$/);
+    const f = nodeFiles(w.opts().outDir, 'n1');
+    const seed = (await readFile(f.internalSeed, 'utf8')).trim();
+    assert.match(seed, /^SU[A-Z2-7]+$/);
+    assert.equal((await readFile(f.internalPub, 'utf8')).trim(), fromSeed(new TextEncoder().encode(seed)).getPublicKey());
+    assert.notEqual(seed, (await readFile(nodeFiles(w.opts().outDir, 'n2').internalSeed, 'utf8')).trim(), 'one identity per node');
   });
 
   it('reuses the client CA when the node outputs are gone, and signs new leaves with it', async () => {
@@ -123,6 +128,48 @@ describe('pki plans never show key material', () => {
       assert.doesNotMatch(shown, /PRIVATE KEY/);
       for (const sec of secrets) assert.ok(!shown.includes(sec), `secret fragment ${sec.slice(0, 4)}... shown`);
       assert.match(shown, /sha256:[0-9a-f]{64}/, 'fingerprints are shown');
+    } finally {
+      await w.cleanup();
+    }
+  });
+});
+
+describe('pki partial state and address forms', () => {
+  it('repairs exactly what is missing and keeps the rest', async () => {
+    const w = await makeWorkdir();
+    try {
+      await applyPki(await planPki(w.opts()));
+      const f = nodeFiles(w.opts().outDir, 'n3');
+      const seed = await readFile(f.internalSeed, 'utf8');
+      await rm(f.routeCert);
+      await rm(f.internalPub);
+      await writeFile(f.clientCa, 'stale\n');
+      const plan = await planPki(w.opts());
+      const changed = plan.actions.filter((a) => a.op !== 'reuse').map((a) => `${a.node}/${a.kind}:${a.op}:${a.reason}`);
+      assert.deepEqual(changed.sort(), [
+        'n3/client-ca-copy:write:differs from the CA',
+        'n3/internal-nkey:write:public key missing',
+        'n3/route-cert:mint:certificate missing',
+      ]);
+      await applyPki(plan);
+      assert.equal(await readFile(f.internalSeed, 'utf8'), seed, 'the seed is kept');
+      assert.equal(await readFile(f.clientCa, 'utf8'), await readFile(secretFiles(w.opts().secretsDir).clientCaCert, 'utf8'));
+      assert.ok(isNoop(await planPki(w.opts())));
+    } finally {
+      await w.cleanup();
+    }
+  });
+
+  it('IPv6 and upper-case names compare in canonical form, so a re-run is a no-op', async () => {
+    const w = await makeWorkdir();
+    try {
+      const nodes = [{ name: 'v6', hostname: 'V6.Bus.Example', publicIp: '2001:DB8:0:0::7', wgIp: 'fd00::0:7' }];
+      const plan = await planPki(w.opts({ nodes }));
+      assert.deepEqual(plan.actions.find((a) => a.kind === 'server-cert')!.sans, ['ip:2001:db8::7', 'ip:fd00::7', 'dns:v6.bus.example', 'dns:v6']);
+      await applyPki(plan);
+      const cert = new X509Certificate(await readFile(nodeFiles(w.opts().outDir, 'v6').serverCert));
+      assert.match(cert.subjectAltName!, /IP Address:2001:DB8:0:0:0:0:0:7, IP Address:FD00:0:0:0:0:0:0:7, DNS:v6\.bus\.example, DNS:v6/);
+      assert.ok(isNoop(await planPki(w.opts({ nodes }))));
     } finally {
       await w.cleanup();
     }
