@@ -16,6 +16,9 @@
  *                 (for runsOnApply modules -- command, shell, wait_for -- the
  *                  command's own output is the result)
  *   plan.facts (set_fact) -> merge into the host's vars.
+ *   A plan may carry commands with changed=false: housekeeping that alters no
+ *   state (service's daemon-reload alone, wait_for's poll). Apply runs them;
+ *   check mode does not; neither counts them as a change.
  *
  * ModuleContext: transport (ssh/local/fake; delegate_to controller gets the
  * local transport), vars, check, baseDirs (role folder first, then the
@@ -32,15 +35,18 @@ import { assert } from './assert.js';
 import { command, shell } from './command.js';
 import { copy } from './copy.js';
 import { file } from './file.js';
+import { pkg } from './package.js';
+import { service } from './service.js';
 import { set_fact } from './set_fact.js';
 import { template } from './template.js';
+import { wait_for } from './wait_for.js';
 import type { Module } from './types.js';
 
 export { runCommand, runCommands, isCommandOk, CommandFailedError, type RunOutcome } from './run.js';
 export { describeCommand, formatFileDiff, fingerprintOf } from './print.js';
 export type { Command, FileDiff, Module, ModuleContext, ModulePlan } from './types.js';
 
-const MODULES: readonly Module[] = [copy, template, file, command, shell, assert, set_fact];
+const MODULES: readonly Module[] = [copy, template, file, command, shell, pkg, service, wait_for, assert, set_fact];
 
 const byName = new Map<string, Module>(MODULES.map((m) => [m.name, m]));
 

@@ -1,0 +1,141 @@
+import { readBool, readEnum, readStringList } from './args.js';
+import { FactError, ModuleArgsError } from './errors.js';
+import type { Command, Module, ModulePlan } from './types.js';
+
+const STATES = ['present', 'absent', 'latest'] as const;
+const NAME = /^[a-z0-9][a-z0-9+.-]+$/;
+const VERSION = /^[A-Za-z0-9.+~:-]+$/;
+
+interface Spec {
+  name: string;
+  min?: string;
+}
+
+/**
+ * One exec for every package of the task. Arg 1 is 1 when candidates are
+ * wanted (state latest); then `name` or `name>=version` specs. One line per
+ * spec: `name|status-abbrev|version|min-ok(yes/no/-)|candidate`.
+ */
+export const PKG_SCRIPT = [
+  'want_cand=$1; shift',
+  'for spec in "$@"; do',
+  '  name=${spec%%>=*}; min=',
+  `  case $spec in *'>='*) min=\${spec#*>=};; esac`,
+  `  st=$(dpkg-query -W -f='\${db:Status-Abbrev}|\${Version}' -- "$name" 2>/dev/null) || st='un|'`,
+  '  ver=${st#*|}; ok=-',
+  '  if [ -n "$min" ]; then',
+  '    if [ -n "$ver" ] && dpkg --compare-versions "$ver" ge "$min"; then ok=yes; else ok=no; fi',
+  '  fi',
+  '  cand=-',
+  `  if [ "$want_cand" = 1 ]; then cand=$(apt-cache policy -- "$name" 2>/dev/null | sed -n 's/^ *Candidate: //p'); fi`,
+  `  printf '%s|%s|%s|%s\\n' "$name" "$st" "$ok" "\${cand:-(none)}"`,
+  'done',
+].join('\n');
+
+/** Fails the task when apt could not reach the minimum version. */
+export const MIN_CHECK_SCRIPT =
+  `v=$(dpkg-query -W -f='\${Version}' -- "$1") && dpkg --compare-versions "$v" ge "$2" || { echo "$1 \${v:-not installed} is older than $2" >&2; exit 1; }`;
+
+export interface PkgFact {
+  name: string;
+  installed: boolean;
+  version?: string;
+  minOk?: boolean;
+  candidate?: string;
+}
+
+export function parsePkgFacts(stdout: string, count: number): PkgFact[] | null {
+  const lines = stdout.split('\n').filter(Boolean);
+  if (lines.length !== count) return null;
+  const out: PkgFact[] = [];
+  for (const l of lines) {
+    const [name, abbrev, version, ok, cand] = l.split('|');
+    if (name === undefined || abbrev === undefined || cand === undefined) return null;
+    // Second letter of db:Status-Abbrev: n = not installed, c = config files only.
+    const installed = !['n', 'c', undefined].includes(abbrev[1]);
+    out.push({
+      name,
+      installed,
+      ...(installed && version ? { version } : {}),
+      ...(ok === 'yes' ? { minOk: true } : ok === 'no' ? { minOk: false } : {}),
+      ...(cand !== '-' && cand !== '(none)' ? { candidate: cand } : {}),
+    });
+  }
+  return out;
+}
+
+function readSpecs(args: Record<string, unknown>): Spec[] {
+  const list = readStringList('package', 'name', args.name ?? args.names);
+  if (!list?.length) throw new ModuleArgsError('package', 'name', 'is required (a package name or a list)');
+  return list.map((s, i) => {
+    const [name, min] = s.split('>=').map((x) => x.trim());
+    if (!name || !NAME.test(name)) throw new ModuleArgsError('package', `name[${i}]`, `${JSON.stringify(s)} is not a Debian package name`);
+    if (min !== undefined && !VERSION.test(min)) throw new ModuleArgsError('package', `name[${i}]`, `${JSON.stringify(min)} is not a version`);
+    return min === undefined ? { name } : { name, min };
+  });
+}
+
+const APT = ['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', '-q', '-y', '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold'];
+
+/**
+ * apt packages: present, absent, latest, and minimum versions (`nodejs>=20.19`,
+ * compared with dpkg --compare-versions). `update_cache` runs apt-get update
+ * only when something is to be installed, so a converged host stays unchanged.
+ */
+export const pkg: Module = {
+  name: 'package',
+  argsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      name: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
+      names: { type: 'array', items: { type: 'string' } },
+      state: { enum: [...STATES] },
+      update_cache: { type: 'boolean' },
+    },
+  },
+  async plan(args, ctx): Promise<ModulePlan> {
+    const specs = readSpecs(args);
+    const state = readEnum('package', 'state', args.state, STATES, 'present');
+    const updateCache = readBool('package', 'update_cache', args.update_cache, false);
+    if (state !== 'present' && specs.some((s) => s.min)) {
+      throw new ModuleArgsError('package', 'name', 'a minimum version (>=) goes with state present only');
+    }
+    const sudo = ctx.become || undefined;
+    const argv = ['sh', '-c', PKG_SCRIPT, 'unibus-pkg', state === 'latest' ? '1' : '0', ...specs.map((s) => (s.min ? `${s.name}>=${s.min}` : s.name))];
+    const r = await ctx.transport.exec({ argv, sudo, timeoutMs: 60_000 });
+    const facts = r.code === 0 ? parsePkgFacts(r.stdout, specs.length) : null;
+    if (!facts) throw new FactError(ctx.transport.host, 'package state', `rc=${r.code} ${r.stderr.trim()}`);
+    const versions = Object.fromEntries(facts.map((f) => [f.name, f.version ?? null]));
+
+    if (state === 'absent') {
+      const remove = facts.filter((f) => f.installed).map((f) => f.name);
+      if (!remove.length) return { changed: false, reason: 'not installed', commands: [], result: { versions } };
+      return { changed: true, reason: `remove ${remove.join(', ')}`, commands: [{ kind: 'exec', argv: [...APT, 'remove', ...remove], sudo, timeoutMs: 600_000 }], result: { versions } };
+    }
+    const install: string[] = [];
+    const why: string[] = [];
+    const checks: Command[] = [];
+    for (const [i, f] of facts.entries()) {
+      const s = specs[i]!;
+      if (!f.installed) {
+        install.push(f.name);
+        why.push(`${f.name} missing`);
+      } else if (s.min && !f.minOk) {
+        install.push(f.name);
+        why.push(`${f.name} ${f.version} < ${s.min}`);
+      } else if (state === 'latest' && f.candidate && f.candidate !== f.version) {
+        install.push(f.name);
+        why.push(`${f.name} ${f.version} -> ${f.candidate}`);
+      }
+      if (s.min && (!f.installed || !f.minOk)) {
+        checks.push({ kind: 'exec', argv: ['sh', '-c', MIN_CHECK_SCRIPT, 'unibus-pkg-min', f.name, s.min], sudo, label: `check ${f.name} >= ${s.min}` });
+      }
+    }
+    if (!install.length) return { changed: false, reason: 'up to date', commands: [], result: { versions } };
+    const commands: Command[] = [];
+    if (updateCache) commands.push({ kind: 'exec', argv: [...APT, 'update'], sudo, timeoutMs: 600_000 });
+    commands.push({ kind: 'exec', argv: [...APT, 'install', ...install], sudo, timeoutMs: 900_000 }, ...checks);
+    return { changed: true, reason: why.join(', '), commands, result: { versions } };
+  },
+};

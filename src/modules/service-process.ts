@@ -1,0 +1,121 @@
+import { FactError } from './errors.js';
+import type { Command, ModuleContext, ModulePlan } from './types.js';
+
+// The `process` service manager, for hosts without systemd: a detached
+// process (setsid + nohup, stdin from /dev/null, output appended to a log
+// file), tracked by a pidfile. "Running" means the pid is alive and its
+// /proc/PID/cmdline is exactly the wanted argv.
+
+export interface ProcessArgs {
+  name: string;
+  state?: 'started' | 'stopped' | 'restarted' | 'reloaded';
+  cmd: string[];
+  pidfile: string;
+  log: string;
+  envFile?: string;
+  stopTimeoutS: number;
+}
+
+const ALIVE_FN = `alive() { [ -r /proc/$1/status ] && ! grep -q '^State:[[:space:]]*Z' /proc/$1/status; }`;
+
+/** Prints `none`, `dead PID`, or `alive PID HEX(cmdline)`. */
+export const PROC_FACT_SCRIPT = [
+  ALIVE_FN,
+  'pf=$1',
+  '[ -f "$pf" ] || { echo none; exit 0; }',
+  'pid=$(head -n1 -- "$pf")',
+  `case $pid in ''|*[!0-9]*) echo none; exit 0;; esac`,
+  'if alive "$pid"; then',
+  `  printf 'alive %s ' "$pid"; od -An -v -tx1 "/proc/$pid/cmdline" | tr -d ' \\n'; echo`,
+  'else echo "dead $pid"; fi',
+].join('\n');
+
+/** Starts "$@" detached; fails when it exits within the first 0.3 s (the log's tail on stderr). */
+export const PROC_START_SCRIPT = [
+  ALIVE_FN,
+  'pf=$1; log=$2; envf=$3; shift 3',
+  'mkdir -p -- "$(dirname -- "$pf")" "$(dirname -- "$log")"',
+  'if [ -n "$envf" ]; then set -a; . "$envf"; set +a; fi',
+  'setsid nohup "$@" >>"$log" 2>&1 </dev/null &',
+  'pid=$!',
+  'echo "$pid" > "$pf.tmp" && mv -f -- "$pf.tmp" "$pf"',
+  'sleep 0.3',
+  'if ! alive "$pid"; then echo "$1 exited at once; last lines of $log:" >&2; tail -n 20 -- "$log" >&2; rm -f -- "$pf"; exit 1; fi',
+].join('\n');
+
+/** SIGTERM, then SIGKILL once the timeout (seconds) has passed; removes the pidfile. */
+export const PROC_STOP_SCRIPT = [
+  ALIVE_FN,
+  'pf=$1; pid=$2; t=$3',
+  'kill -TERM "$pid" 2>/dev/null || true',
+  'n=0',
+  'while alive "$pid"; do',
+  '  if [ "$n" -ge $((t * 10)) ]; then kill -KILL "$pid" 2>/dev/null || true; sleep 0.1; break; fi',
+  '  sleep 0.1; n=$((n + 1))',
+  'done',
+  'rm -f -- "$pf"',
+].join('\n');
+
+export type ProcFact = { state: 'none' } | { state: 'dead'; pid: number } | { state: 'alive'; pid: number; cmdline: string[] };
+
+export function parseProcFact(stdout: string): ProcFact | null {
+  const [word, pid, hex] = stdout.trim().split(' ');
+  if (word === 'none') return { state: 'none' };
+  if (word === 'dead' && pid) return { state: 'dead', pid: Number(pid) };
+  if (word === 'alive' && pid) {
+    const raw = Buffer.from(hex ?? '', 'hex').toString('utf8');
+    const cmdline = raw.endsWith('\0') ? raw.slice(0, -1).split('\0') : raw ? raw.split('\0') : [];
+    return { state: 'alive', pid: Number(pid), cmdline };
+  }
+  return null;
+}
+
+/**
+ * The kernel shows a script started through its `#!` line as
+ * `interpreter [arg] script args...`: accept up to two leading words before
+ * the wanted argv.
+ */
+export function cmdlineMatches(cmdline: readonly string[], want: readonly string[]): boolean {
+  const extra = cmdline.length - want.length;
+  if (extra < 0 || extra > 2) return false;
+  return want.every((w, i) => cmdline[extra + i] === w);
+}
+
+export async function planProcess(a: ProcessArgs, ctx: ModuleContext): Promise<ModulePlan> {
+  const sudo = ctx.become || undefined;
+  const r = await ctx.transport.exec({ argv: ['sh', '-c', PROC_FACT_SCRIPT, 'unibus-proc', a.pidfile], sudo, timeoutMs: 30_000 });
+  const f = r.code === 0 ? parseProcFact(r.stdout) : null;
+  if (!f) throw new FactError(ctx.transport.host, `process ${a.name} (${a.pidfile})`, `rc=${r.code} ${r.stderr.trim()}`);
+  const ours = f.state === 'alive' && cmdlineMatches(f.cmdline, a.cmd);
+  // A live pid whose program is ours but whose arguments differ is an old version to replace;
+  // anything else in the pidfile is a reused pid that must not be signalled.
+  const oldOurs = f.state === 'alive' && !ours && f.cmdline.slice(0, 3).includes(a.cmd[0]!);
+  const result = { name: a.name, pid: f.state === 'none' ? null : f.pid, running: ours };
+  const start: Command = {
+    kind: 'exec',
+    argv: ['sh', '-c', PROC_START_SCRIPT, 'unibus-start', a.pidfile, a.log, a.envFile ?? '', ...a.cmd],
+    sudo,
+    timeoutMs: 30_000,
+    label: `start ${a.name}: ${a.cmd.join(' ')} (pidfile ${a.pidfile}, log ${a.log})`,
+  };
+  const stop = (pid: number): Command => ({
+    kind: 'exec',
+    argv: ['sh', '-c', PROC_STOP_SCRIPT, 'unibus-stop', a.pidfile, String(pid), String(a.stopTimeoutS)],
+    sudo,
+    timeoutMs: (a.stopTimeoutS + 10) * 1000,
+    label: `stop ${a.name}: SIGTERM pid ${pid}, SIGKILL after ${a.stopTimeoutS} s`,
+  });
+  const pid = f.state === 'alive' ? f.pid : 0;
+  const state = a.state ?? 'started';
+  if (state === 'stopped') {
+    if (ours || oldOurs) return { changed: true, reason: `stop (pid ${pid})`, commands: [stop(pid)], result };
+    return { changed: false, reason: 'not running', commands: [], result };
+  }
+  if (state === 'restarted' || state === 'reloaded') {
+    const cmds = ours || oldOurs ? [stop(pid), start] : [start];
+    return { changed: true, reason: ours || oldOurs ? `restart (pid ${pid})` : 'start (not running)', commands: cmds, result };
+  }
+  if (ours) return { changed: false, reason: `running (pid ${pid})`, commands: [], result };
+  if (oldOurs) return { changed: true, reason: `running command differs (pid ${pid}): restart`, commands: [stop(pid), start], result };
+  return { changed: true, reason: f.state === 'none' ? 'not running' : `not running (stale pid ${f.pid})`, commands: [start], result };
+}
