@@ -88,12 +88,15 @@ function renderText(text: string, vars: Record<string, unknown>, name: string, e
 function toTemplateError(err: unknown, name: string, origin?: SourcePos, colShift = 0): TemplateError {
   const undef = takeLookupFailure();
   // Inside a YAML value the line inside the string is added to the value's own position.
-  const at = (line: number, col: number): SourcePos => {
+  const at = (line: number, col: number, file = name): SourcePos => {
     const c = line === 1 ? Math.max(col - colShift, 1) : col;
-    return origin ? { file: origin.file, line: origin.line + line - 1, col: line === 1 ? origin.col : c } : { file: name, line, col: c };
+    return origin ? { file: origin.file, line: origin.line + line - 1, col: line === 1 ? origin.col : c } : { file, line, col: c };
   };
   if (undef) {
-    return new TemplateError(at(undef.line, undef.col), undef.variable, undef.message.startsWith(`'${undef.variable}' is undefined:`) ? `undefined variable ${undef.message}` : `undefined variable '${undef.variable}'`, 'it to be defined in the inventory, play vars, role defaults or a registered result', { cause: err });
+    // An error in an {% include %}d template names that template (nunjucks calls it by its full path), at its own line.
+    const inner = undef.template && undef.template !== name ? undef.template : undefined;
+    const pos = inner ? { file: inner, line: undef.line, col: undef.col } : at(undef.line, undef.col);
+    return new TemplateError(pos, undef.variable, undef.message.startsWith(`'${undef.variable}' is undefined:`) ? `undefined variable ${undef.message}` : `undefined variable '${undef.variable}'`, 'it to be defined in the inventory, play vars, role defaults or a registered result', { cause: err });
   }
   const e = err as { lineno?: number; colno?: number; cause?: Error; message?: string };
   const inner = e.cause?.message ?? e.message ?? String(err);

@@ -16,6 +16,8 @@ export class UndefinedVariable extends Error {
     readonly line: number,
     readonly col: number,
     detail?: string,
+    /** The template the lookup is in: an included template names itself, not its includer. */
+    readonly template?: string,
   ) {
     super(detail ?? `'${variable}' is undefined`);
     this.name = 'UndefinedVariable';
@@ -72,19 +74,19 @@ export function installStrictLookups(): void {
   const proto = nj.compiler.Compiler.prototype as Record<string, unknown> & { _lenient?: boolean };
   const rt = nj.runtime;
 
-  rt.unibusLookup = (context: unknown, frame: unknown, name: string, lenient: boolean, line: number, col: number) => {
+  rt.unibusLookup = (context: unknown, frame: unknown, name: string, lenient: boolean, line: number, col: number, tpl?: string) => {
     const v = rt.contextOrFrameLookup(context, frame, name);
-    if (v === undefined && !lenient) throw (lastFailure = new UndefinedVariable(name, line, col));
+    if (v === undefined && !lenient) throw (lastFailure = new UndefinedVariable(name, line, col, undefined, tpl));
     return v;
   };
-  rt.unibusMember = (obj: unknown, key: unknown, path: string, lenient: boolean, line: number, col: number) => {
+  rt.unibusMember = (obj: unknown, key: unknown, path: string, lenient: boolean, line: number, col: number, tpl?: string) => {
     if (obj === undefined || obj === null) {
       if (lenient) return undefined;
-      throw (lastFailure = new UndefinedVariable(path, line, col, `'${path}' is undefined: its parent is ${obj === null ? 'null' : 'undefined'}`));
+      throw (lastFailure = new UndefinedVariable(path, line, col, `'${path}' is undefined: its parent is ${obj === null ? 'null' : 'undefined'}`, tpl));
     }
     // rt.memberLookup, not the saved original: jinja-compat replaces it to add .items() and friends.
     const v = rt.memberLookup(obj, key);
-    if (v === undefined && !lenient) throw (lastFailure = new UndefinedVariable(path, line, col));
+    if (v === undefined && !lenient) throw (lastFailure = new UndefinedVariable(path, line, col, undefined, tpl));
     return v;
   };
 
@@ -98,13 +100,14 @@ export function installStrictLookups(): void {
     }
   };
 
-  proto.compileSymbol = function (this: Record<string, (...a: unknown[]) => unknown> & { _lenient?: boolean }, node: NjNode, frame: { lookup(n: string): string | undefined }) {
+  type Self = Record<string, (...a: unknown[]) => unknown> & { _lenient?: boolean; templateName?: string };
+  proto.compileSymbol = function (this: Self, node: NjNode, frame: { lookup(n: string): string | undefined }) {
     const name = String(node.value);
     const v = frame.lookup(name);
     if (v) this._emit(v);
-    else this._emit(`runtime.unibusLookup(context, frame, ${JSON.stringify(name)}, ${Boolean(this._lenient)}, ${node.lineno + 1}, ${node.colno + 1})`);
+    else this._emit(`runtime.unibusLookup(context, frame, ${JSON.stringify(name)}, ${Boolean(this._lenient)}, ${node.lineno + 1}, ${node.colno + 1}, ${JSON.stringify(this.templateName ?? '')})`);
   };
-  proto.compileLookupVal = function (this: Record<string, (...a: unknown[]) => unknown> & { _lenient?: boolean }, node: NjNode, frame: unknown) {
+  proto.compileLookupVal = function (this: Self, node: NjNode, frame: unknown) {
     this._emit('runtime.unibusMember((');
     this._compileExpression(node.target, frame);
     this._emit('),');
@@ -112,7 +115,7 @@ export function installStrictLookups(): void {
     // Point at the start of the chain ('node' in node.wg_ip), where the reader looks.
     let head = node;
     while (head.typename === 'LookupVal' && head.target) head = head.target;
-    this._emit(`, ${JSON.stringify(describe(node))}, ${Boolean(this._lenient)}, ${head.lineno + 1}, ${head.colno + 1})`);
+    this._emit(`, ${JSON.stringify(describe(node))}, ${Boolean(this._lenient)}, ${head.lineno + 1}, ${head.colno + 1}, ${JSON.stringify(this.templateName ?? '')})`);
   };
   const origIs = proto.compileIs as (this: unknown, node: NjNode, frame: unknown) => void;
   proto.compileIs = function (this: { _lenient?: boolean }, node: NjNode, frame: unknown) {

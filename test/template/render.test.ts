@@ -134,3 +134,11 @@ test('Ansible filters: default, bool, to_json, from_json, b64encode, regex_repla
   assert.equal(f('s | quote', { s: "it's a $HOME" }), `'it'\\''s a $HOME'`);
   assert.equal(f('s | quote', { s: 'plain-word_1.2' }), 'plain-word_1.2');
 });
+
+test('an undefined variable inside an included template names the included file and its line', () => {
+  writeFileSync(join(dir, 'routes.j2'), 'ROUTES=\n{{ route_list }}\n');
+  writeFileSync(join(dir, 'outer.env'), 'A=1\n{% include "routes.j2" %}\n');
+  const e = templateError(() => renderTemplate({ file: join(dir, 'outer.env') }, vars));
+  assert.equal(e.path, 'route_list');
+  assert.deepEqual(e.pos, { file: join(dir, 'routes.j2'), line: 2, col: 4 });
+});
