@@ -9,7 +9,14 @@ main(process.argv.slice(2)).then(
     setTimeout(() => process.exit(process.exitCode), 200).unref();
   },
   (err) => {
-    process.stderr.write(`membershipd: ${(err as Error)?.stack ?? String(err)}\n`);
+    // Print the cause chain: the first cause is usually the real reason.
+    let e: unknown = err;
+    let prefix = '';
+    while (e) {
+      process.stderr.write(`membershipd: ${prefix}${(e as Error)?.stack ?? String(e)}\n`);
+      e = (e as Error)?.cause;
+      prefix = 'caused by: ';
+    }
     process.exit(1);
   },
 );

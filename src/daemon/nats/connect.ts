@@ -1,6 +1,7 @@
 // membershipd's own connection to its node, authenticated with the internal
 // nkey identity and, when the data plane has TLS, pinned to --tls-ca.
 import { readFile } from 'node:fs/promises';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
@@ -20,7 +21,12 @@ export interface InternalConnectOptions {
 }
 
 export async function connectInternal(o: InternalConnectOptions): Promise<NatsConnection> {
-  const tls = o.caFile ? { ca: await readFile(o.caFile, 'utf8') } : undefined;
+  // nats.js hands Node a server name of "localhost" for IP hosts; check the
+  // certificate against the host we actually dial instead.
+  const host = new URL(o.servers.includes('://') ? o.servers : `nats://${o.servers}`).hostname;
+  const tls = o.caFile
+    ? { ca: await readFile(o.caFile, 'utf8'), checkServerIdentity: (_name: string, cert: PeerCertificate) => checkServerIdentity(host, cert) }
+    : undefined;
   try {
     return await connect({
       servers: o.servers,

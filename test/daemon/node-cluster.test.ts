@@ -1,0 +1,111 @@
+// Three real membershipd processes on 127.0.0.31-33, each supervising a real
+// nats-server, with mutual route TLS and a route secret; plus intruders with
+// a wrong password (.34) and a foreign route certificate (.36).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { freePort } from '../helpers/control-nats.js';
+import { makeCa, makeLeaf } from '../helpers/certs.js';
+import { childPid, getHealth, killAllDaemons, spawnDaemon, stopDaemon, waitHealth, type Daemon } from '../helpers/membershipd.js';
+
+const HOSTS = ['127.0.0.31', '127.0.0.32', '127.0.0.33'];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Ports { http: number; nats: number; cluster: number }
+
+test('3-node cluster: route TLS + secret, intruders refused, lone node 503', { timeout: 400_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'unibus-cluster-'));
+  t.after(async () => {
+    await killAllDaemons();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const pki = join(dir, 'pki');
+  const routeCa = makeCa(pki, 'route-ca');
+  const clientCa = makeCa(pki, 'client-ca');
+  const foreignCa = makeCa(pki, 'foreign-ca');
+  const secret = `s3cret-${randomBytes(12).toString('hex')}`;
+  const passFile = join(dir, 'route.pass');
+  await writeFile(passFile, secret + '\n', { mode: 0o600 });
+  const wrongPassFile = join(dir, 'wrong.pass');
+  await writeFile(wrongPassFile, 'not-the-secret\n', { mode: 0o600 });
+
+  const ports = new Map<string, Ports>();
+  for (const h of [...HOSTS, '127.0.0.34', '127.0.0.36']) {
+    ports.set(h, { http: await freePort(h), nats: await freePort(h), cluster: await freePort(h) });
+  }
+  const routeUrl = (h: string) => `nats-route://${h}:${ports.get(h)!.cluster}`;
+
+  function start(h: string, name: string, peers: string[], o: { pass: string; ca?: typeof routeCa }): Daemon {
+    const p = ports.get(h)!;
+    const ca = o.ca ?? routeCa;
+    const route = makeLeaf(ca, `${name}-route`, [h]);
+    const srv = makeLeaf(clientCa, `${name}-client`, [h], 'serverAuth');
+    return spawnDaemon(
+      [
+        '--bind', h, '--http-port', String(p.http), '--nats-port', String(p.nats), '--cluster-port', String(p.cluster),
+        '--server-name', name, '--cluster-name', 'unibus-test', '--routes', peers.map(routeUrl).join(','),
+        '--cluster-pass-file', o.pass, '--kv-replicas', '3',
+        '--route-tls-cert', route.cert, '--route-tls-key', route.key, '--route-tls-ca', ca.cert,
+        '--tls-cert', srv.cert, '--tls-key', srv.key, '--tls-ca', clientCa.cert,
+      ],
+      { stateDir: join(dir, name), http: `http://${h}:${p.http}` },
+    );
+  }
+
+  const nodes = HOSTS.map((h, i) => start(h, `n${i + 1}`, HOSTS.filter((x) => x !== h), { pass: passFile }));
+  const bodies = await Promise.all(nodes.map((d) => waitHealth(d, 200, 150_000)));
+
+  await t.test('all three healthy with route TLS, data TLS and two routes each', () => {
+    for (const [i, b] of bodies.entries()) {
+      assert.equal(b.status, 'ok');
+      assert.equal(b.node.server_name, `n${i + 1}`);
+      assert.equal(b.node.routes, 2);
+      assert.ok(['n1', 'n2', 'n3'].includes(b.node.meta_leader));
+      assert.deepEqual(b.posture, { bus_auth: 'enforce', acl: 'per-user', tls: true, cluster: 'unibus-test', route_tls: true, store: 'kv', kv_replicas: 3 });
+    }
+  });
+
+  await t.test('the route secret is in no argv (/proc/*/cmdline) and no log', () => {
+    for (const d of nodes) {
+      for (const pid of [d.pid, childPid(d)!]) {
+        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        assert.ok(cmd.length > 0);
+        assert.ok(!cmd.includes(secret), `secret in cmdline of ${pid}`);
+        assert.ok(!cmd.includes(encodeURIComponent(secret)));
+      }
+      assert.ok(!d.output().includes(secret));
+    }
+  });
+
+  await t.test('a wrong route password or a foreign route certificate forms no route', async () => {
+    const wrong = start('127.0.0.34', 'intruder-pass', ['127.0.0.31'], { pass: wrongPassFile });
+    const foreign = start('127.0.0.36', 'intruder-cert', ['127.0.0.31'], { pass: passFile, ca: foreignCa });
+    // Give the intruders several route retry rounds (nats-server retries every second).
+    await sleep(6000);
+    for (const d of [wrong, foreign]) {
+      const h = await getHealth(d);
+      assert.ok(h, `intruder ${d.http} has no /healthz: ${d.output()}`);
+      assert.equal(h.status, 503);
+      assert.equal(h.body.node.routes, 0);
+    }
+    for (const d of nodes) {
+      const h = await getHealth(d);
+      assert.equal(h?.body.node.routes, 2, JSON.stringify(h?.body));
+    }
+    await Promise.all([stopDaemon(wrong), stopDaemon(foreign)]);
+  });
+
+  await t.test('one node of three alone answers 503', async () => {
+    const [r2, r3] = await Promise.all([stopDaemon(nodes[1], 30_000), stopDaemon(nodes[2], 30_000)]);
+    assert.equal(r2.code, 0);
+    assert.equal(r3.code, 0);
+    const b = await waitHealth(nodes[0], 503, 30_000);
+    assert.equal(b.status, 'unavailable');
+    assert.ok(b.reason.length > 0);
+    assert.equal(b.node.routes, 0);
+  });
+});
