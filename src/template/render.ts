@@ -76,10 +76,29 @@ export function renderTemplate(source: TemplateSource, vars: Record<string, unkn
   return renderText(source.text ?? '', vars, source.name ?? '<inline>', envFor(null));
 }
 
+// Task args render on every host for every task: compile each distinct string once.
+// Bounded, since a long-lived process could otherwise grow it without end.
+const compiled = new Map<string, nunjucks.Template>();
+function compileCached(text: string, env: nunjucks.Environment, name: string): nunjucks.Template {
+  const key = `${envKey(env)}\0${name}\0${text}`;
+  let t = compiled.get(key);
+  if (!t) {
+    t = new nunjucks.Template(text, env, name, true);
+    if (compiled.size >= 5000) compiled.clear();
+    compiled.set(key, t);
+  }
+  return t;
+}
+
+function envKey(env: nunjucks.Environment): string {
+  for (const [k, e] of envs) if (e === env) return k;
+  return '?';
+}
+
 function renderText(text: string, vars: Record<string, unknown>, name: string, env: nunjucks.Environment, origin?: SourcePos, colShift = 0): string {
   takeLookupFailure();
   try {
-    return new nunjucks.Template(text, env, name, true).render(vars);
+    return compileCached(text, env, name).render(vars);
   } catch (err) {
     throw toTemplateError(err, name, origin, colShift);
   }
