@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, ConfigErrors } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
-import { NodeDataError, PkiError, applyPki, formatAction, formatPlan, isNoop, planPki, type PkiOptions } from '../pki/index.js';
+import { NodeDataError, PkiError, applyPki, formatAction, formatPlan, isNoop, planPki, withPkiLock, type PkiOptions } from '../pki/index.js';
 import { pkiNodesOf } from '../pki/from-inventory.js';
 
 const USAGE = `usage: unibus pki check|mint|rotate-route-ca|drop-old-route-ca [-i FILE] [--out DIR] [--secrets DIR] [--admin] [--force-route-ca] [--check] [--json]`;
@@ -60,20 +60,9 @@ export async function run(args: string[]): Promise<number> {
       forceRouteCa: sub === 'rotate-route-ca' || v['force-route-ca'],
       dropOldRouteCa: sub === 'drop-old-route-ca',
     };
-    const plan = await planPki(opts);
-    if (sub === 'check' || v.check) {
-      console.log(v.json ? JSON.stringify(plan, null, 2) : formatPlan(plan, process.cwd()));
-      return 0;
-    }
-    if (isNoop(plan)) {
-      console.log(formatPlan(plan, process.cwd(), false).replace(/^pki: /, 'pki: nothing to mint: '));
-      return 0;
-    }
-    const res = await applyPki(plan);
-    for (const a of res.actions) if (a.op !== 'reuse') console.log(formatAction(a, process.cwd()));
-    if (res.adminPublicKey) console.log(`admin public key (Ed25519, hex): ${res.adminPublicKey}`);
-    console.log(`pki: ${res.changed.length} files written or removed`);
-    return 0;
+    const check = sub === 'check' || v.check;
+    // check writes nothing, so it takes no lock (and makes no secrets folder).
+    return check ? await printPlan(opts, v.json) : await withPkiLock(opts.secretsDir, () => mint(opts));
   } catch (err) {
     if (err instanceof ConfigErrors || err instanceof ConfigError || err instanceof NodeDataError) {
       console.error(err.message);
@@ -85,4 +74,23 @@ export async function run(args: string[]): Promise<number> {
     }
     throw err;
   }
+}
+
+async function printPlan(opts: PkiOptions, json: boolean): Promise<number> {
+  const plan = await planPki(opts);
+  console.log(json ? JSON.stringify(plan, null, 2) : formatPlan(plan, process.cwd()));
+  return 0;
+}
+
+async function mint(opts: PkiOptions): Promise<number> {
+  const plan = await planPki(opts);
+  if (isNoop(plan)) {
+    console.log(formatPlan(plan, process.cwd(), false).replace(/^pki: /, 'pki: nothing to mint: '));
+    return 0;
+  }
+  const res = await applyPki(plan);
+  for (const a of res.actions) if (a.op !== 'reuse') console.log(formatAction(a, process.cwd()));
+  if (res.adminPublicKey) console.log(`admin public key (Ed25519, hex): ${res.adminPublicKey}`);
+  console.log(`pki: ${res.changed.length} files written or removed`);
+  return 0;
 }

@@ -5,3 +5,4 @@ export { formatPlan, formatAction } from './format.js';
 export { nodeFiles, secretFiles, VALIDITY } from './layout.js';
 export { PkiError, MissingCaKeyError, BadKeyPairError, NodeDataError, RotationStateError } from './errors.js';
 export type { PkiNode, PkiOptions, PkiPlan, PkiAction, PkiResult, ArtifactKind, ActionOp } from './types.js';
+export { withPkiLock, PkiLockedError } from './lock.js';

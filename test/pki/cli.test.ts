@@ -1,5 +1,6 @@
 // `unibus pki` end to end on a real inventory file, in process.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -90,5 +91,19 @@ describe('unibus pki', () => {
     assert.equal(r.code, 2);
     assert.match(r.err, /inventory\.yaml:\d+:\d+: nodes\[2\]\.public_ip/);
     assert.equal((await cli('frobnicate')).code, 2);
+  });
+
+  it('one mint at a time: a live lock refuses, a stale one is taken over', async () => {
+    await writeFile(inv, INVENTORY);
+    const lock = join(w.dir, 'secrets', '.pki.lock');
+    await writeFile(lock, String(process.pid));
+    const held = await cli('mint', '-i', inv);
+    assert.equal(held.code, 1);
+    assert.match(held.err, new RegExp(`another pki run \\(pid ${process.pid}\\)`));
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    await writeFile(lock, String(dead));
+    const taken = await cli('mint', '-i', inv);
+    assert.equal(taken.code, 0, taken.err);
+    await assert.rejects(stat(lock), { code: 'ENOENT' }, 'lock released');
   });
 });
