@@ -3,7 +3,7 @@
 // 0700 folders, never returned.
 import { rename, rm } from 'node:fs/promises';
 import { PkiError } from './errors.js';
-import { ensurePrivateDir, readIfExists, writeFileAtomic } from './files.js';
+import { ensurePrivateDir, readIfExists, writeFileAtomic, writeFilesAtomic } from './files.js';
 import { VALIDITY } from './layout.js';
 import { SERVER_EKU, ROUTE_EKU } from './plan.js';
 import { fromPem, toPem } from './pem.js';
@@ -19,10 +19,12 @@ interface CaState {
   keyFile?: string;
 }
 
-/** Write a key and its certificate as close to together as renames allow. */
+/** Write a key and its certificate: both prepared first, then renamed in back to back. */
 async function writePair(certFile: string, certDer: Uint8Array, keyFile: string, keyDer: Uint8Array): Promise<void> {
-  await writeFileAtomic(keyFile, toPem('PRIVATE KEY', keyDer), 0o600);
-  await writeFileAtomic(certFile, toPem('CERTIFICATE', certDer), 0o600);
+  await writeFilesAtomic([
+    { file: keyFile, data: toPem('PRIVATE KEY', keyDer) },
+    { file: certFile, data: toPem('CERTIFICATE', certDer) },
+  ]);
 }
 
 async function loadCa(certFile: string, keyFile: string): Promise<CaState> {

@@ -9,28 +9,49 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
   await chmod(dir, 0o700);
 }
 
-/**
- * Write through a temp file in the same folder, fsync, then rename over the
- * target: a reader never sees a half-written key, and a crash leaves the old file.
- * The temp file is created with `mode` so the content is never wider than asked.
- */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
-  await ensurePrivateDir(dirname(file));
-  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+export interface FileWrite {
+  file: string;
+  data: string | Uint8Array;
+  mode?: number;
+}
+
+async function writeTemp(w: FileWrite): Promise<string> {
+  await ensurePrivateDir(dirname(w.file));
+  const tmp = join(dirname(w.file), `.${basename(w.file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const mode = w.mode ?? 0o600;
   const fh = await open(tmp, 'wx', mode);
   try {
-    await fh.writeFile(data);
+    await fh.writeFile(w.data);
     await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await chmod(tmp, mode); // open()'s mode is filtered by the umask
-    await rename(tmp, file);
+    await fh.chmod(mode); // open()'s mode is filtered by the umask
   } catch (err) {
+    await fh.close();
     await rm(tmp, { force: true });
     throw err;
   }
+  await fh.close();
+  return tmp;
+}
+
+/**
+ * Write each file through a temp file in its folder (created with its mode,
+ * fsynced), then rename them all over their targets: a reader never sees a
+ * half-written key, and a key and its certificate are swapped in back to back
+ * rather than one slow write apart.
+ */
+export async function writeFilesAtomic(writes: FileWrite[]): Promise<void> {
+  const temps: string[] = [];
+  try {
+    for (const w of writes) temps.push(await writeTemp(w));
+  } catch (err) {
+    await Promise.all(temps.map((t) => rm(t, { force: true })));
+    throw err;
+  }
+  for (const [i, w] of writes.entries()) await rename(temps[i]!, w.file);
+}
+
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  await writeFilesAtomic([{ file, data, mode }]);
 }
 
 /** The file's bytes, or undefined when it does not exist. Other errors propagate. */
