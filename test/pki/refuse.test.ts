@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { BadKeyPairError, MissingCaKeyError, NodeDataError, applyPki, isNoop, nodeFiles, planPki, secretFiles } from '../../src/pki/index.js';
+import { BadKeyPairError, MissingCaKeyError, NodeDataError, PkiError, applyPki, isNoop, nodeFiles, planPki, secretFiles } from '../../src/pki/index.js';
 import { NODES, makeWorkdir } from './fixture.js';
 
 describe('pki refuses', () => {
@@ -77,6 +77,11 @@ describe('pki refuses', () => {
       const nodes = NODES.map((n) => (n.name === 'n2' ? { ...n, ...patch } : n));
       await assert.rejects(planPki(w.opts({ nodes })), (err: Error) => err instanceof NodeDataError && re.test(err.message));
     }
+  });
+
+  it('an expired CA rather than silently replacing it', async () => {
+    const later = new Date(Date.now() + 3700 * 86_400_000);
+    await assert.rejects(planPki(w.opts({ now: later })), (err: Error) => err instanceof PkiError && /client-ca\.pem: the client CA expired on \d{4}-\d\d-\d\d/.test(err.message));
   });
 
   it('never regenerates the cluster password', async () => {
