@@ -6,6 +6,7 @@
 import { dirname, resolve } from 'node:path';
 import { ConfigError, ConfigErrors } from '../errors.js';
 import { configErrorAt, posAt, readYamlSource, type DataPath, type YamlSource } from '../yaml/source.js';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { compileSchema, typeName, validateSource } from '../yaml/validate.js';
 import { FREE_FORM_MODULES, HANDLER_ONLY, INCLUDE_KEYS, TASK_KEYWORDS, taskKeywordSchema } from './schema.js';
 import type { Task } from './types.js';
@@ -14,6 +15,8 @@ const validateKeywords = compileSchema(taskKeywordSchema);
 
 export interface TaskListContext {
   modules: ReadonlySet<string>;
+  /** The args validator of a module, when the registry has one. */
+  argsValidator?: (module: string) => ValidateFunction | undefined;
   errors: ConfigError[];
   handlers: boolean;
   role?: string;
@@ -83,6 +86,15 @@ function parseTask(src: YamlSource, at: DataPath, raw: Record<string, unknown>, 
   const module = moduleKeys[0];
   const args = readArgs(src, [...at, module], module, raw[module], errs);
   if (!args) return null;
+  const validateArgs = ctx.argsValidator?.(module);
+  if (validateArgs) {
+    // A free-form string became {cmd}: its errors fall back to the string's own position.
+    const argErrors = validateSource(src, validateArgs, args, [...at, module], isTemplated);
+    if (argErrors.length) {
+      errs.push(...argErrors);
+      return null;
+    }
+  }
   const when = [...ctx.when, ...condList(keywords.when)];
   const task: Task = {
     name: (keywords.name as string | undefined) ?? module,
@@ -107,6 +119,11 @@ function parseTask(src: YamlSource, at: DataPath, raw: Record<string, unknown>, 
   if (ctx.roleDir) task.roleDir = ctx.roleDir;
   if (task.notify.length) notifyOrigin.set(task, { src, path: [...at, 'notify'] });
   return task;
+}
+
+/** A value still holding {{ }} or {% %} is checked by the module after rendering, not here. */
+function isTemplated(e: ErrorObject): boolean {
+  return typeof e.data === 'string' && /\{\{|\{%/.test(e.data);
 }
 
 function readArgs(src: YamlSource, at: DataPath, module: string, v: unknown, errs: ConfigError[]): Record<string, unknown> | null {

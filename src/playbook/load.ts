@@ -14,10 +14,11 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { UnibusError, type ConfigError } from '../errors.js';
-import { moduleNames } from '../modules/index.js';
+import type { ValidateFunction } from 'ajv';
+import { getModule, hasModule, moduleNames } from '../modules/index.js';
 import { configErrorAt, posAt, readYamlSource, throwIfErrors, type DataPath, type YamlSource } from '../yaml/source.js';
 import { compileSchema, typeName, validateSource } from '../yaml/validate.js';
-import { notifyOrigin, parseTaskList } from './load-tasks.js';
+import { notifyOrigin, parseTaskList, type TaskListContext } from './load-tasks.js';
 import { loadRole } from './roles.js';
 import { playSchema } from './schema.js';
 import type { Play, Playbook, Task } from './types.js';
@@ -32,6 +33,16 @@ export interface LoadPlaybookOptions {
   projectDir?: string;
   /** Module names allowed in tasks (default: every registered module). */
   modules?: Iterable<string>;
+  /** Check each task's args against its module's JSON Schema (default true; templated values are left to the module). */
+  validateArgs?: boolean;
+}
+
+const argsValidators = new Map<string, ValidateFunction>();
+function argsValidator(module: string): ValidateFunction | undefined {
+  if (!hasModule(module)) return undefined;
+  let v = argsValidators.get(module);
+  if (!v) argsValidators.set(module, (v = compileSchema(getModule(module).argsSchema, { defaults: false })));
+  return v;
 }
 
 const validatePlay = compileSchema(playSchema);
@@ -58,6 +69,7 @@ export function loadPlaybook(nameOrFile: string, opts: LoadPlaybookOptions = {})
   const projectDir = opts.projectDir ? resolve(opts.projectDir) : basename(dirname(file)) === 'playbooks' ? dirname(dirname(file)) : dirname(file);
   const src = readYamlSource(file);
   const modules = new Set(opts.modules ?? moduleNames);
+  const validateArgs = opts.validateArgs === false ? undefined : argsValidator;
   const errors: ConfigError[] = [];
   const plays: Play[] = [];
   if (!Array.isArray(src.data)) {
@@ -66,7 +78,7 @@ export function loadPlaybook(nameOrFile: string, opts: LoadPlaybookOptions = {})
     errors.push(configErrorAt(src, [], 'no plays', 'a list of at least one play'));
   } else {
     src.data.forEach((raw, i) => {
-      const play = loadPlay(src, [i], raw, projectDir, modules, errors);
+      const play = loadPlay(src, [i], raw, projectDir, { modules, argsValidator: validateArgs }, errors);
       if (play) plays.push(play);
     });
   }
@@ -74,14 +86,21 @@ export function loadPlaybook(nameOrFile: string, opts: LoadPlaybookOptions = {})
   return { file, name: basename(file, extname(file)), plays };
 }
 
-function loadPlay(src: YamlSource, at: DataPath, raw: unknown, projectDir: string, modules: Set<string>, errors: ConfigError[]): Play | null {
+function loadPlay(
+  src: YamlSource,
+  at: DataPath,
+  raw: unknown,
+  projectDir: string,
+  reg: Pick<TaskListContext, 'modules' | 'argsValidator'>,
+  errors: ConfigError[],
+): Play | null {
   const playErrors = validateSource(src, validatePlay, raw, at);
   if (playErrors.length) {
     errors.push(...playErrors);
     return null;
   }
   const p = raw as Record<string, unknown>;
-  const base = { modules, errors, stack: [src.file], when: [] as string[], tags: toList(p.tags) };
+  const base = { ...reg, errors, stack: [src.file], when: [] as string[], tags: toList(p.tags) };
   const tasks: Task[] = [];
   const handlers: Task[] = [];
   const roleDefaults: Record<string, unknown> = {};

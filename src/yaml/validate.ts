@@ -5,24 +5,34 @@
 // Public API:
 //   compileSchema(schema)                  -> ValidateFunction (allErrors, defaults applied)
 //   validateSource(src, validate, data?, prefix?) -> ConfigError[] (empty when valid);
-//     prefix: where `data` sits in the file when it is a part of the document
+//     prefix: where `data` sits in the file when it is a part of the document;
+//     ignore: drops errors the caller knows to be premature (templated values)
 //   findPlaceholders(src, data?)           -> ConfigError[] for '<SOMETHING>' values left in
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { ConfigError } from '../errors.js';
 import { configErrorAt, pointerToPath, type DataPath, type YamlSource } from './source.js';
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
+// Module args are validated as written: filling in defaults would change what the module sees.
+const ajvAsWritten = new Ajv({ allErrors: true, useDefaults: false, strict: false, verbose: true });
 
-export function compileSchema(schema: object): ValidateFunction {
-  return ajv.compile(schema);
+export function compileSchema(schema: object, opts: { defaults?: boolean } = {}): ValidateFunction {
+  return (opts.defaults === false ? ajvAsWritten : ajv).compile(schema);
 }
 
 /** Validates `data` (default: src.data, mutated in place with schema defaults). */
-export function validateSource(src: YamlSource, validate: ValidateFunction, data: unknown = src.data, prefix: DataPath = []): ConfigError[] {
+export function validateSource(
+  src: YamlSource,
+  validate: ValidateFunction,
+  data: unknown = src.data,
+  prefix: DataPath = [],
+  ignore?: (e: ErrorObject) => boolean,
+): ConfigError[] {
   if (validate(data)) return [];
   const seen = new Set<string>();
   const out: ConfigError[] = [];
   for (const e of validate.errors ?? []) {
+    if (ignore?.(e)) continue;
     // anyOf/oneOf report each failing branch and then themselves; the summary is enough.
     if (isBranchNoise(e, validate.errors ?? [])) continue;
     const err = toConfigError(src, e, prefix);

@@ -159,11 +159,25 @@ const cases: Case[] = [
     files: { [PB]: '- hosts: all\n  tasks:\n    - include_tasks: x.yaml\n      register: r\n', 'playbooks/x.yaml': '- command: echo\n' },
     want: [[PB, { line: 4, col: 7, msg: "'register' is not allowed on include_tasks (expected only name, when and tags)" }]],
   },
+  {
+    name: "a module argument the module does not take (checked against the module's schema)",
+    files: { [PB]: '- hosts: all\n  tasks:\n    - copy:\n        content: hi\n        dst: /etc/motd\n' },
+    want: [
+      [PB, { line: 5, col: 9, msg: "unknown key 'dst' (expected one of:", path: '[0].tasks[0].copy.dst' }],
+      [PB, { line: 4, col: 9, msg: "missing required field 'dest'", path: '[0].tasks[0].copy.dest' }],
+    ],
+  },
+  {
+    name: 'a module argument outside its enum',
+    files: { [PB]: '- hosts: all\n  tasks:\n    - file: {path: /srv/x, state: dir}\n' },
+    want: [[PB, { line: 3, col: 35, msg: 'invalid value "dir" (expected one of:', path: '[0].tasks[0].file.state' }]],
+  },
 ];
 
 for (const c of cases) {
   test(`playbook refused: ${c.name}`, () => {
     const dir = project(c.files);
+    // The module names are fixed here; args are checked against the real registry's schemas.
     const errors = catchConfigErrors(() => loadPlaybook('site', { projectDir: dir, modules: MODULES }));
     for (const [rel, want] of c.want) assertConfigError(errors, join(dir, rel), want);
   });

@@ -47,7 +47,7 @@ const files: Record<string, string> = {
       failed_when: [result.rc > 1, "'error' in result.stdout"]
 `,
   'tasks/common.yaml': `- name: ensure dir
-  file: {path: /tmp/x, state: directory}
+  file: {path: /tmp/x, state: directory, mode: "{{ dir_mode }}", owner: "{{ 7 }}"}
   when: "{{ true }}"
   tags: inner
 `,
@@ -98,6 +98,8 @@ test('a playbook with a role, an include and handlers loads in execution order',
   assert.deepEqual(ensure.when, ['unit is defined', '{{ true }}']);
   assert.deepEqual(ensure.tags, ['deploy', 'common', 'inner']);
   assert.equal(ensure.pos.file, join(dir, 'tasks/common.yaml'));
+  // templated args are left for the module to check after rendering
+  assert.deepEqual(ensure.args, { path: '/tmp/x', state: 'directory', mode: '{{ dir_mode }}', owner: '{{ 7 }}' });
   assert.deepEqual(stage.handlers.map((h) => [h.name, h.listen, h.role ?? null]), [
     ['reload web', [], 'web'],
     ['restart web', ['web changed'], null],
