@@ -21,10 +21,18 @@ export interface PrinterOptions {
 
 const COLORS = { ok: 32, changed: 33, skipped: 36, failed: 31, unreachable: 31, warn: 35, head: 1 } as const;
 
-export function jsonPrinter(write: (s: string) => void): (ev: RunEvent) => void {
+/**
+ * JSON lines. Commands are given as their printed form (describeCommand) and
+ * diffs as unified text: never raw upload bytes, which may be sensitive.
+ */
+export function jsonPrinter(write: (s: string) => void, d: Describers, withDiff = false): (ev: RunEvent) => void {
   return (ev) => {
     if (ev.event === 'host_start') return;
-    write(JSON.stringify({ ...ev, ts: new Date().toISOString() }) + '\n');
+    const shown =
+      ev.event === 'host_result'
+        ? { ...ev, commands: ev.commands.map((c) => d.describeCommand(c)), diff: withDiff ? ev.diff.map((x) => d.formatDiff(x)) : undefined }
+        : ev;
+    write(JSON.stringify({ ...shown, ts: new Date().toISOString() }) + '\n');
   };
 }
 

@@ -185,9 +185,10 @@ export async function run(args: string[]): Promise<number> {
     if (stdoutOpen) process.stdout.write(s);
   };
   const tty = !a.json && process.stdout.isTTY === true;
+  const describers = { describeCommand, formatDiff: formatFileDiff };
   const printer = a.json
-    ? { emit: jsonPrinter(out), end: () => undefined }
-    : textPrinter({ verbose: a.verbose, diff: a.diff, check: a.check, write: out, tty, color: tty && !process.env.NO_COLOR, describers: { describeCommand, formatDiff: formatFileDiff } });
+    ? { emit: jsonPrinter(out, describers, a.diff), end: () => undefined }
+    : textPrinter({ verbose: a.verbose, diff: a.diff, check: a.check, write: out, tty, color: tty && !process.env.NO_COLOR, describers });
   const abort = new AbortController();
   let interrupts = 0;
   const onSigint = () => {

@@ -15,7 +15,7 @@ const skip = !avail.ok && process.env.CI !== 'true' ? `lab unavailable: ${!avail
 
 const STATE = '/var/lib/unibus-runner-e2e';
 const TREES = ['/opt/unibus-demo', '/etc/unibus-demo.env', '/etc/systemd/system', '/var/log/unibus-demo', STATE, '/var/lib/dpkg/status'];
-const CLEAN = `systemctl disable --now unibus-demo >/dev/null 2>&1; rm -rf /opt/unibus-demo /etc/unibus-demo.env /etc/systemd/system/unibus-demo.service /var/log/unibus-demo ${STATE}; systemctl daemon-reload`;
+const CLEAN = `systemctl disable --now unibus-demo >/dev/null 2>&1; rm -rf /opt/unibus-demo /etc/unibus-demo.env /etc/systemd/system/unibus-demo.service /var/log/unibus-demo ${STATE}; systemctl daemon-reload; systemctl reset-failed unibus-demo >/dev/null 2>&1; true`;
 // Paths, types, modes, sizes, mtimes and content hashes of every touched tree, plus the unit's state.
 const HASH = `for p in ${TREES.join(' ')}; do [ -e "$p" ] || { echo "absent $p"; continue; }; find "$p" -printf '%p %y %m %s %T@\\n' | sort; find "$p" -type f -exec sha256sum {} + | sort; done | sha256sum; systemctl is-enabled unibus-demo 2>&1; systemctl is-active unibus-demo 2>&1`;
 

@@ -13,13 +13,16 @@ async function sampleRun(check: boolean) {
 test('--json: one event per line, in order, ending with the recap', async () => {
   const r = await sampleRun(false);
   let text = '';
-  const print = jsonPrinter((s) => (text += s));
+  const print = jsonPrinter((s) => (text += s), { describeCommand, formatDiff: formatFileDiff });
   for (const e of r.events) print(e);
   const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l) as { event: string; host?: string; task?: string; handler?: boolean });
   const kinds = lines.map((l) => l.event);
   assert.deepEqual([...new Set(kinds)], ['run_start', 'play_start', 'task_start', 'host_result', 'handler', 'recap']);
   assert.equal(kinds.at(-1), 'recap');
   assert.equal(lines.filter((l) => l.event === 'host_result' && l.handler).length, 2, 'the handler ran on both hosts');
+  const conf = lines.find((l) => l.event === 'host_result' && l.task === 'conf') as unknown as { commands: unknown[] };
+  assert.deepEqual(conf.commands, ['upload /etc/app.conf (7 bytes, sha256 1d59d7dc, mode 0644)'], 'commands as printed, not raw bytes');
+  assert.ok(!text.includes('port=1'), 'no file content in JSON events');
   const recap = lines.at(-1) as unknown as { hosts: Record<string, { changed: number }> };
   assert.deepEqual(Object.keys(recap.hosts), ['n1', 'n2']);
   assert.equal(recap.hosts.n1!.changed, 2);
