@@ -3,6 +3,7 @@
 import { parseFlags, FlagError } from './flags.js';
 import { runPreflight } from './preflight.js';
 import { startNode, type MembershipNode } from './node.js';
+import { allowlistCacheFile, loadCachedAllowlist } from './auth/allowlist.js';
 import { createControlApp, listenControlApp, type ControlPlane } from './http/app.js';
 
 const log = (line: string) => process.stderr.write(`membershipd: ${line}\n`);
@@ -65,7 +66,10 @@ export async function main(argv: string[]): Promise<number> {
   const earlyInt = onEarly('SIGINT');
   process.once('SIGTERM', earlyTerm);
   process.once('SIGINT', earlyInt);
-  const node = await startNode(opts, pf, log).finally(() => {
+  const cache = allowlistCacheFile(opts.stateDir);
+  const initialAllowlist = (await loadCachedAllowlist(cache)) ?? [];
+  if (initialAllowlist.length) log(`enforcing the cached allowlist (${initialAllowlist.length} users) until the control plane syncs`);
+  const node = await startNode(opts, pf, log, { initialAllowlist }).finally(() => {
     process.off('SIGTERM', earlyTerm);
     process.off('SIGINT', earlyInt);
   });

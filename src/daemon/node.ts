@@ -86,7 +86,12 @@ function absolute(p: string): string {
   return p.startsWith('/') ? p : join(process.cwd(), p);
 }
 
-export async function startNode(o: NodeOptions, pf: Preflight, log: Logger): Promise<MembershipNode> {
+export interface StartExtras {
+  /** Users rendered into the very first config (the last applied allowlist), so a restart without quorum enforces it. */
+  initialAllowlist?: AllowUser[];
+}
+
+export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extras: StartExtras = {}): Promise<MembershipNode> {
   await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
   const id = await loadOrCreateIdentity(o.internalIdFile);
   const enforce = o.busAuth === 'enforce';
@@ -95,6 +100,7 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger): Pro
   if (!o.natsUrl) {
     const monitorPort = await pickLoopbackPort();
     const conf = buildConf(o, pf, enforce ? id.publicKey : null, monitorPort);
+    conf.allowlist = extras.initialAllowlist ?? [];
     sup = new NatsSupervisor({
       bin: o.natsServerBin,
       confFile: join(o.stateDir, 'nats.conf'),
