@@ -8,11 +8,12 @@
 //   See select.ts (selectHosts) and vars.ts (hostVars) for using it.
 import { resolve } from 'node:path';
 import type { SourcePos } from '../errors.js';
-import { posAt, readYamlSource, throwIfErrors } from '../yaml/source.js';
+import { formatPath, posAt, readYamlSource, throwIfErrors, type YamlSource } from '../yaml/source.js';
 import { compileSchema, findPlaceholders, validateSource } from '../yaml/validate.js';
 import { checkNodes } from './checks.js';
 import { DEFAULT_STATE_DIR, inventorySchema, NODE_FIELD_DEFAULTS } from './schema.js';
 import type { ClusterSpec, Inventory, NodeSpec } from './types.js';
+import { isSecretName } from './vars.js';
 
 const validate = compileSchema(inventorySchema);
 
@@ -39,6 +40,7 @@ export function loadInventory(file: string, text?: string): Inventory {
   const nodes = raw.nodes.map((n) => buildNode(n, defaults));
   const { errors, warnings } = checkNodes(src, cluster, nodes);
   throwIfErrors(errors);
+  warnings.push(...findLiteralSecrets(src, raw));
 
   const positions = new Map<string, SourcePos>();
   nodes.forEach((n, i) => positions.set(n.name, posAt(src, ['nodes', i])));
@@ -62,4 +64,23 @@ function buildNode(n: RawNode, d: Partial<NodeSpec>): NodeSpec {
   if (identity !== undefined) node.identity_file = identity;
   if (n.wg_ip !== undefined) node.wg_ip = n.wg_ip;
   return node;
+}
+
+/**
+ * A secret written into inventory.yaml ends up in git. Not an error (a lab may
+ * do it on purpose) but worth a warning: secrets belong in secrets/ files.
+ * Paths (a key file's location) and templated values are fine.
+ */
+function findLiteralSecrets(src: YamlSource, raw: RawInventory): string[] {
+  const out: string[] = [];
+  const scan = (vars: Record<string, unknown> | undefined, path: (string | number)[]) => {
+    for (const [k, v] of Object.entries(vars ?? {})) {
+      if (!isSecretName(k) || typeof v !== 'string' || !v || /^[/~.]|\{\{/.test(v)) continue;
+      const p = posAt(src, [...path, k]);
+      out.push(`${p.file}:${p.line}:${p.col}: ${formatPath([...path, k])} looks like a secret written in clear; keep it in a file under secrets/ (gitignored)`);
+    }
+  };
+  scan(raw.defaults?.vars, ['defaults', 'vars']);
+  raw.nodes.forEach((n, i) => scan(n.vars, ['nodes', i, 'vars']));
+  return out;
 }

@@ -120,3 +120,13 @@ test('redactVars hides secret-looking values (by name, nested) and keeps the res
   assert.match(String(shown.monkey), /^<redacted/);
   assert.match(String(shown.passthrough), /^<redacted/);
 });
+
+test('a secret written in clear in vars is a warning with its position; paths and templates are not', () => {
+  const yaml =
+    'cluster:\n  name: t\ndefaults:\n  vars:\n    tls_key: /etc/unibus/tls.key\n    api_token: "{{ lookup_token }}"\nnodes:\n' +
+    '  - name: a\n    public_ip: 10.0.0.1\n    vars:\n      cluster_password: hunter2\n';
+  const inv = loadInventory('/virtual/s.yaml', yaml);
+  assert.deepEqual(inv.warnings, [
+    '/virtual/s.yaml:11:25: nodes[0].vars.cluster_password looks like a secret written in clear; keep it in a file under secrets/ (gitignored)',
+  ]);
+});
