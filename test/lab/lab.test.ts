@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { run } from './exec.js';
+import { run, waitFor } from './exec.js';
 import { ensureLab, labAvailable, labSsh, type LabInfo } from './lab.js';
 import { sshArgv } from './ssh.js';
 
@@ -88,19 +88,38 @@ if (!avail.ok) {
       assert.equal(readFileSync(wrong, 'utf8'), other.join('\n') + '\n', 'known_hosts must not be rewritten');
     });
 
+    test('a host that reboots comes back (nspawn exit 133 restarts it)', async () => {
+      const h = lab.hosts[2]!;
+      const bootId = async () => (await labSsh(lab, h, 'cat /proc/sys/kernel/random/boot_id', 15_000)).stdout.trim();
+      const before = await bootId();
+      assert.match(before, /^[0-9a-f-]{36}$/);
+      await labSsh(lab, h, 'systemctl reboot', 15_000);
+      const after = await waitFor('the host to boot again', 90_000, async () => {
+        const id = await bootId();
+        return id && id !== before ? id : undefined;
+      }, 500);
+      assert.notEqual(after, before);
+      const r = await labSsh(lab, h, 'timeout 60 systemctl is-system-running --wait', 90_000);
+      assert.equal(r.stdout.trim(), 'running');
+    });
+
     test('apt installs nats-server 2.10 from the local repository only', async () => {
       const h = lab.hosts[0]!;
       const src = await labSsh(lab, h, 'cat /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null | grep -v "^#"');
       assert.deepEqual(src.stdout.trim().split('\n'), ['deb [trusted=yes] file:/srv/repo ./']);
+      // Another test may have installed it on this shared host: then leave it installed.
+      const had = (await labSsh(lab, h, "dpkg-query -W -f='${Status}' nats-server 2>/dev/null")).stdout.includes('install ok installed');
+      const apt = 'DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=120';
       try {
-        const r = await labSsh(lab, h,
-          'export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q nats-server && nats-server --version', 300_000);
+        const r = await labSsh(lab, h, `${apt} update && ${apt} install --reinstall nats-server && nats-server --version`, 300_000);
         assert.equal(r.code, 0, r.stderr + r.stdout);
         assert.match(r.stdout, /nats-server: v2\.10\.\d+/);
+        assert.match(r.stdout, /file:\/srv\/repo/, 'apt read the local repository');
       } finally {
         // Leave the shared lab as it was for the tests that deploy to it.
-        await labSsh(lab, h, 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q nats-server && apt-get autoremove -y -q', 300_000);
+        if (!had) await labSsh(lab, h, `${apt} purge nats-server && ${apt} autoremove`, 300_000);
       }
+      if (had) return;
       const gone = await labSsh(lab, h, 'command -v nats-server || echo absent');
       assert.equal(gone.stdout.trim(), 'absent');
     });
