@@ -9,6 +9,8 @@ lab() { node --import tsx test/lab/cli.ts "$@"; }
 
 bash scripts/setup.sh
 npm run -s typecheck
+# What setup should have left: every controller and lab tool (fails loudly if not).
+node bin/unibus.js doctor --lab
 
 set +e
 trap 'lab down || echo "ci: lab down failed" >&2' EXIT
@@ -19,5 +21,6 @@ echo "ci: lab up (3 hosts) exit $up_rc in $((SECONDS - t0)) s"
 # The lab tests still run when up failed: under CI=true they fail and say why.
 npm test
 test_rc=$?
+echo "ci: tests exit $test_rc after $SECONDS s in all"
 if ((test_rc != 0)); then exit "$test_rc"; fi
 exit "$up_rc"
