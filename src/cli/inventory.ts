@@ -4,8 +4,12 @@
 //                                                 every error with file:line:col on stderr (exit 2)
 //   unibus inventory show [-i FILE] [--host H] [--json]
 //                                                 resolved variables per host, secrets redacted
-//   unibus inventory diff OLD NEW [--json]        what the change from OLD to NEW means
+//   unibus inventory diff OLD NEW [--json]        what the change from OLD to NEW means;
+//                                                 OLD or NEW may be a git revision and path
+//                                                 (HEAD:inventory.yaml) when no such file exists
 // -i/--inventory defaults to ./inventory.yaml. Exit codes: 0 ok, 2 bad input.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { ConfigErrors, UnibusError } from '../errors.js';
@@ -101,8 +105,20 @@ function show(file: string, host: string | undefined, json: boolean): number {
   return 0;
 }
 
+/** A file, or `REV:path` read with `git show` so a change can be reviewed before it is committed. */
+function loadRevision(arg: string): Inventory {
+  if (existsSync(arg) || !/^[^:/]+:.+$/.test(arg)) return loadInventory(arg);
+  let text: string;
+  try {
+    text = execFileSync('git', ['show', arg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+  } catch (err) {
+    throw new UnibusError(`cannot read ${arg}: neither a file nor a git revision:path (${String((err as { stderr?: string }).stderr ?? err).trim()})`, { cause: err });
+  }
+  return loadInventory(arg, text);
+}
+
 function diff(oldFile: string, newFile: string, json: boolean): number {
-  const d = diffInventories(loadInventory(oldFile), loadInventory(newFile));
+  const d = diffInventories(loadRevision(oldFile), loadRevision(newFile));
   console.log(json ? JSON.stringify(redactVars(d), null, 2) : formatInventoryDiff(d));
   return 0;
 }

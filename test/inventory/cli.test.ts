@@ -14,11 +14,18 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'unibus-inv-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+// Resolved here so the CLI can also run from a folder outside the project.
+const TSX = import.meta.resolve('tsx');
+
 function unibus(...args: string[]): { code: number | null; out: string; err: string } {
+  return unibusIn(root, ...args);
+}
+
+function unibusIn(cwd: string, ...args: string[]): { code: number | null; out: string; err: string } {
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '-e', `import(${JSON.stringify(join(root, 'src/cli/main.ts'))}).then((m) => m.main(process.argv.slice(1))).then((c) => process.exit(c))`, '--', ...args],
-    { cwd: root, encoding: 'utf8', timeout: 30_000 },
+    ['--import', TSX, '-e', `import(${JSON.stringify(join(root, 'src/cli/main.ts'))}).then((m) => m.main(process.argv.slice(1))).then((c) => process.exit(c))`, '--', ...args],
+    { cwd, encoding: 'utf8', timeout: 30_000 },
   );
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
@@ -102,4 +109,23 @@ test('diffInventories: reach-only edits restart nothing; kv_replicas re-renders 
   assert.deepEqual(removed.removed, ['datardos']);
   assert.deepEqual(removed.restart, ['magnus', 'homer']);
   assert.deepEqual(diffInventories(a, a).changes, []);
+});
+
+test('inventory diff reads REV:path from git when no such file exists', () => {
+  const repo = join(dir, 'repo');
+  const git = (...a: string[]) => spawnSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...a], { encoding: 'utf8', timeout: 10_000 });
+  spawnSync('mkdir', ['-p', repo]);
+  assert.equal(git('init', '-q').status, 0);
+  const text = readFileSync(join(root, 'examples/production.yaml'), 'utf8');
+  writeFileSync(join(repo, 'inventory.yaml'), text);
+  assert.equal(git('add', 'inventory.yaml').status, 0);
+  assert.equal(git('commit', '-q', '-m', 'x').status, 0);
+  writeFileSync(join(repo, 'inventory.yaml'), text.replace('192.0.2.10', '192.0.2.11'));
+  const r = unibusIn(repo, 'inventory', 'diff', 'HEAD:inventory.yaml', 'inventory.yaml');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /nodes\.magnus\.public_ip: "192\.0\.2\.10" -> "192\.0\.2\.11"/);
+  assert.match(r.out, /re-mint certs: magnus\n/);
+  const bad = unibus('inventory', 'diff', 'NOPE:x.yaml', 'inventory.yaml');
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /cannot read NOPE:x\.yaml/);
 });
