@@ -69,7 +69,7 @@ export function renderTemplate(source: TemplateSource, vars: Record<string, unkn
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new TemplateError({ file, line: 1, col: 1 }, '', `cannot read template (${(err as NodeJS.ErrnoException).code})`, undefined, { cause: err });
+      throw new TemplateError({ file, line: 1, col: 1 }, 'template', `cannot read template (${(err as NodeJS.ErrnoException).code})`, undefined, { cause: err });
     }
     return renderText(text, vars, file, envFor(dirname(file)));
   }
@@ -128,7 +128,7 @@ function toTemplateError(err: unknown, name: string, origin?: SourcePos, colShif
   // nunjucks' own errors (parser, output of null) carry 1-based positions; errors thrown
   // inside a render (a failing filter) are wrapped with the 0-based position of the node.
   const shift = e.cause ? 1 : 0;
-  return new TemplateError(at(Math.max((e.lineno ?? 0) + shift, 1), Math.max((e.colno ?? 0) + shift, 1)), '', msg, undefined, { cause: err });
+  return new TemplateError(at(Math.max((e.lineno ?? 0) + shift, 1), Math.max((e.colno ?? 0) + shift, 1)), 'template', msg, undefined, { cause: err });
 }
 
 const CAPTURE_OPEN = '{{ __unibus_capture((';
@@ -137,7 +137,16 @@ const SINGLE_EXPR = /^\s*\{\{((?:(?!\{\{|\}\}).)*)\}\}\s*$/s;
 
 export function evalExpression(expr: string, vars: Record<string, unknown>, origin?: SourcePos, name = '<expression>'): unknown {
   captured = null;
-  renderText(`${CAPTURE_OPEN}${expr}${CAPTURE_CLOSE}`, vars, origin?.file ?? name, envFor(null), origin, CAPTURE_OPEN.length);
+  try {
+    renderText(`${CAPTURE_OPEN}${expr}${CAPTURE_CLOSE}`, vars, origin?.file ?? name, envFor(null), origin, CAPTURE_OPEN.length);
+  } catch (err) {
+    // A syntax error would otherwise speak of the wrapper's own tokens: name the expression instead.
+    if (err instanceof TemplateError && err.path === 'template') {
+      const col = Math.min(err.pos.col, expr.length + 1);
+      throw new TemplateError({ ...err.pos, col: origin ? err.pos.col : col }, 'expression', `invalid expression ${JSON.stringify(expr.trim())}: ${err.problem}`, 'a Jinja expression', { cause: err });
+    }
+    throw err;
+  }
   const out = captured as { value: unknown } | null;
   captured = null;
   return out?.value;

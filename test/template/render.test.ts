@@ -111,6 +111,8 @@ test('evalCondition: booleans, lists (all), bare and braced expressions, registe
   assert.equal(evalCondition('missing is defined', r), false);
   assert.equal(evalCondition('result.stdout is search("act")', r), true);
   assert.equal(evalCondition('True and not False', r), true);
+  const bad = templateError(() => evalCondition('result.rc ==', r));
+  assert.match(bad.message, /^<condition>:1:\d+: expression: invalid expression "result\.rc ==": /);
   const e = templateError(() => evalCondition('result.code == 0', r, { file: '/p/x.yaml', line: 4, col: 7 }));
   assert.equal(e.path, 'result.code');
   assert.deepEqual(e.pos, { file: '/p/x.yaml', line: 4, col: 7 });
