@@ -123,7 +123,10 @@ export function installStrictLookups(): void {
     withLenient.call(this, LENIENT_TESTS.has(test), () => origIs.call(this, node, frame));
   };
   const origFilter = proto.compileFilter as (this: unknown, node: NjNode, frame: unknown) => void;
-  proto.compileFilter = function (this: { _lenient?: boolean }, node: NjNode, frame: unknown) {
+  proto.compileFilter = function (this: { _lenient?: boolean; _emit(s: string): void }, node: NjNode, frame: unknown) {
+    // Record where the filter is, as nunjucks does for function calls, so a failing filter has a line.
+    this._emit(`(lineno = ${node.lineno}, colno = ${node.colno}, `);
     withLenient.call(this, LENIENT_FILTERS.has(String(node.name?.value)), () => origFilter.call(this, node, frame));
+    this._emit(')');
   };
 }

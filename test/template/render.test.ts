@@ -144,3 +144,9 @@ test('an undefined variable inside an included template names the included file 
   assert.equal(e.path, 'route_list');
   assert.deepEqual(e.pos, { file: join(dir, 'routes.j2'), line: 2, col: 4 });
 });
+
+test('a failing filter reports the line and column of the filter', () => {
+  const e = templateError(() => renderTemplate({ text: 'a\nb {{ s | from_json }}', name: 'f.j2' }, { s: '{bad' }));
+  assert.deepEqual(e.pos, { file: 'f.j2', line: 2, col: 10 });
+  assert.match(e.message, /from_json: not valid JSON/);
+});
