@@ -4,7 +4,8 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-export const CACHE_DIR = '/var/cache/unibus-lab';
+/** UNIBUS_LAB_CACHE moves it, e.g. to time a build from nothing without touching the shared cache. */
+export const CACHE_DIR = process.env.UNIBUS_LAB_CACHE || '/var/cache/unibus-lab';
 export const RUN_DIR = '/run/unibus-lab';
 export const HOSTS_DIR = '/var/lib/unibus-lab/hosts';
 export const STATE_FILE = join(RUN_DIR, 'state.json');
