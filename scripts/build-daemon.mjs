@@ -8,7 +8,7 @@
 // build rewrites it into a literal import and fails loudly if the pattern is
 // gone, rather than shipping a daemon without its API.
 import { build } from 'esbuild';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -42,7 +42,7 @@ const literalControlPlane = {
   },
 };
 
-await build({
+const res = await build({
   entryPoints: [`${ROOT}src/daemon/cli-entry.ts`],
   outfile: OUT,
   bundle: true,
@@ -54,6 +54,11 @@ await build({
   plugins: [literalControlPlane],
   logLevel: 'warning',
   legalComments: 'none',
+  metafile: true,
+  absWorkingDir: ROOT,
 });
+// The inputs, so a deploy can tell whether the bundle is older than its sources.
+const inputs = Object.keys(res.metafile.inputs).filter((f) => !f.includes('node_modules/'));
+await writeFile(OUT.replace(/\.mjs$/, '') + '.inputs.json', JSON.stringify({ root: ROOT, inputs }, null, 1) + '\n');
 const { size } = await stat(OUT);
 process.stdout.write(`${OUT} (${(size / 1024).toFixed(0)} KiB)\n`);

@@ -41,12 +41,13 @@ import { set_fact } from './set_fact.js';
 import { template } from './template.js';
 import { wait_for } from './wait_for.js';
 import type { Module } from './types.js';
+import { CLUSTER_MODULES } from './cluster-modules.js';
 
 export { runCommand, runCommands, isCommandOk, CommandFailedError, type RunOutcome } from './run.js';
 export { describeCommand, formatFileDiff, fingerprintOf } from './print.js';
 export type { Command, FileDiff, Module, ModuleContext, ModulePlan } from './types.js';
 
-const MODULES: readonly Module[] = [copy, template, file, command, shell, pkg, service, wait_for, assert, set_fact];
+const MODULES: readonly Module[] = [copy, template, file, command, shell, pkg, service, wait_for, assert, set_fact, ...CLUSTER_MODULES];
 
 const byName = new Map<string, Module>(MODULES.map((m) => [m.name, m]));
 

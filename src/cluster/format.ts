@@ -1,0 +1,33 @@
+// The cluster at a glance as text tables (status, verify).
+import type { ClusterReport } from './probe.js';
+
+function table(head: string[], rows: string[][]): string {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd();
+  return [line(head), ...rows.map(line)].join('\n');
+}
+
+export function formatReport(r: ClusterReport, drift: string[]): string {
+  const nodes = table(
+    ['NODE', 'HEALTH', 'ROUTES', 'META LEADER', 'POSTURE'],
+    r.nodes.map((n) => [
+      n.name,
+      n.http === 200 ? 'ok' : `${n.http ?? '-'} ${n.reason ?? n.status}`.slice(0, 60),
+      n.routes === undefined ? '-' : String(n.routes),
+      n.meta_leader ?? '-',
+      n.posture ? `auth=${n.posture.bus_auth} acl=${n.posture.acl} tls=${n.posture.tls} route_tls=${n.posture.route_tls} store=${n.posture.store} R${n.posture.kv_replicas}` : '-',
+    ]),
+  );
+  const streams = table(
+    ['STREAM', 'R', 'LEADER', 'REPLICAS (current/lag)'],
+    r.streams.map((s) => [
+      s.name,
+      s.replicas === null ? '-' : String(s.replicas),
+      s.leader ?? '-',
+      s.error ? `error: ${s.error}` : s.peers.map((p) => `${p.name}:${p.offline ? 'offline' : p.current ? 'current' : 'behind'}/${p.lag}`).join(' ') || '(leader only)',
+    ]),
+  );
+  const certs = table(['CERT', 'NODE', 'EXPIRES', 'DAYS'], r.certs.map((c) => [c.kind, c.node, c.not_after.slice(0, 10), String(c.days_left)]));
+  const verdict = drift.length ? `DRIFT (${drift.length}):\n${drift.map((x) => `  - ${x}`).join('\n')}` : 'verified: no drift';
+  return [`meta leader: ${r.meta_leader ?? '(none)'}`, nodes, '', streams, '', certs, '', verdict].join('\n');
+}
