@@ -92,7 +92,7 @@ export function installStrictLookups(): void {
 
   const withLenient = function (this: { _lenient?: boolean }, on: boolean, fn: () => void): void {
     const prev = this._lenient;
-    this._lenient = prev || on;
+    this._lenient = on;
     try {
       fn();
     } finally {
@@ -120,13 +120,23 @@ export function installStrictLookups(): void {
   const origIs = proto.compileIs as (this: unknown, node: NjNode, frame: unknown) => void;
   proto.compileIs = function (this: { _lenient?: boolean }, node: NjNode, frame: unknown) {
     const test = String(node.right?.name ? node.right.name.value : node.right?.value);
-    withLenient.call(this, LENIENT_TESTS.has(test), () => origIs.call(this, node, frame));
+    withLenient.call(this, LENIENT_TESTS.has(test) || Boolean(this._lenient), () => origIs.call(this, node, frame));
   };
   const origFilter = proto.compileFilter as (this: unknown, node: NjNode, frame: unknown) => void;
-  proto.compileFilter = function (this: { _lenient?: boolean; _emit(s: string): void }, node: NjNode, frame: unknown) {
+  type FilterSelf = { _lenient?: boolean; _emit(s: string): void; compile(n: unknown, f: unknown): void };
+  proto.compileFilter = function (this: FilterSelf, node: NjNode & { args?: { children: unknown[] } }, frame: unknown) {
     // Record where the filter is, as nunjucks does for function calls, so a failing filter has a line.
     this._emit(`(lineno = ${node.lineno}, colno = ${node.colno}, `);
-    withLenient.call(this, LENIENT_FILTERS.has(String(node.name?.value)), () => origFilter.call(this, node, frame));
+    const name = String(node.name?.value);
+    if (LENIENT_FILTERS.has(name) && node.args) {
+      // Only the value being defaulted may be undefined: `x | default(y)` still needs y.
+      this._emit(`env.getFilter(${JSON.stringify(name)}).call(context, `);
+      node.args.children.forEach((child, i) => {
+        if (i > 0) this._emit(',');
+        withLenient.call(this, i === 0, () => this.compile(child, frame));
+      });
+      this._emit(')');
+    } else origFilter.call(this, node, frame);
     this._emit(')');
   };
 }

@@ -59,6 +59,9 @@ test('is defined, is undefined and default stay lenient, as in Jinja', () => {
     vars,
   );
   assert.equal(out, 'd false true false true 8470');
+  // only the defaulted value may be undefined: the fallback itself must exist
+  assert.equal(templateError(() => renderTemplate({ text: '{{ missing | default(fallback) }}', name: 't' }, vars)).path, 'fallback');
+  assert.equal(renderTemplate({ text: '{{ missing | default(name) }}', name: 't' }, vars), 'n1');
 });
 
 test('a template syntax error has its position', () => {
