@@ -58,8 +58,12 @@ export function readState(file = STATE_FILE): LabState | undefined {
   } catch {
     return undefined;
   }
-  const s = JSON.parse(text) as LabState;
-  return s.version === 1 ? s : undefined;
+  try {
+    const s = JSON.parse(text) as LabState;
+    return s.version === 1 && Array.isArray(s.hosts) ? s : undefined;
+  } catch {
+    return undefined; // a torn or foreign file: `up` then cleans leftovers by name
+  }
 }
 
 /** Atomic: a reader sees the old file or the new one, never half of one. */
