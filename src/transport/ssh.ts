@@ -7,6 +7,7 @@ import { buildCommandLine, quoteArgv } from '../util/shell.js';
 import { ExecTimeoutError, HostKeyError, PutError, TransportError } from './errors.js';
 import { algorithmsFor, appendKnownHost, checkHostKey, readKnownHosts } from './known-hosts.js';
 import { putArgv } from './put-script.js';
+import { RemoteShell, type ShellChannel } from './ssh-shell.js';
 import type { ExecRequest, ExecResult, PutOptions, Transport } from './types.js';
 
 export interface SshOptions {
@@ -50,6 +51,11 @@ interface RawResult {
   code: number;
   stdout: Buffer;
   stderr: Buffer;
+}
+
+/** Whether the remote shell may run a request: no stdin to send, and no secret ever in a temp file. */
+function canUseShell(stdin: Buffer | undefined, viaShell: boolean): boolean {
+  return viaShell && stdin === undefined;
 }
 
 /**
@@ -115,6 +121,25 @@ export class SshTransport implements Transport {
     return new SshTransport(ssh, opts);
   }
 
+  private shell: RemoteShell | undefined;
+  private shellOpening: Promise<RemoteShell> | undefined;
+
+  /** The connection's long-lived shell, opened on first use and again after it died. */
+  private getShell(): Promise<RemoteShell> {
+    if (this.shell && !this.shell.dead) return Promise.resolve(this.shell);
+    const conn = this.ssh.connection;
+    if (!conn) return Promise.reject(new TransportError(this.host, 'not connected'));
+    this.shellOpening ??= new Promise<RemoteShell>((resolve, reject) => {
+      conn.exec('exec sh', (err: Error | undefined, ch: ShellChannel) => {
+        this.shellOpening = undefined;
+        if (err) return reject(new TransportError(this.host, `cannot open a shell: ${err.message}`, { cause: err }));
+        this.shell = new RemoteShell(ch, this.host);
+        resolve(this.shell);
+      });
+    });
+    return this.shellOpening;
+  }
+
   private get isRoot(): boolean {
     return this.opts.user === 'root';
   }
@@ -145,7 +170,7 @@ export class SshTransport implements Transport {
     });
   }
 
-  private async run(req: ExecRequest): Promise<RawResult> {
+  private async run(req: ExecRequest, viaShell = true): Promise<RawResult> {
     const timeoutMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
     const sudo = req.sudo && !this.isRoot;
@@ -153,7 +178,10 @@ export class SshTransport implements Transport {
     const line = buildCommandLine(argv, { cwd: req.cwd });
     const stdin = req.stdin === undefined ? undefined : isSecret(req.stdin) ? req.stdin.reveal() : Buffer.from(req.stdin);
     const started = Date.now();
-    const r = await this.execRaw(line, stdin, secs * 1000 + LOCAL_GRACE_MS, req.argv);
+    const bound = secs * 1000 + LOCAL_GRACE_MS;
+    const r = canUseShell(stdin, viaShell)
+      ? await (await this.getShell()).run(line, bound, req.argv)
+      : await this.execRaw(line, stdin, bound, req.argv);
     if ((r.code === 124 || r.code === 137) && Date.now() - started >= secs * 1000 - 50) {
       throw new ExecTimeoutError(this.host, req.argv, timeoutMs);
     }
@@ -173,13 +201,15 @@ export class SshTransport implements Transport {
 
   async get(path: string, opts: { sudo?: boolean } = {}): Promise<Buffer | null> {
     const argv = ['sh', '-c', 'if [ -e "$1" ]; then exec cat -- "$1"; else exit 3; fi', 'unibus-get', path];
-    const r = await this.run({ argv, sudo: opts.sudo, timeoutMs: 120_000 });
+    // Its own channel: file content (possibly a key) never lands in the shell's temp files.
+    const r = await this.run({ argv, sudo: opts.sudo, timeoutMs: 120_000 }, false);
     if (r.code === 3) return null;
     if (r.code !== 0) throw new TransportError(this.host, `get ${path} failed (rc=${r.code}): ${r.stderr.toString().trim()}`);
     return r.stdout;
   }
 
   async close(): Promise<void> {
+    this.shell?.close();
     this.ssh.dispose();
   }
 

@@ -87,6 +87,24 @@ describe('ssh transport on a real sshd', () => {
     assert.equal((await t.exec({ argv: ['true'] })).code, 0);
   });
 
+  it('the connection shell frames large and tricky output exactly', async () => {
+    const big = await t.exec({ argv: ['sh', '-c', 'head -c 1000000 /dev/zero | tr "\\0" x; printf "\\nUNIBUS-0000 0 5 5\\n" >&2'] });
+    assert.equal(big.code, 0);
+    assert.equal(big.stdout.length, 1_000_000);
+    assert.match(big.stderr, /^\nUNIBUS-0000 0 5 5\n$/);
+    // commands never read the shell's own input stream
+    assert.equal((await t.exec({ argv: ['cat'] })).stdout, '');
+    assert.equal((await t.exec({ argv: ['echo', 'after'] })).stdout, 'after\n');
+  });
+
+  it('a killed connection shell is replaced on the next exec', async () => {
+    // walk up to the long-lived `sh` (its cmdline is just "sh") and kill it
+    const killer = `p=$PPID; while [ "$p" -gt 1 ]; do c=$(tr '\\0' ' ' </proc/$p/cmdline); if [ "$c" = "sh " ]; then kill -9 "$p"; sleep 5; fi; p=$(cut -d' ' -f4 /proc/$p/stat); done; exit 9`;
+    await assert.rejects(t.exec({ argv: ['sh', '-c', killer], timeoutMs: 10_000 }), /remote shell ended/);
+    const r = await t.exec({ argv: ['echo', 'again'] });
+    assert.equal(r.stdout, 'again\n');
+  });
+
   it('modules converge over ssh (fact script through the quoting)', async () => {
     const ctx = { transport: t, vars: {}, check: false, baseDirs: [], render: () => '', host: 'n1' };
     const dest = join(sshd.dir, 'conf d', 'a b.conf');
