@@ -59,9 +59,10 @@ export class LocalTransport implements Transport {
     try {
       const out = await p;
       if (timedOut) throw new ExecTimeoutError(this.host, req.argv, timeoutMs);
-      // A spawn failure (missing cwd) has no exit code: report it like a shell would.
-      if (out.exitCode === null && out.signal === null) {
-        throw new TransportError(this.host, `cannot run ${req.argv[0]}: ${out.stderr || 'spawn failed'}`);
+      // A spawn failure (a missing cwd) comes back as a negative errno or no code at all.
+      if ((out.exitCode === null && out.signal === null) || (out.exitCode ?? 0) < 0) {
+        const where = req.cwd ? ` in ${req.cwd}` : '';
+        throw new TransportError(this.host, `cannot start ${req.argv[0]}${where} (${out.stderr.trim() || `errno ${-(out.exitCode ?? 0)}`})`);
       }
       return { code: out.exitCode ?? 128 + 9, stdout: out.stdout, stderr: out.stderr };
     } finally {

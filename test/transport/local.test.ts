@@ -35,6 +35,10 @@ describe('local transport', () => {
     assert.equal(r.stderr.trim(), 'err');
   });
 
+  it('a missing cwd is a transport error naming the folder', async () => {
+    await assert.rejects(t.exec({ argv: ['pwd'], cwd: join(dir, 'nope') }), /cannot start pwd in .*nope/);
+  });
+
   it('sends stdin: text, binary and a Secret revealed only into the pipe', async () => {
     assert.equal((await t.exec({ argv: ['cat'], stdin: 'hello' })).stdout, 'hello');
     const bin = await t.exec({ argv: ['sha256sum'], stdin: Buffer.from([0, 255, 1]) });
