@@ -8,6 +8,8 @@
 //     Throws PlaybookNotFoundError, or ConfigErrors listing every problem
 //     (unknown keyword or module, wrong type, missing role, notify naming no
 //     handler, ...) each with file:line:col.
+//   checkPlayHosts(playbook, inventory) (load-hosts.ts): hosts patterns that
+//     match nothing, reported at the play's `hosts:` line.
 //
 // Each play's tasks are its roles' tasks (in order) then its own; handlers
 // likewise; roleDefaults holds the roles' defaults.yaml merged.
@@ -19,6 +21,7 @@ import { getModule, hasModule, moduleNames } from '../modules/index.js';
 import { configErrorAt, posAt, readYamlSource, throwIfErrors, type DataPath, type YamlSource } from '../yaml/source.js';
 import { compileSchema, typeName, validateSource } from '../yaml/validate.js';
 import { notifyOrigin, parseTaskList, type TaskListContext } from './load-tasks.js';
+import { hostsOrigin } from './load-hosts.js';
 import { loadRole } from './roles.js';
 import { playSchema } from './schema.js';
 import type { Play, Playbook, Task } from './types.js';
@@ -129,6 +132,7 @@ function loadPlay(
     pos: posAt(src, at),
   };
   if (p.serial !== undefined) play.serial = p.serial as number | string;
+  hostsOrigin.set(play, posAt(src, [...at, 'hosts']));
   return play;
 }
 

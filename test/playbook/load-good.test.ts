@@ -5,6 +5,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
+import { ConfigErrors } from '../../src/errors.js';
+import { loadInventory } from '../../src/inventory/load.js';
+import { checkPlayHosts } from '../../src/playbook/load-hosts.js';
 import { PlaybookNotFoundError, loadPlaybook } from '../../src/playbook/load.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'unibus-pb-good-'));
@@ -140,4 +143,19 @@ test('the module registry decides what a task may use', () => {
     return '';
   })();
   assert.match(errors, /roles\/web\/tasks\.yaml:2:3: \[0\]\.template: unknown keyword or module 'template'/);
+});
+
+test('checkPlayHosts: a hosts pattern naming no node or role is reported at its line', () => {
+  const inv = loadInventory('/virtual/inv.yaml', 'cluster:\n  name: t\nnodes:\n  - name: n1\n    public_ip: 10.0.0.1\n  - name: n3\n    public_ip: 10.0.0.3\n');
+  const pb = loadPlaybook('site', { projectDir: dir });
+  checkPlayHosts(pb, inv); // all, '!n3' and n3 all exist
+  const typo = join(dir, 'playbooks/typo.yaml');
+  writeFileSync(typo, '- hosts: all\n  tasks: [{command: echo}]\n- name: second\n  hosts: [n1, webservers]\n  tasks: [{command: echo}]\n');
+  assert.throws(
+    () => checkPlayHosts(loadPlaybook('typo', { projectDir: dir }), inv),
+    (e: unknown) =>
+      e instanceof ConfigErrors &&
+      e.errors.length === 1 &&
+      e.errors[0].message.startsWith(`${typo}:4:10: [1].hosts: host pattern 'webservers' matches no node or role in /virtual/inv.yaml (expected 'all', a node (n1, n3) or a role (node))`),
+  );
 });
