@@ -26,6 +26,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class TestNatsServer {
   child: ChildProcess | null = null;
+  /** The last 4 KB of the server's log, for failure messages. */
+  tail = '';
   constructor(
     public conf: NatsConf,
     readonly dir: string,
@@ -45,11 +47,11 @@ export class TestNatsServer {
     await writeFile(this.confFile, renderNatsConf(this.conf), { mode: 0o600 });
     const child = spawn(NATS_BIN, ['-c', this.confFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
-    let tail = '';
-    child.stderr!.on('data', (c: Buffer) => (tail = (tail + c.toString()).slice(-2000)));
+    this.tail = '';
+    child.stderr!.on('data', (c: Buffer) => (this.tail = (this.tail + c.toString()).slice(-4000)));
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nats-server exited during start: ${tail}`);
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nats-server exited during start: ${this.tail}`);
       try {
         const r = await fetch(`http://127.0.0.1:${this.conf.monitorPort}/healthz?js-enabled-only=true`, { signal: AbortSignal.timeout(1000) });
         if (r.ok) return;
@@ -59,7 +61,7 @@ export class TestNatsServer {
       await sleep(100);
     }
     await this.kill();
-    throw new Error(`nats-server not ready within ${timeoutMs} ms: ${tail}`);
+    throw new Error(`nats-server not ready within ${timeoutMs} ms: ${this.tail}`);
   }
 
   /** Re-renders with a new allowlist and reloads (SIGHUP), as the node supervisor does. */
@@ -129,6 +131,32 @@ export async function makeServers(o: ClusterOptions): Promise<TestNatsServer[]> 
 
 export async function startServers(servers: TestNatsServer[]): Promise<void> {
   await Promise.all(servers.map((s) => s.start()));
+  if (servers.length > 1) await waitClusterFormed(servers);
+}
+
+/** Every node routed to every other and a meta leader over all of them, bounded. */
+export async function waitClusterFormed(servers: TestNatsServer[], timeoutMs = 30_000): Promise<void> {
+  const n = servers.length;
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const views = await Promise.all(
+        servers.map(async (s) => {
+          const get = async (p: string) => (await fetch(`http://127.0.0.1:${s.conf.monitorPort}${p}`, { signal: AbortSignal.timeout(1000) })).json();
+          const r = (await get('/routez')) as { num_routes: number };
+          const j = (await get('/jsz')) as { meta_cluster?: { leader?: string; cluster_size?: number } };
+          return { routes: r.num_routes, leader: j.meta_cluster?.leader, size: j.meta_cluster?.cluster_size };
+        }),
+      );
+      last = JSON.stringify(views);
+      if (views.every((v) => v.routes >= n - 1 && v.leader && v.size === n)) return;
+    } catch (err) {
+      last = String(err);
+    }
+    await sleep(200);
+  }
+  throw new Error(`cluster not formed within ${timeoutMs} ms: ${last}\n${servers.map((s) => `${s.conf.serverName}: ${s.tail.slice(-800)}`).join('\n')}`);
 }
 
 /** Stops every server and removes its folder; safe to call twice and after failures. */
