@@ -57,6 +57,14 @@ export function checkNodes(src: YamlSource, cluster: ClusterSpec, nodes: NodeSpe
     }
   });
 
+  // Host patterns resolve 'all', then node names, then roles: a clash would select the wrong hosts.
+  const roles = new Set(nodes.map((n) => n.role));
+  nodes.forEach((n, i) => {
+    if (n.name === 'all') errors.push(configErrorAt(src, at(i, 'name'), "node name 'all' is reserved", "another name: 'all' selects every node"));
+    else if (roles.has(n.name)) errors.push(configErrorAt(src, at(i, 'name'), `node name '${n.name}' is also a role name`, 'node names distinct from role names, so host patterns are unambiguous'));
+    if (n.role === 'all' && hasField(src, i, 'role')) errors.push(configErrorAt(src, at(i, 'role'), "role 'all' is reserved", "another role: 'all' selects every node"));
+  });
+
   // Two listeners on one address:port would make one node fail to start.
   const listeners = new Map<string, string>();
   nodes.forEach((n, i) => {

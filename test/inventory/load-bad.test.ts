@@ -149,6 +149,16 @@ const cases: Case[] = [
     yaml: 'cluster:\n  name: t\n  ports:\n    http: 8470\n    grpc: 9000\nnodes:\n  - name: a\n    public_ip: 10.0.0.1\n',
     want: [{ line: 5, col: 5, msg: "unknown key 'grpc' (expected one of: http, nats, route)" }],
   },
+  {
+    name: 'a node named like a role',
+    yaml: 'cluster:\n  name: t\nnodes:\n  - name: a\n    public_ip: 10.0.0.1\n    role: b\n  - name: b\n    public_ip: 10.0.0.2\n',
+    want: [{ line: 7, col: 11, msg: "node name 'b' is also a role name", path: 'nodes[1].name' }],
+  },
+  {
+    name: "a node named 'all'",
+    yaml: 'cluster:\n  name: t\nnodes:\n  - name: all\n    public_ip: 10.0.0.1\n',
+    want: [{ line: 4, col: 11, msg: "node name 'all' is reserved" }],
+  },
 ];
 
 for (const c of cases) {
