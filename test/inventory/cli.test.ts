@@ -30,10 +30,14 @@ function unibusIn(cwd: string, ...args: string[]): { code: number | null; out: s
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-test('inventory check: OK with counts on the default inventory, exit 0', () => {
+test('inventory check: OK with counts on the default inventory and the production example, exit 0', () => {
   const r = unibus('inventory', 'check');
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^OK .*inventory\.yaml: cluster unibus-local, 3 node\(s\) \(n1, n2, n3\).*kv_replicas 3.*0 warning\(s\)/);
+  const prod = unibus('inventory', 'check', '-i', 'examples/production.yaml');
+  assert.equal(prod.code, 0, prod.err);
+  assert.equal(prod.err, '');
+  assert.match(prod.out, /^OK .*production\.yaml: cluster unibus-prod, 3 node\(s\) \(magnus, homer, datardos\).*route_network public, 0 warning\(s\)/);
 });
 
 test('inventory check -i on a bad file: every error with its position on stderr, exit 2', () => {
