@@ -4,10 +4,11 @@ import { ExecTimeoutError, TransportError } from './errors.js';
 // One long-lived `sh` per connection for commands without stdin (fact reads
 // are most commands of a run). Opening an SSH session channel costs the
 // server a new session every time; a shell already running costs one fork
-// per command. Each command's output goes to files in a private 0700 folder
-// first, then comes back framed as `MARK rc out-bytes err-bytes\n` followed by
-// the bytes, so nothing a command prints can be mistaken for the framing.
-// Commands with stdin (uploads, secrets) and `get` use their own channel.
+// per command. After each command the shell prints `\n<mark> <rc>\n` on
+// stdout and `\n<mark>\n` on stderr, with a fresh random mark per command:
+// what comes before the mark is the command's output, byte for byte. Nothing
+// is written to disk on the host. Commands with stdin (uploads, secrets) and
+// `get` use a channel of their own.
 
 export interface ShellChannel {
   on(ev: 'data', cb: (b: Buffer) => void): void;
@@ -26,27 +27,29 @@ export interface RawResult {
 }
 
 interface Pending {
+  mark: string;
   resolve(r: RawResult): void;
   reject(e: Error): void;
 }
 
 export class RemoteShell {
-  private buf = Buffer.alloc(0);
+  private out = Buffer.alloc(0);
+  private err = Buffer.alloc(0);
   private pending: Pending | undefined;
   private queue: Promise<unknown> = Promise.resolve();
-  private errText = '';
   dead = false;
-  private readonly mark = `UNIBUS-${randomBytes(8).toString('hex')}`;
 
   constructor(
     private readonly ch: ShellChannel,
     private readonly host: string,
   ) {
-    ch.on('data', (b) => this.onData(b));
-    ch.stderr.on('data', (b) => (this.errText = (this.errText + b.toString()).slice(-2000)));
+    ch.on('data', (b) => ((this.out = Buffer.concat([this.out, b])), this.settle()));
+    ch.stderr.on('data', (b) => ((this.err = Buffer.concat([this.err, b])), this.settle()));
     ch.on('error', (e) => this.fail(new TransportError(host, `shell channel error: ${e.message}`, { cause: e })));
-    ch.on('close', () => this.fail(new TransportError(host, `remote shell ended${this.errText ? `: ${this.errText.trim()}` : ''}`)));
-    ch.write(`T=$(mktemp -d "\${TMPDIR:-/tmp}/.unibus-sh.XXXXXXXX") || exit 1\ntrap 'rm -rf "$T"' EXIT\n`);
+    ch.on('close', () => {
+      const tail = this.err.toString('utf8').trim().slice(-500);
+      this.fail(new TransportError(host, `remote shell ended${tail ? `: ${tail}` : ''}`));
+    });
   }
 
   private fail(e: Error): void {
@@ -56,23 +59,18 @@ export class RemoteShell {
     p?.reject(e);
   }
 
-  private onData(b: Buffer): void {
-    this.buf = Buffer.concat([this.buf, b]);
-    if (!this.pending) return;
-    const nl = this.buf.indexOf(10);
-    if (nl < 0) return;
-    const head = this.buf.subarray(0, nl).toString('latin1').split(' ');
-    if (head[0] !== this.mark || head.length !== 4) {
-      this.fail(new TransportError(this.host, `remote shell sent an unexpected frame: ${JSON.stringify(head.join(' ').slice(0, 80))}`));
-      this.ch.close();
-      return;
-    }
-    const [code, olen, elen] = head.slice(1).map(Number) as [number, number, number];
-    if (this.buf.length < nl + 1 + olen + elen) return;
-    const body = this.buf.subarray(nl + 1);
-    const r: RawResult = { code, stdout: Buffer.from(body.subarray(0, olen)), stderr: Buffer.from(body.subarray(olen, olen + elen)) };
-    this.buf = Buffer.from(body.subarray(olen + elen));
+  private settle(): void {
     const p = this.pending;
+    if (!p) return;
+    const outAt = this.out.indexOf(`\n${p.mark} `);
+    const errAt = this.err.indexOf(`\n${p.mark}\n`);
+    if (outAt < 0 || errAt < 0) return;
+    const lineEnd = this.out.indexOf(10, outAt + 1);
+    if (lineEnd < 0) return;
+    const code = Number(this.out.subarray(outAt + p.mark.length + 2, lineEnd).toString('latin1'));
+    const r: RawResult = { code, stdout: Buffer.from(this.out.subarray(0, outAt)), stderr: Buffer.from(this.err.subarray(0, errAt)) };
+    this.out = Buffer.from(this.out.subarray(lineEnd + 1));
+    this.err = Buffer.from(this.err.subarray(errAt + p.mark.length + 2));
     this.pending = undefined;
     p.resolve(r);
   }
@@ -86,6 +84,10 @@ export class RemoteShell {
 
   private runNow(line: string, localTimeoutMs: number, argv: string[]): Promise<RawResult> {
     if (this.dead) return Promise.reject(new TransportError(this.host, 'remote shell is closed'));
+    const mark = `UNIBUS-${randomBytes(12).toString('hex')}`;
+    // Output a previous command left behind (a stray background writer) is not this command's.
+    this.out = Buffer.alloc(0);
+    this.err = Buffer.alloc(0);
     return new Promise<RawResult>((resolve, reject) => {
       const timer = setTimeout(() => {
         // The remote `timeout` should have fired long ago: the shell is stuck, drop it.
@@ -93,13 +95,11 @@ export class RemoteShell {
         this.ch.close();
       }, localTimeoutMs);
       this.pending = {
+        mark,
         resolve: (r) => (clearTimeout(timer), resolve(r)),
         reject: (e) => (clearTimeout(timer), reject(e)),
       };
-      this.ch.write(
-        `( ${line}\n) </dev/null >"$T/o" 2>"$T/e"; r=$?; ` +
-          `printf '%s %s %s %s\\n' ${this.mark} "$r" "$(wc -c <"$T/o")" "$(wc -c <"$T/e")"; cat "$T/o" "$T/e"\n`,
-      );
+      this.ch.write(`( ${line}\n) </dev/null; r=$?; printf '\\n%s %s\\n' ${mark} "$r"; printf '\\n%s\\n' ${mark} >&2\n`);
     });
   }
 

@@ -53,7 +53,7 @@ interface RawResult {
   stderr: Buffer;
 }
 
-/** Whether the remote shell may run a request: no stdin to send, and no secret ever in a temp file. */
+/** Whether the connection's shell may run a request: it has no stdin of its own to give a command. */
 function canUseShell(stdin: Buffer | undefined, viaShell: boolean): boolean {
   return viaShell && stdin === undefined;
 }

@@ -92,6 +92,9 @@ describe('ssh transport on a real sshd', () => {
     assert.equal(big.code, 0);
     assert.equal(big.stdout.length, 1_000_000);
     assert.match(big.stderr, /^\nUNIBUS-0000 0 5 5\n$/);
+    const exact = await t.exec({ argv: ['sh', '-c', `printf 'a\\0b\\n\\n'; printf 'no-newline' >&2`] });
+    assert.equal(exact.stdout, 'a\0b\n\n');
+    assert.equal(exact.stderr, 'no-newline');
     // commands never read the shell's own input stream
     assert.equal((await t.exec({ argv: ['cat'] })).stdout, '');
     assert.equal((await t.exec({ argv: ['echo', 'after'] })).stdout, 'after\n');
