@@ -6,6 +6,7 @@ const VERBS: Record<string, { load: () => Promise<{ run(args: string[]): Promise
   inventory: { load: () => import('./inventory.js'), help: 'inventory check|show [--host H]|diff OLD NEW [-i FILE]' },
   pki: { load: () => import('./pki.js'), help: 'pki mint|check|rotate-route-ca [-i FILE]' },
   status: { load: () => import('./status.js'), help: 'status [--json] [-i FILE]: the cluster at a glance; exit 1 on drift' },
+  api: { load: () => import('./api.js'), help: 'api [--url U] [--handle H] [--key-file F] me|users|rooms|room R|...: call the membershipd API' },
   doctor: { load: () => import('./doctor.js'), help: 'doctor [--fix]: what this controller is missing, and how to fix it' },
 };
 
