@@ -1,0 +1,122 @@
+// A temporary copy of the project for cluster tests: the given inventory
+// (ports swapped for free ones), the real playbooks/roles/templates linked
+// in, state under the temp folder, and a membershipd bundle built once by the
+// real build script. Teardown kills what the runs started, by PID.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from './render.js';
+
+export interface Project {
+  dir: string;
+  inventory: string;
+  bundle: string;
+  stateOf(node: string): string;
+  cleanup(): Promise<void>;
+}
+
+/** A port free on every one of the given addresses. */
+export async function freePortOn(hosts: string[], avoid: Set<number>): Promise<number> {
+  for (let tries = 0; tries < 50; tries++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, hosts[0], () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    if (avoid.has(port)) continue;
+    const okAll = await Promise.all(hosts.slice(1).map((h) => new Promise<boolean>((res) => {
+      const s = createServer();
+      s.once('error', () => res(false));
+      s.listen(port, h, () => s.close(() => res(true)));
+    })));
+    if (okAll.every(Boolean)) return port;
+  }
+  throw new Error('no free port found on ' + hosts.join(', '));
+}
+
+export async function makeProject(inventoryText: string, hosts: string[]): Promise<Project> {
+  const dir = mkdtempSync(join(tmpdir(), 'unibus-clplay-'));
+  for (const d of ['playbooks', 'roles', 'templates']) symlinkSync(join(ROOT, d), join(dir, d));
+  const used = new Set<number>();
+  let text = inventoryText;
+  for (const key of ['http', 'nats', 'route']) {
+    const p = await freePortOn(hosts, used);
+    used.add(p);
+    text = text.replace(new RegExp(`^(    ${key}: )\\d+`, 'm'), `$1${p}`);
+  }
+  const inventory = join(dir, 'inventory.yaml');
+  writeFileSync(inventory, text);
+  const bundle = join(dir, 'membershipd.mjs');
+  execFileSync(process.execPath, [join(ROOT, 'scripts/build-daemon.mjs'), bundle], { stdio: 'pipe', timeout: 120_000 });
+  const stateOf = (node: string) => join(dir, '.unibus', 'local', node);
+  return {
+    dir,
+    inventory,
+    bundle,
+    stateOf,
+    async cleanup() {
+      killStarted(join(dir, '.unibus', 'local'));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Kills every membershipd the runs started under stateRoot and its
+ * nats-server: each by the PID in its pidfile, and only when that process's
+ * command line names this state folder.
+ */
+export function killStarted(stateRoot: string): void {
+  if (!existsSync(stateRoot)) return;
+  for (const node of readdirSync(stateRoot)) {
+    for (const f of ['membershipd.pid', 'nats-server.pid']) {
+      const file = join(stateRoot, node, f);
+      if (!existsSync(file)) continue;
+      const pid = Number(readFileSync(file, 'utf8').trim());
+      if (!pid || !alive(pid)) continue;
+      let cmd = '';
+      try {
+        cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        continue;
+      }
+      if (cmd.includes(join(stateRoot, node))) process.kill(pid, 'SIGKILL');
+    }
+  }
+}
+
+export function pidOf(p: Project, node: string): number | null {
+  const f = join(p.stateOf(node), 'membershipd.pid');
+  if (!existsSync(f)) return null;
+  const pid = Number(readFileSync(f, 'utf8').trim());
+  return pid && alive(pid) ? pid : null;
+}
+
+/** Runs `unibus <args>` (status etc.) as a child; bounded. */
+export function unibus(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const entry = "import('./src/cli/main.ts').then((m) => m.main(process.argv.slice(1))).then((c) => process.exit(c), (e) => { console.error(e); process.exit(1); })";
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e', entry, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b) => (stdout += b));
+  child.stderr.on('data', (b) => (stderr += b));
+  const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  return new Promise((resolve) => child.on('close', (code) => {
+    clearTimeout(t);
+    resolve({ code, stdout, stderr });
+  }));
+}

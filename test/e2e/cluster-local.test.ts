@@ -1,0 +1,138 @@
+// The default local inventory (three nodes on 127.0.0.11-13, process
+// manager) copied to a temp project with free ports: bringup --check
+// predicts bringup; bringup forms a real 3-node R3 cluster; a re-run changes
+// and restarts nothing; verify and status pass and fail on a stopped node;
+// bringup heals it; stop keeps the data, and a later bringup serves it again.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { play, type PlayRun } from './fixtures-runner/cli.js';
+import { Kvm } from '@nats-io/kv';
+import { jetstream } from '@nats-io/jetstream';
+import { connectCluster } from '../../src/cluster/probe.js';
+import { probeNodesOf } from '../../src/cluster/nodes.js';
+import { loadInventory } from '../../src/inventory/load.js';
+import { makeProject, pidOf, unibus, type Project } from '../cluster/project.js';
+import { ROOT } from '../cluster/render.js';
+
+const NODES = ['n1', 'n2', 'n3'];
+let p: Project;
+let base: string[];
+
+before(async () => {
+  p = await makeProject(readFileSync(join(ROOT, 'inventory.yaml'), 'utf8'), ['127.0.0.11', '127.0.0.12', '127.0.0.13']);
+  base = ['-i', p.inventory, '--json', '-e', `membershipd_bundle=${p.bundle}`];
+});
+after(async () => {
+  await p?.cleanup();
+});
+
+/** Reads or writes a marker in the replicated health bucket through the cluster. */
+async function marker(value?: string): Promise<string | null> {
+  const nc = await connectCluster(probeNodesOf(loadInventory(p.inventory)), join(p.dir, 'out'));
+  try {
+    const kv = await new Kvm(jetstream(nc, { timeout: 5000 })).open('UNIBUS_health');
+    if (value !== undefined) await kv.put('test.marker', value);
+    const e = await kv.get('test.marker');
+    return e ? e.string() : null;
+  } finally {
+    await nc.close();
+  }
+}
+
+const changedTasks = (r: PlayRun) => r.results.filter((x) => x.status === 'changed').map((x) => `${x.task} @ ${x.host}`).sort();
+const totalChanged = (r: PlayRun) => Object.values(r.recap ?? {}).reduce((n, h) => n + h.changed, 0);
+const why = (r: PlayRun) => `${r.stderr}\n${r.results.filter((x) => x.status === 'failed').map((x) => `${x.task} @ ${x.host}: ${x.reason}`).join('\n')}`;
+
+test('bringup, re-run, verify, drift, heal, stop, start again', { timeout: 600_000 }, async (t) => {
+  await t.test('--check on a fresh project predicts the changes and touches nothing', async () => {
+    const check = await play(['bringup', ...base, '--check']);
+    assert.equal(check.code, 0, why(check));
+    assert.ok(!existsSync(join(p.dir, 'out')) && !existsSync(join(p.dir, 'secrets')), 'no certificates minted in check mode');
+    assert.ok(NODES.every((n) => !existsSync(join(p.stateOf(n), 'cluster.env'))), 'no file staged in check mode');
+    const up = await play(['bringup', ...base]);
+    assert.equal(up.code, 0, why(up));
+    assert.deepEqual(changedTasks(up), changedTasks(check), 'check predicted exactly the changed tasks');
+    assert.ok(changedTasks(up).some((x) => x.startsWith('start (process manager')), 'nodes were started');
+  });
+
+  const pids = NODES.map((n) => pidOf(p, n));
+  await t.test('three nodes run, with secrets 0600 and no secret in the env file', () => {
+    assert.ok(pids.every((x) => x !== null), `pids ${pids}`);
+    const pass = readFileSync(join(p.dir, 'secrets', 'cluster.pass'), 'utf8').trim();
+    for (const n of NODES) {
+      for (const f of ['cluster.pass', 'internal.nk', 'tls/server.key', 'tls/route.key']) {
+        assert.equal(statSync(join(p.stateOf(n), f)).mode & 0o777, 0o600, `${n}/${f}`);
+      }
+      assert.ok(!readFileSync(join(p.stateOf(n), 'cluster.env'), 'utf8').includes(pass));
+      assert.ok(!readFileSync(join(p.stateOf(n), 'membershipd.log'), 'utf8').includes(pass));
+    }
+  });
+
+  await t.test('a second bringup changes nothing and restarts nothing', async () => {
+    const again = await play(['bringup', ...base]);
+    assert.equal(again.code, 0, why(again));
+    assert.equal(totalChanged(again), 0, changedTasks(again).join(', '));
+    assert.deepEqual(NODES.map((n) => pidOf(p, n)), pids, 'same processes');
+  });
+
+  await t.test('verify and status: every node healthy, every stream R3 and current', async () => {
+    const v = await play(['verify', ...base]);
+    assert.equal(v.code, 0, why(v));
+    const s = await unibus(['status', '-i', p.inventory, '--json']);
+    assert.equal(s.code, 0, s.stdout + s.stderr);
+    const r = JSON.parse(s.stdout);
+    assert.deepEqual(r.drift, []);
+    assert.ok(NODES.includes(r.meta_leader));
+    assert.equal(r.streams.length, 8);
+    for (const st of r.streams) {
+      assert.equal(st.replicas, 3, st.name);
+      assert.ok(NODES.includes(st.leader), st.name);
+      assert.equal(st.peers.length, 2, st.name);
+      assert.ok(st.peers.every((x: { current: boolean }) => x.current), st.name);
+    }
+    for (const n of r.nodes) assert.deepEqual([n.http, n.routes, n.posture.tls, n.posture.route_tls, n.posture.bus_auth], [200, 2, true, true, 'enforce']);
+  });
+
+  await t.test('a stopped node is drift: verify and status fail; bringup starts only it', async () => {
+    const stop = await play(['stop', ...base, '--limit', 'n3']);
+    assert.equal(stop.code, 0, why(stop));
+    assert.equal(pidOf(p, 'n3'), null);
+    const v = await play(['verify', ...base]);
+    assert.equal(v.code, 2, 'verify fails on drift');
+    assert.match(v.results.find((x) => x.task === 'cluster verified')!.reason, /n3/);
+    const s = await unibus(['status', '-i', p.inventory]);
+    assert.equal(s.code, 1);
+    assert.match(s.stdout, /DRIFT/);
+    const heal = await play(['bringup', ...base]);
+    assert.equal(heal.code, 0, why(heal));
+    assert.deepEqual(changedTasks(heal), ['start (process manager, every node at once) @ n3']);
+    assert.deepEqual([pidOf(p, 'n1'), pidOf(p, 'n2')], pids.slice(0, 2), 'the others kept running');
+  });
+
+  await t.test('stop keeps the data; bringup serves it again', async () => {
+    const before = await unibus(['status', '-i', p.inventory, '--json']);
+    const streamsBefore = JSON.parse(before.stdout).streams.map((s: { name: string }) => s.name);
+    const value = `kept-${Date.now()}`;
+    assert.equal(await marker(value), value);
+    const stop = await play(['stop', ...base]);
+    assert.equal(stop.code, 0, why(stop));
+    assert.ok(NODES.every((n) => pidOf(p, n) === null), 'all stopped');
+    for (const n of NODES) assert.ok(existsSync(join(p.stateOf(n), 'jetstream')), `${n} keeps its JetStream store`);
+    const up = await play(['bringup', ...base]);
+    assert.equal(up.code, 0, why(up));
+    assert.deepEqual(changedTasks(up).map((x) => x.split(' @ ')[0]), NODES.map(() => 'start (process manager, every node at once)'));
+    const after = await unibus(['status', '-i', p.inventory, '--json']);
+    assert.equal(after.code, 0, after.stdout);
+    assert.deepEqual(JSON.parse(after.stdout).streams.map((s: { name: string }) => s.name), streamsBefore);
+    assert.equal(await marker(), value, 'a value written before the stop is read after the start');
+  });
+
+  await t.test('stop leaves no process behind', async () => {
+    const stop = await play(['stop', ...base]);
+    assert.equal(stop.code, 0, why(stop));
+    assert.ok(NODES.every((n) => pidOf(p, n) === null));
+    for (const n of NODES) assert.ok(!existsSync(join(p.stateOf(n), 'membershipd.pid')));
+  });
+});
