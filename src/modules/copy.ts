@@ -24,6 +24,11 @@ function sha256Hex(b: Buffer): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
+/** Text for a diff; binary content (a NUL byte) is summarised instead of dumped. */
+function asText(b: Buffer): string {
+  return b.includes(0) ? `(binary, ${b.length} bytes, sha256 ${sha256Hex(b).slice(0, 8)})\n` : b.toString('utf8');
+}
+
 async function diffFor(ctx: ModuleContext, w: WantedFile, facts: PathFacts): Promise<FileDiff> {
   const before = facts.exists ? facts.sha256 : undefined;
   if (isSecret(w.content)) {
@@ -35,11 +40,11 @@ async function diffFor(ctx: ModuleContext, w: WantedFile, facts: PathFacts): Pro
       redacted: true,
     };
   }
-  const after = w.content.toString('utf8');
+  const after = asText(w.content);
   if (!facts.exists) return { path: w.dest, before: null, after };
   if (facts.size > MAX_DIFF_BYTES) return { path: w.dest, before: `(${facts.size} bytes, not shown)\n`, after };
   const old = await ctx.transport.get(w.dest, { sudo: ctx.become });
-  return { path: w.dest, before: old ? old.toString('utf8') : null, after };
+  return { path: w.dest, before: old ? asText(old) : null, after };
 }
 
 /**

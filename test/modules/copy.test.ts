@@ -100,6 +100,12 @@ describe('copy', () => {
     assert.doesNotMatch(describeCommand(c), /PRIVATE/);
   });
 
+  it('summarises binary content in a diff', async () => {
+    const t = fakeHost().addFile('/b', Buffer.from([0, 1, 2]));
+    const plan = await copy.plan({ dest: '/b', content: 'text\n' }, makeCtx(t, { diff: true }));
+    assert.match(formatFileDiff(plan.diff![0]!), /^-\(binary, 3 bytes, sha256 [0-9a-f]{8}\)$/m);
+  });
+
   it('shows a unified diff of the old and new content with --diff', async () => {
     const t = fakeHost().addFile('/etc/a.conf', 'a\nb\nc\n');
     const plan = await copy.plan({ dest: '/etc/a.conf', content: 'a\nB\nc\n' }, makeCtx(t, { diff: true }));
