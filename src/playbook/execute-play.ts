@@ -3,7 +3,8 @@
 import type { NodeSpec } from '../inventory/types.js';
 import type { Transport } from '../transport/types.js';
 import type { Emit, HostStatus } from './events.js';
-import { HostUnreachableError, runTask, type TaskEnv, type TaskRun } from './execute-task.js';
+import { Lookahead } from './execute-lookahead.js';
+import { conditionsHold, HostUnreachableError, planTask, runTask, type TaskEnv, type TaskRun } from './execute-task.js';
 import { handlerNames, handlersFor, type PendingStore } from './handlers.js';
 import type { Recap } from './recap.js';
 import { isTaskSelected, type TagFilter } from './tags.js';
@@ -27,6 +28,8 @@ export interface HostState {
   pending?: PendingStore;
   /** Handler names pending from earlier runs (read at start, check and apply). */
   pendingNames: string[];
+  /** Plans made ahead for this play's tasks (see execute-lookahead.ts). */
+  lookahead?: Lookahead;
 }
 
 export interface PlayEnv extends TaskEnv, TagFilter {
@@ -82,7 +85,23 @@ function record(env: PlayEnv, task: Task, r: TaskRun, handler: boolean, counted 
   if (counted) env.recap.count(r.host, r.status);
 }
 
-async function runOnHosts(task: Task, hosts: HostState[], batch: HostState[], env: PlayEnv, handler: boolean): Promise<void> {
+function taskEnv(task: Task, h: HostState, env: PlayEnv): TaskEnv {
+  const baseDirs = task.roleDir ? [task.roleDir, ...env.baseDirs] : env.baseDirs;
+  const beforeChange = async (names: string[]) => h.pending?.add(names, env.playbook);
+  return { ...env, baseDirs, become: h.become, beforeChange };
+}
+
+/** The lookahead's planner for host h: the same planTask the task itself would call. */
+function planAhead(h: HostState, env: PlayEnv, batch: HostState[]) {
+  return (t: Task) => {
+    const vars = taskVars(h, env, batch);
+    if (!conditionsHold(env.toolkit, t, vars)) return null;
+    if (env.check && t.check_mode === false) return null;
+    return planTask(t, vars, taskEnv(t, h, env), h.transport, h.name, env.check || t.check_mode === true);
+  };
+}
+
+async function runOnHosts(task: Task, hosts: HostState[], batch: HostState[], env: PlayEnv, handler: boolean, index = -1): Promise<void> {
   const live = hosts.filter((h) => h.status === 'active');
   if (!live.length) return;
   if (!handler) env.emit({ event: 'task_start', play: env.playName, task: task.name, role: task.role, hosts: live.map((h) => h.name) });
@@ -92,15 +111,15 @@ async function runOnHosts(task: Task, hosts: HostState[], batch: HostState[], en
     env.emit({ event: 'host_start', task: task.name, host: h.name });
     let r: TaskRun;
     try {
-      const baseDirs = task.roleDir ? [task.roleDir, ...env.baseDirs] : env.baseDirs;
-      const beforeChange = async (names: string[]) => h.pending?.add(names, env.playbook);
-      r = await runTask(task, taskVars(h, env, batch), { ...env, baseDirs, become: h.become, beforeChange }, h.transport, h.name);
+      const ahead = index >= 0 && h.lookahead ? h.lookahead.planFor(index, planAhead(h, env, batch)) : undefined;
+      r = await runTask(task, taskVars(h, env, batch), taskEnv(task, h, env), h.transport, h.name, ahead);
     } catch (e) {
       if (!(e instanceof HostUnreachableError)) throw e;
       h.status = 'unreachable';
       record(env, task, { host: h.name, status: 'unreachable', reason: e.message, commands: [], diff: [], noLog: false, registered: {}, notify: [], facts: {} }, handler);
       return;
     }
+    if (r.ranCommands) h.lookahead?.invalidate();
     if (task.run_once) r.delegatedFor = live.slice(1).map((x) => x.name);
     record(env, task, r, handler);
     const sharers = task.run_once ? live : [h];
@@ -161,9 +180,10 @@ export async function runPlay(play: Play, hosts: HostState[], env: PlayEnv): Pro
         record(env, { name: 'play vars' } as Task, { host: h.name, status: 'failed', reason: (e as Error).message, commands: [], diff: [], noLog: false, registered: {}, notify: [], facts: {} }, false);
       }
     }
-    for (const task of tasks) {
+    for (const h of batch) h.lookahead = new Lookahead(tasks);
+    for (const [index, task] of tasks.entries()) {
       if (env.signal?.aborted) return false;
-      await runOnHosts(task, batch, batch, env, false);
+      await runOnHosts(task, batch, batch, env, false, index);
       if (!batch.some((h) => h.status === 'active')) break;
     }
     if (env.signal?.aborted) return false;

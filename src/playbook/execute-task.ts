@@ -35,6 +35,8 @@ export interface TaskRun extends HostResult {
   notify: string[];
   /** Variables set for later tasks on this host (set_fact). */
   facts: Record<string, unknown>;
+  /** Commands ran on the host: plans made before this task are stale. */
+  ranCommands?: boolean;
 }
 
 /** An error thrown while talking to the host (not by a module's own logic): the host is unreachable. */
@@ -48,7 +50,7 @@ export class HostUnreachableError extends Error {
 const MAX_RETRIES = 100;
 const MAX_DELAY_S = 300;
 
-function conditionsHold(tk: Toolkit, task: Task, vars: Record<string, unknown>): boolean {
+export function conditionsHold(tk: Toolkit, task: Task, vars: Record<string, unknown>): boolean {
   return task.when === undefined || tk.evalCondition(task.when, vars, task.pos);
 }
 
@@ -64,6 +66,8 @@ interface ItemRun {
   registered: Record<string, unknown>;
   facts?: Record<string, unknown>;
   attempts: number;
+  /** Commands were run on the host (apply): what later tasks see may have changed. */
+  ran?: boolean;
 }
 
 function tail(s: string): string {
@@ -71,7 +75,18 @@ function tail(s: string): string {
   return t.length > 400 ? '…' + t.slice(-400) : t;
 }
 
-async function runItem(task: Task, vars: Record<string, unknown>, env: TaskEnv, hostTransport: Transport, host: string): Promise<ItemRun> {
+/** Renders the task's args and asks its module for a plan (facts -> commands). Read-only on the host. */
+export function planTask(task: Task, vars: Record<string, unknown>, env: TaskEnv, transport: Transport, host: string, check: boolean): Promise<ModulePlan> {
+  const tk = env.toolkit;
+  const args = tk.renderValue(task.args, vars, task.pos) as Record<string, unknown>;
+  const ctx = {
+    transport, vars, check, baseDirs: env.baseDirs, render: tk.renderTemplate, host, become: env.become, diff: env.diff,
+    evaluate: (expr: string, v: Record<string, unknown>) => tk.evalCondition(expr, v, task.pos),
+  };
+  return tk.getModule(task.module).plan(args, ctx);
+}
+
+async function runItem(task: Task, vars: Record<string, unknown>, env: TaskEnv, hostTransport: Transport, host: string, prefetched?: Promise<ModulePlan>): Promise<ItemRun> {
   const tk = env.toolkit;
   if (!conditionsHold(tk, task, vars)) return { status: 'skipped', reason: 'condition false (when)', commands: [], diff: [], registered: { skipped: true, changed: false }, attempts: 0 };
   if (env.check && task.check_mode === false) {
@@ -80,19 +95,14 @@ async function runItem(task: Task, vars: Record<string, unknown>, env: TaskEnv, 
   // check_mode: true means the task only ever plans, even in an apply run.
   const check = env.check || task.check_mode === true;
   const transport = task.delegate_to === 'controller' ? env.controller() : hostTransport;
-  const mod = tk.getModule(task.module);
   const retries = Math.min(task.until ? (task.retries ?? 3) : 0, MAX_RETRIES);
   const delayMs = Math.min(task.delay ?? 5, MAX_DELAY_S) * 1000;
   const sleep = env.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  let ran = false;
   for (let attempt = 1; ; attempt++) {
-    const args = tk.renderValue(task.args, vars, task.pos) as Record<string, unknown>;
-    const ctx = {
-      transport, vars, check, baseDirs: env.baseDirs, render: tk.renderTemplate, host, become: env.become, diff: env.diff,
-      evaluate: (expr: string, v: Record<string, unknown>) => tk.evalCondition(expr, v, task.pos),
-    };
     let plan: ModulePlan;
     try {
-      plan = await mod.plan(args, ctx);
+      plan = await (attempt === 1 && prefetched ? prefetched : planTask(task, vars, env, transport, host, check));
     } catch (e) {
       throw classify(e);
     }
@@ -104,6 +114,7 @@ async function runItem(task: Task, vars: Record<string, unknown>, env: TaskEnv, 
     } else if (plan.commands.length && !failed) {
       if (task.notify.length && plan.changed) await env.beforeChange?.(task.notify);
       let out;
+      ran = true;
       try {
         out = await tk.runCommands(transport, plan.commands);
       } catch (e) {
@@ -141,7 +152,7 @@ async function runItem(task: Task, vars: Record<string, unknown>, env: TaskEnv, 
       reason = `until: ${task.until} still false after ${attempt} attempts`;
     }
     const status: HostStatus = failed ? 'failed' : result.changed ? 'changed' : 'ok';
-    return { status, reason, commands: plan.commands, diff: plan.diff ?? [], registered: result, facts: plan.facts, attempts: attempt };
+    return { status, reason, commands: plan.commands, diff: plan.diff ?? [], registered: result, facts: plan.facts, attempts: attempt, ran };
   }
 }
 
@@ -154,7 +165,7 @@ function classify(e: unknown): unknown {
 }
 
 /** Runs `task` on one host with `vars`; errors from the host's connection become HostUnreachableError. */
-export async function runTask(task: Task, vars: Record<string, unknown>, env: TaskEnv, transport: Transport, host: string): Promise<TaskRun> {
+export async function runTask(task: Task, vars: Record<string, unknown>, env: TaskEnv, transport: Transport, host: string, prefetched?: Promise<ModulePlan>): Promise<TaskRun> {
   let runs: (ItemRun & { item?: unknown })[];
   let isLoop = false;
   try {
@@ -169,12 +180,12 @@ export async function runTask(task: Task, vars: Record<string, unknown>, env: Ta
         if (r.status === 'failed') break;
       }
     } else {
-      runs = [await runItem(task, vars, env, transport, host)];
+      runs = [await runItem(task, vars, env, transport, host, prefetched)];
     }
   } catch (e) {
     if (e instanceof HostUnreachableError) throw e;
     const msg = e instanceof Error ? e.message : String(e);
-    return finish(task, host, [{ status: 'failed', reason: msg, commands: [], diff: [], registered: { failed: true, msg }, attempts: 1 }], false);
+    return finish(task, host, [{ status: 'failed', reason: msg, commands: [], diff: [], registered: { failed: true, msg }, attempts: 1, ran: !env.check }], false);
   }
   return finish(task, host, runs, isLoop);
 }
@@ -206,5 +217,6 @@ function finish(task: Task, host: string, runs: (ItemRun & { item?: unknown })[]
     registered,
     notify: status === 'changed' ? task.notify : [],
     facts: Object.assign({}, ...runs.map((r) => r.facts ?? {})),
+    ranCommands: runs.some((r) => r.ran),
   };
 }

@@ -6,7 +6,7 @@ import type { Transport } from '../transport/types.js';
 import { appendAudit, auditLine } from './audit.js';
 import type { Emit } from './events.js';
 import { runPlay, mapLimit, type HostState, type PlayEnv } from './execute-play.js';
-import { PendingStore, readPending } from './handlers.js';
+import { parsePending, PENDING_FILE, PendingStore } from './handlers.js';
 import { LeaseSet } from './leases.js';
 import { DEFAULT_TTL_S, newLease, peekLease } from './lock.js';
 import { EXIT, Recap } from './recap.js';
@@ -96,18 +96,17 @@ async function runConnected(o: RunOptions, hosts: HostState[], recap: Recap, for
   const lease = newLease(o.playbookName, o.lockTtlS ?? DEFAULT_TTL_S);
   const leases = new LeaseSet(lease, warn);
   const targets = hosts.map((h) => ({ name: h.name, transport: h.transport, stateDir: o.pathsOf(h.node).stateDir }));
-  if (o.check) await Promise.all(targets.map((t) => peekLease(t.transport, t.stateDir, lease.ttl_s)));
-  else await leases.acquireAll(targets, o.lockWaitS ?? 0);
+  // Taking the lease (check mode: looking at it) also reads the host's pending handlers.
+  const pendingFiles = o.check
+    ? new Map(await Promise.all(targets.map(async (t) => [t.name, await peekLease(t.transport, t.stateDir, lease.ttl_s, PENDING_FILE)] as const)))
+    : await leases.acquireAll(targets, o.lockWaitS ?? 0, PENDING_FILE);
 
   try {
-    await Promise.all(
-      hosts.map(async (h) => {
-        const dir = o.pathsOf(h.node).stateDir;
-        const list = await readPending(h.transport, dir);
-        h.pendingNames = list.map((p) => p.handler);
-        if (!o.check) h.pending = new PendingStore(h.transport, dir, list);
-      }),
-    );
+    for (const h of hosts) {
+      const list = parsePending(pendingFiles.get(h.name) ?? null);
+      h.pendingNames = list.map((p) => p.handler);
+      if (!o.check) h.pending = new PendingStore(h.transport, o.pathsOf(h.node).stateDir, list);
+    }
     const allHostVars = Object.fromEntries(o.inventory.nodes.map((n) => [n.name, o.toolkit.hostVars(o.inventory, n)]));
     const env: PlayEnv = {
       toolkit: o.toolkit, check: o.check, diff: o.diff ?? false, become: false, controller: o.controller, baseDirs: o.baseDirs,
@@ -123,16 +122,17 @@ async function runConnected(o: RunOptions, hosts: HostState[], recap: Recap, for
     }
   } finally {
     if (!o.check) {
-      await Promise.all(
-        hosts.map((h) => {
+      // The audit line and the release go out together (two channels, one round trip).
+      await Promise.all([
+        ...hosts.map((h) => {
           if (h.status === 'unreachable') return undefined;
           const counts = recap.hosts.get(h.name)!;
           return appendAudit(h.transport, o.pathsOf(h.node).logDir, auditLine(lease, h.name, o.signal?.aborted ? EXIT.interrupted : recap.exitCode(), counts)).catch((e: unknown) =>
             warn(h.name, `audit line not written: ${(e as Error).message}`),
           );
         }),
-      );
-      await leases.releaseAll();
+        leases.releaseAll(),
+      ]);
     }
   }
   o.emit({ event: 'recap', check: o.check, hosts: recap.toJSON() });

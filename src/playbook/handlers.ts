@@ -12,7 +12,8 @@ export interface PendingHandler {
   since: string;
 }
 
-const FILE = 'pending-handlers.json';
+export const PENDING_FILE = 'pending-handlers.json';
+const FILE = PENDING_FILE;
 
 /** Names a handler answers to: its name and its listen aliases. */
 export function handlerNames(h: Task): string[] {
@@ -27,9 +28,13 @@ export function handlersFor(handlers: Task[], names: Iterable<string>): Task[] {
 
 export async function readPending(t: Transport, stateDir: string): Promise<PendingHandler[]> {
   const buf = await t.get(`${stateDir}/${FILE}`, { sudo: true });
-  if (!buf) return [];
+  return parsePending(buf ? buf.toString('utf8') : null);
+}
+
+export function parsePending(text: string | null): PendingHandler[] {
+  if (!text) return [];
   try {
-    const v = JSON.parse(buf.toString('utf8')) as unknown;
+    const v = JSON.parse(text) as unknown;
     return Array.isArray(v) ? (v as PendingHandler[]).filter((p) => typeof p?.handler === 'string') : [];
   } catch {
     // A torn file cannot happen (atomic writes); an edited one is ignored rather than fatal.

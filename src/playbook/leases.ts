@@ -23,13 +23,15 @@ export class LeaseSet {
    * Takes the lease on every target. When one host refuses, the leases already
    * taken are released and the error is rethrown: a run holds all or none.
    */
-  async acquireAll(targets: LeaseTarget[], waitS: number): Promise<void> {
+  async acquireAll(targets: LeaseTarget[], waitS: number, readFile?: string): Promise<Map<string, string | null>> {
+    const files = new Map<string, string | null>();
     // Without a wait, all hosts at once (one round trip). With a wait, one by
     // one in name order: two waiting runs then never each hold half the hosts
     // while waiting for the other half.
     const take = async (t: LeaseTarget) => {
-      const r = await acquireLease(t.transport, t.stateDir, this.lease, waitS);
+      const r = await acquireLease(t.transport, t.stateDir, this.lease, waitS, readFile);
       this.#held.push(t);
+      files.set(t.name, r.file ?? null);
       if (r.tookOver) {
         const h = r.tookOver.lease;
         this.warn(t.name, `took over a stale deploy lock (last heartbeat ${r.tookOver.ageS}s ago)` + (h ? ` held by ${h.owner} pid ${h.pid} playbook ${h.playbook}` : ''));
@@ -53,6 +55,7 @@ export class LeaseSet {
     }
     this.#timer = setInterval(() => void this.#beat(), HEARTBEAT_MS);
     this.#timer.unref();
+    return files;
   }
 
   async #beat(): Promise<void> {

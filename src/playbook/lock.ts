@@ -41,13 +41,20 @@ export const HEARTBEAT_MS = 5_000;
 const GUARD = 'umask 077; d="$1"; mkdir -p "$d"; exec 9>"$d/lock.guard"; flock -w 10 9 || exit 20; f="$d/lock.json"';
 const AGE = 'age=$(( $(date +%s) - $(stat -c %Y "$f") ))';
 
+// With a third argument, a file of the state folder (the pending handlers) is
+// printed after MARK too: one round trip instead of two at the start of a run.
+export const STATE_FILE_MARK = '@@unibus-state-file@@';
+const MARK = STATE_FILE_MARK;
+const TRAILER = `if [ -n "$3" ]; then printf '\\n%s\\n' '${MARK}'; cat -- "$d/$3" 2>/dev/null; fi`;
+
 // exit 0 taken, 10 held (prints age and lease), 11 taken over (prints the old lease)
 const ACQUIRE = `${GUARD}; ttl="$2"
 if [ -e "$f" ]; then ${AGE}
   if [ "$age" -lt "$ttl" ]; then echo "$age"; cat "$f"; exit 10; fi
-  echo "$age"; cat "$f"; cat > "$f.tmp" && mv -f "$f.tmp" "$f"; exit 11
+  echo "$age"; cat "$f"; cat > "$f.tmp" && mv -f "$f.tmp" "$f"; ${TRAILER}; exit 11
 fi
-cat > "$f.tmp" && mv -f "$f.tmp" "$f"`;
+cat > "$f.tmp" && mv -f "$f.tmp" "$f" || exit 21
+${TRAILER}; exit 0`;
 
 // Replaces the lease only if it is still the one given by token (exit 10 otherwise).
 const TAKEOVER = `${GUARD}; grep -qF "$2" "$f" 2>/dev/null || exit 10; cat > "$f.tmp" && mv -f "$f.tmp" "$f"`;
@@ -55,7 +62,15 @@ const TAKEOVER = `${GUARD}; grep -qF "$2" "$f" 2>/dev/null || exit 10; cat > "$f
 // exit 0 refreshed, 12 lost (someone else's lease, or none)
 const HEARTBEAT = `${GUARD}; grep -qF "$2" "$f" 2>/dev/null || exit 12; touch "$f"`;
 const RELEASE = `${GUARD}; if grep -qF "$2" "$f" 2>/dev/null; then rm -f "$f"; fi`;
-const PEEK = `f="$1/lock.json"; [ -e "$f" ] || exit 0; ${AGE}; echo "$age"; cat "$f"; exit 10`;
+const PEEK = `d="$1"; f="$d/lock.json"; if [ -e "$f" ]; then ${AGE}; echo "$age"; cat "$f"; fi; ${TRAILER}; [ -e "$f" ] && exit 10; exit 0`;
+
+/** Splits a script's output into its own part and the state file printed after MARK (null: absent or not asked). */
+function splitTrailer(stdout: string): [string, string | null] {
+  const i = stdout.indexOf(`\n${MARK}\n`);
+  if (i < 0) return [stdout, null];
+  const file = stdout.slice(i + MARK.length + 2);
+  return [stdout.slice(0, i), file.length ? file : null];
+}
 
 function sh(script: string, ...args: string[]): string[] {
   return ['sh', '-c', script, 'unibus-lock', ...args];
@@ -96,20 +111,24 @@ function isDeadLocalHolder(holder: Lease, me: Lease): boolean {
 export interface AcquireResult {
   /** Set when a stale lease was taken over: the previous holder. */
   tookOver?: { lease: Lease | null; ageS: number };
+  /** The state file asked for (readFile), null when absent. */
+  file?: string | null;
 }
 
 /**
  * Takes the lease on one host, waiting up to waitS seconds (polling) while a
  * fresh lease is held by someone else. Throws LockHeldError when still held.
  */
-export async function acquireLease(t: Transport, stateDir: string, lease: Lease, waitS = 0): Promise<AcquireResult> {
+export async function acquireLease(t: Transport, stateDir: string, lease: Lease, waitS = 0, readFile?: string): Promise<AcquireResult> {
   const deadline = Date.now() + waitS * 1000;
   for (;;) {
-    const r = await t.exec({ argv: sh(ACQUIRE, stateDir, String(lease.ttl_s)), stdin: JSON.stringify(lease) + '\n', sudo: true, timeoutMs: 20_000 });
-    if (r.code === 0) return {};
+    const r = await t.exec({ argv: sh(ACQUIRE, stateDir, String(lease.ttl_s), ...(readFile ? [readFile] : [])), stdin: JSON.stringify(lease) + '\n', sudo: true, timeoutMs: 20_000 });
+    const [own, file] = splitTrailer(r.stdout);
+    const withFile = readFile ? { file } : {};
+    if (r.code === 0) return withFile;
     if (r.code === 11) {
-      const old = parseHeld(r.stdout);
-      return { tookOver: { lease: old.lease, ageS: old.age } };
+      const old = parseHeld(own);
+      return { tookOver: { lease: old.lease, ageS: old.age }, ...withFile };
     }
     if (r.code !== 10) throw new LockError(`${t.host}: cannot take the deploy lock in ${stateDir}: ${r.stderr.trim() || `exit ${r.code}`}`);
     const held = parseHeld(r.stdout);
@@ -117,7 +136,10 @@ export async function acquireLease(t: Transport, stateDir: string, lease: Lease,
       // A run of ours on this same controller that was killed (SIGKILL, crash):
       // its pid is gone, so waiting for the TTL would only delay the re-run.
       const r2 = await t.exec({ argv: sh(TAKEOVER, stateDir, held.lease.token), stdin: JSON.stringify(lease) + '\n', sudo: true, timeoutMs: 20_000 });
-      if (r2.code === 0) return { tookOver: { lease: held.lease, ageS: held.age } };
+      if (r2.code === 0) {
+        const extra = readFile ? { file: await t.get(`${stateDir}/${readFile}`, { sudo: true }).then((b) => b?.toString('utf8') ?? null) } : {};
+        return { tookOver: { lease: held.lease, ageS: held.age }, ...extra };
+      }
       continue;
     }
     if (Date.now() >= deadline) throw new LockHeldError(t.host, held.lease, held.age);
@@ -126,12 +148,14 @@ export async function acquireLease(t: Transport, stateDir: string, lease: Lease,
 }
 
 /** Read-only look, for check mode: throws LockHeldError when a fresh lease is held. */
-export async function peekLease(t: Transport, stateDir: string, ttlS = DEFAULT_TTL_S): Promise<void> {
-  const r = await t.exec({ argv: sh(PEEK, stateDir), sudo: true, timeoutMs: 20_000 });
-  if (r.code === 0) return;
+export async function peekLease(t: Transport, stateDir: string, ttlS = DEFAULT_TTL_S, readFile?: string): Promise<string | null> {
+  const r = await t.exec({ argv: sh(PEEK, stateDir, '', ...(readFile ? [readFile] : [])), sudo: true, timeoutMs: 20_000 });
+  const [own, file] = splitTrailer(r.stdout);
+  if (r.code === 0) return file;
   if (r.code !== 10) throw new LockError(`${t.host}: cannot read the deploy lock in ${stateDir}: ${r.stderr.trim() || `exit ${r.code}`}`);
-  const held = parseHeld(r.stdout);
+  const held = parseHeld(own);
   if (held.age < ttlS) throw new LockHeldError(t.host, held.lease, held.age);
+  return file;
 }
 
 /** Refreshes the lease's heartbeat; false when the lease is no longer ours. */

@@ -142,3 +142,23 @@ test('loop, register, run_once, until/retries, changed_when/failed_when, no_log'
   assert.equal(secret.commands.length, 0);
   assert.ok(!JSON.stringify(r.events).includes('hunter2'), 'no_log keeps content out of every event');
 });
+
+test('plans made ahead are dropped when a task changes the host: a later task sees the change', async () => {
+  const lab = fakeLab(1);
+  const t = lab.hosts.get('n1')!;
+  const plays = [
+    play([
+      task('copy', { dest: '/etc/s1', content: 'x' }, { name: 'unchanged' }),
+      writeFile('/etc/made', 'x'),
+      task('command', { argv: ['init'] }, { creates: '/etc/made', name: 'init once' } as never),
+      task('set_fact', { flag: 'on' }, { name: 'fact' }),
+      task('command', { argv: ['echo', '{{ flag }}'] }, { name: 'uses fact' }),
+    ]),
+  ];
+  plays[0]!.tasks[2]!.args.creates = '/etc/made';
+  t.addFile('/etc/s1', 'x');
+  const r = await run(lab, plays);
+  assert.equal(r.results.find((x) => x.task === 'init once')!.status, 'ok', 'creates saw the file written by the task before');
+  assert.equal(t.execArgvs().some((a) => a[0] === 'init'), false);
+  assert.deepEqual(t.execArgvs().find((a) => a[0] === 'echo'), ['echo', 'on'], 'a task using a fact is planned after the fact is set');
+});

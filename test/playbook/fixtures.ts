@@ -2,6 +2,7 @@
 import type { Inventory, NodeSpec } from '../../src/inventory/types.js';
 import type { RunEvent } from '../../src/playbook/events.js';
 import { runPlaybook, type RunOptions } from '../../src/playbook/execute.js';
+import { STATE_FILE_MARK } from '../../src/playbook/lock.js';
 import { defaultToolkit } from '../../src/playbook/toolkit.js';
 import type { Play, Task } from '../../src/playbook/types.js';
 import type { FakeTransport } from '../../src/transport/fake.js';
@@ -36,10 +37,18 @@ export interface Lab {
 export function fakeLab(n: number): Lab {
   const names = Array.from({ length: n }, (_, i) => `n${i + 1}`);
   const host = (h: string) =>
-    fakeHost(h).on(['rm', '-f'], (req, fake) => {
-      for (const p of req.argv.slice(2)) fake.files.delete(p);
-      return { code: 0, stdout: '', stderr: '' };
-    });
+    fakeHost(h)
+      .on(['rm', '-f'], (req, fake) => {
+        for (const p of req.argv.slice(2)) fake.files.delete(p);
+        return { code: 0, stdout: '', stderr: '' };
+      })
+      // The lease scripts (tested for real in lock.test.ts): always granted here,
+      // and the state file they are asked for printed after the marker.
+      .on((req) => req.argv[0] === 'sh' && req.argv[3] === 'unibus-lock', (req, fake) => {
+        const [dir, , file] = req.argv.slice(4);
+        const content = file ? fake.files.get(`${dir}/${file}`)?.content.toString() : undefined;
+        return { code: 0, stdout: file ? `\n${STATE_FILE_MARK}\n${content ?? ''}` : '', stderr: '' };
+      });
   return { inv: inventoryOf(names), hosts: new Map(names.map((h) => [h, host(h)])) };
 }
 

@@ -96,3 +96,15 @@ test('a lease left by a killed run of this controller is taken over at once', as
   await acquireLease(t, state, other);
   await assert.rejects(acquireLease(t, state, newLease('y')), LockHeldError, 'a lease from another controller waits for its TTL');
 });
+
+test('taking or peeking at the lease also returns a state file in the same round trip', async () => {
+  const { writeFileSync, mkdirSync } = await import('node:fs');
+  const state = join(dir, 'f');
+  assert.equal(await peekLease(t, state, 60, 'pending.json'), null, 'absent file');
+  mkdirSync(state, { recursive: true });
+  writeFileSync(join(state, 'pending.json'), '[{"handler":"restart"}]\n');
+  assert.equal(await peekLease(t, state, 60, 'pending.json'), '[{"handler":"restart"}]\n');
+  const mine = newLease('x');
+  assert.deepEqual(await acquireLease(t, state, mine, 0, 'pending.json'), { file: '[{"handler":"restart"}]\n' });
+  await releaseLease(t, state, mine);
+});

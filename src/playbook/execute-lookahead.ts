@@ -1,0 +1,82 @@
+// Planning ahead on one host. A module's plan only reads the host; while no
+// task changes anything, the plans of the next tasks are the same whether
+// made now or in turn. So when task i is about to run, the plans of i+1.. are
+// started too (concurrent reads on the one connection); the moment a task
+// runs commands on the host, the plans made ahead are dropped and made again
+// in turn. A no-op run thus costs about one round trip of reads per host
+// instead of one per task, and check mode the same, with the same results:
+// the plans come from the same planTask either way.
+//
+// A task is planned ahead only when nothing before it can change its inputs:
+// no loop/until/run_once/delegate_to, and no reference to a name that an
+// earlier, not yet finished task registers or sets (register, set_fact).
+import type { ModulePlan } from '../modules/types.js';
+import type { Task } from './types.js';
+
+/** How many plans may be in flight ahead on one host (sshd's MaxSessions is 10 per connection). */
+export const LOOKAHEAD = 6;
+
+function producedNames(t: Task): string[] {
+  const names = t.register ? [t.register] : [];
+  if (t.module === 'set_fact') names.push(...Object.keys(t.args));
+  return names;
+}
+
+function mentions(t: Task, names: Set<string>): boolean {
+  if (!names.size) return false;
+  const text = JSON.stringify([t.args, t.when ?? null, t.changed_when ?? null, t.failed_when ?? null]);
+  for (const n of names) if (new RegExp(`\\b${n.replace(/[^A-Za-z0-9_]/g, '')}\\b`).test(text)) return true;
+  return false;
+}
+
+function plannable(t: Task): boolean {
+  return t.loop === undefined && !t.until && !t.run_once && t.delegate_to === undefined;
+}
+
+export interface AheadPlanner {
+  /** A plan of `task` made now, or null when the task will not need one (when: false, skipped). Throws on a bad expression. */
+  (task: Task): Promise<ModulePlan> | null;
+}
+
+export class Lookahead {
+  #plans = new Map<number, Promise<ModulePlan> | null>();
+
+  constructor(private readonly tasks: Task[], private readonly depth = LOOKAHEAD) {}
+
+  /**
+   * The plan for task i if one was made ahead (or made now with the ones
+   * after it); undefined when task i must plan in turn.
+   */
+  planFor(i: number, planNow: AheadPlanner): Promise<ModulePlan> | undefined {
+    if (!this.#plans.has(i)) this.#fill(i, planNow);
+    const p = this.#plans.get(i);
+    this.#plans.delete(i);
+    return p ?? undefined;
+  }
+
+  /** Commands ran on the host: every plan made ahead is stale. */
+  invalidate(): void {
+    this.#plans.clear();
+  }
+
+  #fill(from: number, planNow: AheadPlanner): void {
+    const pending = new Set<string>();
+    let inFlight = 0;
+    for (let j = from; j < this.tasks.length && inFlight < this.depth; j++) {
+      const t = this.tasks[j]!;
+      if (!plannable(t) || mentions(t, pending)) break;
+      let p: Promise<ModulePlan> | null;
+      try {
+        p = planNow(t);
+      } catch {
+        break; // the task itself reports its bad expression when it runs
+      }
+      if (p) {
+        p.catch(() => undefined); // awaited (and reported) when the task runs
+        inFlight++;
+      }
+      this.#plans.set(j, p);
+      for (const n of producedNames(t)) pending.add(n);
+    }
+  }
+}
