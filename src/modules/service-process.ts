@@ -35,7 +35,17 @@ export const PROC_START_SCRIPT = [
   ALIVE_FN,
   'pf=$1; log=$2; envf=$3; shift 3',
   'mkdir -p -- "$(dirname -- "$pf")" "$(dirname -- "$log")"',
-  'if [ -n "$envf" ]; then set -a; . "$envf"; set +a; fi',
+  // KEY=VALUE lines read literally, as systemd's EnvironmentFile does: no
+  // expansion, one pair of surrounding quotes removed, comments skipped.
+  'if [ -n "$envf" ]; then',
+  '  while IFS= read -r l || [ -n "$l" ]; do',
+  `    case $l in ''|'#'*|';'*) continue;; esac`,
+  '    k=${l%%=*}; v=${l#*=}',
+  `    case $k in ''|[0-9]*|*[!A-Za-z0-9_]*) echo "bad line in $envf: $k" >&2; exit 1;; esac`,
+  '    case $v in \\"*\\") v=${v#\\"}; v=${v%\\"};; \\\'*\\\') v=${v#\\\'}; v=${v%\\\'};; esac',
+  '    export "$k=$v"',
+  '  done < "$envf"',
+  'fi',
   'setsid nohup "$@" >>"$log" 2>&1 </dev/null &',
   'pid=$!',
   'echo "$pid" > "$pf.tmp" && mv -f -- "$pf.tmp" "$pf"',

@@ -57,9 +57,9 @@ describe('process manager for real', () => {
   const log = join(dir, 'log', 'app.log');
   const envFile = join(dir, 'app.env');
   const out = join(dir, 'out');
-  writeFileSync(envFile, 'GREETING="hello there"\n');
+  writeFileSync(envFile, '# comment\nGREETING="hello there"\nRAW=$HOME `x`\n');
   // ignores SIGTERM, so stopping it needs the SIGKILL after the timeout
-  const cmd = ['sh', '-c', `trap "" TERM; echo "$GREETING" > ${out}; echo started; while :; do sleep 0.2; done`];
+  const cmd = ['sh', '-c', `trap "" TERM; echo "$GREETING|$RAW" > ${out}; echo started; while :; do sleep 0.2; done`];
   const args = { name: 'app', manager: 'process', state: 'started', cmd, pidfile, log, env_file: envFile, stop_timeout: 1 };
 
   it('starts detached with env file and log, then is up to date', async () => {
@@ -73,7 +73,8 @@ describe('process manager for real', () => {
     // its own session: not killed with the exec that started it
     const sid = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[3];
     assert.equal(Number(sid), pid);
-    assert.equal(readFileSync(out, 'utf8'), 'hello there\n');
+    // values are taken literally, never expanded
+    assert.equal(readFileSync(out, 'utf8'), 'hello there|$HOME `x`\n');
     assert.match(readFileSync(log, 'utf8'), /started/);
     const p2 = await svc.plan(args, ctx);
     assert.equal(p2.changed, false, p2.reason);
