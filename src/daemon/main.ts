@@ -4,9 +4,11 @@ import { parseFlags, FlagError } from './flags.js';
 import { runPreflight } from './preflight.js';
 import { startNode, type MembershipNode } from './node.js';
 import { allowlistCacheFile, loadCachedAllowlist } from './auth/allowlist.js';
+import type { HealthSource } from './http/healthz.js';
 import { createControlApp, listenControlApp, type ControlPlane } from './http/app.js';
 
-const log = (line: string) => process.stderr.write(`membershipd: ${line}\n`);
+// Seconds since process start: makes slow start phases visible in the journal.
+const log = (line: string) => process.stderr.write(`membershipd: [+${(performance.now() / 1000).toFixed(3)}s] ${line}\n`);
 
 async function runCommand(verb: string, args: string[]): Promise<number> {
   if (!/^[a-z][a-z-]*$/.test(verb)) {
@@ -76,9 +78,17 @@ export async function main(argv: string[]): Promise<number> {
   // HTTP comes up at once so /healthz can say 503 while the node gets ready;
   // the control plane mounts once the first replicated write succeeded.
   const planeP = node.ready.then(() => loadControlPlane(node));
+  let planeUp = false;
+  // Healthy means able to serve: the /v1 routes must be mounted, not only the node ready.
+  const health: HealthSource = {
+    health: async () => {
+      const r = await node.health();
+      return planeUp || r.status !== 'ok' ? r : { ...r, status: 'unavailable', reason: 'control plane starting' };
+    },
+  };
   let listener: Awaited<ReturnType<typeof listenControlApp>>;
   try {
-    listener = await listenControlApp(createControlApp({ node, plane: planeP }), opts.bind, opts.httpPort);
+    listener = await listenControlApp(createControlApp({ node: health, plane: planeP }), opts.bind, opts.httpPort);
   } catch (err) {
     await node.stop();
     throw err;
@@ -109,6 +119,7 @@ export async function main(argv: string[]): Promise<number> {
     planeP.then(
       (p) => {
         plane = p;
+        planeUp = true;
         log('ready: first control-plane write succeeded');
       },
       (err: Error) => {

@@ -134,6 +134,7 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     const kv = await openBucket(HEALTH_BUCKET, { history: 1 });
     await retryWithin('first control-plane write', BUCKET_BUDGET_MS, () => kv.put(`node.${o.serverName}`, new Date().toISOString()));
     ready = true;
+    log('node ready: replicated write to UNIBUS_health succeeded');
   })();
   readyP.catch((err: Error) => {
     readyError = err;

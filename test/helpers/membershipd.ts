@@ -21,7 +21,10 @@ export interface Daemon {
 const live = new Set<Daemon>();
 
 export function spawnDaemon(args: string[], o: { stateDir: string; http: string; env?: NodeJS.ProcessEnv }): Daemon {
-  const proc = spawn(process.execPath, ['--import', 'tsx', ENTRY, '--state-dir', o.stateDir, ...args], {
+  // MEMBERSHIPD_JS points at a compiled entry (bench: as installed, no tsx).
+  const js = process.env.MEMBERSHIPD_JS;
+  const pre = js ? [js] : ['--import', 'tsx', ENTRY];
+  const proc = spawn(process.execPath, [...pre, '--state-dir', o.stateDir, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -56,17 +56,20 @@ export async function openBucketWithRetry(
   name: string,
   opts: Partial<KvOptions>,
   budgetMs = 120_000,
-  attemptMs = 3000,
 ): Promise<KV> {
   const deadline = Date.now() + budgetMs;
-  const kvm = new Kvm(jetstream(nc, { timeout: attemptMs }));
   let last: unknown;
-  while (Date.now() < deadline) {
+  // Before a meta leader exists a JetStream API request just goes unanswered:
+  // start with a short per-attempt timeout and lengthen it (to 5 s) in case
+  // the cluster is merely slow. kv.create is create-or-open, so retries are safe.
+  for (let attempt = 0; Date.now() < deadline; attempt++) {
+    const attemptMs = Math.min(750 * 1.5 ** attempt, 5000, Math.max(100, deadline - Date.now()));
     try {
-      return await kvm.create(name, opts);
+      return await new Kvm(jetstream(nc, { timeout: attemptMs })).create(name, opts);
     } catch (err) {
       last = err;
-      await sleep(Math.min(500, Math.max(0, deadline - Date.now())));
+      // Short pause: on a cold start placement succeeds within a second or two.
+      await sleep(Math.min(150, Math.max(0, deadline - Date.now())));
     }
   }
   throw new BucketOpenError(`KV bucket ${name} not available within ${budgetMs} ms`, { cause: last });
