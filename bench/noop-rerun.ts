@@ -23,9 +23,20 @@ function inventory(lab: LabInfo, n: number, file: string): void {
   writeFileSync(file, `cluster:\n  name: bench\n  kv_replicas: 3\n  state_dir: ${STATE}\ndefaults:\n  connection: ssh\n  user: root\n  identity_file: ${lab.identityFile}\n  vars:\n    known_hosts: ${lab.knownHostsFile}\nnodes:\n${nodes}`);
 }
 
-function runCli(inv: string): { ms: number; code: number | null; out: string } {
+/** The CLI as installed: one bundled ESM file (esbuild), run by plain node. */
+function bundleCli(dir: string): string {
+  const out = join(dir, 'unibus.mjs');
+  const r = spawnSync(join(ROOT, 'node_modules/.bin/esbuild'), ['src/cli/main.ts', '--bundle', '--platform=node', '--format=esm', '--packages=external', `--outfile=${out}`, '--log-level=error'], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`esbuild failed: ${r.stderr}`);
+  const entry = join(dir, 'entry.mjs');
+  writeFileSync(entry, `import { main } from ${JSON.stringify(out)};\nprocess.exitCode = await main(process.argv.slice(2));\n`);
+  return entry;
+}
+
+function runCli(inv: string, entry?: string): { ms: number; code: number | null; out: string } {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', ENTRY, 'play', 'site', '-i', inv, '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+  const argv = entry ? [entry, 'play', 'site', '-i', inv, '--json'] : ['--import', 'tsx', '-e', ENTRY, 'play', 'site', '-i', inv, '--json'];
+  const r = spawnSync(process.execPath, argv, { cwd: ROOT, encoding: 'utf8', timeout: 300_000, env: { ...process.env, NODE_PATH: join(ROOT, 'node_modules') } });
   return { ms: performance.now() - t0, code: r.status, out: r.stdout.split('\n').filter(Boolean).at(-1) ?? r.stderr };
 }
 
@@ -64,17 +75,24 @@ async function bench(n: number): Promise<void> {
     inventory(lab, n, inv);
     const converge = runCli(inv);
     if (converge.code !== 0) throw new Error(`converging run failed (exit ${converge.code}): ${converge.out}`);
-    const cli: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const r = runCli(inv);
-      if (r.code !== 0 || !/"changed":0,"failed":0/.test(r.out) || /"changed":[1-9]/.test(r.out)) throw new Error(`re-run ${i} was not a clean no-op: ${r.out}`);
-      cli.push(r.ms);
-    }
+    const entry = bundleCli(project);
+    const measure = (e?: string) => {
+      const times: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const r = runCli(inv, e);
+        if (r.code !== 0 || !/"changed":0,"failed":0/.test(r.out) || /"changed":[1-9]/.test(r.out)) throw new Error(`re-run ${i} was not a clean no-op: ${r.out}`);
+        times.push(r.ms);
+      }
+      return times;
+    };
+    const bundled = measure(entry);
+    const cli = measure();
     const inproc: number[] = [];
     for (let i = 0; i < 5; i++) inproc.push(await inProcess(inv));
     const fmt = (xs: number[]) => `median ${(median(xs) / 1000).toFixed(3)} s  (runs: ${xs.map((x) => (x / 1000).toFixed(2)).join(', ')})`;
     console.log(`${n} hosts, 20-task no-op re-run`);
-    console.log(`  unibus play (CLI process): ${fmt(cli)}`);
+    console.log(`  unibus play, bundled CLI:  ${fmt(bundled)}`);
+    console.log(`  unibus play through tsx:   ${fmt(cli)}`);
     console.log(`  runPlaybook in process:    ${fmt(inproc)}`);
   } finally {
     await Promise.all(lab.hosts.slice(0, n).map((h) => labSsh(lab, h, `systemctl disable --now unibus-demo >/dev/null 2>&1; rm -rf /opt/unibus-demo /etc/unibus-demo.env /etc/systemd/system/unibus-demo.service /var/log/unibus-demo ${STATE}; systemctl daemon-reload`).catch(() => undefined)));

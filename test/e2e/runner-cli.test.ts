@@ -1,0 +1,60 @@
+// `unibus play` as a user meets it, on a local node in a temp folder: help,
+// exit codes for bad input and a held lock, plain output without a TTY.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { play } from './fixtures-runner/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'unibus-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+mkdirSync(join(dir, 'playbooks'));
+const inv = join(dir, 'inventory.yaml');
+writeFileSync(inv, `cluster:\n  name: cli\n  state_dir: ${dir}/state\ndefaults:\n  connection: local\nnodes:\n  - name: l1\n    public_ip: 127.0.0.41\n`);
+writeFileSync(
+  join(dir, 'playbooks', 'ok.yaml'),
+  `- name: files\n  hosts: all\n  tasks:\n    - name: folder first\n      file: { path: "${dir}/out", state: directory }\n      tags: [never, setup]\n    - name: a file\n      copy: { dest: "${dir}/out/{{ inventory_hostname }}.txt", content: "x\\n" }\n`,
+);
+writeFileSync(join(dir, 'playbooks', 'bad.yaml'), `- name: bad\n  hosts: all\n  tasks:\n    - name: typo\n      copyy: { dest: /tmp/x }\n`);
+
+test('--help documents the exit codes', async () => {
+  const r = await play(['--help']);
+  assert.equal(r.code, 0);
+  for (const code of ['0', '2', '3', '4', '5']) assert.match(r.stdout, new RegExp(`^  ${code} `, 'm'));
+});
+
+test('bad input exits 4 with file:line:col; an unknown playbook too', async () => {
+  const bad = await play(['bad', '-i', inv]);
+  assert.equal(bad.code, 4);
+  assert.match(bad.stderr, new RegExp(`${dir}/playbooks/bad.yaml:5:7: .*copyy`));
+  const missing = await play(['nope', '-i', inv]);
+  assert.equal(missing.code, 4);
+  assert.match(missing.stderr, /nope/);
+  const badFlag = await play(['ok', '-i', inv, '--forks', 'zero']);
+  assert.equal(badFlag.code, 4);
+});
+
+test('a failing task exits 2 with the PLAY RECAP; plain lines without a TTY', async () => {
+  const r = await play(['ok', '-i', inv]);
+  assert.equal(r.code, 2, r.stdout + r.stderr); // the folder task is tagged never: the copy has no folder
+  assert.match(r.stdout, /^failed: \[l1\] => /m);
+  assert.match(r.stdout, /^l1 : ok=0 {2}changed=0 {2}unreachable=0 {2}failed=1 {2}skipped=0$/m);
+  assert.ok(!r.stdout.includes('\x1b['));
+  const fixed = await play(['ok', '-i', inv, '--tags', 'setup,untagged']);
+  assert.equal(fixed.code, 0, fixed.stdout);
+  assert.equal(readFileSync(join(dir, 'out', 'l1.txt'), 'utf8'), 'x\n');
+});
+
+test('a lease held by another controller exits 5 and names it; check mode refuses too', async () => {
+  const state = join(dir, 'state', 'l1');
+  mkdirSync(state, { recursive: true });
+  writeFileSync(join(state, 'lock.json'), JSON.stringify({ owner: 'ops@elsewhere', pid: 4242, playbook: 'bringup', started: new Date().toISOString(), token: 't-1', ttl_s: 60 }));
+  const r = await play(['ok', '-i', inv]);
+  assert.equal(r.code, 5);
+  assert.match(r.stderr, /deploy lock held by ops@elsewhere \(pid 4242, playbook bringup/);
+  const c = await play(['ok', '-i', inv, '--check']);
+  assert.equal(c.code, 5);
+  assert.ok(existsSync(join(state, 'lock.json')), 'the other lease is untouched');
+  rmSync(join(state, 'lock.json'));
+});
