@@ -7,7 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import { getModule } from '../../src/modules/index.js';
 import { runCommands } from '../../src/modules/run.js';
 import { Secret } from '../../src/secret.js';
-import { ExecTimeoutError, HostKeyError } from '../../src/transport/errors.js';
+import { createServer, type AddressInfo } from 'node:net';
+import { ExecTimeoutError, HostKeyError, TransportError } from '../../src/transport/errors.js';
 import { SshTransport } from '../../src/transport/ssh.js';
 import { keygen, startSshd, type TestSshd } from './sshd-harness.js';
 
@@ -159,5 +160,33 @@ describe('ssh host key checking', () => {
     assert.match(readFileSync(file, 'utf8'), /^\|1\|/);
     const c = await SshTransport.connect({ ...opts(), knownHostsFile: file });
     await c.close();
+  });
+});
+
+describe('ssh connection failures', () => {
+  // the test's own timeout is what fails if connectTimeoutMs were not honoured (ssh2's default is 20 s)
+  it('a server that never speaks SSH fails within the connect bound', { timeout: 10_000 }, async () => {
+    const socks: import('node:net').Socket[] = [];
+    const srv = createServer((s) => socks.push(s)).listen(0, '127.0.0.1');
+    await new Promise((r) => srv.once('listening', r));
+    const port = (srv.address() as AddressInfo).port;
+    try {
+      await assert.rejects(
+        SshTransport.connect({ ...opts(), port, knownHostsFile: join(sshd.dir, 'known_hosts'), connectTimeoutMs: 1000 }),
+        (e: unknown) => e instanceof TransportError && /cannot connect to root@127\.0\.0\.1 port \d+/.test(e.message),
+      );
+    } finally {
+      socks.forEach((s) => s.destroy());
+      srv.close();
+    }
+  });
+
+  it('a key the server does not accept is refused', async () => {
+    const other = join(sshd.dir, 'other_client');
+    keygen(other);
+    await assert.rejects(
+      SshTransport.connect({ ...opts(), identityFile: other, knownHostsFile: join(sshd.dir, 'known_hosts') }),
+      (e: unknown) => e instanceof TransportError && !(e instanceof HostKeyError) && /authentication/i.test(e.message),
+    );
   });
 });
