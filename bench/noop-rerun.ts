@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureLab, labSsh, type LabInfo } from '../test/lab/lab.js';
+import { takeExclusive } from '../test/e2e/fixtures-runner/exclusive.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ENTRY = "import('./src/cli/main.ts').then((m) => m.main(process.argv.slice(1))).then((c) => process.exit(c))";
@@ -68,6 +69,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function bench(n: number): Promise<void> {
   const lab = await ensureLab(n);
+  const exclusive = await takeExclusive('unibus-runner-lab');
   const project = mkdtempSync(join(tmpdir(), 'unibus-bench-'));
   try {
     cpSync(join(ROOT, 'test/e2e/fixtures-runner'), project, { recursive: true });
@@ -97,6 +99,7 @@ async function bench(n: number): Promise<void> {
   } finally {
     await Promise.all(lab.hosts.slice(0, n).map((h) => labSsh(lab, h, `systemctl disable --now unibus-demo >/dev/null 2>&1; rm -rf /opt/unibus-demo /etc/unibus-demo.env /etc/systemd/system/unibus-demo.service /var/log/unibus-demo ${STATE}; systemctl daemon-reload`).catch(() => undefined)));
     rmSync(project, { recursive: true, force: true });
+    exclusive.release();
   }
 }
 

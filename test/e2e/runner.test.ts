@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ensureLab, labAvailable, labSsh, type LabInfo } from '../lab/lab.js';
 import { outcomes, play, startPlay, type PlayRun } from './fixtures-runner/cli.js';
+import { takeExclusive, type Exclusive } from './fixtures-runner/exclusive.js';
 
 const avail = labAvailable();
 const skip = !avail.ok && process.env.CI !== 'true' ? `lab unavailable: ${!avail.ok ? avail.reason : ''}` : false;
@@ -20,11 +21,13 @@ const CLEAN = `systemctl disable --now unibus-demo >/dev/null 2>&1; rm -rf /opt/
 const HASH = `for p in ${TREES.join(' ')}; do [ -e "$p" ] || { echo "absent $p"; continue; }; find "$p" -printf '%p %y %m %s %T@\\n' | sort; find "$p" -type f -exec sha256sum {} + | sort; done | sha256sum; systemctl is-enabled unibus-demo 2>&1; systemctl is-active unibus-demo 2>&1`;
 
 let lab: LabInfo;
+let exclusive: Exclusive | undefined;
 let project: string;
 let inv: string;
 
 before(async () => {
   if (skip) return;
+  exclusive = await takeExclusive('unibus-runner-lab');
   lab = await ensureLab(3);
   project = mkdtempSync(join(tmpdir(), 'unibus-runner-e2e-'));
   cpSync(new URL('./fixtures-runner', import.meta.url).pathname, project, { recursive: true });
@@ -34,9 +37,13 @@ before(async () => {
 });
 
 after(async () => {
-  if (skip || !lab) return;
-  await onAll(CLEAN).catch(() => undefined);
-  rmSync(project, { recursive: true, force: true });
+  try {
+    if (skip || !lab) return;
+    await onAll(CLEAN).catch(() => undefined);
+    rmSync(project, { recursive: true, force: true });
+  } finally {
+    exclusive?.release();
+  }
 });
 
 function writeInventory(knownHosts: string, file = inv): void {
