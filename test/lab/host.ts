@@ -6,11 +6,11 @@ import { chmodSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, re
 import { join } from 'node:path';
 import { LabError, isAlive, run, waitFor } from './exec.js';
 import { sshRun, type SshTarget } from './ssh.js';
-import { HOSTS_DIR, LOG_DIR, LOOP_NAME, writeFileAtomic, type HostState } from './state.js';
+import { HOSTS_DIR, LOG_DIR, LOOP_NAME, NAME_PREFIX, writeFileAtomic, type HostState } from './state.js';
 
 export function hostLayout(name: string, ip: string): Omit<HostState, 'loopPid'> {
   const dir = join(HOSTS_DIR, name);
-  return { name, ip, netns: `ublab-${name}`, veth: `ublab-${name}`, dir, root: join(dir, 'root'), logFile: join(LOG_DIR, `${name}.log`) };
+  return { name, ip, netns: `${NAME_PREFIX}${name}`, veth: `${NAME_PREFIX}${name}`, dir, root: join(dir, 'root'), logFile: join(LOG_DIR, `${name}.log`) };
 }
 
 /** Mounts the overlay and gives the host its hostname, machine-id, ssh host keys and our client key. */

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { run, waitFor } from './exec.js';
 import { ensureLab, labAvailable, labSsh, type LabInfo } from './lab.js';
 import { sshArgv } from './ssh.js';
+import { INSTANCE } from './state.js';
 
 const avail = labAvailable();
 
@@ -29,9 +30,9 @@ if (!avail.ok) {
       if (scratch) rmSync(scratch, { recursive: true, force: true });
     });
 
-    test('the lab has at least 3 hosts on 10.99.1.0/24 with a 0600 key', () => {
+    test('the lab has at least 3 hosts on 10.99.N.0/24 with a 0600 key', () => {
       assert.ok(lab.hosts.length >= 3, `hosts: ${lab.hosts.length}`);
-      for (const h of lab.hosts) assert.match(h.ip, /^10\.99\.1\.\d+$/);
+      for (const h of lab.hosts) assert.match(h.ip, new RegExp(`^10\\.99\\.${INSTANCE}\\.\\d+$`));
       assert.equal(statSync(lab.identityFile).mode & 0o777, 0o600);
       assert.equal(statSync(dirname(lab.identityFile)).mode & 0o777, 0o700);
     });

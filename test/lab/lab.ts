@@ -6,7 +6,8 @@
 //   ssh with StrictHostKeyChecking=yes and UserKnownHostsFile=lab.knownHostsFile
 //   (or call labSsh(lab, host, 'command')); apt on a host installs nodejs and
 //   nats-server from lab.repoDir, bound read-only at /srv/repo. Hosts reach
-//   nothing but 10.99.1.0/24.
+//   nothing but 10.99.1.0/24 (10.99.N.0/24 with UNIBUS_LAB_INSTANCE=N, a
+//   separate lab for a second user of the same machine).
 // The lab is shared and outlives the process that built it (building costs
 // seconds to a minute): `node --import tsx test/lab/cli.ts down` removes it,
 // and scripts/ci.sh does so when the run ends. A test that changes a host

@@ -1,9 +1,10 @@
-// The lab's network: one bridge in the root namespace (10.99.1.1/24) and one
-// network namespace per host with a veth on the bridge. No default route inside
-// a host, so nothing in the lab can reach outside 10.99.1.0/24.
+// The lab's network: one bridge in the root namespace (10.99.N.1/24, N the
+// instance, 1 by default) and one network namespace per host with a veth on the
+// bridge. No default route inside a host, so nothing in the lab can reach
+// outside 10.99.N.0/24.
 import { existsSync } from 'node:fs';
 import { run, waitFor } from './exec.js';
-import { BRIDGE, BRIDGE_CIDR } from './state.js';
+import { BRIDGE, BRIDGE_CIDR, NAME_PREFIX } from './state.js';
 
 async function linkExists(name: string): Promise<boolean> {
   return (await run(['ip', 'link', 'show', 'dev', name], { allowFail: true })).code === 0;
@@ -49,10 +50,10 @@ export async function findLeftoverNets(): Promise<{ netns: string[]; links: stri
   const ns = (await run(['ip', 'netns', 'list'], { allowFail: true })).stdout
     .split('\n')
     .map((l) => l.split(' ')[0]!)
-    .filter((n) => n.startsWith('ublab-'));
+    .filter((n) => n.startsWith(NAME_PREFIX));
   const links = (await run(['ip', '-o', 'link', 'show'], { allowFail: true })).stdout
     .split('\n')
     .map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1] ?? '')
-    .filter((n) => n.startsWith('ublab-'));
+    .filter((n) => n.startsWith(NAME_PREFIX));
   return { netns: ns, links };
 }

@@ -1,20 +1,35 @@
 // Where the lab keeps its things, and the state file that lets a test process
-// use a lab that another process brought up. Names all start with "ublab" so a
-// teardown can find leftovers of a crashed run without the state file.
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// use a lab that another process brought up. Names all start with NAME_PREFIX
+// so a teardown can find leftovers of a crashed run without the state file.
+//
+// UNIBUS_LAB_INSTANCE=N (1..9, default 1) gives a separate lab beside the
+// default one: subnet 10.99.N.0/24, its own names, folders and state file, so
+// two people (or a CI run and a person) on one machine do not deploy to the
+// same hosts at once. Instances share the cached base and the up/down lock.
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /** UNIBUS_LAB_CACHE moves it, e.g. to time a build from nothing without touching the shared cache. */
 export const CACHE_DIR = process.env.UNIBUS_LAB_CACHE || '/var/cache/unibus-lab';
-export const RUN_DIR = '/run/unibus-lab';
-export const HOSTS_DIR = '/var/lib/unibus-lab/hosts';
+function readInstance(v: string | undefined): number {
+  if (v === undefined || v === '') return 1;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 9) throw new Error(`UNIBUS_LAB_INSTANCE: '${v}' (expected 1..9)`);
+  return n;
+}
+export const INSTANCE = readInstance(process.env.UNIBUS_LAB_INSTANCE);
+const SUFFIX = INSTANCE === 1 ? '' : String(INSTANCE);
+export const NAME_PREFIX = `ublab${SUFFIX}-`;
+export const RUN_DIR = `/run/unibus-lab${SUFFIX}`;
+export const HOSTS_DIR = `/var/lib/unibus-lab${SUFFIX}/hosts`;
 export const STATE_FILE = join(RUN_DIR, 'state.json');
+/** One lock for every instance: they share the base cache. */
 export const LOCK_FILE = '/run/unibus-lab.lock';
 export const SSH_DIR = join(RUN_DIR, 'ssh');
 export const LOG_DIR = join(RUN_DIR, 'logs');
 
-export const BRIDGE = 'ublab0';
-export const BRIDGE_CIDR = '10.99.1.1/24';
+export const BRIDGE = `ublab${SUFFIX || '0'}`;
+export const BRIDGE_CIDR = `10.99.${INSTANCE}.1/24`;
 export const MAX_HOSTS = 32;
 /** argv[0] of every boot loop, so its PID can be checked before it is signalled. */
 export const LOOP_NAME = 'ublab-boot';
@@ -48,7 +63,7 @@ export function hostName(i: number): string {
 }
 
 export function hostIp(i: number): string {
-  return `10.99.1.${10 + i}`;
+  return `10.99.${INSTANCE}.${10 + i}`;
 }
 
 export function readState(file = STATE_FILE): LabState | undefined {
@@ -76,6 +91,15 @@ export function writeFileAtomic(file: string, content: string, mode = 0o644): vo
 
 export function writeState(s: LabState): void {
   writeFileAtomic(STATE_FILE, JSON.stringify(s, null, 2) + '\n');
+}
+
+/** State files of the other instances' labs (they may be using an older base). */
+export function otherInstancesUp(): boolean {
+  for (let n = 1; n <= 9; n++) {
+    if (n === INSTANCE) continue;
+    if (existsSync(`/run/unibus-lab${n === 1 ? '' : n}/state.json`)) return true;
+  }
+  return false;
 }
 
 export function removeState(): void {

@@ -7,7 +7,7 @@ import { bootHost, findOrphanLoops, hostLayout, isOurLoop, knownHostLines, prepa
 import { isHealthy, labAvailable } from './lab.js';
 import { createBridge, createHostNet, findLeftoverNets, removeBridge, removeHostNet } from './net.js';
 import {
-  BRIDGE, HOSTS_DIR, MAX_HOSTS, RUN_DIR, SSH_DIR, hostIp, hostName, readState, removeState, writeFileAtomic, writeState,
+  BRIDGE, HOSTS_DIR, MAX_HOSTS, RUN_DIR, SSH_DIR, hostIp, hostName, otherInstancesUp, readState, removeState, writeFileAtomic, writeState,
   type HostState, type LabState,
 } from './state.js';
 
@@ -48,7 +48,7 @@ export async function upLab(n: number): Promise<LabState> {
   const started = Date.now();
   if (!state) {
     await downLab(); // leftovers of a lab whose state file was lost
-    pruneBases();
+    if (!otherInstancesUp()) pruneBases();
   }
   const base = await ensureBase();
   const identityFile = await ensureClientKey();
