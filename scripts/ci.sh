@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 lab() { node --import tsx test/lab/cli.ts "$@"; }
+# A lab of its own (10.99.9.0/24), fresh for this run: a lab someone left up on
+# this machine (instance 1) is neither reused with its leftovers nor disturbed.
+export UNIBUS_LAB_INSTANCE="${UNIBUS_LAB_INSTANCE:-9}"
 
 bash scripts/setup.sh
 npm run -s typecheck
@@ -15,6 +18,7 @@ node bin/unibus.js doctor --lab
 set +e
 trap 'lab down || echo "ci: lab down failed" >&2' EXIT
 t0=$SECONDS
+lab down
 lab up --hosts 3
 up_rc=$?
 echo "ci: lab up (3 hosts) exit $up_rc in $((SECONDS - t0)) s"
