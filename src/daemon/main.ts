@@ -66,14 +66,17 @@ export async function main(argv: string[]): Promise<number> {
   };
   const earlyTerm = onEarly('SIGTERM');
   const earlyInt = onEarly('SIGINT');
+  const earlyHup = () => log('SIGHUP during start: ignored');
   process.once('SIGTERM', earlyTerm);
   process.once('SIGINT', earlyInt);
+  process.on('SIGHUP', earlyHup);
   const cache = allowlistCacheFile(opts.stateDir);
   const initialAllowlist = (await loadCachedAllowlist(cache)) ?? [];
   if (initialAllowlist.length) log(`enforcing the cached allowlist (${initialAllowlist.length} users) until the control plane syncs`);
   const node = await startNode(opts, pf, log, { initialAllowlist }).finally(() => {
     process.off('SIGTERM', earlyTerm);
     process.off('SIGINT', earlyInt);
+    process.off('SIGHUP', earlyHup);
   });
   // HTTP comes up at once so /healthz can say 503 while the node gets ready;
   // the control plane mounts once the first replicated write succeeded.
@@ -111,8 +114,8 @@ export async function main(argv: string[]): Promise<number> {
       resolve(exitCode);
     };
     const onHup = () => {
-      node.reload().then(
-        (changed) => log(changed ? 'config re-rendered; nats-server reloaded' : 'config unchanged'),
+      node.reload(true).then(
+        () => log('SIGHUP: config validated; nats-server reloaded'),
         (e: Error) => log(`reload refused: ${e.message}`),
       );
     };

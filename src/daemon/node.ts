@@ -39,7 +39,8 @@ export interface ControlNode extends HealthSource {
 }
 
 export interface MembershipNode extends ControlNode {
-  reload(): Promise<boolean>;
+  /** Re-render and validate; force also SIGHUPs an unchanged config (operator reload). */
+  reload(force?: boolean): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -172,7 +173,7 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     openBucket,
     watchStreams: (names) => names.forEach((n) => streams.add(n)),
     setAllowlist: async (users) => (sup ? sup.setAllowlist(users) : false),
-    reload: async () => (sup ? sup.reload() : false),
+    reload: async (force = false) => (sup ? sup.reload(force) : false),
     health: () => {
       // Coalesce bursts of probes: at most one monitor read per 500 ms.
       if (!cached || Date.now() - cached.at > 500) cached = { at: Date.now(), report: computeHealth() };

@@ -40,6 +40,16 @@ test('single node: healthz, crash recovery, SIGTERM through lame duck', { timeou
     assert.deepEqual(argv.slice(1), ['-c', join(dir, 'state', 'nats.conf')]);
   });
 
+  await t.test('SIGHUP to membershipd validates and reloads the same child', async () => {
+    const before = childPid(d)!;
+    process.kill(d.pid, 'SIGHUP');
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && !/nats-server reloaded/.test(d.output())) await sleep(100);
+    assert.match(d.output(), /SIGHUP: config validated; nats-server reloaded/);
+    assert.equal(childPid(d), before);
+    assert.equal((await waitHealth(d, 200, 30_000)).status, 'ok');
+  });
+
   await t.test('kill -9 of the child is recovered: new PID, healthy again', async () => {
     const before = childPid(d)!;
     process.kill(before, 'SIGKILL');

@@ -101,7 +101,10 @@ export class NatsSupervisor {
 
   async #spawnReady(): Promise<number> {
     this.#tail = [];
-    const child = spawn(this.#o.bin, ['-c', this.#o.confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The child gets no copy of a route secret passed through the environment.
+    const env = { ...process.env };
+    delete env.UNIBUS_CLUSTER_PASS;
+    const child = spawn(this.#o.bin, ['-c', this.#o.confFile], { stdio: ['ignore', 'pipe', 'pipe'], env });
     this.#child = child;
     child.stdout!.on('data', (c: Buffer) => this.#capture(c));
     child.stderr!.on('data', (c: Buffer) => this.#capture(c));
@@ -173,11 +176,16 @@ export class NatsSupervisor {
     }
   }
 
-  /** Re-renders and validates; SIGHUPs the child only when the file changed. */
-  async reload(): Promise<boolean> {
+  /**
+   * Re-renders and validates; SIGHUPs the child when the file changed, or
+   * always with force (an operator's SIGHUP: certificate files may have been
+   * rotated under an unchanged config, so the current file is re-validated).
+   */
+  async reload(force = false): Promise<boolean> {
     const changed = await this.#writeConf();
-    if (changed && this.#child?.pid) process.kill(this.#child.pid, 'SIGHUP');
-    return changed;
+    if (!changed && force) await validateConfFile(this.#o.bin, this.#o.confFile);
+    if ((changed || force) && this.#child?.pid) process.kill(this.#child.pid, 'SIGHUP');
+    return changed || force;
   }
 
   /**
