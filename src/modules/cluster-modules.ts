@@ -3,8 +3,9 @@
 import { cluster_bundle } from './cluster-bundle.js';
 import { cluster_pki } from './cluster-pki.js';
 import { cluster_preflight } from './cluster-preflight.js';
+import { cluster_scale } from './cluster-scale.js';
 import { cluster_stage } from './cluster-stage.js';
 import { cluster_verify } from './cluster-verify.js';
 import type { Module } from './types.js';
 
-export const CLUSTER_MODULES: readonly Module[] = [cluster_preflight, cluster_pki, cluster_bundle, cluster_stage, cluster_verify];
+export const CLUSTER_MODULES: readonly Module[] = [cluster_preflight, cluster_pki, cluster_bundle, cluster_stage, cluster_verify, cluster_scale];

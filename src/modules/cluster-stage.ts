@@ -49,7 +49,7 @@ export const cluster_stage: Module = {
       if (!p.changed) continue;
       commands.push(...p.commands);
       diff.push(...(p.diff ?? []));
-      reasons.push(`${it.dest}: ${p.reason}`);
+      reasons.push(p.reason.includes(it.dest) ? p.reason : `${it.dest}: ${p.reason}`);
       changedFiles.push(it.dest);
     }
     const result = { files: items.length, changed_files: changedFiles };

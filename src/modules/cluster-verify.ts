@@ -23,6 +23,7 @@ export const cluster_verify: Module = {
       kv_replicas: { type: ['integer', 'string'] },
       timeout: { type: ['number', 'string'] },
       in_check: { enum: ['run', 'skip'] },
+      posture_kv_replicas: { type: 'boolean' },
     },
   },
   async plan(args, ctx) {
@@ -32,7 +33,7 @@ export const cluster_verify: Module = {
     const cluster = ctx.vars.cluster as { name: string; kv_replicas: number };
     const nodes = probeNodesOfVars(ctx.vars.nodes);
     const out = readString('cluster_verify', 'out', args.out) ?? join(projectDirOf(ctx.baseDirs), 'out');
-    const want = { clusterName: cluster.name, kvReplicas: Number(args.kv_replicas ?? cluster.kv_replicas), nodeCount: nodes.length };
+    const want = { clusterName: cluster.name, kvReplicas: Number(args.kv_replicas ?? cluster.kv_replicas), nodeCount: nodes.length, postureReplicas: args.posture_kv_replicas !== false };
     const deadline = Date.now() + readSeconds('cluster_verify', 'timeout', args.timeout, 0, 600) * 1000;
     let report: ClusterReport;
     let drift: string[];

@@ -10,7 +10,7 @@ import { renderTemplate } from '../../src/template/render.js';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export function roleDefaults(): Record<string, unknown> {
-  return parse(readFileSync(`${ROOT}roles/membershipd/defaults.yaml`, 'utf8')) as Record<string, unknown>;
+  return parse(readFileSync(`${ROOT}roles/unibus_node/defaults.yaml`, 'utf8')) as Record<string, unknown>;
 }
 
 export function renderForNodes(inventoryFile: string, template: string, extra: Record<string, unknown> = {}): Map<string, string> {

@@ -57,7 +57,8 @@ test('bringup, re-run, verify, drift, heal, stop, start again', { timeout: 600_0
     assert.ok(changedTasks(up).some((x) => x.startsWith('start (process manager')), 'nodes were started');
   });
 
-  const pids = NODES.map((n) => pidOf(p, n));
+  const pids: (number | null)[] = [];
+  pids.push(...NODES.map((n) => pidOf(p, n)));
   await t.test('three nodes run, with secrets 0600 and no secret in the env file', () => {
     assert.ok(pids.every((x) => x !== null), `pids ${pids}`);
     const pass = readFileSync(join(p.dir, 'secrets', 'cluster.pass'), 'utf8').trim();
@@ -93,6 +94,19 @@ test('bringup, re-run, verify, drift, heal, stop, start again', { timeout: 600_0
       assert.ok(st.peers.every((x: { current: boolean }) => x.current), st.name);
     }
     for (const n of r.nodes) assert.deepEqual([n.http, n.routes, n.posture.tls, n.posture.route_tls, n.posture.bus_auth], [200, 2, true, true, 'enforce']);
+  });
+
+  await t.test('restart rolls every node one at a time, the meta leader last, and ends verified', async () => {
+    const st = JSON.parse((await unibus(['status', '-i', p.inventory, '--json'])).stdout);
+    const r = await play(['restart', ...base]);
+    assert.equal(r.code, 0, why(r));
+    const order = r.results.filter((x) => x.task === 'restart (process manager)' && x.status === 'changed').map((x) => x.host);
+    assert.deepEqual([...order].sort(), NODES);
+    assert.equal(order[2], st.meta_leader, `meta leader ${st.meta_leader} last: ${order}`);
+    const now = NODES.map((n) => pidOf(p, n));
+    assert.ok(now.every((x, i) => x !== null && x !== pids[i]), 'every node runs a new process');
+    pids.splice(0, 3, ...now);
+    assert.equal(r.results.filter((x) => x.task === 'every replica current again' && x.status === 'ok').length, 3);
   });
 
   await t.test('a stopped node is drift: verify and status fail; bringup starts only it', async () => {

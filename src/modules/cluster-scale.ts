@@ -1,0 +1,50 @@
+// cluster_scale: every control-plane stream (the KV buckets and the blob
+// store) to `replicas` in place, one at a time (delegate_to: controller,
+// run_once). Refuses unless at least `replicas` nodes are healthy; a no-op
+// when every stream is there already. It never edits the inventory: its
+// result says which change to make and commit.
+import { join } from 'node:path';
+import { controllerArgv, projectDirOf } from '../cluster/controller.js';
+import { probeNodesOfVars } from '../cluster/nodes.js';
+import { connectCluster, probeCluster } from '../cluster/probe.js';
+import { readReplicas } from '../cluster/scale.js';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { readSeconds, readString } from './args.js';
+import type { Module } from './types.js';
+
+export const cluster_scale: Module = {
+  name: 'cluster_scale',
+  argsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { replicas: { type: ['integer', 'string'] }, out: { type: 'string' }, step_timeout: { type: ['number', 'string'] } },
+  },
+  async plan(args, ctx) {
+    const replicas = Number(args.replicas ?? 3);
+    const cluster = ctx.vars.cluster as { kv_replicas: number };
+    const nodes = probeNodesOfVars(ctx.vars.nodes);
+    const outDir = readString('cluster_scale', 'out', args.out) ?? join(projectDirOf(ctx.baseDirs), 'out');
+    const report = await probeCluster(nodes, outDir);
+    const healthy = report.nodes.filter((n) => n.http === 200);
+    if (healthy.length < replicas) {
+      return { changed: false, failed: true, reason: `refused: R${replicas} needs ${replicas} healthy nodes, ${healthy.length} are (${report.nodes.filter((n) => n.http !== 200).map((n) => `${n.name}: ${n.reason ?? n.status}`).join('; ')})`, commands: [] };
+    }
+    const nc = await connectCluster(nodes.filter((n) => healthy.some((h) => h.name === n.name)), outDir);
+    let below: string[];
+    try {
+      below = (await readReplicas(await jetstreamManager(nc, { timeout: 5000 }))).filter((s) => s.replicas < replicas).map((s) => `${s.name} R${s.replicas}`);
+    } finally {
+      await nc.close().catch(() => undefined);
+    }
+    const inventoryNote = cluster.kv_replicas === replicas ? '' : `; inventory change to commit: cluster.kv_replicas: ${cluster.kv_replicas} -> ${replicas}`;
+    const result = { scaled: below, inventory_change: inventoryNote ? { 'cluster.kv_replicas': { from: cluster.kv_replicas, to: replicas } } : null };
+    if (!below.length) return { changed: false, reason: `every stream is at R${replicas} or more${inventoryNote}`, commands: [], result };
+    const stepTimeoutMs = readSeconds('cluster_scale', 'step_timeout', args.step_timeout, 60, 600) * 1000;
+    return {
+      changed: true,
+      reason: `scale ${below.join(', ')} to R${replicas}, one at a time${inventoryNote}`,
+      commands: [{ kind: 'exec', argv: controllerArgv('scale-entry'), stdin: JSON.stringify({ nodes, outDir, replicas, stepTimeoutMs }), timeoutMs: below.length * (stepTimeoutMs * 2 + 10_000), label: `scale ${below.length} stream(s) to R${replicas}, waiting for every replica current between steps` }],
+      result,
+    };
+  },
+};
