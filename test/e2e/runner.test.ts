@@ -70,7 +70,7 @@ const names = () => lab.hosts.slice(0, 3).map((h) => h.name);
 // host rebooted by another test starts the enabled service once more.
 const starts = () =>
   onAll('echo $(( $(cat /opt/unibus-demo/data/starts 2>/dev/null | wc -l) - $(journalctl --list-boots --no-pager -q 2>/dev/null | wc -l) ))').then((o) => o.map((x) => Number(x.trim())));
-const failures = (r: PlayRun) => `exit ${r.code}\n${r.stderr}\n${r.results.filter((x) => x.status === 'failed' || x.status === 'unreachable').map((x) => `${x.host} ${x.task}: ${x.reason}`).join('\n')}`;
+const failures = (r: PlayRun) => `exit ${r.code}\n${r.stderr}\n${r.results.filter((x) => x.status !== 'ok' && x.status !== 'skipped').map((x) => `${x.status}: ${x.host} ${x.handler ? 'handler ' : ''}${x.task}: ${x.reason}`).join('\n')}`;
 
 test('check on fresh hosts predicts exactly what apply does and leaves every host byte-identical; a re-run changes nothing', { skip, timeout: 600_000 }, async () => {
   const before = await onAll(HASH);
@@ -87,7 +87,7 @@ test('check on fresh hosts predicts exactly what apply does and leaves every hos
 
   const again = await play(['site', '-i', inv, '--json']);
   assert.equal(again.code, 0, failures(again));
-  for (const h of names()) assert.equal(again.recap![h]!.changed, 0, `${h}: second apply changed nothing`);
+  for (const h of names()) assert.equal(again.recap![h]!.changed, 0, `${h}: second apply changed nothing\n${failures(again)}`);
   const audit = await onAll('tail -n 1 /var/log/unibus/audit.log');
   for (const line of audit) assert.equal(JSON.parse(line).playbook, 'site');
 });
