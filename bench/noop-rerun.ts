@@ -8,7 +8,7 @@
 // Also reports the in-process figure (runPlaybook only, without node/tsx
 // start-up), which is what the runner itself costs.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,20 +24,25 @@ function inventory(lab: LabInfo, n: number, file: string): void {
   writeFileSync(file, `cluster:\n  name: bench\n  kv_replicas: 3\n  state_dir: ${STATE}\ndefaults:\n  connection: ssh\n  user: root\n  identity_file: ${lab.identityFile}\n  vars:\n    known_hosts: ${lab.knownHostsFile}\nnodes:\n${nodes}`);
 }
 
-/** The CLI as installed: one bundled ESM file (esbuild), run by plain node. */
-function bundleCli(dir: string): string {
-  const out = join(dir, 'unibus.mjs');
-  const r = spawnSync(join(ROOT, 'node_modules/.bin/esbuild'), ['src/cli/main.ts', '--bundle', '--platform=node', '--format=esm', '--packages=external', `--outfile=${out}`, '--log-level=error'], { cwd: ROOT, encoding: 'utf8' });
+/**
+ * The CLI as installed: src/ compiled file by file to JavaScript (what
+ * `npm run build` puts in dist/; esbuild here, so that other parts being
+ * edited do not stop the bench), run by plain node.
+ */
+function buildCli(dir: string): string {
+  const files = spawnSync('find', ['src', '-name', '*.ts'], { cwd: ROOT, encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  const r = spawnSync(join(ROOT, 'node_modules/.bin/esbuild'), [...files, '--platform=node', '--format=esm', `--outdir=${join(dir, 'src')}`, '--log-level=error'], { cwd: ROOT, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`esbuild failed: ${r.stderr}`);
-  const entry = join(dir, 'entry.mjs');
-  writeFileSync(entry, `import { main } from ${JSON.stringify(out)};\nprocess.exitCode = await main(process.argv.slice(2));\n`);
+  writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
+  const entry = join(dir, 'entry.js');
+  writeFileSync(entry, `import { main } from './src/cli/main.js';\nprocess.exitCode = await main(process.argv.slice(2));\n`);
   return entry;
 }
 
 function runCli(inv: string, entry?: string): { ms: number; code: number | null; out: string } {
   const t0 = performance.now();
   const argv = entry ? [entry, 'play', 'site', '-i', inv, '--json'] : ['--import', 'tsx', '-e', ENTRY, 'play', 'site', '-i', inv, '--json'];
-  const r = spawnSync(process.execPath, argv, { cwd: ROOT, encoding: 'utf8', timeout: 300_000, env: { ...process.env, NODE_PATH: join(ROOT, 'node_modules') } });
+  const r = spawnSync(process.execPath, argv, { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
   return { ms: performance.now() - t0, code: r.status, out: r.stdout.split('\n').filter(Boolean).at(-1) ?? r.stderr };
 }
 
@@ -68,6 +73,7 @@ async function inProcess(inv: string): Promise<number> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function bench(n: number): Promise<void> {
+  mkdirSync(join(ROOT, '.unibus'), { recursive: true });
   const lab = await ensureLab(n);
   const exclusive = await takeExclusive('unibus-runner-lab');
   const project = mkdtempSync(join(tmpdir(), 'unibus-bench-'));
@@ -77,7 +83,9 @@ async function bench(n: number): Promise<void> {
     inventory(lab, n, inv);
     const converge = runCli(inv);
     if (converge.code !== 0) throw new Error(`converging run failed (exit ${converge.code}): ${converge.out}`);
-    const entry = bundleCli(project);
+    // Inside the project (.unibus/ is gitignored) so that the bundle's bare imports resolve to node_modules.
+    const bundleDir = mkdtempSync(join(ROOT, '.unibus', 'bench-'));
+    const entry = buildCli(bundleDir);
     const measure = (e?: string) => {
       const times: number[] = [];
       for (let i = 0; i < 5; i++) {
@@ -88,12 +96,13 @@ async function bench(n: number): Promise<void> {
       return times;
     };
     const bundled = measure(entry);
+    rmSync(bundleDir, { recursive: true, force: true });
     const cli = measure();
     const inproc: number[] = [];
     for (let i = 0; i < 5; i++) inproc.push(await inProcess(inv));
     const fmt = (xs: number[]) => `median ${(median(xs) / 1000).toFixed(3)} s  (runs: ${xs.map((x) => (x / 1000).toFixed(2)).join(', ')})`;
     console.log(`${n} hosts, 20-task no-op re-run`);
-    console.log(`  unibus play, bundled CLI:  ${fmt(bundled)}`);
+    console.log(`  unibus play, built CLI:    ${fmt(bundled)}`);
     console.log(`  unibus play through tsx:   ${fmt(cli)}`);
     console.log(`  runPlaybook in process:    ${fmt(inproc)}`);
   } finally {

@@ -5,9 +5,9 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { NodeSpec } from '../inventory/types.js';
 import { TransportError } from '../transport/errors.js';
-import { LocalTransport } from '../transport/local.js';
 import { SshTransport } from '../transport/ssh.js';
-import type { Transport } from '../transport/types.js';
+import type { ExecRequest, PutOptions, Transport } from '../transport/types.js';
+import type { Secret } from '../secret.js';
 
 export interface ConnectOptions {
   knownHostsFile: string;
@@ -30,8 +30,32 @@ function identityOf(node: NodeSpec, projectDir: string): string {
   throw new TransportError(node.name, 'no identity_file in the inventory and no ~/.ssh/id_ed25519, id_ecdsa or id_rsa');
 }
 
+/**
+ * The local transport, loaded on first use: it brings zx, whose load time a
+ * run over ssh alone (most runs) need not pay.
+ */
+export class LazyLocalTransport implements Transport {
+  #t: Promise<Transport> | undefined;
+  constructor(readonly host: string) {}
+  #get(): Promise<Transport> {
+    return (this.#t ??= import('../transport/local.js').then((m) => new m.LocalTransport(this.host)));
+  }
+  async exec(req: ExecRequest) {
+    return (await this.#get()).exec(req);
+  }
+  async put(path: string, content: Buffer | Secret, opts?: PutOptions) {
+    return (await this.#get()).put(path, content, opts);
+  }
+  async get(path: string, opts?: { sudo?: boolean }) {
+    return (await this.#get()).get(path, opts);
+  }
+  async close() {
+    if (this.#t) await (await this.#t).close();
+  }
+}
+
 export async function connectNode(node: NodeSpec, o: ConnectOptions): Promise<Transport> {
-  if (node.connection === 'local') return new LocalTransport(node.name);
+  if (node.connection === 'local') return new LazyLocalTransport(node.name);
   return SshTransport.connect({
     name: node.name,
     host: node.host,

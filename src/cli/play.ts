@@ -13,10 +13,9 @@ import { loadPlaybook, PlaybookNotFoundError } from '../playbook/load.js';
 import { LockHeldError } from '../playbook/lock.js';
 import { EXIT } from '../playbook/recap.js';
 import { defaultToolkit } from '../playbook/toolkit.js';
-import { LocalTransport } from '../transport/local.js';
 import type { Transport } from '../transport/types.js';
 import { jsonPrinter, textPrinter } from './output.js';
-import { connectNode } from './play-connect.js';
+import { connectNode, LazyLocalTransport } from './play-connect.js';
 
 export const HELP = `usage: unibus play <playbook> [options]
 
@@ -220,7 +219,7 @@ export async function run(args: string[]): Promise<number> {
       toolkit: defaultToolkit(),
       connect: (node) => connectNode(node, { knownHostsFile: knownHostsOf(inventory, node, projectDir), projectDir, acceptNew: a.acceptNew }),
       controller: () => {
-        const t = new LocalTransport('controller');
+        const t = new LazyLocalTransport('controller');
         controllers.push(t);
         return t;
       },
