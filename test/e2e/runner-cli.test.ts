@@ -58,3 +58,21 @@ test('a lease held by another controller exits 5 and names it; check mode refuse
   assert.ok(existsSync(join(state, 'lock.json')), 'the other lease is untouched');
   rmSync(join(state, 'lock.json'));
 });
+
+test('SIGINT: the command in flight finishes, later tasks do not run, the lease is released, exit 130', async () => {
+  const { startPlay } = await import('./fixtures-runner/cli.js');
+  writeFileSync(
+    join(dir, 'playbooks', 'slow.yaml'),
+    `- name: slow\n  hosts: all\n  tasks:\n    - name: wait\n      command: { argv: [sleep, "2"] }\n    - name: after\n      command: { argv: [touch, "${dir}/after-ran"] }\n`,
+  );
+  const run = startPlay(['slow', '-i', inv, '--json']);
+  await run.waitForLine((l) => l.includes('"task_start"') && l.includes('"wait"'));
+  run.child.kill('SIGINT');
+  const r = await run.done;
+  assert.equal(r.code, 130, r.stderr);
+  assert.ok(!existsSync(join(dir, 'after-ran')), 'no task started after the interrupt');
+  assert.ok(!existsSync(join(dir, 'state', 'l1', 'lock.json')), 'lease released');
+  const audit = readFileSync(join(dir, 'state', 'l1', 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { playbook: string; exit: number });
+  assert.deepEqual(audit.at(-1)!.playbook, 'slow');
+  assert.equal(audit.at(-1)!.exit, 130);
+});
