@@ -24,14 +24,20 @@ export function rawPublicKey(seed: Uint8Array): Buffer {
   return der.subarray(SPKI_PREFIX.length);
 }
 
+// Parsing DER into a KeyObject costs more than the signature itself: keep the
+// private KeyObject per seed array (held only while the caller holds the seed).
+const privateKeys = new WeakMap<Uint8Array, KeyObject>();
+
 export function signBytes(seed: Uint8Array, msg: Uint8Array): Buffer {
-  return sign(null, msg, privateKeyFromSeed(seed));
+  let k = privateKeys.get(seed);
+  if (!k) privateKeys.set(seed, (k = privateKeyFromSeed(seed)));
+  return sign(null, msg, k);
 }
 
-export function verifyBytes(rawPub: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
+export function verifyBytes(rawPub: Uint8Array | KeyObject, msg: Uint8Array, sig: Uint8Array): boolean {
   if (sig.length !== 64) return false;
   try {
-    return verify(null, msg, publicKeyFromRaw(rawPub), sig);
+    return verify(null, msg, rawPub instanceof Uint8Array ? publicKeyFromRaw(rawPub) : rawPub, sig);
   } catch {
     return false;
   }

@@ -6,6 +6,11 @@
 // the revoked key. The nonce is claimed last, so unsigned traffic cannot fill
 // the nonce bucket; its create-if-absent write is also this request's proof of
 // quorum (see store/quorum.ts).
+//
+// A handle's signing key never changes (add refuses another key, revoke keeps
+// it, handles are never reused), so keys are cached per store: with the key
+// known, the signature is checked first and then the status read (at the
+// leader, never cached) and the nonce claim run side by side.
 import type { Store } from '../store/buckets.js';
 import { NONCE_WINDOW_MS } from '../store/buckets.js';
 import { ApiError } from '../store/errors.js';
@@ -14,7 +19,8 @@ import { claimNonce } from '../store/nonces.js';
 import type { QuorumGuard } from '../store/quorum.js';
 import { getUser } from '../store/users.js';
 import { HDR, NONCE_RE, TS_RE, canonicalString, sha256Hex } from './canonical.js';
-import { verifyBytes } from './ed25519.js';
+import type { KeyObject } from 'node:crypto';
+import { publicKeyFromRaw, verifyBytes } from './ed25519.js';
 
 export interface IncomingSigned {
   method: string;
@@ -29,6 +35,20 @@ function need(req: IncomingSigned, name: string, re: RegExp, what: string): stri
   const v = req.header(name);
   if (!v || !re.test(v)) throw new ApiError('bad_signature', `header ${name}: expected ${what}`);
   return v;
+}
+
+const KEY_CACHE_MAX = 10_000;
+const keyCache = new WeakMap<Store, Map<string, KeyObject>>();
+
+function cachedKey(store: Store, handle: string): KeyObject | undefined {
+  return keyCache.get(store)?.get(handle);
+}
+
+function rememberKey(store: Store, handle: string, key: KeyObject): void {
+  let m = keyCache.get(store);
+  if (!m) keyCache.set(store, (m = new Map()));
+  if (m.size >= KEY_CACHE_MAX) m.delete(m.keys().next().value as string);
+  m.set(handle, key);
 }
 
 export async function verifyRequest(
@@ -46,12 +66,26 @@ export async function verifyRequest(
   if (Math.abs(now - ts) > NONCE_WINDOW_MS) {
     throw new ApiError('stale_timestamp', `timestamp is more than ${NONCE_WINDOW_MS / 1000} s from the server's clock`);
   }
+  const msg = Buffer.from(canonicalString({ method: req.method, pathAndQuery: req.pathAndQuery, handle, ts, nonce, bodySha256: sha256Hex(req.body) }));
+  const sig = Buffer.from(sigText, 'base64url');
+  const known = cachedKey(store, handle);
+  if (known) {
+    if (!verifyBytes(known, msg, sig)) throw new ApiError('bad_signature', GENERIC);
+    const [user] = await Promise.all([getUser(store, handle), claimNonce(store, handle, nonce, ts)]);
+    return checkActive(user);
+  }
   const user = await getUser(store, handle);
   if (!user) throw new ApiError('bad_signature', GENERIC);
-  const msg = canonicalString({ method: req.method, pathAndQuery: req.pathAndQuery, handle, ts, nonce, bodySha256: sha256Hex(req.body) });
-  const ok = verifyBytes(Buffer.from(user.sign_pub, 'hex'), Buffer.from(msg), Buffer.from(sigText, 'base64url'));
-  if (!ok) throw new ApiError('bad_signature', GENERIC);
-  if (user.status !== 'active') throw new ApiError('revoked', 'this user is revoked');
+  const key = publicKeyFromRaw(Buffer.from(user.sign_pub, 'hex'));
+  if (!verifyBytes(key, msg, sig)) throw new ApiError('bad_signature', GENERIC);
+  rememberKey(store, handle, key);
+  checkActive(user);
   await claimNonce(store, handle, nonce, ts);
+  return user;
+}
+
+function checkActive(user: UserRecord | null): UserRecord {
+  if (!user) throw new ApiError('bad_signature', GENERIC);
+  if (user.status !== 'active') throw new ApiError('revoked', 'this user is revoked');
   return user;
 }
