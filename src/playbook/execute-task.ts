@@ -75,6 +75,15 @@ function tail(s: string): string {
   return t.length > 400 ? '…' + t.slice(-400) : t;
 }
 
+function untilHolds(tk: Toolkit, task: Task, vars: Record<string, unknown>, failed: boolean): boolean {
+  try {
+    return tk.evalCondition(task.until!, vars, task.pos) && !failed;
+  } catch (e) {
+    if (failed) return false;
+    throw e;
+  }
+}
+
 /** Renders the task's args and asks its module for a plan (facts -> commands). Read-only on the host. */
 export function planTask(task: Task, vars: Record<string, unknown>, env: TaskEnv, transport: Transport, host: string, check: boolean): Promise<ModulePlan> {
   const tk = env.toolkit;
@@ -142,14 +151,17 @@ async function runItem(task: Task, vars: Record<string, unknown>, env: TaskEnv, 
       if (failed) reason = `failed_when: ${String(task.failed_when)}`;
     }
     result.failed = failed;
-    if (!check && !failed && task.until && !tk.evalCondition(task.until, withResult, task.pos)) {
+    // As in Ansible, until retries a failing attempt too (`until: r is succeeded`);
+    // an until that cannot be evaluated on a failed result counts as not yet.
+    if (!check && task.until && !untilHolds(tk, task, withResult, failed)) {
       if (attempt <= retries) {
         await sleep(delayMs);
         continue;
       }
+      if (!failed) reason = `until: ${task.until} still false after ${attempt} attempts`;
+      else reason = `${reason} (after ${attempt} attempts)`;
       failed = true;
       result.failed = true;
-      reason = `until: ${task.until} still false after ${attempt} attempts`;
     }
     const status: HostStatus = failed ? 'failed' : result.changed ? 'changed' : 'ok';
     return { status, reason, commands: plan.commands, diff: plan.diff ?? [], registered: result, facts: plan.facts, attempts: attempt, ran };

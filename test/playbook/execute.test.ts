@@ -162,3 +162,18 @@ test('plans made ahead are dropped when a task changes the host: a later task se
   assert.equal(t.execArgvs().some((a) => a[0] === 'init'), false);
   assert.deepEqual(t.execArgvs().find((a) => a[0] === 'echo'), ['echo', 'on'], 'a task using a fact is planned after the fact is set');
 });
+
+test('until retries a failing attempt, and fails with the last reason when retries run out', async () => {
+  const lab = fakeLab(2);
+  let n = 0;
+  lab.hosts.get('n1')!.on(['flaky'], () => (++n < 3 ? { code: 1, stdout: '', stderr: `try ${n}` } : { code: 0, stdout: 'up', stderr: '' }));
+  lab.hosts.get('n2')!.on(['flaky'], { code: 1, stdout: '', stderr: 'down' });
+  const r = await run(lab, [play([task('command', { argv: ['flaky'] }, { register: 'out', until: 'out is succeeded', retries: 4, delay: 1, name: 'flaky' })])]);
+  const n1 = r.results.find((x) => x.host === 'n1')!;
+  assert.equal(n1.status, 'changed');
+  assert.equal(n1.attempts, 3);
+  const n2 = r.results.find((x) => x.host === 'n2')!;
+  assert.equal(n2.status, 'failed');
+  assert.equal(n2.attempts, 5);
+  assert.match(n2.reason, /down \(after 5 attempts\)/);
+});
