@@ -74,8 +74,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function bench(n: number): Promise<void> {
   mkdirSync(join(ROOT, '.unibus'), { recursive: true });
-  const lab = await ensureLab(n);
   const exclusive = await takeExclusive('unibus-runner-lab');
+  const lab = await ensureLab(n);
   const project = mkdtempSync(join(tmpdir(), 'unibus-bench-'));
   try {
     cpSync(join(ROOT, 'test/e2e/fixtures-runner'), project, { recursive: true });
