@@ -122,6 +122,26 @@ test('a user nkey may use its rooms and inbox only, never $JS', async () => {
   await cc.close();
 });
 
+test('a member removed from a room loses its subjects on every node', async () => {
+  await client(bob, 0).addMember('ops', 'carol');
+  const conns = await Promise.all([0, 1, 2].map((n) => waitFor(`carol on node ${n + 1}`, () => connectUser(carol, n))));
+  // Once every node has reloaded with carol in `ops`, her subscriptions there hold.
+  const subs = await Promise.all(
+    conns.map((nc, n) =>
+      waitFor(`carol subscribed to ops on node ${n + 1}`, async () => {
+        const sub = nc.subscribe('unibus.room.ops.>');
+        const r = await Promise.race([sub.closed.then(() => 'closed'), nc.flush().then(() => sleep(300)).then(() => 'open')]);
+        return r === 'open' ? sub : undefined;
+      }),
+    ),
+  );
+  await client(bob, 1).removeMember('ops', 'carol');
+  const ends = await Promise.race([Promise.all(subs.map((s) => s.closed)), sleep(10_000).then(() => 'still subscribed')]);
+  assert.ok(Array.isArray(ends), String(ends));
+  for (const e of ends as unknown[]) assert.ok(e instanceof PermissionViolationError, String(e));
+  for (const c of conns) await c.close();
+});
+
 test('revoking a user cuts its open connections on all three nodes', async () => {
   const conns = await Promise.all([0, 1, 2].map((n) => waitFor(`carol on node ${n + 1}`, () => connectUser(carol, n))));
   const closed = conns.map((c) => c.closed());
