@@ -96,6 +96,9 @@ test('a write acknowledged through one node is read through every other node rig
     const seen = await client(carol, (i + 1) % 3).getRoom(room);
     assert.deepEqual(seen.members.map((m) => m.handle), ['bob', 'carol']);
     assert.ok((await client(carol, (i + 2) % 3).listRooms()).rooms.includes(room));
+    const data = Buffer.from(`blob ${i} `.repeat(200 * (i + 1)));
+    const put = await client(bob, i % 3).putBlob(room, data);
+    assert.deepEqual(Buffer.from(await client(carol, (i + 1) % 3).getBlob(room, put.sha256)), data);
   }
 });
 
