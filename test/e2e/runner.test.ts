@@ -21,6 +21,7 @@ const CLEAN = `systemctl disable --now unibus-demo >/dev/null 2>&1; rm -rf /opt/
 const HASH = `for p in ${TREES.join(' ')}; do [ -e "$p" ] || { echo "absent $p"; continue; }; find "$p" -printf '%p %y %m %s %T@\\n' | sort; find "$p" -type f -exec sha256sum {} + | sort; done | sha256sum; systemctl is-enabled unibus-demo 2>&1; systemctl is-active unibus-demo 2>&1`;
 
 let lab: LabInfo;
+const ours = () => lab.hosts.slice(3, 6);
 let exclusive: Exclusive | undefined;
 let project: string;
 let inv: string;
@@ -28,7 +29,8 @@ let inv: string;
 before(async () => {
   if (skip) return;
   exclusive = await takeExclusive('unibus-runner-lab');
-  lab = await ensureLab(3);
+  // Hosts 4-6 of a 6-host lab: other lab tests reboot hosts 1-3 for their own purposes.
+  lab = await ensureLab(6);
   project = mkdtempSync(join(tmpdir(), 'unibus-runner-e2e-'));
   cpSync(new URL('./fixtures-runner', import.meta.url).pathname, project, { recursive: true });
   inv = join(project, 'inventory.yaml');
@@ -47,7 +49,7 @@ after(async () => {
 });
 
 function writeInventory(knownHosts: string, file = inv): void {
-  const nodes = lab.hosts.slice(0, 3).map((h) => `  - name: ${h.name}\n    host: ${h.ip}\n    public_ip: ${h.ip}\n`).join('');
+  const nodes = ours().map((h) => `  - name: ${h.name}\n    host: ${h.ip}\n    public_ip: ${h.ip}\n`).join('');
   writeFileSync(
     file,
     `cluster:\n  name: runner-e2e\n  kv_replicas: 3\n  state_dir: ${STATE}\n` +
@@ -58,14 +60,14 @@ function writeInventory(knownHosts: string, file = inv): void {
 
 async function onAll(cmd: string): Promise<string[]> {
   return Promise.all(
-    lab.hosts.slice(0, 3).map(async (h) => {
+    ours().map(async (h) => {
       const r = await labSsh(lab, h, cmd);
       return r.stdout;
     }),
   );
 }
 
-const names = () => lab.hosts.slice(0, 3).map((h) => h.name);
+const names = () => ours().map((h) => h.name);
 // Service starts (ExecStartPre marker) minus host boots: the lab is shared, and a
 // host rebooted by another test starts the enabled service once more.
 const starts = () =>
@@ -107,7 +109,7 @@ test('a host whose key does not match known_hosts is refused', { skip, timeout: 
   const other = join(project, 'otherkey');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
   const wrong = readFileSync(`${other}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
-  const first = lab.hosts[0]!;
+  const first = ours()[0]!;
   const lines = readFileSync(lab.knownHostsFile, 'utf8').split('\n').filter((l) => l && !l.split(' ')[0]!.split(',').includes(first.ip));
   writeFileSync(kh, [...lines, `${first.ip} ${wrong}`].join('\n') + '\n');
   const badInv = join(project, 'bad-inventory.yaml');
