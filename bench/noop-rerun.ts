@@ -19,8 +19,12 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ENTRY = "import('./src/cli/main.ts').then((m) => m.main(process.argv.slice(1))).then((c) => process.exit(c))";
 const STATE = '/var/lib/unibus-runner-bench';
 
+// Hosts from the 4th on: other lab tests reboot hosts 1-3 for their own purposes.
+const FIRST = 3;
+const ours = (lab: LabInfo, n: number) => lab.hosts.slice(FIRST, FIRST + n);
+
 function inventory(lab: LabInfo, n: number, file: string): void {
-  const nodes = lab.hosts.slice(0, n).map((h) => `  - name: ${h.name}\n    host: ${h.ip}\n    public_ip: ${h.ip}\n`).join('');
+  const nodes = ours(lab, n).map((h) => `  - name: ${h.name}\n    host: ${h.ip}\n    public_ip: ${h.ip}\n`).join('');
   writeFileSync(file, `cluster:\n  name: bench\n  kv_replicas: 3\n  state_dir: ${STATE}\ndefaults:\n  connection: ssh\n  user: root\n  identity_file: ${lab.identityFile}\n  vars:\n    known_hosts: ${lab.knownHostsFile}\nnodes:\n${nodes}`);
 }
 
@@ -75,7 +79,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function bench(n: number): Promise<void> {
   mkdirSync(join(ROOT, '.unibus'), { recursive: true });
   const exclusive = await takeExclusive('unibus-runner-lab');
-  const lab = await ensureLab(n);
+  const lab = await ensureLab(FIRST + n);
   const project = mkdtempSync(join(tmpdir(), 'unibus-bench-'));
   try {
     cpSync(join(ROOT, 'test/e2e/fixtures-runner'), project, { recursive: true });
@@ -106,7 +110,7 @@ async function bench(n: number): Promise<void> {
     console.log(`  unibus play through tsx:   ${fmt(cli)}`);
     console.log(`  runPlaybook in process:    ${fmt(inproc)}`);
   } finally {
-    await Promise.all(lab.hosts.slice(0, n).map((h) => labSsh(lab, h, `systemctl disable --now unibus-demo >/dev/null 2>&1; rm -rf /opt/unibus-demo /etc/unibus-demo.env /etc/systemd/system/unibus-demo.service /var/log/unibus-demo ${STATE}; systemctl daemon-reload`).catch(() => undefined)));
+    await Promise.all(ours(lab, n).map((h) => labSsh(lab, h, `systemctl disable --now unibus-demo >/dev/null 2>&1; rm -rf /opt/unibus-demo /etc/unibus-demo.env /etc/systemd/system/unibus-demo.service /var/log/unibus-demo ${STATE}; systemctl daemon-reload`).catch(() => undefined)));
     rmSync(project, { recursive: true, force: true });
     exclusive.release();
   }
