@@ -132,6 +132,9 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
   // Ready means a replicated write went through, not only open ports. It runs
   // in the background so /healthz answers 503 (not ready) meanwhile.
   const readyP = (async () => {
+    // A JetStream request sent before the meta group has a leader goes
+    // unanswered until it times out; the loopback monitor says when one exists.
+    if (sup && o.clusterName) await waitMetaLeader(sup.monitorPort, BUCKET_BUDGET_MS);
     const kv = await openBucket(HEALTH_BUCKET, { history: 1 });
     await retryWithin('first control-plane write', BUCKET_BUDGET_MS, () => kv.put(`node.${o.serverName}`, new Date().toISOString()));
     ready = true;
@@ -185,6 +188,21 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
       await Promise.race([nc.close().catch(() => {}), new Promise((r) => setTimeout(r, 2000))]);
     },
   };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitMetaLeader(monitorPort: number, budgetMs: number): Promise<void> {
+  const deadline = Date.now() + budgetMs;
+  while (Date.now() < deadline) {
+    try {
+      const s = await fetchSnapshot(monitorPort, 1000);
+      if (s.jsz.meta_cluster?.leader) return;
+    } catch {
+      // child restarting: keep polling within the budget
+    }
+    await sleep(50);
+  }
 }
 
 /** With --nats-url there is no local monitor: ask the JetStream API, bounded. */

@@ -64,7 +64,7 @@ test('conf rendering', async (t) => {
       allowlist: [{ nkey: member, permissions: { publish: { allow: ['unibus.room.r1.>'], deny: ['$JS.>', '$KV.>'] }, subscribe: { allow: ['_INBOX.>'] } } }],
     });
     assert.match(text, /no_advertise: true/);
-    assert.match(text, /pool_size: -1/);
+    assert.match(text, /pool_size: 1$/m);
     assert.match(text, /verify: true/);
     assert.match(text, /routes: \["nats-route:\/\/unibus-route:[^"]+@127\.0\.0\.32:6250\/?", "nats-route:/);
     assert.ok(text.includes(`nats-route://unibus-route:${encodeURIComponent(pass)}@127.0.0.32:6250`));

@@ -63,7 +63,7 @@ export async function openBucketWithRetry(
   // start with a short per-attempt timeout and lengthen it (to 5 s) in case
   // the cluster is merely slow. kv.create is create-or-open, so retries are safe.
   for (let attempt = 0; Date.now() < deadline; attempt++) {
-    const attemptMs = Math.min(750 * 1.5 ** attempt, 5000, Math.max(100, deadline - Date.now()));
+    const attemptMs = Math.min(500 * 1.5 ** attempt, 5000, Math.max(100, deadline - Date.now()));
     try {
       return await new Kvm(jetstream(nc, { timeout: attemptMs })).create(name, opts);
     } catch (err) {
