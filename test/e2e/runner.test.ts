@@ -130,7 +130,10 @@ test('a run killed mid-way (SIGKILL) converges on the next run, handler included
   assert.equal(killed.signal, 'SIGKILL');
   const rerun = await play(['site', '-i', inv, '--json', '-e', 'demo_greeting=killed']);
   assert.equal(rerun.code, 0, failures(rerun));
-  assert.deepEqual(await starts(), before.map((n) => n + 1), 'the restart happened exactly once per host across the two runs');
+  // At least once: the notification was on the host before the change. At most twice: a
+  // restart the killed run had in flight is not known to have happened, so it runs again.
+  const after = await starts();
+  after.forEach((n, i) => assert.ok(n - before[i]! >= 1 && n - before[i]! <= 2, `${names()[i]}: ${n - before[i]!} restarts across the killed run and the re-run`));
   const temps = await onAll('find /opt/unibus-demo /etc/systemd/system /etc -maxdepth 3 -name "*.unibus-*" | wc -l');
   assert.deepEqual(temps.map((x) => x.trim()), ['0', '0', '0'], 'no temp file left behind');
   const last = await play(['site', '-i', inv, '--json', '-e', 'demo_greeting=killed']);
