@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from '@nats-io/transport-node';
-import { nkeyAuthenticator, PermissionViolationError, type NatsConnection } from '@nats-io/nats-core';
+import { nkeyAuthenticator, PermissionViolationError, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { makeServers, startServers, stopServers, type TestNatsServer } from '../helpers/control-nats.js';
 import { connectInternal, makeInternal, makeUser, openTestStore, type TestUser } from '../helpers/control-plane.js';
 import { clientFor, makeV1Handler } from '../helpers/control-app.js';
@@ -44,6 +44,15 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 1
     await sleep(100);
   }
   throw new Error(`timed out waiting for ${what}: ${String(last)}`);
+}
+
+/** The node reloads its allowlist shortly after a change: retry until a subscription holds. */
+async function subscribeWhenAllowed(nc: NatsConnection, subject: string, opts: { max?: number } = {}): Promise<Subscription> {
+  return waitFor(`subscription to ${subject}`, async () => {
+    const sub = nc.subscribe(subject, opts);
+    const r = await Promise.race([sub.closed.then(() => 'closed'), nc.flush().then(() => sleep(300)).then(() => 'open')]);
+    return r === 'open' ? sub : undefined;
+  });
 }
 
 function client(u: TestUser, node: number): UnibusClient {
@@ -106,8 +115,7 @@ test('a user nkey may use its rooms and inbox only, never $JS', async () => {
   await client(bob, 0).createRoom('ops');
   await client(admin, 1).createRoom('secret');
   const nc = await waitFor('bob on node 2', () => connectUser(bob, 1));
-  const sub = nc.subscribe('unibus.room.ops.>', { max: 1 });
-  await nc.flush();
+  const sub = await subscribeWhenAllowed(nc, 'unibus.room.ops.>', { max: 1 });
   nc.publish('unibus.room.ops.chat', 'hi');
   for await (const m of sub) assert.equal(m.string(), 'hi');
   await assert.rejects(nc.request('$JS.API.INFO', '', { timeout: 2000 }));
@@ -129,15 +137,7 @@ test('a member removed from a room loses its subjects on every node', async () =
   await client(bob, 0).addMember('ops', 'carol');
   const conns = await Promise.all([0, 1, 2].map((n) => waitFor(`carol on node ${n + 1}`, () => connectUser(carol, n))));
   // Once every node has reloaded with carol in `ops`, her subscriptions there hold.
-  const subs = await Promise.all(
-    conns.map((nc, n) =>
-      waitFor(`carol subscribed to ops on node ${n + 1}`, async () => {
-        const sub = nc.subscribe('unibus.room.ops.>');
-        const r = await Promise.race([sub.closed.then(() => 'closed'), nc.flush().then(() => sleep(300)).then(() => 'open')]);
-        return r === 'open' ? sub : undefined;
-      }),
-    ),
-  );
+  const subs = await Promise.all(conns.map((nc) => subscribeWhenAllowed(nc, 'unibus.room.ops.>')));
   await client(bob, 1).removeMember('ops', 'carol');
   const ends = await Promise.race([Promise.all(subs.map((s) => s.closed)), sleep(10_000).then(() => 'still subscribed')]);
   assert.ok(Array.isArray(ends), String(ends));

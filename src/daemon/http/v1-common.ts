@@ -70,6 +70,7 @@ export function signed(deps: V1Deps, fn: (c: Ctx) => Promise<unknown>, maxBody =
       return out;
     } catch (err) {
       if (err instanceof ApiError) {
+        if (err.code === 'unavailable') deps.guard?.suspect();
         if (err.code === 'unavailable') deps.log?.(`refused 503: ${err.message}${err.cause ? ` (${(err.cause as Error).message})` : ''}`);
         return sendError(event, err);
       }

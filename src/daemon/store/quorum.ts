@@ -14,14 +14,19 @@ import { UnavailableError } from './errors.js';
 
 export type QuorumState = { ok: true } | { ok: false; reason: string };
 
-/** One bounded look at the nonce stream: a leader and a majority current. */
+/** A replica the leader has not heard from for this long does not count toward quorum (RAFT heartbeats come every second when idle). */
+export const PEER_SILENCE_NS = 3_000_000_000;
+
+/** One bounded look at the nonce stream: a leader and a majority current and recently heard from. */
 export async function checkQuorum(jsm: JetStreamManager, replicas: number): Promise<QuorumState> {
   try {
     const si = await jsm.streams.info(`KV_${BUCKETS.nonces}`);
     if (replicas <= 1) return { ok: true };
     const c = si.cluster;
     if (!c?.leader) return { ok: false, reason: 'no stream leader' };
-    const current = 1 + (c.replicas ?? []).filter((p) => p.current && !p.offline).length;
+    // `current` stays true for seconds after a peer dies; `active` (time since the
+    // leader last heard from it) shows the loss at once.
+    const current = 1 + (c.replicas ?? []).filter((p) => p.current && !p.offline && (p.active ?? 0) < PEER_SILENCE_NS).length;
     if (current * 2 <= replicas) return { ok: false, reason: `${current} of ${replicas} replicas current` };
     return { ok: true };
   } catch (err) {
@@ -59,6 +64,11 @@ export class QuorumGuard {
       this.#polling = false;
     }
     return this.#state;
+  }
+
+  /** A store operation just failed for want of quorum: look again now rather than at the next tick. */
+  suspect(): void {
+    void this.poll();
   }
 
   get state(): QuorumState {
