@@ -177,3 +177,26 @@ test('until retries a failing attempt, and fails with the last reason when retri
   assert.equal(n2.attempts, 5);
   assert.match(n2.reason, /down \(after 5 attempts\)/);
 });
+
+test('--limit narrows the hosts; --forks 1 runs one host at a time with the same results', async () => {
+  const lab = fakeLab(3);
+  const plays = [play([writeFile('/etc/l', 'l')])];
+  const limited = await run(lab, plays, { limit: ['n2'] });
+  assert.deepEqual(Object.keys(limited.counts), ['n2']);
+  assert.equal(lab.hosts.get('n1')!.files.has('/etc/l'), false);
+  let inFlight = 0;
+  let most = 0;
+  for (const t of lab.hosts.values()) {
+    const put = t.put.bind(t);
+    t.put = async (...a: Parameters<typeof put>) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setImmediate(r));
+      inFlight--;
+      return put(...a);
+    };
+  }
+  const serial = await run(lab, plays, { forks: 1 });
+  assert.equal(most, 1, 'never two hosts at once');
+  assert.deepEqual(serial.counts.n1, { ok: 0, changed: 1, failed: 0, skipped: 0, unreachable: 0 });
+  assert.deepEqual(serial.counts.n2, { ok: 1, changed: 0, failed: 0, skipped: 0, unreachable: 0 });
+});
