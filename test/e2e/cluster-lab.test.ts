@@ -1,0 +1,204 @@
+// The cluster playbooks on the lab's real Debian hosts (systemd, ssh, apt
+// from the lab repository), from an inventory at kv_replicas 1:
+// --check predicts bringup and touches nothing; bringup; a re-run changes
+// nothing; verify passes; scale-r3 refuses with a node down, then scales
+// every stream to R3; the committed inventory change rolls out one node at a
+// time; restart under signed writes loses none; a rebooted host rejoins; stop
+// keeps the data. Hosts are put back as they were (no unit, no state) at the end.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Kvm } from '@nats-io/kv';
+import { jetstream } from '@nats-io/jetstream';
+import { UnibusClient, rawPublicKey } from '../../src/client/index.js';
+import { probeNodesOf } from '../../src/cluster/nodes.js';
+import { connectCluster } from '../../src/cluster/probe.js';
+import { loadInventory } from '../../src/inventory/load.js';
+import { waitFor } from '../lab/exec.js';
+import { ensureLab, labAvailable, labSsh, type LabInfo } from '../lab/lab.js';
+import { makeProject, unibus, type Project } from '../cluster/project.js';
+import { startWriter } from '../cluster/writer.js';
+import { play, type PlayRun } from './fixtures-runner/cli.js';
+
+const avail = labAvailable();
+const CLEAN = 'systemctl disable --now membershipd 2>/dev/null; rm -f /etc/systemd/system/membershipd.service; systemctl daemon-reload; rm -rf /var/lib/unibus; true';
+
+const changedTasks = (r: PlayRun) => r.results.filter((x) => x.status === 'changed').map((x) => `${x.task} @ ${x.host}`).sort();
+const totalChanged = (r: PlayRun) => Object.values(r.recap ?? {}).reduce((n, h) => n + h.changed, 0);
+const why = (r: PlayRun) => `${r.stderr}\n${r.results.filter((x) => x.status === 'failed').map((x) => `${x.task} @ ${x.host}: ${x.reason}`).join('\n')}`;
+
+function inventoryText(lab: LabInfo, kvReplicas: number, adminPub: string): string {
+  return [
+    'cluster:',
+    '  name: unibus-lab',
+    '  ports: { http: 8470, nats: 4250, route: 6250 }',
+    `  kv_replicas: ${kvReplicas}`,
+    '  state_dir: /var/lib/unibus',
+    `  admin: { handle: ops, pubkeys: ["ed25519:${adminPub}"] }`,
+    'defaults:',
+    '  connection: ssh',
+    '  service_manager: systemd',
+    '  user: root',
+    `  identity_file: ${lab.identityFile}`,
+    `  vars: { known_hosts: ${lab.knownHostsFile} }`,
+    'nodes:',
+    ...lab.hosts.slice(0, 3).map((h) => `  - { name: ${h.name}, public_ip: ${h.ip} }`),
+    '',
+  ].join('\n');
+}
+
+if (!avail.ok) {
+  if (process.env.CI === 'true') test('lab can be built', () => assert.fail(`lab unavailable: ${avail.reason}`));
+  else test('cluster playbooks on the lab', { skip: avail.reason }, () => {});
+} else {
+  describe('cluster playbooks on the lab (3 systemd hosts)', { timeout: 30 * 60_000 }, () => {
+    let lab: LabInfo;
+    let p: Project;
+    let base: string[];
+    const seed = randomBytes(32);
+    const adminPub = rawPublicKey(seed).toString('hex');
+    const hosts = () => lab.hosts.slice(0, 3);
+    const ssh = (i: number, cmd: string) => labSsh(lab, hosts()[i]!, cmd);
+
+    before(async () => {
+      lab = await ensureLab(3);
+      await Promise.all(hosts().map((_, i) => ssh(i, CLEAN)));
+      p = await makeProject(inventoryText(lab, 1, adminPub), []);
+      // makeProject swapped the ports for free local ones; the lab hosts have their own addresses.
+      writeFileSync(p.inventory, inventoryText(lab, 1, adminPub));
+      base = ['-i', p.inventory, '--json', '-e', `membershipd_bundle=${p.bundle}`];
+    });
+    after(async () => {
+      if (lab) await Promise.all(hosts().map((_, i) => ssh(i, CLEAN)));
+      await p?.cleanup();
+    });
+
+    test('bringup --check on fresh hosts predicts bringup and touches nothing; a re-run changes nothing; verify passes', async () => {
+      const check = await play(['bringup', ...base, '--check'], 300_000);
+      assert.equal(check.code, 0, why(check));
+      for (let i = 0; i < 3; i++) {
+        const r = await ssh(i, 'test -e /var/lib/unibus || test -e /etc/systemd/system/membershipd.service; echo $?');
+        assert.equal(r.stdout.trim(), '1', `check mode left files on ${hosts()[i]!.name}`);
+      }
+      const up = await play(['bringup', ...base], 600_000);
+      assert.equal(up.code, 0, why(up));
+      assert.deepEqual(changedTasks(up), changedTasks(check), 'check predicted exactly the changed tasks');
+      const again = await play(['bringup', ...base], 300_000);
+      assert.equal(again.code, 0, why(again));
+      assert.equal(totalChanged(again), 0, changedTasks(again).join(', '));
+      const v = await play(['verify', ...base]);
+      assert.equal(v.code, 0, why(v));
+      for (let i = 0; i < 3; i++) {
+        const r = await ssh(i, 'systemctl is-active membershipd; systemctl is-enabled membershipd; stat -c %a /var/lib/unibus/*/cluster.pass');
+        assert.deepEqual(r.stdout.trim().split('\n'), ['active', 'enabled', '600']);
+      }
+    });
+
+    test('scale-r3 refuses with a node down, then scales every stream to R3 and prints the inventory change', async () => {
+      const down = await play(['stop', ...base, '--limit', hosts()[2]!.name]);
+      assert.equal(down.code, 0, why(down));
+      const refused = await play(['scale-r3', ...base]);
+      assert.equal(refused.code, 2);
+      assert.match(refused.results.find((x) => x.task === 'streams to R3')!.reason, /refused: R3 needs 3 healthy nodes, 2 are/);
+      const heal = await play(['bringup', ...base], 300_000);
+      assert.equal(heal.code, 0, why(heal));
+      const before = readFileSync(p.inventory, 'utf8');
+      const s = await play(['scale-r3', ...base], 600_000);
+      assert.equal(s.code, 0, why(s));
+      const step = s.results.find((x) => x.task === 'streams to R3')!;
+      assert.equal(step.status, 'changed');
+      assert.match(step.reason, /inventory change to commit: cluster\.kv_replicas: 1 -> 3/);
+      assert.equal(readFileSync(p.inventory, 'utf8'), before, 'the inventory is never edited');
+      const st = JSON.parse((await unibus(['status', '-i', p.inventory, '--json'])).stdout);
+      for (const x of st.streams) {
+        assert.equal(x.replicas, 3, x.name);
+        assert.equal(x.peers.length, 2, x.name);
+        assert.ok(x.peers.every((q: { current: boolean }) => q.current), x.name);
+      }
+      const noop = await play(['scale-r3', ...base]);
+      assert.equal(noop.code, 0, why(noop));
+      assert.equal(totalChanged(noop), 0, 'already R3: nothing to do');
+    });
+
+    test('the committed kv_replicas 3 rolls out one node at a time and verifies', async () => {
+      writeFileSync(p.inventory, inventoryText(lab, 3, adminPub));
+      const r = await play(['bringup', ...base], 600_000);
+      assert.equal(r.code, 0, why(r));
+      const restarts = r.results.filter((x) => x.task === 'restart (systemd)' && x.status === 'changed').map((x) => x.host);
+      assert.deepEqual([...restarts].sort(), hosts().map((h) => h.name));
+      const batches = r.events.filter((e) => e.event === 'play_start' && e.play === 'restart changed nodes, one at a time').map((e) => (e.hosts as string[]).length);
+      assert.ok(batches.every((n) => n === 1), `one node per batch: ${batches}`);
+      const v = await play(['verify', ...base]);
+      assert.equal(v.code, 0, why(v));
+    });
+
+    test('restart under a steady stream of signed writes loses none and fails none', async () => {
+      const urls = hosts().map((h) => `http://${h.ip}:8470`);
+      const me = await new UnibusClient({ baseUrl: urls[0]!, handle: 'ops', seed }).me();
+      assert.equal(me.role, 'admin', 'the inventory seeded the first admin');
+      const w = await startWriter(urls, 'ops', seed);
+      await new Promise((r) => setTimeout(r, 1500));
+      const r = await play(['restart', ...base], 600_000);
+      await new Promise((r2) => setTimeout(r2, 1500));
+      const stats = await w.stop();
+      assert.equal(r.code, 0, why(r));
+      assert.equal(r.results.filter((x) => x.task === 'restart (systemd)' && x.status === 'changed').length, 3);
+      assert.equal(stats.failed, 0, `failed writes (retries ${stats.retries})`);
+      assert.ok(stats.acked.length > 20, `writes made: ${stats.acked.length}`);
+      const reader = new UnibusClient({ baseUrl: urls[1]!, handle: 'ops', seed });
+      const lost: string[] = [];
+      for (const sha of stats.acked) {
+        const got = await reader.getBlob(w.room, sha).catch(() => null);
+        if (!got || createHash('sha256').update(got).digest('hex') !== sha) lost.push(sha);
+      }
+      assert.deepEqual(lost, [], `lost ${lost.length} of ${stats.acked.length} acknowledged writes`);
+      process.stdout.write(`# restart under writes: ${stats.acked.length} blob writes, ${stats.retries} retries, 0 lost\n`);
+    });
+
+    test('a host rebooted with systemctl reboot comes back and rejoins', async () => {
+      const h = hosts()[1]!;
+      const bootBefore = (await ssh(1, 'cat /proc/sys/kernel/random/boot_id')).stdout.trim();
+      await ssh(1, 'systemctl reboot');
+      await waitFor(`${h.name} back with a new boot id`, 180_000, async () => {
+        const r = await ssh(1, 'cat /proc/sys/kernel/random/boot_id');
+        const id = r.stdout.trim();
+        return r.code === 0 && id && id !== bootBefore ? id : undefined;
+      }, 1000);
+      await waitFor('the cluster verified again', 180_000, async () => {
+        const s = await unibus(['status', '-i', p.inventory, '--json']);
+        return s.code === 0 ? true : undefined;
+      }, 2000);
+      const v = await play(['verify', ...base]);
+      assert.equal(v.code, 0, why(v));
+    });
+
+    test('stop keeps the data; bringup serves it again', async () => {
+      const value = `kept-${Date.now()}`;
+      const nodes = probeNodesOf(loadInventory(p.inventory));
+      const kvOf = async (fn: (kv: Awaited<ReturnType<Kvm['open']>>) => Promise<string | null>) => {
+        const nc = await connectCluster(nodes, join(p.dir, 'out'));
+        try {
+          return await fn(await new Kvm(jetstream(nc, { timeout: 5000 })).open('UNIBUS_health'));
+        } finally {
+          await nc.close();
+        }
+      };
+      await kvOf(async (kv) => {
+        await kv.put('test.marker', value);
+        return null;
+      });
+      const stop = await play(['stop', ...base]);
+      assert.equal(stop.code, 0, why(stop));
+      for (let i = 0; i < 3; i++) {
+        const r = await ssh(i, 'systemctl is-active membershipd; test -d /var/lib/unibus/*/jetstream && echo kept');
+        assert.deepEqual(r.stdout.trim().split('\n'), ['inactive', 'kept']);
+      }
+      const up = await play(['bringup', ...base], 600_000);
+      assert.equal(up.code, 0, why(up));
+      assert.equal(await kvOf(async (kv) => (await kv.get('test.marker'))?.string() ?? null), value);
+    });
+  });
+}
+
