@@ -1,6 +1,23 @@
 // The control plane as membershipd mounts it: main.ts imports this module and
 // calls setupControlPlane(node) once the node is ready; the app then calls
 // registerRoutes(router) to add every /v1 route.
+//
+// Every route is signed (see auth/verify.ts) and answers JSON; errors are
+// {"error": {"code", "message"}} with the codes in store/errors.ts.
+//   GET  /v1/users/me                       the caller
+//   GET  /v1/users                          all users (admin)
+//   POST /v1/users {handle, sign_pub, box_pub?, role}   add (admin; idempotent)
+//   GET  /v1/users/:handle                  self or admin
+//   POST /v1/users/:handle/revoke           admin; never deletes
+//   POST /v1/rooms {name}                   create; the caller owns it
+//   GET  /v1/rooms                          rooms the caller is in
+//   GET  /v1/rooms/:room                    members (with box keys), epoch
+//   POST /v1/rooms/:room/members {handle}   owner or admin
+//   DELETE /v1/rooms/:room/members/:handle  owner or admin; a new epoch is then required
+//   PUT  /v1/rooms/:room/keys {epoch, keys: {handle: base64}}   members
+//   GET  /v1/rooms/:room/keys/:epoch        the caller's own sealed key
+//   PUT  /v1/rooms/:room/blobs (raw bytes, <= 1 MiB)  -> {sha256, size}
+//   GET  /v1/rooms/:room/blobs/:sha256      members; checked against its hash
 import type { Router } from 'h3';
 import type { ControlNode } from '../node.js';
 import type { ControlPlane } from './app.js';

@@ -29,8 +29,11 @@ export const CONTROL_STREAMS: string[] = [...Object.values(BUCKETS).map((b) => `
  * Nonces live NONCE_TTL_MS in their bucket; a request is accepted only within
  * NONCE_WINDOW_MS of its timestamp. The window is shorter than the TTL, so a
  * nonce that could still be accepted is always still in the bucket.
- * Memory bound: at R requests/s the bucket holds R * 300 live keys of about
- * 150-250 bytes each on every node (see bench/api-writes.ts for R).
+ * Memory bound: at R signed requests/s the bucket holds R * 300 live keys of
+ * about 150-250 bytes each (key, value, headers, index) on every node. The
+ * highest rate measured on the 3-node loopback bench (bench/api-writes.ts) was
+ * about 200 req/s: 60,000 keys, roughly 15 MB per node. The TTL, not the
+ * request rate, is the lever: halving it halves the bound.
  */
 export const NONCE_WINDOW_MS = 60_000;
 export const NONCE_TTL_MS = 300_000;
