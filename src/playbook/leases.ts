@@ -28,8 +28,10 @@ export class LeaseSet {
     // Without a wait, all hosts at once (one round trip). With a wait, one by
     // one in name order: two waiting runs then never each hold half the hosts
     // while waiting for the other half.
+    // One deadline for the whole set: waiting host by host never adds up past waitS.
+    const deadline = Date.now() + waitS * 1000;
     const take = async (t: LeaseTarget) => {
-      const r = await acquireLease(t.transport, t.stateDir, this.lease, waitS, readFile);
+      const r = await acquireLease(t.transport, t.stateDir, this.lease, Math.max(0, (deadline - Date.now()) / 1000), readFile);
       this.#held.push(t);
       files.set(t.name, r.file ?? null);
       if (r.tookOver) {
