@@ -78,12 +78,19 @@ try {
 
   const kvs = await Promise.all(ncs.map((nc) => new Kvm(jetstream(nc, { timeout: 5000 })).create('BENCH_raw', { replicas: 3, history: 1, allow_direct: false })));
   const raw = await drive(N, C, (i) => kvs[i % 3].create(`k${i}`, '{"handle":"x","sign_pub":"' + pub + '"}').then(() => {}));
+  // The same store work as one signed write, without HTTP, signing or h3:
+  // (leader read of the user || nonce create), then the data create.
+  const pair = await drive(N, C, async (i) => {
+    await Promise.all([kvs[i % 3].get('k0'), kvs[i % 3].create(`n${i}`, '1')]);
+    await kvs[i % 3].create(`d${i}`, '{"handle":"x","sign_pub":"' + pub + '"}');
+  });
   const api = await drive(N, C, (i) => clients[i % 3].addUser({ handle: `user${i}`, sign_pub: pub, role: 'member' }).then(() => {}));
   const f = (x: number) => x.toFixed(1);
   console.log(`requests ${N}, concurrency ${C}, 3 nodes R3, sync_interval always`);
   console.log(`raw kv.create:      ${f(raw.rps)} ops/s  p50 ${f(raw.p50)} ms  p99 ${f(raw.p99)} ms  errors ${raw.errors}`);
+  console.log(`raw read||create, create: ${f(pair.rps)} ops/s  p50 ${f(pair.p50)} ms  p99 ${f(pair.p99)} ms  errors ${pair.errors}`);
   console.log(`signed API writes:  ${f(api.rps)} req/s  p50 ${f(api.p50)} ms  p99 ${f(api.p99)} ms  errors ${api.errors}`);
-  console.log(`ratio API/raw:      ${(api.rps / raw.rps).toFixed(2)} (limit 0.5: two replicated writes per request)`);
+  console.log(`ratio API/raw:      ${(api.rps / raw.rps).toFixed(2)} (limit 0.5: two replicated writes per request); API/same-store-work ${(api.rps / pair.rps).toFixed(2)}`);
   console.log(`nonce bucket bound at this rate: ${Math.round(api.rps * 300)} live keys (TTL 300 s) per node`);
   console.log(`bench process RSS:  ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB (3 API nodes + load in one process)`);
 } finally {
