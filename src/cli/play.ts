@@ -27,10 +27,10 @@ options:
   -C, --check            plan only: change nothing on any host, print each host's plan;
                          the counts it predicts are those a real run then reports.
                          It takes no lease (a write) but refuses when another run holds one.
-                         Each task is planned against the host as it is now: a task whose
-                         facts an earlier task of the same run would change (e.g. a
-                         command's creates: naming a file an earlier task writes) is
-                         predicted as if that earlier change had not happened.
+                         Each task is planned against the host as the file changes
+                         planned before it would leave it (files, folders, modes, owners,
+                         removals); packages, services and scripts are read as they are
+                         now, so a task that depends on those is predicted from today's state.
   -D, --diff             show unified diffs of files (secrets as fingerprints)
   -l, --limit PATTERN    only these hosts (names, roles, 'all', '!name'; comma-separated)
   -t, --tags T1,T2       only tasks with these tags ('always' tasks run too)

@@ -3,6 +3,7 @@
 import type { NodeSpec } from '../inventory/types.js';
 import type { Transport } from '../transport/types.js';
 import type { Emit, HostStatus } from './events.js';
+import type { CheckOverlay } from './check-overlay.js';
 import { Lookahead } from './execute-lookahead.js';
 import { conditionsHold, HostUnreachableError, planTask, runTask, type TaskEnv, type TaskRun } from './execute-task.js';
 import { handlerNames, handlersFor, type PendingStore } from './handlers.js';
@@ -30,6 +31,8 @@ export interface HostState {
   pendingNames: string[];
   /** Plans made ahead for this play's tasks (see execute-lookahead.ts). */
   lookahead?: Lookahead;
+  /** Check mode: the host seen through the changes planned so far (transport is this overlay then). */
+  overlay?: CheckOverlay;
 }
 
 export interface PlayEnv extends TaskEnv, TagFilter {
@@ -80,7 +83,7 @@ function taskVars(h: HostState, env: PlayEnv, batch: HostState[]): Record<string
 }
 
 function record(env: PlayEnv, task: Task, r: TaskRun, handler: boolean, counted = true): void {
-  const { registered: _r, notify: _n, facts: _f, ...shown } = r;
+  const { registered: _r, notify: _n, facts: _f, planned: _p, ranCommands: _c, ...shown } = r;
   env.emit({ event: 'host_result', task: task.name, handler, check: env.check, ...shown });
   if (counted) env.recap.count(r.host, r.status);
 }
@@ -116,10 +119,15 @@ async function runOnHosts(task: Task, hosts: HostState[], batch: HostState[], en
     } catch (e) {
       if (!(e instanceof HostUnreachableError)) throw e;
       h.status = 'unreachable';
-      record(env, task, { host: h.name, status: 'unreachable', reason: e.message, commands: [], diff: [], noLog: false, registered: {}, notify: [], facts: {} }, handler);
+      record(env, task, { host: h.name, status: 'unreachable', reason: e.message, commands: [], diff: [], noLog: false, registered: {}, notify: [], facts: {}, planned: [] }, handler);
       return;
     }
     if (r.ranCommands) h.lookahead?.invalidate();
+    if (h.overlay && r.status === 'changed' && r.planned.length) {
+      // Check mode: later tasks on this host see what this one would have changed.
+      await h.overlay.record(r.planned);
+      h.lookahead?.invalidate();
+    }
     if (task.run_once) r.delegatedFor = live.slice(1).map((x) => x.name);
     record(env, task, r, handler);
     const sharers = task.run_once ? live : [h];
@@ -177,7 +185,7 @@ export async function runPlay(play: Play, hosts: HostState[], env: PlayEnv): Pro
         h.vars = resolvePlayVars(play, h, env);
       } catch (e) {
         h.status = 'failed';
-        record(env, { name: 'play vars' } as Task, { host: h.name, status: 'failed', reason: (e as Error).message, commands: [], diff: [], noLog: false, registered: {}, notify: [], facts: {} }, false);
+        record(env, { name: 'play vars' } as Task, { host: h.name, status: 'failed', reason: (e as Error).message, commands: [], diff: [], noLog: false, registered: {}, notify: [], facts: {}, planned: [] }, false);
       }
     }
     for (const h of batch) h.lookahead = new Lookahead(tasks);

@@ -37,6 +37,8 @@ export interface TaskRun extends HostResult {
   facts: Record<string, unknown>;
   /** Commands ran on the host: plans made before this task are stale. */
   ranCommands?: boolean;
+  /** The commands planned, even under no_log (never shown): check mode's overlay applies them. */
+  planned: Command[];
 }
 
 /** An error thrown while talking to the host (not by a module's own logic): the host is unreachable. */
@@ -230,5 +232,6 @@ function finish(task: Task, host: string, runs: (ItemRun & { item?: unknown })[]
     notify: status === 'changed' ? task.notify : [],
     facts: Object.assign({}, ...runs.map((r) => r.facts ?? {})),
     ranCommands: runs.some((r) => r.ran),
+    planned: runs.filter((r) => r.status === 'changed').flatMap((r) => r.commands),
   };
 }

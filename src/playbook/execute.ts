@@ -4,6 +4,7 @@
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 import type { Transport } from '../transport/types.js';
 import { appendAudit, auditLine } from './audit.js';
+import { CheckOverlay } from './check-overlay.js';
 import type { Emit } from './events.js';
 import { runPlay, mapLimit, type HostState, type PlayEnv } from './execute-play.js';
 import { parsePending, PENDING_FILE, PendingStore } from './handlers.js';
@@ -74,9 +75,11 @@ export async function runPlaybook(o: RunOptions): Promise<RunOutcome> {
   const forks = o.forks && o.forks > 0 ? o.forks : Math.max(1, nodes.length);
 
   const hosts: HostState[] = [];
+  const opened: Transport[] = [];
   await mapLimit(nodes, forks, async (node) => {
     try {
       const transport = await o.connect(node);
+      opened.push(transport);
       hosts.push({ name: node.name, node, transport, baseVars: o.toolkit.hostVars(o.inventory, node), vars: {}, registered: {}, status: 'active', become: node.user !== 'root', notified: new Set(), pendingNames: [] });
     } catch (e) {
       recap.count(node.name, 'unreachable');
@@ -88,7 +91,7 @@ export async function runPlaybook(o: RunOptions): Promise<RunOutcome> {
   try {
     return await runConnected(o, hosts, recap, forks, warn);
   } finally {
-    await Promise.all(hosts.map((h) => h.transport.close().catch(() => undefined)));
+    await Promise.all(opened.map((t) => t.close().catch(() => undefined)));
   }
 }
 
@@ -103,6 +106,10 @@ async function runConnected(o: RunOptions, hosts: HostState[], recap: Recap, for
 
   try {
     for (const h of hosts) {
+      if (o.check) {
+        h.overlay = new CheckOverlay(h.transport, h.node.user);
+        h.transport = h.overlay;
+      }
       const list = parsePending(pendingFiles.get(h.name) ?? null);
       h.pendingNames = list.map((p) => p.handler);
       if (!o.check) h.pending = new PendingStore(h.transport, o.pathsOf(h.node).stateDir, list);

@@ -76,3 +76,29 @@ test('SIGINT: the command in flight finishes, later tasks do not run, the lease 
   assert.deepEqual(audit.at(-1)!.playbook, 'slow');
   assert.equal(audit.at(-1)!.exit, 130);
 });
+
+test('check mode on a real shell: tasks that depend on earlier changes are predicted as apply then does', async () => {
+  const { outcomes } = await import('./fixtures-runner/cli.js');
+  const root = join(dir, 'dep');
+  writeFileSync(
+    join(dir, 'playbooks', 'dep.yaml'),
+    [
+      '- name: dependent',
+      '  hosts: all',
+      '  tasks:',
+      `    - { name: folder, file: { path: "${root}/etc", state: directory, mode: "0750" } }`,
+      `    - { name: conf, copy: { dest: "${root}/etc/a.conf", content: "one\\n" } }`,
+      `    - { name: conf again, copy: { dest: "${root}/etc/a.conf", content: "one\\n", mode: "0600" } }`,
+      `    - { name: once, command: { argv: [touch, "${root}/etc/b"], creates: "${root}/etc/a.conf" } }`,
+      `    - { name: folder mode, file: { path: "${root}/etc", state: directory, mode: "0750" } }`,
+      '',
+    ].join('\n'),
+  );
+  const check = await play(['dep', '-i', inv, '--check', '--json']);
+  assert.equal(check.code, 0, check.stderr);
+  assert.ok(!existsSync(root), 'check created nothing');
+  const apply = await play(['dep', '-i', inv, '--json']);
+  assert.equal(apply.code, 0, apply.stderr);
+  assert.deepEqual(outcomes(check), outcomes(apply));
+  assert.ok(!existsSync(join(root, 'etc', 'b')), 'creates saw the file');
+});

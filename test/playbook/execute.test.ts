@@ -200,3 +200,25 @@ test('--limit narrows the hosts; --forks 1 runs one host at a time with the same
   assert.deepEqual(serial.counts.n1, { ok: 0, changed: 1, failed: 0, skipped: 0, unreachable: 0 });
   assert.deepEqual(serial.counts.n2, { ok: 1, changed: 0, failed: 0, skipped: 0, unreachable: 0 });
 });
+
+test('check mode sees the changes earlier tasks would make: predictions that depend on them match apply', async () => {
+  const lab = fakeLab(2);
+  lab.hosts.get('n2')!.addDir('/srv').addFile('/srv/app.conf', 'v1\n', { mode: 0o600 });
+  const plays = [
+    play([
+      task('file', { path: '/srv', state: 'directory' }, { name: 'folder' }),
+      writeFile('/srv/app.conf', 'v2\n'),
+      task('copy', { dest: '/srv/app.conf', content: 'v2\n', mode: '0640' }, { name: 'same file, a mode' }),
+      task('command', { argv: ['init'], creates: '/srv/app.conf' }, { name: 'creates' }),
+      task('file', { path: '/srv/old', state: 'absent' }, { name: 'absent' }),
+    ]),
+  ];
+  const before = [...lab.hosts].map(([h, t]) => [h, new Map(t.files)] as const);
+  const check = await run(lab, plays, { check: true });
+  for (const [h, files] of before) assert.deepEqual(lab.hosts.get(h)!.files, files, `${h}: check wrote nothing`);
+  const apply = await run(lab, plays);
+  const by = (r: typeof check) => r.results.map((x) => `${x.host} ${x.task} ${x.status}`).sort();
+  assert.deepEqual(by(check), by(apply));
+  assert.equal(apply.results.find((x) => x.host === 'n1' && x.task === 'creates')!.status, 'ok', 'creates saw the file written earlier');
+  assert.equal(apply.results.find((x) => x.host === 'n1' && x.task === 'same file, a mode')!.status, 'changed');
+});
