@@ -5,6 +5,7 @@ import type { Inventory, NodeSpec } from '../inventory/types.js';
 import type { Transport } from '../transport/types.js';
 import { appendAudit, auditLine } from './audit.js';
 import { CheckOverlay } from './check-overlay.js';
+import { BatchingTransport } from './execute-batch.js';
 import type { Emit } from './events.js';
 import { runPlay, mapLimit, type HostState, type PlayEnv } from './execute-play.js';
 import { parsePending, PENDING_FILE, PendingStore } from './handlers.js';
@@ -106,6 +107,7 @@ async function runConnected(o: RunOptions, hosts: HostState[], recap: Recap, for
 
   try {
     for (const h of hosts) {
+      h.transport = new BatchingTransport(h.transport);
       if (o.check) {
         h.overlay = new CheckOverlay(h.transport, h.node.user);
         h.transport = h.overlay;

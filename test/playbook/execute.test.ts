@@ -222,3 +222,16 @@ test('check mode sees the changes earlier tasks would make: predictions that dep
   assert.equal(apply.results.find((x) => x.host === 'n1' && x.task === 'creates')!.status, 'ok', 'creates saw the file written earlier');
   assert.equal(apply.results.find((x) => x.host === 'n1' && x.task === 'same file, a mode')!.status, 'changed');
 });
+
+test('a no-op run reads the facts of consecutive file tasks in one exec per host', async () => {
+  const { STAT_SCRIPT } = await import('../../src/modules/facts.js');
+  const lab = fakeLab(1);
+  const t = lab.hosts.get('n1')!;
+  const plays = [play(['a', 'b', 'c', 'd', 'e'].map((x) => writeFile(`/etc/${x}`, x)))];
+  await run(lab, plays);
+  const stats = () => t.execArgvs().filter((a) => a[2] === STAT_SCRIPT).length;
+  const before = stats();
+  const again = await run(lab, plays);
+  assert.equal(again.counts.n1!.ok, 5);
+  assert.equal(stats() - before, 1, 'one stat of the five paths');
+});
