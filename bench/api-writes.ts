@@ -1,6 +1,8 @@
 // Signed write requests/s and p50/p99 through the /v1 API on a 3-node R3
 // loopback cluster (sync_interval: always), beside the raw kv.create rate of a
 // bare nats.js client at the same concurrency in the same run.
+// Then: how long a new user takes to become usable on all three nodes, and how
+// long a revocation takes to cut that user's open connection on all three.
 // Run by hand: node --import tsx bench/api-writes.ts [requests] [concurrency]
 import { createServer, type Server } from 'node:http';
 import { createApp, createRouter, toNodeListener } from 'h3';
@@ -10,10 +12,16 @@ import { registerV1Routes } from '../src/daemon/http/routes.js';
 import { QuorumGuard } from '../src/daemon/store/quorum.js';
 import { addUser } from '../src/daemon/store/users.js';
 import { UnibusClient } from '../src/client/client.js';
-import type { NatsConnection } from '@nats-io/nats-core';
+import { nkeyAuthenticator, type NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { AclWatcher } from '../src/daemon/auth/acl-watch.js';
+import { nkeySeedFromRaw } from '../src/daemon/auth/ed25519.js';
+import type { Store } from '../src/daemon/store/buckets.js';
+import { revokeUser } from '../src/daemon/store/users.js';
 import { Kvm } from '@nats-io/kv';
 import { jetstream } from '@nats-io/jetstream';
 
+const f = (x: number) => x.toFixed(1);
 const N = Number(process.argv[2] ?? 1500);
 const C = Number(process.argv[3] ?? 16);
 const HOSTS = ['127.0.0.47', '127.0.0.48', '127.0.0.49'];
@@ -51,6 +59,9 @@ const servers = await makeServers({ hosts: HOSTS, internalNkey: id.publicKey, sy
 const ncs: NatsConnection[] = [];
 const https: Server[] = [];
 const guards: QuorumGuard[] = [];
+const watchers: AclWatcher[] = [];
+const userConns: NatsConnection[] = [];
+const stores: Store[] = [];
 try {
   await startServers(servers);
   const admin = makeUser('admin');
@@ -59,6 +70,7 @@ try {
     const nc = await connectInternal(s.url, id);
     ncs.push(nc);
     const store = await openTestStore(nc, 3);
+    stores.push(store);
     const guard = new QuorumGuard(store);
     await guard.start();
     guards.push(guard);
@@ -73,27 +85,65 @@ try {
     clients.push(new UnibusClient({ baseUrl: `http://${s.conf.host}:${(http.address() as { port: number }).port}`, handle: 'admin', seed: admin.seed }));
   }
   const pub = makeUser('probe').sign_pub;
+  // The signed write timed below is a sealed-key upload: one data write
+  // (plus the nonce), after leader reads of the user and the room's members.
+  await clients[0].createRoom('bench');
+  const sealed = Buffer.alloc(48, 7).toString('base64');
+  const upload = (i: number) => clients[i % 3].putKeys('bench', 1, { admin: sealed }).then(() => {});
   // Warm up: connections, leaders, JIT.
-  await drive(100, C, (i) => clients[i % 3].addUser({ handle: `warm${i}`, sign_pub: pub, role: 'member' }).then(() => {}));
+  await drive(100, C, upload);
 
   const kvs = await Promise.all(ncs.map((nc) => new Kvm(jetstream(nc, { timeout: 5000 })).create('BENCH_raw', { replicas: 3, history: 1, allow_direct: false })));
   const raw = await drive(N, C, (i) => kvs[i % 3].create(`k${i}`, '{"handle":"x","sign_pub":"' + pub + '"}').then(() => {}));
   // The same store work as one signed write, without HTTP, signing or h3:
-  // (leader read of the user || nonce create), then the data create.
+  // (leader read of the user || nonce create), leader read, then the data write.
   const pair = await drive(N, C, async (i) => {
     await Promise.all([kvs[i % 3].get('k0'), kvs[i % 3].create(`n${i}`, '1')]);
-    await kvs[i % 3].create(`d${i}`, '{"handle":"x","sign_pub":"' + pub + '"}');
+    await kvs[i % 3].get('k1');
+    await kvs[i % 3].put('d', '{"sealed":"' + sealed + '"}');
   });
-  const api = await drive(N, C, (i) => clients[i % 3].addUser({ handle: `user${i}`, sign_pub: pub, role: 'member' }).then(() => {}));
-  const f = (x: number) => x.toFixed(1);
+  const api = await drive(N, C, upload);
   console.log(`requests ${N}, concurrency ${C}, 3 nodes R3, sync_interval always`);
   console.log(`raw kv.create:      ${f(raw.rps)} ops/s  p50 ${f(raw.p50)} ms  p99 ${f(raw.p99)} ms  errors ${raw.errors}`);
-  console.log(`raw read||create, create: ${f(pair.rps)} ops/s  p50 ${f(pair.p50)} ms  p99 ${f(pair.p99)} ms  errors ${pair.errors}`);
+  console.log(`same store work:    ${f(pair.rps)} ops/s  p50 ${f(pair.p50)} ms  p99 ${f(pair.p99)} ms  errors ${pair.errors}`);
   console.log(`signed API writes:  ${f(api.rps)} req/s  p50 ${f(api.p50)} ms  p99 ${f(api.p99)} ms  errors ${api.errors}`);
   console.log(`ratio API/raw:      ${(api.rps / raw.rps).toFixed(2)} (limit 0.5: two replicated writes per request); API/same-store-work ${(api.rps / pair.rps).toFixed(2)}`);
   console.log(`nonce bucket bound at this rate: ${Math.round(api.rps * 300)} live keys (TTL 300 s) per node`);
   console.log(`bench process RSS:  ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB (3 API nodes + load in one process)`);
+
+  // Revocation: every node follows the buckets and reloads its own server.
+  for (const [i, st] of stores.entries()) {
+    const w = new AclWatcher(st, { apply: (u) => servers[i].setAllowlist(u) });
+    await w.start();
+    watchers.push(w);
+  }
+  for (let round = 0; round < 3; round++) {
+    const u = makeUser(`rev${round}`);
+    const t1 = performance.now();
+    await clients[round % 3].addUser({ handle: u.handle, sign_pub: u.sign_pub, role: 'member' });
+    const conns = await Promise.all(
+      servers.map(async (x) => {
+        for (let tries = 0; ; tries++) {
+          try {
+            return await connect({ servers: x.url, authenticator: nkeyAuthenticator(nkeySeedFromRaw(u.seed)), reconnect: false, ignoreClusterUpdates: true });
+          } catch (err) {
+            if (tries > 500) throw err;
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        }
+      }),
+    );
+    userConns.push(...conns);
+    const usable = performance.now() - t1;
+    const t0 = performance.now();
+    const closed = conns.map((c) => c.closed().then(() => performance.now() - t0));
+    await revokeUser(stores[(round + 1) % 3], u.handle);
+    const cut = await Promise.all(closed);
+    console.log(`user ${u.handle}: usable on 3 nodes ${f(usable)} ms after add; revocation cut all 3 connections in ${cut.map(f).join(' / ')} ms`);
+  }
 } finally {
+  for (const w of watchers) w.stop();
+  for (const c of userConns) await c.close().catch(() => {});
   for (const g of guards) g.stop();
   for (const h of https) await new Promise((r) => h.close(r));
   for (const nc of ncs) await nc.close().catch(() => {});

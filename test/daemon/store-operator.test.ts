@@ -69,7 +69,7 @@ test('user add seeds the first admin; idempotent; another key refused; revoke; l
   assert.deepEqual(await getUser(src.store!, 'admin'), first);
   assert.equal(await quiet(() => userCmd(['add', '--handle', 'admin', '--sign-pub', bob.sign_pub, '--role', 'admin', ...base])), 1);
   assert.equal(await quiet(() => userCmd(['add', '--handle', 'x', '--sign-pub', bob.sign_pub, '--role', 'admin', ...base])), 1);
-  assert.equal(await quiet(() => userCmd(['add', '--handle', 'temp', '--sign-pub', bob.sign_pub, '--role', 'member', ...base])), 0);
+  assert.equal(await quiet(() => userCmd(['add', '--handle', 'temp', '--sign-pub', makeUser('temp').sign_pub, '--role', 'member', ...base])), 0);
   assert.equal(await quiet(() => userCmd(['revoke', '--handle', 'temp', ...base])), 0);
   assert.equal((await getUser(src.store!, 'temp'))?.status, 'revoked');
   assert.equal(await quiet(() => userCmd(['list', ...base])), 0);

@@ -49,13 +49,16 @@ test('users: add is idempotent, another key is refused, revoke keeps the record'
   assert.equal(r2.created, false);
   const other = makeUser('alice');
   await assert.rejects(addUser(store, { handle: 'alice', sign_pub: other.sign_pub, role: 'admin' }), code('conflict'));
+  // One key, one handle: it is one NATS nkey. A refused add leaves its key free.
+  await assert.rejects(addUser(store, { handle: 'alias', sign_pub: a.sign_pub, role: 'member' }), code('conflict'));
+  assert.equal((await addUser(store, { handle: 'other', sign_pub: other.sign_pub, role: 'member' })).created, true);
   const b = makeUser('bobby');
   await addUser(store, { handle: 'bobby', sign_pub: b.sign_pub, role: 'member' });
   const rev = await revokeUser(store, 'bobby');
   assert.equal(rev.status, 'revoked');
   assert.equal((await getUser(store, 'bobby'))?.status, 'revoked');
   await assert.rejects(addUser(store, { handle: 'bobby', sign_pub: b.sign_pub, role: 'member' }), code('conflict'));
-  assert.deepEqual((await listUsers(store)).map((u) => u.handle), ['alice', 'bobby']);
+  assert.deepEqual((await listUsers(store)).map((u) => u.handle), ['alice', 'bobby', 'other']);
 });
 
 test('rooms: members and rooms_by_member stay in step; removal demands a new epoch', async () => {

@@ -29,12 +29,20 @@ export class AclWatcher {
     private readonly o: AclWatchOptions,
   ) {}
 
-  /** Applies the current list once, then follows changes. */
+  /**
+   * Applies the current list once, then follows changes. The watches start
+   * even when the first sync fails (no quorum yet): it is retried on the next
+   * change or resync, and the error is passed on for the caller to log.
+   */
   async start(): Promise<void> {
-    await this.sync();
-    for (const kv of [this.store.kv.users, this.store.kv.members]) void this.#follow(kv);
+    // Watches first, then the first sync: a change made in between is then
+    // seen by the watch, not left for the periodic resync. Bounded: without
+    // quorum the watches keep retrying on their own.
+    const watching = [this.store.kv.users, this.store.kv.members].map((kv) => new Promise<void>((ready) => void this.#follow(kv, ready)));
+    await Promise.race([Promise.all(watching), new Promise((r) => setTimeout(r, 5000).unref())]);
     this.#resync = setInterval(() => this.schedule(), this.o.resyncMs ?? 10_000);
     this.#resync.unref();
+    await this.sync();
   }
 
   stop(): void {
@@ -44,11 +52,14 @@ export class AclWatcher {
     for (const s of this.#stops) s();
   }
 
-  async #follow(kv: KV): Promise<void> {
+  async #follow(kv: KV, ready: () => void): Promise<void> {
     while (!this.#stopped) {
       try {
         const it = await kv.watch({ include: KvWatchInclude.UpdatesOnly });
         this.#stops.push(() => it.stop());
+        ready();
+        // A watch re-made after a failure may have missed changes meanwhile.
+        this.schedule();
         for await (const _ of it) this.schedule();
       } catch (err) {
         this.o.log?.(`acl watch: ${(err as Error).message}; watching again`);

@@ -30,12 +30,17 @@ export async function computeAllowlist(store: Store): Promise<AllowUser[]> {
     for (const h of Object.keys(m.value.members)) roomsOf.set(h, [...(roomsOf.get(h) ?? []), m.value.room]);
   }
   const out: AllowUser[] = [];
+  const seen = new Set<string>();
   for (const u of await listUsers(store)) {
     if (u.status !== 'active') continue;
+    // One nkey once: a duplicate would make nats-server refuse the whole config.
+    const nkey = nkeyFromRaw(Buffer.from(u.sign_pub, 'hex'));
+    if (seen.has(nkey)) continue;
+    seen.add(nkey);
     // The inbox is always allowed, so an allow list is never empty (empty would mean "all").
     const allow = [...(roomsOf.get(u.handle) ?? []).sort().map(roomSubject), `${inboxPrefix(u.handle)}.>`];
     out.push({
-      nkey: nkeyFromRaw(Buffer.from(u.sign_pub, 'hex')),
+      nkey,
       permissions: { publish: { allow, deny: DENY_SUBJECTS }, subscribe: { allow, deny: DENY_SUBJECTS } },
     });
   }

@@ -1,8 +1,18 @@
 // Users: added by admins (or the operator command), revoked but never deleted.
 import type { Store } from './buckets.js';
 import { ApiError } from './errors.js';
-import { createJson, listKeys, readJson, updateJson } from './kvjson.js';
-import { checkHandle, checkHex32, checkRole, nowIso, type Role, type UserRecord } from './model.js';
+import { createJson, listKeys, readJson, toApiError, updateJson } from './kvjson.js';
+import { HANDLE_RE, checkHandle, checkHex32, checkRole, nowIso, type Role, type UserRecord } from './model.js';
+
+/**
+ * A signing key is one NATS nkey: two handles with one key would render two
+ * users with the same nkey, which nats-server refuses, so every reload would
+ * fail. `pub.<hex>` entries (never a handle: handles have no dot) reserve
+ * each key for one handle with create-if-absent.
+ */
+function keyIndex(signPub: string): string {
+  return `pub.${signPub}`;
+}
 
 export async function getUser(store: Store, handle: string): Promise<UserRecord | null> {
   const r = await readJson<UserRecord>(store.kv.users, handle);
@@ -32,7 +42,18 @@ export function checkNewUser(o: Record<string, unknown>): NewUser {
 export async function addUser(store: Store, u: NewUser): Promise<{ user: UserRecord; created: boolean }> {
   const rec: UserRecord = { handle: u.handle, sign_pub: u.sign_pub, role: u.role, status: 'active', created_at: nowIso() };
   if (u.box_pub) rec.box_pub = u.box_pub;
+  const reserved = await createJson(store.kv.users, keyIndex(u.sign_pub), { handle: u.handle });
+  if (reserved === false) {
+    const owner = await readJson<{ handle: string }>(store.kv.users, keyIndex(u.sign_pub));
+    if (owner && owner.value.handle !== u.handle) throw new ApiError('conflict', 'sign_pub is already the key of another user');
+  }
   if ((await createJson(store.kv.users, u.handle, rec)) !== false) return { user: rec, created: true };
+  if (reserved !== false) {
+    // This add is refused below: free the key it reserved.
+    await store.kv.users.delete(keyIndex(u.sign_pub)).catch((err) => {
+      throw toApiError(err, 'release key');
+    });
+  }
   const cur = await getUser(store, u.handle);
   if (!cur) throw new ApiError('conflict', `user ${u.handle}: concurrent change; retry`);
   if (cur.status === 'revoked') throw new ApiError('conflict', `user ${u.handle} is revoked; handles are never reused`);
@@ -55,7 +76,7 @@ export async function revokeUser(store: Store, handle: string): Promise<UserReco
 
 export async function listUsers(store: Store): Promise<UserRecord[]> {
   const out: UserRecord[] = [];
-  for (const k of await listKeys(store.kv.users)) {
+  for (const k of (await listKeys(store.kv.users)).filter((k) => HANDLE_RE.test(k))) {
     const u = await getUser(store, k);
     if (u) out.push(u);
   }
