@@ -13,8 +13,12 @@
 import type { ModulePlan } from '../modules/types.js';
 import type { Task } from './types.js';
 
-/** How many plans may be in flight ahead on one host (sshd's MaxSessions is 10 per connection). */
-export const LOOKAHEAD = 6;
+/**
+ * How many tasks are planned ahead on one host. Their stat reads go out as one
+ * exec (execute-batch.ts), so the ssh channels open at once stay well under
+ * sshd's MaxSessions (10 per connection).
+ */
+export const LOOKAHEAD = 12;
 
 function producedNames(t: Task): string[] {
   const names = t.register ? [t.register] : [];
@@ -40,15 +44,24 @@ export interface AheadPlanner {
 
 export class Lookahead {
   #plans = new Map<number, Promise<ModulePlan> | null>();
+  /** The next task to plan ahead; -1 when nothing is planned ahead (start or after a change). */
+  #next = -1;
+  /** The chain stopped at #next (a task that must plan in turn): nothing further until it ran. */
+  #blocked = false;
 
   constructor(private readonly tasks: Task[], private readonly depth = LOOKAHEAD) {}
 
   /**
-   * The plan for task i if one was made ahead (or made now with the ones
-   * after it); undefined when task i must plan in turn.
+   * The plan for task i if one was made ahead (or is made now, with the ones
+   * after it, keeping `depth` tasks planned ahead); undefined when task i
+   * must plan in turn.
    */
   planFor(i: number, planNow: AheadPlanner): Promise<ModulePlan> | undefined {
-    if (!this.#plans.has(i)) this.#fill(i, planNow);
+    if (this.#next <= i) {
+      this.#next = i;
+      this.#blocked = false;
+    }
+    this.#topUp(i, planNow);
     const p = this.#plans.get(i);
     this.#plans.delete(i);
     return p ?? undefined;
@@ -57,26 +70,34 @@ export class Lookahead {
   /** Commands ran on the host: every plan made ahead is stale. */
   invalidate(): void {
     this.#plans.clear();
+    this.#next = -1;
   }
 
-  #fill(from: number, planNow: AheadPlanner): void {
+  #topUp(from: number, planNow: AheadPlanner): void {
+    if (this.#blocked) return;
+    // Names that tasks from `from` up to the window's end register or set: not known yet.
     const pending = new Set<string>();
-    let inFlight = 0;
-    for (let j = from; j < this.tasks.length && inFlight < this.depth; j++) {
+    for (let j = from; j < this.#next; j++) for (const n of producedNames(this.tasks[j]!)) pending.add(n);
+    while (this.#next < this.tasks.length && this.#next < from + this.depth) {
+      const j = this.#next;
       const t = this.tasks[j]!;
-      if (!plannable(t) || mentions(t, pending)) break;
+      if (!plannable(t) || (j > from && mentions(t, pending))) {
+        this.#blocked = j > from;
+        if (j === from) this.#next = j + 1; // plans in turn; the window moves on after it
+        return;
+      }
       let p: Promise<ModulePlan> | null;
       try {
         p = planNow(t);
       } catch {
-        break; // the task itself reports its bad expression when it runs
+        this.#blocked = j > from;
+        if (j === from) this.#next = j + 1;
+        return; // the task itself reports its bad expression when it runs
       }
-      if (p) {
-        p.catch(() => undefined); // awaited (and reported) when the task runs
-        inFlight++;
-      }
+      p?.catch(() => undefined); // awaited (and reported) when the task runs
       this.#plans.set(j, p);
       for (const n of producedNames(t)) pending.add(n);
+      this.#next = j + 1;
     }
   }
 }
