@@ -1,5 +1,5 @@
-// `cluster_admin`'s apply step on the controller: reads {nodes, outDir,
-// handle, signPub} as JSON on stdin and adds the admin (idempotent).
+// `cluster_user`'s apply step on the controller: reads {nodes, outDir,
+// handle, signPub, role} as JSON on stdin and adds the user (idempotent).
 import { addUser } from '../daemon/store/users.js';
 import { openStoreVia } from './admin.js';
 import type { ProbeNode } from './probe.js';
@@ -7,11 +7,11 @@ import type { ProbeNode } from './probe.js';
 async function main(): Promise<number> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  const o = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { nodes: ProbeNode[]; outDir: string; handle: string; signPub: string };
+  const o = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { nodes: ProbeNode[]; outDir: string; handle: string; signPub: string; role?: 'admin' | 'member' };
   const { nc, store } = await openStoreVia(o.nodes, o.outDir);
   try {
-    const r = await addUser(store, { handle: o.handle, sign_pub: o.signPub, role: 'admin' });
-    console.log(r.created ? `added admin ${o.handle}` : `admin ${o.handle} already present`);
+    const r = await addUser(store, { handle: o.handle, sign_pub: o.signPub, role: o.role ?? 'admin' });
+    console.log(r.created ? `added ${o.role ?? 'admin'} ${o.handle}` : `${o.handle} already present`);
     return 0;
   } finally {
     await nc.close().catch(() => undefined);

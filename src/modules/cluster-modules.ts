@@ -1,6 +1,6 @@
 // Controller-side steps of the cluster playbooks (certificates, the daemon
 // bundle, staging, verification, scaling), registered beside the general modules.
-import { cluster_admin } from './cluster-admin.js';
+import { cluster_user } from './cluster-admin.js';
 import { cluster_bundle } from './cluster-bundle.js';
 import { cluster_pki } from './cluster-pki.js';
 import { cluster_preflight } from './cluster-preflight.js';
@@ -9,4 +9,4 @@ import { cluster_stage } from './cluster-stage.js';
 import { cluster_verify } from './cluster-verify.js';
 import type { Module } from './types.js';
 
-export const CLUSTER_MODULES: readonly Module[] = [cluster_preflight, cluster_pki, cluster_bundle, cluster_stage, cluster_verify, cluster_scale, cluster_admin];
+export const CLUSTER_MODULES: readonly Module[] = [cluster_preflight, cluster_pki, cluster_bundle, cluster_stage, cluster_verify, cluster_scale, cluster_user];

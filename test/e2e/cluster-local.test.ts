@@ -4,7 +4,9 @@
 // and restarts nothing; verify and status pass and fail on a stopped node;
 // bringup heals it; stop keeps the data, and a later bringup serves it again.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { UnibusClient, rawPublicKey } from '../../src/client/index.js';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { play, type PlayRun } from './fixtures-runner/cli.js';
@@ -94,6 +96,24 @@ test('bringup, re-run, verify, drift, heal, stop, start again', { timeout: 600_0
       assert.ok(st.peers.every((x: { current: boolean }) => x.current), st.name);
     }
     for (const n of r.nodes) assert.deepEqual([n.http, n.routes, n.posture.tls, n.posture.route_tls, n.posture.bus_auth], [200, 2, true, true, 'enforce']);
+  });
+
+  await t.test('user-add adds a user once; its signed requests are served by every node', async () => {
+    const seed = randomBytes(32);
+    const args = ['user-add', ...base, '-e', 'handle=alice', '-e', `pubkey=${rawPublicKey(seed).toString('hex')}`, '-e', 'role=admin'];
+    const first = await play(args);
+    assert.equal(first.code, 0, why(first));
+    assert.equal(totalChanged(first), 1);
+    const again = await play(args);
+    assert.equal(again.code, 0, why(again));
+    assert.equal(totalChanged(again), 0, 'idempotent');
+    const port = /^    http: (\d+)/m.exec(readFileSync(p.inventory, 'utf8'))![1];
+    for (const ip of ['127.0.0.11', '127.0.0.12', '127.0.0.13']) {
+      const me = await new UnibusClient({ baseUrl: `http://${ip}:${port}`, handle: 'alice', seed }).me();
+      assert.equal(me.role, 'admin');
+    }
+    const other = await play(['user-add', ...base, '-e', 'handle=alice', '-e', `pubkey=${'ab'.repeat(32)}`, '-e', 'role=admin']);
+    assert.equal(other.code, 2, 'a handle held with another key is refused');
   });
 
   await t.test('restart rolls every node one at a time, the meta leader last, and ends verified', async () => {
