@@ -47,6 +47,9 @@ async function readLimitedBody(event: H3Event, max: number): Promise<Buffer> {
   return Buffer.from(b);
 }
 
+// Without quorum every request is refused: log that once a second, not per request.
+let lastUnavailableLog = 0;
+
 export function signed(deps: V1Deps, fn: (c: Ctx) => Promise<unknown>, maxBody = JSON_MAX_BYTES): EventHandler {
   return defineEventHandler(async (event) => {
     try {
@@ -70,8 +73,13 @@ export function signed(deps: V1Deps, fn: (c: Ctx) => Promise<unknown>, maxBody =
       return out;
     } catch (err) {
       if (err instanceof ApiError) {
-        if (err.code === 'unavailable') deps.guard?.suspect();
-        if (err.code === 'unavailable') deps.log?.(`refused 503: ${err.message}${err.cause ? ` (${(err.cause as Error).message})` : ''}`);
+        if (err.code === 'unavailable') {
+          deps.guard?.suspect();
+          if (Date.now() - lastUnavailableLog > 1000) {
+            lastUnavailableLog = Date.now();
+            deps.log?.(`refused 503: ${err.message}${err.cause ? ` (${(err.cause as Error).message})` : ''}`);
+          }
+        }
         return sendError(event, err);
       }
       deps.log?.(`internal error on ${event.method} ${event.path}: ${(err as Error).stack ?? err}`);
