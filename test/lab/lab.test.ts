@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { run, waitFor } from './exec.js';
-import { ensureLab, labAvailable, labSsh, type LabInfo } from './lab.js';
+import { ensureLab, labAvailable, labSsh, waitRunning, type LabInfo } from './lab.js';
 import { sshArgv } from './ssh.js';
 import { INSTANCE } from './state.js';
 
@@ -100,7 +100,8 @@ if (!avail.ok) {
         return id && id !== before ? id : undefined;
       }, 500);
       assert.notEqual(after, before);
-      const r = await labSsh(lab, h, 'timeout 60 systemctl is-system-running --wait', 90_000);
+      await waitRunning(lab, h);
+      const r = await labSsh(lab, h, 'systemctl is-system-running', 30_000);
       assert.equal(r.stdout.trim(), 'running');
     });
 

@@ -4,7 +4,8 @@
 //   const lab = await ensureLab(3);   // >= 3 running Debian 13 hosts, built if needed
 //   lab.hosts[i] = { name: 'node1', ip: '10.99.1.11', user: 'root', port: 22, identityFile }
 //   ssh with StrictHostKeyChecking=yes and UserKnownHostsFile=lab.knownHostsFile
-//   (or call labSsh(lab, host, 'command')); apt on a host installs nodejs and
+//   (or call labSsh(lab, host, 'command'); waitRunning(lab, host) after a
+//   reboot); apt on a host installs nodejs and
 //   nats-server from lab.repoDir, bound read-only at /srv/repo. Hosts reach
 //   nothing but 10.99.1.0/24 (10.99.N.0/24 with UNIBUS_LAB_INSTANCE=N, a
 //   separate lab for a second user of the same machine).
@@ -19,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { recipeHash } from './base.js';
 import { LabError, type RunResult } from './exec.js';
-import { isOurLoop } from './host.js';
+import { isOurLoop, settleSystem } from './host.js';
 import { sshRun } from './ssh.js';
 import { STATE_FILE, readState, type LabState } from './state.js';
 
@@ -118,6 +119,14 @@ export async function ensureLab(n = 3): Promise<LabInfo> {
   const lab = readLab(n);
   if (code !== 0 || !lab) throw new LabError(`lab up --hosts ${n} failed (exit ${code})`);
   return lab;
+}
+
+/**
+ * Waits until the host's systemd says `running` (after a reboot, say), bounded.
+ * A unit that failed to spawn at boot is started once more (see settleSystem).
+ */
+export function waitRunning(lab: LabInfo, host: LabHost, timeoutMs = 90_000): Promise<void> {
+  return settleSystem(host.name, host, lab.knownHostsFile, timeoutMs);
 }
 
 /** Runs a shell line on a lab host over ssh with strict host-key checking. Never throws on exit != 0. */
