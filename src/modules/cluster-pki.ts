@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { controllerArgv, projectDirOf } from '../cluster/controller.js';
 import { formatAction, isNoop, planPki, type PkiNode } from '../pki/index.js';
-import { readBool, readString } from './args.js';
+import { readBool, readEnum, readString } from './args.js';
 import { ModuleArgsError } from './errors.js';
 import type { Module } from './types.js';
 
@@ -22,15 +22,19 @@ export const cluster_pki: Module = {
   argsSchema: {
     type: 'object',
     additionalProperties: false,
-    properties: { out: { type: 'string' }, secrets: { type: 'string' }, admin: { type: 'boolean' } },
+    properties: { out: { type: 'string' }, secrets: { type: 'string' }, admin: { type: 'boolean' }, route_ca: { enum: ['keep', 'rotate', 'drop'] } },
   },
   async plan(args, ctx) {
     const project = projectDirOf(ctx.baseDirs);
+    const routeCa = readEnum('cluster_pki', 'route_ca', args.route_ca, ['keep', 'rotate', 'drop'] as const, 'keep');
     const opts = {
       outDir: readString('cluster_pki', 'out', args.out) ?? join(project, 'out'),
       secretsDir: readString('cluster_pki', 'secrets', args.secrets) ?? join(project, 'secrets'),
       nodes: pkiNodes(ctx.vars),
       admin: readBool('cluster_pki', 'admin', args.admin, false),
+      // rotate: a new route CA beside the old (bundles of both, new route leaves); drop: the old one goes.
+      forceRouteCa: routeCa === 'rotate',
+      dropOldRouteCa: routeCa === 'drop',
     };
     const plan = await planPki(opts);
     const result = { out: opts.outDir, secrets: opts.secretsDir };

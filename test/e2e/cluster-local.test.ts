@@ -4,7 +4,7 @@
 // and restarts nothing; verify and status pass and fail on a stopped node;
 // bringup heals it; stop keeps the data, and a later bringup serves it again.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { UnibusClient, rawPublicKey } from '../../src/client/index.js';
 import { join } from 'node:path';
@@ -127,6 +127,23 @@ test('bringup, re-run, verify, drift, heal, stop, start again', { timeout: 600_0
     assert.ok(now.every((x, i) => x !== null && x !== pids[i]), 'every node runs a new process');
     pids.splice(0, 3, ...now);
     assert.equal(r.results.filter((x) => x.task === 'every replica current again' && x.status === 'ok').length, 3);
+  });
+
+  await t.test('rotate-certs replaces the route CA in three rolling steps and the cluster stays verified', async () => {
+    const oldCa = readFileSync(join(p.dir, 'secrets', 'route-ca.pem'), 'utf8');
+    const r = await play(['rotate-certs', ...base], 900_000);
+    assert.equal(r.code, 0, why(r));
+    const newCa = readFileSync(join(p.dir, 'secrets', 'route-ca.pem'), 'utf8');
+    assert.notEqual(newCa, oldCa);
+    assert.ok(!existsSync(join(p.dir, 'secrets', 'route-ca.old.pem')), 'the old CA is dropped');
+    for (const n of NODES) {
+      assert.equal(readFileSync(join(p.stateOf(n), 'tls', 'route-ca.pem'), 'utf8'), newCa, `${n} trusts only the new CA`);
+      assert.ok(new X509Certificate(readFileSync(join(p.stateOf(n), 'tls', 'route.pem'))).verify(new X509Certificate(newCa).publicKey), `${n} presents a leaf of the new CA`);
+    }
+    assert.equal(r.results.filter((x) => x.task === 'restart (process manager)' && x.status === 'changed').length, 9, 'three rolling restarts');
+    const s = await unibus(['status', '-i', p.inventory, '--json']);
+    assert.equal(s.code, 0, s.stdout);
+    pids.splice(0, 3, ...NODES.map((n) => pidOf(p, n)));
   });
 
   await t.test('a stopped node is drift: verify and status fail; bringup starts only it', async () => {
