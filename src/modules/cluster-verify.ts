@@ -46,6 +46,6 @@ export const cluster_verify: Module = {
     const result = { report, drift, meta_leader: report.meta_leader };
     if (drift.length) return { changed: false, failed: true, reason: `drift: ${drift.join('; ')}`, commands: [], result };
     const streams = report.streams.length;
-    return { changed: false, reason: `verified: ${nodes.length} nodes healthy, meta leader ${report.meta_leader}, ${streams} streams at R${want.kvReplicas} current`, commands: [], result };
+    return { changed: false, reason: `verified: ${nodes.length} nodes healthy, meta leader ${report.meta_leader}, ${streams} streams at R${want.kvReplicas} current; control plane at ${nodes.map((n) => `http://${n.ip}:${n.httpPort}`).join(' ')}`, commands: [], result };
   },
 };
