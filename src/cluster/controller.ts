@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 
-/** The unibus package folder (holds src/ or dist/, scripts/, playbooks/ ...). */
-export const UNIBUS_ROOT = join(HERE, FROM_SOURCE ? '../..' : '../..');
+/** The unibus package folder (src/cluster or dist/cluster is two levels down). */
+export const UNIBUS_ROOT = join(HERE, '../..');
 
 /** argv that runs src/cluster/<name>.ts (or dist/cluster/<name>.js) with this node. */
 export function controllerArgv(name: string, args: string[] = []): string[] {
@@ -31,7 +31,6 @@ export function bundlePaths() {
   return {
     bundle: join(UNIBUS_ROOT, 'dist', 'membershipd.mjs'),
     script: join(UNIBUS_ROOT, 'scripts', 'build-daemon.mjs'),
-    sources: join(UNIBUS_ROOT, 'src'),
     canBuild: existsSync(join(UNIBUS_ROOT, 'src', 'daemon', 'main.ts')),
   };
 }
