@@ -3,7 +3,7 @@
 // audit line, release the leases. Returns the recap and the exit code.
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 import type { Transport } from '../transport/types.js';
-import { appendAudit, auditLine } from './audit.js';
+import { auditLine } from './audit.js';
 import { CheckOverlay } from './check-overlay.js';
 import { BatchingTransport } from './execute-batch.js';
 import type { Emit } from './events.js';
@@ -131,17 +131,14 @@ async function runConnected(o: RunOptions, hosts: HostState[], recap: Recap, for
     }
   } finally {
     if (!o.check) {
-      // The audit line and the release go out together (two channels, one round trip).
-      await Promise.all([
-        ...hosts.map((h) => {
-          if (h.status === 'unreachable') return undefined;
-          const counts = recap.hosts.get(h.name)!;
-          return appendAudit(h.transport, o.pathsOf(h.node).logDir, auditLine(lease, h.name, o.signal?.aborted ? EXIT.interrupted : recap.exitCode(), counts)).catch((e: unknown) =>
-            warn(h.name, `audit line not written: ${(e as Error).message}`),
-          );
-        }),
-        leases.releaseAll(),
-      ]);
+      // The audit line goes out with the release of the lease: one round trip per host.
+      const exit = o.signal?.aborted ? EXIT.interrupted : recap.exitCode();
+      const byName = new Map(hosts.map((h) => [h.name, h]));
+      await leases.releaseAll((name) => {
+        const h = byName.get(name);
+        if (!h || h.status === 'unreachable') return undefined;
+        return { dir: o.pathsOf(h.node).logDir, line: JSON.stringify(auditLine(lease, name, exit, recap.hosts.get(name)!)) + '\n' };
+      });
     }
   }
   o.emit({ event: 'recap', check: o.check, hosts: recap.toJSON() });

@@ -75,13 +75,18 @@ export class LeaseSet {
     }
   }
 
-  /** Releases every lease still held; errors are reported, not thrown. */
-  async releaseAll(): Promise<void> {
+  /**
+   * Releases every lease still held; errors are reported, not thrown. `audit`
+   * gives a host's audit line, appended in the same round trip.
+   */
+  async releaseAll(audit?: (name: string) => { dir: string; line: string } | undefined): Promise<void> {
     clearInterval(this.#timer);
     const held = this.#held;
     this.#held = [];
     await Promise.all(
-      held.map((t) => releaseLease(t.transport, t.stateDir, this.lease).catch((e: unknown) => this.warn(t.name, `could not release the deploy lock: ${String(e)}`))),
+      held.map((t) =>
+        releaseLease(t.transport, t.stateDir, this.lease, audit?.(t.name)).catch((e: unknown) => this.warn(t.name, `could not release the deploy lock or write the audit line: ${(e as Error).message}`)),
+      ),
     );
   }
 }

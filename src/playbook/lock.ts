@@ -61,7 +61,9 @@ const TAKEOVER = `${GUARD}; grep -qF "$2" "$f" 2>/dev/null || exit 10; cat > "$f
 
 // exit 0 refreshed, 12 lost (someone else's lease, or none)
 const HEARTBEAT = `${GUARD}; grep -qF "$2" "$f" 2>/dev/null || exit 12; touch "$f"`;
-const RELEASE = `${GUARD}; if grep -qF "$2" "$f" 2>/dev/null; then rm -f "$f"; fi`;
+// With a third argument, stdin is appended to <$3>/audit.log in the same round trip.
+const RELEASE = `${GUARD}; if grep -qF "$2" "$f" 2>/dev/null; then rm -f "$f"; fi
+if [ -n "$3" ]; then umask 027; mkdir -p "$3" && cat >> "$3/audit.log" || exit 22; fi`;
 const PEEK = `d="$1"; f="$d/lock.json"; if [ -e "$f" ]; then ${AGE}; echo "$age"; cat "$f"; fi; ${TRAILER}; [ -e "$f" ] && exit 10; exit 0`;
 
 /** Splits a script's output into its own part and the state file printed after MARK (null: absent or not asked). */
@@ -165,6 +167,7 @@ export async function heartbeatLease(t: Transport, stateDir: string, lease: Leas
 }
 
 /** Removes the lease if it is still ours (a takeover may have replaced it). */
-export async function releaseLease(t: Transport, stateDir: string, lease: Lease): Promise<void> {
-  await t.exec({ argv: sh(RELEASE, stateDir, lease.token), sudo: true, timeoutMs: 20_000 });
+export async function releaseLease(t: Transport, stateDir: string, lease: Lease, audit?: { dir: string; line: string }): Promise<void> {
+  const r = await t.exec({ argv: sh(RELEASE, stateDir, lease.token, ...(audit ? [audit.dir] : [])), stdin: audit?.line, sudo: true, timeoutMs: 20_000 });
+  if (r.code !== 0) throw new LockError(`${t.host}: release${audit ? ' and audit' : ''} failed: ${r.stderr.trim() || `exit ${r.code}`}`);
 }

@@ -108,3 +108,15 @@ test('taking or peeking at the lease also returns a state file in the same round
   assert.deepEqual(await acquireLease(t, state, mine, 0, 'pending.json'), { file: '[{"handler":"restart"}]\n' });
   await releaseLease(t, state, mine);
 });
+
+test('releasing the lease appends the audit line in the same round trip, append-only', async () => {
+  const state = join(dir, 'g');
+  const logs = join(dir, 'g-log');
+  for (const n of [1, 2]) {
+    const l = newLease(`run${n}`);
+    await acquireLease(t, state, l);
+    await releaseLease(t, state, l, { dir: logs, line: JSON.stringify({ n }) + '\n' });
+    assert.ok(!existsSync(join(state, 'lock.json')));
+  }
+  assert.equal(readFileSync(join(logs, 'audit.log'), 'utf8'), '{"n":1}\n{"n":2}\n');
+});
