@@ -12,7 +12,7 @@ import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transp
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
-import { openBucketWithRetry } from '../src/daemon/nats/connect.js';
+import { openBucketWithRetry, retryWithin } from '../src/daemon/nats/connect.js';
 import { freePort } from '../test/helpers/control-nats.js';
 import { makeCa, makeLeaf } from '../test/helpers/certs.js';
 import { killAllDaemons, spawnDaemon, stopDaemon, type Daemon } from '../test/helpers/membershipd.js';
@@ -98,7 +98,7 @@ async function floor(run: Run, syncOverride?: string) {
   const nc = await internalConnect(run, 0, confs[0]);
   // Same retry as membershipd: placement fails until the meta group knows every peer.
   const kv = await openBucketWithRetry(nc, 'BENCH_floor', { replicas: 3 }, 30_000);
-  await kv.put('k', 'v');
+  await retryWithin('floor first write', 30_000, () => kv.put('k', 'v'));
   const firstWrite = performance.now() - t0;
   return { healthy, firstWrite, nc, kids };
 }
