@@ -7,7 +7,7 @@ import { rename, unlink } from 'node:fs/promises';
 import { UnibusError } from '../../errors.js';
 import { renderNatsConf, type AllowUser, type NatsConf } from './conf.js';
 import { writeFileAtomic } from './identity.js';
-import { validateConfFile } from './validate.js';
+import { NatsConfInvalidError, validateConfFile } from './validate.js';
 import { fetchSnapshot } from './monitor.js';
 
 export class SupervisorError extends UnibusError {}
@@ -71,6 +71,8 @@ export class NatsSupervisor {
       await validateConfFile(this.#o.bin, next);
     } catch (err) {
       await unlink(next).catch(() => {});
+      // nats-server may quote the offending line, which can hold the route secret.
+      if (err instanceof NatsConfInvalidError) throw new NatsConfInvalidError(this.#scrub(err.message));
       throw err;
     }
     await rename(next, this.#o.confFile);
