@@ -129,13 +129,37 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     return openBucketWithRetry(nc, name, { replicas: o.kvReplicas, ...opts }, BUCKET_BUDGET_MS);
   };
   let readyError: Error | null = null;
+  // nats-server 2.10.27 sometimes loses route interest in a duplicate-route
+  // race on a cold start: every route is up, a meta leader exists, yet the
+  // leader refuses R>1 placement for minutes. Seen in about 1 of 5 to 1 of 10
+  // cold starts; restarting one child clears it. Done at most once per start,
+  // only when every peer is routed (a peer really down is not this case).
+  let placementSince = 0;
+  let selfRestarted = false;
+  // Jittered so the nodes of a stuck cluster do not all restart together.
+  const placementWaitMs = 6000 + Math.floor(Math.random() * 3000);
+  const placementWatch = async (err: unknown) => {
+    if (!sup || !o.clusterName || selfRestarted) return;
+    if (!/no suitable peers for placement/.test(String((err as Error)?.message))) {
+      placementSince = 0;
+      return;
+    }
+    placementSince ||= Date.now();
+    if (Date.now() - placementSince < placementWaitMs) return;
+    const s = await fetchSnapshot(sup.monitorPort, 1000).catch(() => null);
+    const size = s?.jsz.meta_cluster?.cluster_size ?? 0;
+    const peers = new Set((s?.routez.routes ?? []).map((r) => r.remote_name)).size;
+    if (!s || size < 2 || peers < size - 1) return;
+    selfRestarted = true;
+    sup.restartChild(`R${o.kvReplicas} placement refused for ${Math.round(placementWaitMs / 1000)} s with all ${peers} peers routed`);
+  };
   // Ready means a replicated write went through, not only open ports. It runs
   // in the background so /healthz answers 503 (not ready) meanwhile.
   const readyP = (async () => {
     // A JetStream request sent before the meta group has a leader goes
     // unanswered until it times out; the loopback monitor says when one exists.
     if (sup && o.clusterName) await waitMetaLeader(sup.monitorPort, BUCKET_BUDGET_MS);
-    const kv = await openBucket(HEALTH_BUCKET, { history: 1 });
+    const kv = await openBucketWithRetry(nc, HEALTH_BUCKET, { replicas: o.kvReplicas, history: 1 }, BUCKET_BUDGET_MS, placementWatch);
     await retryWithin('first control-plane write', BUCKET_BUDGET_MS, () => kv.put(`node.${o.serverName}`, new Date().toISOString()));
     ready = true;
     log('node ready: replicated write to UNIBUS_health succeeded');

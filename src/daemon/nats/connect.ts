@@ -56,6 +56,7 @@ export async function openBucketWithRetry(
   name: string,
   opts: Partial<KvOptions>,
   budgetMs = 120_000,
+  onError?: (err: unknown) => void | Promise<void>,
 ): Promise<KV> {
   const deadline = Date.now() + budgetMs;
   let last: unknown;
@@ -68,6 +69,7 @@ export async function openBucketWithRetry(
       return await new Kvm(jetstream(nc, { timeout: attemptMs })).create(name, opts);
     } catch (err) {
       last = err;
+      await onError?.(err);
       // Short pause: on a cold start placement succeeds within a second or two.
       await sleep(Math.min(150, Math.max(0, deadline - Date.now())));
     }

@@ -166,6 +166,14 @@ export class NatsSupervisor {
     }
   }
 
+  /** Stops the child so the crash path starts a fresh one (new routes, same config). */
+  restartChild(reason: string): void {
+    const c = this.#child;
+    if (!c || this.#stopping || c.exitCode !== null) return;
+    this.#o.log(`restarting nats-server (pid ${c.pid}): ${reason}`);
+    c.kill('SIGTERM');
+  }
+
   /** Replaces the data-plane users; reloads only when the rendered config changed. */
   async setAllowlist(users: AllowUser[]): Promise<boolean> {
     const prev = this.#conf;
