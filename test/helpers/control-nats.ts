@@ -3,24 +3,14 @@
 // stop by PID. Configs come from the daemon's own renderer (src/daemon/nats/conf.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderNatsConf, type AllowUser, type NatsConf } from '../../src/daemon/nats/conf.js';
 
 export const NATS_BIN = process.env.NATS_SERVER_BIN ?? '/usr/local/bin/nats-server';
 
-/** A free TCP port on `host` (listen on 0, read it, close). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from './ports.js';
+export { freePort };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

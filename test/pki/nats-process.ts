@@ -3,7 +3,6 @@
 // its log so a test can wait for a line (e.g. a refused TLS handshake). Every
 // server started here is also killed when the test process exits.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 
 export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? '/usr/local/bin/nats-server';
 
@@ -41,17 +40,8 @@ process.on('exit', () => {
   }
 });
 
-/** A port that was free on `host` a moment ago (listen on 0, read it, close). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../helpers/ports.js';
+export { freePort };
 
 /** `nats-server -t`: throws with the server's own words when the config is invalid. */
 export function checkConfig(configFile: string, bin = NATS_SERVER_BIN): void {
