@@ -2,6 +2,7 @@
 // runs an operator command from src/daemon/commands/VERB.ts (`run(args)`).
 import { parseFlags, FlagError } from './flags.js';
 import { runPreflight } from './preflight.js';
+import { reapOrphanChild } from './nats/orphan.js';
 import { startNode, type MembershipNode } from './node.js';
 import { allowlistCacheFile, loadCachedAllowlist } from './auth/allowlist.js';
 import type { HealthSource } from './http/healthz.js';
@@ -51,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   let pf;
   try {
     opts = parseFlags(argv);
+    if (!opts.natsUrl) await reapOrphanChild(opts.stateDir, log);
     pf = await runPreflight(opts);
   } catch (err) {
     if (err instanceof FlagError) {

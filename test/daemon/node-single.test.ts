@@ -77,3 +77,37 @@ test('single node: healthz, crash recovery, SIGTERM through lame duck', { timeou
     assert.throws(() => process.kill(child, 0), /ESRCH/);
   });
 });
+
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+test('a child orphaned by kill -9 of membershipd is stopped by the next start on the same state', { timeout: 180_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'unibus-node1-orphan-'));
+  let orphan: number | undefined;
+  t.after(async () => {
+    await killAllDaemons();
+    if (orphan && running(orphan)) process.kill(orphan, 'SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  });
+  const [http, nats] = [await freePort(HOST), await freePort(HOST)];
+  const args = ['--bind', HOST, '--http-port', String(http), '--nats-port', String(nats), '--server-name', 'orphan'];
+  const o = { stateDir: join(dir, 'state'), http: `http://${HOST}:${http}` };
+  const first = spawnDaemon(args, o);
+  await waitHealth(first, 200, 60_000);
+  orphan = childPid(first)!;
+  first.proc.kill('SIGKILL');
+  await first.exited;
+  assert.ok(running(orphan), 'the child outlives a SIGKILLed membershipd');
+
+  const second = spawnDaemon(args, o);
+  assert.equal((await waitHealth(second, 200, 60_000)).status, 'ok');
+  assert.match(second.output(), new RegExp(`stopping nats-server \\(pid ${orphan}\\) left running by an earlier membershipd`));
+  assert.equal(running(orphan), false);
+  assert.notEqual(childPid(second), orphan);
+});
