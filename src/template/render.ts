@@ -133,7 +133,9 @@ function toTemplateError(err: unknown, name: string, origin?: SourcePos, colShif
 
 const CAPTURE_OPEN = '{{ __unibus_capture((';
 const CAPTURE_CLOSE = ')) }}';
-const SINGLE_EXPR = /^\s*\{\{((?:(?!\{\{|\}\}).)*)\}\}\s*$/s;
+// Only a string that is the expression alone (spaces allowed, no newline) keeps
+// the native type: "{{ x }}\n" is text and keeps its newline, as in Ansible.
+const SINGLE_EXPR = /^ *\{\{((?:(?!\{\{|\}\}).)*)\}\} *$/s;
 
 export function evalExpression(expr: string, vars: Record<string, unknown>, origin?: SourcePos, name = '<expression>'): unknown {
   captured = null;

@@ -88,6 +88,8 @@ test('renderValue: one-expression strings keep their native type; others become 
   assert.equal(out.n, 5);
   // Two expressions are text, not a native value.
   assert.equal(renderValue('{{ ports.http }}{{ ports.http }}', vars), '84708470');
+  // A trailing newline makes it text, and the newline is kept (file content).
+  assert.equal(renderValue('{{ ports.http }}\n', vars), '8470\n');
   assert.deepEqual(renderValue('{{ peers | map(attribute="ip") | map("upper") | list }}', vars), ['10.0.0.2', '10.0.0.3']);
 });
 
