@@ -72,6 +72,24 @@ for (const invFile of INVENTORIES) {
   });
 }
 
+test('route_network wg: routes and listeners on the WireGuard addresses', () => {
+  const f = writeTmp('wg.yaml', [
+    'cluster: { name: wgc, route_network: wg, kv_replicas: 3 }',
+    'nodes:',
+    '  - { name: a, public_ip: 192.0.2.1, wg_ip: 10.8.0.1 }',
+    '  - { name: b, public_ip: 192.0.2.2, wg_ip: 10.8.0.2 }',
+    '  - { name: c, public_ip: 192.0.2.3, wg_ip: 10.8.0.3 }',
+    '',
+  ].join('\n'));
+  const envs = renderForNodes(f, 'cluster.env.j2');
+  const a = parseEnvFile(envs.get('a')!);
+  assert.equal(a.get('UNIBUS_BIND'), '10.8.0.1');
+  assert.equal(a.get('UNIBUS_ROUTES'), 'nats-route://10.8.0.2:6250,nats-route://10.8.0.3:6250');
+  const o = parseFlags([], Object.fromEntries(a));
+  assert.equal(o.bind, '10.8.0.1');
+  assert.deepEqual(o.routes, ['nats-route://10.8.0.2:6250', 'nats-route://10.8.0.3:6250']);
+});
+
 test('the cluster unit is hardened yet can write its state folder and stops through lame duck', () => {
   const [[node, text]] = [...renderForNodes(INVENTORIES[1]!, 'membershipd-cluster.service.j2')];
   for (const opt of ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes']) assert.ok(text.includes(`\n${opt}\n`), opt);

@@ -73,7 +73,10 @@ test('bringup, re-run, verify, drift, heal, stop, start again', { timeout: 600_0
     }
   });
 
-  await t.test('a second bringup changes nothing and restarts nothing', async () => {
+  await t.test('a second bringup (and its --check) changes nothing and restarts nothing', async () => {
+    const check = await play(['bringup', ...base, '--check']);
+    assert.equal(check.code, 0, why(check));
+    assert.equal(totalChanged(check), 0, changedTasks(check).join(', '));
     const again = await play(['bringup', ...base]);
     assert.equal(again.code, 0, why(again));
     assert.equal(totalChanged(again), 0, changedTasks(again).join(', '));
