@@ -57,10 +57,12 @@ export function bootHost(h: Omit<HostState, 'loopPid'>, repoDir: string): number
   const nspawn = ['systemd-nspawn', '-b', '-D', h.root, `--network-namespace-path=/run/netns/${h.netns}`,
     '--register=no', '--keep-unit', '--console=pipe', '-M', h.name, `--bind-ro=${repoDir}:/srv/repo`,
     '--link-journal=no', '--resolv-conf=off', '--timezone=off'];
-  // Trixie's systemd supports only the unified cgroup hierarchy (on cgroup v1
-  // it runs "tainted" and its units cannot be attached to their cgroups); this
-  // host mounts the hybrid layout, so nspawn is told to give the host cgroup v2.
-  const env = { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1' };
+  // nspawn's own choice on this host's hybrid cgroup layout is v1, where
+  // trixie's systemd runs "tainted: cgroupsv1" but the cluster tests pass.
+  // UNIBUS_LAB_CGROUP_V2=1 asks for the unified hierarchy instead; measured:
+  // hosts boot, but JetStream replicas on them fell behind in the cluster
+  // tests, so it stays opt-in until that is understood.
+  const env = process.env.UNIBUS_LAB_CGROUP_V2 === '1' ? { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1' } : process.env;
   const child = spawn('bash', ['-c', LOOP, LOOP_NAME, ...nspawn], { detached: true, stdio: ['ignore', out, out], env });
   closeSync(out);
   child.unref();
@@ -111,7 +113,7 @@ export async function settleSystem(name: string, t: SshTarget, knownHosts: strin
     (await sshRun(t, knownHosts, 'systemctl --failed --no-legend --plain', 15_000)).stdout.trim();
   let state = await systemState();
   if (state === 'degraded') {
-    // systemd 257 in a container on this kernel now and then fails to spawn
+    // systemd 257 in a container on this host now and then fails to spawn
     // an early oneshot unit under load ("Failed to spawn executor: No such
     // file or directory", Result: resources); the unit itself is fine. Run
     // the failed units once more, then judge: a unit that fails again fails up.

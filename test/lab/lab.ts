@@ -4,11 +4,12 @@
 //   const lab = await ensureLab(3);   // >= 3 running Debian 13 hosts, built if needed
 //   lab.hosts[i] = { name: 'node1', ip: '10.99.1.11', user: 'root', port: 22, identityFile }
 //   ssh with StrictHostKeyChecking=yes and UserKnownHostsFile=lab.knownHostsFile
-//   (or call labSsh(lab, host, 'command'); waitRunning(lab, host) after a
-//   reboot); apt on a host installs nodejs and
-//   nats-server from lab.repoDir, bound read-only at /srv/repo. Hosts reach
-//   nothing but 10.99.1.0/24 (10.99.N.0/24 with UNIBUS_LAB_INSTANCE=N, a
-//   separate lab for a second user of the same machine).
+//   (or labSsh(lab, host, 'command')); waitRunning(lab, host) after a reboot.
+//   apt on a host installs nodejs and nats-server from lab.repoDir, bound
+//   read-only at /srv/repo (installing nats-server also starts Debian's own
+//   nats-server.service, as on a real server). Hosts reach nothing but
+//   10.99.1.0/24 (10.99.N.0/24 with UNIBUS_LAB_INSTANCE=N: a separate lab
+//   for a second user of the same machine; scripts/ci.sh uses N=9).
 // The lab is shared and outlives the process that built it (building costs
 // seconds to a minute): `node --import tsx test/lab/cli.ts down` removes it,
 // and scripts/ci.sh does so when the run ends. A test that changes a host
