@@ -2,12 +2,12 @@
 // Each verb module exports `run(args: string[]): Promise<number>` (the exit code).
 
 const VERBS: Record<string, { load: () => Promise<{ run(args: string[]): Promise<number> }>; help: string }> = {
-  play: { load: () => import('./play.js'), help: 'play <playbook> [--check] [--diff] [--limit H] [--tags T] [-i FILE]' },
-  inventory: { load: () => import('./inventory.js'), help: 'inventory check|show [--host H]|diff OLD NEW [-i FILE]' },
-  pki: { load: () => import('./pki.js'), help: 'pki mint|check|rotate-route-ca [-i FILE]' },
+  play: { load: () => import('./play.js'), help: 'play <playbook> [--check] [--diff] [--limit H] [--tags T] [--json] [-i FILE] (play --help for all)' },
+  inventory: { load: () => import('./inventory.js'), help: 'inventory check|show [--host H] [--json]|diff OLD NEW (a file or REV:path) [-i FILE]' },
+  pki: { load: () => import('./pki.js'), help: 'pki check|mint|rotate-route-ca|drop-old-route-ca [--check] [--json] [-i FILE]' },
   status: { load: () => import('./status.js'), help: 'status [--json] [-i FILE]: the cluster at a glance; exit 1 on drift' },
   api: { load: () => import('./api.js'), help: 'api [--url U] [--handle H] [--key-file F] me|users|rooms|room R|...: call the membershipd API' },
-  doctor: { load: () => import('./doctor.js'), help: 'doctor [--fix]: what this controller is missing, and how to fix it' },
+  doctor: { load: () => import('./doctor.js'), help: 'doctor [--fix] [--lab]: what this controller is missing, and how to fix it' },
 };
 
 function usage(): string {
