@@ -147,6 +147,7 @@ async function main() {
       const t0 = performance.now();
       await until('membershipd healthz', async () => (await Promise.all(run.daemons.map((d) => ok(`${d.http}/healthz`)))).every(Boolean));
       mdTimes.push(performance.now() - t0);
+      if (process.env.BENCH_LOG) console.log(run.daemons[0]!.output());
       if (r === 0) {
         await sleep(5000);
         rss = run.daemons.map((d) => rssMb(d.pid));
