@@ -6,9 +6,10 @@
 // time; restart under signed writes loses none; a rebooted host rejoins; stop
 // keeps the data. Hosts are put back as they were (no unit, no state) at the end.
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Kvm } from '@nats-io/kv';
 import { jetstream } from '@nats-io/jetstream';
@@ -24,6 +25,20 @@ import { play, type PlayRun } from './fixtures-runner/cli.js';
 
 const avail = labAvailable();
 const CLEAN = 'systemctl disable --now membershipd 2>/dev/null; rm -f /etc/systemd/system/membershipd.service; systemctl daemon-reload; rm -rf /var/lib/unibus; true';
+
+/**
+ * The lab hosts are shared: two runs of this file at once would clean each
+ * other's state. A child holds an flock for the whole run (bounded wait);
+ * it is killed by its PID at the end.
+ */
+function holdLabLock(file: string, waitS = 1200): Promise<ChildProcess> {
+  // -o: only flock itself holds the lock; its own group is killed at the end.
+  const child = spawn('flock', ['-o', '-w', String(waitS), file, '-c', 'echo locked; exec sleep 3600'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  return new Promise((resolve, reject) => {
+    child.stdout!.once('data', () => resolve(child));
+    child.once('exit', (code) => reject(new Error(`could not take ${file} (flock exit ${code})`)));
+  });
+}
 
 const changedTasks = (r: PlayRun) => r.results.filter((x) => x.status === 'changed').map((x) => `${x.task} @ ${x.host}`).sort();
 const totalChanged = (r: PlayRun) => Object.values(r.recap ?? {}).reduce((n, h) => n + h.changed, 0);
@@ -62,8 +77,10 @@ if (!avail.ok) {
     const hosts = () => lab.hosts.slice(0, 3);
     const ssh = (i: number, cmd: string) => labSsh(lab, hosts()[i]!, cmd);
 
+    let lock: ChildProcess | undefined;
     before(async () => {
       lab = await ensureLab(3);
+      lock = await holdLabLock(`${dirname(lab.stateFile)}/cluster-playbooks.lock`);
       await Promise.all(hosts().map((_, i) => ssh(i, CLEAN)));
       p = await makeProject(inventoryText(lab, 1, adminPub), []);
       // makeProject swapped the ports for free local ones; the lab hosts have their own addresses.
@@ -73,6 +90,7 @@ if (!avail.ok) {
     after(async () => {
       if (lab) await Promise.all(hosts().map((_, i) => ssh(i, CLEAN)));
       await p?.cleanup();
+      if (lock?.pid) process.kill(-lock.pid, 'SIGKILL');
     });
 
     test('bringup --check on fresh hosts predicts bringup and touches nothing; a re-run changes nothing; verify passes', async () => {
