@@ -14,6 +14,7 @@ import { NatsSupervisor, type Logger } from './nats/supervisor.js';
 import type { AllowUser, NatsConf } from './nats/conf.js';
 import { connectInternal, openBucketWithRetry, retryWithin } from './nats/connect.js';
 import { evaluateHealth, fetchSnapshot, type HealthVerdict } from './nats/monitor.js';
+import { leaderVerdict } from './nats/leader-view.js';
 import type { HealthReport, HealthSource, Posture } from './http/healthz.js';
 
 export const HEALTH_BUCKET = 'UNIBUS_health';
@@ -174,7 +175,13 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     const want = { clustered: !!o.clusterName, streams: [...streams], kvReplicas: o.kvReplicas };
     if (sup) {
       try {
-        return evaluateHealth(await fetchSnapshot(sup.monitorPort), want);
+        const snap = await fetchSnapshot(sup.monitorPort);
+        const v = evaluateHealth(snap, want);
+        if (!v.ok || !want.clustered || !ready) return v;
+        const jsm = await jetstreamManager(nc, { timeout: 1500 });
+        const size = snap.jsz.meta_cluster?.cluster_size ?? 1;
+        const reason = await leaderVerdict(jsm, want.streams, snap.varz.server_name, size);
+        return reason ? { ok: false, reason, node: v.node } : v;
       } catch (err) {
         return { ok: false, reason: `nats-server not answering: ${(err as Error).message}`, node: { server_name: o.serverName, meta_leader: null, routes: 0, jetstream: false } };
       }
