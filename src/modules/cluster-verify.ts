@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { projectDirOf } from '../cluster/controller.js';
 import { findDrift } from '../cluster/drift.js';
+import { formatReport } from '../cluster/format.js';
 import { probeNodesOfVars } from '../cluster/nodes.js';
 import { probeCluster, type ClusterReport } from '../cluster/probe.js';
 import { readEnum, readSeconds, readString } from './args.js';
@@ -24,6 +25,8 @@ export const cluster_verify: Module = {
       timeout: { type: ['number', 'string'] },
       in_check: { enum: ['run', 'skip'] },
       posture_kv_replicas: { type: 'boolean' },
+      // Append the status table (nodes, streams, certificates) to the task's line.
+      table: { type: 'boolean' },
     },
   },
   async plan(args, ctx) {
@@ -44,8 +47,9 @@ export const cluster_verify: Module = {
       await sleep(500);
     }
     const result = { report, drift, meta_leader: report.meta_leader };
-    if (drift.length) return { changed: false, failed: true, reason: `drift: ${drift.join('; ')}`, commands: [], result };
+    const table = args.table === true ? `\n${formatReport(report, drift)}` : '';
+    if (drift.length) return { changed: false, failed: true, reason: `drift: ${drift.join('; ')}${table}`, commands: [], result };
     const streams = report.streams.length;
-    return { changed: false, reason: `verified: ${nodes.length} nodes healthy, meta leader ${report.meta_leader}, ${streams} streams at R${want.kvReplicas} current; control plane at ${nodes.map((n) => `http://${n.ip}:${n.httpPort}`).join(' ')}`, commands: [], result };
+    return { changed: false, reason: `verified: ${nodes.length} nodes healthy, meta leader ${report.meta_leader}, ${streams} streams at R${want.kvReplicas} current; control plane at ${nodes.map((n) => `http://${n.ip}:${n.httpPort}`).join(' ')}${table}`, commands: [], result };
   },
 };

@@ -86,6 +86,10 @@ test('bringup, re-run, verify, drift, heal, stop, start again', { timeout: 600_0
   await t.test('verify and status: every node healthy, every stream R3 and current', async () => {
     const v = await play(['verify', ...base]);
     assert.equal(v.code, 0, why(v));
+    // verify prints the status table: every node and every stream by name.
+    const table = v.results.find((x) => x.task === 'cluster verified')!.reason;
+    for (const n of NODES) assert.match(table, new RegExp(`^${n} +ok `, 'm'));
+    assert.match(table, /^KV_UNIBUS_users +3 /m);
     const s = await unibus(['status', '-i', p.inventory, '--json']);
     assert.equal(s.code, 0, s.stdout + s.stderr);
     const r = JSON.parse(s.stdout);
