@@ -1,35 +1,17 @@
 // What the membershipd API answers, as the client sees it.
-export type Role = 'admin' | 'member';
+// The records are the server's own types (type-only imports: nothing of the
+// daemon is loaded by the client); one definition of the wire format.
+import type { Role, RoomRecord, UserRecord } from '../daemon/store/model.js';
+import type { SealedKey } from '../daemon/store/keys.js';
 
-export interface User {
-  handle: string;
-  sign_pub: string;
-  box_pub?: string;
-  role: Role;
-  status: 'active' | 'revoked';
-  created_at: string;
-  revoked_at?: string;
-}
-
-export interface Room {
-  name: string;
-  owner: string;
-  created_at: string;
-}
+export type { Role, SealedKey };
+export type User = UserRecord;
+export type Room = RoomRecord;
 
 export interface RoomDetail extends Room {
   epoch: number;
   rekey_required: boolean;
   members: { handle: string; box_pub?: string }[];
-}
-
-export interface SealedKey {
-  room: string;
-  epoch: number;
-  handle: string;
-  sealed: string;
-  by: string;
-  at: string;
 }
 
 export interface ApiErrorBody {
