@@ -180,7 +180,10 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
         if (!v.ok || !want.clustered || !ready) return v;
         const jsm = await jetstreamManager(nc, { timeout: 1500 });
         const size = snap.jsz.meta_cluster?.cluster_size ?? 1;
-        const reason = await leaderVerdict(jsm, want.streams, snap.varz.server_name, size);
+        // Only streams with a replica here: an R1 stream that lives on another
+        // node says nothing about whether this node is current.
+        const hosted = new Set((snap.jsz.account_details ?? []).flatMap((a) => (a.stream_detail ?? []).map((d) => d.name)));
+        const reason = await leaderVerdict(jsm, want.streams.filter((n) => hosted.has(n)), snap.varz.server_name, size);
         return reason ? { ok: false, reason, node: v.node } : v;
       } catch (err) {
         return { ok: false, reason: `nats-server not answering: ${(err as Error).message}`, node: { server_name: o.serverName, meta_leader: null, routes: 0, jetstream: false } };
