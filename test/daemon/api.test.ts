@@ -147,6 +147,31 @@ test('keys: a member reads only their own; removal requires a new epoch', async 
   await refused(C.getKey('ops', 7), 404, 'not_found');
 });
 
+test('a room-scoped request reads the members once, and only after its signature verifies', async () => {
+  const kv = store.kv.members;
+  const get = kv.get.bind(kv);
+  let reads = 0;
+  kv.get = (k, o) => {
+    reads++;
+    return get(k, o);
+  };
+  try {
+    const forged = await C.raw('GET', '/v1/rooms/ops/keys/2', undefined, { tamper: (h) => (h['x-unibus-sig'] = h['x-unibus-sig'].replace(/^./, (c) => (c === 'A' ? 'B' : 'A'))) });
+    assert.equal(forged.status, 401);
+    assert.equal(reads, 0, 'a forged signature costs no members read');
+    const replay = await C.raw('GET', '/v1/rooms/ops/keys/2', undefined, { nonce: 'prefetch-nonce-00001' });
+    assert.equal(replay.status, 200);
+    assert.equal(reads, 1);
+    const again = await C.raw('GET', '/v1/rooms/ops/keys/2', undefined, { nonce: 'prefetch-nonce-00001' });
+    assert.equal(again.json<{ error: { code: string } }>().error.code, 'replay', 'a replay is refused even though its read ran');
+    await refused(D.getKey('ops', 2), 403, 'not_member');
+    assert.equal((await C.getKey('ops', 2)).sealed, sealed(6));
+    assert.equal(reads, 4, 'one members read per signed request');
+  } finally {
+    kv.get = get;
+  }
+});
+
 test('blobs: members put and get by sha256; others refused; size limit', async () => {
   const data = Buffer.from('hello blob '.repeat(1000));
   const r = await C.putBlob('ops', data);

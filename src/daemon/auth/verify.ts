@@ -56,6 +56,8 @@ export async function verifyRequest(
   guard: QuorumGuard | undefined,
   req: IncomingSigned,
   now = Date.now(),
+  /** Called once the signature is known good, before the status read and nonce claim finish (handlers start their own reads then). */
+  onSigned?: () => void,
 ): Promise<UserRecord> {
   guard?.assertNotLost();
   const handle = need(req, HDR.handle, HANDLE_RE, 'a user handle');
@@ -71,6 +73,7 @@ export async function verifyRequest(
   const known = cachedKey(store, handle);
   if (known) {
     if (!verifyBytes(known, msg, sig)) throw new ApiError('bad_signature', GENERIC);
+    onSigned?.();
     const [user] = await Promise.all([getUser(store, handle), claimNonce(store, handle, nonce, ts)]);
     return checkActive(user);
   }
@@ -80,6 +83,7 @@ export async function verifyRequest(
   if (!verifyBytes(key, msg, sig)) throw new ApiError('bad_signature', GENERIC);
   rememberKey(store, handle, key);
   checkActive(user);
+  onSigned?.();
   await claimNonce(store, handle, nonce, ts);
   return user;
 }

@@ -13,12 +13,12 @@ export function registerBlobRoutes(router: Router, deps: V1Deps): void {
       deps,
       async (c) => {
         const name = checkRoom(c.param('room'));
-        await requireMember(store, name, c.user, false);
+        await requireMember(store, name, c.user, false, c.members);
         const r = await putBlob(store, name, c.body, c.user.handle);
         c.event.node.res.statusCode = 201;
         return r;
       },
-      BLOB_MAX_BYTES,
+      { maxBody: BLOB_MAX_BYTES, prefetchRoom: true },
     ),
   );
 
@@ -26,11 +26,11 @@ export function registerBlobRoutes(router: Router, deps: V1Deps): void {
     '/v1/rooms/:room/blobs/:sha',
     signed(deps, async (c) => {
       const name = checkRoom(c.param('room'));
-      await requireMember(store, name, c.user, false);
+      await requireMember(store, name, c.user, false, c.members);
       const data = await getBlob(store, name, c.param('sha'));
       setResponseHeader(c.event, 'content-type', 'application/octet-stream');
       setResponseHeader(c.event, 'x-unibus-sha256', c.param('sha'));
       return Buffer.from(data);
-    }),
+    }, { prefetchRoom: true }),
   );
 }

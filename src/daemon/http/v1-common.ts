@@ -3,7 +3,8 @@
 import { defineEventHandler, getRequestHeader, getRouterParam, readRawBody, setResponseHeader, setResponseStatus, type EventHandler, type H3Event } from 'h3';
 import type { Store } from '../store/buckets.js';
 import { ApiError } from '../store/errors.js';
-import type { UserRecord } from '../store/model.js';
+import { checkRoom, type MembersRecord, type UserRecord } from '../store/model.js';
+import { getMembers } from '../store/rooms.js';
 import type { QuorumGuard } from '../store/quorum.js';
 import { verifyRequest } from '../auth/verify.js';
 
@@ -22,6 +23,18 @@ export interface Ctx {
   body: Buffer;
   param(name: string): string;
   json(): Record<string, unknown>;
+  /** The room's members, read at the leader while the request's own nonce claim ran (routes signed with `prefetchRoom`). */
+  members?: Promise<MembersRecord | null>;
+}
+
+export interface SignedOptions {
+  maxBody?: number;
+  /**
+   * The route's :room members are read side by side with the status read and
+   * nonce claim, once the signature verifies (never for unsigned traffic):
+   * one round trip less for every room-scoped request.
+   */
+  prefetchRoom?: boolean;
 }
 
 function sendError(event: H3Event, e: ApiError): unknown {
@@ -50,23 +63,37 @@ async function readLimitedBody(event: H3Event, max: number): Promise<Buffer> {
 // Without quorum every request is refused: log that once a second, not per request.
 let lastUnavailableLog = 0;
 
-export function signed(deps: V1Deps, fn: (c: Ctx) => Promise<unknown>, maxBody = JSON_MAX_BYTES): EventHandler {
+export function signed(deps: V1Deps, fn: (c: Ctx) => Promise<unknown>, opts: SignedOptions = {}): EventHandler {
+  const maxBody = opts.maxBody ?? JSON_MAX_BYTES;
   return defineEventHandler(async (event) => {
     try {
       const body = await readLimitedBody(event, maxBody);
+      let members: Promise<MembersRecord | null> | undefined;
+      const prefetch = () => {
+        let room: string;
+        try {
+          room = checkRoom(decodeURIComponent(getRouterParam(event, 'room') ?? ''));
+        } catch {
+          return; // the handler refuses the name itself
+        }
+        members = getMembers(deps.store, room);
+        // Refused before the handler looks (bad nonce, revoked): not unhandled.
+        members.catch(() => undefined);
+      };
       const user = await verifyRequest(deps.store, deps.guard, {
         method: event.method,
         // The raw request target as sent, before any prefix stripping or decoding.
         pathAndQuery: event.node.req.originalUrl ?? event.path,
         header: (n) => getRequestHeader(event, n),
         body,
-      });
+      }, undefined, opts.prefetchRoom ? prefetch : undefined);
       const c: Ctx = {
         event,
         user,
         body,
         param: (n) => decodeURIComponent(getRouterParam(event, n) ?? ''),
         json: () => parseJsonObject(body),
+        members,
       };
       const out = await fn(c);
       setResponseHeader(event, 'cache-control', 'no-store');

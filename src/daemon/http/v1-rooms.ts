@@ -68,25 +68,25 @@ export function registerRoomRoutes(router: Router, deps: V1Deps): void {
     '/v1/rooms/:room/keys',
     signed(deps, async (c) => {
       const name = checkRoom(c.param('room'));
-      const m = await requireMember(store, name, c.user, false);
+      const m = await requireMember(store, name, c.user, false, c.members);
       const o = c.json();
       checkKnownFields(o, ['epoch', 'keys']);
       const up = checkKeyUpload(m, o.epoch, o.keys);
       return { epoch: await putRoomKeys(store, m, up.epoch, up.keys, c.user.handle) };
-    }),
+    }, { prefetchRoom: true }),
   );
 
   router.get(
     '/v1/rooms/:room/keys/:epoch',
     signed(deps, async (c) => {
       const name = checkRoom(c.param('room'));
-      await requireMember(store, name, c.user, false);
+      await requireMember(store, name, c.user, false, c.members);
       const epoch = Number(c.param('epoch'));
       if (!Number.isSafeInteger(epoch) || epoch < 1) throw new ApiError('bad_request', 'epoch: expected a positive integer');
       // A member reads only their own sealed key.
       const k = await getRoomKey(store, name, epoch, c.user.handle);
       if (!k) throw new ApiError('not_found', `no key for you in room ${name} at epoch ${epoch}`);
       return k;
-    }),
+    }, { prefetchRoom: true }),
   );
 }

@@ -56,8 +56,8 @@ export async function requireManager(store: Store, room: string, caller: UserRec
 }
 
 /** Members (and admins) may read a room; to anyone else it is not there. */
-export async function requireMember(store: Store, room: string, caller: UserRecord, adminOk = true): Promise<MembersRecord> {
-  const m = await getMembers(store, room);
+export async function requireMember(store: Store, room: string, caller: UserRecord, adminOk = true, prefetched?: Promise<MembersRecord | null>): Promise<MembersRecord> {
+  const m = await (prefetched ?? getMembers(store, room));
   if (m && (m.members[caller.handle] || (adminOk && caller.role === 'admin'))) return m;
   throw new ApiError('not_member', `you are not a member of room ${room}`);
 }
