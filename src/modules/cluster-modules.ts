@@ -1,7 +1,9 @@
 // Controller-side steps of the cluster playbooks (certificates, the daemon
-// bundle, staging, verification, scaling), registered beside the general modules.
+// bundle, staging, verification, scaling, chaos), registered beside the general modules.
 import { cluster_user } from './cluster-admin.js';
 import { cluster_bundle } from './cluster-bundle.js';
+import { cluster_chaos_check, cluster_chaos_key, cluster_chaos_mark, cluster_chaos_served, cluster_chaos_workload } from './cluster-chaos.js';
+import { cluster_fault } from './cluster-fault.js';
 import { cluster_pki } from './cluster-pki.js';
 import { cluster_preflight } from './cluster-preflight.js';
 import { cluster_scale } from './cluster-scale.js';
@@ -9,4 +11,5 @@ import { cluster_stage } from './cluster-stage.js';
 import { cluster_verify } from './cluster-verify.js';
 import type { Module } from './types.js';
 
-export const CLUSTER_MODULES: readonly Module[] = [cluster_preflight, cluster_pki, cluster_bundle, cluster_stage, cluster_verify, cluster_scale, cluster_user];
+export const CLUSTER_MODULES: readonly Module[] = [cluster_preflight, cluster_pki, cluster_bundle, cluster_stage, cluster_verify, cluster_scale, cluster_user,
+  cluster_fault, cluster_chaos_key, cluster_chaos_workload, cluster_chaos_served, cluster_chaos_mark, cluster_chaos_check];
