@@ -1,30 +1,39 @@
-// Signed write requests/s and p50/p99 through the /v1 API on a 3-node R3
+// Signed write requests/s and p50/p99 through membershipd on a 3-node R3
 // loopback cluster (sync_interval: always), beside the raw kv.create rate of a
-// bare nats.js client at the same concurrency in the same run.
-// Then: how long a new user takes to become usable on all three nodes, and how
-// long a revocation takes to cut that user's open connection on all three.
+// bare nats.js client at the same concurrency in the same run. Each node is a
+// real membershipd process (compiled, as installed) with its nats-server
+// child; this process only drives load, as a client fleet would.
+// Then: RSS of each membershipd after the load; how long a new user takes to
+// become usable on all three nodes, and how long a revocation takes to cut
+// that user's open NATS connection on all three.
 // Run by hand: node --import tsx bench/api-writes.ts [requests] [concurrency]
-import { createServer, type Server } from 'node:http';
-import { createApp, createRouter, toNodeListener } from 'h3';
-import { makeServers, startServers, stopServers } from '../test/helpers/control-nats.js';
-import { connectInternal, makeInternal, makeUser, openTestStore } from '../test/helpers/control-plane.js';
-import { registerV1Routes } from '../src/daemon/http/routes.js';
-import { QuorumGuard } from '../src/daemon/store/quorum.js';
-import { addUser } from '../src/daemon/store/users.js';
-import { UnibusClient } from '../src/client/client.js';
-import { nkeyAuthenticator, type NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
-import { AclWatcher } from '../src/daemon/auth/acl-watch.js';
-import { nkeySeedFromRaw } from '../src/daemon/auth/ed25519.js';
-import type { Store } from '../src/daemon/store/buckets.js';
-import { revokeUser } from '../src/daemon/store/users.js';
-import { Kvm } from '@nats-io/kv';
+// (MEMBERSHIPD_NODE_ARGS="--cpu-prof --cpu-prof-dir=D" profiles the daemons.)
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { UnibusClient } from '../src/client/client.js';
+import { nkeySeedFromRaw } from '../src/daemon/auth/ed25519.js';
+import { openStoreWithRetry } from '../src/daemon/store/buckets.js';
+import { addUser } from '../src/daemon/store/users.js';
+import { makeUser } from '../test/helpers/control-plane.js';
+import { killAllDaemons, stopDaemon } from '../test/helpers/membershipd.js';
+import { allHealthy, buildDaemon, internalConnect, rssMb, sleep, startCluster } from './lib/cluster.js';
 
 const f = (x: number) => x.toFixed(1);
-const N = Number(process.argv[2] ?? 1500);
+const N = Number(process.argv[2] ?? 3000);
 const C = Number(process.argv[3] ?? 16);
 const HOSTS = ['127.0.0.47', '127.0.0.48', '127.0.0.49'];
+
+/** CPU seconds (user+sys) a process has used so far. */
+function cpuSecs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -54,81 +63,75 @@ async function drive(n: number, c: number, op: (i: number) => Promise<void>): Pr
   return { rps: lat.length / secs, p50: pct(lat, 50), p99: pct(lat, 99), errors };
 }
 
-const id = makeInternal();
-const servers = await makeServers({ hosts: HOSTS, internalNkey: id.publicKey, syncInterval: 'always' });
+buildDaemon();
+const work = await mkdtemp(join(tmpdir(), 'unibus-bench-api-'));
+const passFile = join(work, 'pass');
+await writeFile(passFile, 'bench-route-secret\n', { mode: 0o600 });
 const ncs: NatsConnection[] = [];
-const https: Server[] = [];
-const guards: QuorumGuard[] = [];
-const watchers: AclWatcher[] = [];
 const userConns: NatsConnection[] = [];
-const stores: Store[] = [];
+const run = await startCluster(HOSTS, join(work, 'pki'), passFile);
 try {
-  await startServers(servers);
+  await allHealthy(run);
+  for (let i = 0; i < 3; i++) ncs.push(await internalConnect(run, i));
   const admin = makeUser('admin');
-  const clients: UnibusClient[] = [];
-  for (const s of servers) {
-    const nc = await connectInternal(s.url, id);
-    ncs.push(nc);
-    const store = await openTestStore(nc, 3);
-    stores.push(store);
-    const guard = new QuorumGuard(store);
-    await guard.start();
-    guards.push(guard);
-    if (clients.length === 0) await addUser(store, { handle: 'admin', sign_pub: admin.sign_pub, role: 'admin' });
-    const app = createApp();
-    const router = createRouter();
-    registerV1Routes(router, { store, guard });
-    app.use(router);
-    const http = createServer(toNodeListener(app));
-    await new Promise<void>((r) => http.listen(0, s.conf.host, () => r()));
-    https.push(http);
-    clients.push(new UnibusClient({ baseUrl: `http://${s.conf.host}:${(http.address() as { port: number }).port}`, handle: 'admin', seed: admin.seed }));
-  }
-  const pub = makeUser('probe').sign_pub;
+  await addUser(await openStoreWithRetry(ncs[0], { replicas: 3 }, 30_000), { handle: 'admin', sign_pub: admin.sign_pub, role: 'admin' });
+  const clients = run.daemons.map((d) => new UnibusClient({ baseUrl: d.http, handle: 'admin', seed: admin.seed }));
   // The signed write timed below is a sealed-key upload: one data write
   // (plus the nonce), after leader reads of the user and the room's members.
   await clients[0].createRoom('bench');
   const sealed = Buffer.alloc(48, 7).toString('base64');
   const upload = (i: number) => clients[i % 3].putKeys('bench', 1, { admin: sealed }).then(() => {});
   // Warm up: connections, leaders, JIT.
-  await drive(100, C, upload);
+  await drive(300, C, upload);
 
+  const daemonPids = run.daemons.map((d) => d.pid);
+  const natsPids = run.names.map((n) => Number(readFileSync(join(run.dir, n, 'nats-server.pid'), 'utf8').trim()));
+  // CPU ms per operation, by process group, over one phase.
+  const cpuOf = async <T,>(n: number, phase: () => Promise<T>): Promise<T & { cpu: string }> => {
+    const sum = (pids: number[]) => pids.reduce((a, p) => a + cpuSecs(p), 0);
+    const b = [sum([process.pid]), sum(daemonPids), sum(natsPids)];
+    const r = await phase();
+    const a = [sum([process.pid]), sum(daemonPids), sum(natsPids)];
+    const per = a.map((x, i) => ((x - b[i]) * 1000) / n);
+    return { ...r, cpu: `CPU per op: load ${f(per[0])} ms, membershipd ${f(per[1])} ms, nats-server ${f(per[2])} ms` };
+  };
+  const pub = makeUser('probe').sign_pub;
   const kvs = await Promise.all(ncs.map((nc) => new Kvm(jetstream(nc, { timeout: 5000 })).create('BENCH_raw', { replicas: 3, history: 1, allow_direct: false })));
-  const raw = await drive(N, C, (i) => kvs[i % 3].create(`k${i}`, '{"handle":"x","sign_pub":"' + pub + '"}').then(() => {}));
+  const raw = await cpuOf(N, () => drive(N, C, (i) => kvs[i % 3].create(`k${i}`, '{"handle":"x","sign_pub":"' + pub + '"}').then(() => {})));
   // The same store work as one signed write, without HTTP, signing or h3:
   // (leader read of the user || nonce create), leader read, then the data write.
-  const pair = await drive(N, C, async (i) => {
+  const pair = await cpuOf(N, () => drive(N, C, async (i) => {
     await Promise.all([kvs[i % 3].get('k0'), kvs[i % 3].create(`n${i}`, '1')]);
     await kvs[i % 3].get('k1');
     await kvs[i % 3].put('d', '{"sealed":"' + sealed + '"}');
-  });
-  const api = await drive(N, C, upload);
-  console.log(`requests ${N}, concurrency ${C}, 3 nodes R3, sync_interval always`);
-  console.log(`raw kv.create:      ${f(raw.rps)} ops/s  p50 ${f(raw.p50)} ms  p99 ${f(raw.p99)} ms  errors ${raw.errors}`);
-  console.log(`same store work:    ${f(pair.rps)} ops/s  p50 ${f(pair.p50)} ms  p99 ${f(pair.p99)} ms  errors ${pair.errors}`);
-  console.log(`signed API writes:  ${f(api.rps)} req/s  p50 ${f(api.p50)} ms  p99 ${f(api.p99)} ms  errors ${api.errors}`);
+  }));
+  const api = await cpuOf(N, () => drive(N, C, upload));
+  console.log(`requests ${N}, concurrency ${C}, 3 membershipd processes, R3, sync_interval always`);
+  console.log(`raw kv.create:      ${f(raw.rps)} ops/s  p50 ${f(raw.p50)} ms  p99 ${f(raw.p99)} ms  errors ${raw.errors}  (${raw.cpu})`);
+  console.log(`same store work:    ${f(pair.rps)} ops/s  p50 ${f(pair.p50)} ms  p99 ${f(pair.p99)} ms  errors ${pair.errors}  (${pair.cpu})`);
+  console.log(`signed API writes:  ${f(api.rps)} req/s  p50 ${f(api.p50)} ms  p99 ${f(api.p99)} ms  errors ${api.errors}  (${api.cpu})`);
   console.log(`ratio API/raw:      ${(api.rps / raw.rps).toFixed(2)} (limit 0.5: two replicated writes per request); API/same-store-work ${(api.rps / pair.rps).toFixed(2)}`);
-  console.log(`nonce bucket bound at this rate: ${Math.round(api.rps * 300)} live keys (TTL 300 s) per node`);
-  console.log(`bench process RSS:  ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB (3 API nodes + load in one process)`);
+  console.log(`nonce bucket bound at this rate: ${Math.round(api.rps * 300)} live keys (TTL 300 s)`);
+  await sleep(5000);
+  console.log(`membershipd RSS after the load, 5 s idle (no child): ${run.daemons.map((d) => rssMb(d.pid).toFixed(1)).join(', ')} MB`);
 
-  // Revocation: every node follows the buckets and reloads its own server.
-  for (const [i, st] of stores.entries()) {
-    const w = new AclWatcher(st, { apply: (u) => servers[i].setAllowlist(u) });
-    await w.start();
-    watchers.push(w);
-  }
+  // Revocation: every node follows the users bucket and reloads its own server.
+  const ca = readFileSync(run.clientCa, 'utf8');
+  const urls = run.names.map((n) => /^listen: "([^"]+)"/m.exec(readFileSync(join(run.dir, n, 'nats.conf'), 'utf8'))![1]);
   for (let round = 0; round < 3; round++) {
     const u = makeUser(`rev${round}`);
     const t1 = performance.now();
     await clients[round % 3].addUser({ handle: u.handle, sign_pub: u.sign_pub, role: 'member' });
     const conns = await Promise.all(
-      servers.map(async (x) => {
+      urls.map(async (url) => {
+        const host = url.split(':')[0];
+        const tls = { ca, checkServerIdentity: (_n: string, c: PeerCertificate) => checkServerIdentity(host, c) };
         for (let tries = 0; ; tries++) {
           try {
-            return await connect({ servers: x.url, authenticator: nkeyAuthenticator(nkeySeedFromRaw(u.seed)), reconnect: false, ignoreClusterUpdates: true });
+            return await connect({ servers: url, tls, authenticator: nkeyAuthenticator(nkeySeedFromRaw(u.seed)), reconnect: false, ignoreClusterUpdates: true });
           } catch (err) {
             if (tries > 500) throw err;
-            await new Promise((r) => setTimeout(r, 20));
+            await sleep(20);
           }
         }
       }),
@@ -137,15 +140,16 @@ try {
     const usable = performance.now() - t1;
     const t0 = performance.now();
     const closed = conns.map((c) => c.closed().then(() => performance.now() - t0));
-    await revokeUser(stores[(round + 1) % 3], u.handle);
-    const cut = await Promise.all(closed);
-    console.log(`user ${u.handle}: usable on 3 nodes ${f(usable)} ms after add; revocation cut all 3 connections in ${cut.map(f).join(' / ')} ms`);
+    await clients[(round + 1) % 3].revokeUser(u.handle);
+    const cut = await Promise.race([Promise.all(closed), sleep(30_000).then(() => null)]);
+    console.log(`user ${u.handle}: usable on 3 nodes ${f(usable)} ms after add; revocation cut all 3 connections in ${cut ? cut.map(f).join(' / ') : '(not within 30 s)'} ms`);
   }
 } finally {
-  for (const w of watchers) w.stop();
   for (const c of userConns) await c.close().catch(() => {});
-  for (const g of guards) g.stop();
-  for (const h of https) await new Promise((r) => h.close(r));
   for (const nc of ncs) await nc.close().catch(() => {});
-  await stopServers(servers);
+  await Promise.all(run.daemons.map((d) => stopDaemon(d, 20_000)));
+  await killAllDaemons();
+  await rm(run.dir, { recursive: true, force: true });
+  await rm(work, { recursive: true, force: true });
 }
+process.exit(0);

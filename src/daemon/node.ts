@@ -35,6 +35,8 @@ export interface ControlNode extends HealthSource {
   setAllowlist(users: AllowUser[]): Promise<boolean>;
   /** Resolves after the first replicated write to UNIBUS_health; rejects when the 120 s budget runs out. */
   readonly ready: Promise<void>;
+  /** Resolves once JetStream can take requests (a meta leader, in a cluster): buckets may be opened from then on. */
+  readonly jetstreamUp: Promise<void>;
   /** The supervised child's PID (undefined with --nats-url). */
   readonly childPid: number | undefined;
 }
@@ -156,10 +158,12 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
   };
   // Ready means a replicated write went through, not only open ports. It runs
   // in the background so /healthz answers 503 (not ready) meanwhile.
+  // A JetStream request sent before the meta group has a leader goes
+  // unanswered until it times out; the loopback monitor says when one exists.
+  const jetstreamUp = sup && o.clusterName ? waitMetaLeader(sup.monitorPort, BUCKET_BUDGET_MS) : Promise.resolve();
+  jetstreamUp.catch(() => undefined);
   const readyP = (async () => {
-    // A JetStream request sent before the meta group has a leader goes
-    // unanswered until it times out; the loopback monitor says when one exists.
-    if (sup && o.clusterName) await waitMetaLeader(sup.monitorPort, BUCKET_BUDGET_MS);
+    await jetstreamUp;
     const kv = await openBucketWithRetry(nc, HEALTH_BUCKET, { replicas: o.kvReplicas, history: 1 }, BUCKET_BUDGET_MS, placementWatch);
     await retryWithin('first control-plane write', BUCKET_BUDGET_MS, () => kv.put(`node.${o.serverName}`, new Date().toISOString()));
     ready = true;
@@ -204,6 +208,7 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     nc,
     internalNkey: id.publicKey,
     ready: readyP,
+    jetstreamUp,
     get childPid() {
       return sup?.pid;
     },

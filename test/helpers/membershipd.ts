@@ -24,7 +24,9 @@ export function spawnDaemon(args: string[], o: { stateDir: string; http: string;
   // MEMBERSHIPD_JS points at a compiled entry (bench: as installed, no tsx).
   const js = process.env.MEMBERSHIPD_JS;
   const pre = js ? [js] : ['--import', 'tsx', ENTRY];
-  const proc = spawn(process.execPath, [...pre, '--state-dir', o.stateDir, ...args], {
+  // Extra node flags for the daemon (benches: --cpu-prof, heap limits).
+  const nodeArgs = process.env.MEMBERSHIPD_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const proc = spawn(process.execPath, [...nodeArgs, ...pre, '--state-dir', o.stateDir, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,85 @@
+// A real 3-node membershipd cluster on loopback for benches: each node its
+// own process (compiled JS, as installed), its own nats-server child, TLS on
+// the data plane and mutual TLS on routes, sync_interval always (the default).
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { freePort } from '../../test/helpers/control-nats.js';
+import { makeCa, makeLeaf } from '../../test/helpers/certs.js';
+import { spawnDaemon, type Daemon } from '../../test/helpers/membershipd.js';
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+export async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await fn().catch(() => false)) return;
+    await sleep(25);
+  }
+  throw new Error(`${what}: not within ${timeoutMs} ms`);
+}
+
+export const healthy = async (url: string) => (await fetch(url, { signal: AbortSignal.timeout(1000) })).status === 200;
+
+export interface Run {
+  dir: string;
+  names: string[];
+  hosts: string[];
+  daemons: Daemon[];
+  clientCa: string;
+}
+
+export async function startCluster(hosts: string[], pki: string, passFile: string, extra: string[] = [], env?: NodeJS.ProcessEnv): Promise<Run> {
+  const dir = await mkdtemp(join(tmpdir(), 'unibus-bench-'));
+  const routeCa = makeCa(pki, 'route-ca');
+  const clientCa = makeCa(pki, 'client-ca');
+  const ports = await Promise.all(hosts.map(async (h) => ({ http: await freePort(h), nats: await freePort(h), cluster: await freePort(h) })));
+  const names = hosts.map((_, i) => `b${i + 1}`);
+  const daemons = hosts.map((h, i) => {
+    const route = makeLeaf(routeCa, `${names[i]}-route`, [h]);
+    const srv = makeLeaf(clientCa, `${names[i]}-client`, [h], 'serverAuth');
+    const routes = hosts.flatMap((x, j) => (j === i ? [] : [`nats-route://${x}:${ports[j].cluster}`])).join(',');
+    return spawnDaemon(
+      ['--bind', h, '--http-port', String(ports[i].http), '--nats-port', String(ports[i].nats), '--cluster-port', String(ports[i].cluster),
+        '--server-name', names[i], '--cluster-name', 'bench', '--routes', routes, '--cluster-pass-file', passFile, '--kv-replicas', '3',
+        '--route-tls-cert', route.cert, '--route-tls-key', route.key, '--route-tls-ca', routeCa.cert,
+        '--tls-cert', srv.cert, '--tls-key', srv.key, '--tls-ca', clientCa.cert, ...extra],
+      { stateDir: join(dir, names[i]), http: `http://${h}:${ports[i].http}`, env },
+    );
+  });
+  return { dir, names, hosts, daemons, clientCa: clientCa.cert };
+}
+
+export async function allHealthy(run: Run, timeoutMs = 120_000): Promise<void> {
+  await until('membershipd healthz', async () => (await Promise.all(run.daemons.map((d) => healthy(`${d.http}/healthz`)))).every(Boolean), timeoutMs);
+}
+
+export function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** A bare nats.js client with node i's internal identity, over the same TLS as membershipd's own connection. */
+export async function internalConnect(run: Run, i: number): Promise<NatsConnection> {
+  const conf = await readFile(join(run.dir, run.names[i], 'nats.conf'), 'utf8');
+  const seed = (await readFile(join(run.dir, run.names[i], 'internal.nk'), 'utf8')).trim();
+  const listen = /^listen: "([^"]+)"/m.exec(conf)![1];
+  const host = listen.split(':')[0];
+  const tls = { ca: await readFile(run.clientCa, 'utf8'), checkServerIdentity: (_n: string, c: PeerCertificate) => checkServerIdentity(host, c) };
+  return connect({ servers: listen, authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)), timeout: 5000, tls, noAsyncTraces: true });
+}
+
+/** membershipd as installed runs compiled JS (bin -> dist), not tsx: build it into local_files/. */
+export function buildDaemon(): void {
+  if (process.env.MEMBERSHIPD_JS) return;
+  const out = join(process.cwd(), 'local_files', 'bench-dist');
+  // tsc still emits when files elsewhere in the tree have type errors.
+  spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', out], { stdio: 'ignore', timeout: 180_000 });
+  writeFileSync(join(out, 'package.json'), '{"type":"module"}\n');
+  process.env.MEMBERSHIPD_JS = join(out, 'daemon', 'cli-entry.js');
+}
