@@ -1,0 +1,133 @@
+// `play chaos` on a copy of the default local inventory (three process-managed
+// nodes, here on 127.0.0.21-23 with free ports so that it never meets
+// cluster-local.test.ts): a real bringup, then chaos kills a follower and the
+// meta leader and freezes a majority under a signed workload, and passes with
+// acknowledged writes, refusals inside the minority window and no violation.
+// Then the checker is shown to catch a lost write: one acknowledged room is
+// deleted through a node's internal identity and `--tags check` fails naming it.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { openStoreVia } from '../../src/cluster/admin.js';
+import { readJournal } from '../../src/cluster/chaos-journal.js';
+import { probeNodesOf } from '../../src/cluster/nodes.js';
+import { loadInventory } from '../../src/inventory/load.js';
+import { makeProject, type Project } from '../cluster/project.js';
+import { ROOT } from '../cluster/render.js';
+import { play, type PlayRun } from './fixtures-runner/cli.js';
+
+const IPS = ['127.0.0.21', '127.0.0.22', '127.0.0.23'];
+let p: Project;
+let base: string[];
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** A process state letter (T: stopped) of each node's nats-server. */
+function natsStates(): string[] {
+  return ['n1', 'n2', 'n3'].map((n) => {
+    const f = join(p.stateOf(n), 'nats-server.pid');
+    if (!existsSync(f)) return '-';
+    const stat = readFileSync(`/proc/${Number(readFileSync(f, 'utf8'))}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  });
+}
+
+before(async () => {
+  const inv = readFileSync(join(ROOT, 'inventory.yaml'), 'utf8').replace(/127\.0\.0\.1([123])\b/g, '127.0.0.2$1');
+  p = await makeProject(inv, IPS);
+  base = ['-i', p.inventory, '--json', '-e', `membershipd_bundle=${p.bundle}`];
+});
+after(async () => {
+  // The workload stops with the run that started it; a test cut short still kills it by its recorded PID.
+  const pidFile = join(p?.dir ?? '/nonexistent', 'out', 'chaos', 'workload.pid');
+  if (existsSync(pidFile)) {
+    const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+    if (pid && alive(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('chaos-workload-entry')) process.kill(pid, 'SIGKILL');
+  }
+  for (const n of ['n1', 'n2', 'n3']) {
+    const f = join(p?.stateOf(n) ?? '/nonexistent', 'nats-server.pid');
+    if (existsSync(f)) {
+      const pid = Number(readFileSync(f, 'utf8'));
+      if (pid && alive(pid)) process.kill(pid, 'SIGCONT');
+    }
+  }
+  await p?.cleanup();
+});
+
+const why = (r: PlayRun) => `${r.stderr}\n${r.results.filter((x) => x.status === 'failed').map((x) => `${x.task} @ ${x.host}: ${x.reason}`).join('\n')}`;
+const resultOf = (r: PlayRun, task: string) => r.results.find((x) => x.task === task);
+const count = (reason: string, what: string) => Number(new RegExp(`${what} (\\d+)`).exec(reason)?.[1] ?? NaN);
+
+test('chaos under a signed workload: no acknowledged write lost, nothing served without quorum', { timeout: 420_000 }, async (t) => {
+  const up = await play(['bringup', ...base]);
+  assert.equal(up.code, 0, why(up));
+
+  await t.test('--check kills, freezes and starts nothing', async () => {
+    const pidsBefore = ['n1', 'n2', 'n3'].map((n) => readFileSync(join(p.stateOf(n), 'membershipd.pid'), 'utf8'));
+    const check = await play(['chaos', ...base, '--check']);
+    assert.equal(check.code, 0, why(check));
+    assert.ok(!existsSync(join(p.dir, 'out', 'chaos', 'workload.pid')), 'no workload started');
+    assert.ok(!existsSync(join(p.dir, 'secrets', 'chaos.key')), 'no key written');
+    assert.deepEqual(['n1', 'n2', 'n3'].map((n) => readFileSync(join(p.stateOf(n), 'membershipd.pid'), 'utf8')), pidsBefore);
+    assert.deepEqual(natsStates().filter((s) => s === 'T'), []);
+    assert.equal(check.results.filter((x) => x.task === 'kill a follower (SIGKILL membershipd, then nats-server)' && x.status === 'changed').length, 1, 'the kill is planned, on one node');
+    assert.equal(check.results.filter((x) => x.task === 'freeze the majority (SIGSTOP nats-server)' && x.status === 'changed').length, 2, 'the freeze is planned, on two nodes');
+  });
+
+  let chaos: PlayRun;
+  await t.test('play chaos passes with acked writes, refusals in the minority window and no violation', async () => {
+    chaos = await play(['chaos', ...base], 300_000);
+    assert.equal(chaos.code, 0, why(chaos));
+    const kills = chaos.results.filter((x) => x.task.startsWith('kill ') && x.status === 'changed').map((x) => x.host);
+    assert.equal(kills.length, 2, `a follower and the leader killed: ${kills}`);
+    assert.notEqual(kills[0], kills[1]);
+    assert.equal(chaos.results.filter((x) => x.task === 'freeze the majority (SIGSTOP nats-server)' && x.status === 'changed').length, 2);
+    assert.equal(chaos.results.filter((x) => x.task === 'thaw (SIGCONT)' && x.status === 'changed').length, 2);
+    const reason = resultOf(chaos, 'no acknowledged write lost, nothing served without quorum')!.reason;
+    assert.ok(count(reason, 'acked') > 0, reason);
+    assert.ok(count(reason, 'refused-without-quorum') > 0, reason);
+    assert.equal(count(reason, 'violations'), 0, reason);
+    assert.deepEqual(natsStates().filter((s) => s === 'T'), [], 'nothing left stopped');
+    const pidFile = join(p.dir, 'out', 'chaos', 'workload.pid');
+    assert.ok(!existsSync(pidFile), 'the workload was stopped');
+    assert.equal(statSync(join(p.dir, 'secrets', 'chaos.key')).mode & 0o777, 0o600);
+    assert.ok(!chaos.stdout.includes(readFileSync(join(p.dir, 'secrets', 'chaos.key'), 'utf8').trim()), 'the seed is never printed');
+  });
+
+  await t.test('the checker catches an acknowledged write deleted behind its back', async () => {
+    const run = readFileSync(join(p.dir, 'out', 'chaos', 'latest'), 'utf8').trim();
+    const { attempts } = readJournal(join(p.dir, 'out', 'chaos', run));
+    const acked = attempts.find((a) => a.status >= 200 && a.status < 300)!;
+    assert.ok(acked, 'an acknowledged write');
+    const again = await play(['chaos', ...base, '--tags', 'check']);
+    assert.equal(again.code, 0, `the same run checks clean again: ${why(again)}`);
+    const { nc, store } = await openStoreVia(probeNodesOf(loadInventory(p.inventory)), join(p.dir, 'out'));
+    try {
+      await store.kv.rooms.purge(acked.room);
+      await store.kv.members.purge(acked.room);
+    } finally {
+      await nc.close();
+    }
+    const caught = await play(['chaos', ...base, '--tags', 'check']);
+    assert.equal(caught.code, 2, 'a lost write fails the run');
+    const reason = resultOf(caught, 'no acknowledged write lost, nothing served without quorum')!.reason;
+    assert.match(reason, new RegExp(`acknowledged write lost: room ${acked.room} .*missing on n1, n2, n3`));
+    assert.match(reason, /violations [1-9]/);
+  });
+
+  await t.test('a second chaos run reuses the key and user and passes again', async () => {
+    const key = readFileSync(join(p.dir, 'secrets', 'chaos.key'), 'utf8');
+    const r = await play(['chaos', ...base], 300_000);
+    assert.equal(r.code, 0, why(r));
+    assert.equal(readFileSync(join(p.dir, 'secrets', 'chaos.key'), 'utf8'), key);
+    assert.equal(resultOf(r, 'workload user')?.status, 'ok');
+  });
+});
