@@ -98,7 +98,7 @@ export function textPrinter(o: PrinterOptions): { emit: (ev: RunEvent) => void; 
       case 'host_result': {
         running.delete(ev.host);
         const label = { ok: 'ok', changed: o.check ? 'would change' : 'changed', skipped: 'skipping', failed: 'failed', unreachable: 'UNREACHABLE' }[ev.status];
-        const reason = ev.status === 'ok' && !o.verbose ? '' : ` ${ev.status === 'failed' || ev.status === 'unreachable' ? '=> ' : ''}${ev.reason}`;
+        const reason = ev.status === 'ok' && !o.verbose && !ev.report ? '' : ` ${ev.status === 'failed' || ev.status === 'unreachable' ? '=> ' : ''}${ev.reason}`;
         const once = ev.delegatedFor?.length ? ` (run_once, for ${ev.delegatedFor.join(', ')})` : '';
         line(`${paint(ev.status, `${label}: [${ev.host}]`)}${once}${reason}`);
         if (ev.items && (o.verbose || ev.status !== 'ok')) {

@@ -236,6 +236,6 @@ export const cluster_chaos_check: Module = {
       const shown = s.violations.slice(0, 10).join('; ') + (s.violations.length > 10 ? `; and ${s.violations.length - 10} more` : '');
       return { changed: false, failed: true, reason: `${counts}. VIOLATED: ${shown}`, commands: [], result };
     }
-    return { changed: false, reason: counts, commands: [], result };
+    return { changed: false, reason: counts, commands: [], result, report: true };
   },
 };

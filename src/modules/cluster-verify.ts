@@ -50,6 +50,6 @@ export const cluster_verify: Module = {
     const table = args.table === true ? `\n${formatReport(report, drift)}` : '';
     if (drift.length) return { changed: false, failed: true, reason: `drift: ${drift.join('; ')}${table}`, commands: [], result };
     const streams = report.streams.length;
-    return { changed: false, reason: `verified: ${nodes.length} nodes healthy, meta leader ${report.meta_leader}, ${streams} streams at R${want.kvReplicas} current; control plane at ${nodes.map((n) => `http://${n.ip}:${n.httpPort}`).join(' ')}${table}`, commands: [], result };
+    return { changed: false, reason: `verified: ${nodes.length} nodes healthy, meta leader ${report.meta_leader}, ${streams} streams at R${want.kvReplicas} current; control plane at ${nodes.map((n) => `http://${n.ip}:${n.httpPort}`).join(' ')}${table}`, commands: [], result, report: args.table === true };
   },
 };

@@ -76,6 +76,8 @@ export interface ModulePlan {
   result?: Record<string, unknown>;
   /** Whether the task failed outright (assert, wait_for that timed out in facts). */
   failed?: boolean;
+  /** The reason is the task's output (a report, a table): shown even when the task is ok and -v was not given. */
+  report?: boolean;
   /** Variables to set on the host for later tasks (set_fact). */
   facts?: Record<string, unknown>;
   /** A service module asks for a daemon-reload etc.: already included in commands. */

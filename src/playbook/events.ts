@@ -30,6 +30,8 @@ export interface HostResult {
   delegatedFor?: string[];
   /** How many attempts an until/retries task took. */
   attempts?: number;
+  /** The module's reason is a report: printed even for an ok task without -v. */
+  report?: boolean;
 }
 
 export type RunEvent =

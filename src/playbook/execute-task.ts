@@ -70,6 +70,7 @@ interface ItemRun {
   attempts: number;
   /** Commands were run on the host (apply): what later tasks see may have changed. */
   ran?: boolean;
+  report?: boolean;
 }
 
 function tail(s: string): string {
@@ -166,7 +167,7 @@ async function runItem(task: Task, vars: Record<string, unknown>, env: TaskEnv, 
       result.failed = true;
     }
     const status: HostStatus = failed ? 'failed' : result.changed ? 'changed' : 'ok';
-    return { status, reason, commands: plan.commands, diff: plan.diff ?? [], registered: result, facts: plan.facts, attempts: attempt, ran };
+    return { status, reason, commands: plan.commands, diff: plan.diff ?? [], registered: result, facts: plan.facts, attempts: attempt, ran, report: plan.report };
   }
 }
 
@@ -228,6 +229,7 @@ function finish(task: Task, host: string, runs: (ItemRun & { item?: unknown })[]
     noLog: hide,
     items: isLoop ? runs.map((r) => ({ item: hide ? '(hidden)' : r.item, status: r.status, reason: hide ? r.status : r.reason })) : undefined,
     attempts: Math.max(...runs.map((r) => r.attempts), 0) || undefined,
+    report: (!hide && runs.some((r) => r.report)) || undefined,
     registered,
     notify: status === 'changed' ? task.notify : [],
     facts: Object.assign({}, ...runs.map((r) => r.facts ?? {})),

@@ -42,3 +42,15 @@ test('plain output: headers, per-host lines, the plan with commands in check mod
   assert.match(text, /^n1 : ok=0 {2}changed=2 {2}unreachable=0 {2}failed=0 {2}skipped=0$/m);
   assert.ok(!text.includes('\x1b['), 'no escape codes');
 });
+
+test("an ok task's reason shows only with -v, unless the module marks it a report", () => {
+  const show = (verbose: boolean, report?: boolean) => {
+    let text = '';
+    const printer = textPrinter({ verbose, diff: false, check: false, write: (s) => (text += s), tty: false, color: false, describers: { describeCommand, formatDiff: formatFileDiff } });
+    printer.emit({ event: 'host_result', task: 'check', handler: false, check: false, host: 'n1', status: 'ok', reason: 'sent 10, acked 9', commands: [], diff: [], noLog: false, report });
+    return text;
+  };
+  assert.doesNotMatch(show(false), /acked/);
+  assert.match(show(true), /^ok: \[n1\] sent 10, acked 9$/m);
+  assert.match(show(false, true), /^ok: \[n1\] sent 10, acked 9$/m);
+});
