@@ -42,6 +42,23 @@ const literalControlPlane = {
   },
 };
 
+// listhen imports node-forge (self-signed certificates for https) and uqr (a
+// QR code in its banner) at its top level, so a bundle would evaluate all of
+// node-forge at every start. membershipd asks listhen for neither: it listens
+// on plain HTTP with the banner off. They are left out; reaching one anyway
+// throws a clear error instead of running without it.
+const unusedByDaemon = {
+  name: 'unused-by-daemon',
+  setup(b) {
+    b.onResolve({ filter: /^(node-forge|uqr)$/ }, (args) => ({ path: args.path, namespace: 'unused-by-daemon' }));
+    b.onLoad({ filter: /.*/, namespace: 'unused-by-daemon' }, (args) => ({
+      contents: `const fail = () => { throw new Error(${JSON.stringify(`membershipd is bundled without ${args.path} (listhen https certificates / QR banner), which it never uses`)}); };
+module.exports = new Proxy(fail, { get: (_t, k) => (k === '__esModule' ? false : fail()), apply: fail });`,
+      loader: 'js',
+    }));
+  },
+};
+
 const res = await build({
   entryPoints: [`${ROOT}src/daemon/cli-entry.ts`],
   outfile: OUT,
@@ -51,7 +68,7 @@ const res = await build({
   format: 'esm',
   // CommonJS dependencies inside an ESM bundle still call require().
   banner: { js: "import { createRequire as __unibusRequire } from 'node:module'; const require = __unibusRequire(import.meta.url);" },
-  plugins: [literalControlPlane],
+  plugins: [literalControlPlane, unusedByDaemon],
   logLevel: 'warning',
   legalComments: 'none',
   metafile: true,

@@ -1,8 +1,9 @@
 // A real 3-node membershipd cluster on loopback for benches: each node its
-// own process (compiled JS, as installed), its own nats-server child, TLS on
+// own process (the bundle and node flags a deploy installs), its own nats-server child, TLS on
 // the data plane and mutual TLS on routes, sync_interval always (the default).
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,12 +75,21 @@ export async function internalConnect(run: Run, i: number): Promise<NatsConnecti
   return connect({ servers: listen, authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)), timeout: 5000, tls, noAsyncTraces: true });
 }
 
-/** membershipd as installed runs compiled JS (bin -> dist), not tsx: build it into local_files/. */
+/**
+ * membershipd as a host runs it: the one-file bundle that the deploy uploads
+ * (scripts/build-daemon.mjs), started with the node flags the deploy gives it
+ * (roles/unibus_node/defaults.yaml). MEMBERSHIPD_JS / MEMBERSHIPD_NODE_ARGS
+ * set by hand win (to compare variants).
+ */
 export function buildDaemon(): void {
+  const root = join(import.meta.dirname, '..', '..');
+  if (process.env.MEMBERSHIPD_NODE_ARGS === undefined) {
+    const d = parseYaml(readFileSync(join(root, 'roles', 'unibus_node', 'defaults.yaml'), 'utf8')) as { membershipd_node_flags?: string[] };
+    process.env.MEMBERSHIPD_NODE_ARGS = (d.membershipd_node_flags ?? []).join(' ');
+  }
   if (process.env.MEMBERSHIPD_JS) return;
-  const out = join(process.cwd(), 'local_files', 'bench-dist');
-  // tsc still emits when files elsewhere in the tree have type errors.
-  spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', out], { stdio: 'ignore', timeout: 180_000 });
-  writeFileSync(join(out, 'package.json'), '{"type":"module"}\n');
-  process.env.MEMBERSHIPD_JS = join(out, 'daemon', 'cli-entry.js');
+  const out = join(root, 'local_files', 'bench-membershipd.mjs');
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'build-daemon.mjs'), out], { encoding: 'utf8', timeout: 180_000 });
+  if (r.status !== 0) throw new Error(`building the membershipd bundle failed: ${r.stderr}`);
+  process.env.MEMBERSHIPD_JS = out;
 }

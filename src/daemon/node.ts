@@ -160,6 +160,7 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
   // in the background so /healthz answers 503 (not ready) meanwhile.
   // A JetStream request sent before the meta group has a leader goes
   // unanswered until it times out; the loopback monitor says when one exists.
+  let cached: { at: number; report: Promise<HealthReport>; ok?: boolean } | null = null;
   const jetstreamUp = sup && o.clusterName ? waitMetaLeader(sup.monitorPort, BUCKET_BUDGET_MS) : Promise.resolve();
   jetstreamUp.catch(() => undefined);
   const readyP = (async () => {
@@ -167,13 +168,13 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     const kv = await openBucketWithRetry(nc, HEALTH_BUCKET, { replicas: o.kvReplicas, history: 1 }, BUCKET_BUDGET_MS, placementWatch);
     await retryWithin('first control-plane write', BUCKET_BUDGET_MS, () => kv.put(`node.${o.serverName}`, new Date().toISOString()));
     ready = true;
+    cached = null; // a report from before this is stale now
     log('node ready: replicated write to UNIBUS_health succeeded');
   })();
   readyP.catch((err: Error) => {
     readyError = err;
   });
   const posture = postureOf(o);
-  let cached: { at: number; report: Promise<HealthReport> } | null = null;
 
   async function verdict(): Promise<HealthVerdict> {
     const want = { clustered: !!o.clusterName, streams: [...streams], kvReplicas: o.kvReplicas };
@@ -217,8 +218,13 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     setAllowlist: async (users) => (sup ? sup.setAllowlist(users) : false),
     reload: async (force = false) => (sup ? sup.reload(force) : false),
     health: () => {
-      // Coalesce bursts of probes: at most one monitor read per 500 ms.
-      if (!cached || Date.now() - cached.at > 500) cached = { at: Date.now(), report: computeHealth() };
+      // Coalesce bursts of probes: at most one monitor read per 500 ms while
+      // healthy; every 100 ms while not, so a recovery shows soon.
+      if (!cached || Date.now() - cached.at > (cached.ok === false ? 100 : 500)) {
+        const c: typeof cached = { at: Date.now(), report: computeHealth() };
+        void c.report.then((r) => (c.ok = r.status === 'ok'), () => (c.ok = false));
+        cached = c;
+      }
       return cached.report;
     },
     stop: async () => {

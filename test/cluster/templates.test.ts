@@ -60,7 +60,7 @@ for (const invFile of INVENTORIES) {
       ...[...renderForNodes(invFile, 'unibus-membershipd.service.j2', { node_bin: process.execPath })].map(([n, t]) => [`unibus-membershipd-${n}.service`, t] as const),
     ];
     for (const [name, text] of units) {
-      assert.match(text, /^ExecStart=\S+ \S+\/app\/membershipd\.mjs$/m);
+      assert.match(text, /^ExecStart=\S+ --max-semi-space-size=1 \S+\/app\/membershipd\.mjs$/m, "node, the flags of roles/unibus_node, the bundle");
       assert.match(text, /^Restart=always$/m);
       assert.match(text, /^LimitNOFILE=65536$/m);
       const file = writeTmp(name, text);

@@ -139,7 +139,7 @@ export class NatsSupervisor {
       } catch {
         // not listening yet
       }
-      await sleep(100);
+      await sleep(25);
     }
     throw new SupervisorError(`nats-server not ready within ${timeoutMs} ms: ${this.#tail.slice(-5).join(' | ')}`);
   }
