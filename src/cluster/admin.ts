@@ -7,11 +7,6 @@ import type { Store } from '../daemon/store/buckets.js';
 import { nodeFiles } from '../pki/layout.js';
 import type { ProbeNode } from './probe.js';
 
-/** `ed25519:HEX` or HEX as the inventory may give it; the users bucket keeps bare hex. */
-export function signPubOf(pubkey: string): string {
-  return pubkey.replace(/^ed25519:/i, '').toLowerCase();
-}
-
 /** Opens the control-plane store through the first node that answers. */
 export async function openStoreVia(nodes: ProbeNode[], outDir: string): Promise<{ nc: NatsConnection; store: Store }> {
   let last: unknown;

@@ -5,14 +5,17 @@
 // or role, or a revoked one, is refused; a missing one is added
 // (src/cluster/admin-entry.ts).
 import { join } from 'node:path';
-import { openStoreVia, signPubOf } from '../cluster/admin.js';
 import { controllerArgv, projectDirOf } from '../cluster/controller.js';
 import { probeNodesOfVars } from '../cluster/nodes.js';
-import { getUser } from '../daemon/store/users.js';
 import type { UserRecord } from '../daemon/store/model.js';
 import { readString } from './args.js';
 import { ModuleArgsError } from './errors.js';
 import type { Module } from './types.js';
+
+/** `ed25519:HEX` or HEX as the inventory may give it; the users bucket keeps bare hex. */
+export function signPubOf(pubkey: string): string {
+  return pubkey.replace(/^ed25519:/i, '').toLowerCase();
+}
 
 export const cluster_user: Module = {
   name: 'cluster_user',
@@ -31,6 +34,8 @@ export const cluster_user: Module = {
     const outDir = readString('cluster_user', 'out', args.out) ?? join(projectDirOf(ctx.baseDirs), 'out');
     let cur: UserRecord | null;
     try {
+      // nats.js loads when a cluster task runs, not with every `unibus` command.
+      const [{ openStoreVia }, { getUser }] = await Promise.all([import('../cluster/admin.js'), import('../daemon/store/users.js')]);
       const { nc, store } = await openStoreVia(nodes, outDir);
       try {
         cur = await getUser(store, handle);

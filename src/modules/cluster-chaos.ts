@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { formatCounts, LATEST_FILE, lostWrites, readJournal, summarizeJournal, WORKLOAD_PID_FILE } from '../cluster/chaos-journal.js';
-import { readBack, readSeedFile, type HttpNode } from '../cluster/chaos-readback.js';
+import type { HttpNode } from '../cluster/chaos-readback.js';
 import type { WorkloadConfig } from '../cluster/chaos-workload.js';
 import { controllerArgv, projectDirOf } from '../cluster/controller.js';
 import { probeNodesOfVars } from '../cluster/nodes.js';
@@ -218,6 +218,7 @@ export const cluster_chaos_check: Module = {
     const handle = readString('cluster_chaos_check', 'handle', args.handle) ?? 'chaos';
     const keyFile = readString('cluster_chaos_check', 'key', args.key) ?? join(projectDirOf(ctx.baseDirs), 'secrets', 'chaos.key');
     const rooms = [...s.acked_rooms.keys()];
+    const { readBack, readSeedFile } = await import('../cluster/chaos-readback.js');
     const missing = rooms.length ? await readBack(httpNodes(ctx), handle, await readSeedFile(keyFile), rooms) : {};
     s.violations.push(...lostWrites(s.acked_rooms, missing));
     const result = {

@@ -4,7 +4,7 @@
 // a controller command (src/cluster/pki-entry.ts) with its options on stdin.
 import { join } from 'node:path';
 import { controllerArgv, projectDirOf } from '../cluster/controller.js';
-import { formatAction, isNoop, planPki, type PkiNode } from '../pki/index.js';
+import type { PkiNode } from '../pki/index.js';
 import { readBool, readEnum, readString } from './args.js';
 import { ModuleArgsError } from './errors.js';
 import type { Module } from './types.js';
@@ -36,6 +36,8 @@ export const cluster_pki: Module = {
       forceRouteCa: routeCa === 'rotate',
       dropOldRouteCa: routeCa === 'drop',
     };
+    // pkijs loads when certificates are planned, not with every `unibus` command.
+    const { formatAction, isNoop, planPki } = await import('../pki/index.js');
     const plan = await planPki(opts);
     const result = { out: opts.outDir, secrets: opts.secretsDir };
     if (isNoop(plan)) return { changed: false, reason: `certificates and secrets up to date (${plan.actions.length} reused)`, commands: [], result };

@@ -6,9 +6,6 @@
 import { join } from 'node:path';
 import { controllerArgv, projectDirOf } from '../cluster/controller.js';
 import { probeNodesOfVars } from '../cluster/nodes.js';
-import { connectCluster, probeCluster } from '../cluster/probe.js';
-import { readReplicas } from '../cluster/scale.js';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { readSeconds, readString } from './args.js';
 import type { Module } from './types.js';
 
@@ -24,6 +21,8 @@ export const cluster_scale: Module = {
     const cluster = ctx.vars.cluster as { kv_replicas: number };
     const nodes = probeNodesOfVars(ctx.vars.nodes);
     const outDir = readString('cluster_scale', 'out', args.out) ?? join(projectDirOf(ctx.baseDirs), 'out');
+    // nats.js loads when a cluster task runs, not with every `unibus` command.
+    const [{ connectCluster, probeCluster }, { readReplicas }, { jetstreamManager }] = await Promise.all([import('../cluster/probe.js'), import('../cluster/scale.js'), import('@nats-io/jetstream')]);
     const report = await probeCluster(nodes, outDir);
     const healthy = report.nodes.filter((n) => n.http === 200);
     if (healthy.length < replicas) {

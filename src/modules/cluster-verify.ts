@@ -8,7 +8,7 @@ import { projectDirOf } from '../cluster/controller.js';
 import { findDrift } from '../cluster/drift.js';
 import { formatReport } from '../cluster/format.js';
 import { probeNodesOfVars } from '../cluster/nodes.js';
-import { probeCluster, type ClusterReport } from '../cluster/probe.js';
+import type { ClusterReport } from '../cluster/probe.js';
 import { readEnum, readSeconds, readString } from './args.js';
 import type { Module } from './types.js';
 
@@ -38,6 +38,8 @@ export const cluster_verify: Module = {
     const out = readString('cluster_verify', 'out', args.out) ?? join(projectDirOf(ctx.baseDirs), 'out');
     const want = { clusterName: cluster.name, kvReplicas: Number(args.kv_replicas ?? cluster.kv_replicas), nodeCount: nodes.length, postureReplicas: args.posture_kv_replicas !== false };
     const deadline = Date.now() + readSeconds('cluster_verify', 'timeout', args.timeout, 0, 600) * 1000;
+    // nats.js loads when a cluster task runs, not with every `unibus` command.
+    const { probeCluster } = await import('../cluster/probe.js');
     let report: ClusterReport;
     let drift: string[];
     for (;;) {

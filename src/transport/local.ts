@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { $ } from 'zx';
 import { isSecret, type Secret } from '../secret.js';
 import { quoteArg } from '../util/shell.js';
 import { ExecTimeoutError, PutError, TransportError } from './errors.js';
@@ -23,6 +22,10 @@ function toBuffer(v: string | Buffer | Secret | undefined): Buffer {
  * command's own. The child leads its own process group: a timeout kills the
  * whole group it started.
  */
+// zx loads on the first local command, not with every `unibus` start (an
+// SSH-only play may never need it).
+let zx: Promise<typeof import('zx')> | undefined;
+
 export class LocalTransport implements Transport {
   private readonly isRoot = process.getuid?.() === 0;
 
@@ -32,6 +35,7 @@ export class LocalTransport implements Transport {
     const argv = req.sudo && !this.isRoot ? ['sudo', '-n', '--', ...req.argv] : req.argv;
     if (!argv.length) throw new TransportError(this.host, 'exec of an empty argv');
     const timeoutMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const { $ } = await (zx ??= import('zx'));
     const p = $({
       cwd: req.cwd,
       input: toBuffer(req.stdin),
