@@ -4,6 +4,7 @@
 //          its first acknowledged write
 //   stop   stop exactly the recorded workload (its command line checked), bounded
 //   mark   append minority_start, hold the window, append minority_end
+import { isAlive } from '../util/process.js';
 import { spawn } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,21 +16,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const WORKLOAD_PROGRAM = 'chaos-workload-entry';
 
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** The PID in the file when that process is our workload (its command line names the program and the file's run). */
 export function workloadPid(pidFile: string): number | null {
   if (!existsSync(pidFile)) return null;
   const [pidText, config] = readFileSync(pidFile, 'utf8').split('\n');
   const pid = Number(pidText);
-  if (!Number.isInteger(pid) || pid <= 1 || !alive(pid)) return null;
+  if (!Number.isInteger(pid) || pid <= 1 || !isAlive(pid)) return null;
   let argv: string[];
   try {
     argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
@@ -56,14 +49,14 @@ async function start(o: { config: WorkloadConfig; pidFile: string; latestFile: s
   const writes = join(config.runDir, WRITES_FILE);
   const deadline = Date.now() + o.ackWithinS * 1000;
   while (Date.now() < deadline) {
-    if (!alive(pid)) break;
+    if (!isAlive(pid)) break;
     if (existsSync(writes) && /"status":2\d\d/.test(readFileSync(writes, 'utf8'))) {
       console.log(`workload ${config.run} running (pid ${pid}), journal ${writes}`);
       return 0;
     }
     await sleep(200);
   }
-  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
   rmSync(o.pidFile, { force: true });
   const tail = readFileSync(join(config.runDir, 'workload.log'), 'utf8').trim().split('\n').slice(-5).join(' | ');
   process.stderr.write(`the workload acknowledged no write within ${o.ackWithinS} s: ${tail || 'no output'}\n`);
@@ -79,8 +72,8 @@ async function stop(o: { pidFile: string; graceS: number }): Promise<number> {
   }
   process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + o.graceS * 1000;
-  while (alive(pid) && Date.now() < deadline) await sleep(100);
-  if (alive(pid)) {
+  while (isAlive(pid) && Date.now() < deadline) await sleep(100);
+  if (isAlive(pid)) {
     process.kill(pid, 'SIGKILL');
     console.log(`workload (pid ${pid}) did not stop in ${o.graceS} s: killed`);
   } else console.log(`workload (pid ${pid}) stopped`);

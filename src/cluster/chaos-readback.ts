@@ -5,6 +5,7 @@
 // since an unproven write is not a kept one.
 import { readFile, stat } from 'node:fs/promises';
 import { UnibusClient } from '../client/index.js';
+import { mapLimit } from '../util/process.js';
 
 export interface HttpNode { name: string; url: string }
 
@@ -19,18 +20,6 @@ export async function readSeedFile(file: string): Promise<Uint8Array> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function mapLimit<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return out;
-}
 
 /** node name -> rooms not found there. */
 export async function readBack(nodes: HttpNode[], handle: string, seed: Uint8Array, rooms: string[], o: { tries?: number; concurrency?: number; timeoutMs?: number } = {}): Promise<Record<string, string[]>> {

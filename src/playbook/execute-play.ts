@@ -1,5 +1,6 @@
 // One play: hosts in serial batches; in each batch every task in order across
 // the batch's hosts in parallel (capped by forks), then the notified handlers.
+import { mapLimit } from '../util/process.js';
 import type { NodeSpec } from '../inventory/types.js';
 import type { Transport } from '../transport/types.js';
 import type { Emit, HostStatus } from './events.js';
@@ -47,19 +48,6 @@ export interface PlayEnv extends TaskEnv, TagFilter {
   playName: string;
 }
 
-/** Runs fn over items, at most `limit` at once, keeping the order of results. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return out;
-}
 
 export function batchesOf<T>(hosts: T[], serial: number | string | undefined): T[][] {
   if (serial === undefined || hosts.length === 0) return [hosts];

@@ -5,6 +5,7 @@
 // acknowledged writes, refusals inside the minority window and no violation.
 // Then the checker is shown to catch a lost write: one acknowledged room is
 // deleted through a node's internal identity and `--tags check` fails naming it.
+import { isAlive } from '../../src/util/process.js';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,14 +22,6 @@ const IPS = ['127.0.0.21', '127.0.0.22', '127.0.0.23'];
 let p: Project;
 let base: string[];
 
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** A process state letter (T: stopped) of each node's nats-server. */
 function natsStates(): string[] {
@@ -50,13 +43,13 @@ after(async () => {
   const pidFile = join(p?.dir ?? '/nonexistent', 'out', 'chaos', 'workload.pid');
   if (existsSync(pidFile)) {
     const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-    if (pid && alive(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('chaos-workload-entry')) process.kill(pid, 'SIGKILL');
+    if (pid && isAlive(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('chaos-workload-entry')) process.kill(pid, 'SIGKILL');
   }
   for (const n of ['n1', 'n2', 'n3']) {
     const f = join(p?.stateOf(n) ?? '/nonexistent', 'nats-server.pid');
     if (existsSync(f)) {
       const pid = Number(readFileSync(f, 'utf8'));
-      if (pid && alive(pid)) process.kill(pid, 'SIGCONT');
+      if (pid && isAlive(pid)) process.kill(pid, 'SIGCONT');
     }
   }
   await p?.cleanup();
