@@ -24,7 +24,7 @@ import { startWriter } from '../cluster/writer.js';
 import { play, type PlayRun } from './fixtures-runner/cli.js';
 
 const avail = labAvailable();
-const CLEAN = 'systemctl disable --now membershipd 2>/dev/null; rm -f /etc/systemd/system/membershipd.service; systemctl daemon-reload; rm -rf /var/lib/unibus; true';
+const CLEAN = 'systemctl disable --now membershipd 2>/dev/null; rm -f /etc/systemd/system/membershipd.service; systemctl unmask nats-server.service 2>/dev/null; systemctl daemon-reload; rm -rf /var/lib/unibus; true';
 
 /**
  * The lab hosts are shared: two runs of this file at once would clean each
@@ -109,8 +109,8 @@ if (!avail.ok) {
       const v = await play(['verify', ...base]);
       assert.equal(v.code, 0, why(v));
       for (let i = 0; i < 3; i++) {
-        const r = await ssh(i, 'systemctl is-active membershipd; systemctl is-enabled membershipd; stat -c %a /var/lib/unibus/*/cluster.pass');
-        assert.deepEqual(r.stdout.trim().split('\n'), ['active', 'enabled', '600']);
+        const r = await ssh(i, 'systemctl is-active membershipd; systemctl is-enabled membershipd; stat -c %a /var/lib/unibus/*/cluster.pass; systemctl is-active nats-server; systemctl is-enabled nats-server');
+        assert.deepEqual(r.stdout.trim().split('\n'), ['active', 'enabled', '600', 'inactive', 'masked'], "membershipd runs; the package's own nats-server.service is masked and not running");
       }
     });
 
