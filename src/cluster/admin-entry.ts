@@ -3,11 +3,9 @@
 import { addUser } from '../daemon/store/users.js';
 import { openStoreVia } from './admin.js';
 import type { ProbeNode } from './probe.js';
+import { runControllerStep } from './step.js';
 
-async function main(): Promise<number> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  const o = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { nodes: ProbeNode[]; outDir: string; handle: string; signPub: string; role?: 'admin' | 'member' };
+runControllerStep<{ nodes: ProbeNode[]; outDir: string; handle: string; signPub: string; role?: 'admin' | 'member' }>('admin', async (o) => {
   const { nc, store } = await openStoreVia(o.nodes, o.outDir);
   try {
     const r = await addUser(store, { handle: o.handle, sign_pub: o.signPub, role: o.role ?? 'admin' });
@@ -16,12 +14,4 @@ async function main(): Promise<number> {
   } finally {
     await nc.close().catch(() => undefined);
   }
-}
-
-main().then(
-  (code) => process.exit(code),
-  (err: Error) => {
-    process.stderr.write(`admin: ${err.message}\n`);
-    process.exit(1);
-  },
-);
+});

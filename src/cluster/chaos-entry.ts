@@ -5,6 +5,7 @@
 //   stop   stop exactly the recorded workload (its command line checked), bounded
 //   mark   append minority_start, hold the window, append minority_end
 import { isAlive } from '../util/process.js';
+import { runControllerStep } from './step.js';
 import { spawn } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -91,24 +92,13 @@ async function mark(o: { runDir: string; minority: string; frozen: string[]; hol
   return 0;
 }
 
-async function main(): Promise<number> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  const o = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  switch (process.argv[2]) {
-    case 'start': return start(o);
-    case 'stop': return stop(o);
-    case 'mark': return mark(o);
-    default: throw new Error(`unknown step ${JSON.stringify(process.argv[2])} (expected start, stop or mark)`);
-  }
-}
-
 if (process.argv[1] && /chaos-entry\.[jt]s$/.test(process.argv[1])) {
-  main().then(
-    (code) => process.exit(code),
-    (err: Error) => {
-      process.stderr.write(`chaos: ${err.message}\n`);
-      process.exit(1);
-    },
-  );
+  runControllerStep<never>('chaos', async (o) => {
+    switch (process.argv[2]) {
+      case 'start': return start(o);
+      case 'stop': return stop(o);
+      case 'mark': return mark(o);
+      default: throw new Error(`unknown step ${JSON.stringify(process.argv[2])} (expected start, stop or mark)`);
+    }
+  });
 }

@@ -2,11 +2,9 @@
 // nodes, admin} as JSON on stdin, mints what the plan says, prints one line
 // per written artefact. Key material stays in files (0600), never on stdout.
 import { applyPki, formatAction, isNoop, planPki, type PkiOptions } from '../pki/index.js';
+import { runControllerStep } from './step.js';
 
-async function main(): Promise<number> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  const o = JSON.parse(Buffer.concat(chunks).toString('utf8')) as PkiOptions;
+runControllerStep<PkiOptions>('pki', async (o) => {
   const plan = await planPki(o);
   if (isNoop(plan)) {
     console.log('pki: nothing to mint');
@@ -16,12 +14,4 @@ async function main(): Promise<number> {
   for (const a of res.actions) if (a.op !== 'reuse') console.log(formatAction(a, process.cwd()));
   console.log(`pki: ${res.changed.length} files written or removed`);
   return 0;
-}
-
-main().then(
-  (code) => process.exit(code),
-  (err: Error) => {
-    process.stderr.write(`pki: ${err.message}\n`);
-    process.exit(1);
-  },
-);
+});

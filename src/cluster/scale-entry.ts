@@ -3,11 +3,9 @@
 // streams one at a time (scale.ts), printing each step.
 import { connectCluster, type ProbeNode } from './probe.js';
 import { scaleStreams } from './scale.js';
+import { runControllerStep } from './step.js';
 
-async function main(): Promise<number> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  const o = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { nodes: ProbeNode[]; outDir: string; replicas: number; stepTimeoutMs: number };
+runControllerStep<{ nodes: ProbeNode[]; outDir: string; replicas: number; stepTimeoutMs: number }>('scale', async (o) => {
   const nc = await connectCluster(o.nodes, o.outDir);
   try {
     const done = await scaleStreams(nc, o.replicas, o.stepTimeoutMs, (s) => console.log(s));
@@ -16,12 +14,4 @@ async function main(): Promise<number> {
   } finally {
     await nc.close().catch(() => undefined);
   }
-}
-
-main().then(
-  (code) => process.exit(code),
-  (err: Error) => {
-    process.stderr.write(`scale: ${err.message}${err.cause ? ` (${(err.cause as Error).message})` : ''}\n`);
-    process.exit(1);
-  },
-);
+});
