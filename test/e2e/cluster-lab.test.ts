@@ -192,6 +192,21 @@ if (!avail.ok) {
       assert.equal(v.code, 0, why(v));
     });
 
+    test('play chaos under systemd: kills, a frozen majority, no acknowledged write lost, nothing served without quorum', async () => {
+      const c = await play(['chaos', ...base], 600_000);
+      assert.equal(c.code, 0, why(c));
+      const check = c.results.find((x) => x.task === 'no acknowledged write lost, nothing served without quorum');
+      assert.ok(check, 'the check ran');
+      const n = (k: string) => Number(new RegExp(`${k} (\\d+)`).exec(check.reason)?.[1] ?? NaN);
+      assert.ok(n('acked') > 0, check.reason);
+      assert.ok(n('refused-without-quorum') > 0, check.reason);
+      assert.equal(n('violations'), 0, check.reason);
+      for (let i = 0; i < 3; i++) {
+        const r = await ssh(i, 'systemctl is-active membershipd; grep -c "^State:.*T (stopped)" /proc/$(cat /var/lib/unibus/*/nats-server.pid)/status || true');
+        assert.deepEqual(r.stdout.trim().split('\n'), ['active', '0'], `${hosts()[i]!.name}: running, nothing left frozen`);
+      }
+    });
+
     test('stop keeps the data; bringup serves it again', async () => {
       const value = `kept-${Date.now()}`;
       const nodes = probeNodesOf(loadInventory(p.inventory));
