@@ -81,12 +81,17 @@ async function main() {
   const floorTimes: number[] = [];
   const floorWrites: number[] = [];
   let rss: number[] = [];
+  const phases: string[] = [];
+  const gaps: number[] = [];
   try {
     for (let r = 0; r < RUNS; r++) {
       const run = await startCluster(HOSTS, join(work, `pki${r}`), passFile);
       const t0 = performance.now();
       await allHealthy(run);
       mdTimes.push(performance.now() - t0);
+      // Where the time went, from each daemon's own log (seconds since its start).
+      const at = (re: RegExp) => run.daemons.map((d) => Number(re.exec(d.output())?.[1] ?? NaN).toFixed(2)).join('/');
+      phases.push(`child up ${at(/\[\+([\d.]+)s\] nats-server .* started/)} s, node ready ${at(/\[\+([\d.]+)s\] node ready/)} s, control plane ${at(/\[\+([\d.]+)s\] ready: first/)} s`);
       if (process.env.BENCH_LOG || mdTimes[r] > 10_000) for (const d of run.daemons) console.log(d.output());
       if (r === 0) {
         // Idle: V8 shrinks the heap a few seconds after start-up work ends.
@@ -105,6 +110,7 @@ async function main() {
         continue;
       }
       floorTimes.push(f.healthy);
+      gaps.push(mdTimes[r] - f.healthy);
       floorWrites.push(f.firstWrite);
       if (r === RUNS - 1) {
         const always = await writeRate(f.nc, 'BENCH_always');
@@ -125,9 +131,11 @@ async function main() {
         await stopKids(f.kids);
       }
       await rm(run.dir, { recursive: true, force: true });
-      console.log(`run ${r + 1}: membershipd ${mdTimes[r].toFixed(0)} ms, nats-server alone healthz ${f.healthy.toFixed(0)} ms (+first R3 write ${f.firstWrite.toFixed(0)} ms)`);
+      console.log(`run ${r + 1}: membershipd ${mdTimes[r].toFixed(0)} ms, nats-server alone healthz ${f.healthy.toFixed(0)} ms (+first R3 write ${f.firstWrite.toFixed(0)} ms); gap ${(mdTimes[r] - f.healthy).toFixed(0)} ms`);
+      console.log(`  membershipd b1/b2/b3: ${phases[r]}`);
     }
     console.log(`cold start 3 nodes to all healthy, median of ${RUNS}: membershipd ${median(mdTimes).toFixed(0)} ms; nats-server alone ${median(floorTimes).toFixed(0)} ms (healthz), ${median(floorWrites).toFixed(0)} ms (first R3 write)`);
+    console.log(`gap to the floor, run by run (same run's membershipd minus nats-server alone): median ${median(gaps).toFixed(0)} ms`);
     console.log(`idle RSS of membershipd (no child), 30 s after healthy: ${rss.map((x) => x.toFixed(1)).join(', ')} MB (node flags: ${process.env.MEMBERSHIPD_NODE_ARGS || 'none'})`);
   } finally {
     await stopKids(allKids);

@@ -52,8 +52,10 @@ export async function setupControlPlane(node: ControlNode): Promise<ControlPlane
     cacheFile: allowlistCacheFile(node.options.stateDir),
     log,
   });
-  // The first sync needs quorum; the node was ready (a replicated write) just before.
-  await acl.start().catch((err) => log(`first allowlist sync failed, will retry: ${(err as Error).message}`));
+  // The first sync needs quorum; the node was ready (a replicated write) just
+  // before. The API does not wait for it: nats-server enforces the cached
+  // allowlist meanwhile, and the API reads users from the buckets itself.
+  void acl.start().catch((err) => log(`first allowlist sync failed, will retry: ${(err as Error).message}`));
   return {
     registerRoutes: (router) => registerV1Routes(router, { store, guard, log }),
     close: async () => {
