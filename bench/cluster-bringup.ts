@@ -52,6 +52,13 @@ try {
   console.log(`bringup from fresh hosts to verified${purge ? ' (apt installs included)' : ' (packages already installed)'}: ${(fresh / 1000).toFixed(1)} s`);
   console.log(`no-op bringup re-run: median ${(median(noop) / 1000).toFixed(2)} s of ${noop.map((x) => (x / 1000).toFixed(2)).join(', ')} (target < 1.5 s)`);
   console.log(`rolling restart of 3 nodes: median ${(median(restart) / 1000).toFixed(1)} s of ${restart.map((x) => (x / 1000).toFixed(1)).join(', ')}`);
+} catch (err) {
+  // What the nodes said when a step failed, before the hosts are cleaned.
+  for (const h of hosts) {
+    const r = await labSsh(lab, h, `node -e 'fetch("http://${h.ip}:8470/healthz", { signal: AbortSignal.timeout(3000) }).then((r) => r.text()).then(console.log, console.log)'; journalctl -u membershipd --no-pager -n 25 -o cat`);
+    console.log(`--- ${h.name}\n${r.stdout}`);
+  }
+  throw err;
 } finally {
   await Promise.all(hosts.map((h) => labSsh(lab, h, CLEAN)));
   await p.cleanup();
