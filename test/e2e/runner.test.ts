@@ -154,3 +154,45 @@ test('a concurrent run is refused by the deploy lock, naming the holder', { skip
   const after = await play(['site', '-i', inv, '--json', '-e', 'demo_greeting=killed']);
   assert.equal(after.code, 0, `the lease was released at the end: ${failures(after)}`);
 });
+
+test('a non-root user with passwordless sudo: the sample play applies through sudo, root-owned files, a re-run changes nothing', { skip, timeout: 600_000 }, async () => {
+  const h = ours()[0]!;
+  const root = (cmd: string) => labSsh(lab, h, cmd);
+  const made = await root(
+    'id deploy >/dev/null 2>&1 || useradd -m -s /bin/sh deploy; install -d -m 700 -o deploy -g deploy /home/deploy/.ssh; ' +
+      'install -m 600 -o deploy -g deploy /root/.ssh/authorized_keys /home/deploy/.ssh/authorized_keys; ' +
+      "printf 'deploy ALL=(ALL) NOPASSWD:ALL\\n' > /etc/sudoers.d/deploy; chmod 440 /etc/sudoers.d/deploy; visudo -cq && echo ready",
+  );
+  assert.equal(made.stdout.trim(), 'ready', made.stderr);
+  await root(CLEAN);
+  const sudoInv = join(project, 'inventory-sudo.yaml');
+  writeFileSync(
+    sudoInv,
+    `cluster:\n  name: runner-e2e\n  kv_replicas: 1\n  state_dir: ${STATE}\n` +
+      `defaults:\n  connection: ssh\n  user: deploy\n  identity_file: ${lab.identityFile}\n  vars:\n    known_hosts: ${lab.knownHostsFile}\n` +
+      `nodes:\n  - name: ${h.name}\n    host: ${h.ip}\n    public_ip: ${h.ip}\n`,
+  );
+  try {
+    const check = await play(['site', '-i', sudoInv, '--check', '--json']);
+    assert.equal(check.code, 0, failures(check));
+    const apply = await play(['site', '-i', sudoInv, '--json']);
+    assert.equal(apply.code, 0, failures(apply));
+    assert.deepEqual(outcomes(check), outcomes(apply), 'check predicted the run as deploy, too');
+    assert.ok(apply.recap![h.name]!.changed >= 10, 'the fresh host really changed');
+    const r = await root('systemctl is-active unibus-demo; stat -c %U /etc/unibus-demo.env /etc/systemd/system/unibus-demo.service; tail -n 1 /var/log/unibus/audit.log');
+    const [active, envOwner, unitOwner, audit] = r.stdout.trim().split('\n');
+    assert.equal(active, 'active');
+    assert.deepEqual([envOwner, unitOwner], ['root', 'root'], 'written as root through sudo');
+    assert.equal(JSON.parse(audit!).playbook, 'site');
+    const again = await play(['site', '-i', sudoInv, '--json']);
+    assert.equal(again.code, 0, failures(again));
+    assert.equal(again.recap![h.name]!.changed, 0, failures(again));
+    // Without sudo rights the same run is refused on its first privileged step, naming it.
+    await root('rm -f /etc/sudoers.d/deploy');
+    const refused = await play(['site', '-i', sudoInv, '--json', '-e', 'demo_greeting=nosudo']);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stdout + refused.stderr, /sudo/);
+  } finally {
+    await root(`rm -f /etc/sudoers.d/deploy; ${CLEAN}`);
+  }
+});

@@ -15,7 +15,7 @@ export const RECIPE = {
   revision: 1,
   suite: 'trixie',
   variant: 'minbase',
-  include: ['systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'iproute2', 'procps', 'ca-certificates'],
+  include: ['systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'iproute2', 'procps', 'ca-certificates', 'sudo'],
   /** Their whole .deb closure goes into the repository the hosts install from. */
   repoPackages: ['nodejs', 'nats-server'],
   /**
