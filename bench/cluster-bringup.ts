@@ -48,7 +48,7 @@ try {
   const noop: number[] = [];
   for (let i = 0; i < 5; i++) noop.push(await timed(['bringup', ...base]));
   const restart: number[] = [];
-  for (let i = 0; i < 3; i++) restart.push(await timed(['restart', ...base]));
+  for (let i = 0; i < Number(process.env.RESTARTS ?? 3); i++) restart.push(await timed(['restart', ...base]));
   console.log(`bringup from fresh hosts to verified${purge ? ' (apt installs included)' : ' (packages already installed)'}: ${(fresh / 1000).toFixed(1)} s`);
   console.log(`no-op bringup re-run: median ${(median(noop) / 1000).toFixed(2)} s of ${noop.map((x) => (x / 1000).toFixed(2)).join(', ')} (target < 1.5 s)`);
   console.log(`rolling restart of 3 nodes: median ${(median(restart) / 1000).toFixed(1)} s of ${restart.map((x) => (x / 1000).toFixed(1)).join(', ')}`);
