@@ -16,6 +16,10 @@ export const WAIT_SCRIPT = [
   'http_status() {',
   `  timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1" || exit 1; printf "GET %s HTTP/1.0\\r\\nHost: %s\\r\\nConnection: close\\r\\n\\r\\n" "$2" "$0" >&3; read -r _ code _ <&3; echo "$code"' "$1" "$2" "$3" 2>/dev/null`,
   '}',
+  // On a timeout, the last answer's body says why (a /healthz reason).
+  'http_body() {',
+  `  timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1" || exit 1; printf "GET %s HTTP/1.0\\r\\nHost: %s\\r\\nConnection: close\\r\\n\\r\\n" "$2" "$0" >&3; cat <&3' "$1" "$2" "$3" 2>/dev/null | tr -d '\\r' | sed '1,/^$/d' | tail -c 300`,
+  '}',
   'check() {',
   '  case $kind in',
   '    tcp-started) tcp "$1" "$2" ;;',
@@ -28,7 +32,11 @@ export const WAIT_SCRIPT = [
   '}',
   'while :; do',
   '  if check "$@"; then echo ok; exit 0; fi',
-  '  if [ "$(date +%s)" -ge "$end" ]; then echo "timed out after $limit s waiting for $kind $1 $2" >&2; exit 1; fi',
+  '  if [ "$(date +%s)" -ge "$end" ]; then',
+  '    echo "timed out after $limit s waiting for $kind $1 $2" >&2',
+  '    if [ "$kind" = http ]; then echo "last answer: $(http_body "$1" "$2" "$3")" >&2; fi',
+  '    exit 1',
+  '  fi',
   '  sleep "$interval"',
   'done',
 ].join('\n');

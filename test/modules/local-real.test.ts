@@ -134,6 +134,22 @@ describe('wait_for for real', () => {
       srv.close();
     }
   });
+  it('http: a timeout names the last answer (the body of a 503)', async () => {
+    const srv = createHttpServer((_req, res) => {
+      res.statusCode = 503;
+      res.end('{"status":"unavailable","reason":"stream KV_x: 1 of 3 replicas current"}');
+    }).listen(0, '127.0.0.1');
+    await new Promise((r) => srv.once('listening', r));
+    const port = (srv.address() as AddressInfo).port;
+    try {
+      const r = await runCommands(t, (await w.plan({ url: `http://127.0.0.1:${port}/healthz`, timeout: 1, sleep: 0.2 }, ctx)).commands);
+      assert.ok(r.error);
+      assert.match(r.last!.stderr, /timed out after 1 s waiting for http 127\.0\.0\.1/);
+      assert.match(r.last!.stderr, /last answer: \{"status":"unavailable","reason":"stream KV_x: 1 of 3 replicas current"\}/);
+    } finally {
+      srv.close();
+    }
+  });
   it('path: present and absent', async () => {
     const p = join(dir, 'appears');
     setTimeout(() => writeFileSync(p, ''), 300);
