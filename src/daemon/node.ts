@@ -35,8 +35,6 @@ export interface ControlNode extends HealthSource {
   setAllowlist(users: AllowUser[]): Promise<boolean>;
   /** Resolves after the first replicated write to UNIBUS_health; rejects when the 120 s budget runs out. */
   readonly ready: Promise<void>;
-  /** Resolves once JetStream can take requests (a meta leader, in a cluster): buckets may be opened from then on. */
-  readonly jetstreamUp: Promise<void>;
   /** The supervised child's PID (undefined with --nats-url). */
   readonly childPid: number | undefined;
 }
@@ -160,7 +158,7 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
   // in the background so /healthz answers 503 (not ready) meanwhile.
   // A JetStream request sent before the meta group has a leader goes
   // unanswered until it times out; the loopback monitor says when one exists.
-  let cached: { at: number; report: Promise<HealthReport>; ok?: boolean } | null = null;
+  let cached: { at: number; report: Promise<HealthReport> } | null = null;
   const jetstreamUp = sup && o.clusterName ? waitMetaLeader(sup.monitorPort, BUCKET_BUDGET_MS) : Promise.resolve();
   jetstreamUp.catch(() => undefined);
   const readyP = (async () => {
@@ -197,10 +195,17 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     return externalVerdict(nc, [...streams]);
   }
 
+  // The journal says when /healthz turns and why (at most every 10 s while
+  // the reason keeps changing): a node that stays 503 explains itself there.
+  let lastHealth = { ok: true, reason: '', at: 0 };
   async function computeHealth(): Promise<HealthReport> {
     const v = await verdict();
     const ok = ready && v.ok;
     const reason = v.reason ?? (readyError ? `not ready: ${(readyError as Error).message}` : 'not ready: first control-plane write pending');
+    if (ready && (ok !== lastHealth.ok || (!ok && reason !== lastHealth.reason && Date.now() - lastHealth.at > 10_000))) {
+      log(ok ? 'healthz: ok' : `healthz: unavailable: ${reason}`);
+      lastHealth = { ok, reason, at: Date.now() };
+    }
     return { status: ok ? 'ok' : 'unavailable', ...(ok ? {} : { reason }), posture, node: v.node };
   }
 
@@ -209,7 +214,6 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     nc,
     internalNkey: id.publicKey,
     ready: readyP,
-    jetstreamUp,
     get childPid() {
       return sup?.pid;
     },
@@ -218,13 +222,9 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     setAllowlist: async (users) => (sup ? sup.setAllowlist(users) : false),
     reload: async (force = false) => (sup ? sup.reload(force) : false),
     health: () => {
-      // Coalesce bursts of probes: at most one monitor read per 500 ms while
-      // healthy; every 100 ms while not, so a recovery shows soon.
-      if (!cached || Date.now() - cached.at > (cached.ok === false ? 100 : 500)) {
-        const c: typeof cached = { at: Date.now(), report: computeHealth() };
-        void c.report.then((r) => (c.ok = r.status === 'ok'), () => (c.ok = false));
-        cached = c;
-      }
+      // Coalesce bursts of probes: at most one monitor read (and one stream
+      // info per stream) per 500 ms, so probes never add load to a recovering node.
+      if (!cached || Date.now() - cached.at > 500) cached = { at: Date.now(), report: computeHealth() };
       return cached.report;
     },
     stop: async () => {
