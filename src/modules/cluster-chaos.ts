@@ -189,6 +189,12 @@ export const cluster_chaos_mark: Module = {
     const minority = readString('cluster_chaos_mark', 'minority', args.minority, true);
     const frozen = (args.frozen as unknown[]).map(String);
     const holdS = readSeconds('cluster_chaos_mark', 'hold', args.hold, 6, 120);
+    // A window is only a proof when the frozen nodes are a majority of the cluster
+    // (a host that failed an earlier step has left the play and was not frozen).
+    const total = probeNodesOfVars(ctx.vars.nodes).length;
+    if (frozen.includes(minority) || frozen.length * 2 <= total) {
+      return { changed: false, failed: true, reason: `not a minority: ${frozen.length} of ${total} nodes frozen (${frozen.join(', ') || 'none'}), ${minority} left; no window marked`, commands: [] };
+    }
     const dir = chaosDir(ctx, args.out);
     const run = await runOf(ctx.transport, dir, args.run);
     if (!run && !ctx.check) return { changed: false, failed: true, reason: `no workload run in ${dir}: nothing to mark`, commands: [] };

@@ -62,7 +62,13 @@ export const FAULT_SIGNAL_SCRIPT = [
   '  pid=$1; want=$2; shift 2',
   '  if gone "$pid"; then echo "pid $pid already gone"; [ "$action" = freeze ] && exit 1; continue; fi',
   // A process may die between the two looks (nats-server once its membershipd is killed): gone is not foreign.
-  '  if ! ours "$pid" "$want"; then if gone "$pid"; then echo "pid $pid gone"; [ "$action" = freeze ] && exit 1; continue; fi; echo "refused: pid $pid no longer runs $want" >&2; exit 3; fi',
+  // For a kill, a PID that runs something else now was reused: ours is gone (systemd ends the
+  // whole unit and restarts it at once), and the new process is left alone. freeze and thaw refuse.
+  '  if ! ours "$pid" "$want"; then',
+  '    if gone "$pid"; then echo "pid $pid gone"; [ "$action" = freeze ] && exit 1; continue; fi',
+  '    if [ "$action" = kill ]; then echo "pid $pid gone (now runs something else: not signalled)"; continue; fi',
+  '    echo "refused: pid $pid no longer runs $want" >&2; exit 3',
+  '  fi',
   '  kill -"$sig" "$pid" && echo "SIG$sig pid $pid ($want)"',
   '  if [ "$action" = kill ]; then n=0; while ! gone "$pid" && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done; fi',
   'done',

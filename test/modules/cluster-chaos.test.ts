@@ -132,3 +132,23 @@ describe('cluster_chaos_workload', () => {
     assert.deepEqual(t.execArgvs(), [], 'planning started nothing');
   });
 });
+
+describe('cluster_chaos_mark', () => {
+  const mark = getModule('cluster_chaos_mark');
+  const node = (name: string, ip: string) => ({ name, route_ip: ip, ports: { http: 8470, nats: 4250 } });
+  const vars = { nodes: [node('n1', '127.0.0.11'), node('n2', '127.0.0.12'), node('n3', '127.0.0.13')] };
+  it('refuses to mark a window unless the frozen nodes are a majority of the cluster', async () => {
+    const t = new FakeTransport('controller');
+    t.addFile('/proj/out/chaos/latest', 'r1\n');
+    const ctx = makeCtx(t, { baseDirs: ['/proj'], vars });
+    const short = await mark.plan({ minority: 'n3', frozen: ['n1'], hold: 6 }, ctx);
+    assert.equal(short.failed, true);
+    assert.match(short.reason, /not a minority: 1 of 3 nodes frozen \(n1\), n3 left/);
+    assert.equal(short.commands.length, 0);
+    const self = await mark.plan({ minority: 'n3', frozen: ['n3', 'n1'], hold: 6 }, ctx);
+    assert.equal(self.failed, true);
+    const ok = await mark.plan({ minority: 'n3', frozen: ['n1', 'n2'], hold: 6 }, ctx);
+    assert.equal(ok.failed, undefined, ok.reason);
+    assert.equal(ok.commands.length, 1);
+  });
+});

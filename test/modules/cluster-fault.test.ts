@@ -156,11 +156,19 @@ describe('cluster_fault scripts, run for real', () => {
     assert.notEqual(state(pid), 'T', 'continued by the watchdog');
   });
 
-  it('refuses (exit 3) a pid that no longer carries the marker, and leaves it alone', () => {
+  it('freeze refuses (exit 3) a pid that no longer carries the marker, and leaves it alone', () => {
     const pid = proc(join(dir, 'other.conf'));
-    const r = sig('kill', 'KILL', '60', String(pid), join(dir, 'nats.conf'));
+    const r = sig('freeze', 'STOP', '60', String(pid), join(dir, 'nats.conf'));
     assert.equal(r.status, 3);
     assert.match(r.stderr, /refused: pid \d+ no longer runs/);
+    assert.equal(state(pid), 'S');
+  });
+
+  it('kill takes a pid that runs something else now as reused (ours is gone) and leaves that process alone', () => {
+    const pid = proc(join(dir, 'other.conf'));
+    const r = sig('kill', 'KILL', '60', String(pid), join(dir, 'nats.conf'));
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /pid \d+ gone \(now runs something else: not signalled\)/);
     assert.equal(state(pid), 'S');
   });
 
