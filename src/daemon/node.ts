@@ -154,15 +154,13 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     selfRestarted = true;
     sup.restartChild(`R${o.kvReplicas} placement refused for ${Math.round(placementWaitMs / 1000)} s with all ${peers} peers routed`);
   };
+  let cached: { at: number; report: Promise<HealthReport> } | null = null;
   // Ready means a replicated write went through, not only open ports. It runs
   // in the background so /healthz answers 503 (not ready) meanwhile.
-  // A JetStream request sent before the meta group has a leader goes
-  // unanswered until it times out; the loopback monitor says when one exists.
-  let cached: { at: number; report: Promise<HealthReport> } | null = null;
-  const jetstreamUp = sup && o.clusterName ? waitMetaLeader(sup.monitorPort, BUCKET_BUDGET_MS) : Promise.resolve();
-  jetstreamUp.catch(() => undefined);
   const readyP = (async () => {
-    await jetstreamUp;
+    // A JetStream request sent before the meta group has a leader goes
+    // unanswered until it times out; the loopback monitor says when one exists.
+    if (sup && o.clusterName) await waitMetaLeader(sup.monitorPort, BUCKET_BUDGET_MS);
     const kv = await openBucketWithRetry(nc, HEALTH_BUCKET, { replicas: o.kvReplicas, history: 1 }, BUCKET_BUDGET_MS, placementWatch);
     await retryWithin('first control-plane write', BUCKET_BUDGET_MS, () => kv.put(`node.${o.serverName}`, new Date().toISOString()));
     ready = true;

@@ -48,7 +48,6 @@ export interface PlayEnv extends TaskEnv, TagFilter {
   playName: string;
 }
 
-
 export function batchesOf<T>(hosts: T[], serial: number | string | undefined): T[][] {
   if (serial === undefined || hosts.length === 0) return [hosts];
   let size = typeof serial === 'number' ? serial : /^\d+%$/.test(serial) ? Math.ceil((hosts.length * parseInt(serial, 10)) / 100) : parseInt(serial, 10);

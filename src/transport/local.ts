@@ -15,6 +15,10 @@ function toBuffer(v: string | Buffer | Secret | undefined): Buffer {
   return Buffer.isBuffer(v) ? v : Buffer.from(v, 'utf8');
 }
 
+// zx loads on the first local command, not with every `unibus` start (an
+// SSH-only play may never need it).
+let zx: Promise<typeof import('zx')> | undefined;
+
 /**
  * Runs on the machine unibus runs on (connection: local, delegate_to:
  * controller), through zx. argv is turned into a command line only by
@@ -22,10 +26,6 @@ function toBuffer(v: string | Buffer | Secret | undefined): Buffer {
  * command's own. The child leads its own process group: a timeout kills the
  * whole group it started.
  */
-// zx loads on the first local command, not with every `unibus` start (an
-// SSH-only play may never need it).
-let zx: Promise<typeof import('zx')> | undefined;
-
 export class LocalTransport implements Transport {
   private readonly isRoot = process.getuid?.() === 0;
 

@@ -41,9 +41,6 @@ export function registerV1Routes(router: Router, deps: V1Deps): void {
 
 export async function setupControlPlane(node: ControlNode): Promise<ControlPlane> {
   const log = (line: string) => process.stderr.write(`membershipd: control plane: ${line}\n`);
-  // After the readiness write: on a warm restart the streams are recovering,
-  // and opening every bucket at once beside it only adds JetStream API load.
-  await node.ready;
   const store = await openStoreWithRetry(node.nc, { replicas: node.options.kvReplicas });
   node.watchStreams(CONTROL_STREAMS);
   const guard = new QuorumGuard(store);

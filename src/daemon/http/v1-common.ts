@@ -68,11 +68,12 @@ export function signed(deps: V1Deps, fn: (c: Ctx) => Promise<unknown>, opts: Sig
   return defineEventHandler(async (event) => {
     try {
       const body = await readLimitedBody(event, maxBody);
+      const param = (n: string) => decodeURIComponent(getRouterParam(event, n) ?? '');
       let members: Promise<MembersRecord | null> | undefined;
       const prefetch = () => {
         let room: string;
         try {
-          room = checkRoom(decodeURIComponent(getRouterParam(event, 'room') ?? ''));
+          room = checkRoom(param('room'));
         } catch {
           return; // the handler refuses the name itself
         }
@@ -91,7 +92,7 @@ export function signed(deps: V1Deps, fn: (c: Ctx) => Promise<unknown>, opts: Sig
         event,
         user,
         body,
-        param: (n) => decodeURIComponent(getRouterParam(event, n) ?? ''),
+        param,
         json: () => parseJsonObject(body),
         members,
       };
