@@ -9,29 +9,14 @@ import { runControllerStep } from './step.js';
 import { spawn } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MARKERS_FILE, WRITES_FILE, type Marker } from './chaos-journal.js';
+import { readFile } from 'node:fs/promises';
+import { MARKERS_FILE, WORKLOAD_PROGRAM, WRITES_FILE, workloadPidOf, type Marker } from './chaos-journal.js';
 import type { WorkloadConfig } from './chaos-workload.js';
 import { controllerArgv } from './controller.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export const WORKLOAD_PROGRAM = 'chaos-workload-entry';
-
-
-/** The PID in the file when that process is our workload (its command line names the program and the file's run). */
-export function workloadPid(pidFile: string): number | null {
-  if (!existsSync(pidFile)) return null;
-  const [pidText, config] = readFileSync(pidFile, 'utf8').split('\n');
-  const pid = Number(pidText);
-  if (!Number.isInteger(pid) || pid <= 1 || !isAlive(pid)) return null;
-  let argv: string[];
-  try {
-    argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-  } catch {
-    return null;
-  }
-  return argv.some((a) => a.includes(WORKLOAD_PROGRAM)) && (!config || argv.includes(config)) ? pid : null;
-}
+const readOrNull = (file: string) => readFile(file, 'utf8').catch(() => null);
 
 async function start(o: { config: WorkloadConfig; pidFile: string; latestFile: string; ackWithinS: number }): Promise<number> {
   const { config } = o;
@@ -65,7 +50,7 @@ async function start(o: { config: WorkloadConfig; pidFile: string; latestFile: s
 }
 
 async function stop(o: { pidFile: string; graceS: number }): Promise<number> {
-  const pid = workloadPid(o.pidFile);
+  const pid = await workloadPidOf(await readOrNull(o.pidFile), (p) => readOrNull(`/proc/${p}/cmdline`));
   if (pid === null) {
     rmSync(o.pidFile, { force: true });
     console.log('no workload running');

@@ -10,6 +10,25 @@ export const WRITES_FILE = 'writes.ndjson';
 export const MARKERS_FILE = 'markers.ndjson';
 export const LATEST_FILE = 'latest';
 export const WORKLOAD_PID_FILE = 'workload.pid';
+/** The workload's program (src/cluster/<name>.ts or dist/cluster/<name>.js). */
+export const WORKLOAD_PROGRAM = 'chaos-workload-entry';
+
+/**
+ * The PID a workload pid file (`PID\nCONFIG`) records, when that process is
+ * still the workload: its command line names the program and the file's
+ * config. `cmdline` reads /proc/PID/cmdline (null when there is none; a
+ * zombie's is empty). Shared by the module's facts and the stop step.
+ */
+export async function workloadPidOf(pidFileText: string | null, cmdline: (pid: number) => Promise<string | null>): Promise<number | null> {
+  if (!pidFileText) return null;
+  const [pidText, config] = pidFileText.split('\n');
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 1) return null;
+  const cmd = await cmdline(pid);
+  if (!cmd) return null;
+  const argv = cmd.split('\0');
+  return argv.some((a) => a.includes(WORKLOAD_PROGRAM)) && (!config || argv.includes(config)) ? pid : null;
+}
 
 /** One HTTP attempt of the workload (times are ms since the epoch, on the controller's clock). */
 export interface Attempt {

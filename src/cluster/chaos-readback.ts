@@ -20,7 +20,6 @@ export async function readSeedFile(file: string): Promise<Uint8Array> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-
 /** node name -> rooms not found there. */
 export async function readBack(nodes: HttpNode[], handle: string, seed: Uint8Array, rooms: string[], o: { tries?: number; concurrency?: number; timeoutMs?: number } = {}): Promise<Record<string, string[]>> {
   const tries = o.tries ?? 5;

@@ -4,17 +4,9 @@
 // holds no secret), writes until SIGTERM, its time bound, or the end of the
 // `unibus play` run that started it.
 import { readFileSync } from 'node:fs';
+import { isAlive } from '../util/process.js';
 import { readSeedFile } from './chaos-readback.js';
 import { runWorkload, type WorkloadConfig } from './chaos-workload.js';
-
-function parentGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
 
 async function main(): Promise<number> {
   const file = process.argv[2];
@@ -31,7 +23,7 @@ async function main(): Promise<number> {
   process.on('SIGINT', () => stop('SIGINT'));
   const bound = setTimeout(() => stop(`time bound of ${cfg.maxSeconds} s`), cfg.maxSeconds * 1000);
   const watch = setInterval(() => {
-    if (cfg.parentPid && parentGone(cfg.parentPid)) stop(`the run that started it (pid ${cfg.parentPid}) is gone`);
+    if (cfg.parentPid && !isAlive(cfg.parentPid)) stop(`the run that started it (pid ${cfg.parentPid}) is gone`);
   }, 1000);
   console.log(`${new Date().toISOString()} run ${cfg.run}: writing through ${cfg.nodes.map((n) => `${n.name}=${n.url}`).join(' ')}`);
   const r = await runWorkload(cfg, seed, ac.signal);

@@ -9,7 +9,7 @@
 // a command (src/cluster/chaos-entry.ts), so check mode only plans it.
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { formatCounts, LATEST_FILE, lostWrites, readJournal, summarizeJournal, WORKLOAD_PID_FILE } from '../cluster/chaos-journal.js';
+import { formatCounts, LATEST_FILE, lostWrites, readJournal, summarizeJournal, WORKLOAD_PID_FILE, workloadPidOf } from '../cluster/chaos-journal.js';
 import type { HttpNode } from '../cluster/chaos-readback.js';
 import type { WorkloadConfig } from '../cluster/chaos-workload.js';
 import { controllerArgv, projectDirOf } from '../cluster/controller.js';
@@ -40,17 +40,10 @@ async function runOf(t: Transport, dir: string, run: unknown): Promise<string | 
   return latest ? latest.toString('utf8').trim() || null : null;
 }
 
-/** The recorded workload PID when that process is still the workload (its command line names the program). */
+/** The recorded workload PID when that process is still the workload, read through the transport. */
 export async function runningWorkload(t: Transport, pidFile: string): Promise<number | null> {
   const text = await t.get(pidFile);
-  if (!text) return null;
-  const [pidText, config] = text.toString('utf8').split('\n');
-  const pid = Number(pidText);
-  if (!Number.isInteger(pid) || pid <= 1) return null;
-  const cmd = await t.get(`/proc/${pid}/cmdline`).catch(() => null);
-  if (!cmd) return null;
-  const argv = cmd.toString('utf8').split('\0');
-  return argv.some((a) => a.includes('chaos-workload-entry')) && (!config || argv.includes(config)) ? pid : null;
+  return workloadPidOf(text ? text.toString('utf8') : null, async (pid) => (await t.get(`/proc/${pid}/cmdline`).catch(() => null))?.toString('utf8') ?? null);
 }
 
 export const cluster_chaos_key: Module = {
