@@ -18,13 +18,16 @@ export interface SupervisorOptions {
   bin: string;
   confFile: string;
   conf: NatsConf;
-  /** Forward the child's log lines (UNIBUS_NATS_DEBUG=1); otherwise only the tail is kept for errors. */
+  /** Forward every child log line (UNIBUS_NATS_DEBUG=1); otherwise only its warnings and errors, and the tail is kept for start errors. */
   debug: boolean;
   log: Logger;
   /** Strings scrubbed from any forwarded child output (the route secret). */
   scrub?: string[];
   startTimeoutMs?: number;
 }
+
+/** nats-server log levels forwarded without debug. */
+const FORWARDED = /\[(WRN|ERR|FTL)\]/;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -36,6 +39,7 @@ export class NatsSupervisor {
   #stopping = false;
   #restarts = 0;
   #tail: string[] = [];
+  #partial = '';
   #listeners = new Set<(pid: number) => void>();
 
   constructor(o: SupervisorOptions) {
@@ -87,12 +91,16 @@ export class NatsSupervisor {
   }
 
   #capture(chunk: Buffer): void {
-    for (const raw of chunk.toString('utf8').split('\n')) {
+    const lines = (this.#partial + chunk.toString('utf8')).split('\n');
+    this.#partial = lines.pop() ?? '';
+    for (const raw of lines) {
       if (!raw) continue;
       const line = this.#scrub(raw);
       this.#tail.push(line);
       if (this.#tail.length > 20) this.#tail.shift();
-      if (this.#o.debug) this.#o.log(`nats-server: ${line}`);
+      // nats-server's own warnings and errors belong in the daemon's journal:
+      // a stalled catch-up or a refused route explains a node that stays 503.
+      if (this.#o.debug || FORWARDED.test(line)) this.#o.log(`nats-server: ${line}`);
     }
   }
 
@@ -103,6 +111,7 @@ export class NatsSupervisor {
 
   async #spawnReady(): Promise<number> {
     this.#tail = [];
+    this.#partial = '';
     // The child gets no copy of a route secret passed through the environment.
     const env = { ...process.env };
     delete env.UNIBUS_CLUSTER_PASS;

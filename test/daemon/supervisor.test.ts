@@ -1,0 +1,62 @@
+// The supervisor forwards nats-server's own warnings and errors to the daemon's
+// log (scrubbed), not its info lines, against a real nats-server whose route
+// points at a closed port.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NatsSupervisor } from '../../src/daemon/nats/supervisor.js';
+import { Secret } from '../../src/secret.js';
+import { NATS_BIN, freePort } from '../helpers/control-nats.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test("forwards nats-server's warnings and errors, not its info lines, with the route secret scrubbed", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'unibus-sup-'));
+  const pass = 'route-secret-Zq81';
+  const closed = await freePort();
+  const lines: string[] = [];
+  const sup = new NatsSupervisor({
+    bin: NATS_BIN,
+    confFile: join(dir, 'nats.conf'),
+    debug: false,
+    log: (l) => lines.push(l),
+    scrub: [pass],
+    conf: {
+      serverName: 'sup1',
+      host: '127.0.0.1',
+      port: await freePort(),
+      monitorPort: await freePort(),
+      storeDir: join(dir, 'js'),
+      syncInterval: '2m',
+      cluster: {
+        name: 'suptest',
+        host: '127.0.0.1',
+        port: await freePort(),
+        routes: [`nats-route://127.0.0.1:${closed}`],
+        auth: { user: 'route', pass: new Secret(pass) },
+      },
+      internalNkey: null,
+      allowlist: [],
+      lameDuckDuration: '30s',
+      lameDuckGracePeriod: '1s',
+    },
+  });
+  try {
+    await sup.start();
+    // nats-server logs a failed route connect at [ERR] about once a second.
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && !lines.some((l) => /^nats-server: .*\[ERR\].*route/i.test(l))) await sleep(100);
+    const forwarded = lines.filter((l) => l.startsWith('nats-server: '));
+    assert.ok(
+      forwarded.some((l) => /\[ERR\].*127\.0\.0\.1:\d+/.test(l)),
+      `expected a forwarded route error, got:\n${lines.join('\n')}`,
+    );
+    assert.ok(!forwarded.some((l) => /\[INF\]/.test(l)), `info lines forwarded:\n${forwarded.join('\n')}`);
+    assert.ok(!lines.some((l) => l.includes(pass)), 'the route secret reached the log');
+  } finally {
+    await sup.stop(1000, 5000);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
