@@ -76,6 +76,14 @@ if (!avail.ok) {
     const adminPub = rawPublicKey(seed).toString('hex');
     const hosts = () => lab.hosts.slice(0, 3);
     const ssh = (i: number, cmd: string) => labSsh(lab, hosts()[i]!, cmd);
+    /** A failed play fails the test with each host's recent membershipd journal beside its reasons. */
+    const ok = async (r: PlayRun) => {
+      if (r.code === 0) return;
+      const journals = await Promise.all(
+        hosts().map(async (h, i) => `--- ${h.name}: journalctl -u membershipd\n${(await ssh(i, 'journalctl -u membershipd -n 40 --no-pager -o short-precise')).stdout}`),
+      );
+      assert.fail(`play exited ${r.code}\n${why(r)}\n${journals.join('\n')}`);
+    };
 
     let lock: ChildProcess | undefined;
     before(async () => {
@@ -95,19 +103,19 @@ if (!avail.ok) {
 
     test('bringup --check on fresh hosts predicts bringup and touches nothing; a re-run changes nothing; verify passes', async () => {
       const check = await play(['bringup', ...base, '--check'], 300_000);
-      assert.equal(check.code, 0, why(check));
+      await ok(check);
       for (let i = 0; i < 3; i++) {
         const r = await ssh(i, 'test -e /var/lib/unibus || test -e /etc/systemd/system/membershipd.service; echo $?');
         assert.equal(r.stdout.trim(), '1', `check mode left files on ${hosts()[i]!.name}`);
       }
       const up = await play(['bringup', ...base], 600_000);
-      assert.equal(up.code, 0, why(up));
+      await ok(up);
       assert.deepEqual(changedTasks(up), changedTasks(check), 'check predicted exactly the changed tasks');
       const again = await play(['bringup', ...base], 300_000);
-      assert.equal(again.code, 0, why(again));
+      await ok(again);
       assert.equal(totalChanged(again), 0, changedTasks(again).join(', '));
       const v = await play(['verify', ...base]);
-      assert.equal(v.code, 0, why(v));
+      await ok(v);
       for (let i = 0; i < 3; i++) {
         const r = await ssh(i, 'systemctl is-active membershipd; systemctl is-enabled membershipd; stat -c %a /var/lib/unibus/*/cluster.pass; systemctl is-active nats-server; systemctl is-enabled nats-server');
         assert.deepEqual(r.stdout.trim().split('\n'), ['active', 'enabled', '600', 'inactive', 'masked'], "membershipd runs; the package's own nats-server.service is masked and not running");
@@ -116,15 +124,15 @@ if (!avail.ok) {
 
     test('scale-r3 refuses with a node down, then scales every stream to R3 and prints the inventory change', async () => {
       const down = await play(['stop', ...base, '--limit', hosts()[2]!.name]);
-      assert.equal(down.code, 0, why(down));
+      await ok(down);
       const refused = await play(['scale-r3', ...base]);
       assert.equal(refused.code, 2);
       assert.match(refused.results.find((x) => x.task === 'streams to R3')!.reason, /refused: R3 needs 3 healthy nodes, 2 are/);
       const heal = await play(['bringup', ...base], 300_000);
-      assert.equal(heal.code, 0, why(heal));
+      await ok(heal);
       const before = readFileSync(p.inventory, 'utf8');
       const s = await play(['scale-r3', ...base], 600_000);
-      assert.equal(s.code, 0, why(s));
+      await ok(s);
       const step = s.results.find((x) => x.task === 'streams to R3')!;
       assert.equal(step.status, 'changed');
       assert.match(step.reason, /inventory change to commit: cluster\.kv_replicas: 1 -> 3/);
@@ -136,20 +144,20 @@ if (!avail.ok) {
         assert.ok(x.peers.every((q: { current: boolean }) => q.current), x.name);
       }
       const noop = await play(['scale-r3', ...base]);
-      assert.equal(noop.code, 0, why(noop));
+      await ok(noop);
       assert.equal(totalChanged(noop), 0, 'already R3: nothing to do');
     });
 
     test('the committed kv_replicas 3 rolls out one node at a time and verifies', async () => {
       writeFileSync(p.inventory, inventoryText(lab, 3, adminPub));
       const r = await play(['bringup', ...base], 600_000);
-      assert.equal(r.code, 0, why(r));
+      await ok(r);
       const restarts = r.results.filter((x) => x.task === 'restart (systemd)' && x.status === 'changed').map((x) => x.host);
       assert.deepEqual([...restarts].sort(), hosts().map((h) => h.name));
       const batches = r.events.filter((e) => e.event === 'play_start' && e.play === 'restart changed nodes, one at a time').map((e) => (e.hosts as string[]).length);
       assert.ok(batches.every((n) => n === 1), `one node per batch: ${batches}`);
       const v = await play(['verify', ...base]);
-      assert.equal(v.code, 0, why(v));
+      await ok(v);
     });
 
     test('restart under a steady stream of signed writes loses none and fails none', async () => {
@@ -161,7 +169,7 @@ if (!avail.ok) {
       const r = await play(['restart', ...base], 600_000);
       await new Promise((r2) => setTimeout(r2, 1500));
       const stats = await w.stop();
-      assert.equal(r.code, 0, why(r));
+      await ok(r);
       assert.equal(r.results.filter((x) => x.task === 'restart (systemd)' && x.status === 'changed').length, 3);
       assert.equal(stats.failed, 0, `failed writes (retries ${stats.retries})`);
       assert.ok(stats.acked.length > 20, `writes made: ${stats.acked.length}`);
@@ -189,12 +197,12 @@ if (!avail.ok) {
         return s.code === 0 ? true : undefined;
       }, 2000);
       const v = await play(['verify', ...base]);
-      assert.equal(v.code, 0, why(v));
+      await ok(v);
     });
 
     test('play chaos under systemd: kills, a frozen majority, no acknowledged write lost, nothing served without quorum', async () => {
       const c = await play(['chaos', ...base], 600_000);
-      assert.equal(c.code, 0, why(c));
+      await ok(c);
       const check = c.results.find((x) => x.task === 'no acknowledged write lost, nothing served without quorum');
       assert.ok(check, 'the check ran');
       const n = (k: string) => Number(new RegExp(`${k} (\\d+)`).exec(check.reason)?.[1] ?? NaN);
@@ -223,13 +231,13 @@ if (!avail.ok) {
         return null;
       });
       const stop = await play(['stop', ...base]);
-      assert.equal(stop.code, 0, why(stop));
+      await ok(stop);
       for (let i = 0; i < 3; i++) {
         const r = await ssh(i, 'systemctl is-active membershipd; test -d /var/lib/unibus/*/jetstream && echo kept');
         assert.deepEqual(r.stdout.trim().split('\n'), ['inactive', 'kept']);
       }
       const up = await play(['bringup', ...base], 600_000);
-      assert.equal(up.code, 0, why(up));
+      await ok(up);
       assert.equal(await kvOf(async (kv) => (await kv.get('test.marker'))?.string() ?? null), value);
     });
   });
