@@ -54,6 +54,7 @@ test("forwards nats-server's warnings and errors, not its info lines, with the r
       `expected a forwarded route error, got:\n${lines.join('\n')}`,
     );
     assert.ok(!forwarded.some((l) => /\[INF\]/.test(l)), `info lines forwarded:\n${forwarded.join('\n')}`);
+    assert.ok(!forwarded.some((l) => /failed to be ready for connections/.test(l)), `the readiness probe's own answers forwarded:\n${forwarded.join('\n')}`);
     assert.ok(!lines.some((l) => l.includes(pass)), 'the route secret reached the log');
   } finally {
     await sup.stop(1000, 5000);

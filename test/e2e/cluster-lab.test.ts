@@ -96,7 +96,8 @@ if (!avail.ok) {
       base = ['-i', p.inventory, '--json', '-e', `membershipd_bundle=${p.bundle}`];
     });
     after(async () => {
-      if (lab) await Promise.all(hosts().map((_, i) => ssh(i, CLEAN)));
+      // UNIBUS_LAB_KEEP=1 leaves the hosts as the last test left them, to look at by hand.
+      if (lab && process.env.UNIBUS_LAB_KEEP !== '1') await Promise.all(hosts().map((_, i) => ssh(i, CLEAN)));
       await p?.cleanup();
       if (lock?.pid) process.kill(-lock.pid, 'SIGKILL');
     });

@@ -28,6 +28,8 @@ export interface SupervisorOptions {
 
 /** nats-server log levels forwarded without debug. */
 const FORWARDED = /\[(WRN|ERR|FTL)\]/;
+/** The answer to the supervisor's own readiness probe while the child starts: not news. */
+const OWN_PROBE = /Healthcheck failed: "failed to be ready for connections/;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -100,7 +102,7 @@ export class NatsSupervisor {
       if (this.#tail.length > 20) this.#tail.shift();
       // nats-server's own warnings and errors belong in the daemon's journal:
       // a stalled catch-up or a refused route explains a node that stays 503.
-      if (this.#o.debug || FORWARDED.test(line)) this.#o.log(`nats-server: ${line}`);
+      if (this.#o.debug || (FORWARDED.test(line) && !OWN_PROBE.test(line))) this.#o.log(`nats-server: ${line}`);
     }
   }
 
