@@ -13,8 +13,9 @@ import { loadOrCreateIdentity } from './nats/identity.js';
 import { NatsSupervisor, type Logger } from './nats/supervisor.js';
 import type { AllowUser, NatsConf } from './nats/conf.js';
 import { connectInternal, openBucketWithRetry, retryWithin } from './nats/connect.js';
-import { evaluateHealth, fetchSnapshot, type HealthVerdict } from './nats/monitor.js';
+import { countPeers, evaluateHealth, fetchSnapshot, type HealthVerdict } from './nats/monitor.js';
 import { leaderVerdict } from './nats/leader-view.js';
+import { StallWatch } from './nats/stall-watch.js';
 import type { HealthReport, HealthSource, Posture } from './http/healthz.js';
 
 export const HEALTH_BUCKET = 'UNIBUS_health';
@@ -149,7 +150,7 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     if (Date.now() - placementSince < placementWaitMs) return;
     const s = await fetchSnapshot(sup.monitorPort, 1000).catch(() => null);
     const size = s?.jsz.meta_cluster?.cluster_size ?? 0;
-    const peers = new Set((s?.routez.routes ?? []).map((r) => r.remote_name)).size;
+    const peers = s ? countPeers(s.routez) : 0;
     if (!s || size < 2 || peers < size - 1) return;
     selfRestarted = true;
     sup.restartChild(`R${o.kvReplicas} placement refused for ${Math.round(placementWaitMs / 1000)} s with all ${peers} peers routed`);
@@ -207,6 +208,41 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     return { status: ok ? 'ok' : 'unavailable', ...(ok ? {} : { reason }), posture, node: v.node };
   }
 
+  const health = () => {
+    // Coalesce bursts of probes: at most one monitor read (and one stream
+    // info per stream) per 500 ms, so probes never add load to a recovering node.
+    if (!cached || Date.now() - cached.at > 500) cached = { at: Date.now(), report: computeHealth() };
+    return cached.report;
+  };
+
+  // A child the stream leaders keep seeing behind, with every peer routed, is
+  // restarted (see stall-watch.ts). Checked every 5 s once ready, so it also
+  // works when nobody polls /healthz.
+  let stallTimer: NodeJS.Timeout | undefined;
+  if (sup && o.clusterName) {
+    const child = sup;
+    const watch = new StallWatch();
+    let busy = false;
+    stallTimer = setInterval(() => {
+      if (!ready || busy) return;
+      busy = true;
+      void (async () => {
+        const h = await health();
+        let peersRouted = false;
+        if (h.status !== 'ok') {
+          const s = await fetchSnapshot(child.monitorPort, 1000).catch(() => null);
+          const size = s?.jsz.meta_cluster?.cluster_size ?? 0;
+          peersRouted = !!s?.jsz.meta_cluster?.leader && size > 1 && countPeers(s.routez) >= size - 1;
+        }
+        const why = watch.observe({ ok: h.status === 'ok', reason: h.reason, peersRouted }, Date.now());
+        if (why) child.restartChild(why);
+      })()
+        .catch(() => undefined)
+        .finally(() => (busy = false));
+    }, 5000);
+    stallTimer.unref();
+  }
+
   return {
     options: o,
     nc,
@@ -219,13 +255,9 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     watchStreams: (names) => names.forEach((n) => streams.add(n)),
     setAllowlist: async (users) => (sup ? sup.setAllowlist(users) : false),
     reload: async (force = false) => (sup ? sup.reload(force) : false),
-    health: () => {
-      // Coalesce bursts of probes: at most one monitor read (and one stream
-      // info per stream) per 500 ms, so probes never add load to a recovering node.
-      if (!cached || Date.now() - cached.at > 500) cached = { at: Date.now(), report: computeHealth() };
-      return cached.report;
-    },
+    health,
     stop: async () => {
+      clearInterval(stallTimer);
       // Lame duck first so leaders move while our connection still drains.
       await sup?.stop();
       await Promise.race([nc.close().catch(() => {}), new Promise((r) => setTimeout(r, 2000))]);

@@ -56,7 +56,8 @@ export async function fetchSnapshot(monitorPort: number, timeoutMs = 2000): Prom
   return { varz, jsz, routez };
 }
 
-function countPeers(r: Routez): number {
+/** Distinct peers this server has a route to. */
+export function countPeers(r: Routez): number {
   const names = new Set((r.routes ?? []).map((x) => x.remote_name || x.remote_id || ''));
   names.delete('');
   return Math.max(names.size, r.routes ? 0 : r.num_routes);

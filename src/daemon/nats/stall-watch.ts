@@ -1,0 +1,67 @@
+// When to restart a nats-server child that its stream leaders keep seeing as
+// behind. nats-server 2.10.27 can come back from a restart (its own or a
+// peer's) with every route up and a meta leader known, yet with its raft
+// traffic unheard: the leaders report it not current, its lag never shrinks,
+// and no log line says why. Seen on the lab after rolling restarts and after
+// a whole-cluster stop and start; restarting that one child clears it within
+// seconds. Pure: node.ts feeds it what /healthz saw, so it is unit-tested.
+
+/** /healthz reasons that mean "the leaders answer, and do not count this node current". */
+export const STALL_REASON = /sees this node (behind|offline)|does not list this node/;
+
+export interface StallObservation {
+  ok: boolean;
+  reason?: string;
+  /** Routes to every other node of the meta group are up (a peer really down is never this case). */
+  peersRouted: boolean;
+}
+
+export class StallWatch {
+  readonly #baseMs: number;
+  readonly #maxMs: number;
+  readonly #calmMs: number;
+  #waitMs: number;
+  #since: number | null = null;
+  #okSince: number | null = null;
+
+  /**
+   * @param baseMs how long a stall lasts before the first restart
+   * @param maxMs the longest wait, however often restarts did not help (doubling)
+   * @param calmMs healthy this long, the wait goes back to baseMs
+   */
+  constructor(baseMs = 30_000, maxMs = 300_000, calmMs = 600_000) {
+    this.#baseMs = baseMs;
+    this.#maxMs = maxMs;
+    this.#calmMs = calmMs;
+    this.#waitMs = baseMs;
+  }
+
+  /** The current wait before a restart (doubles after each restart). */
+  get waitMs(): number {
+    return this.#waitMs;
+  }
+
+  /** Returns why the child should be restarted now, or null. */
+  observe(o: StallObservation, now: number): string | null {
+    if (o.ok) {
+      this.#since = null;
+      this.#okSince ??= now;
+      if (now - this.#okSince >= this.#calmMs) this.#waitMs = this.#baseMs;
+      return null;
+    }
+    this.#okSince = null;
+    if (!o.peersRouted || !STALL_REASON.test(o.reason ?? '')) {
+      // Another kind of trouble (no quorum, a peer down, leaders silent): a
+      // restart here would only add churn.
+      this.#since = null;
+      return null;
+    }
+    this.#since ??= now;
+    if (now - this.#since < this.#waitMs) return null;
+    const waited = this.#waitMs;
+    this.#since = null;
+    // A large catch-up can be slow yet real: each further restart waits twice as long.
+    this.#waitMs = Math.min(this.#waitMs * 2, this.#maxMs);
+    return `not counted current by the stream leaders for ${Math.round(waited / 1000)} s with every peer routed (${o.reason})`;
+  }
+}

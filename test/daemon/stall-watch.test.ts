@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { StallWatch } from '../../src/daemon/nats/stall-watch.js';
+
+const behind = { ok: false, reason: 'stream KV_UNIBUS_health: leader node3 sees this node behind (lag 1)', peersRouted: true };
+
+/** Feeds one observation every 5 s from t0 to t1 (exclusive); returns the times a restart was asked. */
+function run(w: StallWatch, t0: number, t1: number, o: Parameters<StallWatch['observe']>[0]): number[] {
+  const at: number[] = [];
+  for (let t = t0; t < t1; t += 5000) if (w.observe(o, t)) at.push(t);
+  return at;
+}
+
+test('a node seen behind with every peer routed is restarted after the wait, and each further restart waits twice as long', () => {
+  const w = new StallWatch(30_000, 120_000, 600_000);
+  assert.deepEqual(run(w, 0, 30_000, behind), [], 'not before 30 s');
+  const why = w.observe(behind, 30_000);
+  assert.match(why ?? '', /not counted current by the stream leaders for 30 s with every peer routed \(stream KV_UNIBUS_health: leader node3 sees this node behind/);
+  assert.equal(w.waitMs, 60_000);
+  // Still behind after the restart: the clock starts again at the next look (35 s), so 60 s later,
+  // then 120 s (the cap) after the look that follows, and again.
+  assert.deepEqual(run(w, 35_000, 35_000 + 400_000, behind), [95_000, 220_000, 345_000]);
+  assert.equal(w.waitMs, 120_000);
+});
+
+test('no restart for trouble a restart cannot fix: a peer not routed, leaders silent, no quorum', () => {
+  const w = new StallWatch(30_000);
+  assert.deepEqual(run(w, 0, 600_000, { ...behind, peersRouted: false }), []);
+  assert.deepEqual(run(w, 0, 600_000, { ok: false, reason: 'stream leaders not answering: TIMEOUT', peersRouted: true }), []);
+  assert.deepEqual(run(w, 0, 600_000, { ok: false, reason: 'stream KV_UNIBUS_users has no leader', peersRouted: true }), []);
+  assert.deepEqual(run(w, 0, 600_000, { ok: false, reason: 'no JetStream meta leader known', peersRouted: true }), []);
+});
+
+test('the stall clock restarts when the node is counted current or the trouble changes kind', () => {
+  const w = new StallWatch(30_000);
+  assert.deepEqual(run(w, 0, 25_000, behind), []);
+  assert.equal(w.observe({ ok: true, peersRouted: true }, 25_000), null);
+  assert.deepEqual(run(w, 30_000, 55_000, behind), [], 'the 25 s before the healthy answer do not count');
+  assert.equal(w.observe({ ...behind, peersRouted: false }, 55_000), null);
+  assert.deepEqual(run(w, 60_000, 90_000, behind), []);
+  assert.ok(w.observe(behind, 90_000), '30 s of stall after the last reset');
+});
+
+test('after a long healthy spell the wait is back to its base', () => {
+  const w = new StallWatch(30_000, 300_000, 600_000);
+  assert.ok(w.observe(behind, 0) === null && w.observe(behind, 30_000));
+  assert.equal(w.waitMs, 60_000);
+  run(w, 35_000, 35_000 + 300_000, { ok: true, peersRouted: true });
+  assert.equal(w.waitMs, 60_000, 'not calm long enough yet');
+  run(w, 335_000, 335_000 + 400_000, { ok: true, peersRouted: true });
+  assert.equal(w.waitMs, 30_000);
+});
