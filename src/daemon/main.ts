@@ -81,8 +81,9 @@ export async function main(argv: string[]): Promise<number> {
     process.off('SIGHUP', earlyHup);
   });
   // HTTP comes up at once so /healthz can say 503 while the node gets ready;
-  // the control plane mounts once the first replicated write succeeded.
-  const planeP = node.ready.then(() => loadControlPlane(node));
+  // the control plane opens its buckets beside the readiness write and mounts
+  // once that first replicated write succeeded.
+  const planeP = node.jetstreamUp.then(() => loadControlPlane(node));
   let planeUp = false;
   // Healthy means able to serve: the /v1 routes must be mounted, not only the node ready.
   const health: HealthSource = {

@@ -36,6 +36,8 @@ export interface ControlNode extends HealthSource {
   setAllowlist(users: AllowUser[]): Promise<boolean>;
   /** Resolves after the first replicated write to UNIBUS_health; rejects when the 120 s budget runs out. */
   readonly ready: Promise<void>;
+  /** Resolves once JetStream takes requests (a meta leader is known, in a cluster): buckets may be opened from then on. */
+  readonly jetstreamUp: Promise<void>;
   /** The supervised child's PID (undefined with --nats-url). */
   readonly childPid: number | undefined;
 }
@@ -155,13 +157,14 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     selfRestarted = true;
     sup.restartChild(`R${o.kvReplicas} placement refused for ${Math.round(placementWaitMs / 1000)} s with all ${peers} peers routed`);
   };
-  let cached: { at: number; report: Promise<HealthReport> } | null = null;
+  let cached: { at: number; report: Promise<HealthReport>; ok?: boolean } | null = null;
   // Ready means a replicated write went through, not only open ports. It runs
   // in the background so /healthz answers 503 (not ready) meanwhile.
+  // A JetStream request sent before the meta group has a leader goes
+  // unanswered until it times out; the loopback monitor says when one exists.
+  const jetstreamUp = sup && o.clusterName ? waitMetaLeader(sup.monitorPort, BUCKET_BUDGET_MS) : Promise.resolve();
   const readyP = (async () => {
-    // A JetStream request sent before the meta group has a leader goes
-    // unanswered until it times out; the loopback monitor says when one exists.
-    if (sup && o.clusterName) await waitMetaLeader(sup.monitorPort, BUCKET_BUDGET_MS);
+    await jetstreamUp;
     const kv = await openBucketWithRetry(nc, HEALTH_BUCKET, { replicas: o.kvReplicas, history: 1 }, BUCKET_BUDGET_MS, placementWatch);
     await retryWithin('first control-plane write', BUCKET_BUDGET_MS, () => kv.put(`node.${o.serverName}`, new Date().toISOString()));
     ready = true;
@@ -210,8 +213,13 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
 
   const health = () => {
     // Coalesce bursts of probes: at most one monitor read (and one stream
-    // info per stream) per 500 ms, so probes never add load to a recovering node.
-    if (!cached || Date.now() - cached.at > 500) cached = { at: Date.now(), report: computeHealth() };
+    // info per stream) per 500 ms while healthy, per 200 ms while not (so a
+    // recovery shows soon), however often /healthz is asked.
+    if (!cached || Date.now() - cached.at > (cached.ok === false ? 200 : 500)) {
+      const c: NonNullable<typeof cached> = { at: Date.now(), report: computeHealth() };
+      void c.report.then((r) => (c.ok = r.status === 'ok'), () => (c.ok = false));
+      cached = c;
+    }
     return cached.report;
   };
 
@@ -248,6 +256,7 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     nc,
     internalNkey: id.publicKey,
     ready: readyP,
+    jetstreamUp,
     get childPid() {
       return sup?.pid;
     },

@@ -41,7 +41,9 @@ export function registerV1Routes(router: Router, deps: V1Deps): void {
 
 export async function setupControlPlane(node: ControlNode): Promise<ControlPlane> {
   const log = (line: string) => process.stderr.write(`membershipd: control plane: ${line}\n`);
-  const store = await openStoreWithRetry(node.nc, { replicas: node.options.kvReplicas });
+  // The buckets are opened (or placed, on a first start) while the readiness
+  // write runs; nothing is served before that write succeeded.
+  const [store] = await Promise.all([openStoreWithRetry(node.nc, { replicas: node.options.kvReplicas }), node.ready]);
   node.watchStreams(CONTROL_STREAMS);
   const guard = new QuorumGuard(store);
   await guard.start();
