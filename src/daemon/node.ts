@@ -13,9 +13,9 @@ import { loadOrCreateIdentity } from './nats/identity.js';
 import { NatsSupervisor, type Logger } from './nats/supervisor.js';
 import type { AllowUser, NatsConf } from './nats/conf.js';
 import { connectInternal, openBucketWithRetry, retryWithin } from './nats/connect.js';
-import { countPeers, evaluateHealth, fetchSnapshot, type HealthVerdict } from './nats/monitor.js';
+import { countPeers, evaluateHealth, fetchServerHealth, fetchSnapshot, type HealthVerdict } from './nats/monitor.js';
 import { leaderVerdict } from './nats/leader-view.js';
-import { StallWatch } from './nats/stall-watch.js';
+import { STALL_REASON, StallWatch } from './nats/stall-watch.js';
 import type { HealthReport, HealthSource, Posture } from './http/healthz.js';
 
 export const HEALTH_BUCKET = 'UNIBUS_health';
@@ -236,13 +236,24 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
       busy = true;
       void (async () => {
         const h = await health();
+        let ok = h.status === 'ok';
+        let reason = h.reason;
+        if (ok || !STALL_REASON.test(reason ?? '')) {
+          // The streams can be fine (or R1, with no leader view to ask) while
+          // the meta group does not hear this node: nothing can be placed here.
+          const meta = await fetchServerHealth(child.monitorPort);
+          if (!meta.ok && /not current with the meta leader/.test(meta.error ?? '')) {
+            ok = false;
+            reason = `nats-server: ${meta.error}`;
+          }
+        }
         let peersRouted = false;
-        if (h.status !== 'ok') {
+        if (!ok) {
           const s = await fetchSnapshot(child.monitorPort, 1000).catch(() => null);
           const size = s?.jsz.meta_cluster?.cluster_size ?? 0;
           peersRouted = !!s?.jsz.meta_cluster?.leader && size > 1 && countPeers(s.routez) >= size - 1;
         }
-        const why = watch.observe({ ok: h.status === 'ok', reason: h.reason, peersRouted }, Date.now());
+        const why = watch.observe({ ok, reason, peersRouted }, Date.now());
         if (why) child.restartChild(why);
       })()
         .catch(() => undefined)

@@ -15,12 +15,18 @@ test('a node seen behind with every peer routed is restarted after the wait, and
   const w = new StallWatch(30_000, 120_000, 600_000);
   assert.deepEqual(run(w, 0, 30_000, behind), [], 'not before 30 s');
   const why = w.observe(behind, 30_000);
-  assert.match(why ?? '', /not counted current by the stream leaders for 30 s with every peer routed \(stream KV_UNIBUS_health: leader node3 sees this node behind/);
+  assert.match(why ?? '', /not counted current by its leaders for 30 s with every peer routed \(stream KV_UNIBUS_health: leader node3 sees this node behind/);
   assert.equal(w.waitMs, 60_000);
   // Still behind after the restart: the clock starts again at the next look (35 s), so 60 s later,
   // then 120 s (the cap) after the look that follows, and again.
   assert.deepEqual(run(w, 35_000, 35_000 + 400_000, behind), [95_000, 220_000, 345_000]);
   assert.equal(w.waitMs, 120_000);
+});
+
+test("nats-server's own 'not current with the meta leader' is a stall too (R1 streams have no leader view to ask)", () => {
+  const w = new StallWatch(30_000);
+  const meta = { ok: false, reason: 'nats-server: JetStream is not current with the meta leader', peersRouted: true };
+  assert.deepEqual(run(w, 0, 35_000, meta), [30_000]);
 });
 
 test('no restart for trouble a restart cannot fix: a peer not routed, leaders silent, no quorum', () => {

@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NatsSupervisor } from '../../src/daemon/nats/supervisor.js';
+import { fetchServerHealth } from '../../src/daemon/nats/monitor.js';
 import { Secret } from '../../src/secret.js';
 import { NATS_BIN, freePort } from '../helpers/control-nats.js';
 
@@ -56,6 +57,10 @@ test("forwards nats-server's warnings and errors, not its info lines, with the r
     assert.ok(!forwarded.some((l) => /\[INF\]/.test(l)), `info lines forwarded:\n${forwarded.join('\n')}`);
     assert.ok(!forwarded.some((l) => /failed to be ready for connections/.test(l)), `the readiness probe's own answers forwarded:\n${forwarded.join('\n')}`);
     assert.ok(!lines.some((l) => l.includes(pass)), 'the route secret reached the log');
+    // Alone in its cluster, the server's own JetStream check fails and says why.
+    const h = await fetchServerHealth(sup.monitorPort);
+    assert.equal(h.ok, false);
+    assert.match(h.error ?? '', /meta leader/i);
   } finally {
     await sup.stop(1000, 5000);
     await rm(dir, { recursive: true, force: true });

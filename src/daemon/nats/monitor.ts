@@ -102,3 +102,19 @@ export function evaluateHealth(s: MonitorSnapshot, want: HealthExpectations): He
   }
   return { ok: true, node };
 }
+
+/**
+ * nats-server's own verdict on this server's JetStream (`/healthz?js-server-only=true`):
+ * among others, whether it is current with the meta leader. Not used for
+ * /healthz (nats-server logs every failed check); the stall watch asks it
+ * every few seconds at most.
+ */
+export async function fetchServerHealth(monitorPort: number, timeoutMs = 1000): Promise<{ ok: boolean; error?: string }> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${monitorPort}/healthz?js-server-only=true`, { signal: AbortSignal.timeout(timeoutMs) });
+    const body = (await res.json().catch(() => ({}))) as { status?: string; error?: string };
+    return res.ok && body.status === 'ok' ? { ok: true } : { ok: false, error: body.error ?? `HTTP ${res.status}` };
+  } catch (err) {
+    return { ok: false, error: `monitor /healthz unreachable: ${(err as Error).message}` };
+  }
+}

@@ -6,8 +6,12 @@
 // a whole-cluster stop and start; restarting that one child clears it within
 // seconds. Pure: node.ts feeds it what /healthz saw, so it is unit-tested.
 
-/** /healthz reasons that mean "the leaders answer, and do not count this node current". */
-export const STALL_REASON = /sees this node (behind|offline)|does not list this node/;
+/**
+ * Reasons that mean "the leaders answer, and do not count this node current":
+ * from /healthz's leader views, or nats-server's own meta-group check (which
+ * is what leaves a node unplaceable while its streams are still R1).
+ */
+export const STALL_REASON = /sees this node (behind|offline)|does not list this node|not current with the meta leader/;
 
 export interface StallObservation {
   ok: boolean;
@@ -62,6 +66,6 @@ export class StallWatch {
     this.#since = null;
     // A large catch-up can be slow yet real: each further restart waits twice as long.
     this.#waitMs = Math.min(this.#waitMs * 2, this.#maxMs);
-    return `not counted current by the stream leaders for ${Math.round(waited / 1000)} s with every peer routed (${o.reason})`;
+    return `not counted current by its leaders for ${Math.round(waited / 1000)} s with every peer routed (${o.reason})`;
   }
 }
