@@ -73,17 +73,17 @@ export async function getHealth(d: Daemon): Promise<{ status: number; body: any 
 }
 
 /** Polls /healthz until it answers `status` (bounded); returns the last body. */
-export async function waitHealth(d: Daemon, status: number, timeoutMs = 60_000): Promise<any> {
+export async function waitHealth(d: Daemon, status: number, timeoutMs = 60_000, until: (body: any) => boolean = () => true): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown = null;
   while (Date.now() < deadline) {
     if (d.proc.exitCode !== null) throw new Error(`membershipd exited (${d.proc.exitCode}): ${d.output()}`);
     const h = await getHealth(d);
     last = h?.body;
-    if (h?.status === status) return h.body;
+    if (h?.status === status && until(h.body)) return h.body;
     await sleep(200);
   }
-  throw new Error(`no /healthz ${status} within ${timeoutMs} ms; last ${JSON.stringify(last)}\n${d.output()}`);
+  throw new Error(`no /healthz ${status}${until.length ? ' (as asked)' : ''} within ${timeoutMs} ms; last ${JSON.stringify(last)}\n${d.output()}`);
 }
 
 /** SIGTERM, bounded wait, then SIGKILL of the daemon and its child. */

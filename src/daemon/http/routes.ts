@@ -43,7 +43,11 @@ export async function setupControlPlane(node: ControlNode): Promise<ControlPlane
   const log = (line: string) => process.stderr.write(`membershipd: control plane: ${line}\n`);
   // The buckets are opened (or placed, on a first start) while the readiness
   // write runs; nothing is served before that write succeeded.
-  const [store] = await Promise.all([openStoreWithRetry(node.nc, { replicas: node.options.kvReplicas }), node.ready]);
+  const t0 = Date.now();
+  const retried = (err: Error, attempt: number) => {
+    if (attempt <= 3 || attempt % 10 === 0) log(`opening the buckets: attempt ${attempt} failed after ${Date.now() - t0} ms (${err.message}); retrying`);
+  };
+  const [store] = await Promise.all([openStoreWithRetry(node.nc, { replicas: node.options.kvReplicas }, undefined, retried), node.ready]);
   node.watchStreams(CONTROL_STREAMS);
   const guard = new QuorumGuard(store);
   await guard.start();

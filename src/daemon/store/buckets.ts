@@ -45,6 +45,8 @@ export interface StoreOptions {
   opTimeoutMs?: number;
   /** Bind only (operator tools): never create buckets. */
   bindOnly?: boolean;
+  /** Bound on each stream create (or lookup) while opening; defaults to opTimeoutMs. */
+  createTimeoutMs?: number;
 }
 
 export interface Store {
@@ -61,21 +63,33 @@ export async function openStore(nc: NatsConnection, opts: StoreOptions): Promise
   const timeout = opts.opTimeoutMs ?? 2000;
   const js = jetstream(nc, { timeout });
   const jsm = await jetstreamManager(nc, { timeout });
-  const kvm = new Kvm(js);
-  // The buckets are independent streams: asking for them together lets the
-  // meta leader place them in one round instead of seven (a cold start waits on this).
   const entries = Object.entries(BUCKETS) as [BucketId, string][];
-  const objm = new Objm(js);
-  const [handles, blobs] = await Promise.all([
-    Promise.all(
-      entries.map(([id, name]) => {
-        const base = { replicas: opts.replicas, history: 1, allow_direct: false, timeout };
+  if (!opts.bindOnly) {
+    // The buckets are independent streams: asking for them together lets the
+    // meta leader place them in one round instead of seven (a cold start waits
+    // on this). Creating has its own bound: on a cold start a create can go
+    // unanswered, and a retry (creates are idempotent) beats a long wait.
+    const cjs = jetstream(nc, { timeout: opts.createTimeoutMs ?? timeout });
+    const kvc = new Kvm(cjs);
+    await Promise.all([
+      ...entries.map(([id, name]) => {
         const ttl = id === 'nonces' ? { ttl: NONCE_TTL_MS } : {};
-        return opts.bindOnly ? kvm.open(name, { allow_direct: false, timeout }) : kvm.create(name, { ...base, ...ttl });
+        return kvc.create(name, { replicas: opts.replicas, history: 1, allow_direct: false, ...ttl });
       }),
-    ),
-    opts.bindOnly ? objm.open(BLOB_STORE) : objm.create(BLOB_STORE, { replicas: opts.replicas }),
-  ]);
+      new Objm(cjs).create(BLOB_STORE, { replicas: opts.replicas }),
+    ]);
+    // A create retried after a timeout can find its stream placed but still
+    // electing: the store is open once every stream has a leader.
+    const cjsm = await jetstreamManager(nc, { timeout: opts.createTimeoutMs ?? timeout });
+    const infos = await Promise.all(CONTROL_STREAMS.map((n) => cjsm.streams.info(n)));
+    const leaderless = infos.filter((i) => i.cluster && !i.cluster.leader).map((i) => i.config.name);
+    if (leaderless.length) throw new Error(`no leader yet for ${leaderless.join(', ')}`);
+  }
+  // Handles for use bind to the streams with the operations' own bound.
+  const kvm = new Kvm(js);
+  const handles = await Promise.all(entries.map(([, name]) => kvm.open(name, { allow_direct: false, timeout })));
+  // Operator tools (bindOnly) check that the blob store exists; after a create it does.
+  const blobs = await new Objm(js).open(BLOB_STORE, !!opts.bindOnly);
   const kv = Object.fromEntries(entries.map(([id], i) => [id, handles[i]!])) as Record<BucketId, KV>;
   return { nc, js, jsm, kv, blobs, replicas: opts.replicas, opTimeoutMs: timeout };
 }
@@ -84,14 +98,23 @@ export async function openStore(nc: NatsConnection, opts: StoreOptions): Promise
  * Opens the store, retrying with short attempts until `budgetMs` runs out: on a
  * cold multi-node start the meta group needs a moment before streams can be made.
  */
-export async function openStoreWithRetry(nc: NatsConnection, opts: StoreOptions, budgetMs = 120_000): Promise<Store> {
+export async function openStoreWithRetry(
+  nc: NatsConnection,
+  opts: StoreOptions,
+  budgetMs = 120_000,
+  /** Told of each failed attempt before the next (the daemon logs them). */
+  onRetry?: (err: Error, attempt: number) => void,
+): Promise<Store> {
   const until = Date.now() + budgetMs;
-  for (;;) {
+  for (let attempt = 1; ; attempt++) {
     try {
-      return await openStore(nc, opts);
+      // A short first bound, then longer ones (as openBucketWithRetry does):
+      // an unanswered create is retried soon, a slow but real one gets its time.
+      return await openStore(nc, { createTimeoutMs: Math.min(500 * 1.5 ** (attempt - 1), 5000), ...opts });
     } catch (err) {
       if (Date.now() > until) throw err;
-      await new Promise((r) => setTimeout(r, 500));
+      onRetry?.(err as Error, attempt);
+      await new Promise((r) => setTimeout(r, 250));
     }
   }
 }
