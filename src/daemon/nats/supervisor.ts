@@ -28,6 +28,8 @@ export interface SupervisorOptions {
 
 /** nats-server log levels forwarded without debug. */
 const FORWARDED = /\[(WRN|ERR|FTL)\]/;
+/** How often a line that only repeats (with other numbers) is forwarded. */
+const REPEAT_MS = 30_000;
 /** The answer to the supervisor's own readiness probe while the child starts: not news. */
 const OWN_PROBE = /Healthcheck failed: "failed to be ready for connections/;
 
@@ -42,6 +44,7 @@ export class NatsSupervisor {
   #restarts = 0;
   #tail: string[] = [];
   #partial = '';
+  #repeats = new Map<string, { at: number; left: number }>();
   #listeners = new Set<(pid: number) => void>();
 
   constructor(o: SupervisorOptions) {
@@ -102,8 +105,28 @@ export class NatsSupervisor {
       if (this.#tail.length > 20) this.#tail.shift();
       // nats-server's own warnings and errors belong in the daemon's journal:
       // a stalled catch-up or a refused route explains a node that stays 503.
-      if (this.#o.debug || (FORWARDED.test(line) && !OWN_PROBE.test(line))) this.#o.log(`nats-server: ${line}`);
+      if (this.#o.debug) this.#o.log(`nats-server: ${line}`);
+      else if (FORWARDED.test(line) && !OWN_PROBE.test(line)) this.#forward(line);
     }
+  }
+
+  /**
+   * A line that repeats with other numbers only (a route retried every second
+   * while its peer is down) is forwarded once per REPEAT_MS, with a count of
+   * the ones left out: the journal keeps the news, not the flood.
+   */
+  #forward(line: string): void {
+    const key = line.replace(/^\[\d+\] \S+ \S+ /, '').replace(/\d+/g, '#');
+    const now = Date.now();
+    const seen = this.#repeats.get(key);
+    if (seen && now - seen.at < REPEAT_MS) {
+      seen.left++;
+      return;
+    }
+    if (this.#repeats.size > 500) this.#repeats.clear();
+    this.#repeats.set(key, { at: now, left: 0 });
+    const more = seen?.left ? ` (${seen.left} more like it in the ${Math.round((now - seen.at) / 1000)} s before, not shown)` : '';
+    this.#o.log(`nats-server: ${line}${more}`);
   }
 
   async start(): Promise<number> {
