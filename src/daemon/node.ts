@@ -13,9 +13,9 @@ import { loadOrCreateIdentity } from './nats/identity.js';
 import { NatsSupervisor, type Logger } from './nats/supervisor.js';
 import type { AllowUser, NatsConf } from './nats/conf.js';
 import { connectInternal, openBucketWithRetry, retryWithin } from './nats/connect.js';
-import { countPeers, evaluateHealth, fetchServerHealth, fetchSnapshot, type HealthVerdict } from './nats/monitor.js';
+import { allPeersRouted, countPeers, evaluateHealth, fetchServerHealth, fetchSnapshot, type HealthVerdict } from './nats/monitor.js';
 import { leaderVerdict } from './nats/leader-view.js';
-import { STALL_REASON, StallWatch } from './nats/stall-watch.js';
+import { META_NOT_CURRENT, STALL_REASON, StallWatch } from './nats/stall-watch.js';
 import type { HealthReport, HealthSource, Posture } from './http/healthz.js';
 
 export const HEALTH_BUCKET = 'UNIBUS_health';
@@ -151,11 +151,9 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     placementSince ||= Date.now();
     if (Date.now() - placementSince < placementWaitMs) return;
     const s = await fetchSnapshot(sup.monitorPort, 1000).catch(() => null);
-    const size = s?.jsz.meta_cluster?.cluster_size ?? 0;
-    const peers = s ? countPeers(s.routez) : 0;
-    if (!s || size < 2 || peers < size - 1) return;
+    if (!s || !allPeersRouted(s)) return;
     selfRestarted = true;
-    sup.restartChild(`R${o.kvReplicas} placement refused for ${Math.round(placementWaitMs / 1000)} s with all ${peers} peers routed`);
+    sup.restartChild(`R${o.kvReplicas} placement refused for ${Math.round(placementWaitMs / 1000)} s with all ${countPeers(s.routez)} peers routed`);
   };
   let cached: { at: number; report: Promise<HealthReport>; ok?: boolean } | null = null;
   // Ready means a replicated write went through, not only open ports. It runs
@@ -242,7 +240,7 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
           // The streams can be fine (or R1, with no leader view to ask) while
           // the meta group does not hear this node: nothing can be placed here.
           const meta = await fetchServerHealth(child.monitorPort);
-          if (!meta.ok && /not current with the meta leader/.test(meta.error ?? '')) {
+          if (!meta.ok && META_NOT_CURRENT.test(meta.error ?? '')) {
             ok = false;
             reason = `nats-server: ${meta.error}`;
           }
@@ -250,8 +248,7 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
         let peersRouted = false;
         if (!ok) {
           const s = await fetchSnapshot(child.monitorPort, 1000).catch(() => null);
-          const size = s?.jsz.meta_cluster?.cluster_size ?? 0;
-          peersRouted = !!s?.jsz.meta_cluster?.leader && size > 1 && countPeers(s.routez) >= size - 1;
+          peersRouted = !!s?.jsz.meta_cluster?.leader && allPeersRouted(s);
         }
         const why = watch.observe({ ok, reason, peersRouted }, Date.now());
         if (why) child.restartChild(why);

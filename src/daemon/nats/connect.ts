@@ -54,6 +54,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * until budgetMs runs out: on a cold multi-node start the meta group needs a
  * while to elect a leader and place the stream.
  */
+/** The bound on creation attempt N (from 0): 0.5 s, then x1.5 each try, at most 5 s. */
+export function attemptTimeoutMs(attempt: number): number {
+  return Math.min(500 * 1.5 ** attempt, 5000);
+}
+
 export async function openBucketWithRetry(
   nc: NatsConnection,
   name: string,
@@ -67,7 +72,7 @@ export async function openBucketWithRetry(
   // start with a short per-attempt timeout and lengthen it (to 5 s) in case
   // the cluster is merely slow. kv.create is create-or-open, so retries are safe.
   for (let attempt = 0; Date.now() < deadline; attempt++) {
-    const attemptMs = Math.min(500 * 1.5 ** attempt, 5000, Math.max(100, deadline - Date.now()));
+    const attemptMs = Math.min(attemptTimeoutMs(attempt), Math.max(100, deadline - Date.now()));
     try {
       return await new Kvm(jetstream(nc, { timeout: attemptMs })).create(name, opts);
     } catch (err) {

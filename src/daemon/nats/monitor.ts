@@ -63,6 +63,12 @@ export function countPeers(r: Routez): number {
   return Math.max(names.size, r.routes ? 0 : r.num_routes);
 }
 
+/** The snapshot's meta group has other members, and this server has a route to each of them. */
+export function allPeersRouted(s: MonitorSnapshot): boolean {
+  const size = s.jsz.meta_cluster?.cluster_size ?? 0;
+  return size > 1 && countPeers(s.routez) >= size - 1;
+}
+
 /** Decides 200 or 503. Fails closed: anything unknown is a reason to refuse. */
 export function evaluateHealth(s: MonitorSnapshot, want: HealthExpectations): HealthVerdict {
   const self = s.varz.server_name;

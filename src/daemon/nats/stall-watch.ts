@@ -11,7 +11,8 @@
  * from /healthz's leader views, or nats-server's own meta-group check (which
  * is what leaves a node unplaceable while its streams are still R1).
  */
-export const STALL_REASON = /sees this node (behind|offline)|does not list this node|not current with the meta leader/;
+export const META_NOT_CURRENT = /not current with the meta leader/;
+export const STALL_REASON = new RegExp(`sees this node (behind|offline)|does not list this node|${META_NOT_CURRENT.source}`);
 
 export interface StallObservation {
   ok: boolean;

@@ -10,6 +10,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
+import { attemptTimeoutMs } from '../nats/connect.js';
 
 export const BUCKETS = {
   users: 'UNIBUS_users',
@@ -69,7 +70,8 @@ export async function openStore(nc: NatsConnection, opts: StoreOptions): Promise
     // meta leader place them in one round instead of seven (a cold start waits
     // on this). Creating has its own bound: on a cold start a create can go
     // unanswered, and a retry (creates are idempotent) beats a long wait.
-    const cjs = jetstream(nc, { timeout: opts.createTimeoutMs ?? timeout });
+    const createTimeout = opts.createTimeoutMs ?? timeout;
+    const cjs = jetstream(nc, { timeout: createTimeout });
     const kvc = new Kvm(cjs);
     await Promise.all([
       ...entries.map(([id, name]) => {
@@ -80,7 +82,7 @@ export async function openStore(nc: NatsConnection, opts: StoreOptions): Promise
     ]);
     // A create retried after a timeout can find its stream placed but still
     // electing: the store is open once every stream has a leader.
-    const cjsm = await jetstreamManager(nc, { timeout: opts.createTimeoutMs ?? timeout });
+    const cjsm = await jetstreamManager(nc, { timeout: createTimeout });
     const infos = await Promise.all(CONTROL_STREAMS.map((n) => cjsm.streams.info(n)));
     const leaderless = infos.filter((i) => i.cluster && !i.cluster.leader).map((i) => i.config.name);
     if (leaderless.length) throw new Error(`no leader yet for ${leaderless.join(', ')}`);
@@ -110,7 +112,7 @@ export async function openStoreWithRetry(
     try {
       // A short first bound, then longer ones (as openBucketWithRetry does):
       // an unanswered create is retried soon, a slow but real one gets its time.
-      return await openStore(nc, { createTimeoutMs: Math.min(500 * 1.5 ** (attempt - 1), 5000), ...opts });
+      return await openStore(nc, { createTimeoutMs: attemptTimeoutMs(attempt - 1), ...opts });
     } catch (err) {
       if (Date.now() > until) throw err;
       onRetry?.(err as Error, attempt);
