@@ -14,11 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { UnibusClient } from '../src/client/client.js';
+import { newNonce as makeNonce } from '../src/client/sign.js';
 import { nkeySeedFromRaw } from '../src/daemon/auth/ed25519.js';
-import { openStoreWithRetry } from '../src/daemon/store/buckets.js';
+import { NONCE_TTL_MS, openStoreWithRetry } from '../src/daemon/store/buckets.js';
 import { addUser } from '../src/daemon/store/users.js';
 import { makeUser } from '../test/helpers/control-plane.js';
 import { killAllDaemons, stopDaemon } from '../test/helpers/membershipd.js';
@@ -111,7 +112,27 @@ try {
   console.log(`same store work:    ${f(pair.rps)} ops/s  p50 ${f(pair.p50)} ms  p99 ${f(pair.p99)} ms  errors ${pair.errors}  (${pair.cpu})`);
   console.log(`signed API writes:  ${f(api.rps)} req/s  p50 ${f(api.p50)} ms  p99 ${f(api.p99)} ms  errors ${api.errors}  (${api.cpu})`);
   console.log(`ratio API/raw:      ${(api.rps / raw.rps).toFixed(2)} (limit 0.5: two replicated writes per request); API/same-store-work ${(api.rps / pair.rps).toFixed(2)}`);
-  console.log(`nonce bucket bound at this rate: ${Math.round(api.rps * 300)} live keys (TTL 300 s)`);
+  const live = Math.round(api.rps * (NONCE_TTL_MS / 1000));
+  console.log(`nonces at this rate: ${live} live keys (TTL ${NONCE_TTL_MS / 1000} s)`);
+  // What a live nonce costs each node: NONCE_KEYS more nonce-shaped keys
+  // (handle.nonce -> timestamp, as claimNonce writes them) straight into the
+  // nonce bucket, then the bytes stored per key and nats-server's RSS growth.
+  const extra = Number(process.env.NONCE_KEYS ?? 60_000);
+  if (extra > 0) {
+    const jsm = await jetstreamManager(ncs[0]);
+    const nonceKvs = await Promise.all(ncs.map((nc) => new Kvm(jetstream(nc, { timeout: 5000 })).open('UNIBUS_nonces', { allow_direct: false })));
+    const s0 = (await jsm.streams.info('KV_UNIBUS_nonces')).state;
+    const rss0 = natsPids.map(rssMb);
+    const fill = await drive(extra, 32, (i) => nonceKvs[i % 3].create(`admin.${makeNonce()}`, String(Date.now())).then(() => {}));
+    const s1 = (await jsm.streams.info('KV_UNIBUS_nonces')).state;
+    const rss1 = natsPids.map(rssMb);
+    const keys = s1.messages - s0.messages;
+    const stored = (s1.bytes - s0.bytes) / keys;
+    const grew = rss1.map((r, i) => ((r - rss0[i]) * 1024 * 1024) / keys);
+    console.log(`nonce cost: ${keys} more keys (${f(fill.rps)}/s): ${stored.toFixed(0)} bytes stored per key; nats-server RSS grew ${grew.map((g) => g.toFixed(0)).join(', ')} bytes per key (Go heap, GC headroom included)`);
+    const perKey = Math.max(stored, ...grew);
+    console.log(`nonce bound at ${f(api.rps)} req/s: ${live} live keys, about ${((live * perKey) / 1e6).toFixed(0)} MB per node at ${perKey.toFixed(0)} bytes per key`);
+  }
   await sleep(5000);
   console.log(`membershipd RSS after the load, 5 s idle (no child): ${run.daemons.map((d) => rssMb(d.pid).toFixed(1)).join(', ')} MB`);
 

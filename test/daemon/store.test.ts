@@ -3,9 +3,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { nanos } from '@nats-io/transport-node';
 import { makeServers, startServers, stopServers, type TestNatsServer } from '../helpers/control-nats.js';
 import { connectInternal, makeInternal, makeUser, openTestStore } from '../helpers/control-plane.js';
-import { BUCKETS, type Store } from '../../src/daemon/store/buckets.js';
+import { BUCKETS, NONCE_TTL_MS, NONCE_WINDOW_MS, type Store } from '../../src/daemon/store/buckets.js';
 import { ApiError } from '../../src/daemon/store/errors.js';
 import { addUser, getUser, listUsers, revokeUser } from '../../src/daemon/store/users.js';
 import { addMember, createRoom, getMembers, listRoomsOf, removeMember, getRoom } from '../../src/daemon/store/rooms.js';
@@ -38,7 +39,17 @@ test('buckets exist without direct get, nonces with a TTL', async () => {
     assert.equal(si.config.allow_direct, false, b);
   }
   const n = await store.jsm.streams.info(`KV_${BUCKETS.nonces}`);
-  assert.ok(n.config.max_age > 0);
+  assert.equal(n.config.max_age, nanos(NONCE_TTL_MS));
+  // Replays stay refused: a nonce outlives every timestamp that could carry it.
+  assert.ok(NONCE_TTL_MS > 2 * NONCE_WINDOW_MS);
+});
+
+test('a nonce bucket kept with another TTL gets this TTL when the store opens', async () => {
+  const name = `KV_${BUCKETS.nonces}`;
+  await store.jsm.streams.update(name, { max_age: nanos(300_000) });
+  assert.equal((await store.jsm.streams.info(name)).config.max_age, nanos(300_000));
+  await openTestStore(nc, 1);
+  assert.equal((await store.jsm.streams.info(name)).config.max_age, nanos(NONCE_TTL_MS));
 });
 
 test('users: add is idempotent, another key is refused, revoke keeps the record', async () => {

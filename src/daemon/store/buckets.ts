@@ -7,6 +7,7 @@
 // node is visible to a read through any other node right after. Direct get
 // would let a lagging (or partitioned) replica answer with old data.
 import type { NatsConnection } from '@nats-io/nats-core';
+import { nanos } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
@@ -28,16 +29,20 @@ export const CONTROL_STREAMS: string[] = [...Object.values(BUCKETS).map((b) => `
 
 /**
  * Nonces live NONCE_TTL_MS in their bucket; a request is accepted only within
- * NONCE_WINDOW_MS of its timestamp. The window is shorter than the TTL, so a
- * nonce that could still be accepted is always still in the bucket.
- * Memory bound: at R signed requests/s the bucket holds R * 300 live keys of
- * about 150-250 bytes each (key, value, headers, index) on every node. The
- * highest rate measured on the 3-node loopback bench (bench/api-writes.ts) was
- * about 200 req/s: 60,000 keys, roughly 15 MB per node. The TTL, not the
- * request rate, is the lever: halving it halves the bound.
+ * NONCE_WINDOW_MS of its timestamp, by the serving node's clock. A nonce
+ * claimed at t carries a timestamp of at most t + window, so it can be replayed
+ * until t + 2 * window at the latest: the TTL is twice the window plus 30 s
+ * for clocks that differ between nodes, and a nonce that could still be
+ * accepted is always still in the bucket.
+ * Memory bound: at R signed requests/s the bucket holds R * 150 live keys on
+ * every node. bench/api-writes.ts measures each key at 147 bytes stored and
+ * 450-610 bytes of nats-server RSS (Go's GC headroom included). At 710 req/s,
+ * the highest rate measured on the 3-node loopback bench, that is 106,500 keys
+ * and at most about 65 MB per node. The TTL, not the request rate, is the
+ * lever: halving it halves the bound.
  */
 export const NONCE_WINDOW_MS = 60_000;
-export const NONCE_TTL_MS = 300_000;
+export const NONCE_TTL_MS = 2 * NONCE_WINDOW_MS + 30_000;
 
 export interface StoreOptions {
   /** Replicas of every bucket (1 for a single node, 3 for an R3 cluster). */
@@ -86,6 +91,12 @@ export async function openStore(nc: NatsConnection, opts: StoreOptions): Promise
     const infos = await Promise.all(CONTROL_STREAMS.map((n) => cjsm.streams.info(n)));
     const leaderless = infos.filter((i) => i.cluster && !i.cluster.leader).map((i) => i.config.name);
     if (leaderless.length) throw new Error(`no leader yet for ${leaderless.join(', ')}`);
+    // A nonce bucket made with another TTL (an earlier release kept nonces
+    // 300 s) gets this one: opening a bucket never changes its config.
+    const nonces = infos.find((i) => i.config.name === `KV_${BUCKETS.nonces}`);
+    if (nonces && nonces.config.max_age !== nanos(NONCE_TTL_MS)) {
+      await cjsm.streams.update(nonces.config.name, { max_age: nanos(NONCE_TTL_MS) });
+    }
   }
   // Handles for use bind to the streams with the operations' own bound.
   const kvm = new Kvm(js);
