@@ -41,12 +41,14 @@ export const FAULT_FACT_SCRIPT = [
 /**
  * Signals each `PID WANT` pair with SIG, first checking that PID still runs
  * with WANT as one of its arguments (exit 3 otherwise). freeze then starts
- * the watchdog first; thaw cancels it; kill waits (bounded) until each is gone.
+ * the watchdog first and waits (bounded) until each is stopped; thaw cancels
+ * the watchdog; kill waits (bounded) until each is gone.
  */
 export const FAULT_SIGNAL_SCRIPT = [
   'action=$1; sig=$2; hold=$3; wdfile=$4; shift 4',
   `ours() { [ -r "/proc/$1/cmdline" ] && tr '\\0' '\\n' < "/proc/$1/cmdline" | grep -qxF -- "$2"; }`,
   `gone() { st=$(sed "s/.*) //" "/proc/$1/stat" 2>/dev/null | cut -d" " -f1); [ -z "$st" ] || [ "$st" = Z ]; }`,
+  `stopped() { st=$(sed "s/.*) //" "/proc/$1/stat" 2>/dev/null | cut -d" " -f1); [ "$st" = T ]; }`,
   'if [ "$action" != kill ]; then',
   '  wd=$(head -n1 -- "$wdfile" 2>/dev/null)',
   `  case $wd in ''|*[!0-9]*) ;; *) ours "$wd" unibus-thaw && kill "$wd" 2>/dev/null && echo "watchdog pid $wd cancelled";; esac`,
@@ -71,6 +73,8 @@ export const FAULT_SIGNAL_SCRIPT = [
   '  fi',
   '  kill -"$sig" "$pid" && echo "SIG$sig pid $pid ($want)"',
   '  if [ "$action" = kill ]; then n=0; while ! gone "$pid" && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done; fi',
+  // SIGSTOP lands when the process is next scheduled: a freeze is done once the process shows stopped (bounded).
+  '  if [ "$action" = freeze ]; then n=0; while ! stopped "$pid" && ! gone "$pid" && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done; fi',
   'done',
 ].join('\n');
 
