@@ -10,7 +10,8 @@ import { connectInternal, makeInternal, makeUser, openTestStore, type TestUser }
 import { clientFor, makeV1Handler } from '../helpers/control-app.js';
 import type { Store } from '../../src/daemon/store/buckets.js';
 import { QuorumGuard } from '../../src/daemon/store/quorum.js';
-import { addUser } from '../../src/daemon/store/users.js';
+import { followStore, unfollowStore } from '../../src/daemon/store/follow.js';
+import { addUser, getUser, revokeUser } from '../../src/daemon/store/users.js';
 import { AclWatcher } from '../../src/daemon/auth/acl-watch.js';
 import { inboxPrefix } from '../../src/daemon/auth/allowlist.js';
 import { nkeySeedFromRaw } from '../../src/daemon/auth/ed25519.js';
@@ -78,6 +79,8 @@ before(async () => {
   for (const [i, s] of servers.entries()) {
     ncs[i] = await connectInternal(s.url, id);
     stores[i] = await openTestStore(ncs[i], 3);
+    // As membershipd does: users and members are read from local copies.
+    followStore(stores[i]);
     guards[i] = new QuorumGuard(stores[i], 250);
     await guards[i].start();
     // What each node's membershipd does: follow the buckets, render, SIGHUP its own server.
@@ -89,6 +92,7 @@ before(async () => {
 });
 
 after(async () => {
+  for (const s of stores) unfollowStore(s);
   for (const w of watchers) w.stop();
   for (const g of guards) g.stop();
   for (const c of [...userConns, ...ncs]) await c.close().catch(() => {});
@@ -109,6 +113,26 @@ test('a write acknowledged through one node is read through every other node rig
     const put = await client(bob, i % 3).putBlob(room, data);
     assert.deepEqual(Buffer.from(await client(carol, (i + 1) % 3).getBlob(room, put.sha256)), data);
   }
+});
+
+test('reads from the local copies see every write acknowledged through another node', async () => {
+  for (let i = 0; i < 15; i++) {
+    const [w, r] = [stores[i % 3], stores[(i + 1) % 3]];
+    // The reading node holds a fresh barrier when the write lands elsewhere.
+    await getUser(r, 'admin');
+    const u = makeUser(`copy${i}`);
+    await addUser(w, { handle: u.handle, sign_pub: u.sign_pub, role: 'member' });
+    assert.equal((await getUser(r, u.handle))?.status, 'active', `round ${i}: the add`);
+    await getUser(w, 'admin');
+    await revokeUser(r, u.handle);
+    assert.equal((await getUser(w, u.handle))?.status, 'revoked', `round ${i}: the revocation`);
+  }
+  // Many reads at once on one node share a barrier.
+  const f = stores[0].follow!.users;
+  const before = f.stats.barriers;
+  await Promise.all(Array.from({ length: 40 }, () => getUser(stores[0], 'admin')));
+  assert.ok(f.stats.barriers - before <= 2, `${f.stats.barriers - before} barriers for 40 reads`);
+  assert.equal(f.stats.leaderReads, 0);
 });
 
 test('a user nkey may use its rooms and inbox only, never $JS', async () => {
@@ -149,6 +173,12 @@ test('revoking a user cuts its open connections on all three nodes', async () =>
   const conns = await Promise.all([0, 1, 2].map((n) => waitFor(`carol on node ${n + 1}`, () => connectUser(carol, n))));
   const closed = conns.map((c) => c.closed());
   await client(admin, 2).revokeUser('carol');
+  // Refused by the API on every node as soon as the revocation is acknowledged.
+  for (const n of [0, 1, 2]) {
+    const r = await client(carol, n).raw('GET', '/v1/users/me');
+    assert.equal(r.status, 403, `node ${n + 1} served a revoked user`);
+    assert.equal(r.json<{ error: { code: string } }>().error.code, 'revoked');
+  }
   const results = await Promise.race([Promise.all(closed), sleep(10_000).then(() => 'not all closed')]);
   assert.ok(Array.isArray(results), String(results));
   for (const [n] of servers.entries()) {

@@ -7,6 +7,7 @@ import { makeServers, startServers, stopServers, type TestNatsServer } from '../
 import { connectInternal, makeInternal, makeUser, openTestStore } from '../helpers/control-plane.js';
 import { clientFor, makeV1Handler } from '../helpers/control-app.js';
 import type { Store } from '../../src/daemon/store/buckets.js';
+import { followStore, unfollowStore } from '../../src/daemon/store/follow.js';
 import { addUser, listUsers } from '../../src/daemon/store/users.js';
 import { ApiClientError, type UnibusClient } from '../../src/client/client.js';
 
@@ -26,12 +27,14 @@ before(async () => {
   await startServers(servers);
   nc = await connectInternal(servers[0].url, id);
   store = await openTestStore(nc, 1);
+  followStore(store);
   await addUser(store, { handle: 'admin', sign_pub: admin.sign_pub, role: 'admin' });
   const h = makeV1Handler({ store });
   [A, B, C, D] = [admin, bob, carol, dave].map((u) => clientFor(u, h));
 });
 
 after(async () => {
+  unfollowStore(store);
   await nc?.close().catch(() => {});
   await stopServers(servers);
 });
@@ -148,28 +151,21 @@ test('keys: a member reads only their own; removal requires a new epoch', async 
 });
 
 test('a room-scoped request reads the members once, and only after its signature verifies', async () => {
-  const kv = store.kv.members;
-  const get = kv.get.bind(kv);
-  let reads = 0;
-  kv.get = (k, o) => {
-    reads++;
-    return get(k, o);
-  };
-  try {
-    const forged = await C.raw('GET', '/v1/rooms/ops/keys/2', undefined, { tamper: (h) => (h['x-unibus-sig'] = h['x-unibus-sig'].replace(/^./, (c) => (c === 'A' ? 'B' : 'A'))) });
-    assert.equal(forged.status, 401);
-    assert.equal(reads, 0, 'a forged signature costs no members read');
-    const replay = await C.raw('GET', '/v1/rooms/ops/keys/2', undefined, { nonce: 'prefetch-nonce-00001' });
-    assert.equal(replay.status, 200);
-    assert.equal(reads, 1);
-    const again = await C.raw('GET', '/v1/rooms/ops/keys/2', undefined, { nonce: 'prefetch-nonce-00001' });
-    assert.equal(again.json<{ error: { code: string } }>().error.code, 'replay', 'a replay is refused even though its read ran');
-    await refused(D.getKey('ops', 2), 403, 'not_member');
-    assert.equal((await C.getKey('ops', 2)).sealed, sealed(6));
-    assert.equal(reads, 4, 'one members read per signed request');
-  } finally {
-    kv.get = get;
-  }
+  // Members are read through the node's copy (store/follow.ts): count its reads.
+  const stats = store.follow!.members.stats;
+  const r0 = stats.reads;
+  const reads = () => stats.reads - r0;
+  const forged = await C.raw('GET', '/v1/rooms/ops/keys/2', undefined, { tamper: (h) => (h['x-unibus-sig'] = h['x-unibus-sig'].replace(/^./, (c) => (c === 'A' ? 'B' : 'A'))) });
+  assert.equal(forged.status, 401);
+  assert.equal(reads(), 0, 'a forged signature costs no members read');
+  const replay = await C.raw('GET', '/v1/rooms/ops/keys/2', undefined, { nonce: 'prefetch-nonce-00001' });
+  assert.equal(replay.status, 200);
+  assert.equal(reads(), 1);
+  const again = await C.raw('GET', '/v1/rooms/ops/keys/2', undefined, { nonce: 'prefetch-nonce-00001' });
+  assert.equal(again.json<{ error: { code: string } }>().error.code, 'replay', 'a replay is refused even though its read ran');
+  await refused(D.getKey('ops', 2), 403, 'not_member');
+  assert.equal((await C.getKey('ops', 2)).sealed, sealed(6));
+  assert.equal(reads(), 4, 'one members read per signed request');
 });
 
 test('blobs: members put and get by sha256; others refused; size limit', async () => {

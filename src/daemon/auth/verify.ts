@@ -9,8 +9,9 @@
 //
 // A handle's signing key never changes (add refuses another key, revoke keeps
 // it, handles are never reused), so keys are cached per store: with the key
-// known, the signature is checked first and then the status read (at the
-// leader, never cached) and the nonce claim run side by side.
+// known, the signature is checked first and then the status read (consistent:
+// at the leader, or from the node's copy under a fresh leader barrier, see
+// store/follow.ts) and the nonce claim run side by side.
 import type { Store } from '../store/buckets.js';
 import { NONCE_WINDOW_MS } from '../store/buckets.js';
 import { ApiError } from '../store/errors.js';

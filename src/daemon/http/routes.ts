@@ -23,6 +23,7 @@ import type { ControlNode } from '../node.js';
 import type { ControlPlane } from './app.js';
 import { CONTROL_STREAMS, openStoreWithRetry } from '../store/buckets.js';
 import { QuorumGuard } from '../store/quorum.js';
+import { followStore, unfollowStore } from '../store/follow.js';
 import { AclWatcher } from '../auth/acl-watch.js';
 import { allowlistCacheFile } from '../auth/allowlist.js';
 import type { V1Deps } from './v1-common.js';
@@ -49,6 +50,9 @@ export async function setupControlPlane(node: ControlNode): Promise<ControlPlane
   };
   const [store] = await Promise.all([openStoreWithRetry(node.nc, { replicas: node.options.kvReplicas }, undefined, retried), node.ready]);
   node.watchStreams(CONTROL_STREAMS);
+  // Every signed request reads its user and, in a room, the members: from
+  // local copies under a leader barrier at most 100 ms old (store/follow.ts).
+  followStore(store, { log });
   const guard = new QuorumGuard(store);
   await guard.start();
   const acl = new AclWatcher(store, {
@@ -65,6 +69,7 @@ export async function setupControlPlane(node: ControlNode): Promise<ControlPlane
     close: async () => {
       acl.stop();
       guard.stop();
+      unfollowStore(store);
     },
   };
 }

@@ -10,6 +10,7 @@ import { BUCKETS } from './buckets.js';
 import { UnibusError } from '../../errors.js';
 import { sha256Hex } from './blobs.js';
 import { toApiError } from './kvjson.js';
+import { waitOutReadLeases } from './follow.js';
 
 export class BackupError extends UnibusError {}
 
@@ -105,6 +106,7 @@ export async function restoreStore(store: Store, doc: BackupDoc, force = false):
       throw new BackupError(`the target has newer data than the backup (${newer.slice(0, 5).join(', ')}${newer.length > 5 ? ', ...' : ''}); pass --force to overwrite`);
     }
     for (const { id, e } of plan) await store.kv[id].put(e.key, Buffer.from(e.value, 'base64'));
+    if (plan.some(({ id }) => id === 'users' || id === 'members')) await waitOutReadLeases();
     let blobsWritten = 0;
     for (const b of doc.blobs) {
       const info = await store.blobs.info(b.name);

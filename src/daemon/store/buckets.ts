@@ -6,12 +6,16 @@
 // only after it is committed and applied, so a write acknowledged through any
 // node is visible to a read through any other node right after. Direct get
 // would let a lagging (or partitioned) replica answer with old data.
+// membershipd reads users and members, which every signed request needs, from
+// local copies under a leader barrier instead (store/follow.ts), with the same
+// guarantee.
 import type { NatsConnection } from '@nats-io/nats-core';
 import { nanos } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { attemptTimeoutMs } from '../nats/connect.js';
+import type { FollowedBuckets } from './follow.js';
 
 export const BUCKETS = {
   users: 'UNIBUS_users',
@@ -63,6 +67,8 @@ export interface Store {
   blobs: ObjectStore;
   replicas: number;
   opTimeoutMs: number;
+  /** Local copies of the users and members buckets (store/follow.ts); absent: every read asks the leader. */
+  follow?: FollowedBuckets;
 }
 
 export async function openStore(nc: NatsConnection, opts: StoreOptions): Promise<Store> {

@@ -4,6 +4,7 @@ import type { Store } from './buckets.js';
 import { ApiError } from './errors.js';
 import { putJson, readJson, updateJson } from './kvjson.js';
 import type { MembersRecord } from './model.js';
+import { waitOutReadLeases } from './follow.js';
 
 export const SEALED_MIN = 32;
 export const SEALED_MAX = 1024;
@@ -60,6 +61,7 @@ export async function putRoomKeys(store: Store, m: MembersRecord, epoch: number,
     if (missing.length) throw new ApiError('conflict', `members changed meanwhile (missing ${missing.join(', ')}); retry`);
     return { ...cur, epoch, rekey_required: false };
   });
+  await waitOutReadLeases();
   return epoch;
 }
 

@@ -8,6 +8,7 @@
 import type { Store } from './buckets.js';
 import { ApiError } from './errors.js';
 import { createJson, readJson, updateJson } from './kvjson.js';
+import { readConsistent, waitOutReadLeases } from './follow.js';
 import { nowIso, type MembersRecord, type RoomRecord, type RoomsOfMember, type UserRecord } from './model.js';
 import { getUser } from './users.js';
 
@@ -17,7 +18,7 @@ export async function getRoom(store: Store, name: string): Promise<RoomRecord | 
 }
 
 export async function getMembers(store: Store, room: string): Promise<MembersRecord | null> {
-  const r = await readJson<MembersRecord>(store.kv.members, room);
+  const r = await readConsistent(store.kv.members, store.follow?.members, room);
   return r ? r.value : null;
 }
 
@@ -41,7 +42,7 @@ export async function createRoom(store: Store, name: string, owner: string): Pro
   if ((await createJson(store.kv.rooms, name, room)) === false) throw new ApiError('conflict', `room ${name} already exists`);
   const members: MembersRecord = { room: name, epoch: 1, rekey_required: false, members: { [owner]: { added_at: at, added_by: owner } } };
   await updateJson<MembersRecord>(store.kv.members, name, () => members);
-  await indexRoom(store, owner, name, true);
+  await Promise.all([indexRoom(store, owner, name, true), waitOutReadLeases()]);
   return room;
 }
 
@@ -70,7 +71,7 @@ export async function addMember(store: Store, room: string, handle: string, by: 
     if (cur.members[handle]) return undefined;
     return { ...cur, members: { ...cur.members, [handle]: { added_at: nowIso(), added_by: by } } };
   });
-  await indexRoom(store, handle, room, true);
+  await Promise.all([indexRoom(store, handle, room, true), waitOutReadLeases()]);
   return out as MembersRecord;
 }
 
@@ -84,6 +85,6 @@ export async function removeMember(store: Store, room: RoomRecord, handle: strin
     delete members[handle];
     return { ...cur, members, rekey_required: true };
   });
-  await indexRoom(store, handle, room.name, false);
+  await Promise.all([indexRoom(store, handle, room.name, false), waitOutReadLeases()]);
   return out as MembersRecord;
 }

@@ -2,6 +2,7 @@
 import type { Store } from './buckets.js';
 import { ApiError } from './errors.js';
 import { createJson, listKeys, readJson, toApiError, updateJson } from './kvjson.js';
+import { readConsistent, waitOutReadLeases } from './follow.js';
 import { HANDLE_RE, checkHandle, checkHex32, checkRole, nowIso, type Role, type UserRecord } from './model.js';
 
 /**
@@ -15,7 +16,7 @@ function keyIndex(signPub: string): string {
 }
 
 export async function getUser(store: Store, handle: string): Promise<UserRecord | null> {
-  const r = await readJson<UserRecord>(store.kv.users, handle);
+  const r = await readConsistent(store.kv.users, store.follow?.users, handle);
   return r ? r.value : null;
 }
 
@@ -47,7 +48,10 @@ export async function addUser(store: Store, u: NewUser): Promise<{ user: UserRec
     const owner = await readJson<{ handle: string }>(store.kv.users, keyIndex(u.sign_pub));
     if (owner && owner.value.handle !== u.handle) throw new ApiError('conflict', 'sign_pub is already the key of another user');
   }
-  if ((await createJson(store.kv.users, u.handle, rec)) !== false) return { user: rec, created: true };
+  if ((await createJson(store.kv.users, u.handle, rec)) !== false) {
+    await waitOutReadLeases();
+    return { user: rec, created: true };
+  }
   if (reserved !== false) {
     // This add is refused below: free the key it reserved.
     await store.kv.users.delete(keyIndex(u.sign_pub)).catch((err) => {
@@ -71,6 +75,7 @@ export async function revokeUser(store: Store, handle: string): Promise<UserReco
     if (cur.status === 'revoked') return undefined;
     return { ...cur, status: 'revoked', revoked_at: nowIso() };
   });
+  await waitOutReadLeases();
   return out as UserRecord;
 }
 

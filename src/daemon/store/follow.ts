@@ -1,0 +1,223 @@
+// Consistent reads of the users and members buckets from local copies, with
+// a leader round trip now and then instead of one per read.
+//
+// A FollowedBucket keeps every key of its bucket in memory, fed by a KV watch
+// (an ordered consumer, delivered in stream order, committed entries only).
+// A read is served from the copy only under a fresh barrier: the stream's last
+// sequence, asked of the stream leader at most READ_LEASE_MS before the read
+// began, and already applied to the copy. When no barrier is that fresh, the
+// read asks for one (joining one already asked within the lease).
+//
+// Writers keep their side of the lease: every write to a followed bucket is
+// acknowledged to its caller only WRITE_SETTLE_MS after the store acknowledged
+// it (waitOutReadLeases), which is longer than the lease. So a write
+// acknowledged before a read began was committed before any barrier that read
+// may use was asked, and the barrier's sequence covers it: a write
+// acknowledged through one node is seen by a read through any node right
+// after, and a revocation or a member's removal is in force everywhere by the
+// time the admin is told it is done. (Reads may see a write a little before
+// its writer is told; they never miss an acknowledged one.)
+//
+// Fail closed: a barrier the leader does not answer (no quorum, no leader) is
+// a 503 for every read waiting on it, and once the lease runs out no read is
+// served from the copy. If the copy does not reach a barrier within
+// catchUpMs (the watch broke, or its consumer sits on a lagging server), the
+// read asks the leader itself, as it would without a copy.
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { KV, KvWatchEntry } from '@nats-io/kv';
+import type { QueuedIterator } from '@nats-io/nats-core';
+import type { MembersRecord, UserRecord } from './model.js';
+import { BUCKETS, type Store } from './buckets.js';
+import { readJson, toApiError, type Versioned } from './kvjson.js';
+
+export interface FollowOptions {
+  /** How long a read waits for the copy to reach its barrier before asking the leader instead. */
+  catchUpMs?: number;
+  /** Pause before watching again after the watch ended. */
+  retryMs?: number;
+  log?: (line: string) => void;
+}
+
+/** A barrier asked this recently serves a read from the copy. */
+export const READ_LEASE_MS = 100;
+/** Writers to a followed bucket wait this long after the store's ack: the lease plus room for timers and clock rates. */
+export const WRITE_SETTLE_MS = 2 * READ_LEASE_MS;
+
+/** A writer's side of the read lease (see above): call after a write to users or members succeeds. */
+export function waitOutReadLeases(): Promise<void> {
+  return new Promise((r) => setTimeout(r, WRITE_SETTLE_MS));
+}
+
+interface Barrier {
+  /** performance.now() when it was asked, before the question went out. */
+  askedAt: number;
+  seq: Promise<number>;
+}
+
+/** The copy could not be trusted for this read: ask the leader. */
+export const ASK_LEADER = Symbol('ask the leader');
+
+export class FollowedBucket<T> {
+  readonly #entries = new Map<string, Versioned<T>>();
+  /** Highest stream sequence the copy has applied (watch deliveries come in stream order). */
+  #seen = 0;
+  #reached: { seq: number; done: () => void }[] = [];
+  /** The newest barrier asked, and the newest the copy has applied. */
+  #asked: Barrier | undefined;
+  #applied: { askedAt: number; seq: number } | undefined;
+  #watch: QueuedIterator<KvWatchEntry> | undefined;
+  #stopped = false;
+  /** Leader round trips asked so far, and reads they served (the sharing, for logs and tests). */
+  readonly stats = { barriers: 0, reads: 0, leaderReads: 0 };
+
+  constructor(
+    private readonly kv: KV,
+    private readonly jsm: JetStreamManager,
+    private readonly stream: string,
+    private readonly o: FollowOptions = {},
+  ) {}
+
+  /** Starts following in the background; reads ask the leader until the copy catches up. */
+  start(): void {
+    void this.#follow();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#watch?.stop();
+  }
+
+  get seen(): number {
+    return this.#seen;
+  }
+
+  /**
+   * The key's value under a barrier asked at most READ_LEASE_MS before this
+   * call, or ASK_LEADER when the copy did not reach it in time. A missing,
+   * deleted or purged key is null.
+   */
+  async read(key: string): Promise<Versioned<T> | null | typeof ASK_LEADER> {
+    this.stats.reads++;
+    const since = performance.now() - READ_LEASE_MS;
+    if (!(this.#applied && this.#applied.askedAt >= since)) {
+      const b = this.#asked && this.#asked.askedAt >= since ? this.#asked : this.#ask();
+      const seq = await b.seq;
+      if (this.#seen < seq && !(await this.#reach(seq))) {
+        this.stats.leaderReads++;
+        return ASK_LEADER;
+      }
+      if (!this.#applied || b.askedAt > this.#applied.askedAt) this.#applied = { askedAt: b.askedAt, seq };
+    }
+    return this.#entries.get(key) ?? null;
+  }
+
+  #ask(): Barrier {
+    this.stats.barriers++;
+    const askedAt = performance.now();
+    const seq = this.jsm.streams.info(this.stream).then(
+      (si) => si.state.last_seq,
+      (err) => {
+        throw toApiError(err, `${this.stream} leader`);
+      },
+    );
+    const b = { askedAt, seq };
+    // A refused barrier is the waiting reads' to report; the next read asks again.
+    seq.catch(() => {
+      if (this.#asked === b) this.#asked = undefined;
+    });
+    this.#asked = b;
+    return b;
+  }
+
+  /** True once the copy has applied `seq`; false after catchUpMs. */
+  #reach(seq: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#reached = this.#reached.filter((w) => w !== waiter);
+        resolve(false);
+      }, this.o.catchUpMs ?? 250);
+      const waiter = {
+        seq,
+        done: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+      };
+      this.#reached.push(waiter);
+    });
+  }
+
+  #apply(e: KvWatchEntry): void {
+    if (e.operation === 'PUT' && e.length > 0) {
+      this.#entries.set(e.key, { value: deepFreeze(e.json<T>()), revision: e.revision });
+    } else {
+      this.#entries.delete(e.key);
+    }
+    if (e.revision > this.#seen) this.#seen = e.revision;
+    if (this.#reached.length) {
+      const still = [];
+      for (const w of this.#reached) {
+        if (w.seq <= this.#seen) w.done();
+        else still.push(w);
+      }
+      this.#reached = still;
+    }
+  }
+
+  async #follow(): Promise<void> {
+    while (!this.#stopped) {
+      try {
+        // After a break, go on from the next sequence: nothing between is skipped.
+        const it = await this.kv.watch(this.#seen > 0 ? { resumeFromRevision: this.#seen + 1 } : {});
+        this.#watch = it;
+        if (this.#stopped) it.stop();
+        for await (const e of it) this.#apply(e);
+      } catch (err) {
+        this.o.log?.(`following ${this.stream}: ${(err as Error).message}; following again`);
+      }
+      if (!this.#stopped) await new Promise((r) => setTimeout(r, this.o.retryMs ?? 1000).unref());
+    }
+  }
+}
+
+/** Values in the copy are shared by every read: freeze them so no caller can change what the next one sees. */
+function deepFreeze<V>(v: V): V {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
+/** The buckets every signed request reads: who the caller is, and who is in the room. */
+export interface FollowedBuckets {
+  users: FollowedBucket<UserRecord>;
+  members: FollowedBucket<MembersRecord>;
+}
+
+/** Starts following the users and members buckets; reads through the store use the copies from now on. */
+export function followStore(store: Store, o: FollowOptions = {}): FollowedBuckets {
+  const follow: FollowedBuckets = {
+    users: new FollowedBucket<UserRecord>(store.kv.users, store.jsm, `KV_${BUCKETS.users}`, o),
+    members: new FollowedBucket<MembersRecord>(store.kv.members, store.jsm, `KV_${BUCKETS.members}`, o),
+  };
+  follow.users.start();
+  follow.members.start();
+  store.follow = follow;
+  return follow;
+}
+
+export function unfollowStore(store: Store): void {
+  store.follow?.users.stop();
+  store.follow?.members.stop();
+  store.follow = undefined;
+}
+
+/** A consistent read: from the followed copy after its barrier, else at the leader. */
+export async function readConsistent<T>(kv: KV, followed: FollowedBucket<T> | undefined, key: string): Promise<Versioned<T> | null> {
+  if (followed) {
+    const r = await followed.read(key);
+    if (r !== ASK_LEADER) return r;
+  }
+  return readJson<T>(kv, key);
+}

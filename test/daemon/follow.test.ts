@@ -1,0 +1,178 @@
+// The followed copies' read lease, against a fake bucket whose watch
+// deliveries and leader answers the test hands out one by one: when a read
+// may use the copy, when it must ask the leader for a barrier, and that a
+// write whose writer waited out the lease is never missed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { KV, KvWatchEntry } from '@nats-io/kv';
+import { ApiError } from '../../src/daemon/store/errors.js';
+import { ASK_LEADER, FollowedBucket, READ_LEASE_MS, WRITE_SETTLE_MS, waitOutReadLeases } from '../../src/daemon/store/follow.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A bucket as its stream leader sees it, with a watch that delivers only when told. */
+class FakeBucket {
+  /** Committed entries, in stream order (seq = index + 1). */
+  log: { key: string; value: unknown }[] = [];
+  delivered = 0;
+  infoCalls = 0;
+  leaderDown = false;
+  #push: ((e: KvWatchEntry) => void) | undefined;
+
+  write(key: string, value: unknown): number {
+    this.log.push({ key, value });
+    return this.log.length;
+  }
+
+  /** Hands the watch every committed entry up to `seq`. */
+  deliver(seq = this.log.length): void {
+    while (this.delivered < seq) {
+      const { key, value } = this.log[this.delivered++]!;
+      const bytes = Buffer.from(JSON.stringify(value));
+      this.#push!({
+        key,
+        revision: this.delivered,
+        operation: value === null ? 'DEL' : 'PUT',
+        length: value === null ? 0 : bytes.length,
+        json: () => JSON.parse(bytes.toString()),
+      } as unknown as KvWatchEntry);
+    }
+  }
+
+  get kv(): KV {
+    return {
+      watch: async () => {
+        const queue: KvWatchEntry[] = [];
+        let wake: (() => void) | undefined;
+        this.#push = (e) => {
+          queue.push(e);
+          wake?.();
+        };
+        return {
+          stop: () => undefined,
+          async *[Symbol.asyncIterator]() {
+            for (;;) {
+              while (queue.length) yield queue.shift()!;
+              await new Promise<void>((r) => (wake = r));
+            }
+          },
+        };
+      },
+    } as unknown as KV;
+  }
+
+  get jsm(): JetStreamManager {
+    return {
+      streams: {
+        info: async () => {
+          this.infoCalls++;
+          await sleep(2);
+          if (this.leaderDown) throw new Error('no responders');
+          return { state: { last_seq: this.log.length } };
+        },
+      },
+    } as unknown as JetStreamManager;
+  }
+}
+
+async function followed(b: FakeBucket, catchUpMs = 300): Promise<FollowedBucket<{ v: number }>> {
+  const f = new FollowedBucket<{ v: number }>(b.kv, b.jsm, 'KV_test', { catchUpMs });
+  f.start();
+  await sleep(5);
+  return f;
+}
+
+test('the writers wait out the readers lease', () => {
+  assert.ok(WRITE_SETTLE_MS > READ_LEASE_MS);
+});
+
+test('a read waits for the copy to reach the barrier the leader gave, then answers from the copy', async () => {
+  const b = new FakeBucket();
+  const f = await followed(b);
+  b.write('a', { v: 1 });
+  const r = f.read('a');
+  await sleep(20);
+  b.deliver();
+  const got = await r;
+  assert.ok(got !== ASK_LEADER);
+  assert.deepEqual(got?.value, { v: 1 });
+  assert.equal(got?.revision, 1);
+  assert.equal(b.infoCalls, 1);
+  // Values are shared by every read: nobody may change them.
+  assert.throws(() => {
+    (got!.value as { v: number }).v = 2;
+  });
+  f.stop();
+});
+
+test('reads within the lease share one barrier; after it they ask again', async () => {
+  const b = new FakeBucket();
+  b.write('a', { v: 1 });
+  const f = await followed(b);
+  b.deliver();
+  const many = await Promise.all(Array.from({ length: 50 }, () => f.read('a')));
+  assert.ok(many.every((r) => r !== ASK_LEADER && r?.value.v === 1));
+  assert.equal(b.infoCalls, 1, 'fifty reads at once: one leader round trip');
+  await f.read('a');
+  assert.equal(b.infoCalls, 1, 'still within the lease');
+  await sleep(READ_LEASE_MS + 20);
+  await f.read('a');
+  assert.equal(b.infoCalls, 2, 'the lease ran out: a new barrier');
+  f.stop();
+});
+
+test('a write acknowledged before a read began is never missed, even with the copy behind', async () => {
+  const b = new FakeBucket();
+  b.write('user', { v: 1 });
+  const f = await followed(b);
+  b.deliver();
+  // The reader holds a fresh lease...
+  assert.equal(((await f.read('user')) as { value: { v: number } }).value.v, 1);
+  // ...when another node commits a change the copy has not been sent yet,
+  // and its writer waits out the lease before telling its caller.
+  b.write('user', { v: 2 });
+  await waitOutReadLeases();
+  const r = f.read('user');
+  await sleep(20);
+  b.deliver();
+  const got = await r;
+  assert.ok(got !== ASK_LEADER);
+  assert.equal(got?.value.v, 2);
+  f.stop();
+});
+
+test('a deleted key reads as missing', async () => {
+  const b = new FakeBucket();
+  b.write('k', { v: 1 });
+  b.write('k', null);
+  const f = await followed(b);
+  b.deliver();
+  assert.equal(await f.read('k'), null);
+  assert.equal(await f.read('never'), null);
+  f.stop();
+});
+
+test('a copy that cannot reach the barrier sends the read to the leader', async () => {
+  const b = new FakeBucket();
+  b.write('a', { v: 1 });
+  const f = await followed(b, 50);
+  assert.equal(await f.read('a'), ASK_LEADER);
+  assert.equal(f.stats.leaderReads, 1);
+  f.stop();
+});
+
+test('no leader: every read waiting on the barrier is refused 503, and the next read asks again', async () => {
+  const b = new FakeBucket();
+  const f = await followed(b);
+  b.leaderDown = true;
+  const rs = await Promise.allSettled([f.read('a'), f.read('b')]);
+  for (const r of rs) {
+    assert.equal(r.status, 'rejected');
+    assert.ok((r as PromiseRejectedResult).reason instanceof ApiError);
+    assert.equal(((r as PromiseRejectedResult).reason as ApiError).code, 'unavailable');
+  }
+  b.leaderDown = false;
+  assert.equal(await f.read('a'), null);
+  f.stop();
+});
