@@ -12,8 +12,16 @@ export const PREFLIGHT_SCRIPT = [
   'running=no',
   'if [ "$mgr" = systemd ]; then systemctl is-active --quiet "$unit" && running=yes',
   'elif [ -f "$pidfile" ] && kill -0 "$(head -n1 "$pidfile")" 2>/dev/null; then running=yes; fi',
+  // A port is busy when a socket listens on it at this address or at the
+  // wildcard. Read from /proc/net/tcp{,6}, not by connecting: a connect to a
+  // running node's TLS ports shows in its log as a failed handshake.
+  `hexip=$(echo "$ip" | awk -F. 'NF == 4 { printf "%02X%02X%02X%02X", $4, $3, $2, $1 }')`,
+  'listening() {',
+  `  if [ -n "$hexip" ] && [ -r /proc/net/tcp ]; then cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p="$(printf '%04X' "$1")" -v ip="$hexip" '$4 == "0A" { split($2, a, ":"); if (a[2] == p && (a[1] == ip || a[1] == "0000000000000000FFFF0000" ip || a[1] ~ /^0+$/)) f = 1 } END { exit !f }'`,
+  `  else timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$ip" "$1" 2>/dev/null; fi`,
+  '}',
   'busy=',
-  `for p in "$@"; do if timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$ip" "$p" 2>/dev/null; then busy="$busy$p,"; fi; done`,
+  'for p in "$@"; do if listening "$p"; then busy="$busy$p,"; fi; done',
   'd=$dir; while [ ! -d "$d" ]; do d=$(dirname -- "$d"); done',
   `avail=$(df -Pk -- "$d" | awk 'NR==2 {print $4}')`,
   'echo "now=$(date +%s.%N) running=$running busy=$busy avail=$avail dir=$d"',
