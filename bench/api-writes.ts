@@ -41,10 +41,11 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
-async function drive(n: number, c: number, op: (i: number) => Promise<void>): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
+async function drive(n: number, c: number, op: (i: number) => Promise<void>): Promise<{ rps: number; p50: number; p99: number; errors: number; why: string }> {
   const lat: number[] = [];
   let next = 0;
   let errors = 0;
+  const why = new Map<string, number>();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: c }, async () => {
@@ -54,14 +55,16 @@ async function drive(n: number, c: number, op: (i: number) => Promise<void>): Pr
         try {
           await op(i);
           lat.push(performance.now() - t);
-        } catch {
+        } catch (err) {
           errors++;
+          const m = (err as Error).message.slice(0, 120);
+          why.set(m, (why.get(m) ?? 0) + 1);
         }
       }
     }),
   );
   const secs = (performance.now() - t0) / 1000;
-  return { rps: lat.length / secs, p50: pct(lat, 50), p99: pct(lat, 99), errors };
+  return { rps: lat.length / secs, p50: pct(lat, 50), p99: pct(lat, 99), errors, why: [...why].map(([m, k]) => `${k}x ${m}`).join('; ') };
 }
 
 buildDaemon();
@@ -111,6 +114,7 @@ try {
   console.log(`raw kv.create:      ${f(raw.rps)} ops/s  p50 ${f(raw.p50)} ms  p99 ${f(raw.p99)} ms  errors ${raw.errors}  (${raw.cpu})`);
   console.log(`same store work:    ${f(pair.rps)} ops/s  p50 ${f(pair.p50)} ms  p99 ${f(pair.p99)} ms  errors ${pair.errors}  (${pair.cpu})`);
   console.log(`signed API writes:  ${f(api.rps)} req/s  p50 ${f(api.p50)} ms  p99 ${f(api.p99)} ms  errors ${api.errors}  (${api.cpu})`);
+  for (const [name, r] of [['raw', raw], ['same store work', pair], ['API', api]] as const) if (r.errors) console.log(`${name} errors: ${r.why}`);
   console.log(`ratio API/raw:      ${(api.rps / raw.rps).toFixed(2)} (limit 0.5: two replicated writes per request); API/same-store-work ${(api.rps / pair.rps).toFixed(2)}`);
   const live = Math.round(api.rps * (NONCE_TTL_MS / 1000));
   console.log(`nonces at this rate: ${live} live keys (TTL ${NONCE_TTL_MS / 1000} s)`);

@@ -37,6 +37,13 @@ export interface RawResult {
   json<T = unknown>(): T;
 }
 
+/** The request met a reused keep-alive connection that the server had closed. */
+class StaleSocketError extends UnibusError {
+  constructor(cause: Error) {
+    super(`kept-alive connection closed by the server: ${cause.message}`, { cause });
+  }
+}
+
 /** Bound on one request when the caller sets none. */
 const DEFAULT_TIMEOUT_MS = 10_000;
 
@@ -73,7 +80,17 @@ export class UnibusClient {
       status = res.status;
       out = new Uint8Array(await res.arrayBuffer());
     } else {
-      ({ status, body: out } = await this.#send(url, method, headers, bytes, timeoutMs));
+      const deadline = Date.now() + timeoutMs;
+      try {
+        ({ status, body: out } = await this.#send(url, method, headers, bytes, timeoutMs));
+      } catch (err) {
+        // A kept-alive connection the server closed as idle just as this
+        // request went out: the server read nothing, so send it again, once,
+        // on a new connection. The same nonce goes with it: had the server
+        // acted on the first, the second would be refused as a replay.
+        if (!(err instanceof StaleSocketError)) throw err;
+        ({ status, body: out } = await this.#send(url, method, headers, bytes, Math.max(1, deadline - Date.now())));
+      }
     }
     return { status, body: out, json: <T>() => JSON.parse(Buffer.from(out).toString('utf8')) as T };
   }
@@ -97,7 +114,8 @@ export class UnibusClient {
       const timer = setTimeout(() => req.destroy(new UnibusError(`${method} ${url.pathname}: no answer within ${timeoutMs} ms`)), timeoutMs);
       function fail(err: Error) {
         clearTimeout(timer);
-        reject(err);
+        const code = (err as NodeJS.ErrnoException).code;
+        reject(req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE') ? new StaleSocketError(err) : err);
       }
       req.on('error', fail);
       req.end(body.length ? body : undefined);
