@@ -3,9 +3,11 @@
 // bare nats.js client at the same concurrency in the same run. Each node is a
 // real membershipd process (compiled, as installed) with its nats-server
 // child; this process only drives load, as a client fleet would.
-// Then: RSS of each membershipd after the load; how long a new user takes to
-// become usable on all three nodes, and how long a revocation takes to cut
-// that user's open NATS connection on all three.
+// Then: what a live nonce costs each node (NONCE_KEYS more nonces, 60,000 by
+// default, 0 to skip) and the bound that makes at the measured rate; RSS of
+// each membershipd after the load; how long a new user takes to become usable
+// on all three nodes, and how long a revocation takes to cut that user's open
+// NATS connection on all three.
 // Run by hand: node --import tsx bench/api-writes.ts [requests] [concurrency]
 // (MEMBERSHIPD_NODE_ARGS="--cpu-prof --cpu-prof-dir=D" profiles the daemons.)
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
