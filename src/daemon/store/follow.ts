@@ -64,7 +64,7 @@ export class FollowedBucket<T> {
   #reached: { seq: number; done: () => void }[] = [];
   /** The newest barrier asked, and the newest the copy has applied. */
   #asked: Barrier | undefined;
-  #applied: { askedAt: number; seq: number } | undefined;
+  #applied: { askedAt: number } | undefined;
   #watch: QueuedIterator<KvWatchEntry> | undefined;
   #stopped = false;
   /** Leader round trips asked so far, and reads they served (the sharing, for logs and tests). */
@@ -87,10 +87,6 @@ export class FollowedBucket<T> {
     this.#watch?.stop();
   }
 
-  get seen(): number {
-    return this.#seen;
-  }
-
   /**
    * The key's value under a barrier asked at most READ_LEASE_MS before this
    * call, or ASK_LEADER when the copy did not reach it in time. A missing,
@@ -106,7 +102,7 @@ export class FollowedBucket<T> {
         this.stats.leaderReads++;
         return ASK_LEADER;
       }
-      if (!this.#applied || b.askedAt > this.#applied.askedAt) this.#applied = { askedAt: b.askedAt, seq };
+      if (!this.#applied || b.askedAt > this.#applied.askedAt) this.#applied = { askedAt: b.askedAt };
     }
     return this.#entries.get(key) ?? null;
   }
