@@ -40,9 +40,9 @@ export const CONTROL_STREAMS: string[] = [...Object.values(BUCKETS).map((b) => `
  * accepted is always still in the bucket.
  * Memory bound: at R signed requests/s the bucket holds R * 150 live keys on
  * every node. bench/api-writes.ts measures each key at 147 bytes stored and
- * 270-630 bytes of nats-server RSS (Go's GC headroom included). At 909 req/s,
- * the highest rate measured on the 3-node loopback bench, that is 136,000 keys
- * and at most about 86 MB per node. The TTL, not the request rate, is the
+ * 210-630 bytes of nats-server RSS (Go's GC headroom included). At 936 req/s,
+ * the highest rate measured on the 3-node loopback bench, that is 140,000 keys
+ * and at most about 89 MB per node. The TTL, not the request rate, is the
  * lever: halving it halves the bound.
  */
 export const NONCE_WINDOW_MS = 60_000;
