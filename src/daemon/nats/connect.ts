@@ -49,16 +49,16 @@ export async function connectInternal(o: InternalConnectOptions): Promise<NatsCo
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * Creates-or-opens a KV bucket, retrying with short per-attempt timeouts
- * until budgetMs runs out: on a cold multi-node start the meta group needs a
- * while to elect a leader and place the stream.
- */
 /** The bound on creation attempt N (from 0): 0.5 s, then x1.5 each try, at most 5 s. */
 export function attemptTimeoutMs(attempt: number): number {
   return Math.min(500 * 1.5 ** attempt, 5000);
 }
 
+/**
+ * Creates-or-opens a KV bucket, retrying with short per-attempt timeouts
+ * until budgetMs runs out: on a cold multi-node start the meta group needs a
+ * while to elect a leader and place the stream.
+ */
 export async function openBucketWithRetry(
   nc: NatsConnection,
   name: string,
