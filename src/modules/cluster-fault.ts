@@ -47,8 +47,9 @@ export const FAULT_FACT_SCRIPT = [
 export const FAULT_SIGNAL_SCRIPT = [
   'action=$1; sig=$2; hold=$3; wdfile=$4; shift 4',
   `ours() { [ -r "/proc/$1/cmdline" ] && tr '\\0' '\\n' < "/proc/$1/cmdline" | grep -qxF -- "$2"; }`,
-  `gone() { st=$(sed "s/.*) //" "/proc/$1/stat" 2>/dev/null | cut -d" " -f1); [ -z "$st" ] || [ "$st" = Z ]; }`,
-  `stopped() { st=$(sed "s/.*) //" "/proc/$1/stat" 2>/dev/null | cut -d" " -f1); [ "$st" = T ]; }`,
+  `pstate() { sed "s/.*) //" "/proc/$1/stat" 2>/dev/null | cut -d" " -f1; }`,
+  `gone() { st=$(pstate "$1"); [ -z "$st" ] || [ "$st" = Z ]; }`,
+  `stopped() { [ "$(pstate "$1")" = T ]; }`,
   'if [ "$action" != kill ]; then',
   '  wd=$(head -n1 -- "$wdfile" 2>/dev/null)',
   `  case $wd in ''|*[!0-9]*) ;; *) ours "$wd" unibus-thaw && kill "$wd" 2>/dev/null && echo "watchdog pid $wd cancelled";; esac`,
