@@ -176,3 +176,26 @@ test('no leader: every read waiting on the barrier is refused 503, and the next 
   assert.equal(await f.read('a'), null);
   f.stop();
 });
+
+test('change listeners hear each applied change, after the copy holds it, until they unsubscribe', async () => {
+  const b = new FakeBucket();
+  const f = await followed(b);
+  let heard = 0;
+  const off = f.onChange(() => heard++);
+  b.write('a', { v: 1 });
+  b.write('b', { v: 2 });
+  b.deliver();
+  await sleep(20);
+  assert.equal(heard, 2);
+  let seenInCopy: unknown;
+  const off2 = f.onChange(() => void f.read('c').then((r) => (seenInCopy = r)));
+  off();
+  b.write('c', { v: 3 });
+  b.deliver();
+  await sleep(20);
+  assert.equal(heard, 2, 'unsubscribed');
+  assert.ok(seenInCopy !== ASK_LEADER);
+  assert.equal((seenInCopy as { value: { v: number } } | null)?.value.v, 3);
+  off2();
+  f.stop();
+});

@@ -1,5 +1,5 @@
 // Keeps a node's data-plane authorization in step with the users and members
-// buckets: any change triggers a recompute (read at the stream leader), and a
+// buckets: any change triggers a recompute (consistent reads), and a
 // changed list is applied (render, validate, SIGHUP) and cached on disk.
 // A slow periodic resync covers a watch that ended while quorum was lost.
 import { KvWatchInclude, type KV } from '@nats-io/kv';
@@ -36,10 +36,17 @@ export class AclWatcher {
    */
   async start(): Promise<void> {
     // Watches first, then the first sync: a change made in between is then
-    // seen by the watch, not left for the periodic resync. Bounded: without
-    // quorum the watches keep retrying on their own.
-    const watching = [this.store.kv.users, this.store.kv.members].map((kv) => new Promise<void>((ready) => void this.#follow(kv, ready)));
-    await Promise.race([Promise.all(watching), new Promise((r) => setTimeout(r, 5000).unref())]);
+    // seen by the watch, not left for the periodic resync. A store that
+    // follows its buckets (store/follow.ts) already watches them: its copies
+    // say when they change. Otherwise the watcher keeps its own watches,
+    // bounded: without quorum they keep retrying on their own.
+    const follow = this.store.follow;
+    if (follow) {
+      this.#stops.push(follow.users.onChange(() => this.schedule()), follow.members.onChange(() => this.schedule()));
+    } else {
+      const watching = [this.store.kv.users, this.store.kv.members].map((kv) => new Promise<void>((ready) => void this.#follow(kv, ready)));
+      await Promise.race([Promise.all(watching), new Promise((r) => setTimeout(r, 5000).unref())]);
+    }
     this.#resync = setInterval(() => this.schedule(), this.o.resyncMs ?? 10_000);
     this.#resync.unref();
     await this.sync();

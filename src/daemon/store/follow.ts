@@ -67,6 +67,7 @@ export class FollowedBucket<T> {
   #applied: { askedAt: number } | undefined;
   #watch: QueuedIterator<KvWatchEntry> | undefined;
   #stopped = false;
+  readonly #listeners = new Set<() => void>();
   /** Leader round trips asked so far, and reads they served (the sharing, for logs and tests). */
   readonly stats = { barriers: 0, reads: 0, leaderReads: 0 };
 
@@ -85,6 +86,12 @@ export class FollowedBucket<T> {
   stop(): void {
     this.#stopped = true;
     this.#watch?.stop();
+  }
+
+  /** Calls `fn` after each change the copy applies (the ACL watcher's trigger); returns the unsubscribe. */
+  onChange(fn: () => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
   }
 
   /**
@@ -158,6 +165,7 @@ export class FollowedBucket<T> {
       }
       this.#reached = still;
     }
+    for (const fn of this.#listeners) fn();
   }
 
   async #follow(): Promise<void> {
