@@ -7,6 +7,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
 import { UnibusError } from '../../errors.js';
 import type { Secret } from '../../secret.js';
+import { installRequestShim } from './request-shim.js';
 
 export class InternalConnectError extends UnibusError {}
 export class BucketOpenError extends UnibusError {}
@@ -27,6 +28,7 @@ export async function connectInternal(o: InternalConnectOptions): Promise<NatsCo
   const tls = o.caFile
     ? { ca: await readFile(o.caFile, 'utf8'), checkServerIdentity: (_name: string, cert: PeerCertificate) => checkServerIdentity(host, cert) }
     : undefined;
+  installRequestShim();
   try {
     return await connect({
       servers: o.servers,
