@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import { ApiError } from '../../src/daemon/store/errors.js';
-import { ASK_LEADER, FollowedBucket, READ_LEASE_MS, WRITE_SETTLE_MS, waitOutReadLeases } from '../../src/daemon/store/follow.js';
+import { ASK_LEADER, FollowedBucket, READ_LEASE_MS, REFRESH_AFTER_MS, WRITE_SETTLE_MS, waitOutReadLeases } from '../../src/daemon/store/follow.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -119,6 +119,57 @@ test('reads within the lease share one barrier; after it they ask again', async 
   await sleep(READ_LEASE_MS + 20);
   await f.read('a');
   assert.equal(b.infoCalls, 2, 'the lease ran out: a new barrier');
+  f.stop();
+});
+
+test('under steady reads the next barrier is asked halfway through the lease, and no read waits when it ends', async () => {
+  const b = new FakeBucket();
+  b.write('a', { v: 1 });
+  const f = await followed(b);
+  b.deliver();
+  const t0 = performance.now();
+  await f.read('a');
+  assert.equal(b.infoCalls, 1);
+  await sleep(REFRESH_AFTER_MS + 10);
+  assert.ok(((await f.read('a')) as { value: { v: number } }).value.v === 1, 'served at once from the copy');
+  await sleep(10);
+  assert.equal(b.infoCalls, 2, 'the next barrier was asked in the background');
+  await f.read('a');
+  assert.equal(b.infoCalls, 2, 'once per lease: a barrier in flight or newly applied is not asked again');
+  // Past the first barrier's lease, the second serves: with the leader gone
+  // now, a read that asked would be refused.
+  await sleep(Math.max(0, t0 + READ_LEASE_MS + 10 - performance.now()));
+  b.leaderDown = true;
+  const got = await f.read('a');
+  assert.ok(got !== ASK_LEADER && got?.value.v === 1);
+  assert.equal(b.infoCalls, 2);
+  f.stop();
+});
+
+test('a barrier asked ahead serves no read before the copy has applied it', async () => {
+  const b = new FakeBucket();
+  b.write('a', { v: 1 });
+  const f = await followed(b);
+  b.deliver();
+  const t0 = performance.now();
+  await f.read('a');
+  await sleep(REFRESH_AFTER_MS + 10);
+  // Another node commits a change the copy is not sent, and then the next
+  // barrier is asked ahead: its sequence covers the change.
+  b.write('a', { v: 2 });
+  await f.read('a');
+  await sleep(10);
+  assert.equal(b.infoCalls, 2);
+  // Past the first lease the read must wait for the copy, not answer v1.
+  await sleep(Math.max(0, t0 + READ_LEASE_MS + 10 - performance.now()));
+  const r = f.read('a');
+  let done = false;
+  void r.then(() => (done = true));
+  await sleep(20);
+  assert.equal(done, false, 'the read waits for the copy to reach the barrier');
+  b.deliver();
+  const got = await r;
+  assert.ok(got !== ASK_LEADER && got?.value.v === 2);
   f.stop();
 });
 

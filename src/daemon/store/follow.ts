@@ -6,7 +6,9 @@
 // A read is served from the copy only under a fresh barrier: the stream's last
 // sequence, asked of the stream leader at most READ_LEASE_MS before the read
 // began, and already applied to the copy. When no barrier is that fresh, the
-// read asks for one (joining one already asked within the lease).
+// read asks for one (joining one already asked within the lease). Under
+// steady reads the next barrier is asked halfway through the lease, so reads
+// do not wait for the leader each time one runs out.
 //
 // Writers keep their side of the lease: every write to a followed bucket is
 // acknowledged to its caller only WRITE_SETTLE_MS after the store acknowledged
@@ -40,6 +42,8 @@ export interface FollowOptions {
 
 /** A barrier asked this recently serves a read from the copy. */
 export const READ_LEASE_MS = 100;
+/** Past this age, a read that a barrier still serves asks for the next one in the background. */
+export const REFRESH_AFTER_MS = READ_LEASE_MS / 2;
 /** Writers to a followed bucket wait this long after the store's ack: the lease plus room for timers and clock rates. */
 export const WRITE_SETTLE_MS = 2 * READ_LEASE_MS;
 
@@ -101,17 +105,40 @@ export class FollowedBucket<T> {
    */
   async read(key: string): Promise<Versioned<T> | null | typeof ASK_LEADER> {
     this.stats.reads++;
-    const since = performance.now() - READ_LEASE_MS;
-    if (!(this.#applied && this.#applied.askedAt >= since)) {
+    const now = performance.now();
+    const since = now - READ_LEASE_MS;
+    if (this.#applied && this.#applied.askedAt >= since) {
+      if (this.#applied.askedAt < now - REFRESH_AFTER_MS && !(this.#asked && this.#asked.askedAt > this.#applied.askedAt)) this.#refresh();
+    } else {
       const b = this.#asked && this.#asked.askedAt >= since ? this.#asked : this.#ask();
       const seq = await b.seq;
       if (this.#seen < seq && !(await this.#reach(seq))) {
         this.stats.leaderReads++;
         return ASK_LEADER;
       }
-      if (!this.#applied || b.askedAt > this.#applied.askedAt) this.#applied = { askedAt: b.askedAt };
+      this.#advance(b.askedAt);
     }
     return this.#entries.get(key) ?? null;
+  }
+
+  /** The copy has applied the barrier asked at `askedAt`. */
+  #advance(askedAt: number): void {
+    if (!this.#applied || askedAt > this.#applied.askedAt) this.#applied = { askedAt };
+  }
+
+  /**
+   * Asks for the next barrier while the current one still serves reads, so
+   * that under steady reads none waits for the leader when the lease ends.
+   * It serves reads only once the copy has applied it, as any barrier.
+   */
+  #refresh(): void {
+    const b = this.#ask();
+    b.seq.then(
+      async (seq) => {
+        if (this.#seen >= seq || (await this.#reach(seq))) this.#advance(b.askedAt);
+      },
+      () => undefined, // the next read past the lease asks again, and reports a refusal
+    );
   }
 
   #ask(): Barrier {
