@@ -3,11 +3,11 @@
 // bare nats.js client at the same concurrency in the same run. Each node is a
 // real membershipd process (compiled, as installed) with its nats-server
 // child; this process only drives load, as a client fleet would.
-// Then: what a live nonce costs each node (NONCE_KEYS more nonces, 60,000 by
-// default, 0 to skip) and the bound that makes at the measured rate; RSS of
-// each membershipd after the load; how long a new user takes to become usable
-// on all three nodes, and how long a revocation takes to cut that user's open
-// NATS connection on all three.
+// Then: RSS of each membershipd 5, 15 and 30 s after the load; what a live
+// nonce costs each node (NONCE_KEYS more nonces, 60,000 by default, 0 to
+// skip) and the bound that makes at the measured rate; how long a new user
+// takes to become usable on all three nodes, and how long a revocation takes
+// to cut that user's open NATS connection on all three.
 // Run by hand: node --import tsx bench/api-writes.ts [requests] [concurrency]
 // (MEMBERSHIPD_NODE_ARGS="--cpu-prof --cpu-prof-dir=D" profiles the daemons.)
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -136,6 +136,15 @@ try {
   const byRatio = [...results].sort((a, b) => a.api.rps / a.raw.rps - b.api.rps / b.raw.rps);
   const { raw, api } = byRatio[Math.floor(byRatio.length / 2)]!;
   console.log(`median round: API/raw ${(api.rps / raw.rps).toFixed(2)} (${f(api.rps)} / ${f(raw.rps)}), API p99 ${f(api.p99)} ms; ratios ${results.map((r) => (r.api.rps / r.raw.rps).toFixed(2)).join(', ')}; API p99 ${results.map((r) => f(r.api.p99)).join(', ')} ms`);
+  // Idle RSS: each membershipd (its nats-server child not counted) at 5, 15
+  // and 30 s after the last request.
+  const loadEnd = performance.now();
+  const idle: string[] = [];
+  for (const at of [5, 15, 30]) {
+    await sleep(Math.max(0, loadEnd + at * 1000 - performance.now()));
+    idle.push(`${at} s: ${run.daemons.map((d) => rssMb(d.pid).toFixed(1)).join(', ')} MB`);
+  }
+  console.log(`membershipd RSS after the load, idle (no child): ${idle.join('; ')}`);
   const live = Math.round(api.rps * (NONCE_TTL_MS / 1000));
   console.log(`nonces at this rate: ${live} live keys (TTL ${NONCE_TTL_MS / 1000} s)`);
   // What a live nonce costs each node: NONCE_KEYS more nonce-shaped keys
@@ -157,8 +166,6 @@ try {
     const perKey = Math.max(stored, ...grew);
     console.log(`nonce bound at ${f(api.rps)} req/s: ${live} live keys, about ${((live * perKey) / 1e6).toFixed(0)} MB per node at ${perKey.toFixed(0)} bytes per key`);
   }
-  await sleep(5000);
-  console.log(`membershipd RSS after the load, 5 s idle (no child): ${run.daemons.map((d) => rssMb(d.pid).toFixed(1)).join(', ')} MB`);
 
   // Revocation: every node follows the users bucket and reloads its own server.
   const ca = readFileSync(run.clientCa, 'utf8');
