@@ -83,6 +83,15 @@ async function followed(b: FakeBucket, catchUpMs = 300): Promise<FollowedBucket<
   return f;
 }
 
+/** A bucket holding a = {v: 1}, and a copy that has applied it. */
+async function copyOfA(): Promise<{ b: FakeBucket; f: FollowedBucket<{ v: number }> }> {
+  const b = new FakeBucket();
+  b.write('a', { v: 1 });
+  const f = await followed(b);
+  b.deliver();
+  return { b, f };
+}
+
 test('the writers wait out the readers lease', () => {
   assert.ok(WRITE_SETTLE_MS > READ_LEASE_MS);
 });
@@ -107,10 +116,7 @@ test('a read waits for the copy to reach the barrier the leader gave, then answe
 });
 
 test('reads within the lease share one barrier; after it they ask again', async () => {
-  const b = new FakeBucket();
-  b.write('a', { v: 1 });
-  const f = await followed(b);
-  b.deliver();
+  const { b, f } = await copyOfA();
   const many = await Promise.all(Array.from({ length: 50 }, () => f.read('a')));
   assert.ok(many.every((r) => r !== ASK_LEADER && r?.value.v === 1));
   assert.equal(b.infoCalls, 1, 'fifty reads at once: one leader round trip');
@@ -123,10 +129,7 @@ test('reads within the lease share one barrier; after it they ask again', async 
 });
 
 test('under steady reads the next barrier is asked halfway through the lease, and no read waits when it ends', async () => {
-  const b = new FakeBucket();
-  b.write('a', { v: 1 });
-  const f = await followed(b);
-  b.deliver();
+  const { b, f } = await copyOfA();
   const t0 = performance.now();
   await f.read('a');
   assert.equal(b.infoCalls, 1);
@@ -147,10 +150,7 @@ test('under steady reads the next barrier is asked halfway through the lease, an
 });
 
 test('a barrier asked ahead serves no read before the copy has applied it', async () => {
-  const b = new FakeBucket();
-  b.write('a', { v: 1 });
-  const f = await followed(b);
-  b.deliver();
+  const { b, f } = await copyOfA();
   const t0 = performance.now();
   await f.read('a');
   await sleep(REFRESH_AFTER_MS + 10);
