@@ -9,6 +9,7 @@
 // takes to become usable on all three nodes, and how long a revocation takes
 // to cut that user's open NATS connection on all three.
 // Run by hand: node --import tsx bench/api-writes.ts [requests] [concurrency]
+// (ROUNDS, SLICES, WARMUP and NONCE_KEYS in the environment; see below.)
 // (MEMBERSHIPD_NODE_ARGS="--cpu-prof --cpu-prof-dir=D" profiles the daemons.)
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
@@ -43,30 +44,50 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
-async function drive(n: number, c: number, op: (i: number) => Promise<void>): Promise<{ rps: number; p50: number; p99: number; errors: number; why: string }> {
-  const lat: number[] = [];
+/** One kind of operation, measured over one or more slices: latencies, time, errors and CPU add up. */
+interface Tally {
+  lat: number[];
+  secs: number;
+  errors: number;
+  why: Map<string, number>;
+  /** CPU seconds over its slices: this process, the membershipd processes, the nats-servers. */
+  cpu: number[];
+}
+const tally = (): Tally => ({ lat: [], secs: 0, errors: 0, why: new Map(), cpu: [0, 0, 0] });
+
+async function drive(n: number, c: number, op: (i: number) => Promise<void>, t: Tally = tally()): Promise<Tally> {
   let next = 0;
-  let errors = 0;
-  const why = new Map<string, number>();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: c }, async () => {
       while (next < n) {
         const i = next++;
-        const t = performance.now();
+        const s = performance.now();
         try {
           await op(i);
-          lat.push(performance.now() - t);
+          t.lat.push(performance.now() - s);
         } catch (err) {
-          errors++;
+          t.errors++;
           const m = (err as Error).message.slice(0, 120);
-          why.set(m, (why.get(m) ?? 0) + 1);
+          t.why.set(m, (t.why.get(m) ?? 0) + 1);
         }
       }
     }),
   );
-  const secs = (performance.now() - t0) / 1000;
-  return { rps: lat.length / secs, p50: pct(lat, 50), p99: pct(lat, 99), errors, why: [...why].map(([m, k]) => `${k}x ${m}`).join('; ') };
+  t.secs += (performance.now() - t0) / 1000;
+  return t;
+}
+
+function summary(t: Tally): { rps: number; p50: number; p99: number; errors: number; why: string; cpu: string } {
+  const per = t.cpu.map((x) => (x * 1000) / (t.lat.length + t.errors));
+  return {
+    rps: t.lat.length / t.secs,
+    p50: pct(t.lat, 50),
+    p99: pct(t.lat, 99),
+    errors: t.errors,
+    why: [...t.why].map(([m, k]) => `${k}x ${m}`).join('; '),
+    cpu: `CPU per op: load ${f(per[0])} ms, membershipd ${f(per[1])} ms, nats-server ${f(per[2])} ms`,
+  };
 }
 
 buildDaemon();
@@ -97,34 +118,43 @@ try {
 
   const daemonPids = run.daemons.map((d) => d.pid);
   const natsPids = run.names.map((n) => Number(readFileSync(join(run.dir, n, 'nats-server.pid'), 'utf8').trim()));
-  // CPU ms per operation, by process group, over one phase.
-  const cpuOf = async <T,>(n: number, phase: () => Promise<T>): Promise<T & { cpu: string }> => {
+  // Adds the CPU each process group uses during one slice to its tally.
+  const measured = async (t: Tally, slice: () => Promise<unknown>): Promise<void> => {
     const sum = (pids: number[]) => pids.reduce((a, p) => a + cpuSecs(p), 0);
-    const b = [sum([process.pid]), sum(daemonPids), sum(natsPids)];
-    const r = await phase();
-    const a = [sum([process.pid]), sum(daemonPids), sum(natsPids)];
-    const per = a.map((x, i) => ((x - b[i]) * 1000) / n);
-    return { ...r, cpu: `CPU per op: load ${f(per[0])} ms, membershipd ${f(per[1])} ms, nats-server ${f(per[2])} ms` };
+    const now = () => [sum([process.pid]), sum(daemonPids), sum(natsPids)];
+    const b = now();
+    await slice();
+    now().forEach((x, i) => (t.cpu[i] += x - b[i]));
   };
   const pub = makeUser('probe').sign_pub;
   const kvs = await Promise.all(ncs.map((nc) => new Kvm(jetstream(nc, { timeout: 5000 })).create('BENCH_raw', { replicas: 3, history: 1, allow_direct: false })));
   await drive(Math.min(warmup, 3000), C, (i) => kvs[i % 3].create(`w${i}`, '{}').then(() => {}));
-  // The three phases run ROUNDS times in turn (3 by default): on a shared
-  // machine the rate drifts between runs, and each round's ratio compares
-  // phases measured seconds apart. The summary takes the median round.
+  // The three kinds of operation take turns in slices of N / SLICES (6 by
+  // default): on a shared machine the rate drifts by up to 30% within
+  // seconds, and in short turns all three meet the same conditions. A round
+  // adds up its slices; the summary takes the median of ROUNDS rounds (3).
   const rounds = Number(process.env.ROUNDS ?? 3);
-  console.log(`requests ${N}, concurrency ${C}, 3 membershipd processes, R3, sync_interval always, ${rounds} rounds`);
-  type Phase = Awaited<ReturnType<typeof drive>> & { cpu: string };
+  const slices = Number(process.env.SLICES ?? 6);
+  const per = Math.ceil(N / slices);
+  console.log(`requests ${per * slices}, concurrency ${C}, 3 membershipd processes, R3, sync_interval always, ${rounds} rounds of ${slices} slices`);
+  type Phase = ReturnType<typeof summary>;
   const results: { raw: Phase; pair: Phase; api: Phase }[] = [];
   for (let round = 0; round < rounds; round++) {
-    const raw = await cpuOf(N, () => drive(N, C, (i) => kvs[i % 3].create(`k${round}.${i}`, '{"handle":"x","sign_pub":"' + pub + '"}').then(() => {})));
-    // The same store work as one signed write, without HTTP, signing or h3:
-    // the nonce create, then the data write.
-    const pair = await cpuOf(N, () => drive(N, C, async (i) => {
-      await kvs[i % 3].create(`n${round}.${i}`, '1');
-      await kvs[i % 3].put('d', '{"sealed":"' + sealed + '"}');
-    }));
-    const api = await cpuOf(N, () => drive(N, C, upload));
+    const t = { raw: tally(), pair: tally(), api: tally() };
+    for (let sl = 0; sl < slices; sl++) {
+      const tag = `${round}.${sl}`;
+      await measured(t.raw, () => drive(per, C, (i) => kvs[i % 3].create(`k${tag}.${i}`, '{"handle":"x","sign_pub":"' + pub + '"}').then(() => {}), t.raw));
+      // The same store work as one signed write, without HTTP, signing or h3:
+      // the nonce create, then the data write.
+      await measured(t.pair, () => drive(per, C, async (i) => {
+        await kvs[i % 3].create(`n${tag}.${i}`, '1');
+        await kvs[i % 3].put('d', '{"sealed":"' + sealed + '"}');
+      }, t.pair));
+      await measured(t.api, () => drive(per, C, upload, t.api));
+    }
+    const raw = summary(t.raw);
+    const pair = summary(t.pair);
+    const api = summary(t.api);
     results.push({ raw, pair, api });
     console.log(`round ${round + 1}`);
     console.log(`  raw kv.create:      ${f(raw.rps)} ops/s  p50 ${f(raw.p50)} ms  p99 ${f(raw.p99)} ms  errors ${raw.errors}  (${raw.cpu})`);
@@ -156,7 +186,7 @@ try {
     const nonceKvs = await Promise.all(ncs.map((nc) => new Kvm(jetstream(nc, { timeout: 5000 })).open('UNIBUS_nonces', { allow_direct: false })));
     const s0 = (await jsm.streams.info('KV_UNIBUS_nonces')).state;
     const rss0 = natsPids.map(rssMb);
-    const fill = await drive(extra, 32, (i) => nonceKvs[i % 3].create(`admin.${makeNonce()}`, String(Date.now())).then(() => {}));
+    const fill = summary(await drive(extra, 32, (i) => nonceKvs[i % 3].create(`admin.${makeNonce()}`, String(Date.now())).then(() => {})));
     const s1 = (await jsm.streams.info('KV_UNIBUS_nonces')).state;
     const rss1 = natsPids.map(rssMb);
     const keys = s1.messages - s0.messages;
