@@ -8,6 +8,7 @@ import { makeServers, startServers, stopServers, type TestNatsServer } from '../
 import { connectInternal, makeInternal, makeUser, openTestStore } from '../helpers/control-plane.js';
 import { BUCKETS, NONCE_TTL_MS, NONCE_WINDOW_MS, type Store } from '../../src/daemon/store/buckets.js';
 import { ApiError } from '../../src/daemon/store/errors.js';
+import { WRITE_SETTLE_MS } from '../../src/daemon/store/follow.js';
 import { addUser, getUser, listUsers, revokeUser } from '../../src/daemon/store/users.js';
 import { addMember, createRoom, getMembers, listRoomsOf, removeMember, getRoom } from '../../src/daemon/store/rooms.js';
 import { claimNonce } from '../../src/daemon/store/nonces.js';
@@ -56,8 +57,11 @@ test('users: add is idempotent, another key is refused, revoke keeps the record'
   const a = makeUser('alice');
   const r1 = await addUser(store, { handle: 'alice', sign_pub: a.sign_pub, role: 'admin' });
   assert.equal(r1.created, true);
+  const t = performance.now();
   const r2 = await addUser(store, { handle: 'alice', sign_pub: a.sign_pub, role: 'admin' });
   assert.equal(r2.created, false);
+  // "Exists" acknowledges the record as much as "created": both wait out the read lease.
+  assert.ok(performance.now() - t >= WRITE_SETTLE_MS, 'the no-change add waits out the read lease');
   const other = makeUser('alice');
   await assert.rejects(addUser(store, { handle: 'alice', sign_pub: other.sign_pub, role: 'admin' }), code('conflict'));
   // One key, one handle: it is one NATS nkey. A refused add leaves its key free.

@@ -65,6 +65,9 @@ export async function addUser(store: Store, u: NewUser): Promise<{ user: UserRec
   if (cur.role !== u.role || (u.box_pub && cur.box_pub !== u.box_pub)) {
     throw new ApiError('conflict', `user ${u.handle} exists with another role or box key`);
   }
+  // The add that wrote this record may have committed only just now (a retry
+  // racing it): "exists" is an acknowledgement too, so wait out the lease.
+  await waitOutReadLeases();
   return { user: cur, created: false };
 }
 
