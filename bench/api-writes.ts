@@ -118,14 +118,6 @@ try {
 
   const daemonPids = run.daemons.map((d) => d.pid);
   const natsPids = run.names.map((n) => Number(readFileSync(join(run.dir, n, 'nats-server.pid'), 'utf8').trim()));
-  // Adds the CPU each process group uses during one slice to its tally.
-  const measured = async (t: Tally, slice: () => Promise<unknown>): Promise<void> => {
-    const sum = (pids: number[]) => pids.reduce((a, p) => a + cpuSecs(p), 0);
-    const now = () => [sum([process.pid]), sum(daemonPids), sum(natsPids)];
-    const b = now();
-    await slice();
-    now().forEach((x, i) => (t.cpu[i] += x - b[i]));
-  };
   const pub = makeUser('probe').sign_pub;
   const kvs = await Promise.all(ncs.map((nc) => new Kvm(jetstream(nc, { timeout: 5000 })).create('BENCH_raw', { replicas: 3, history: 1, allow_direct: false })));
   await drive(Math.min(warmup, 3000), C, (i) => kvs[i % 3].create(`w${i}`, '{}').then(() => {}));
@@ -136,6 +128,14 @@ try {
   const rounds = Number(process.env.ROUNDS ?? 3);
   const slices = Number(process.env.SLICES ?? 6);
   const per = Math.ceil(N / slices);
+  // One slice of `per` operations into a tally, with the CPU each process group used meanwhile.
+  const sum = (pids: number[]) => pids.reduce((a, p) => a + cpuSecs(p), 0);
+  const cpuNow = () => [sum([process.pid]), sum(daemonPids), sum(natsPids)];
+  const slice = async (t: Tally, op: (i: number) => Promise<void>): Promise<void> => {
+    const b = cpuNow();
+    await drive(per, C, op, t);
+    cpuNow().forEach((x, i) => (t.cpu[i] += x - b[i]));
+  };
   console.log(`requests ${per * slices}, concurrency ${C}, 3 membershipd processes, R3, sync_interval always, ${rounds} rounds of ${slices} slices`);
   type Phase = ReturnType<typeof summary>;
   const results: { raw: Phase; pair: Phase; api: Phase }[] = [];
@@ -143,24 +143,24 @@ try {
     const t = { raw: tally(), pair: tally(), api: tally() };
     for (let sl = 0; sl < slices; sl++) {
       const tag = `${round}.${sl}`;
-      await measured(t.raw, () => drive(per, C, (i) => kvs[i % 3].create(`k${tag}.${i}`, '{"handle":"x","sign_pub":"' + pub + '"}').then(() => {}), t.raw));
+      await slice(t.raw, (i) => kvs[i % 3].create(`k${tag}.${i}`, '{"handle":"x","sign_pub":"' + pub + '"}').then(() => {}));
       // The same store work as one signed write, without HTTP, signing or h3:
       // the nonce create, then the data write.
-      await measured(t.pair, () => drive(per, C, async (i) => {
+      await slice(t.pair, async (i) => {
         await kvs[i % 3].create(`n${tag}.${i}`, '1');
         await kvs[i % 3].put('d', '{"sealed":"' + sealed + '"}');
-      }, t.pair));
-      await measured(t.api, () => drive(per, C, upload, t.api));
+      });
+      await slice(t.api, upload);
     }
     const raw = summary(t.raw);
     const pair = summary(t.pair);
     const api = summary(t.api);
     results.push({ raw, pair, api });
     console.log(`round ${round + 1}`);
-    console.log(`  raw kv.create:      ${f(raw.rps)} ops/s  p50 ${f(raw.p50)} ms  p99 ${f(raw.p99)} ms  errors ${raw.errors}  (${raw.cpu})`);
-    console.log(`  same store work:    ${f(pair.rps)} ops/s  p50 ${f(pair.p50)} ms  p99 ${f(pair.p99)} ms  errors ${pair.errors}  (${pair.cpu})`);
-    console.log(`  signed API writes:  ${f(api.rps)} req/s  p50 ${f(api.p50)} ms  p99 ${f(api.p99)} ms  errors ${api.errors}  (${api.cpu})`);
-    for (const [name, r] of [['raw', raw], ['same store work', pair], ['API', api]] as const) if (r.errors) console.log(`  ${name} errors: ${r.why}`);
+    for (const [name, unit, r] of [['raw kv.create', 'ops/s', raw], ['same store work', 'ops/s', pair], ['signed API writes', 'req/s', api]] as const) {
+      console.log(`  ${`${name}:`.padEnd(20)}${f(r.rps)} ${unit}  p50 ${f(r.p50)} ms  p99 ${f(r.p99)} ms  errors ${r.errors}  (${r.cpu})`);
+      if (r.errors) console.log(`  ${name} errors: ${r.why}`);
+    }
     console.log(`  ratio API/raw:      ${(api.rps / raw.rps).toFixed(2)} (limit 0.5: two replicated writes per request); API/same-store-work ${(api.rps / pair.rps).toFixed(2)}`);
   }
   const byRatio = [...results].sort((a, b) => a.api.rps / a.raw.rps - b.api.rps / b.raw.rps);
