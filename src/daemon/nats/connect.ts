@@ -8,6 +8,7 @@ import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
 import { UnibusError } from '../../errors.js';
 import type { Secret } from '../../secret.js';
 import { installRequestShim } from './request-shim.js';
+import { installWriteBatching } from './write-batch.js';
 
 export class InternalConnectError extends UnibusError {}
 export class BucketOpenError extends UnibusError {}
@@ -29,6 +30,7 @@ export async function connectInternal(o: InternalConnectOptions): Promise<NatsCo
     ? { ca: await readFile(o.caFile, 'utf8'), checkServerIdentity: (_name: string, cert: PeerCertificate) => checkServerIdentity(host, cert) }
     : undefined;
   installRequestShim();
+  installWriteBatching();
   try {
     return await connect({
       servers: o.servers,
