@@ -8,7 +8,7 @@
 // skip) and the bound that makes at the measured rate; how long a new user
 // takes to become usable on all three nodes, and how long a revocation takes
 // to cut that user's open NATS connection on all three.
-// Run by hand: node --import tsx bench/api-writes.ts [requests] [concurrency]
+// Run by hand: node --import tsx bench/api-writes.ts [requests] [concurrency[,concurrency...]]
 // (ROUNDS, SLICES, WARMUP and NONCE_KEYS in the environment; see below.)
 // (MEMBERSHIPD_NODE_ARGS="--cpu-prof --cpu-prof-dir=D" profiles the daemons.)
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -30,7 +30,9 @@ import { allHealthy, buildDaemon, internalConnect, rssMb, sleep, startCluster } 
 
 const f = (x: number) => x.toFixed(1);
 const N = Number(process.argv[2] ?? 3000);
-const C = Number(process.argv[3] ?? 16);
+// One concurrency, or several to sweep in the same run (e.g. 4,8,16).
+const LEVELS = (process.argv[3] ?? '16').split(',').map(Number);
+if (!LEVELS.every((c) => Number.isSafeInteger(c) && c > 0)) throw new Error(`concurrency: expected a positive integer or a comma-separated list of them, got ${process.argv[3]}`);
 const HOSTS = ['127.0.0.47', '127.0.0.48', '127.0.0.49'];
 
 /** CPU seconds (user+sys) a process has used so far. */
@@ -114,13 +116,14 @@ try {
   // round by round from 1.4 to 0.6 ms over the next 12,000; after 15,000 it
   // was 0.7-0.8 ms from the first round. WARMUP sets the count.
   const warmup = Number(process.env.WARMUP ?? 12_000);
-  await drive(warmup, C, upload);
+  const top = Math.max(...LEVELS);
+  await drive(warmup, top, upload);
 
   const daemonPids = run.daemons.map((d) => d.pid);
   const natsPids = run.names.map((n) => Number(readFileSync(join(run.dir, n, 'nats-server.pid'), 'utf8').trim()));
   const pub = makeUser('probe').sign_pub;
   const kvs = await Promise.all(ncs.map((nc) => new Kvm(jetstream(nc, { timeout: 5000 })).create('BENCH_raw', { replicas: 3, history: 1, allow_direct: false })));
-  await drive(Math.min(warmup, 3000), C, (i) => kvs[i % 3].create(`w${i}`, '{}').then(() => {}));
+  await drive(Math.min(warmup, 3000), top, (i) => kvs[i % 3].create(`w${i}`, '{}').then(() => {}));
   // The three kinds of operation take turns in slices of N / SLICES (6 by
   // default): on a shared machine the rate drifts by up to 30% within
   // seconds, and in short turns all three meet the same conditions. A round
@@ -131,41 +134,51 @@ try {
   // One slice of `per` operations into a tally, with the CPU each process group used meanwhile.
   const sum = (pids: number[]) => pids.reduce((a, p) => a + cpuSecs(p), 0);
   const cpuNow = () => [sum([process.pid]), sum(daemonPids), sum(natsPids)];
-  const slice = async (t: Tally, op: (i: number) => Promise<void>): Promise<void> => {
+  const slice = async (c: number, t: Tally, op: (i: number) => Promise<void>): Promise<void> => {
     const b = cpuNow();
-    await drive(per, C, op, t);
+    await drive(per, c, op, t);
     cpuNow().forEach((x, i) => (t.cpu[i] += x - b[i]));
   };
-  console.log(`requests ${per * slices}, concurrency ${C}, 3 membershipd processes, R3, sync_interval always, ${rounds} rounds of ${slices} slices`);
   type Phase = ReturnType<typeof summary>;
-  const results: { raw: Phase; pair: Phase; api: Phase }[] = [];
-  for (let round = 0; round < rounds; round++) {
-    const t = { raw: tally(), pair: tally(), api: tally() };
-    for (let sl = 0; sl < slices; sl++) {
-      const tag = `${round}.${sl}`;
-      await slice(t.raw, (i) => kvs[i % 3].create(`k${tag}.${i}`, '{"handle":"x","sign_pub":"' + pub + '"}').then(() => {}));
-      // The same store work as one signed write, without HTTP, signing or h3:
-      // the nonce create, then the data write.
-      await slice(t.pair, async (i) => {
-        await kvs[i % 3].create(`n${tag}.${i}`, '1');
-        await kvs[i % 3].put('d', '{"sealed":"' + sealed + '"}');
-      });
-      await slice(t.api, upload);
+  const medians: { c: number; raw: Phase; pair: Phase; api: Phase; ratios: string }[] = [];
+  for (const C of LEVELS) {
+    console.log(`requests ${per * slices}, concurrency ${C}, 3 membershipd processes, R3, sync_interval always, ${rounds} rounds of ${slices} slices`);
+    const results: { raw: Phase; pair: Phase; api: Phase }[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const t = { raw: tally(), pair: tally(), api: tally() };
+      for (let sl = 0; sl < slices; sl++) {
+        const tag = `${C}.${round}.${sl}`;
+        await slice(C, t.raw, (i) => kvs[i % 3].create(`k${tag}.${i}`, '{"handle":"x","sign_pub":"' + pub + '"}').then(() => {}));
+        // The same store work as one signed write, without HTTP, signing or h3:
+        // the nonce create, then the data write.
+        await slice(C, t.pair, async (i) => {
+          await kvs[i % 3].create(`n${tag}.${i}`, '1');
+          await kvs[i % 3].put('d', '{"sealed":"' + sealed + '"}');
+        });
+        await slice(C, t.api, upload);
+      }
+      const raw = summary(t.raw);
+      const pair = summary(t.pair);
+      const api = summary(t.api);
+      results.push({ raw, pair, api });
+      console.log(`round ${round + 1}`);
+      for (const [name, unit, r] of [['raw kv.create', 'ops/s', raw], ['same store work', 'ops/s', pair], ['signed API writes', 'req/s', api]] as const) {
+        console.log(`  ${`${name}:`.padEnd(20)}${f(r.rps)} ${unit}  p50 ${f(r.p50)} ms  p99 ${f(r.p99)} ms  errors ${r.errors}  (${r.cpu})`);
+        if (r.errors) console.log(`  ${name} errors: ${r.why}`);
+      }
+      console.log(`  ratio API/raw:      ${(api.rps / raw.rps).toFixed(2)} (limit 0.5: two replicated writes per request); API/same-store-work ${(api.rps / pair.rps).toFixed(2)}`);
     }
-    const raw = summary(t.raw);
-    const pair = summary(t.pair);
-    const api = summary(t.api);
-    results.push({ raw, pair, api });
-    console.log(`round ${round + 1}`);
-    for (const [name, unit, r] of [['raw kv.create', 'ops/s', raw], ['same store work', 'ops/s', pair], ['signed API writes', 'req/s', api]] as const) {
-      console.log(`  ${`${name}:`.padEnd(20)}${f(r.rps)} ${unit}  p50 ${f(r.p50)} ms  p99 ${f(r.p99)} ms  errors ${r.errors}  (${r.cpu})`);
-      if (r.errors) console.log(`  ${name} errors: ${r.why}`);
-    }
-    console.log(`  ratio API/raw:      ${(api.rps / raw.rps).toFixed(2)} (limit 0.5: two replicated writes per request); API/same-store-work ${(api.rps / pair.rps).toFixed(2)}`);
+    const byRatio = [...results].sort((a, b) => a.api.rps / a.raw.rps - b.api.rps / b.raw.rps);
+    const median = byRatio[Math.floor(byRatio.length / 2)]!;
+    const { raw, api } = median;
+    medians.push({ c: C, ...median, ratios: results.map((r) => (r.api.rps / r.raw.rps).toFixed(2)).join(', ') });
+    console.log(`median round: API/raw ${(api.rps / raw.rps).toFixed(2)} (${f(api.rps)} / ${f(raw.rps)}), API p99 ${f(api.p99)} ms; ratios ${results.map((r) => (r.api.rps / r.raw.rps).toFixed(2)).join(', ')}; API p99 ${results.map((r) => f(r.api.p99)).join(', ')} ms`);
   }
-  const byRatio = [...results].sort((a, b) => a.api.rps / a.raw.rps - b.api.rps / b.raw.rps);
-  const { raw, api } = byRatio[Math.floor(byRatio.length / 2)]!;
-  console.log(`median round: API/raw ${(api.rps / raw.rps).toFixed(2)} (${f(api.rps)} / ${f(raw.rps)}), API p99 ${f(api.p99)} ms; ratios ${results.map((r) => (r.api.rps / r.raw.rps).toFixed(2)).join(', ')}; API p99 ${results.map((r) => f(r.api.p99)).join(', ')} ms`);
+  if (LEVELS.length > 1) {
+    console.log('concurrency | API/raw, median round (all rounds) | API req/s | API p50 / p99 ms | same store work p99 ms');
+    for (const m of medians) console.log(`${String(m.c).padStart(11)} | ${(m.api.rps / m.raw.rps).toFixed(2)} (${m.ratios}) | ${f(m.api.rps)} | ${f(m.api.p50)} / ${f(m.api.p99)} | ${f(m.pair.p99)}`);
+  }
+  const api = medians.reduce((a, m) => (m.api.rps > a.rps ? m.api : a), medians[0].api);
   // Idle RSS: each membershipd (its nats-server child not counted) at 5, 15
   // and 30 s after the last request.
   const loadEnd = performance.now();
