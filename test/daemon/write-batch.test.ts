@@ -1,11 +1,15 @@
 // Batched writes on membershipd's NATS connections (src/daemon/nats/write-batch.ts),
 // on the library's own NodeTransport over a socket that records its writes:
 // what one turn of the event loop hands over goes out as one write, in order;
-// close and disconnect write what is held before the socket goes.
+// close and disconnect write what is held before the socket goes. Then on a
+// real nats-server, through membershipd's own connect: the connection the
+// library builds is the one batched, and every request still gets its reply.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NodeTransport } from '@nats-io/transport-node/lib/node_transport.js';
 import { installWriteBatching } from '../../src/daemon/nats/write-batch.js';
+import { connectInternal } from '../../src/daemon/nats/connect.js';
+import { makeServers, stopServers } from '../helpers/control-nats.js';
 
 assert.equal(installWriteBatching(), true);
 
@@ -75,4 +79,42 @@ test('close and disconnect write what is held before the socket is destroyed', a
   assert.equal(dropping.log.at(-1), '<destroyed>');
   await turn();
   assert.equal(dropping.log.filter((l) => l.startsWith('PUB')).length, 1, 'nothing is written twice');
+});
+
+test('on a real nats-server, requests from separate callbacks of one turn share writes and each gets its reply', async (t) => {
+  const servers = await makeServers({ hosts: ['127.0.0.63'], internalNkey: null });
+  let nc: Awaited<ReturnType<typeof connectInternal>> | undefined;
+  t.after(async () => {
+    await nc?.close();
+    await stopServers(servers);
+  });
+  await servers[0].start();
+  nc = await connectInternal({ servers: servers[0].url, seed: null });
+  const conn = nc;
+  conn.subscribe('unibus.echo', {
+    callback: (_err, m) => {
+      m.respond(m.data);
+    },
+  });
+  await conn.flush();
+  const socket = (conn as unknown as { protocol: { transport: { socket: { write: (...a: unknown[]) => boolean } } } }).protocol.transport.socket;
+  let writes = 0;
+  const write = socket.write.bind(socket);
+  socket.write = (...a: unknown[]) => {
+    writes++;
+    return write(...a);
+  };
+  // 50 requests, each from a callback of its own, as 50 HTTP requests read in one turn.
+  const replies = await new Promise<Promise<string>[]>((done) => {
+    const out: Promise<string>[] = [];
+    for (let i = 0; i < 50; i++) {
+      setImmediate(() => {
+        out.push(conn.request('unibus.echo', `m${i}`, { timeout: 5000 }).then((m) => m.string()));
+        if (out.length === 50) done(out);
+      });
+    }
+  });
+  assert.deepEqual(await Promise.all(replies), Array.from({ length: 50 }, (_, i) => `m${i}`));
+  // Unbatched: 50 writes for the requests alone, and more for the replies sent back.
+  assert.ok(writes >= 1 && writes <= 12, `50 requests and their 50 replies took ${writes} socket writes`);
 });
