@@ -40,9 +40,9 @@ export const CONTROL_STREAMS: string[] = [...Object.values(BUCKETS).map((b) => `
  * accepted is always still in the bucket.
  * Memory bound: at R signed requests/s the bucket holds R * 150 live keys on
  * every node. bench/api-writes.ts measures each key at 147 bytes stored and
- * 210-630 bytes of nats-server RSS (Go's GC headroom included). At 1,013
+ * 210-630 bytes of nats-server RSS (Go's GC headroom included). At 1,082
  * req/s, the highest rate measured on the 3-node loopback bench, that is
- * 152,000 keys and at most about 96 MB per node. The TTL, not the request
+ * 162,000 keys and at most about 102 MB per node. The TTL, not the request
  * rate, is the lever: halving it halves the bound.
  */
 export const NONCE_WINDOW_MS = 60_000;
