@@ -10,7 +10,8 @@
 // Here the transport holds what it is handed until the end of the current turn
 // of the event loop (setImmediate, after every I/O callback of this turn has
 // run) and writes it as one buffer. Order is kept; close() and disconnect()
-// write what is held first, as the library would have written it already. The wait adds at most one turn of the loop.
+// write what is held first, as the library would have written it already.
+// The wait adds at most one turn of the loop.
 import { NodeTransport } from '@nats-io/transport-node/lib/node_transport.js';
 
 const HELD = Symbol('unibus: frames held for this turn');
