@@ -23,6 +23,7 @@ import { UnibusClient } from '../src/client/client.js';
 import { newNonce as makeNonce } from '../src/client/sign.js';
 import { nkeySeedFromRaw } from '../src/daemon/auth/ed25519.js';
 import { NONCE_TTL_MS, openStoreWithRetry } from '../src/daemon/store/buckets.js';
+import { openBucketWithRetry } from '../src/daemon/nats/connect.js';
 import { addUser } from '../src/daemon/store/users.js';
 import { makeUser } from '../test/helpers/control-plane.js';
 import { killAllDaemons, stopDaemon } from '../test/helpers/membershipd.js';
@@ -39,6 +40,15 @@ const HOSTS = ['127.0.0.47', '127.0.0.48', '127.0.0.49'];
 function cpuSecs(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** One start-up step, named in its error: a nats.js timeout carries no stack that says where it came from. */
+async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new Error(`start-up, ${what}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 function pct(xs: number[], p: number): number {
@@ -101,14 +111,15 @@ const userConns: NatsConnection[] = [];
 const run = await startCluster(HOSTS, join(work, 'pki'), passFile);
 try {
   await allHealthy(run);
-  for (let i = 0; i < 3; i++) ncs.push(await internalConnect(run, i));
+  for (let i = 0; i < 3; i++) ncs.push(await step(`connecting to node ${i + 1}`, () => internalConnect(run, i)));
   const admin = makeUser('admin');
-  await addUser(await openStoreWithRetry(ncs[0], { replicas: 3 }, 30_000), { handle: 'admin', sign_pub: admin.sign_pub, role: 'admin' });
+  const store = await step('opening the store', () => openStoreWithRetry(ncs[0], { replicas: 3 }, 30_000));
+  await step('adding the admin', () => addUser(store, { handle: 'admin', sign_pub: admin.sign_pub, role: 'admin' }));
   const clients = run.daemons.map((d) => new UnibusClient({ baseUrl: d.http, handle: 'admin', seed: admin.seed }));
   // The signed write timed below is a sealed-key upload: the nonce claim, then
   // one data write; the user and the room's members come from the node's
   // copies (store/follow.ts), with a leader barrier at most every 100 ms.
-  await clients[0].createRoom('bench');
+  await step('creating the room', () => clients[0].createRoom('bench'));
   const sealed = Buffer.alloc(48, 7).toString('base64');
   const upload = (i: number) => clients[i % 3].putKeys('bench', 1, { admin: sealed }).then(() => {});
   // Warm up to a steady state (connections, leaders, the daemons' JIT and
@@ -122,7 +133,11 @@ try {
   const daemonPids = run.daemons.map((d) => d.pid);
   const natsPids = run.names.map((n) => Number(readFileSync(join(run.dir, n, 'nats-server.pid'), 'utf8').trim()));
   const pub = makeUser('probe').sign_pub;
-  const kvs = await Promise.all(ncs.map((nc) => new Kvm(jetstream(nc, { timeout: 5000 })).create('BENCH_raw', { replicas: 3, history: 1, allow_direct: false })));
+  const rawOpts = { replicas: 3, history: 1, allow_direct: false };
+  // Created with retries (an R3 stream placed right after the warm-up can
+  // time out once), then opened on every node with the 5 s bound the load uses.
+  await step('creating BENCH_raw', () => openBucketWithRetry(ncs[0], 'BENCH_raw', rawOpts, 60_000));
+  const kvs = await step('opening BENCH_raw', () => Promise.all(ncs.map((nc) => new Kvm(jetstream(nc, { timeout: 5000 })).create('BENCH_raw', rawOpts))));
   await drive(Math.min(warmup, 3000), top, (i) => kvs[i % 3].create(`w${i}`, '{}').then(() => {}));
   // The three kinds of operation take turns in slices of N / SLICES (6 by
   // default): on a shared machine the rate drifts by up to 30% within
