@@ -112,7 +112,7 @@ export class FollowedBucket<T> {
     } else {
       const b = this.#asked && this.#asked.askedAt >= since ? this.#asked : this.#ask();
       const seq = await b.seq;
-      if (this.#seen < seq && !(await this.#reach(seq))) {
+      if (!(await this.#reach(seq))) {
         this.stats.leaderReads++;
         return ASK_LEADER;
       }
@@ -135,7 +135,7 @@ export class FollowedBucket<T> {
     const b = this.#ask();
     b.seq.then(
       async (seq) => {
-        if (this.#seen >= seq || (await this.#reach(seq))) this.#advance(b.askedAt);
+        if (await this.#reach(seq)) this.#advance(b.askedAt);
       },
       () => undefined, // the next read past the lease asks again, and reports a refusal
     );
@@ -159,8 +159,9 @@ export class FollowedBucket<T> {
     return b;
   }
 
-  /** True once the copy has applied `seq`; false after catchUpMs. */
+  /** True once the copy has applied `seq` (at once when it already has); false after catchUpMs. */
   #reach(seq: number): Promise<boolean> {
+    if (this.#seen >= seq) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.#reached = this.#reached.filter((w) => w !== waiter);
