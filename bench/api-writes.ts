@@ -155,6 +155,7 @@ try {
     cpuNow().forEach((x, i) => (t.cpu[i] += x - b[i]));
   };
   type Phase = ReturnType<typeof summary>;
+  const ratio = (r: { raw: Phase; api: Phase }) => r.api.rps / r.raw.rps;
   const medians: { c: number; raw: Phase; pair: Phase; api: Phase; ratios: string }[] = [];
   for (const C of LEVELS) {
     console.log(`requests ${per * slices}, concurrency ${C}, 3 membershipd processes, R3, sync_interval always, ${rounds} rounds of ${slices} slices`);
@@ -181,17 +182,17 @@ try {
         console.log(`  ${`${name}:`.padEnd(20)}${f(r.rps)} ${unit}  p50 ${f(r.p50)} ms  p99 ${f(r.p99)} ms  errors ${r.errors}  (${r.cpu})`);
         if (r.errors) console.log(`  ${name} errors: ${r.why}`);
       }
-      console.log(`  ratio API/raw:      ${(api.rps / raw.rps).toFixed(2)} (limit 0.5: two replicated writes per request); API/same-store-work ${(api.rps / pair.rps).toFixed(2)}`);
+      console.log(`  ratio API/raw:      ${ratio({ raw, api }).toFixed(2)} (limit 0.5: two replicated writes per request); API/same-store-work ${(api.rps / pair.rps).toFixed(2)}`);
     }
-    const byRatio = [...results].sort((a, b) => a.api.rps / a.raw.rps - b.api.rps / b.raw.rps);
-    const median = byRatio[Math.floor(byRatio.length / 2)]!;
+    const median = [...results].sort((a, b) => ratio(a) - ratio(b))[Math.floor(results.length / 2)]!;
     const { raw, api } = median;
-    medians.push({ c: C, ...median, ratios: results.map((r) => (r.api.rps / r.raw.rps).toFixed(2)).join(', ') });
-    console.log(`median round: API/raw ${(api.rps / raw.rps).toFixed(2)} (${f(api.rps)} / ${f(raw.rps)}), API p99 ${f(api.p99)} ms; ratios ${results.map((r) => (r.api.rps / r.raw.rps).toFixed(2)).join(', ')}; API p99 ${results.map((r) => f(r.api.p99)).join(', ')} ms`);
+    const ratios = results.map((r) => ratio(r).toFixed(2)).join(', ');
+    medians.push({ c: C, ...median, ratios });
+    console.log(`median round: API/raw ${ratio(median).toFixed(2)} (${f(api.rps)} / ${f(raw.rps)}), API p99 ${f(api.p99)} ms; ratios ${ratios}; API p99 ${results.map((r) => f(r.api.p99)).join(', ')} ms`);
   }
   if (LEVELS.length > 1) {
     console.log('concurrency | API/raw, median round (all rounds) | API req/s | API p50 / p99 ms | same store work p99 ms');
-    for (const m of medians) console.log(`${String(m.c).padStart(11)} | ${(m.api.rps / m.raw.rps).toFixed(2)} (${m.ratios}) | ${f(m.api.rps)} | ${f(m.api.p50)} / ${f(m.api.p99)} | ${f(m.pair.p99)}`);
+    for (const m of medians) console.log(`${String(m.c).padStart(11)} | ${ratio(m).toFixed(2)} (${m.ratios}) | ${f(m.api.rps)} | ${f(m.api.p50)} / ${f(m.api.p99)} | ${f(m.pair.p99)}`);
   }
   const api = medians.reduce((a, m) => (m.api.rps > a.rps ? m.api : a), medians[0].api);
   // Idle RSS: each membershipd (its nats-server child not counted) at 5, 15
