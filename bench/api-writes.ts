@@ -28,6 +28,7 @@ import { addUser } from '../src/daemon/store/users.js';
 import { makeUser } from '../test/helpers/control-plane.js';
 import { killAllDaemons, stopDaemon } from '../test/helpers/membershipd.js';
 import { allHealthy, buildDaemon, internalConnect, rssMb, sleep, startCluster } from './lib/cluster.js';
+import { cpuSecs, pct } from './lib/stats.js';
 
 const f = (x: number) => x.toFixed(1);
 const N = Number(process.argv[2] ?? 3000);
@@ -36,12 +37,6 @@ const LEVELS = (process.argv[3] ?? '16').split(',').map(Number);
 if (!LEVELS.every((c) => Number.isSafeInteger(c) && c > 0)) throw new Error(`concurrency: expected a positive integer or a comma-separated list of them, got ${process.argv[3]}`);
 const HOSTS = ['127.0.0.47', '127.0.0.48', '127.0.0.49'];
 
-/** CPU seconds (user+sys) a process has used so far. */
-function cpuSecs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
 /** One start-up step, named in its error: a nats.js timeout carries no stack that says where it came from. */
 async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
@@ -49,11 +44,6 @@ async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
   } catch (err) {
     throw new Error(`start-up, ${what}: ${(err as Error).message}`, { cause: err });
   }
-}
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
 /** One kind of operation, measured over one or more slices: latencies, time, errors and CPU add up. */
