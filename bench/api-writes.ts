@@ -28,7 +28,7 @@ import { addUser } from '../src/daemon/store/users.js';
 import { makeUser } from '../test/helpers/control-plane.js';
 import { killAllDaemons, stopDaemon } from '../test/helpers/membershipd.js';
 import { allHealthy, buildDaemon, internalConnect, rssMb, sleep, startCluster } from './lib/cluster.js';
-import { cpuSecs, pct } from './lib/stats.js';
+import { cpuSecs, drive, pct, timed, whyText, type Timed } from './lib/stats.js';
 
 const f = (x: number) => x.toFixed(1);
 const N = Number(process.argv[2] ?? 3000);
@@ -47,38 +47,11 @@ async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
 }
 
 /** One kind of operation, measured over one or more slices: latencies, time, errors and CPU add up. */
-interface Tally {
-  lat: number[];
-  secs: number;
-  errors: number;
-  why: Map<string, number>;
+interface Tally extends Timed {
   /** CPU seconds over its slices: this process, the membershipd processes, the nats-servers. */
   cpu: number[];
 }
-const tally = (): Tally => ({ lat: [], secs: 0, errors: 0, why: new Map(), cpu: [0, 0, 0] });
-
-async function drive(n: number, c: number, op: (i: number) => Promise<void>, t: Tally = tally()): Promise<Tally> {
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: c }, async () => {
-      while (next < n) {
-        const i = next++;
-        const s = performance.now();
-        try {
-          await op(i);
-          t.lat.push(performance.now() - s);
-        } catch (err) {
-          t.errors++;
-          const m = (err as Error).message.slice(0, 120);
-          t.why.set(m, (t.why.get(m) ?? 0) + 1);
-        }
-      }
-    }),
-  );
-  t.secs += (performance.now() - t0) / 1000;
-  return t;
-}
+const tally = (): Tally => ({ ...timed(), cpu: [0, 0, 0] });
 
 function summary(t: Tally): { rps: number; p50: number; p99: number; errors: number; why: string; cpu: string } {
   const per = t.cpu.map((x) => (x * 1000) / (t.lat.length + t.errors));
@@ -87,7 +60,7 @@ function summary(t: Tally): { rps: number; p50: number; p99: number; errors: num
     p50: pct(t.lat, 50),
     p99: pct(t.lat, 99),
     errors: t.errors,
-    why: [...t.why].map(([m, k]) => `${k}x ${m}`).join('; '),
+    why: whyText(t),
     cpu: `CPU per op: load ${f(per[0])} ms, membershipd ${f(per[1])} ms, nats-server ${f(per[2])} ms`,
   };
 }
@@ -118,7 +91,7 @@ try {
   // was 0.7-0.8 ms from the first round. WARMUP sets the count.
   const warmup = Number(process.env.WARMUP ?? 12_000);
   const top = Math.max(...LEVELS);
-  await drive(warmup, top, upload);
+  await drive(warmup, top, upload, tally());
 
   const daemonPids = run.daemons.map((d) => d.pid);
   const natsPids = run.names.map((n) => Number(readFileSync(join(run.dir, n, 'nats-server.pid'), 'utf8').trim()));
@@ -128,7 +101,7 @@ try {
   // time out once), then opened on every node with the 5 s bound the load uses.
   await step('creating BENCH_raw', () => openBucketWithRetry(ncs[0], 'BENCH_raw', rawOpts, 60_000));
   const kvs = await step('opening BENCH_raw', () => Promise.all(ncs.map((nc) => new Kvm(jetstream(nc, { timeout: 5000 })).create('BENCH_raw', rawOpts))));
-  await drive(Math.min(warmup, 3000), top, (i) => kvs[i % 3].create(`w${i}`, '{}').then(() => {}));
+  await drive(Math.min(warmup, 3000), top, (i) => kvs[i % 3].create(`w${i}`, '{}'), tally());
   // The three kinds of operation take turns in slices of N / SLICES (6 by
   // default): on a shared machine the rate drifts by up to 30% within
   // seconds, and in short turns all three meet the same conditions. A round
@@ -205,7 +178,7 @@ try {
     const nonceKvs = await Promise.all(ncs.map((nc) => new Kvm(jetstream(nc, { timeout: 5000 })).open('UNIBUS_nonces', { allow_direct: false })));
     const s0 = (await jsm.streams.info('KV_UNIBUS_nonces')).state;
     const rss0 = natsPids.map(rssMb);
-    const fill = summary(await drive(extra, 32, (i) => nonceKvs[i % 3].create(`admin.${makeNonce()}`, String(Date.now())).then(() => {})));
+    const fill = summary(await drive(extra, 32, (i) => nonceKvs[i % 3].create(`admin.${makeNonce()}`, String(Date.now())), tally()));
     const s1 = (await jsm.streams.info('KV_UNIBUS_nonces')).state;
     const rss1 = natsPids.map(rssMb);
     const keys = s1.messages - s0.messages;

@@ -12,9 +12,6 @@
 // (RATE, CONCURRENCY (16), ROUNDS (3), WARMUP (12,000) and MEMBERSHIPD_NODE_ARGS
 // in the environment.)
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import type { KV } from '@nats-io/kv';
 import { createRouter } from 'h3';
 import { createControlApp, listenControlApp } from '../src/daemon/http/app.js';
@@ -23,8 +20,8 @@ import type { Store } from '../src/daemon/store/buckets.js';
 import type { MembersRecord, UserRecord } from '../src/daemon/store/model.js';
 import { UnibusClient } from '../src/client/client.js';
 import { makeUser } from '../test/helpers/control-plane.js';
-import { sleep } from './lib/cluster.js';
-import { cpuSecs, pct } from './lib/stats.js';
+import { membershipdNodeFlags, sleep } from './lib/cluster.js';
+import { cpuSecs, drive, pct, timed, whyText } from './lib/stats.js';
 
 const HOST = '127.0.0.64';
 const f = (x: number) => x.toFixed(1);
@@ -74,9 +71,7 @@ if (process.argv[2] === 'serve') {
   const C = Number(process.env.CONCURRENCY ?? 16);
   const ROUNDS = Number(process.env.ROUNDS ?? 3);
   const WARMUP = Number(process.env.WARMUP ?? 12_000);
-  // The node flags a deploy gives membershipd (roles/unibus_node/defaults.yaml), or MEMBERSHIPD_NODE_ARGS.
-  const d = parseYaml(readFileSync(join(import.meta.dirname, '..', 'roles', 'unibus_node', 'defaults.yaml'), 'utf8')) as { membershipd_node_flags?: string[] };
-  const flags = process.env.MEMBERSHIPD_NODE_ARGS?.split(' ').filter(Boolean) ?? d.membershipd_node_flags ?? [];
+  const flags = membershipdNodeFlags();
   const admin = makeUser('admin');
   const child = fork(import.meta.filename, ['serve', admin.sign_pub], { execArgv: [...flags, '--import', 'tsx'], stdio: 'inherit' });
   try {
@@ -84,31 +79,18 @@ if (process.argv[2] === 'serve') {
     const client = new UnibusClient({ baseUrl: url.replace(/\/$/, ''), handle: 'admin', seed: admin.seed });
     const sealed = Buffer.alloc(48, 7).toString('base64');
     const upload = () => client.putKeys('bench', 1, { admin: sealed });
-    /** n uploads, at most C in flight, started no faster than `rate` per second (0: unpaced). */
-    const drive = async (n: number, rate: number) => {
-      const lat: number[] = [];
-      let next = 0;
-      const t0 = performance.now();
+    /** n uploads, at most C in flight, started no faster than `rate` per second (0: unpaced); any failure ends the run. */
+    const measure = async (n: number, rate: number) => {
       const c0 = cpuSecs(child.pid!);
-      await Promise.all(
-        Array.from({ length: C }, async () => {
-          while (next < n) {
-            const i = next++;
-            if (rate) await sleep(Math.max(0, t0 + (i * 1000) / rate - performance.now()));
-            const s = performance.now();
-            await upload();
-            lat.push(performance.now() - s);
-          }
-        }),
-      );
-      const secs = (performance.now() - t0) / 1000;
-      return { rps: n / secs, cpuMs: ((cpuSecs(child.pid!) - c0) * 1000) / n, p50: pct(lat, 50), p99: pct(lat, 99) };
+      const t = await drive(n, C, upload, timed(), rate);
+      if (t.errors) throw new Error(`${t.errors} of ${n} uploads failed: ${whyText(t)}`);
+      return { rps: n / t.secs, cpuMs: ((cpuSecs(child.pid!) - c0) * 1000) / n, p50: pct(t.lat, 50), p99: pct(t.lat, 99) };
     };
-    await drive(WARMUP, 0);
+    await measure(WARMUP, 0);
     console.log(`membershipd without NATS: sealed-key uploads, ${N} per round, ${ROUNDS} rounds, node flags ${flags.join(' ') || '(none)'}`);
     for (const [what, rate] of [[`paced at ${RATE} req/s`, RATE], [`unpaced, ${C} concurrent`, 0]] as const) {
       for (let r = 0; r < ROUNDS; r++) {
-        const x = await drive(N, rate);
+        const x = await measure(N, rate);
         console.log(`  ${what}, round ${r + 1}: ${f(x.rps)} req/s, CPU per request ${x.cpuMs.toFixed(3)} ms, p50 ${f(x.p50)} ms, p99 ${f(x.p99)} ms`);
       }
     }

@@ -75,6 +75,14 @@ export async function internalConnect(run: Run, i: number): Promise<NatsConnecti
   return connect({ servers: listen, authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)), timeout: 5000, tls, noAsyncTraces: true });
 }
 
+/** The node flags a deploy gives membershipd (roles/unibus_node/defaults.yaml), or MEMBERSHIPD_NODE_ARGS when set. */
+export function membershipdNodeFlags(): string[] {
+  const set = process.env.MEMBERSHIPD_NODE_ARGS;
+  if (set !== undefined) return set.split(' ').filter(Boolean);
+  const d = parseYaml(readFileSync(join(import.meta.dirname, '..', '..', 'roles', 'unibus_node', 'defaults.yaml'), 'utf8')) as { membershipd_node_flags?: string[] };
+  return d.membershipd_node_flags ?? [];
+}
+
 /**
  * membershipd as a host runs it: the one-file bundle that the deploy uploads
  * (scripts/build-daemon.mjs), started with the node flags the deploy gives it
@@ -83,10 +91,7 @@ export async function internalConnect(run: Run, i: number): Promise<NatsConnecti
  */
 export function buildDaemon(): void {
   const root = join(import.meta.dirname, '..', '..');
-  if (process.env.MEMBERSHIPD_NODE_ARGS === undefined) {
-    const d = parseYaml(readFileSync(join(root, 'roles', 'unibus_node', 'defaults.yaml'), 'utf8')) as { membershipd_node_flags?: string[] };
-    process.env.MEMBERSHIPD_NODE_ARGS = (d.membershipd_node_flags ?? []).join(' ');
-  }
+  process.env.MEMBERSHIPD_NODE_ARGS = membershipdNodeFlags().join(' ');
   if (process.env.MEMBERSHIPD_JS) return;
   const out = join(root, 'local_files', 'bench-membershipd.mjs');
   const r = spawnSync(process.execPath, [join(root, 'scripts', 'build-daemon.mjs'), out], { encoding: 'utf8', timeout: 180_000 });
