@@ -2,21 +2,80 @@
 // time: update, then wait (bounded) until the stream has a leader and every
 // replica is current before touching the next one. A second update while a
 // new leader is being elected can time out, hence the strict sequence.
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { JetStreamApiError, jetstreamManager, type JetStreamManager, type StorageType, type StreamUpdateConfig } from '@nats-io/jetstream';
+import { BUCKETS, nonceStorage } from '../daemon/store/buckets.js';
+import { HISTORY_MARK, LOST_MARK } from '../daemon/store/nonce-history.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { UnibusError } from '../errors.js';
 import { CLUSTER_STREAMS } from './probe.js';
 
 export class ScaleError extends UnibusError {}
 
+const NONCE_STREAM = `KV_${BUCKETS.nonces}`;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export interface StreamReplicas { name: string; replicas: number }
+export interface StreamReplicas { name: string; replicas: number; storage: string }
 
 export async function readReplicas(jsm: JetStreamManager, names = CLUSTER_STREAMS): Promise<StreamReplicas[]> {
   const out: StreamReplicas[] = [];
-  for (const name of names) out.push({ name, replicas: (await jsm.streams.info(name)).config.num_replicas });
+  for (const name of names) {
+    const si = await jsm.streams.info(name).catch((e: unknown) => {
+      // A nonce stream dropped by an interrupted move to memory: the move makes it again.
+      if (name === NONCE_STREAM && e instanceof JetStreamApiError && e.code === 10059) return null;
+      throw e;
+    });
+    out.push(si ? { name, replicas: si.config.num_replicas, storage: si.config.storage } : { name, replicas: 0, storage: 'none' });
+  }
   return out;
+}
+
+/** What scaling to `replicas` has to do, one line per stream (empty: nothing). */
+export function scaleSteps(have: StreamReplicas[], replicas: number): string[] {
+  return have.flatMap((s) => {
+    if (s.name === NONCE_STREAM && nonceStorage(replicas) !== s.storage) return [`${s.name} R${s.replicas} ${s.storage} -> R${replicas} ${nonceStorage(replicas)}`];
+    return s.replicas < replicas ? [`${s.name} R${s.replicas}`] : [];
+  });
+}
+
+/**
+ * The nonce stream of a replicated store lives in memory (see
+ * daemon/store/nonce-history.ts), and a stream's storage cannot be changed in
+ * place: the file-backed stream is sealed (no claim lands in it any more),
+ * dropped and made again in memory at `replicas`. If it held any nonce, the
+ * new stream is marked `lost`, so signed requests are refused until the new
+ * history covers the replay window. Claims fail (503) while this runs.
+ * Re-running after an interruption converges.
+ */
+export async function moveNoncesToMemory(jsm: JetStreamManager, replicas: number, stepTimeoutMs: number, log: (s: string) => void): Promise<void> {
+  const deadline = Date.now() + stepTimeoutMs;
+  for (;;) {
+    const si = await jsm.streams.info(NONCE_STREAM).catch(() => null);
+    if (si && si.config.storage === nonceStorage(replicas)) return;
+    let held = true; // nothing known about a stream that is gone: assume it held nonces
+    let config = si?.config;
+    if (si) {
+      if (!si.config.sealed) await jsm.streams.update(NONCE_STREAM, { sealed: true } as Partial<StreamUpdateConfig>);
+      const sealed = await jsm.streams.info(NONCE_STREAM);
+      held = sealed.state.messages > 0;
+      config = sealed.config;
+      log(`${NONCE_STREAM}: sealed with ${sealed.state.messages} nonce(s); making it again in memory`);
+      await jsm.streams.delete(NONCE_STREAM);
+    }
+    if (!config) throw new ScaleError(`${NONCE_STREAM}: missing, and no config to make it from; start membershipd to make the buckets, then run again`);
+    const metadata = { ...(config.metadata ?? {}) };
+    delete metadata[HISTORY_MARK];
+    if (held) metadata[HISTORY_MARK] = LOST_MARK;
+    try {
+      await jsm.streams.add({ ...config, sealed: false, storage: 'memory' as StorageType, num_replicas: replicas, metadata });
+      log(`${NONCE_STREAM}: in memory at R${replicas}${held ? '; signed requests refused until its history covers the replay window' : ''}`);
+      return;
+    } catch (e) {
+      // Made again meanwhile (a membershipd opening its buckets): look again.
+      if (Date.now() > deadline) throw new ScaleError(`${NONCE_STREAM}: could not be made again in memory`, { cause: e });
+      await sleep(500);
+    }
+  }
 }
 
 /** Waits until `name` has a leader and `replicas - 1` current followers. */
@@ -42,7 +101,15 @@ export async function waitStreamCurrent(jsm: JetStreamManager, name: string, rep
 export async function scaleStreams(nc: NatsConnection, replicas: number, stepTimeoutMs: number, log: (s: string) => void): Promise<string[]> {
   const jsm = await jetstreamManager(nc, { timeout: 5000 });
   const changed: string[] = [];
-  for (const { name, replicas: have } of await readReplicas(jsm)) {
+  for (const { name, replicas: have, storage } of await readReplicas(jsm)) {
+    if (name === NONCE_STREAM && storage !== nonceStorage(replicas)) {
+      log(`${name}: R${have} ${storage} -> R${replicas} ${nonceStorage(replicas)}`);
+      await moveNoncesToMemory(jsm, replicas, stepTimeoutMs, log);
+      await waitStreamCurrent(jsm, name, replicas, stepTimeoutMs);
+      log(`${name}: R${replicas}, leader elected, every replica current`);
+      changed.push(name);
+      continue;
+    }
     if (have >= replicas) continue;
     const si = await jsm.streams.info(name);
     log(`${name}: R${have} -> R${replicas}`);

@@ -22,7 +22,7 @@ export const cluster_scale: Module = {
     const nodes = probeNodesOfVars(ctx.vars.nodes);
     const outDir = readString('cluster_scale', 'out', args.out) ?? join(projectDirOf(ctx.baseDirs), 'out');
     // nats.js loads when a cluster task runs, not with every `unibus` command.
-    const [{ connectCluster, probeCluster }, { readReplicas }, { jetstreamManager }] = await Promise.all([import('../cluster/probe.js'), import('../cluster/scale.js'), import('@nats-io/jetstream')]);
+    const [{ connectCluster, probeCluster }, { readReplicas, scaleSteps }, { jetstreamManager }] = await Promise.all([import('../cluster/probe.js'), import('../cluster/scale.js'), import('@nats-io/jetstream')]);
     const report = await probeCluster(nodes, outDir);
     const healthy = report.nodes.filter((n) => n.http === 200);
     if (healthy.length < replicas) {
@@ -31,7 +31,7 @@ export const cluster_scale: Module = {
     const nc = await connectCluster(nodes.filter((n) => healthy.some((h) => h.name === n.name)), outDir);
     let below: string[];
     try {
-      below = (await readReplicas(await jetstreamManager(nc, { timeout: 5000 }))).filter((s) => s.replicas < replicas).map((s) => `${s.name} R${s.replicas}`);
+      below = scaleSteps(await readReplicas(await jetstreamManager(nc, { timeout: 5000 })), replicas);
     } finally {
       await nc.close().catch(() => undefined);
     }

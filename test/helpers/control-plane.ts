@@ -18,7 +18,7 @@ export function makeInternal(): Internal {
   return { publicKey: kp.getPublicKey(), seed: kp.getSeed() };
 }
 
-export async function connectInternal(url: string, id: Internal): Promise<NatsConnection> {
+export async function connectInternal(url: string | string[], id: Internal): Promise<NatsConnection> {
   return connect({ servers: url, authenticator: nkeyAuthenticator(id.seed), timeout: 5000, maxReconnectAttempts: -1, reconnectTimeWait: 250, ignoreClusterUpdates: true });
 }
 

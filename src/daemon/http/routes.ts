@@ -24,6 +24,7 @@ import type { ControlPlane } from './app.js';
 import { CONTROL_STREAMS, openStoreWithRetry } from '../store/buckets.js';
 import { QuorumGuard } from '../store/quorum.js';
 import { followStore, unfollowStore } from '../store/follow.js';
+import { nonceHistoryOf } from '../store/nonces.js';
 import { AclWatcher } from '../auth/acl-watch.js';
 import { allowlistCacheFile } from '../auth/allowlist.js';
 import type { V1Deps } from './v1-common.js';
@@ -53,6 +54,11 @@ export async function setupControlPlane(node: ControlNode): Promise<ControlPlane
   // Every signed request reads its user and, in a room, the members: from
   // local copies under a leader barrier at most 100 ms old (store/follow.ts).
   followStore(store, { log });
+  // Beats keep the nonce history old enough to serve; a history lost with
+  // every replica is told in the log, as each refused request tells it.
+  const history = nonceHistoryOf(store, log);
+  history.start();
+  void history.confirm().catch((err) => log(`signed requests refused for now: ${(err as Error).message}`));
   const guard = new QuorumGuard(store);
   await guard.start();
   const acl = new AclWatcher(store, {
@@ -69,6 +75,7 @@ export async function setupControlPlane(node: ControlNode): Promise<ControlPlane
     close: async () => {
       acl.stop();
       guard.stop();
+      history.stop();
       unfollowStore(store);
     },
   };

@@ -48,6 +48,11 @@ export const CONTROL_STREAMS: string[] = [...Object.values(BUCKETS).map((b) => `
 export const NONCE_WINDOW_MS = 60_000;
 export const NONCE_TTL_MS = 2 * NONCE_WINDOW_MS + 30_000;
 
+/** Where nonces live: memory when replicated (R3, R5), disk for a single replica. */
+export function nonceStorage(replicas: number): 'memory' | 'file' {
+  return replicas >= 3 ? 'memory' : 'file';
+}
+
 export interface StoreOptions {
   /** Replicas of every bucket (1 for a single node, 3 for an R3 cluster). */
   replicas: number;
@@ -86,7 +91,9 @@ export async function openStore(nc: NatsConnection, opts: StoreOptions): Promise
     const kvc = new Kvm(cjs);
     await Promise.all([
       ...entries.map(([id, name]) => {
-        const ttl = id === 'nonces' ? { ttl: NONCE_TTL_MS } : {};
+        // Nonces of a replicated store live in memory (store/nonce-history.ts);
+        // a single replica keeps them on disk, where a restart loses none.
+        const ttl = id === 'nonces' ? { ttl: NONCE_TTL_MS, storage: nonceStorage(opts.replicas) } : {};
         return kvc.create(name, { replicas: opts.replicas, history: 1, allow_direct: false, ...ttl });
       }),
       new Objm(cjs).create(BLOB_STORE, { replicas: opts.replicas }),

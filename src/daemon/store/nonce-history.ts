@@ -1,0 +1,209 @@
+// Nonces in memory, and why losing them cannot let a replay in.
+//
+// On a replicated store (R3, R5) the nonce bucket is a memory stream: a nonce
+// claim is a RAFT-committed write to a majority of the replicas, but no replica
+// waits on a disk flush for it. Its history survives the loss of any minority
+// of nodes (a restarted replica catches up from the leader). It is lost only
+// when every replica loses it at once (a full-cluster restart, a power cut);
+// then the stream comes back empty, sequence numbers starting again at 1.
+// A replay cache that may have lost entries must refuse every request that
+// could have been accepted before the loss, as a Kerberos replay cache does
+// after a reboot. A request accepted at t carries a timestamp within
+// NONCE_WINDOW_MS of t (either side), so it can be replayed until t + 2 * window.
+//
+// The rule, checked at the stream leader before any claim counts:
+//   - a history whose oldest message is at least HISTORY_NEEDED_MS old
+//     (twice the window, plus 10 s for clocks that differ between nodes)
+//     serves: anything lost before it began can no longer be replayed. Every
+//     node writes a beat key every BEAT_MS, so a history that keeps running
+//     always holds a message that old (the TTL is 150 s).
+//   - a younger history serves only if it is the one marked in the stream's
+//     config metadata (kept by the meta group on disk, so it survives the loss
+//     of the messages). The mark names the history by its first message
+//     (sequence and timestamp) and is set before the first claim is ever
+//     accepted on the stream: so an unmarked stream has never accepted one, and
+//     a stream marked with another history, or marked `lost`, may have lost
+//     accepted nonces. Then signed requests are refused (503, saying how long
+//     is left) until the new history is old enough.
+// A claim is accepted only within HISTORY_LEASE_MS of a check that said the
+// history serves, and only if its sequence is past the last sequence that
+// check saw: a claim that lands in a history restarted since (sequence numbers
+// start again at 1) is refused. Restarting every replica and electing a new
+// leader takes seconds, far longer than the lease.
+// A file-backed nonce bucket (R1, or one made by an earlier release) loses
+// nothing on a restart: its history always serves.
+import { randomBytes } from 'node:crypto';
+import type { JetStreamManager, StreamInfo } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import { NONCE_WINDOW_MS } from './buckets.js';
+import { UnavailableError } from './errors.js';
+
+export const HISTORY_NEEDED_MS = 2 * NONCE_WINDOW_MS + 10_000;
+export const HISTORY_LEASE_MS = 1000;
+export const BEAT_MS = 10_000;
+/** The stream config metadata key that names the history claims were accepted in. */
+export const HISTORY_MARK = 'unibus_nonce_history';
+/** The mark of a stream whose earlier history was dropped on purpose (storage converted). */
+export const LOST_MARK = 'lost';
+/** Beat keys: a handle starts with a letter, so no nonce key (`handle.nonce`) starts like this. */
+export const BEAT_PREFIX = '_beat.';
+
+export type HistoryVerdict =
+  | { ok: true; lastSeq: number }
+  | { ok: false; reason: string; retry?: 'leader' | 'beat'; markWith?: string };
+
+/** The identity of a history: its first message, which only expiry (past the TTL) or a loss changes. */
+export function historyId(si: StreamInfo): string {
+  return `${si.state.first_seq}@${si.state.first_ts}`;
+}
+
+/** Whether the nonce history in `si` (answered by the stream leader) may serve claims at `now`. */
+export function historyVerdict(si: StreamInfo, replicas: number, now: number): HistoryVerdict {
+  const lastSeq = si.state.last_seq;
+  if (si.config.storage !== 'memory') return { ok: true, lastSeq };
+  if (replicas > 1 && !si.cluster?.leader) return { ok: false, reason: 'nonce stream has no leader', retry: 'leader' };
+  if (si.state.messages === 0) return { ok: false, reason: 'nonce history is empty', retry: 'beat' };
+  const age = now - Date.parse(si.state.first_ts);
+  if (age >= HISTORY_NEEDED_MS) return { ok: true, lastSeq };
+  const mark = si.config.metadata?.[HISTORY_MARK];
+  const id = historyId(si);
+  if (mark === id) return { ok: true, lastSeq };
+  if (mark === undefined) return { ok: false, reason: 'nonce history not yet marked', markWith: id };
+  const left = Math.max(1, Math.ceil((HISTORY_NEEDED_MS - age) / 1000));
+  return {
+    ok: false,
+    reason: `the nonce history was lost (every replica restarted at once); signed requests are refused until the new one covers ${HISTORY_NEEDED_MS / 1000} s, about ${left} s more`,
+  };
+}
+
+interface Check {
+  askedAt: number;
+  lastSeq: number;
+}
+
+export interface NonceHistoryOptions {
+  /** Bound on a check, waits for a leader included. */
+  timeoutMs: number;
+  now?: () => number;
+  log?: (line: string) => void;
+}
+
+export class NonceHistory {
+  #check: Check | undefined;
+  #asking: Promise<Check> | undefined;
+  #refused: { at: number; err: Error } | undefined;
+  #beat: NodeJS.Timeout | undefined;
+  #storage: string | undefined;
+  readonly stats = { checks: 0, marks: 0, beats: 0 };
+
+  constructor(
+    private readonly jsm: JetStreamManager,
+    private readonly kv: KV,
+    private readonly stream: string,
+    private readonly replicas: number,
+    private readonly o: NonceHistoryOptions,
+  ) {}
+
+  #now(): number {
+    return (this.o.now ?? Date.now)();
+  }
+
+  /**
+   * A check that said the history serves, asked less than HISTORY_LEASE_MS ago
+   * (the next one is asked ahead, halfway through). Send the claim at once.
+   */
+  async confirm(): Promise<Check> {
+    const c = this.#check;
+    const age = c ? this.#now() - c.askedAt : Infinity;
+    if (c && age < HISTORY_LEASE_MS) {
+      if (age >= HISTORY_LEASE_MS / 2 && !this.#asking) void this.#ask().catch(() => undefined);
+      return c;
+    }
+    // A refusal stands for a moment: under load, requests do not each ask again.
+    const r = this.#refused;
+    if (r && this.#now() - r.at < HISTORY_LEASE_MS / 2) throw r.err;
+    return this.#ask();
+  }
+
+  /** Throws unless a claim acknowledged at `seq`, sent under `check`, landed in the history that check saw. */
+  accept(check: Check, seq: number): void {
+    if (seq <= check.lastSeq) {
+      this.#check = undefined;
+      throw new UnavailableError('the nonce history changed under this request');
+    }
+  }
+
+  #ask(): Promise<Check> {
+    this.#asking ??= this.#decide().finally(() => (this.#asking = undefined));
+    return this.#asking;
+  }
+
+  async #decide(): Promise<Check> {
+    const deadline = this.#now() + this.o.timeoutMs;
+    let v: HistoryVerdict = { ok: false, reason: 'not checked' };
+    for (let round = 0; this.#now() < deadline; round++) {
+      this.stats.checks++;
+      const askedAt = this.#now();
+      let si: StreamInfo;
+      try {
+        si = await this.jsm.streams.info(this.stream);
+      } catch (err) {
+        return this.#refuse(new UnavailableError(`${this.stream} leader`, err));
+      }
+      this.#storage = si.config.storage;
+      v = historyVerdict(si, this.replicas, this.#now());
+      // A check that took longer than the lease cannot bind a claim: ask again.
+      if (v.ok && this.#now() - askedAt >= HISTORY_LEASE_MS) continue;
+      if (v.ok) {
+        const c = { askedAt, lastSeq: v.lastSeq };
+        if (!this.#check || c.askedAt > this.#check.askedAt) this.#check = c;
+        this.#refused = undefined;
+        return c;
+      }
+      if (v.markWith) {
+        // Before the first claim is ever accepted on this stream: name the
+        // history it is accepted in. The meta group keeps config on disk.
+        this.stats.marks++;
+        await this.jsm.streams.update(this.stream, { metadata: { ...(si.config.metadata ?? {}), [HISTORY_MARK]: v.markWith } });
+        this.o.log?.(`nonce history ${v.markWith} marked`);
+        continue;
+      }
+      if (v.retry === 'beat') await this.beat();
+      else if (v.retry === 'leader') await new Promise((r) => setTimeout(r, Math.min(100 * (round + 1), 500)));
+      else break;
+    }
+    return this.#refuse(new UnavailableError(v.ok ? 'nonce history' : v.reason));
+  }
+
+  #refuse(err: Error): never {
+    this.#refused = { at: this.#now(), err };
+    throw err;
+  }
+
+  /** One beat: a key that keeps a running history holding a message as old as the TTL allows. */
+  async beat(): Promise<void> {
+    // A file-backed history loses nothing and needs no beats; learn which this one is.
+    this.#storage ??= (await this.jsm.streams.info(this.stream)).config.storage;
+    if (this.#storage !== 'memory') {
+      this.#storage = undefined;
+      return;
+    }
+    this.stats.beats++;
+    await this.kv.put(`${BEAT_PREFIX}${this.#now()}.${randomBytes(4).toString('hex')}`, JSON.stringify(this.#now()));
+  }
+
+  /** Beats every BEAT_MS until stop(); failures are logged, the next beat tries again. */
+  start(): void {
+    if (this.#beat) return;
+    const tick = () =>
+      void this.beat().catch((err) => this.o.log?.(`nonce history beat failed: ${(err as Error).message}`));
+    tick();
+    this.#beat = setInterval(tick, BEAT_MS);
+    this.#beat.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#beat);
+    this.#beat = undefined;
+  }
+}

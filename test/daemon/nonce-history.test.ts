@@ -1,0 +1,173 @@
+// Nonces in memory on a replicated store: the rule that decides whether a
+// nonce history may serve, and, on a real 3-node cluster, that losing a
+// replica loses nothing while losing every replica at once refuses signed
+// requests (and a replay) instead of accepting them into an empty history.
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { StreamInfo } from '@nats-io/jetstream';
+import { makeServers, startServers, stopServers, waitClusterFormed, type TestNatsServer } from '../helpers/control-nats.js';
+import { connectInternal, makeInternal, openTestStore } from '../helpers/control-plane.js';
+import { BUCKETS, type Store } from '../../src/daemon/store/buckets.js';
+import { ApiError } from '../../src/daemon/store/errors.js';
+import { claimNonce, nonceHistoryOf } from '../../src/daemon/store/nonces.js';
+import { createJson } from '../../src/daemon/store/kvjson.js';
+import { HISTORY_MARK, HISTORY_NEEDED_MS, LOST_MARK, NonceHistory, historyId, historyVerdict } from '../../src/daemon/store/nonce-history.js';
+import { moveNoncesToMemory, readReplicas, scaleSteps } from '../../src/cluster/scale.js';
+
+const NONCES = `KV_${BUCKETS.nonces}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function info(o: { storage?: string; leader?: string; messages?: number; firstSeq?: number; firstTs?: string; lastSeq?: number; mark?: string }): StreamInfo {
+  return {
+    config: { name: NONCES, storage: o.storage ?? 'memory', metadata: o.mark === undefined ? undefined : { [HISTORY_MARK]: o.mark } },
+    cluster: { leader: o.leader ?? 'n1' },
+    state: { messages: o.messages ?? 5, first_seq: o.firstSeq ?? 1, last_seq: o.lastSeq ?? 5, first_ts: o.firstTs ?? new Date(1_000_000).toISOString() },
+  } as unknown as StreamInfo;
+}
+
+describe('the rule', () => {
+  const t0 = 1_000_000;
+  const young = t0 + HISTORY_NEEDED_MS - 5_000;
+  test('a file-backed history always serves', () => {
+    assert.deepEqual(historyVerdict(info({ storage: 'file', leader: '', messages: 0, mark: LOST_MARK }), 3, t0), { ok: true, lastSeq: 5 });
+  });
+  test('no leader, or no message yet: ask again (after a beat)', () => {
+    const v1 = historyVerdict(info({ leader: '' }), 3, t0);
+    assert.equal(v1.ok === false && v1.retry, 'leader');
+    const v2 = historyVerdict(info({ messages: 0 }), 3, t0);
+    assert.equal(v2.ok === false && v2.retry, 'beat');
+  });
+  test('a history as old as twice the window plus the clock margin serves, whatever the mark', () => {
+    assert.equal(historyVerdict(info({ mark: LOST_MARK }), 3, t0 + HISTORY_NEEDED_MS).ok, true);
+    assert.equal(historyVerdict(info({ mark: LOST_MARK }), 3, t0 + HISTORY_NEEDED_MS - 1).ok, false);
+  });
+  test('a younger one serves only when it is the marked one; unmarked, it asks to be marked first', () => {
+    const si = info({});
+    const v = historyVerdict(si, 3, young);
+    assert.equal(v.ok, false);
+    assert.equal(!v.ok && v.markWith, historyId(si));
+    assert.deepEqual(historyVerdict(info({ mark: historyId(si) }), 3, young), { ok: true, lastSeq: 5 });
+    for (const mark of [LOST_MARK, `1@${new Date(t0 - 1).toISOString()}`]) {
+      const r = historyVerdict(info({ mark }), 3, young);
+      assert.equal(r.ok, false, mark);
+      assert.match(!r.ok ? r.reason : '', /nonce history was lost .* about 5 s more/);
+      assert.equal(!r.ok && (r.markWith ?? r.retry), undefined, 'a lost history is never marked over or retried');
+    }
+  });
+  test('scale-r3 moves a file-backed nonce stream to memory and scales the others', () => {
+    const have = [
+      { name: NONCES, replicas: 1, storage: 'file' },
+      { name: 'KV_UNIBUS_users', replicas: 1, storage: 'file' },
+      { name: 'KV_UNIBUS_rooms', replicas: 3, storage: 'file' },
+    ];
+    assert.deepEqual(scaleSteps(have, 3), [`${NONCES} R1 file -> R3 memory`, 'KV_UNIBUS_users R1']);
+    assert.deepEqual(scaleSteps([{ name: NONCES, replicas: 3, storage: 'memory' }], 3), []);
+    assert.deepEqual(scaleSteps([{ name: NONCES, replicas: 1, storage: 'file' }], 1), []);
+  });
+});
+
+describe('on a real 3-node cluster', () => {
+  let servers: TestNatsServer[] = [];
+  let nc: NatsConnection;
+  let store: Store;
+  const id = makeInternal();
+  let n = 0;
+  const nonce = () => `hist${String(++n).padStart(12, '0')}`;
+  const isCode = (c: string, re?: RegExp) => (e: unknown) => e instanceof ApiError && e.code === c && (!re || re.test(e.message));
+
+  before(async () => {
+    servers = await makeServers({ hosts: ['127.0.0.71', '127.0.0.72', '127.0.0.73'], internalNkey: id.publicKey, syncInterval: 'always' });
+    await startServers(servers);
+    nc = await connectInternal(servers.map((s) => s.url), id);
+    store = await openTestStore(nc, 3);
+  });
+
+  after(async () => {
+    await nc?.close().catch(() => {});
+    await stopServers(servers);
+  });
+
+  const leaderOf = async () => (await store.jsm.streams.info(NONCES)).cluster?.leader;
+  async function untilLeader(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (await leaderOf().catch(() => undefined)) return;
+      await sleep(200);
+    }
+    throw new Error(`no ${NONCES} leader within ${timeoutMs} ms`);
+  }
+
+  test('the nonce stream is in memory; the first claim marks its history, and claims are refused twice as ever', async () => {
+    const si0 = await store.jsm.streams.info(NONCES);
+    assert.equal(si0.config.storage, 'memory');
+    const h = nonceHistoryOf(store);
+    await h.beat();
+    const first = nonce();
+    await claimNonce(store, 'alice', first, Date.now());
+    const si = await store.jsm.streams.info(NONCES);
+    assert.equal(si.config.metadata?.[HISTORY_MARK], historyId(si), 'marked with its own first message');
+    await assert.rejects(claimNonce(store, 'alice', first, Date.now()), isCode('replay'));
+  });
+
+  test('a restart of the stream leader loses nothing: the history keeps its mark and serves at once', async () => {
+    const first = nonce();
+    await claimNonce(store, 'alice', first, Date.now());
+    const leaderName = await leaderOf();
+    const leader = servers.find((s) => s.conf.serverName === leaderName)!;
+    const marked = (await store.jsm.streams.info(NONCES)).config.metadata?.[HISTORY_MARK];
+    await leader.kill();
+    await untilLeader();
+    await leader.start();
+    await waitClusterFormed(servers, 30_000);
+    await assert.rejects(claimNonce(store, 'alice', first, Date.now()), isCode('replay'), 'the nonce claimed before the restart is still there');
+    await claimNonce(store, 'alice', nonce(), Date.now());
+    const si = await store.jsm.streams.info(NONCES);
+    assert.equal(si.config.metadata?.[HISTORY_MARK], marked);
+    assert.notEqual(si.cluster?.leader, leader.conf.serverName);
+  });
+
+  test('a restart of every replica at once: signed requests and the replay are refused, never accepted into the empty history', async () => {
+    const first = nonce();
+    await claimNonce(store, 'alice', first, Date.now());
+    const history = nonceHistoryOf(store);
+    const before = await history.confirm();
+    await Promise.all(servers.map((s) => s.kill()));
+    await Promise.all(servers.map((s) => s.start()));
+    await waitClusterFormed(servers, 30_000);
+    await untilLeader();
+    // The replay that an empty history would take: refused, with the reason.
+    await assert.rejects(claimNonce(store, 'alice', first, Date.now()), isCode('unavailable', /nonce history was lost/));
+    await assert.rejects(claimNonce(store, 'alice', nonce(), Date.now()), isCode('unavailable', /nonce history was lost/));
+    // A claim sent under the check taken before the loss lands in the new
+    // history (its sequence starts again) and is refused.
+    const seq = await createJson(store.kv.nonces, `alice.${nonce()}`, Date.now());
+    assert.equal(typeof seq, 'number');
+    assert.throws(() => history.accept(before, seq as number), isCode('unavailable', /changed under this request/));
+    // The same history serves once it covers twice the window (a clock moved ahead).
+    const later = new NonceHistory(store.jsm, store.kv.nonces, NONCES, 3, { timeoutMs: 5000, now: () => Date.now() + HISTORY_NEEDED_MS });
+    const c = await later.confirm();
+    assert.ok(c.lastSeq >= 1);
+  });
+
+  test('scale-r3 on a file-backed nonce stream: sealed, made again in memory, and marked lost only if it held nonces', async () => {
+    for (const held of [true, false]) {
+      await store.jsm.streams.delete(NONCES);
+      const r1 = await openTestStore(nc, 1);
+      assert.equal((await r1.jsm.streams.info(NONCES)).config.storage, 'file');
+      if (held) await claimNonce(r1, 'bob', nonce(), Date.now());
+      const lines: string[] = [];
+      await moveNoncesToMemory(r1.jsm, 3, 30_000, (l) => lines.push(l));
+      const si = await r1.jsm.streams.info(NONCES);
+      assert.equal(si.config.storage, 'memory');
+      assert.equal(si.config.num_replicas, 3);
+      assert.equal(si.config.sealed, false);
+      assert.equal(si.config.metadata?.[HISTORY_MARK], held ? LOST_MARK : undefined, lines.join('\n'));
+      assert.ok(!scaleSteps(await readReplicas(r1.jsm, [NONCES]), 3).length, 'a second run has nothing to do');
+      await untilLeader();
+      const fresh = await openTestStore(nc, 3);
+      if (held) await assert.rejects(claimNonce(fresh, 'bob', nonce(), Date.now()), isCode('unavailable', /nonce history was lost/));
+      else await claimNonce(fresh, 'bob', nonce(), Date.now());
+    }
+  });
+});
