@@ -1,14 +1,15 @@
 // `cluster_scale`'s apply step on the controller: reads {nodes, outDir,
-// replicas, stepTimeoutMs} as JSON on stdin and scales the control-plane
-// streams one at a time (scale.ts), printing each step.
+// replicas, stepTimeoutMs, nonceStore} as JSON on stdin and scales the
+// control-plane streams one at a time (scale.ts), printing each step.
 import { connectCluster, type ProbeNode } from './probe.js';
 import { scaleStreams } from './scale.js';
+import type { NonceStore } from '../daemon/store/buckets.js';
 import { runControllerStep } from './step.js';
 
-runControllerStep<{ nodes: ProbeNode[]; outDir: string; replicas: number; stepTimeoutMs: number }>('scale', async (o) => {
+runControllerStep<{ nodes: ProbeNode[]; outDir: string; replicas: number; stepTimeoutMs: number; nonceStore?: NonceStore }>('scale', async (o) => {
   const nc = await connectCluster(o.nodes, o.outDir);
   try {
-    const done = await scaleStreams(nc, o.replicas, o.stepTimeoutMs, (s) => console.log(s));
+    const done = await scaleStreams(nc, o.replicas, o.stepTimeoutMs, (s) => console.log(s), o.nonceStore);
     console.log(`scaled ${done.length} stream(s) to R${o.replicas}`);
     return 0;
   } finally {

@@ -3,8 +3,8 @@
 // replica is current before touching the next one. A second update while a
 // new leader is being elected can time out, hence the strict sequence.
 import { JetStreamApiError, jetstreamManager, type JetStreamManager, type StorageType, type StreamUpdateConfig } from '@nats-io/jetstream';
-import { BUCKETS, nonceStorage } from '../daemon/store/buckets.js';
-import { HISTORY_MARK, LOST_MARK } from '../daemon/store/nonce-history.js';
+import { BUCKETS, nonceStorage, type NonceStore } from '../daemon/store/buckets.js';
+import { HISTORY_MARK, HISTORY_NEEDED_MS, lostMark } from '../daemon/store/nonce-history.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { UnibusError } from '../errors.js';
 import { CLUSTER_STREAMS } from './probe.js';
@@ -31,27 +31,28 @@ export async function readReplicas(jsm: JetStreamManager, names = CLUSTER_STREAM
 }
 
 /** What scaling to `replicas` has to do, one line per stream (empty: nothing). */
-export function scaleSteps(have: StreamReplicas[], replicas: number): string[] {
+export function scaleSteps(have: StreamReplicas[], replicas: number, nonceStore: NonceStore = 'disk'): string[] {
   return have.flatMap((s) => {
-    if (s.name === NONCE_STREAM && nonceStorage(replicas) !== s.storage) return [`${s.name} R${s.replicas} ${s.storage} -> R${replicas} ${nonceStorage(replicas)}`];
+    const want = nonceStorage(replicas, nonceStore);
+    if (s.name === NONCE_STREAM && want !== s.storage) return [`${s.name} R${s.replicas} ${s.storage} -> R${Math.max(replicas, s.replicas)} ${want}`];
     return s.replicas < replicas ? [`${s.name} R${s.replicas}`] : [];
   });
 }
 
 /**
- * The nonce stream of a replicated store lives in memory (see
- * daemon/store/nonce-history.ts), and a stream's storage cannot be changed in
- * place: the file-backed stream is sealed (no claim lands in it any more),
- * dropped and made again in memory at `replicas`. If it held any nonce, the
- * new stream is marked `lost`, so signed requests are refused until the new
- * history covers the replay window. Claims fail (503) while this runs.
- * Re-running after an interruption converges.
+ * A stream's storage cannot be changed in place. To move the nonce bucket
+ * between disk and memory (cluster.nonce_store), its stream is sealed (no
+ * claim lands in it any more), dropped and made again with the same config on
+ * the other storage. If it held any nonce, the new stream is marked lost, so
+ * signed requests are refused until a replay of those could no longer be
+ * accepted (see daemon/store/nonce-history.ts). Claims fail (503) while this
+ * runs. Re-running after an interruption converges.
  */
-export async function moveNoncesToMemory(jsm: JetStreamManager, replicas: number, stepTimeoutMs: number, log: (s: string) => void): Promise<void> {
+export async function moveNonces(jsm: JetStreamManager, to: 'memory' | 'file', replicas: number, stepTimeoutMs: number, log: (s: string) => void): Promise<void> {
   const deadline = Date.now() + stepTimeoutMs;
   for (;;) {
     const si = await jsm.streams.info(NONCE_STREAM).catch(() => null);
-    if (si && si.config.storage === nonceStorage(replicas)) return;
+    if (si && si.config.storage === to) return;
     let held = true; // nothing known about a stream that is gone: assume it held nonces
     let config = si?.config;
     if (si) {
@@ -59,20 +60,20 @@ export async function moveNoncesToMemory(jsm: JetStreamManager, replicas: number
       const sealed = await jsm.streams.info(NONCE_STREAM);
       held = sealed.state.messages > 0;
       config = sealed.config;
-      log(`${NONCE_STREAM}: sealed with ${sealed.state.messages} nonce(s); making it again in memory`);
+      log(`${NONCE_STREAM}: sealed with ${sealed.state.messages} message(s); making it again on ${to} storage`);
       await jsm.streams.delete(NONCE_STREAM);
     }
     if (!config) throw new ScaleError(`${NONCE_STREAM}: missing, and no config to make it from; start membershipd to make the buckets, then run again`);
-    const metadata = { ...(config.metadata ?? {}) };
+    const metadata: Record<string, string> = { ...(config.metadata ?? {}) };
     delete metadata[HISTORY_MARK];
-    if (held) metadata[HISTORY_MARK] = LOST_MARK;
+    if (held) metadata[HISTORY_MARK] = lostMark(Date.now());
     try {
-      await jsm.streams.add({ ...config, sealed: false, storage: 'memory' as StorageType, num_replicas: replicas, metadata });
-      log(`${NONCE_STREAM}: in memory at R${replicas}${held ? '; signed requests refused until its history covers the replay window' : ''}`);
+      await jsm.streams.add({ ...config, sealed: false, storage: to as StorageType, num_replicas: Math.max(replicas, config.num_replicas), metadata });
+      log(`${NONCE_STREAM}: on ${to} storage at R${Math.max(replicas, config.num_replicas)}${held ? `; signed requests refused for ${HISTORY_NEEDED_MS / 1000} s, until no nonce it held could be replayed` : ''}`);
       return;
     } catch (e) {
       // Made again meanwhile (a membershipd opening its buckets): look again.
-      if (Date.now() > deadline) throw new ScaleError(`${NONCE_STREAM}: could not be made again in memory`, { cause: e });
+      if (Date.now() > deadline) throw new ScaleError(`${NONCE_STREAM}: could not be made again on ${to} storage`, { cause: e });
       await sleep(500);
     }
   }
@@ -98,15 +99,17 @@ export async function waitStreamCurrent(jsm: JetStreamManager, name: string, rep
 }
 
 /** Scales each stream below `replicas` up, in order; returns the names changed. */
-export async function scaleStreams(nc: NatsConnection, replicas: number, stepTimeoutMs: number, log: (s: string) => void): Promise<string[]> {
+export async function scaleStreams(nc: NatsConnection, replicas: number, stepTimeoutMs: number, log: (s: string) => void, nonceStore: NonceStore = 'disk'): Promise<string[]> {
   const jsm = await jetstreamManager(nc, { timeout: 5000 });
   const changed: string[] = [];
   for (const { name, replicas: have, storage } of await readReplicas(jsm)) {
-    if (name === NONCE_STREAM && storage !== nonceStorage(replicas)) {
-      log(`${name}: R${have} ${storage} -> R${replicas} ${nonceStorage(replicas)}`);
-      await moveNoncesToMemory(jsm, replicas, stepTimeoutMs, log);
-      await waitStreamCurrent(jsm, name, replicas, stepTimeoutMs);
-      log(`${name}: R${replicas}, leader elected, every replica current`);
+    const want = nonceStorage(replicas, nonceStore);
+    if (name === NONCE_STREAM && storage !== want) {
+      const to = Math.max(replicas, have);
+      log(`${name}: R${have} ${storage} -> R${to} ${want}`);
+      await moveNonces(jsm, want, to, stepTimeoutMs, log);
+      await waitStreamCurrent(jsm, name, to, stepTimeoutMs);
+      log(`${name}: R${to}, leader elected, every replica current`);
       changed.push(name);
       continue;
     }

@@ -14,7 +14,7 @@ const STRING_FLAGS = [
   'bind', 'http-port', 'nats-port', 'bus-auth', 'tls-cert', 'tls-key', 'tls-ca',
   'cluster-name', 'server-name', 'cluster-port', 'routes', 'cluster-user',
   'cluster-pass-file', 'route-tls-cert', 'route-tls-key', 'route-tls-ca',
-  'internal-id-file', 'store', 'kv-replicas', 'nats-store', 'nats-server-bin',
+  'internal-id-file', 'store', 'kv-replicas', 'nonce-store', 'nats-store', 'nats-server-bin',
   'nats-url', 'sync-interval', 'state-dir',
 ] as const;
 type FlagName = (typeof STRING_FLAGS)[number];
@@ -39,6 +39,8 @@ export interface NodeOptions {
   internalIdFile: string;
   store: 'kv';
   kvReplicas: number;
+  /** Where a nonce bucket made by this node keeps nonces: disk (default) or memory (R3+, store/nonce-history.ts). */
+  nonceStore: 'disk' | 'memory';
   natsStore: string;
   natsServerBin: string;
   natsUrl?: string;
@@ -111,6 +113,8 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const kvReplicasRaw = get('kv-replicas') ?? '1';
   const kvReplicas = Number(kvReplicasRaw);
   if (![1, 3, 5].includes(kvReplicas)) throw new FlagError(`--kv-replicas: "${kvReplicasRaw}" (expected 1, 3 or 5)`);
+  const nonceStore = get('nonce-store') ?? 'disk';
+  if (nonceStore !== 'disk' && nonceStore !== 'memory') throw new FlagError(`--nonce-store: "${nonceStore}" (expected disk or memory)`);
   const syncInterval = get('sync-interval') ?? 'always';
   if (!DURATION.test(syncInterval)) throw new FlagError(`--sync-interval: "${syncInterval}" (expected always or a duration like 2m)`);
 
@@ -171,6 +175,7 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
     internalIdFile: get('internal-id-file') ?? join(stateDir, 'internal.nk'),
     store,
     kvReplicas,
+    nonceStore,
     natsStore: get('nats-store') ?? join(stateDir, 'jetstream'),
     natsServerBin: get('nats-server-bin') ?? 'nats-server',
     natsUrl: get('nats-url'),

@@ -94,6 +94,9 @@ export function checkNodes(src: YamlSource, cluster: ClusterSpec, nodes: NodeSpe
   if (nodes.length % 2 === 0) {
     warnings.push(`${nodes.length} nodes: an even count tolerates no more failures than ${nodes.length - 1} nodes would`);
   }
+  if (cluster.nonce_store === 'memory' && cluster.kv_replicas < 3) {
+    warnings.push(`nonce_store memory needs kv_replicas 3 or more: at kv_replicas ${cluster.kv_replicas} nonces stay on disk`);
+  }
   if (cluster.kv_replicas === 2) {
     warnings.push('kv_replicas 2 tolerates no more failures than kv_replicas 1 (quorum of 2 is 2); use 1 or 3');
   }

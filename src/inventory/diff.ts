@@ -10,8 +10,9 @@
 //   - a node's public_ip, wg_ip, host or name is in its certificates' names:
 //     its certificates re-mint; peers' cluster.env lists its route address.
 //   - cluster name, ports, route_network, cluster_user, sync_interval,
-//     state_dir, kv_replicas are in every node's cluster.env: every node
-//     re-renders and restarts (kv_replicas also needs `play scale-r3`).
+//     state_dir, kv_replicas, nonce_store are in every node's cluster.env:
+//     every node re-renders and restarts (kv_replicas and nonce_store also
+//     need `play scale-r3`).
 //   - user, port, identity_file, connection only change how unibus reaches
 //     the host: nothing re-renders.
 //   - service_manager changes the unit the node runs under: that node
@@ -56,8 +57,11 @@ export function diffInventories(a: Inventory, b: Inventory): InventoryDiff {
     const after = b.cluster[key];
     if (isDeepStrictEqual(before, after)) continue;
     let meaning = 'cluster.env re-renders and every node restarts';
-    if (key === 'kv_replicas') {
-      meaning = 'cluster.env re-renders on every node; existing buckets change replicas only through `unibus play scale-r3`';
+    if (key === 'kv_replicas' || key === 'nonce_store') {
+      meaning =
+        key === 'kv_replicas'
+          ? 'cluster.env re-renders on every node; existing buckets change replicas only through `unibus play scale-r3`'
+          : 'cluster.env re-renders on every node; the nonce bucket moves only through `unibus play scale-r3`, which refuses signed requests for 130 s if it held nonces';
       all.forEach((n) => rerender.add(n));
     } else if (key === 'admin') {
       meaning = 'the first admin is seeded at bringup when the cluster has none; nothing restarts';

@@ -52,6 +52,7 @@ export const inventorySchema = {
         },
         route_network: { enum: ['public', 'wg'], default: 'public', description: 'public or wg' },
         kv_replicas: { type: 'integer', minimum: 1, maximum: 5, default: 1, description: 'an integer 1-5 (JetStream replicas)' },
+        nonce_store: { enum: ['disk', 'memory'], default: 'disk', description: 'disk or memory (where nonces are kept; memory needs kv_replicas 3 or more)' },
         cluster_user: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'a route user name: letters, digits, _ and -' },
         sync_interval: { type: ['string', 'integer'], pattern: '^(always|[0-9]+(ms|s|m|h))$', description: "JetStream's sync_interval: always, a duration like '2m', or seconds" },
         state_dir: { type: 'string', minLength: 1, description: 'a folder; each node keeps its state in <state_dir>/<node name>' },

@@ -1,6 +1,7 @@
 // cluster_scale: every control-plane stream (the KV buckets and the blob
 // store) to `replicas` in place, one at a time (delegate_to: controller,
-// run_once). Refuses unless at least `replicas` nodes are healthy; a no-op
+// run_once), and the nonce bucket onto the storage cluster.nonce_store asks
+// for (memory needs R3 or more). Refuses unless at least `replicas` nodes are healthy; a no-op
 // when every stream is there already. It never edits the inventory: its
 // result says which change to make and commit.
 import { join } from 'node:path';
@@ -18,7 +19,8 @@ export const cluster_scale: Module = {
   },
   async plan(args, ctx) {
     const replicas = Number(args.replicas ?? 3);
-    const cluster = ctx.vars.cluster as { kv_replicas: number };
+    const cluster = ctx.vars.cluster as { kv_replicas: number; nonce_store?: 'disk' | 'memory' };
+    const nonceStore = cluster.nonce_store ?? 'disk';
     const nodes = probeNodesOfVars(ctx.vars.nodes);
     const outDir = readString('cluster_scale', 'out', args.out) ?? join(projectDirOf(ctx.baseDirs), 'out');
     // nats.js loads when a cluster task runs, not with every `unibus` command.
@@ -31,7 +33,7 @@ export const cluster_scale: Module = {
     const nc = await connectCluster(nodes.filter((n) => healthy.some((h) => h.name === n.name)), outDir);
     let below: string[];
     try {
-      below = scaleSteps(await readReplicas(await jetstreamManager(nc, { timeout: 5000 })), replicas);
+      below = scaleSteps(await readReplicas(await jetstreamManager(nc, { timeout: 5000 })), replicas, nonceStore);
     } finally {
       await nc.close().catch(() => undefined);
     }
@@ -41,8 +43,8 @@ export const cluster_scale: Module = {
     const stepTimeoutMs = readSeconds('cluster_scale', 'step_timeout', args.step_timeout, 60, 600) * 1000;
     return {
       changed: true,
-      reason: `scale ${below.join(', ')} to R${replicas}, one at a time${inventoryNote}`,
-      commands: [{ kind: 'exec', argv: controllerArgv('scale-entry'), stdin: JSON.stringify({ nodes, outDir, replicas, stepTimeoutMs }), timeoutMs: below.length * (stepTimeoutMs * 2 + 10_000), label: `scale ${below.length} stream(s) to R${replicas}, waiting for every replica current between steps` }],
+      reason: `to R${replicas}, one stream at a time: ${below.join(', ')}${inventoryNote}`,
+      commands: [{ kind: 'exec', argv: controllerArgv('scale-entry'), stdin: JSON.stringify({ nodes, outDir, replicas, stepTimeoutMs, nonceStore }), timeoutMs: below.length * (stepTimeoutMs * 2 + 10_000), label: `scale ${below.length} stream(s) to R${replicas}, waiting for every replica current between steps` }],
       result,
     };
   },

@@ -1,7 +1,8 @@
-// Nonces in memory on a replicated store: the rule that decides whether a
-// nonce history may serve, and, on a real 3-node cluster, that losing a
-// replica loses nothing while losing every replica at once refuses signed
-// requests (and a replay) instead of accepting them into an empty history.
+// Nonces in memory (--nonce-store memory) on a replicated store: the rule
+// that decides whether a nonce history may serve, and, on a real 3-node
+// cluster, that losing a replica loses nothing while losing every replica at
+// once refuses signed requests (and a replay) instead of accepting them into
+// an empty history; moving the bucket between disk and memory.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -12,15 +13,16 @@ import { BUCKETS, type Store } from '../../src/daemon/store/buckets.js';
 import { ApiError } from '../../src/daemon/store/errors.js';
 import { claimNonce, nonceHistoryOf } from '../../src/daemon/store/nonces.js';
 import { createJson } from '../../src/daemon/store/kvjson.js';
-import { HISTORY_MARK, HISTORY_NEEDED_MS, LOST_MARK, NonceHistory, historyId, historyVerdict } from '../../src/daemon/store/nonce-history.js';
-import { moveNoncesToMemory, readReplicas, scaleSteps } from '../../src/cluster/scale.js';
+import { HISTORY_MARK, HISTORY_NEEDED_MS, NonceHistory, historyId, historyVerdict, lostMark } from '../../src/daemon/store/nonce-history.js';
+import { moveNonces, readReplicas, scaleSteps } from '../../src/cluster/scale.js';
+import { nonceStorage } from '../../src/daemon/store/buckets.js';
 
 const NONCES = `KV_${BUCKETS.nonces}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function info(o: { storage?: string; leader?: string; messages?: number; firstSeq?: number; firstTs?: string; lastSeq?: number; mark?: string }): StreamInfo {
+function info(o: { storage?: string; replicas?: number; leader?: string; messages?: number; firstSeq?: number; firstTs?: string; lastSeq?: number; mark?: string }): StreamInfo {
   return {
-    config: { name: NONCES, storage: o.storage ?? 'memory', metadata: o.mark === undefined ? undefined : { [HISTORY_MARK]: o.mark } },
+    config: { name: NONCES, storage: o.storage ?? 'memory', num_replicas: o.replicas ?? 3, metadata: o.mark === undefined ? undefined : { [HISTORY_MARK]: o.mark } },
     cluster: { leader: o.leader ?? 'n1' },
     state: { messages: o.messages ?? 5, first_seq: o.firstSeq ?? 1, last_seq: o.lastSeq ?? 5, first_ts: o.firstTs ?? new Date(1_000_000).toISOString() },
   } as unknown as StreamInfo;
@@ -29,18 +31,34 @@ function info(o: { storage?: string; leader?: string; messages?: number; firstSe
 describe('the rule', () => {
   const t0 = 1_000_000;
   const young = t0 + HISTORY_NEEDED_MS - 5_000;
-  test('a file-backed history always serves', () => {
-    assert.deepEqual(historyVerdict(info({ storage: 'file', leader: '', messages: 0, mark: LOST_MARK }), 3, t0), { ok: true, lastSeq: 5 });
+  const LOST = lostMark(t0);
+  test('nonces are in memory only when asked for and replicated', () => {
+    assert.equal(nonceStorage(3), 'file');
+    assert.equal(nonceStorage(3, 'memory'), 'memory');
+    assert.equal(nonceStorage(5, 'memory'), 'memory');
+    assert.equal(nonceStorage(1, 'memory'), 'file');
+  });
+  test('a file-backed history serves, unless marked lost less than twice the window ago', () => {
+    assert.deepEqual(historyVerdict(info({ storage: 'file', leader: '', messages: 0 }), 3, t0), { ok: true, lastSeq: 5 });
+    const r = historyVerdict(info({ storage: 'file', mark: LOST }), 3, t0 + 1000);
+    assert.match(!r.ok ? r.reason : '', /nonce history was lost .* about 129 s more/);
+    assert.equal(historyVerdict(info({ storage: 'file', mark: LOST }), 3, t0 + HISTORY_NEEDED_MS).ok, true);
   });
   test('no leader, or no message yet: ask again (after a beat)', () => {
     const v1 = historyVerdict(info({ leader: '' }), 3, t0);
     assert.equal(v1.ok === false && v1.retry, 'leader');
+    // A node still flagged R1 after scale-r3 goes by the stream's own replicas.
+    const v3 = historyVerdict(info({ leader: '', replicas: 3 }), 1, t0);
+    assert.equal(v3.ok === false && v3.retry, 'leader');
+    assert.equal(historyVerdict(info({ leader: '', replicas: 1, mark: `1@${new Date(1_000_000).toISOString()}` }), 1, t0).ok, true);
     const v2 = historyVerdict(info({ messages: 0 }), 3, t0);
     assert.equal(v2.ok === false && v2.retry, 'beat');
   });
-  test('a history as old as twice the window plus the clock margin serves, whatever the mark', () => {
-    assert.equal(historyVerdict(info({ mark: LOST_MARK }), 3, t0 + HISTORY_NEEDED_MS).ok, true);
-    assert.equal(historyVerdict(info({ mark: LOST_MARK }), 3, t0 + HISTORY_NEEDED_MS - 1).ok, false);
+  test('a memory history as old as twice the window plus the clock margin serves, and a lost mark only holds that long', () => {
+    assert.equal(historyVerdict(info({ mark: `1@${new Date(t0 - 1).toISOString()}` }), 3, t0 + HISTORY_NEEDED_MS).ok, true);
+    assert.equal(historyVerdict(info({ mark: `1@${new Date(t0 - 1).toISOString()}` }), 3, t0 + HISTORY_NEEDED_MS - 1).ok, false);
+    assert.equal(historyVerdict(info({ mark: lostMark(t0 + 60_000) }), 3, t0 + HISTORY_NEEDED_MS).ok, false, 'marked lost after the history began');
+    assert.equal(historyVerdict(info({ mark: lostMark(t0 + 60_000) }), 3, t0 + 60_000 + HISTORY_NEEDED_MS).ok, true);
   });
   test('a younger one serves only when it is the marked one; unmarked, it asks to be marked first', () => {
     const si = info({});
@@ -48,22 +66,24 @@ describe('the rule', () => {
     assert.equal(v.ok, false);
     assert.equal(!v.ok && v.markWith, historyId(si));
     assert.deepEqual(historyVerdict(info({ mark: historyId(si) }), 3, young), { ok: true, lastSeq: 5 });
-    for (const mark of [LOST_MARK, `1@${new Date(t0 - 1).toISOString()}`]) {
+    for (const mark of [LOST, `1@${new Date(t0 - 1).toISOString()}`]) {
       const r = historyVerdict(info({ mark }), 3, young);
       assert.equal(r.ok, false, mark);
       assert.match(!r.ok ? r.reason : '', /nonce history was lost .* about 5 s more/);
       assert.equal(!r.ok && (r.markWith ?? r.retry), undefined, 'a lost history is never marked over or retried');
     }
   });
-  test('scale-r3 moves a file-backed nonce stream to memory and scales the others', () => {
+  test('scale-r3 moves the nonce stream to the storage asked for and scales the others', () => {
     const have = [
       { name: NONCES, replicas: 1, storage: 'file' },
       { name: 'KV_UNIBUS_users', replicas: 1, storage: 'file' },
       { name: 'KV_UNIBUS_rooms', replicas: 3, storage: 'file' },
     ];
-    assert.deepEqual(scaleSteps(have, 3), [`${NONCES} R1 file -> R3 memory`, 'KV_UNIBUS_users R1']);
-    assert.deepEqual(scaleSteps([{ name: NONCES, replicas: 3, storage: 'memory' }], 3), []);
-    assert.deepEqual(scaleSteps([{ name: NONCES, replicas: 1, storage: 'file' }], 1), []);
+    assert.deepEqual(scaleSteps(have, 3), [`${NONCES} R1`, 'KV_UNIBUS_users R1']);
+    assert.deepEqual(scaleSteps(have, 3, 'memory'), [`${NONCES} R1 file -> R3 memory`, 'KV_UNIBUS_users R1']);
+    assert.deepEqual(scaleSteps([{ name: NONCES, replicas: 3, storage: 'memory' }], 3, 'memory'), []);
+    assert.deepEqual(scaleSteps([{ name: NONCES, replicas: 3, storage: 'memory' }], 3), [`${NONCES} R3 memory -> R3 file`]);
+    assert.deepEqual(scaleSteps([{ name: NONCES, replicas: 1, storage: 'file' }], 1, 'memory'), []);
   });
 });
 
@@ -80,7 +100,7 @@ describe('on a real 3-node cluster', () => {
     servers = await makeServers({ hosts: ['127.0.0.71', '127.0.0.72', '127.0.0.73'], internalNkey: id.publicKey, syncInterval: 'always' });
     await startServers(servers);
     nc = await connectInternal(servers.map((s) => s.url), id);
-    store = await openTestStore(nc, 3);
+    store = await openTestStore(nc, 3, 'memory');
   });
 
   after(async () => {
@@ -150,24 +170,43 @@ describe('on a real 3-node cluster', () => {
     assert.ok(c.lastSeq >= 1);
   });
 
-  test('scale-r3 on a file-backed nonce stream: sealed, made again in memory, and marked lost only if it held nonces', async () => {
+  test('a node that sees the last sequence go back marks the stream lost, and every node refuses', async () => {
+    const h = new NonceHistory(store.jsm, store.kv.nonces, NONCES, 3, { timeoutMs: 5000 });
+    // This node had a claim acknowledged far past what the leader now holds.
+    h.accept({ askedAt: Date.now(), lastSeq: 0 }, 1_000_000);
+    await assert.rejects(h.confirm(), isCode('unavailable', /nonce history was lost/));
+    const mark = (await store.jsm.streams.info(NONCES)).config.metadata?.[HISTORY_MARK] ?? '';
+    assert.match(mark, /^lost@\d+$/);
+    const other = new NonceHistory(store.jsm, store.kv.nonces, NONCES, 3, { timeoutMs: 5000 });
+    await assert.rejects(other.confirm(), isCode('unavailable', /about 1[23]\d s more/));
+  });
+
+  test('scale-r3 moves the nonce bucket between disk and memory: sealed, made again, and marked lost only if it held nonces', async () => {
     for (const held of [true, false]) {
       await store.jsm.streams.delete(NONCES);
       const r1 = await openTestStore(nc, 1);
       assert.equal((await r1.jsm.streams.info(NONCES)).config.storage, 'file');
       if (held) await claimNonce(r1, 'bob', nonce(), Date.now());
       const lines: string[] = [];
-      await moveNoncesToMemory(r1.jsm, 3, 30_000, (l) => lines.push(l));
+      await moveNonces(r1.jsm, 'memory', 3, 30_000, (l) => lines.push(l));
       const si = await r1.jsm.streams.info(NONCES);
       assert.equal(si.config.storage, 'memory');
       assert.equal(si.config.num_replicas, 3);
       assert.equal(si.config.sealed, false);
-      assert.equal(si.config.metadata?.[HISTORY_MARK], held ? LOST_MARK : undefined, lines.join('\n'));
-      assert.ok(!scaleSteps(await readReplicas(r1.jsm, [NONCES]), 3).length, 'a second run has nothing to do');
+      const mark = si.config.metadata?.[HISTORY_MARK];
+      if (held) assert.match(mark ?? '', /^lost@\d+$/, lines.join('\n'));
+      else assert.equal(mark, undefined, lines.join('\n'));
+      assert.ok(!scaleSteps(await readReplicas(r1.jsm, [NONCES]), 3, 'memory').length, 'a second run has nothing to do');
       await untilLeader();
-      const fresh = await openTestStore(nc, 3);
+      const fresh = await openTestStore(nc, 3, 'memory');
       if (held) await assert.rejects(claimNonce(fresh, 'bob', nonce(), Date.now()), isCode('unavailable', /nonce history was lost/));
       else await claimNonce(fresh, 'bob', nonce(), Date.now());
     }
+    // And back to disk: the memory bucket held nonces, so the file one is marked lost.
+    await moveNonces(store.jsm, 'file', 3, 30_000, () => undefined);
+    const si = await store.jsm.streams.info(NONCES);
+    assert.equal(si.config.storage, 'file');
+    assert.match(si.config.metadata?.[HISTORY_MARK] ?? '', /^lost@\d+$/);
+    await assert.rejects(claimNonce(await openTestStore(nc, 3), 'bob', nonce(), Date.now()), isCode('unavailable', /nonce history was lost/));
   });
 });

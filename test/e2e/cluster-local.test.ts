@@ -2,16 +2,17 @@
 // manager) copied to a temp project with free ports: bringup --check
 // predicts bringup; bringup forms a real 3-node R3 cluster; a re-run changes
 // and restarts nothing; verify and status pass and fail on a stopped node;
-// bringup heals it; stop keeps the data, and a later bringup serves it again.
+// bringup heals it; stop keeps the data, and a later bringup serves it again;
+// nonce_store memory rolls out and scale-r3 moves the nonce bucket to memory.
 import assert from 'node:assert/strict';
 import { X509Certificate, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { UnibusClient, rawPublicKey } from '../../src/client/index.js';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { ApiClientError, UnibusClient, rawPublicKey } from '../../src/client/index.js';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { play, type PlayRun } from './fixtures-runner/cli.js';
 import { Kvm } from '@nats-io/kv';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connectCluster } from '../../src/cluster/probe.js';
 import { probeNodesOf } from '../../src/cluster/nodes.js';
 import { loadInventory } from '../../src/inventory/load.js';
@@ -105,8 +106,8 @@ test('bringup, re-run, verify, drift, heal, stop, start again', { timeout: 600_0
     for (const n of r.nodes) assert.deepEqual([n.http, n.routes, n.posture.tls, n.posture.route_tls, n.posture.bus_auth], [200, 2, true, true, 'enforce']);
   });
 
+  const seed = randomBytes(32);
   await t.test('user-add adds a user once; its signed requests are served by every node', async () => {
-    const seed = randomBytes(32);
     const args = ['user-add', ...base, '-e', 'handle=alice', '-e', `pubkey=${rawPublicKey(seed).toString('hex')}`, '-e', 'role=admin'];
     const first = await play(args);
     assert.equal(first.code, 0, why(first));
@@ -185,6 +186,37 @@ test('bringup, re-run, verify, drift, heal, stop, start again', { timeout: 600_0
     assert.equal(after.code, 0, after.stdout);
     assert.deepEqual(JSON.parse(after.stdout).streams.map((s: { name: string }) => s.name), streamsBefore);
     assert.equal(await marker(), value, 'a value written before the stop is read after the start');
+  });
+
+  await t.test('nonce_store memory: bringup rolls it out, scale-r3 moves the nonces to memory, and signed requests wait out the nonces it held', async () => {
+    const text = readFileSync(p.inventory, 'utf8');
+    assert.match(text, /^  nonce_store: disk$/m);
+    writeFileSync(p.inventory, text.replace(/^  nonce_store: disk$/m, '  nonce_store: memory'));
+    const up = await play(['bringup', ...base], 600_000);
+    assert.equal(up.code, 0, why(up));
+    const plan = await play(['scale-r3', ...base, '--check']);
+    assert.equal(plan.code, 0, why(plan));
+    assert.match(plan.results.find((x) => x.task === 'streams to R3')!.reason, /KV_UNIBUS_nonces R3 file -> R3 memory/);
+    const s = await play(['scale-r3', ...base], 600_000);
+    assert.equal(s.code, 0, why(s));
+    const nc = await connectCluster(probeNodesOf(loadInventory(p.inventory)), join(p.dir, 'out'));
+    try {
+      const si = await (await jetstreamManager(nc, { timeout: 5000 })).streams.info('KV_UNIBUS_nonces');
+      assert.deepEqual([si.config.storage, si.config.num_replicas], ['memory', 3]);
+      assert.match(si.config.metadata?.unibus_nonce_history ?? '', /^lost@\d+$/, "alice's nonces were on disk: the new history is marked lost");
+    } finally {
+      await nc.close();
+    }
+    const port = /^    http: (\d+)/m.exec(readFileSync(p.inventory, 'utf8'))![1];
+    await assert.rejects(new UnibusClient({ baseUrl: `http://127.0.0.12:${port}`, handle: 'alice', seed }).me(), (e: unknown) => {
+      assert.ok(e instanceof ApiClientError, String(e));
+      assert.equal(e.status, 503);
+      assert.match(e.message, /nonce history was lost .* about \d+ s more/);
+      return true;
+    });
+    const again = await play(['scale-r3', ...base]);
+    assert.equal(again.code, 0, why(again));
+    assert.equal(totalChanged(again), 0, 'moved already: nothing to do');
   });
 
   await t.test('stop leaves no process behind', async () => {

@@ -5,7 +5,7 @@ import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { nkeyAuthenticator } from '@nats-io/nats-core';
 import { createUser } from '@nats-io/nkeys';
-import { openStoreWithRetry, type Store } from '../../src/daemon/store/buckets.js';
+import { openStoreWithRetry, type NonceStore, type Store } from '../../src/daemon/store/buckets.js';
 import { rawPublicKey } from '../../src/daemon/auth/ed25519.js';
 
 export interface Internal {
@@ -22,8 +22,8 @@ export async function connectInternal(url: string | string[], id: Internal): Pro
   return connect({ servers: url, authenticator: nkeyAuthenticator(id.seed), timeout: 5000, maxReconnectAttempts: -1, reconnectTimeWait: 250, ignoreClusterUpdates: true });
 }
 
-export async function openTestStore(nc: NatsConnection, replicas: number): Promise<Store> {
-  return openStoreWithRetry(nc, { replicas }, 60_000);
+export async function openTestStore(nc: NatsConnection, replicas: number, nonceStore?: NonceStore): Promise<Store> {
+  return openStoreWithRetry(nc, { replicas, nonceStore }, 60_000);
 }
 
 export interface TestUser {

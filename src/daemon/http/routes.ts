@@ -49,7 +49,7 @@ export async function setupControlPlane(node: ControlNode): Promise<ControlPlane
   const retried = (err: Error, attempt: number) => {
     if (attempt <= 3 || attempt % 10 === 0) log(`opening the buckets: attempt ${attempt} failed after ${Date.now() - t0} ms (${err.message}); retrying`);
   };
-  const [store] = await Promise.all([openStoreWithRetry(node.nc, { replicas: node.options.kvReplicas }, undefined, retried), node.ready]);
+  const [store] = await Promise.all([openStoreWithRetry(node.nc, { replicas: node.options.kvReplicas, nonceStore: node.options.nonceStore }, undefined, retried), node.ready]);
   node.watchStreams(CONTROL_STREAMS);
   // Every signed request reads its user and, in a room, the members: from
   // local copies under a leader barrier at most 100 ms old (store/follow.ts).

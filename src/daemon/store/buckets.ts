@@ -48,9 +48,16 @@ export const CONTROL_STREAMS: string[] = [...Object.values(BUCKETS).map((b) => `
 export const NONCE_WINDOW_MS = 60_000;
 export const NONCE_TTL_MS = 2 * NONCE_WINDOW_MS + 30_000;
 
-/** Where nonces live: memory when replicated (R3, R5), disk for a single replica. */
-export function nonceStorage(replicas: number): 'memory' | 'file' {
-  return replicas >= 3 ? 'memory' : 'file';
+/** Where an operator asks nonces to be kept (cluster.nonce_store, --nonce-store). */
+export type NonceStore = 'disk' | 'memory';
+
+/**
+ * The nonce stream's storage: on disk by default. `memory` (opt-in, R3 or
+ * more only) claims nonces without a disk flush, trading the newest nonces of
+ * a crash of most replicas at once for speed (store/nonce-history.ts).
+ */
+export function nonceStorage(replicas: number, store: NonceStore = 'disk'): 'memory' | 'file' {
+  return store === 'memory' && replicas >= 3 ? 'memory' : 'file';
 }
 
 export interface StoreOptions {
@@ -62,6 +69,8 @@ export interface StoreOptions {
   bindOnly?: boolean;
   /** Bound on each stream create (or lookup) while opening; defaults to opTimeoutMs. */
   createTimeoutMs?: number;
+  /** Where a nonce bucket made now keeps its nonces (default disk); an existing one is moved only by scale-r3. */
+  nonceStore?: NonceStore;
 }
 
 export interface Store {
@@ -91,9 +100,7 @@ export async function openStore(nc: NatsConnection, opts: StoreOptions): Promise
     const kvc = new Kvm(cjs);
     await Promise.all([
       ...entries.map(([id, name]) => {
-        // Nonces of a replicated store live in memory (store/nonce-history.ts);
-        // a single replica keeps them on disk, where a restart loses none.
-        const ttl = id === 'nonces' ? { ttl: NONCE_TTL_MS, storage: nonceStorage(opts.replicas) } : {};
+        const ttl = id === 'nonces' ? { ttl: NONCE_TTL_MS, storage: nonceStorage(opts.replicas, opts.nonceStore) } : {};
         return kvc.create(name, { replicas: opts.replicas, history: 1, allow_direct: false, ...ttl });
       }),
       new Objm(cjs).create(BLOB_STORE, { replicas: opts.replicas }),

@@ -1,50 +1,59 @@
-// Nonces in memory, and why losing them cannot let a replay in.
+// Nonces in memory (opt-in), and why losing them cannot let a replay in.
 //
-// On a replicated store (R3, R5) the nonce bucket is a memory stream: a nonce
-// claim is a RAFT-committed write to a majority of the replicas, but no replica
-// waits on a disk flush for it. Its history survives the loss of any minority
-// of nodes (a restarted replica catches up from the leader). It is lost only
-// when every replica loses it at once (a full-cluster restart, a power cut);
-// then the stream comes back empty, sequence numbers starting again at 1.
-// A replay cache that may have lost entries must refuse every request that
-// could have been accepted before the loss, as a Kerberos replay cache does
-// after a reboot. A request accepted at t carries a timestamp within
-// NONCE_WINDOW_MS of t (either side), so it can be replayed until t + 2 * window.
+// With `--nonce-store memory` on a replicated store (R3, R5) the nonce bucket
+// is a memory stream: a nonce claim is a RAFT-committed write to a majority of
+// the replicas, but no replica waits on a disk flush for it. Its history
+// survives the loss of any minority of nodes (a restarted replica catches up
+// from the leader). Every replica restarting at once (a full-cluster restart,
+// a power cut) empties it, sequence numbers starting again at 1. A replay
+// cache that may have lost entries must refuse every request that could have
+// been accepted before the loss, as a Kerberos replay cache does after a
+// reboot. A request accepted at t carries a timestamp within NONCE_WINDOW_MS of
+// t (either side), so it can be replayed until t + 2 * window.
 //
 // The rule, checked at the stream leader before any claim counts:
-//   - a history whose oldest message is at least HISTORY_NEEDED_MS old
+//   - a stream marked `lost@T` (config metadata, kept by the meta group on
+//     disk) refuses claims until T + HISTORY_NEEDED_MS, whatever its storage:
+//     scale-r3 marks it so when moving a bucket that held nonces between disk
+//     and memory, and a node marks it so when it sees the history's last
+//     sequence go backwards (the newest nonces lost with most replicas).
+//   - otherwise a file-backed history serves: it loses nothing on a restart.
+//   - a memory history whose oldest message is at least HISTORY_NEEDED_MS old
 //     (twice the window, plus 10 s for clocks that differ between nodes)
 //     serves: anything lost before it began can no longer be replayed. Every
 //     node writes a beat key every BEAT_MS, so a history that keeps running
 //     always holds a message that old (the TTL is 150 s).
-//   - a younger history serves only if it is the one marked in the stream's
-//     config metadata (kept by the meta group on disk, so it survives the loss
-//     of the messages). The mark names the history by its first message
-//     (sequence and timestamp) and is set before the first claim is ever
-//     accepted on the stream: so an unmarked stream has never accepted one, and
-//     a stream marked with another history, or marked `lost`, may have lost
-//     accepted nonces. Then signed requests are refused (503, saying how long
-//     is left) until the new history is old enough.
+//   - a younger one serves only if it is the one marked in the metadata. The
+//     mark names the history by its first message (sequence and timestamp)
+//     and is set before the first claim is ever accepted on the stream: so an
+//     unmarked stream has never accepted one, and a stream marked with another
+//     history may have lost accepted nonces. Then signed requests are refused
+//     (503, saying how long is left) until the new history is old enough.
 // A claim is accepted only within HISTORY_LEASE_MS of a check that said the
 // history serves, and only if its sequence is past the last sequence that
 // check saw: a claim that lands in a history restarted since (sequence numbers
-// start again at 1) is refused. Restarting every replica and electing a new
-// leader takes seconds, far longer than the lease.
-// A file-backed nonce bucket (R1, or one made by an earlier release) loses
-// nothing on a restart: its history always serves.
+// start again at 1) is refused. Electing a new leader after its old one died
+// takes seconds, far longer than the lease.
+// What this cannot see: if most replicas crash at once while the one left was
+// behind, the newest nonces can be lost with the first message kept. Each
+// node compares the last sequence against the highest it has seen, so a node
+// that served one of those nonces refuses (and marks the stream) at once;
+// a node that never saw them, in the moment before any other marks it, could
+// accept a replay of one. That is the trade the memory store makes; on disk
+// (the default) no acknowledged nonce is ever lost.
 import { randomBytes } from 'node:crypto';
 import type { JetStreamManager, StreamInfo } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { NONCE_WINDOW_MS } from './buckets.js';
-import { UnavailableError } from './errors.js';
+import { ApiError, UnavailableError } from './errors.js';
 
 export const HISTORY_NEEDED_MS = 2 * NONCE_WINDOW_MS + 10_000;
 export const HISTORY_LEASE_MS = 1000;
 export const BEAT_MS = 10_000;
 /** The stream config metadata key that names the history claims were accepted in. */
 export const HISTORY_MARK = 'unibus_nonce_history';
-/** The mark of a stream whose earlier history was dropped on purpose (storage converted). */
-export const LOST_MARK = 'lost';
+/** The mark of a stream that may have lost accepted nonces at `at` (ms since the epoch). */
+export const lostMark = (at: number) => `lost@${at}`;
 /** Beat keys: a handle starts with a letter, so no nonce key (`handle.nonce`) starts like this. */
 export const BEAT_PREFIX = '_beat.';
 
@@ -60,20 +69,24 @@ export function historyId(si: StreamInfo): string {
 /** Whether the nonce history in `si` (answered by the stream leader) may serve claims at `now`. */
 export function historyVerdict(si: StreamInfo, replicas: number, now: number): HistoryVerdict {
   const lastSeq = si.state.last_seq;
+  const mark = si.config.metadata?.[HISTORY_MARK];
+  const lostAt = /^lost@(\d+)$/.exec(mark ?? '');
+  if (lostAt && now < Number(lostAt[1]) + HISTORY_NEEDED_MS) return { ok: false, reason: lostReason(Number(lostAt[1]) + HISTORY_NEEDED_MS - now) };
   if (si.config.storage !== 'memory') return { ok: true, lastSeq };
-  if (replicas > 1 && !si.cluster?.leader) return { ok: false, reason: 'nonce stream has no leader', retry: 'leader' };
+  // Only the leader's answer counts: without one, a replica answers with its own state.
+  if (Math.max(replicas, si.config.num_replicas ?? 1) > 1 && !si.cluster?.leader) return { ok: false, reason: 'nonce stream has no leader', retry: 'leader' };
   if (si.state.messages === 0) return { ok: false, reason: 'nonce history is empty', retry: 'beat' };
   const age = now - Date.parse(si.state.first_ts);
   if (age >= HISTORY_NEEDED_MS) return { ok: true, lastSeq };
-  const mark = si.config.metadata?.[HISTORY_MARK];
   const id = historyId(si);
   if (mark === id) return { ok: true, lastSeq };
   if (mark === undefined) return { ok: false, reason: 'nonce history not yet marked', markWith: id };
-  const left = Math.max(1, Math.ceil((HISTORY_NEEDED_MS - age) / 1000));
-  return {
-    ok: false,
-    reason: `the nonce history was lost (every replica restarted at once); signed requests are refused until the new one covers ${HISTORY_NEEDED_MS / 1000} s, about ${left} s more`,
-  };
+  return { ok: false, reason: lostReason(HISTORY_NEEDED_MS - age) };
+}
+
+function lostReason(leftMs: number): string {
+  const left = Math.max(1, Math.ceil(leftMs / 1000));
+  return `the nonce history was lost (every replica, or most, restarted at once); signed requests are refused until a new one covers ${HISTORY_NEEDED_MS / 1000} s, about ${left} s more`;
 }
 
 interface Check {
@@ -94,6 +107,8 @@ export class NonceHistory {
   #refused: { at: number; err: Error } | undefined;
   #beat: NodeJS.Timeout | undefined;
   #storage: string | undefined;
+  /** The highest sequence this node has seen in the stream: a leader's last sequence below it means nonces were lost. */
+  #highest = 0;
   readonly stats = { checks: 0, marks: 0, beats: 0 };
 
   constructor(
@@ -127,6 +142,7 @@ export class NonceHistory {
 
   /** Throws unless a claim acknowledged at `seq`, sent under `check`, landed in the history that check saw. */
   accept(check: Check, seq: number): void {
+    if (seq > this.#highest) this.#highest = seq;
     if (seq <= check.lastSeq) {
       this.#check = undefined;
       throw new UnavailableError('the nonce history changed under this request');
@@ -139,6 +155,15 @@ export class NonceHistory {
   }
 
   async #decide(): Promise<Check> {
+    try {
+      return await this.#decideOnce();
+    } catch (err) {
+      if (err instanceof ApiError) throw err;
+      return this.#refuse(new UnavailableError('nonce history', err));
+    }
+  }
+
+  async #decideOnce(): Promise<Check> {
     const deadline = this.#now() + this.o.timeoutMs;
     let v: HistoryVerdict = { ok: false, reason: 'not checked' };
     for (let round = 0; this.#now() < deadline; round++) {
@@ -151,10 +176,21 @@ export class NonceHistory {
         return this.#refuse(new UnavailableError(`${this.stream} leader`, err));
       }
       this.#storage = si.config.storage;
+      const led = !!si.cluster?.leader || Math.max(this.replicas, si.config.num_replicas ?? 1) === 1;
+      if (led && si.state.last_seq < this.#highest) {
+        // The newest nonces this node saw are gone: tell every node.
+        const mark = lostMark(this.#now());
+        this.o.log?.(`nonce stream's last sequence went back from ${this.#highest} to ${si.state.last_seq}: marked ${mark}`);
+        this.#highest = si.state.last_seq;
+        this.stats.marks++;
+        await this.jsm.streams.update(this.stream, { metadata: { ...(si.config.metadata ?? {}), [HISTORY_MARK]: mark } });
+        continue;
+      }
       v = historyVerdict(si, this.replicas, this.#now());
       // A check that took longer than the lease cannot bind a claim: ask again.
       if (v.ok && this.#now() - askedAt >= HISTORY_LEASE_MS) continue;
       if (v.ok) {
+        if (v.lastSeq > this.#highest) this.#highest = v.lastSeq;
         const c = { askedAt, lastSeq: v.lastSeq };
         if (!this.#check || c.askedAt > this.#check.askedAt) this.#check = c;
         this.#refused = undefined;
