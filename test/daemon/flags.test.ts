@@ -16,10 +16,16 @@ test('defaults: single loopback node, kv R1, fsync always, state under local_fil
   assert.equal(o.busAuth, 'enforce');
   assert.equal(o.store, 'kv');
   assert.equal(o.kvReplicas, 1);
+  assert.equal(o.nonceStore, 'disk');
   assert.equal(o.syncInterval, 'always');
   assert.equal(o.clusterName, undefined);
   assert.ok(o.natsStore.startsWith('local_files/'));
   assert.ok(o.internalIdFile.startsWith('local_files/'));
+});
+
+test('--nonce-store memory, also from UNIBUS_NONCE_STORE', () => {
+  assert.equal(parseFlags(['--nonce-store', 'memory'], {}).nonceStore, 'memory');
+  assert.equal(parseFlags([], { UNIBUS_NONCE_STORE: 'memory' }).nonceStore, 'memory');
 });
 
 test('every flag is read from UNIBUS_<FLAG> and argv wins', () => {
@@ -51,6 +57,7 @@ test('refusals', async (t) => {
     refuse(['--http-port', 'abc'], /--http-port: "abc".*expected an integer/);
     refuse(['--kv-replicas', '2'], /--kv-replicas.*expected 1, 3 or 5/);
     refuse(['--store', 'sql'], /--store.*expected kv/);
+    refuse(['--nonce-store', 'ram'], /--nonce-store: "ram" \(expected disk or memory\)/);
     refuse(['--sync-interval', 'soon'], /--sync-interval/);
     refuse(['--routes', 'nats-route://127.0.0.32'], /--cluster-name|no port/);
     refuse(['--tls-cert', 'a', '--tls-key', 'b'], /--tls-ca together/);

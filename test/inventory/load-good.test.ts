@@ -63,6 +63,13 @@ test('an even node count and kv_replicas 2 are warnings, not errors', () => {
   assert.match(inv.warnings.join('\n'), /kv_replicas 2 tolerates no more failures/);
 });
 
+test('nonce_store memory below kv_replicas 3 is a warning: nonces stay on disk', () => {
+  const inv = loadInventory('/virtual/i.yaml', base('  kv_replicas: 1\n  nonce_store: memory\n', 3));
+  assert.deepEqual(inv.warnings, ['nonce_store memory needs kv_replicas 3 or more: at kv_replicas 1 nonces stay on disk']);
+  assert.deepEqual(loadInventory('/virtual/i.yaml', base('  kv_replicas: 3\n  nonce_store: memory\n', 3)).warnings, []);
+  assert.throws(() => loadInventory('/virtual/i.yaml', base('  nonce_store: ram\n', 3)), /i\.yaml:3:16: cluster\.nonce_store: invalid value "ram" \(expected one of: disk, memory\)/);
+});
+
 test('local nodes may share an address when their ports differ', () => {
   const yaml =
     'cluster:\n  name: t\ndefaults:\n  connection: local\nnodes:\n  - name: a\n    public_ip: 127.0.0.1\n' +
