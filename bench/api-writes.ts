@@ -30,7 +30,7 @@ import { killAllDaemons, stopDaemon } from '../test/helpers/membershipd.js';
 import { allHealthy, buildDaemon, internalConnect, rssMb, sleep, startCluster } from './lib/cluster.js';
 import { cpuSecs, drive, pct, timed, whyText, type Timed } from './lib/stats.js';
 
-const f = (x: number) => x.toFixed(1);
+const f = (x: number | undefined) => (x === undefined ? "n/a" : x.toFixed(1));
 const N = Number(process.argv[2] ?? 3000);
 // One concurrency, or several to sweep in the same run (e.g. 4,8,16).
 const LEVELS = (process.argv[3] ?? '16').split(',').map(Number);

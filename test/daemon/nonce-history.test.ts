@@ -87,6 +87,34 @@ describe('the rule', () => {
   });
 });
 
+test('a claim acknowledged while a check is on its way is not a lost history', async () => {
+  let answer!: (si: StreamInfo) => void;
+  const updates: unknown[] = [];
+  const jsm = {
+    streams: {
+      info: () => new Promise<StreamInfo>((r) => (answer = r)),
+      update: async (_: string, cfg: unknown) => void updates.push(cfg),
+    },
+  };
+  const t = Date.now();
+  const h = new NonceHistory(jsm as never, {} as never, NONCES, 3, { timeoutMs: 5000 });
+  h.accept({ askedAt: t, lastSeq: 0 }, 400);
+  const checking = h.confirm();
+  h.accept({ askedAt: t, lastSeq: 0 }, 999); // acknowledged after the check was asked
+  answer(info({ storage: 'file', lastSeq: 500 }));
+  assert.deepEqual(await checking, { askedAt: (await checking).askedAt, lastSeq: 500 });
+  assert.deepEqual(updates, [], 'nothing marked');
+  // Below what was acknowledged before asking: lost, and marked so.
+  const again = new NonceHistory(jsm as never, {} as never, NONCES, 3, { timeoutMs: 5000 });
+  again.accept({ askedAt: t, lastSeq: 0 }, 600);
+  const lost = again.confirm();
+  answer(info({ storage: 'file', lastSeq: 500 }));
+  await new Promise((r) => setImmediate(r));
+  answer(info({ storage: 'file', lastSeq: 500, mark: lostMark(Date.now()) }));
+  await assert.rejects(lost, /nonce history was lost/);
+  assert.match(JSON.stringify(updates), /lost@\d+/);
+});
+
 describe('on a real 3-node cluster', () => {
   let servers: TestNatsServer[] = [];
   let nc: NatsConnection;

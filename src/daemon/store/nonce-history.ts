@@ -169,6 +169,9 @@ export class NonceHistory {
     for (let round = 0; this.#now() < deadline; round++) {
       this.stats.checks++;
       const askedAt = this.#now();
+      // Only what was acknowledged before asking must be in the answer: a
+      // claim acknowledged while the answer is on its way may be past it.
+      const floor = this.#highest;
       let si: StreamInfo;
       try {
         si = await this.jsm.streams.info(this.stream);
@@ -177,10 +180,10 @@ export class NonceHistory {
       }
       this.#storage = si.config.storage;
       const led = !!si.cluster?.leader || Math.max(this.replicas, si.config.num_replicas ?? 1) === 1;
-      if (led && si.state.last_seq < this.#highest) {
+      if (led && si.state.last_seq < floor) {
         // The newest nonces this node saw are gone: tell every node.
         const mark = lostMark(this.#now());
-        this.o.log?.(`nonce stream's last sequence went back from ${this.#highest} to ${si.state.last_seq}: marked ${mark}`);
+        this.o.log?.(`nonce stream's last sequence went back from ${floor} to ${si.state.last_seq}: marked ${mark}`);
         this.#highest = si.state.last_seq;
         this.stats.marks++;
         await this.jsm.streams.update(this.stream, { metadata: { ...(si.config.metadata ?? {}), [HISTORY_MARK]: mark } });
