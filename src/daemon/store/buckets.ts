@@ -39,11 +39,12 @@ export const CONTROL_STREAMS: string[] = [...Object.values(BUCKETS).map((b) => `
  * for clocks that differ between nodes, and a nonce that could still be
  * accepted is always still in the bucket.
  * Memory bound: at R signed requests/s the bucket holds R * 150 live keys on
- * every node. bench/api-writes.ts measures each key at 147 bytes stored and
- * 210-630 bytes of nats-server RSS (Go's GC headroom included). At 1,082
- * req/s, the highest rate measured on the 3-node loopback bench, that is
- * 162,000 keys and at most about 102 MB per node. The TTL, not the request
- * rate, is the lever: halving it halves the bound.
+ * every node. bench/api-writes.ts measures each key at 129-147 bytes stored
+ * and at most 631 bytes of nats-server RSS on disk, 582 in memory (Go's GC
+ * headroom included). At 1,210 req/s, the highest rate measured on the
+ * 3-node loopback bench (nonces in memory), that is 181,500 keys and about
+ * 106 MB per node. The TTL, not the request rate, is the lever: halving it
+ * halves the bound.
  */
 export const NONCE_WINDOW_MS = 60_000;
 export const NONCE_TTL_MS = 2 * NONCE_WINDOW_MS + 30_000;
