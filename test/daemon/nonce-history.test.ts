@@ -71,6 +71,7 @@ describe('the rule', () => {
       assert.equal(r.ok, false, mark);
       assert.match(!r.ok ? r.reason : '', /nonce history was lost .* about 5 s more/);
       assert.equal(!r.ok && (r.markWith ?? r.retry), undefined, 'a lost history is never marked over or retried');
+      assert.equal(!r.ok && r.lost, true);
     }
   });
   test('scale-r3 moves the nonce stream to the storage asked for and scales the others', () => {

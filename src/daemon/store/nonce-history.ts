@@ -59,7 +59,7 @@ export const BEAT_PREFIX = '_beat.';
 
 export type HistoryVerdict =
   | { ok: true; lastSeq: number }
-  | { ok: false; reason: string; retry?: 'leader' | 'beat'; markWith?: string };
+  | { ok: false; reason: string; retry?: 'leader' | 'beat'; markWith?: string; lost?: true };
 
 /** The identity of a history: its first message, which only expiry (past the TTL) or a loss changes. */
 export function historyId(si: StreamInfo): string {
@@ -71,7 +71,7 @@ export function historyVerdict(si: StreamInfo, replicas: number, now: number): H
   const lastSeq = si.state.last_seq;
   const mark = si.config.metadata?.[HISTORY_MARK];
   const lostAt = /^lost@(\d+)$/.exec(mark ?? '');
-  if (lostAt && now < Number(lostAt[1]) + HISTORY_NEEDED_MS) return { ok: false, reason: lostReason(Number(lostAt[1]) + HISTORY_NEEDED_MS - now) };
+  if (lostAt && now < Number(lostAt[1]) + HISTORY_NEEDED_MS) return { ok: false, lost: true, reason: lostReason(Number(lostAt[1]) + HISTORY_NEEDED_MS - now) };
   if (si.config.storage !== 'memory') return { ok: true, lastSeq };
   // Only the leader's answer counts: without one, a replica answers with its own state.
   if (Math.max(replicas, si.config.num_replicas ?? 1) > 1 && !si.cluster?.leader) return { ok: false, reason: 'nonce stream has no leader', retry: 'leader' };
@@ -81,12 +81,12 @@ export function historyVerdict(si: StreamInfo, replicas: number, now: number): H
   const id = historyId(si);
   if (mark === id) return { ok: true, lastSeq };
   if (mark === undefined) return { ok: false, reason: 'nonce history not yet marked', markWith: id };
-  return { ok: false, reason: lostReason(HISTORY_NEEDED_MS - age) };
+  return { ok: false, lost: true, reason: lostReason(HISTORY_NEEDED_MS - age) };
 }
 
 function lostReason(leftMs: number): string {
   const left = Math.max(1, Math.ceil(leftMs / 1000));
-  return `the nonce history was lost (every replica, or most, restarted at once); signed requests are refused until a new one covers ${HISTORY_NEEDED_MS / 1000} s, about ${left} s more`;
+  return `the nonce history was lost (most replicas restarted at once, or the bucket moved between disk and memory), so a request accepted before could be replayed until a new one covers ${HISTORY_NEEDED_MS / 1000} s, about ${left} s more`;
 }
 
 interface Check {
@@ -211,6 +211,7 @@ export class NonceHistory {
       else if (v.retry === 'leader') await new Promise((r) => setTimeout(r, Math.min(100 * (round + 1), 500)));
       else break;
     }
+    if (!v.ok && v.lost) return this.#refuse(new ApiError('unavailable', `signed requests refused: ${v.reason}; retry later`));
     return this.#refuse(new UnavailableError(v.ok ? 'nonce history' : v.reason));
   }
 
