@@ -15,6 +15,8 @@ export interface Daemon {
   output: () => string;
   stateDir: string;
   http: string;
+  /** The flags it was started with (after --state-dir): start it again with spawnDaemon(d.args, d). */
+  args: string[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -35,7 +37,7 @@ export function spawnDaemon(args: string[], o: { stateDir: string; http: string;
   proc.stdout!.on('data', (c) => (out += c));
   proc.stderr!.on('data', (c) => (out += c));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.once('exit', (code, signal) => r({ code, signal })));
-  const d: Daemon = { proc, pid: proc.pid!, output: () => out, stateDir: o.stateDir, http: o.http, exited };
+  const d: Daemon = { proc, pid: proc.pid!, output: () => out, stateDir: o.stateDir, http: o.http, args, exited };
   live.add(d);
   void exited.then(() => live.delete(d));
   return d;
