@@ -102,7 +102,7 @@ test('a changed template restarts the service through its handler exactly once',
   assert.deepEqual(r.results.filter((x) => x.handler).map((x) => x.host).sort(), names());
   const after = await starts();
   if (after.some((n, i) => n !== before[i]! + 1)) {
-    const logs = await onAll('journalctl -u unibus-demo -n 25 --no-pager -o short-precise; cat /opt/unibus-demo/data/starts');
+    const logs = await onAll('journalctl -u unibus-demo -n 80 --no-pager -o short-precise; cat /opt/unibus-demo/data/starts');
     assert.deepEqual(after, before.map((n) => n + 1), `one restart per host\n${logs.map((l, i) => `--- ${names()[i]}\n${l}`).join('\n')}`);
   }
   const conf = await onAll('head -n 1 /opt/unibus-demo/conf/demo.conf');
