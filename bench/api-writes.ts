@@ -22,7 +22,7 @@ import { Kvm } from '@nats-io/kv';
 import { UnibusClient } from '../src/client/client.js';
 import { newNonce as makeNonce } from '../src/client/sign.js';
 import { nkeySeedFromRaw } from '../src/daemon/auth/ed25519.js';
-import { NONCE_TTL_MS, nonceStorage, openStoreWithRetry, type NonceStore } from '../src/daemon/store/buckets.js';
+import { NONCE_TTL_MS, nonceBucketOptions, nonceStorage, openStoreWithRetry, type NonceStore } from '../src/daemon/store/buckets.js';
 import { openBucketWithRetry } from '../src/daemon/nats/connect.js';
 import { addUser } from '../src/daemon/store/users.js';
 import { makeUser } from '../test/helpers/control-plane.js';
@@ -106,7 +106,7 @@ try {
   const kvs = await step('opening BENCH_raw', () => Promise.all(ncs.map((nc) => new Kvm(jetstream(nc, { timeout: 5000 })).create('BENCH_raw', rawOpts))));
   // The same store work's nonces go where membershipd's do: an R3 stream with
   // the nonce TTL, on disk or (NONCE_STORE=memory) in memory.
-  const nonceOpts = { ...rawOpts, ttl: NONCE_TTL_MS, storage: nonceStorage(3, NONCE_STORE) };
+  const nonceOpts = nonceBucketOptions(3, NONCE_STORE);
   await step('creating BENCH_nonces', () => openBucketWithRetry(ncs[0], 'BENCH_nonces', nonceOpts, 60_000));
   const nonceBench = await step('opening BENCH_nonces', () => Promise.all(ncs.map((nc) => new Kvm(jetstream(nc, { timeout: 5000 })).create('BENCH_nonces', nonceOpts))));
   await drive(Math.min(warmup, 3000), top, (i) => kvs[i % 3].create(`w${i}`, '{}'), tally());

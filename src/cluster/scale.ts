@@ -3,7 +3,8 @@
 // replica is current before touching the next one. A second update while a
 // new leader is being elected can time out, hence the strict sequence.
 import { JetStreamApiError, jetstreamManager, type JetStreamManager, type StorageType, type StreamUpdateConfig } from '@nats-io/jetstream';
-import { BUCKETS, nonceStorage, type NonceStore } from '../daemon/store/buckets.js';
+import { Kvm } from '@nats-io/kv';
+import { BUCKETS, nonceBucketOptions, nonceStorage, type NonceStore } from '../daemon/store/buckets.js';
 import { HISTORY_MARK, HISTORY_NEEDED_MS, lostMark } from '../daemon/store/nonce-history.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { UnibusError } from '../errors.js';
@@ -21,7 +22,7 @@ export async function readReplicas(jsm: JetStreamManager, names = CLUSTER_STREAM
   const out: StreamReplicas[] = [];
   for (const name of names) {
     const si = await jsm.streams.info(name).catch((e: unknown) => {
-      // A nonce stream dropped by an interrupted move to memory: the move makes it again.
+      // A nonce stream dropped by a move cut short: the move makes it again.
       if (name === NONCE_STREAM && e instanceof JetStreamApiError && e.code === 10059) return null;
       throw e;
     });
@@ -53,17 +54,20 @@ export async function moveNonces(jsm: JetStreamManager, to: 'memory' | 'file', r
   for (;;) {
     const si = await jsm.streams.info(NONCE_STREAM).catch(() => null);
     if (si && si.config.storage === to) return;
-    let held = true; // nothing known about a stream that is gone: assume it held nonces
-    let config = si?.config;
-    if (si) {
-      if (!si.config.sealed) await jsm.streams.update(NONCE_STREAM, { sealed: true } as Partial<StreamUpdateConfig>);
-      const sealed = await jsm.streams.info(NONCE_STREAM);
-      held = sealed.state.messages > 0;
-      config = sealed.config;
-      log(`${NONCE_STREAM}: sealed with ${sealed.state.messages} message(s); making it again on ${to} storage`);
-      await jsm.streams.delete(NONCE_STREAM);
+    if (!si) {
+      // Dropped by a move cut short: made again as membershipd makes it, and
+      // marked lost (nothing is known of what it held) in the same request,
+      // before any node can mark it as a fresh history.
+      await new Kvm(jsm.jetstream()).create(BUCKETS.nonces, { ...nonceBucketOptions(replicas, to === 'memory' ? 'memory' : 'disk'), metadata: { [HISTORY_MARK]: lostMark(Date.now()) } });
+      log(`${NONCE_STREAM}: missing (a move cut short); made again on ${to} storage at R${replicas}, signed requests refused for ${HISTORY_NEEDED_MS / 1000} s`);
+      return;
     }
-    if (!config) throw new ScaleError(`${NONCE_STREAM}: missing, and no config to make it from; start membershipd to make the buckets, then run again`);
+    if (!si.config.sealed) await jsm.streams.update(NONCE_STREAM, { sealed: true } as Partial<StreamUpdateConfig>);
+    const sealed = await jsm.streams.info(NONCE_STREAM);
+    const held = sealed.state.messages > 0;
+    const config = sealed.config;
+    log(`${NONCE_STREAM}: sealed with ${sealed.state.messages} message(s); making it again on ${to} storage`);
+    await jsm.streams.delete(NONCE_STREAM);
     const metadata: Record<string, string> = { ...(config.metadata ?? {}) };
     delete metadata[HISTORY_MARK];
     if (held) metadata[HISTORY_MARK] = lostMark(Date.now());

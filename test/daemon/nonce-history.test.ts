@@ -15,7 +15,8 @@ import { claimNonce, nonceHistoryOf } from '../../src/daemon/store/nonces.js';
 import { createJson } from '../../src/daemon/store/kvjson.js';
 import { HISTORY_MARK, HISTORY_NEEDED_MS, NonceHistory, historyId, historyVerdict, lostMark } from '../../src/daemon/store/nonce-history.js';
 import { moveNonces, readReplicas, scaleSteps } from '../../src/cluster/scale.js';
-import { nonceStorage } from '../../src/daemon/store/buckets.js';
+import { NONCE_TTL_MS, nonceStorage } from '../../src/daemon/store/buckets.js';
+import { nanos } from '@nats-io/transport-node';
 
 const NONCES = `KV_${BUCKETS.nonces}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -237,5 +238,14 @@ describe('on a real 3-node cluster', () => {
     assert.equal(si.config.storage, 'file');
     assert.match(si.config.metadata?.[HISTORY_MARK] ?? '', /^lost@\d+$/);
     await assert.rejects(claimNonce(await openTestStore(nc, 3), 'bob', nonce(), Date.now()), isCode('unavailable', /nonce history was lost/));
+    // A move cut short after the drop: the next run makes it again, marked lost.
+    await store.jsm.streams.delete(NONCES);
+    assert.deepEqual(scaleSteps(await readReplicas(store.jsm, [NONCES]), 3, 'memory'), [`${NONCES} R0 none -> R3 memory`]);
+    await moveNonces(store.jsm, 'memory', 3, 30_000, () => undefined);
+    const made = await store.jsm.streams.info(NONCES);
+    assert.deepEqual([made.config.storage, made.config.num_replicas, made.config.max_age, made.config.allow_direct], ['memory', 3, nanos(NONCE_TTL_MS), false]);
+    assert.match(made.config.metadata?.[HISTORY_MARK] ?? '', /^lost@\d+$/);
+    await untilLeader();
+    await assert.rejects(claimNonce(await openTestStore(nc, 3, 'memory'), 'bob', nonce(), Date.now()), isCode('unavailable', /nonce history was lost/));
   });
 });

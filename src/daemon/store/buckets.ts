@@ -61,6 +61,11 @@ export function nonceStorage(replicas: number, store: NonceStore = 'disk'): 'mem
   return store === 'memory' && replicas >= 3 ? 'memory' : 'file';
 }
 
+/** The nonce bucket's options, wherever it is made (membershipd, scale-r3, the bench). */
+export function nonceBucketOptions(replicas: number, store: NonceStore = 'disk') {
+  return { replicas, history: 1, allow_direct: false, ttl: NONCE_TTL_MS, storage: nonceStorage(replicas, store) } as const;
+}
+
 export interface StoreOptions {
   /** Replicas of every bucket (1 for a single node, 3 for an R3 cluster). */
   replicas: number;
@@ -100,10 +105,9 @@ export async function openStore(nc: NatsConnection, opts: StoreOptions): Promise
     const cjs = jetstream(nc, { timeout: createTimeout });
     const kvc = new Kvm(cjs);
     await Promise.all([
-      ...entries.map(([id, name]) => {
-        const ttl = id === 'nonces' ? { ttl: NONCE_TTL_MS, storage: nonceStorage(opts.replicas, opts.nonceStore) } : {};
-        return kvc.create(name, { replicas: opts.replicas, history: 1, allow_direct: false, ...ttl });
-      }),
+      ...entries.map(([id, name]) =>
+        kvc.create(name, id === 'nonces' ? nonceBucketOptions(opts.replicas, opts.nonceStore) : { replicas: opts.replicas, history: 1, allow_direct: false }),
+      ),
       new Objm(cjs).create(BLOB_STORE, { replicas: opts.replicas }),
     ]);
     // A create retried after a timeout can find its stream placed but still
