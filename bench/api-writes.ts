@@ -22,15 +22,15 @@ import { Kvm } from '@nats-io/kv';
 import { UnibusClient } from '../src/client/client.js';
 import { newNonce as makeNonce } from '../src/client/sign.js';
 import { nkeySeedFromRaw } from '../src/daemon/auth/ed25519.js';
-import { NONCE_TTL_MS, nonceBucketOptions, nonceStorage, openStoreWithRetry, type NonceStore } from '../src/daemon/store/buckets.js';
+import { NONCE_TTL_MS, nonceBucketOptions, nonceStorage, openStoreWithRetry } from '../src/daemon/store/buckets.js';
 import { openBucketWithRetry } from '../src/daemon/nats/connect.js';
 import { addUser } from '../src/daemon/store/users.js';
 import { makeUser } from '../test/helpers/control-plane.js';
 import { killAllDaemons, stopDaemon } from '../test/helpers/membershipd.js';
-import { allHealthy, buildDaemon, internalConnect, rssMb, sleep, startCluster } from './lib/cluster.js';
+import { allHealthy, buildDaemon, internalConnect, nonceStoreEnv, rssMb, sleep, startCluster } from './lib/cluster.js';
 import { cpuSecs, drive, pct, timed, whyText, type Timed } from './lib/stats.js';
 
-const f = (x: number | undefined) => (x === undefined ? "n/a" : x.toFixed(1));
+const f = (x: number | undefined) => (x === undefined ? 'n/a' : x.toFixed(1));
 const N = Number(process.argv[2] ?? 3000);
 // One concurrency, or several to sweep in the same run (e.g. 4,8,16).
 const LEVELS = (process.argv[3] ?? '16').split(',').map(Number);
@@ -72,8 +72,7 @@ await writeFile(passFile, 'bench-route-secret\n', { mode: 0o600 });
 const ncs: NatsConnection[] = [];
 const userConns: NatsConnection[] = [];
 // NONCE_STORE=memory runs the cluster with --nonce-store memory (default disk).
-const NONCE_STORE = (process.env.NONCE_STORE ?? 'disk') as NonceStore;
-if (NONCE_STORE !== 'disk' && NONCE_STORE !== 'memory') throw new Error(`NONCE_STORE: expected disk or memory, got ${NONCE_STORE}`);
+const NONCE_STORE = nonceStoreEnv('disk');
 const run = await startCluster(HOSTS, join(work, 'pki'), passFile, ['--nonce-store', NONCE_STORE]);
 try {
   await allHealthy(run);

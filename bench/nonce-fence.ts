@@ -11,14 +11,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClientError, UnibusClient } from '../src/client/index.js';
-import { openStoreWithRetry, type NonceStore } from '../src/daemon/store/buckets.js';
+import { openStoreWithRetry } from '../src/daemon/store/buckets.js';
 import { addUser } from '../src/daemon/store/users.js';
 import { makeUser } from '../test/helpers/control-plane.js';
 import { childPid, killAllDaemons, spawnDaemon, stopDaemon } from '../test/helpers/membershipd.js';
-import { allHealthy, buildDaemon, internalConnect, sleep, startCluster } from './lib/cluster.js';
+import { allHealthy, buildDaemon, internalConnect, nonceStoreEnv, sleep, startCluster } from './lib/cluster.js';
 
-const NONCE_STORE = (process.env.NONCE_STORE ?? 'memory') as NonceStore;
-if (NONCE_STORE !== 'disk' && NONCE_STORE !== 'memory') throw new Error(`NONCE_STORE: expected disk or memory, got ${NONCE_STORE}`);
+const NONCE_STORE = nonceStoreEnv('memory');
 const LIMIT_MS = 300_000;
 
 buildDaemon();

@@ -11,6 +11,7 @@ import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { freePort } from '../../test/helpers/control-nats.js';
 import { makeCa, makeLeaf } from '../../test/helpers/certs.js';
+import type { NonceStore } from '../../src/daemon/store/buckets.js';
 import { spawnDaemon, type Daemon } from '../../test/helpers/membershipd.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -73,6 +74,13 @@ export async function internalConnect(run: Run, i: number): Promise<NatsConnecti
   const host = listen.split(':')[0];
   const tls = { ca: await readFile(run.clientCa, 'utf8'), checkServerIdentity: (_n: string, c: PeerCertificate) => checkServerIdentity(host, c) };
   return connect({ servers: listen, authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)), timeout: 5000, tls, noAsyncTraces: true });
+}
+
+/** NONCE_STORE from the environment (disk or memory), `fallback` when unset. */
+export function nonceStoreEnv(fallback: NonceStore): NonceStore {
+  const v = process.env.NONCE_STORE ?? fallback;
+  if (v !== 'disk' && v !== 'memory') throw new Error(`NONCE_STORE: expected disk or memory, got ${v}`);
+  return v;
 }
 
 /** The node flags a deploy gives membershipd (roles/unibus_node/defaults.yaml), or MEMBERSHIPD_NODE_ARGS when set. */

@@ -33,8 +33,8 @@ export async function readReplicas(jsm: JetStreamManager, names = CLUSTER_STREAM
 
 /** What scaling to `replicas` has to do, one line per stream (empty: nothing). */
 export function scaleSteps(have: StreamReplicas[], replicas: number, nonceStore: NonceStore = 'disk'): string[] {
+  const want = nonceStorage(replicas, nonceStore);
   return have.flatMap((s) => {
-    const want = nonceStorage(replicas, nonceStore);
     if (s.name === NONCE_STREAM && want !== s.storage) return [`${s.name} R${s.replicas} ${s.storage} -> R${Math.max(replicas, s.replicas)} ${want}`];
     return s.replicas < replicas ? [`${s.name} R${s.replicas}`] : [];
   });
@@ -106,8 +106,8 @@ export async function waitStreamCurrent(jsm: JetStreamManager, name: string, rep
 export async function scaleStreams(nc: NatsConnection, replicas: number, stepTimeoutMs: number, log: (s: string) => void, nonceStore: NonceStore = 'disk'): Promise<string[]> {
   const jsm = await jetstreamManager(nc, { timeout: 5000 });
   const changed: string[] = [];
+  const want = nonceStorage(replicas, nonceStore);
   for (const { name, replicas: have, storage } of await readReplicas(jsm)) {
-    const want = nonceStorage(replicas, nonceStore);
     if (name === NONCE_STREAM && storage !== want) {
       const to = Math.max(replicas, have);
       log(`${name}: R${have} ${storage} -> R${to} ${want}`);

@@ -41,6 +41,12 @@ export interface InventoryDiff {
   notes: string[];
 }
 
+/** Settings that re-render cluster.env but reach existing buckets only through `play scale-r3`. */
+const SCALE_SETTINGS: Record<string, string> = {
+  kv_replicas: 'cluster.env re-renders on every node; existing buckets change replicas only through `unibus play scale-r3`',
+  nonce_store: 'cluster.env re-renders on every node; the nonce bucket moves only through `unibus play scale-r3`, which refuses signed requests for 130 s if it held nonces',
+};
+
 const REACH_FIELDS = ['user', 'port', 'identity_file', 'connection'] as const;
 const ADDRESS_FIELDS = ['public_ip', 'wg_ip', 'host'] as const;
 
@@ -57,11 +63,8 @@ export function diffInventories(a: Inventory, b: Inventory): InventoryDiff {
     const after = b.cluster[key];
     if (isDeepStrictEqual(before, after)) continue;
     let meaning = 'cluster.env re-renders and every node restarts';
-    if (key === 'kv_replicas' || key === 'nonce_store') {
-      meaning =
-        key === 'kv_replicas'
-          ? 'cluster.env re-renders on every node; existing buckets change replicas only through `unibus play scale-r3`'
-          : 'cluster.env re-renders on every node; the nonce bucket moves only through `unibus play scale-r3`, which refuses signed requests for 130 s if it held nonces';
+    if (key in SCALE_SETTINGS) {
+      meaning = SCALE_SETTINGS[key]!;
       all.forEach((n) => rerender.add(n));
     } else if (key === 'admin') {
       meaning = 'the first admin is seeded at bringup when the cluster has none; nothing restarts';
