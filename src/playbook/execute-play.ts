@@ -120,7 +120,9 @@ async function runOnHosts(task: Task, hosts: HostState[], batch: HostState[], en
     const sharers = task.run_once ? live : [h];
     if (task.register) for (const s of sharers) s.registered[task.register] = r.registered;
     Object.assign(h.registered, r.facts);
-    if (r.status === 'failed') h.status = 'failed';
+    // As in Ansible, a failed run_once task fails every host it ran for: none
+    // goes on to tasks that assumed it worked. The recap counts the one failure.
+    if (r.status === 'failed') for (const s of sharers) s.status = 'failed';
     if (r.notify.length) {
       for (const n of r.notify) h.notified.add(n);
       await h.pending?.add(r.notify, env.playbook);

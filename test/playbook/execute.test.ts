@@ -143,6 +143,17 @@ test('loop, register, run_once, until/retries, changed_when/failed_when, no_log'
   assert.ok(!JSON.stringify(r.events).includes('hunter2'), 'no_log keeps content out of every event');
 });
 
+test('a failed run_once task fails every host it ran for: no host goes on, the recap counts one failure', async () => {
+  const lab = fakeLab(3);
+  lab.hosts.get('n1')!.on(['gate'], { code: 1, stdout: '', stderr: 'refused' });
+  const r = await run(lab, [play([task('command', { argv: ['gate'] }, { run_once: true, name: 'gate' }), task('command', { argv: ['after'] }, { name: 'after' })])]);
+  assert.equal(r.exitCode, 2);
+  assert.deepEqual(r.results.filter((x) => x.task === 'gate').map((x) => [x.host, x.status, x.delegatedFor]), [['n1', 'failed', ['n2', 'n3']]]);
+  assert.equal(r.results.filter((x) => x.task === 'after').length, 0, 'no host ran the next task');
+  for (const h of ['n1', 'n2', 'n3']) assert.equal(lab.hosts.get(h)!.execArgvs().some((a) => a[0] === 'after'), false, h);
+  assert.deepEqual(Object.fromEntries(Object.entries(r.counts).map(([h, c]) => [h, c.failed])), { n1: 1, n2: 0, n3: 0 });
+});
+
 test('plans made ahead are dropped when a task changes the host: a later task sees the change', async () => {
   const lab = fakeLab(1);
   const t = lab.hosts.get('n1')!;
