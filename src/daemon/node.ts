@@ -13,9 +13,9 @@ import { loadOrCreateIdentity } from './nats/identity.js';
 import { NatsSupervisor, type Logger } from './nats/supervisor.js';
 import type { AllowUser, NatsConf } from './nats/conf.js';
 import { connectInternal, openBucketWithRetry, retryWithin } from './nats/connect.js';
-import { allPeersRouted, countPeers, evaluateHealth, fetchServerHealth, fetchSnapshot, type HealthVerdict } from './nats/monitor.js';
+import { allPeersRouted, countPeers, evaluateHealth, fetchServerHealth, fetchSnapshot, routeInMsgs, type HealthVerdict } from './nats/monitor.js';
 import { leaderVerdict } from './nats/leader-view.js';
-import { META_NOT_CURRENT, STALL_REASON, StallWatch } from './nats/stall-watch.js';
+import { META_NOT_CURRENT, RouteTalk, STALL_REASON, StallWatch } from './nats/stall-watch.js';
 import type { HealthReport, HealthSource, Posture } from './http/healthz.js';
 
 export const HEALTH_BUCKET = 'UNIBUS_health';
@@ -221,13 +221,15 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     return cached.report;
   };
 
-  // A child the stream leaders keep seeing behind, with every peer routed, is
+  // A child the stream leaders keep seeing behind, with every peer routed, or
+  // one that knows no meta leader while every peer is routed and talking, is
   // restarted (see stall-watch.ts). Checked every 5 s once ready, so it also
   // works when nobody polls /healthz.
   let stallTimer: NodeJS.Timeout | undefined;
   if (sup && o.clusterName) {
     const child = sup;
     const watch = new StallWatch();
+    const talk = new RouteTalk();
     let busy = false;
     stallTimer = setInterval(() => {
       if (!ready || busy) return;
@@ -246,11 +248,13 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
           }
         }
         let peersRouted = false;
+        let peersHeard = false;
         if (!ok) {
           const s = await fetchSnapshot(child.monitorPort, 1000).catch(() => null);
-          peersRouted = !!s?.jsz.meta_cluster?.leader && allPeersRouted(s);
-        }
-        const why = watch.observe({ ok, reason, peersRouted }, Date.now());
+          peersRouted = !!s && allPeersRouted(s);
+          peersHeard = s ? talk.observe(routeInMsgs(s.routez), Date.now()) : false;
+        } else talk.reset();
+        const why = watch.observe({ ok, reason, peersRouted, peersHeard }, Date.now());
         if (why) child.restartChild(why);
       })()
         .catch(() => undefined)

@@ -2,7 +2,7 @@
 // (/varz, /jsz?accounts=true&streams=true, /routez): fails closed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluateHealth, type MonitorSnapshot } from '../../src/daemon/nats/monitor.js';
+import { evaluateHealth, routeInMsgs, type MonitorSnapshot } from '../../src/daemon/nats/monitor.js';
 
 const want = { clustered: true, streams: ['KV_UNIBUS_health'], kvReplicas: 3 };
 
@@ -59,4 +59,12 @@ test('R1 streams may live on another node; a standalone server leads itself', ()
   const v = evaluateHealth(s, { clustered: false, streams: ['KV_UNIBUS_health'], kvReplicas: 1 });
   assert.equal(v.ok, true);
   assert.equal(v.node.meta_leader, 'n1');
+});
+
+test('route traffic in: the messages received on every route, pooled and $SYS, summed', () => {
+  // As /routez listed them on the lab: one pooled and one $SYS route per peer.
+  const r = { num_routes: 4, routes: [{ remote_name: 'n2', in_msgs: 1 }, { remote_name: 'n3', in_msgs: 1 }, { remote_name: 'n2', in_msgs: 1638 }, { remote_name: 'n3', in_msgs: 354 }] };
+  assert.equal(routeInMsgs(r), 1994);
+  assert.equal(routeInMsgs({ num_routes: 0 }), 0);
+  assert.equal(routeInMsgs({ num_routes: 1, routes: [{ remote_name: 'n2' }] }), 0, 'a route without the counter adds nothing');
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { StallWatch } from '../../src/daemon/nats/stall-watch.js';
+import { RouteTalk, StallWatch } from '../../src/daemon/nats/stall-watch.js';
 
 const behind = { ok: false, reason: 'stream KV_UNIBUS_health: leader node3 sees this node behind (lag 1)', peersRouted: true };
 
@@ -37,6 +37,26 @@ test('no restart for trouble a restart cannot fix: a peer not routed, leaders si
   assert.deepEqual(run(w, 0, 600_000, { ok: false, reason: 'no JetStream meta leader known', peersRouted: true }), []);
 });
 
+test('no meta leader known while every peer is routed and talking is a stall; with the peers silent or not routed it is not', () => {
+  const leaderless = { ok: false, reason: 'no JetStream meta leader known', peersRouted: true, peersHeard: true };
+  const w = new StallWatch(30_000);
+  assert.deepEqual(run(w, 0, 35_000, leaderless), [30_000]);
+  const w2 = new StallWatch(30_000);
+  w2.observe(leaderless, 0);
+  assert.equal(w2.observe(leaderless, 30_000), 'no meta leader known for 30 s while every peer is routed and talking');
+  // Frozen or cut-off peers keep their routes listed but fall silent: no quorum, not a stall.
+  assert.deepEqual(run(new StallWatch(30_000), 0, 600_000, { ...leaderless, peersHeard: false }), []);
+  assert.deepEqual(run(new StallWatch(30_000), 0, 600_000, { ...leaderless, peersRouted: false }), []);
+  // Heard is asked for the leaderless case only: a node seen behind needs routes, not more.
+  assert.deepEqual(run(new StallWatch(30_000), 0, 35_000, { ...behind, peersHeard: false }), [30_000]);
+  // A peer falling silent part-way restarts the clock.
+  const w3 = new StallWatch(30_000);
+  assert.deepEqual(run(w3, 0, 25_000, leaderless), []);
+  assert.equal(w3.observe({ ...leaderless, peersHeard: false }, 25_000), null);
+  assert.deepEqual(run(w3, 30_000, 60_000, leaderless), []);
+  assert.ok(w3.observe(leaderless, 60_000));
+});
+
 test('the stall clock restarts when the node is counted current or the trouble changes kind', () => {
   const w = new StallWatch(30_000);
   assert.deepEqual(run(w, 0, 25_000, behind), []);
@@ -55,4 +75,17 @@ test('after a long healthy spell the wait is back to its base', () => {
   assert.equal(w.waitMs, 60_000, 'not calm long enough yet');
   run(w, 335_000, 335_000 + 400_000, { ok: true, peersRouted: true });
   assert.equal(w.waitMs, 30_000);
+});
+
+test('peers are heard while the routes\' inbound count moved within the window; frozen peers fall silent', () => {
+  const t = new RouteTalk(15_000);
+  assert.equal(t.observe(1994, 0), false, 'one look says nothing yet');
+  assert.equal(t.observe(2001, 5000), true);
+  // Frozen peers: the count stands still (as on the lab with two nats-servers SIGSTOPped).
+  assert.deepEqual([10_000, 15_000, 20_000, 25_000].map((at) => t.observe(2001, at)), [true, true, true, false]);
+  assert.equal(t.observe(2100, 30_000), true, 'thawed: heard again');
+  // A route that reconnects starts its count again: any change is a sign of life.
+  assert.equal(t.observe(12, 35_000), true);
+  t.reset();
+  assert.equal(t.observe(12, 40_000), false, 'after a reset, one look says nothing again');
 });

@@ -13,7 +13,10 @@ export interface Jsz {
   meta_cluster?: { name?: string; leader?: string; cluster_size?: number; replicas?: Replica[] };
   account_details?: { name: string; stream_detail?: StreamDetail[] }[];
 }
-export interface Routez { num_routes: number; routes?: { remote_name?: string; remote_id?: string }[] }
+export interface Routez {
+  num_routes: number;
+  routes?: { remote_name?: string; remote_id?: string; in_msgs?: number }[];
+}
 export interface Varz { server_name: string }
 
 export interface MonitorSnapshot { varz: Varz; jsz: Jsz; routez: Routez }
@@ -61,6 +64,17 @@ export function countPeers(r: Routez): number {
   const names = new Set((r.routes ?? []).map((x) => x.remote_name || x.remote_id || ''));
   names.delete('');
   return Math.max(names.size, r.routes ? 0 : r.num_routes);
+}
+
+/**
+ * Messages received on all of this server's routes so far. Between two looks
+ * it grows while any peer talks to this server (raft heartbeats, votes and
+ * their answers); it stands still while every peer is frozen or cut off,
+ * though their routes stay listed until pings time out. (A route's
+ * last_activity is no such sign: what this server sends moves it too.)
+ */
+export function routeInMsgs(r: Routez): number {
+  return (r.routes ?? []).reduce((n, x) => n + (x.in_msgs ?? 0), 0);
 }
 
 /** The snapshot's meta group has other members, and this server has a route to each of them. */

@@ -4,7 +4,11 @@
 // traffic unheard: the leaders report it not current, its lag never shrinks,
 // and no log line says why. Seen on the lab after rolling restarts and after
 // a whole-cluster stop and start; restarting that one child clears it within
-// seconds. Pure: node.ts feeds it what /healthz saw, so it is unit-tested.
+// seconds. The same release once kept one lab node without any meta leader
+// for minutes after a peer's restart, while its routes to every peer were up
+// and the other nodes agreed on a leader; that is restarted too, when its
+// peers are heard talking. Pure: node.ts feeds it what /healthz and the
+// monitor saw, so it is unit-tested.
 
 /**
  * Reasons that mean "the leaders answer, and do not count this node current":
@@ -13,12 +17,21 @@
  */
 export const META_NOT_CURRENT = /not current with the meta leader/;
 export const STALL_REASON = new RegExp(`sees this node (behind|offline)|does not list this node|${META_NOT_CURRENT.source}`);
+/** /healthz's reason when this node knows no meta leader at all. */
+export const NO_META_LEADER = /no JetStream meta leader known/;
 
 export interface StallObservation {
   ok: boolean;
   reason?: string;
   /** Routes to every other node of the meta group are up (a peer really down is never this case). */
   peersRouted: boolean;
+  /**
+   * Some peer was heard on a route since the last look. Asked only when no
+   * meta leader is known: peers that talk to this node and still lead it
+   * nowhere point at this node; frozen or cut-off peers (whose routes stay
+   * listed until pings time out) fall silent, and a restart would not help.
+   */
+  peersHeard?: boolean;
 }
 
 export class StallWatch {
@@ -55,9 +68,11 @@ export class StallWatch {
       return null;
     }
     this.#okSince = null;
-    if (!o.peersRouted || !STALL_REASON.test(o.reason ?? '')) {
-      // Another kind of trouble (no quorum, a peer down, leaders silent): a
-      // restart here would only add churn.
+    const leaderless = NO_META_LEADER.test(o.reason ?? '');
+    const stalled = leaderless ? o.peersRouted && o.peersHeard === true : o.peersRouted && STALL_REASON.test(o.reason ?? '');
+    if (!stalled) {
+      // Another kind of trouble (no quorum, a peer down or silent, stream
+      // leaders silent): a restart here would only add churn.
       this.#since = null;
       return null;
     }
@@ -67,6 +82,34 @@ export class StallWatch {
     this.#since = null;
     // A large catch-up can be slow yet real: each further restart waits twice as long.
     this.#waitMs = Math.min(this.#waitMs * 2, this.#maxMs);
-    return `not counted current by its leaders for ${Math.round(waited / 1000)} s with every peer routed (${o.reason})`;
+    const s = Math.round(waited / 1000);
+    if (leaderless) return `no meta leader known for ${s} s while every peer is routed and talking`;
+    return `not counted current by its leaders for ${s} s with every peer routed (${o.reason})`;
+  }
+}
+
+/**
+ * Whether the peers were heard lately: fed the messages received on all
+ * routes (see routeInMsgs) at each look, it says whether that count moved
+ * within the last `withinMs`. A node without a meta leader campaigns every
+ * few seconds and live peers answer; frozen or cut-off peers answer nothing.
+ */
+export class RouteTalk {
+  readonly #withinMs: number;
+  #last: { n: number; movedAt: number } | null = null;
+
+  constructor(withinMs = 15_000) {
+    this.#withinMs = withinMs;
+  }
+
+  observe(inMsgs: number, now: number): boolean {
+    const movedAt = this.#last && inMsgs !== this.#last.n ? now : (this.#last?.movedAt ?? -Infinity);
+    this.#last = { n: inMsgs, movedAt };
+    return now - movedAt <= this.#withinMs;
+  }
+
+  /** Forget the count (the node is healthy again; the next trouble starts afresh). */
+  reset(): void {
+    this.#last = null;
   }
 }
