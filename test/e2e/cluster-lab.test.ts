@@ -40,6 +40,18 @@ function holdLabLock(file: string, waitS = 1200): Promise<ChildProcess> {
   });
 }
 
+/**
+ * What a host's nats-server says of the meta group and its routes, read from
+ * its loopback monitor port (in nats.conf): printed beside a failed play's
+ * journal, so a node left without a meta leader can be told from its peers.
+ */
+const MONITOR_VIEW = [
+  'p=$(sed -n \'s/^http: "127.0.0.1:\\([0-9]*\\)"$/\\1/p\' /var/lib/unibus/*/nats.conf 2>/dev/null | head -1)',
+  '[ -n "$p" ] || { echo "no nats.conf"; exit 0; }',
+  'timeout 5 node -e \'const g=(x)=>fetch("http://127.0.0.1:"+process.argv[1]+x).then((r)=>r.json());' +
+    'Promise.all([g("/jsz"),g("/routez")]).then(([j,r])=>console.log(JSON.stringify({meta:j.meta_cluster,routes:(r.routes||[]).map((x)=>[x.remote_name,x.account||"pool",x.in_msgs,x.out_msgs,x.idle])})),(e)=>console.log("monitor: "+e.message))\' "$p"',
+].join('; ');
+
 const changedTasks = (r: PlayRun) => r.results.filter((x) => x.status === 'changed').map((x) => `${x.task} @ ${x.host}`).sort();
 const totalChanged = (r: PlayRun) => Object.values(r.recap ?? {}).reduce((n, h) => n + h.changed, 0);
 const why = (r: PlayRun) => `${r.stderr}\n${r.results.filter((x) => x.status === 'failed').map((x) => `${x.task} @ ${x.host}: ${x.reason}`).join('\n')}`;
@@ -80,7 +92,7 @@ if (!avail.ok) {
     const ok = async (r: PlayRun) => {
       if (r.code === 0) return;
       const journals = await Promise.all(
-        hosts().map(async (h, i) => `--- ${h.name}: journalctl -u membershipd\n${(await ssh(i, 'journalctl -u membershipd -n 40 --no-pager -o short-precise')).stdout}`),
+        hosts().map(async (h, i) => `--- ${h.name}: journalctl -u membershipd\n${(await ssh(i, 'journalctl -u membershipd -n 40 --no-pager -o short-precise')).stdout}--- ${h.name}: nats-server's view\n${(await ssh(i, MONITOR_VIEW)).stdout}`),
       );
       assert.fail(`play exited ${r.code}\n${why(r)}\n${journals.join('\n')}`);
     };
