@@ -22,7 +22,7 @@ import { Kvm } from '@nats-io/kv';
 import { UnibusClient } from '../src/client/client.js';
 import { newNonce as makeNonce } from '../src/client/sign.js';
 import { nkeySeedFromRaw } from '../src/daemon/auth/ed25519.js';
-import { NONCE_TTL_MS, nonceBucketOptions, nonceStorage, openStoreWithRetry } from '../src/daemon/store/buckets.js';
+import { NONCE_STREAM, NONCE_TTL_MS, nonceBucketOptions, nonceStorage, openStoreWithRetry } from '../src/daemon/store/buckets.js';
 import { openBucketWithRetry } from '../src/daemon/nats/connect.js';
 import { addUser } from '../src/daemon/store/users.js';
 import { makeUser } from '../test/helpers/control-plane.js';
@@ -183,10 +183,10 @@ try {
   if (extra > 0) {
     const jsm = await jetstreamManager(ncs[0]);
     const nonceKvs = await Promise.all(ncs.map((nc) => new Kvm(jetstream(nc, { timeout: 5000 })).open('UNIBUS_nonces', { allow_direct: false })));
-    const s0 = (await jsm.streams.info('KV_UNIBUS_nonces')).state;
+    const s0 = (await jsm.streams.info(NONCE_STREAM)).state;
     const rss0 = natsPids.map(rssMb);
     const fill = summary(await drive(extra, 32, (i) => nonceKvs[i % 3].create(`admin.${makeNonce()}`, String(Date.now())), tally()));
-    const s1 = (await jsm.streams.info('KV_UNIBUS_nonces')).state;
+    const s1 = (await jsm.streams.info(NONCE_STREAM)).state;
     const rss1 = natsPids.map(rssMb);
     const keys = s1.messages - s0.messages;
     const stored = (s1.bytes - s0.bytes) / keys;

@@ -4,15 +4,13 @@
 // new leader is being elected can time out, hence the strict sequence.
 import { JetStreamApiError, jetstreamManager, type JetStreamManager, type StorageType, type StreamUpdateConfig } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { BUCKETS, nonceBucketOptions, nonceStorage, type NonceStore } from '../daemon/store/buckets.js';
+import { BUCKETS, NONCE_STREAM, nonceBucketOptions, nonceStorage, type NonceStore } from '../daemon/store/buckets.js';
 import { HISTORY_MARK, HISTORY_NEEDED_MS, lostMark } from '../daemon/store/nonce-history.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { UnibusError } from '../errors.js';
 import { CLUSTER_STREAMS } from './probe.js';
 
 export class ScaleError extends UnibusError {}
-
-const NONCE_STREAM = `KV_${BUCKETS.nonces}`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -35,9 +33,17 @@ export async function readReplicas(jsm: JetStreamManager, names = CLUSTER_STREAM
 export function scaleSteps(have: StreamReplicas[], replicas: number, nonceStore: NonceStore = 'disk'): string[] {
   const want = nonceStorage(replicas, nonceStore);
   return have.flatMap((s) => {
-    if (s.name === NONCE_STREAM && want !== s.storage) return [`${s.name} R${s.replicas} ${s.storage} -> R${Math.max(replicas, s.replicas)} ${want}`];
+    const move = nonceMove(s, replicas, want);
+    if (move) return [`${s.name} ${move.change}`];
     return s.replicas < replicas ? [`${s.name} R${s.replicas}`] : [];
   });
+}
+
+/** The nonce stream's move to `want` storage, if `s` is that stream on the other one: to how many replicas, and the change as plan and log say it. */
+function nonceMove(s: StreamReplicas, replicas: number, want: 'memory' | 'file'): { to: number; change: string } | null {
+  if (s.name !== NONCE_STREAM || s.storage === want) return null;
+  const to = Math.max(replicas, s.replicas);
+  return { to, change: `R${s.replicas} ${s.storage} -> R${to} ${want}` };
 }
 
 /**
@@ -107,10 +113,12 @@ export async function scaleStreams(nc: NatsConnection, replicas: number, stepTim
   const jsm = await jetstreamManager(nc, { timeout: 5000 });
   const changed: string[] = [];
   const want = nonceStorage(replicas, nonceStore);
-  for (const { name, replicas: have, storage } of await readReplicas(jsm)) {
-    if (name === NONCE_STREAM && storage !== want) {
-      const to = Math.max(replicas, have);
-      log(`${name}: R${have} ${storage} -> R${to} ${want}`);
+  for (const s of await readReplicas(jsm)) {
+    const { name, replicas: have } = s;
+    const move = nonceMove(s, replicas, want);
+    if (move) {
+      const { to } = move;
+      log(`${name}: ${move.change}`);
       await moveNonces(jsm, want, to, stepTimeoutMs, log);
       await waitStreamCurrent(jsm, name, to, stepTimeoutMs);
       log(`${name}: R${to}, leader elected, every replica current`);

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UnibusError } from '../errors.js';
+import type { NonceStore } from './store/buckets.js';
 
 export class FlagError extends UnibusError {}
 
@@ -40,7 +41,7 @@ export interface NodeOptions {
   store: 'kv';
   kvReplicas: number;
   /** Where a nonce bucket made by this node keeps nonces: disk (default) or memory (R3+, store/nonce-history.ts). */
-  nonceStore: 'disk' | 'memory';
+  nonceStore: NonceStore;
   natsStore: string;
   natsServerBin: string;
   natsUrl?: string;

@@ -9,16 +9,15 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { StreamInfo } from '@nats-io/jetstream';
 import { makeServers, startServers, stopServers, waitClusterFormed, type TestNatsServer } from '../helpers/control-nats.js';
 import { connectInternal, makeInternal, openTestStore } from '../helpers/control-plane.js';
-import { BUCKETS, type Store } from '../../src/daemon/store/buckets.js';
+import type { Store } from '../../src/daemon/store/buckets.js';
 import { ApiError } from '../../src/daemon/store/errors.js';
 import { claimNonce, nonceHistoryOf } from '../../src/daemon/store/nonces.js';
 import { createJson } from '../../src/daemon/store/kvjson.js';
 import { HISTORY_MARK, HISTORY_NEEDED_MS, NonceHistory, historyId, historyVerdict, lostMark } from '../../src/daemon/store/nonce-history.js';
 import { moveNonces, readReplicas, scaleSteps } from '../../src/cluster/scale.js';
-import { NONCE_TTL_MS, nonceStorage } from '../../src/daemon/store/buckets.js';
+import { NONCE_STREAM as NONCES, NONCE_TTL_MS, nonceStorage } from '../../src/daemon/store/buckets.js';
 import { nanos } from '@nats-io/transport-node';
 
-const NONCES = `KV_${BUCKETS.nonces}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function info(o: { storage?: string; replicas?: number; leader?: string; messages?: number; firstSeq?: number; firstTs?: string; lastSeq?: number; mark?: string }): StreamInfo {

@@ -26,7 +26,7 @@ export interface StallObservation {
   /** Routes to every other node of the meta group are up (a peer really down is never this case). */
   peersRouted: boolean;
   /**
-   * Some peer was heard on a route since the last look. Asked only when no
+   * Some peer was heard on a route lately (RouteTalk). Asked only when no
    * meta leader is known: peers that talk to this node and still lead it
    * nowhere point at this node; frozen or cut-off peers (whose routes stay
    * listed until pings time out) fall silent, and a restart would not help.
@@ -68,8 +68,9 @@ export class StallWatch {
       return null;
     }
     this.#okSince = null;
-    const leaderless = NO_META_LEADER.test(o.reason ?? '');
-    const stalled = leaderless ? o.peersRouted && o.peersHeard === true : o.peersRouted && STALL_REASON.test(o.reason ?? '');
+    const reason = o.reason ?? '';
+    const leaderless = NO_META_LEADER.test(reason);
+    const stalled = o.peersRouted && (leaderless ? o.peersHeard === true : STALL_REASON.test(reason));
     if (!stalled) {
       // Another kind of trouble (no quorum, a peer down or silent, stream
       // leaders silent): a restart here would only add churn.

@@ -30,6 +30,8 @@ export const BLOB_STORE = 'UNIBUS_blobs';
 
 /** Stream names behind the buckets (what /jsz and /healthz report on). */
 export const CONTROL_STREAMS: string[] = [...Object.values(BUCKETS).map((b) => `KV_${b}`), `OBJ_${BLOB_STORE}`];
+/** The nonce bucket's stream: the one every claim writes to, QuorumGuard and NonceHistory read, and scale-r3 may move. */
+export const NONCE_STREAM = `KV_${BUCKETS.nonces}`;
 
 /**
  * Nonces live NONCE_TTL_MS in their bucket; a request is accepted only within
@@ -118,7 +120,7 @@ export async function openStore(nc: NatsConnection, opts: StoreOptions): Promise
     if (leaderless.length) throw new Error(`no leader yet for ${leaderless.join(', ')}`);
     // A nonce bucket made with another TTL (an earlier release kept nonces
     // 300 s) gets this one: opening a bucket never changes its config.
-    const nonces = infos.find((i) => i.config.name === `KV_${BUCKETS.nonces}`);
+    const nonces = infos.find((i) => i.config.name === NONCE_STREAM);
     if (nonces && nonces.config.max_age !== nanos(NONCE_TTL_MS)) {
       await cjsm.streams.update(nonces.config.name, { max_age: nanos(NONCE_TTL_MS) });
     }

@@ -4,7 +4,7 @@
 // A claim counts only in a nonce history that has lost nothing a replay could
 // use (store/nonce-history.ts).
 import type { Store } from './buckets.js';
-import { BUCKETS } from './buckets.js';
+import { NONCE_STREAM } from './buckets.js';
 import { ApiError } from './errors.js';
 import { createJson } from './kvjson.js';
 import { NonceHistory } from './nonce-history.js';
@@ -15,7 +15,7 @@ const histories = new WeakMap<Store, NonceHistory>();
 export function nonceHistoryOf(store: Store, log?: (line: string) => void): NonceHistory {
   let h = histories.get(store);
   if (!h) {
-    h = new NonceHistory(store.jsm, store.kv.nonces, `KV_${BUCKETS.nonces}`, store.replicas, { timeoutMs: store.opTimeoutMs, log });
+    h = new NonceHistory(store.jsm, store.kv.nonces, NONCE_STREAM, store.replicas, { timeoutMs: store.opTimeoutMs, log });
     histories.set(store, h);
   }
   return h;

@@ -9,7 +9,7 @@
 // A positive poll never lets a request skip its nonce write.
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { Store } from './buckets.js';
-import { BUCKETS } from './buckets.js';
+import { NONCE_STREAM } from './buckets.js';
 import { UnavailableError } from './errors.js';
 
 export type QuorumState = { ok: true } | { ok: false; reason: string };
@@ -20,7 +20,7 @@ export const PEER_SILENCE_NS = 3_000_000_000;
 /** One bounded look at the nonce stream: a leader and a majority current and recently heard from. */
 export async function checkQuorum(jsm: JetStreamManager, replicas: number): Promise<QuorumState> {
   try {
-    const si = await jsm.streams.info(`KV_${BUCKETS.nonces}`);
+    const si = await jsm.streams.info(NONCE_STREAM);
     if (replicas <= 1) return { ok: true };
     const c = si.cluster;
     if (!c?.leader) return { ok: false, reason: 'no stream leader' };
