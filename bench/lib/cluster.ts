@@ -11,7 +11,7 @@ import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { freePort } from '../../test/helpers/control-nats.js';
 import { makeCa, makeLeaf } from '../../test/helpers/certs.js';
-import type { NonceStore } from '../../src/daemon/store/buckets.js';
+import { isNonceStore, type NonceStore } from '../../src/daemon/store/buckets.js';
 import { spawnDaemon, type Daemon } from '../../test/helpers/membershipd.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -79,7 +79,7 @@ export async function internalConnect(run: Run, i: number): Promise<NatsConnecti
 /** NONCE_STORE from the environment (disk or memory), `fallback` when unset. */
 export function nonceStoreEnv(fallback: NonceStore): NonceStore {
   const v = process.env.NONCE_STORE ?? fallback;
-  if (v !== 'disk' && v !== 'memory') throw new Error(`NONCE_STORE: expected disk or memory, got ${v}`);
+  if (!isNonceStore(v)) throw new Error(`NONCE_STORE: expected disk or memory, got ${v}`);
   return v;
 }
 

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UnibusError } from '../errors.js';
-import type { NonceStore } from './store/buckets.js';
+import { isNonceStore, type NonceStore } from './store/buckets.js';
 
 export class FlagError extends UnibusError {}
 
@@ -115,7 +115,7 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const kvReplicas = Number(kvReplicasRaw);
   if (![1, 3, 5].includes(kvReplicas)) throw new FlagError(`--kv-replicas: "${kvReplicasRaw}" (expected 1, 3 or 5)`);
   const nonceStore = get('nonce-store') ?? 'disk';
-  if (nonceStore !== 'disk' && nonceStore !== 'memory') throw new FlagError(`--nonce-store: "${nonceStore}" (expected disk or memory)`);
+  if (!isNonceStore(nonceStore)) throw new FlagError(`--nonce-store: "${nonceStore}" (expected disk or memory)`);
   const syncInterval = get('sync-interval') ?? 'always';
   if (!DURATION.test(syncInterval)) throw new FlagError(`--sync-interval: "${syncInterval}" (expected always or a duration like 2m)`);
 

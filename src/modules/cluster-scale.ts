@@ -9,6 +9,7 @@ import { controllerArgv, projectDirOf } from '../cluster/controller.js';
 import { probeNodesOfVars } from '../cluster/nodes.js';
 import { readSeconds, readString } from './args.js';
 import type { Module } from './types.js';
+import type { NonceStore } from '../daemon/store/buckets.js';
 
 export const cluster_scale: Module = {
   name: 'cluster_scale',
@@ -19,7 +20,7 @@ export const cluster_scale: Module = {
   },
   async plan(args, ctx) {
     const replicas = Number(args.replicas ?? 3);
-    const cluster = ctx.vars.cluster as { kv_replicas: number; nonce_store?: 'disk' | 'memory' };
+    const cluster = ctx.vars.cluster as { kv_replicas: number; nonce_store?: NonceStore };
     const nonceStore = cluster.nonce_store ?? 'disk';
     const nodes = probeNodesOfVars(ctx.vars.nodes);
     const outDir = readString('cluster_scale', 'out', args.out) ?? join(projectDirOf(ctx.baseDirs), 'out');

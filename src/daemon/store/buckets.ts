@@ -53,6 +53,7 @@ export const NONCE_TTL_MS = 2 * NONCE_WINDOW_MS + 30_000;
 
 /** Where an operator asks nonces to be kept (cluster.nonce_store, --nonce-store). */
 export type NonceStore = 'disk' | 'memory';
+export const isNonceStore = (v: string): v is NonceStore => v === 'disk' || v === 'memory';
 
 /**
  * The nonce stream's storage: on disk by default. `memory` (opt-in, R3 or
