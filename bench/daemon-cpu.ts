@@ -45,6 +45,7 @@ function memKv(): KV {
       m.set(k, { value: enc(v), revision: ++seq });
       return seq;
     },
+    seq: () => seq,
   };
   return kv as unknown as KV;
 }
@@ -54,12 +55,18 @@ async function serve(signPub: string): Promise<void> {
   const at = new Date().toISOString();
   await kv.users.put('admin', JSON.stringify({ handle: 'admin', sign_pub: signPub, role: 'admin', status: 'active', created_at: at } satisfies UserRecord));
   await kv.members.put('bench', JSON.stringify({ room: 'bench', epoch: 1, rekey_required: false, members: { admin: { added_at: at, added_by: 'admin' } } } satisfies MembersRecord));
-  const store = { kv, replicas: 1, opTimeoutMs: 2000 } as unknown as Store;
+  // The nonce history check (store/nonce-history.ts) reads the stream's info:
+  // a file-backed stream's answer, as the default disk nonce store gives.
+  // Its last sequence is the nonce map's newest revision.
+  const jsm = { streams: { info: async () => ({ config: { storage: 'file', num_replicas: 1 }, state: { last_seq: (kv.nonces as unknown as { seq(): number }).seq() } }) } };
+  const store = { kv, jsm, replicas: 1, opTimeoutMs: 2000 } as unknown as Store;
   const app = createControlApp({
     node: { health: async () => ({ status: 'ok', posture: {} }) } as never,
     plane: { registerRoutes: (router: ReturnType<typeof createRouter>) => registerV1Routes(router, { store }) },
   });
   const l = await listenControlApp(app, HOST, 0);
+  // Exit on SIGTERM, so that --cpu-prof in MEMBERSHIPD_NODE_ARGS writes its profile.
+  process.once('SIGTERM', () => process.exit(0));
   process.send!(l.url);
 }
 
