@@ -26,8 +26,8 @@ import { cpuSecs, drive, pct, timed, whyText } from './lib/stats.js';
 const HOST = '127.0.0.64';
 const f = (x: number) => x.toFixed(1);
 
-/** The KV methods the handlers call, over a map: values as nats.js returns them, revisions counting up. */
-function memKv(): KV {
+/** The KV methods the handlers call, over a map: values as nats.js returns them, revisions counting up (`seq()`: the newest). */
+function memKv(): KV & { seq(): number } {
   const m = new Map<string, { value: Uint8Array; revision: number }>();
   let seq = 0;
   const enc = (v: string | Uint8Array) => (typeof v === 'string' ? new TextEncoder().encode(v) : v);
@@ -47,7 +47,7 @@ function memKv(): KV {
     },
     seq: () => seq,
   };
-  return kv as unknown as KV;
+  return kv as unknown as KV & { seq(): number };
 }
 
 async function serve(signPub: string): Promise<void> {
@@ -58,7 +58,7 @@ async function serve(signPub: string): Promise<void> {
   // The nonce history check (store/nonce-history.ts) reads the stream's info:
   // a file-backed stream's answer, as the default disk nonce store gives.
   // Its last sequence is the nonce map's newest revision.
-  const jsm = { streams: { info: async () => ({ config: { storage: 'file', num_replicas: 1 }, state: { last_seq: (kv.nonces as unknown as { seq(): number }).seq() } }) } };
+  const jsm = { streams: { info: async () => ({ config: { storage: 'file', num_replicas: 1 }, state: { last_seq: kv.nonces.seq() } }) } };
   const store = { kv, jsm, replicas: 1, opTimeoutMs: 2000 } as unknown as Store;
   const app = createControlApp({
     node: { health: async () => ({ status: 'ok', posture: {} }) } as never,
