@@ -8,8 +8,12 @@
 // skip) and the bound that makes at the measured rate; how long a new user
 // takes to become usable on all three nodes, and how long a revocation takes
 // to cut that user's open NATS connection on all three.
+// BARE=1 adds a fourth kind of operation: the same signed write served by
+// bench/lib/bare-server.ts, a bare node:http server per node that does only
+// the signature check, the nonce claim and the data write. Its rate is about
+// the most any HTTP front on these nodes could reach on this machine.
 // Run by hand: node --import tsx bench/api-writes.ts [requests] [concurrency[,concurrency...]]
-// (ROUNDS, SLICES, WARMUP, NONCE_KEYS and NONCE_STORE in the environment; see below.)
+// (ROUNDS, SLICES, WARMUP, NONCE_KEYS, NONCE_STORE, BARE and RSS_AFTER in the environment; see below.)
 // (MEMBERSHIPD_NODE_ARGS="--cpu-prof --cpu-prof-dir=D" profiles the daemons.)
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
@@ -27,6 +31,7 @@ import { openBucketWithRetry } from '../src/daemon/nats/connect.js';
 import { addUser } from '../src/daemon/store/users.js';
 import { makeUser } from '../test/helpers/control-plane.js';
 import { killAllDaemons, stopDaemon } from '../test/helpers/membershipd.js';
+import { startBareServers, type BareServers } from './lib/bare.js';
 import { allHealthy, buildDaemon, internalConnect, nonceStoreEnv, rssMb, sleep, startCluster } from './lib/cluster.js';
 import { cpuSecs, drive, pct, timed, whyText, type Timed } from './lib/stats.js';
 
@@ -48,12 +53,12 @@ async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
 
 /** One kind of operation, measured over one or more slices: latencies, time, errors and CPU add up. */
 interface Tally extends Timed {
-  /** CPU seconds over its slices: this process, the membershipd processes, the nats-servers. */
+  /** CPU seconds over its slices: this process, the HTTP servers (membershipd or bare), the nats-servers. */
   cpu: number[];
 }
 const tally = (): Tally => ({ ...timed(), cpu: [0, 0, 0] });
 
-function summary(t: Tally): { rps: number; p50: number; p99: number; errors: number; why: string; cpu: string } {
+function summary(t: Tally, server = 'membershipd'): { rps: number; p50: number; p99: number; errors: number; why: string; cpu: string } {
   const per = t.cpu.map((x) => (x * 1000) / (t.lat.length + t.errors));
   return {
     rps: t.lat.length / t.secs,
@@ -61,7 +66,7 @@ function summary(t: Tally): { rps: number; p50: number; p99: number; errors: num
     p99: pct(t.lat, 99),
     errors: t.errors,
     why: whyText(t),
-    cpu: `CPU per op: load ${f(per[0])} ms, membershipd ${f(per[1])} ms, nats-server ${f(per[2])} ms`,
+    cpu: `CPU per op: load ${f(per[0])} ms, ${server} ${f(per[1])} ms, nats-server ${f(per[2])} ms`,
   };
 }
 
@@ -70,6 +75,8 @@ const work = await mkdtemp(join(tmpdir(), 'unibus-bench-api-'));
 const passFile = join(work, 'pass');
 await writeFile(passFile, 'bench-route-secret\n', { mode: 0o600 });
 const ncs: NatsConnection[] = [];
+const BARE = process.env.BARE === '1';
+let bare: BareServers | undefined;
 const userConns: NatsConnection[] = [];
 // NONCE_STORE=memory runs the cluster with --nonce-store memory (default disk).
 const NONCE_STORE = nonceStoreEnv('disk');
@@ -109,6 +116,14 @@ try {
   await step('creating BENCH_nonces', () => openBucketWithRetry(ncs[0], 'BENCH_nonces', nonceOpts, 60_000));
   const nonceBench = await step('opening BENCH_nonces', () => Promise.all(ncs.map((nc) => new Kvm(jetstream(nc, { timeout: 5000 })).create('BENCH_nonces', nonceOpts))));
   await drive(Math.min(warmup, 3000), top, (i) => kvs[i % 3].create(`w${i}`, '{}'), tally());
+  // BARE=1: the same upload through bare servers, warmed up as membershipd was.
+  let bareUpload: ((i: number) => Promise<void>) | undefined;
+  if (BARE) {
+    bare = await step('starting the bare servers', () => startBareServers(run, admin.sign_pub, 'BENCH_nonces', 'BENCH_raw'));
+    const bareClients = bare.urls.map((baseUrl) => new UnibusClient({ baseUrl, handle: 'admin', seed: admin.seed }));
+    bareUpload = (i: number) => bareClients[i % 3].putKeys('bench', 1, { admin: sealed }).then(() => {});
+    await drive(warmup, top, bareUpload, tally());
+  }
   // The three kinds of operation take turns in slices of N / SLICES (6 by
   // default): on a shared machine the rate drifts by up to 30% within
   // seconds, and in short turns all three meet the same conditions. A round
@@ -118,7 +133,8 @@ try {
   const per = Math.ceil(N / slices);
   // One slice of `per` operations into a tally, with the CPU each process group used meanwhile.
   const sum = (pids: number[]) => pids.reduce((a, p) => a + cpuSecs(p), 0);
-  const cpuNow = () => [sum([process.pid]), sum(daemonPids), sum(natsPids)];
+  const serverPids = [...daemonPids, ...(bare?.pids ?? [])];
+  const cpuNow = () => [sum([process.pid]), sum(serverPids), sum(natsPids)];
   const slice = async (c: number, t: Tally, op: (i: number) => Promise<void>): Promise<void> => {
     const b = cpuNow();
     await drive(per, c, op, t);
@@ -126,14 +142,14 @@ try {
   };
   type Phase = ReturnType<typeof summary>;
   const ratio = (r: { raw: Phase; api: Phase }) => r.api.rps / r.raw.rps;
-  const medians: { c: number; raw: Phase; pair: Phase; api: Phase; ratios: string }[] = [];
+  const medians: { c: number; raw: Phase; pair: Phase; api: Phase; bare?: Phase; ratios: string }[] = [];
   for (const C of LEVELS) {
     // The ratio depends on nats-server's own speed (a faster server lifts the raw
     // side more than the API side), so each figure names the version it ran on.
     console.log(`requests ${per * slices}, concurrency ${C}, 3 membershipd processes, nats-server ${ncs[0].info?.version ?? '?'}, R3, sync_interval always, nonces on ${nonceStorage(3, NONCE_STORE)} storage, ${rounds} rounds of ${slices} slices`);
-    const results: { raw: Phase; pair: Phase; api: Phase }[] = [];
+    const results: { raw: Phase; pair: Phase; api: Phase; bare?: Phase }[] = [];
     for (let round = 0; round < rounds; round++) {
-      const t = { raw: tally(), pair: tally(), api: tally() };
+      const t = { raw: tally(), pair: tally(), api: tally(), bare: tally() };
       for (let sl = 0; sl < slices; sl++) {
         const tag = `${C}.${round}.${sl}`;
         await slice(C, t.raw, (i) => kvs[i % 3].create(`k${tag}.${i}`, '{"handle":"x","sign_pub":"' + pub + '"}').then(() => {}));
@@ -144,23 +160,28 @@ try {
           await kvs[i % 3].put('d', '{"sealed":"' + sealed + '"}');
         });
         await slice(C, t.api, upload);
+        if (bareUpload) await slice(C, t.bare, bareUpload);
       }
       const raw = summary(t.raw);
       const pair = summary(t.pair);
       const api = summary(t.api);
-      results.push({ raw, pair, api });
+      const bareR = bareUpload ? summary(t.bare, 'bare server') : undefined;
+      results.push({ raw, pair, api, bare: bareR });
       console.log(`round ${round + 1}`);
-      for (const [name, unit, r] of [['raw kv.create', 'ops/s', raw], ['same store work', 'ops/s', pair], ['signed API writes', 'req/s', api]] as const) {
+      const rows = [['raw kv.create', 'ops/s', raw], ['same store work', 'ops/s', pair], ['signed API writes', 'req/s', api], ...(bareR ? [['bare signed writes', 'req/s', bareR] as const] : [])] as const;
+      for (const [name, unit, r] of rows) {
         console.log(`  ${`${name}:`.padEnd(20)}${f(r.rps)} ${unit}  p50 ${f(r.p50)} ms  p99 ${f(r.p99)} ms  errors ${r.errors}  (${r.cpu})`);
         if (r.errors) console.log(`  ${name} errors: ${r.why}`);
       }
       console.log(`  ratio API/raw:      ${ratio({ raw, api }).toFixed(2)} (a signed write: its nonce claim on ${nonceStorage(3, NONCE_STORE)} storage, then its data write; raw: one write)${NONCE_STORE === 'disk' ? ', limit 0.5' : ''}; API/same-store-work ${(api.rps / pair.rps).toFixed(2)}`);
+      if (bareR) console.log(`  ratio bare/raw:     ${(bareR.rps / raw.rps).toFixed(2)} (the same signed write without h3, the store's checks and guards); API/bare ${(api.rps / bareR.rps).toFixed(2)}`);
     }
     const median = [...results].sort((a, b) => ratio(a) - ratio(b))[Math.floor(results.length / 2)]!;
     const { raw, api } = median;
     const ratios = results.map((r) => ratio(r).toFixed(2)).join(', ');
     medians.push({ c: C, ...median, ratios });
     console.log(`median round: API/raw ${ratio(median).toFixed(2)} (${f(api.rps)} / ${f(raw.rps)}), API p99 ${f(api.p99)} ms; ratios ${ratios}; API p99 ${results.map((r) => f(r.api.p99)).join(', ')} ms`);
+    if (BARE) console.log(`bare/raw by round: ${results.map((r) => (r.bare!.rps / r.raw.rps).toFixed(2)).join(', ')}; bare p99 ${results.map((r) => f(r.bare!.p99)).join(', ')} ms`);
   }
   if (LEVELS.length > 1) {
     console.log('concurrency | API/raw, median round (all rounds) | API req/s | API p50 / p99 ms | same store work p99 ms');
@@ -168,10 +189,12 @@ try {
   }
   const api = medians.reduce((a, m) => (m.api.rps > a.rps ? m.api : a), medians[0].api);
   // Idle RSS: each membershipd (its nats-server child not counted) at 5, 15
-  // and 30 s after the last request.
+  // and 30 s after the last request (RSS_AFTER, seconds, comma-separated).
+  const rssAfter = (process.env.RSS_AFTER ?? '5,15,30').split(',').map(Number);
+  if (!rssAfter.every((x) => Number.isFinite(x) && x >= 0)) throw new Error(`RSS_AFTER: expected seconds, comma-separated, got ${process.env.RSS_AFTER}`);
   const loadEnd = performance.now();
   const idle: string[] = [];
-  for (const at of [5, 15, 30]) {
+  for (const at of rssAfter) {
     await sleep(Math.max(0, loadEnd + at * 1000 - performance.now()));
     idle.push(`${at} s: ${run.daemons.map((d) => rssMb(d.pid).toFixed(1)).join(', ')} MB`);
   }
@@ -230,6 +253,7 @@ try {
 } finally {
   for (const c of userConns) await c.close().catch(() => {});
   for (const nc of ncs) await nc.close().catch(() => {});
+  await bare?.stop();
   await Promise.all(run.daemons.map((d) => stopDaemon(d, 20_000)));
   await killAllDaemons();
   await rm(run.dir, { recursive: true, force: true });
