@@ -10,8 +10,9 @@
 // to cut that user's open NATS connection on all three.
 // BARE=1 adds a fourth kind of operation: the same signed write served by
 // bench/lib/bare-server.ts, a bare node:http server per node that does only
-// the signature check, the nonce claim and the data write. Its rate is about
-// the most any HTTP front on these nodes could reach on this machine.
+// the signature check, the nonce claim and the data write. Its rate is near
+// the most that an HTTP front built on the same parts (node:http, node:crypto
+// Ed25519, nats.js) could reach on the same machine.
 // Run by hand: node --import tsx bench/api-writes.ts [requests] [concurrency[,concurrency...]]
 // (ROUNDS, SLICES, WARMUP, NONCE_KEYS, NONCE_STORE, BARE and RSS_AFTER in the environment; see below.)
 // (MEMBERSHIPD_NODE_ARGS="--cpu-prof --cpu-prof-dir=D" profiles the daemons.)
@@ -124,9 +125,9 @@ try {
     bareUpload = (i: number) => bareClients[i % 3].putKeys('bench', 1, { admin: sealed }).then(() => {});
     await drive(warmup, top, bareUpload, tally());
   }
-  // The three kinds of operation take turns in slices of N / SLICES (6 by
+  // The kinds of operation take turns in slices of N / SLICES (6 by
   // default): on a shared machine the rate drifts by up to 30% within
-  // seconds, and in short turns all three meet the same conditions. A round
+  // seconds, and in short turns they all meet the same conditions. A round
   // adds up its slices; the summary takes the median of ROUNDS rounds (3).
   const rounds = Number(process.env.ROUNDS ?? 3);
   const slices = Number(process.env.SLICES ?? 6);
