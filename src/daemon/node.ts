@@ -223,8 +223,8 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
 
   // A child the stream leaders keep seeing behind, with every peer routed, or
   // one that knows no meta leader while every peer is routed and talking, is
-  // restarted (see stall-watch.ts). Checked every 5 s once ready, so it also
-  // works when nobody polls /healthz.
+  // restarted (see stall-watch.ts). Checked every 5 s, so it also works when
+  // nobody polls /healthz; before the node is ready only the second counts.
   let stallTimer: NodeJS.Timeout | undefined;
   if (sup && o.clusterName) {
     const child = sup;
@@ -232,7 +232,7 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     const talk = new RouteTalk();
     let busy = false;
     stallTimer = setInterval(() => {
-      if (!ready || busy) return;
+      if (busy) return;
       busy = true;
       void (async () => {
         const h = await health();
@@ -254,7 +254,7 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
           peersRouted = !!s && allPeersRouted(s);
           peersHeard = s ? talk.observe(routeInMsgs(s.routez), Date.now()) : false;
         } else talk.reset();
-        const why = watch.observe({ ok, reason, peersRouted, peersHeard }, Date.now());
+        const why = watch.observe({ ok, reason, peersRouted, peersHeard, ready }, Date.now());
         if (why) child.restartChild(why);
       })()
         .catch(() => undefined)

@@ -57,6 +57,18 @@ test('no meta leader known while every peer is routed and talking is a stall; wi
   assert.ok(w3.observe(leaderless, 60_000));
 });
 
+test('before its first write a node is restarted only for knowing no meta leader while its peers are routed and talking', () => {
+  // A whole cluster started together, no node ever ready: the leaderless stall still counts.
+  const leaderless = { ok: false, reason: 'no JetStream meta leader known', peersRouted: true, peersHeard: true, ready: false };
+  assert.deepEqual(run(new StallWatch(30_000), 0, 35_000, leaderless), [30_000]);
+  assert.deepEqual(run(new StallWatch(30_000), 0, 600_000, { ...leaderless, peersHeard: false }), []);
+  // Leaders that do not count it current yet are part of starting (a catch-up): no restart.
+  assert.deepEqual(run(new StallWatch(30_000), 0, 600_000, { ...behind, ready: false }), []);
+  assert.deepEqual(run(new StallWatch(30_000), 0, 600_000, { ok: false, reason: 'nats-server: JetStream is not current with the meta leader', peersRouted: true, ready: false }), []);
+  // Once ready, the same is a stall.
+  assert.deepEqual(run(new StallWatch(30_000), 0, 35_000, { ...behind, ready: true }), [30_000]);
+});
+
 test('the stall clock restarts when the node is counted current or the trouble changes kind', () => {
   const w = new StallWatch(30_000);
   assert.deepEqual(run(w, 0, 25_000, behind), []);

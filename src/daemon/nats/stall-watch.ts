@@ -7,8 +7,10 @@
 // seconds. The same release once kept one lab node without any meta leader
 // for minutes after a peer's restart, while its routes to every peer were up
 // and the other nodes agreed on a leader; that is restarted too, when its
-// peers are heard talking. Pure: node.ts feeds it what /healthz and the
-// monitor saw, so it is unit-tested.
+// peers are heard talking. After a stop and start of all three lab nodes, no
+// node knew a meta leader for minutes, every route up and talking: there it
+// is the only stall that counts before the node's first write. Pure: node.ts
+// feeds it what /healthz and the monitor saw, so it is unit-tested.
 
 /**
  * Reasons that mean "the leaders answer, and do not count this node current":
@@ -32,6 +34,13 @@ export interface StallObservation {
    * listed until pings time out) fall silent, and a restart would not help.
    */
   peersHeard?: boolean;
+  /**
+   * False until the node's first replicated write (default true). Before it,
+   * only knowing no meta leader counts: a whole cluster started together can
+   * sit that way with every node routed and talking, and then none of them
+   * ever becomes ready. Other trouble is part of starting.
+   */
+  ready?: boolean;
 }
 
 export class StallWatch {
@@ -70,7 +79,8 @@ export class StallWatch {
     this.#okSince = null;
     const reason = o.reason ?? '';
     const leaderless = NO_META_LEADER.test(reason);
-    const stalled = o.peersRouted && (leaderless ? o.peersHeard === true : STALL_REASON.test(reason));
+    const counts = o.ready !== false || leaderless;
+    const stalled = counts && o.peersRouted && (leaderless ? o.peersHeard === true : STALL_REASON.test(reason));
     if (!stalled) {
       // Another kind of trouble (no quorum, a peer down or silent, stream
       // leaders silent): a restart here would only add churn.
