@@ -33,7 +33,7 @@ import { addUser } from '../src/daemon/store/users.js';
 import { makeUser } from '../test/helpers/control-plane.js';
 import { killAllDaemons, stopDaemon } from '../test/helpers/membershipd.js';
 import { startBareServers, type BareServers } from './lib/bare.js';
-import { allHealthy, buildDaemon, internalConnect, nonceStoreEnv, rssMb, sleep, startCluster } from './lib/cluster.js';
+import { allHealthy, buildDaemon, internalConnect, natsListen, nonceStoreEnv, rssMb, sleep, startCluster } from './lib/cluster.js';
 import { cpuSecs, drive, pct, timed, whyText, type Timed } from './lib/stats.js';
 
 const f = (x: number | undefined) => (x === undefined ? 'n/a' : x.toFixed(1));
@@ -143,7 +143,7 @@ try {
   };
   type Phase = ReturnType<typeof summary>;
   const ratio = (r: { raw: Phase; api: Phase }) => r.api.rps / r.raw.rps;
-  const medians: { c: number; raw: Phase; pair: Phase; api: Phase; bare?: Phase; ratios: string }[] = [];
+  const medians: { c: number; raw: Phase; pair: Phase; api: Phase; ratios: string }[] = [];
   for (const C of LEVELS) {
     // The ratio depends on nats-server's own speed (a faster server lifts the raw
     // side more than the API side), so each figure names the version it ran on.
@@ -224,7 +224,7 @@ try {
 
   // Revocation: every node follows the users bucket and reloads its own server.
   const ca = readFileSync(run.clientCa, 'utf8');
-  const urls = run.names.map((n) => /^listen: "([^"]+)"/m.exec(readFileSync(join(run.dir, n, 'nats.conf'), 'utf8'))![1]);
+  const urls = run.names.map((n) => natsListen(join(run.dir, n)));
   for (let round = 0; round < 3; round++) {
     const u = makeUser(`rev${round}`);
     const t1 = performance.now();

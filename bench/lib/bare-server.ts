@@ -13,18 +13,19 @@
 // Prints "ready" once listening; exits on SIGTERM.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { HDR, canonicalString, sha256Hex } from '../../src/daemon/auth/canonical.js';
 import { publicKeyFromRaw, verifyBytes } from '../../src/daemon/auth/ed25519.js';
 import { connectInternal } from '../../src/daemon/nats/connect.js';
 import { Secret } from '../../src/secret.js';
+import { natsListen } from './cluster.js';
 
 const [stateDir, caFile, host, port, signPub, nonceBucket, dataBucket] = process.argv.slice(2);
 if (!dataBucket) throw new Error('usage: bare-server.ts <state dir> <client CA> <host> <port> <sign_pub hex> <nonce bucket> <data bucket>');
-const conf = await readFile(`${stateDir}/nats.conf`, 'utf8');
-const seed = (await readFile(`${stateDir}/internal.nk`, 'utf8')).trim();
-const nc = await connectInternal({ servers: /^listen: "([^"]+)"/m.exec(conf)![1], seed: new Secret(seed), caFile, name: 'bench-bare' });
+const seed = (await readFile(join(stateDir, 'internal.nk'), 'utf8')).trim();
+const nc = await connectInternal({ servers: natsListen(stateDir), seed: new Secret(seed), caFile, name: 'bench-bare' });
 const kvm = new Kvm(jetstream(nc, { timeout: 5000 }));
 const [nonces, data] = await Promise.all([kvm.open(nonceBucket), kvm.open(dataBucket)]);
 const key = publicKeyFromRaw(Buffer.from(signPub, 'hex'));

@@ -67,10 +67,16 @@ export function rssMb(pid: number): number {
 }
 
 /** A bare nats.js client with node i's internal identity, over the same TLS as membershipd's own connection. */
+/** The client address (host:port) a node's nats-server listens on, from the nats.conf in its state dir. */
+export function natsListen(nodeDir: string): string {
+  const m = /^listen: "([^"]+)"/m.exec(readFileSync(join(nodeDir, 'nats.conf'), 'utf8'));
+  if (!m) throw new Error(`${join(nodeDir, 'nats.conf')}: no listen line`);
+  return m[1];
+}
+
 export async function internalConnect(run: Run, i: number): Promise<NatsConnection> {
-  const conf = await readFile(join(run.dir, run.names[i], 'nats.conf'), 'utf8');
   const seed = (await readFile(join(run.dir, run.names[i], 'internal.nk'), 'utf8')).trim();
-  const listen = /^listen: "([^"]+)"/m.exec(conf)![1];
+  const listen = natsListen(join(run.dir, run.names[i]));
   const host = listen.split(':')[0];
   const tls = { ca: await readFile(run.clientCa, 'utf8'), checkServerIdentity: (_n: string, c: PeerCertificate) => checkServerIdentity(host, c) };
   return connect({ servers: listen, authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)), timeout: 5000, tls, noAsyncTraces: true });
