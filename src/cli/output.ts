@@ -17,6 +17,13 @@ export interface PrinterOptions {
   tty: boolean;
   color: boolean;
   describers: Describers;
+  /**
+   * Where [WARNING] lines go, and whether they may be colored (that stream's
+   * own TTY test): stderr in the CLI, as ansible-playbook's, so that a warning
+   * still reaches the terminal when the output is piped or saved. Absent:
+   * `write`, with `color`.
+   */
+  warn?: { write: (s: string) => void; color: boolean };
 }
 
 const COLORS = { ok: 32, changed: 33, skipped: 36, failed: 31, unreachable: 31, warn: 35, head: 1 } as const;
@@ -92,9 +99,16 @@ export function textPrinter(o: PrinterOptions): { emit: (ev: RunEvent) => void; 
         clearProgress();
         showProgress();
         return;
-      case 'warning':
-        line(paint('warn', `[WARNING]: ${ev.host ? `${ev.host}: ` : ''}${ev.message}`));
+      case 'warning': {
+        const text = `[WARNING]: ${ev.host ? `${ev.host}: ` : ''}${ev.message}`;
+        if (o.warn) {
+          clearProgress();
+          o.warn.write((o.warn.color ? `\x1b[${COLORS.warn}m${text}\x1b[0m` : text) + '\n');
+        } else {
+          line(paint('warn', text));
+        }
         return;
+      }
       case 'host_result': {
         running.delete(ev.host);
         const label = { ok: 'ok', changed: o.check ? 'would change' : 'changed', skipped: 'skipping', failed: 'failed', unreachable: 'UNREACHABLE' }[ev.status];

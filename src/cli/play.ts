@@ -26,15 +26,19 @@ options:
   -i, --inventory FILE   inventory file (default ./inventory.yaml)
   -C, --check            plan only: change nothing on any host, print each host's plan;
                          the counts it predicts are those a real run then reports.
-                         It takes no lease (a write) but refuses when another run holds one.
+                         It takes no lease (a write) but judges it as the run would: it
+                         refuses (or waits, --lock-wait) where the run would, and warns
+                         of a stale lease the run would take over.
                          Each task is planned against the host as the file changes
                          planned before it would leave it (files, folders, modes, owners,
                          removals); packages, services and scripts are read as they are
                          now, so a task that depends on those is predicted from today's state.
   -D, --diff             show unified diffs of files (secrets as fingerprints)
-  -l, --limit PATTERN    only these hosts (names, roles, 'all', '!name'; comma-separated)
-  -t, --tags T1,T2       only tasks with these tags ('always' tasks run too)
-      --skip-tags T1,T2  skip tasks with these tags
+  -l, --limit PATTERN    only these hosts (names, roles, 'all', '!name'; comma-separated);
+                         one that leaves no host of the playbook is refused (exit 4)
+  -t, --tags T1,T2       only tasks with these tags ('always' tasks run too);
+                         a tag no task carries is warned of, naming the playbook's tags
+      --skip-tags T1,T2  skip tasks with these tags (unknown ones warned of too)
   -f, --forks N          at most N hosts at once (default: all)
   -e, --extra-vars K=V   set a variable (highest precedence); repeatable; V is YAML
   -v, --verbose          show every host's reason and the commands run
@@ -49,7 +53,7 @@ exit codes:
   0  every host ok
   2  a task failed on a host
   3  a host was unreachable (connection refused, host key unknown or mismatched)
-  4  bad input (inventory, playbook, template, arguments)
+  4  bad input (inventory, playbook, template, arguments; a --limit matching no host)
   5  another run holds the deploy lock on a host
   130 interrupted (SIGINT); leases released, notified handlers stay pending
 
@@ -191,7 +195,10 @@ export async function run(args: string[]): Promise<number> {
   const describers = { describeCommand, formatDiff: formatFileDiff };
   const printer = a.json
     ? { emit: jsonPrinter(out, describers, a.diff), end: () => undefined }
-    : textPrinter({ verbose: a.verbose, diff: a.diff, check: a.check, write: out, tty, color: tty && !process.env.NO_COLOR, describers });
+    : textPrinter({
+        verbose: a.verbose, diff: a.diff, check: a.check, write: out, tty, color: tty && !process.env.NO_COLOR, describers,
+        warn: { write: errOut, color: process.stderr.isTTY === true && !process.env.NO_COLOR },
+      });
   const abort = new AbortController();
   let interrupts = 0;
   const onSigint = () => {

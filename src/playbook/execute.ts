@@ -1,6 +1,7 @@
 // A whole run: connect to every target host, take the deploy lease on each
 // (check mode: only look), read pending handlers, run the plays, append the
 // audit line, release the leases. Returns the recap and the exit code.
+import { UnibusError } from '../errors.js';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 import type { Transport } from '../transport/types.js';
 import { auditLine } from './audit.js';
@@ -11,8 +12,9 @@ import { runPlay, type HostState, type PlayEnv } from './execute-play.js';
 import { mapLimit } from '../util/process.js';
 import { parsePending, PENDING_FILE, PendingStore } from './handlers.js';
 import { LeaseSet } from './leases.js';
-import { DEFAULT_TTL_S, newLease, peekLease } from './lock.js';
+import { DEFAULT_TTL_S, newLease } from './lock.js';
 import { EXIT, Recap } from './recap.js';
+import { findUnmatchedTags, listTags } from './tags.js';
 import type { InventoryTools, Toolkit } from './toolkit.js';
 import type { Playbook } from './types.js';
 
@@ -56,23 +58,53 @@ export interface RunOutcome {
   exitCode: number;
 }
 
+/** A --limit that leaves no host of the playbook: refused, as ansible-playbook does, before any host is touched. */
+export class LimitMatchesNoHostError extends UnibusError {
+  constructor(readonly limit: string[], targets: string[], inv: Inventory) {
+    const roles = [...new Set(inv.nodes.map((n) => n.role))];
+    super(
+      `--limit '${limit.join(',')}' matches no host this playbook targets (${targets.length ? targets.join(', ') : 'none'}), so nothing was run; ` +
+        `${inv.file} has nodes ${inv.nodes.map((n) => n.name).join(', ')} and roles ${roles.join(', ')}`,
+    );
+  }
+}
+
 function targetNodes(o: RunOptions): NodeSpec[] {
   const byName = new Map<string, NodeSpec>();
   const limit = o.limit?.length ? new Set(o.toolkit.selectHosts(o.inventory, o.limit).map((n) => n.name)) : null;
+  const targeted = new Set<string>();
   for (const play of o.playbook.plays) {
-    for (const n of o.toolkit.selectHosts(o.inventory, play.hosts)) if (!limit || limit.has(n.name)) byName.set(n.name, n);
+    for (const n of o.toolkit.selectHosts(o.inventory, play.hosts)) {
+      targeted.add(n.name);
+      if (!limit || limit.has(n.name)) byName.set(n.name, n);
+    }
   }
+  // Without a limit, plays that match no host are Ansible's "nothing to do"; with
+  // one, it is the limit that is wrong (a typo'd '!name', a node no play targets).
+  if (limit && !byName.size) throw new LimitMatchesNoHostError(o.limit!, o.inventory.nodes.filter((n) => targeted.has(n.name)).map((n) => n.name), o.inventory);
   return [...byName.values()];
 }
 
+/** One warning per tag option whose tags no task carries, naming the tags there are. */
+function warnUnmatchedTags(o: RunOptions): void {
+  const there = listTags(o.playbook.plays);
+  const known = there.length ? `tags in this playbook: ${there.join(', ')}` : 'no task in this playbook has a tag';
+  for (const [flag, asked] of [['--tags', o.tags ?? []], ['--skip-tags', o.skipTags ?? []]] as const) {
+    const unmatched = findUnmatchedTags(o.playbook.plays, asked);
+    if (unmatched.length) o.emit({ event: 'warning', message: `${flag}: no task is tagged ${unmatched.map((t) => `'${t}'`).join(' or ')} (${known})` });
+  }
+}
+
 /**
- * Runs the playbook. Throws LockHeldError when a host's lease is held (nothing
- * was changed then); every other problem ends up in the recap.
+ * Runs the playbook. Throws LimitMatchesNoHostError before any host is touched
+ * when --limit leaves none, and LockHeldError when a host's lease is held
+ * (nothing was changed then); every other problem ends up in the recap.
  */
 export async function runPlaybook(o: RunOptions): Promise<RunOutcome> {
   const nodes = targetNodes(o);
   const recap = new Recap(nodes.map((n) => n.name));
   o.emit({ event: 'run_start', playbook: o.playbookName, check: o.check, hosts: nodes.map((n) => n.name) });
+  warnUnmatchedTags(o);
   const warn = (host: string, message: string) => o.emit({ event: 'warning', host, message });
   const forks = o.forks && o.forks > 0 ? o.forks : Math.max(1, nodes.length);
 
@@ -102,9 +134,8 @@ async function runConnected(o: RunOptions, hosts: HostState[], recap: Recap, for
   const leases = new LeaseSet(lease, warn);
   const targets = hosts.map((h) => ({ name: h.name, transport: h.transport, stateDir: o.pathsOf(h.node).stateDir }));
   // Taking the lease (check mode: looking at it) also reads the host's pending handlers.
-  const pendingFiles = o.check
-    ? new Map(await Promise.all(targets.map(async (t) => [t.name, await peekLease(t.transport, t.stateDir, lease.ttl_s, PENDING_FILE)] as const)))
-    : await leases.acquireAll(targets, o.lockWaitS ?? 0, PENDING_FILE);
+  // Check mode judges the leases as the run would (refuses, waits, warns of a takeover) and takes none.
+  const pendingFiles = o.check ? await leases.peekAll(targets, o.lockWaitS ?? 0, PENDING_FILE) : await leases.acquireAll(targets, o.lockWaitS ?? 0, PENDING_FILE);
 
   try {
     for (const h of hosts) {

@@ -1,12 +1,37 @@
 // Holds the deploy lease on every target host for a whole run: takes them all
-// (in parallel), refreshes their heartbeat, and releases them at the end.
+// (in parallel), refreshes their heartbeat, and releases them at the end. Check
+// mode judges the same leases the same way and takes none (peekAll).
 import type { Transport } from '../transport/types.js';
-import { acquireLease, heartbeatLease, HEARTBEAT_MS, releaseLease, type Lease } from './lock.js';
+import { acquireLease, heartbeatLease, HEARTBEAT_MS, peekLease, releaseLease, type Lease, type StaleHolder } from './lock.js';
 
 export interface LeaseTarget {
   name: string;
   transport: Transport;
   stateDir: string;
+}
+
+function describeHolder(h: StaleHolder): string {
+  return `last heartbeat ${h.ageS}s ago` + (h.lease ? `, held by ${h.lease.owner} pid ${h.lease.pid} playbook ${h.lease.playbook}` : '');
+}
+
+/**
+ * Runs take on every target; leftS is what remains of the wait. Without a wait,
+ * all hosts at once (one round trip). With a wait, one by one in name order,
+ * stopping at the first refusal: two waiting runs then never each hold half the
+ * hosts while waiting for the other half. One deadline for the whole set:
+ * waiting host by host never adds up past waitS.
+ */
+async function settleInTurn(targets: LeaseTarget[], waitS: number, take: (t: LeaseTarget, leftS: number) => Promise<void>): Promise<PromiseSettledResult<void>[]> {
+  const deadline = Date.now() + waitS * 1000;
+  const leftS = () => Math.max(0, (deadline - Date.now()) / 1000);
+  if (waitS <= 0) return Promise.allSettled(targets.map((t) => take(t, leftS())));
+  const results: PromiseSettledResult<void>[] = [];
+  for (const t of [...targets].sort((a, b) => a.name.localeCompare(b.name))) {
+    const r = await take(t, leftS()).then(() => ({ status: 'fulfilled' as const, value: undefined }), (reason: unknown) => ({ status: 'rejected' as const, reason }));
+    results.push(r);
+    if (r.status === 'rejected') break;
+  }
+  return results;
 }
 
 export class LeaseSet {
@@ -25,31 +50,12 @@ export class LeaseSet {
    */
   async acquireAll(targets: LeaseTarget[], waitS: number, readFile?: string): Promise<Map<string, string | null>> {
     const files = new Map<string, string | null>();
-    // Without a wait, all hosts at once (one round trip). With a wait, one by
-    // one in name order: two waiting runs then never each hold half the hosts
-    // while waiting for the other half.
-    // One deadline for the whole set: waiting host by host never adds up past waitS.
-    const deadline = Date.now() + waitS * 1000;
-    const take = async (t: LeaseTarget) => {
-      const r = await acquireLease(t.transport, t.stateDir, this.lease, Math.max(0, (deadline - Date.now()) / 1000), readFile);
+    const results = await settleInTurn(targets, waitS, async (t, leftS) => {
+      const r = await acquireLease(t.transport, t.stateDir, this.lease, leftS, readFile);
       this.#held.push(t);
       files.set(t.name, r.file ?? null);
-      if (r.tookOver) {
-        const h = r.tookOver.lease;
-        this.warn(t.name, `took over a stale deploy lock (last heartbeat ${r.tookOver.ageS}s ago)` + (h ? ` held by ${h.owner} pid ${h.pid} playbook ${h.playbook}` : ''));
-      }
-    };
-    let results: PromiseSettledResult<void>[];
-    if (waitS > 0) {
-      results = [];
-      for (const t of [...targets].sort((a, b) => a.name.localeCompare(b.name))) {
-        const r = await take(t).then(() => ({ status: 'fulfilled' as const, value: undefined }), (reason: unknown) => ({ status: 'rejected' as const, reason }));
-        results.push(r);
-        if (r.status === 'rejected') break;
-      }
-    } else {
-      results = await Promise.allSettled(targets.map(take));
-    }
+      if (r.tookOver) this.warn(t.name, `took over a stale deploy lock (${describeHolder(r.tookOver)})`);
+    });
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       await this.releaseAll();
@@ -57,6 +63,23 @@ export class LeaseSet {
     }
     this.#timer = setInterval(() => void this.#beat(), HEARTBEAT_MS);
     this.#timer.unref();
+    return files;
+  }
+
+  /**
+   * Check mode: judges every target's lease as acquireAll would, in the same
+   * order and with the same wait, taking none. Throws what acquireAll would
+   * throw; a lease a run would take over is warned of, as the run warns.
+   */
+  async peekAll(targets: LeaseTarget[], waitS: number, readFile?: string): Promise<Map<string, string | null>> {
+    const files = new Map<string, string | null>();
+    const results = await settleInTurn(targets, waitS, async (t, leftS) => {
+      const r = await peekLease(t.transport, t.stateDir, this.lease, leftS, readFile);
+      files.set(t.name, r.file ?? null);
+      if (r.wouldTakeOver) this.warn(t.name, `a run would take over a stale deploy lock (${describeHolder(r.wouldTakeOver)})`);
+    });
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     return files;
   }
 

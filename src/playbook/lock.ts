@@ -9,7 +9,8 @@
 // written to a temp file and renamed into place.
 //
 // Check mode never writes a lease (it is a host write): it only reads the lease
-// and refuses when another run holds a fresh one (see peekLease).
+// and judges it as a real run would (see peekLease), so that a check refuses,
+// waits or reports a takeover exactly where the run it previews would.
 import { hostname, userInfo } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { UnibusError } from '../errors.js';
@@ -110,9 +111,22 @@ function isDeadLocalHolder(holder: Lease, me: Lease): boolean {
   }
 }
 
+/** A held lease that a run takes over: its holder (null when unreadable) and its heartbeat's age. */
+export interface StaleHolder {
+  lease: Lease | null;
+  ageS: number;
+}
+
 export interface AcquireResult {
   /** Set when a stale lease was taken over: the previous holder. */
-  tookOver?: { lease: Lease | null; ageS: number };
+  tookOver?: StaleHolder;
+  /** The state file asked for (readFile), null when absent. */
+  file?: string | null;
+}
+
+export interface PeekResult {
+  /** Set when the lease is held but a run would take it over: the holder. */
+  wouldTakeOver?: StaleHolder;
   /** The state file asked for (readFile), null when absent. */
   file?: string | null;
 }
@@ -149,15 +163,26 @@ export async function acquireLease(t: Transport, stateDir: string, lease: Lease,
   }
 }
 
-/** Read-only look, for check mode: throws LockHeldError when a fresh lease is held. */
-export async function peekLease(t: Transport, stateDir: string, ttlS = DEFAULT_TTL_S, readFile?: string): Promise<string | null> {
-  const r = await t.exec({ argv: sh(PEEK, stateDir, '', ...(readFile ? [readFile] : [])), sudo: true, timeoutMs: 20_000 });
-  const [own, file] = splitTrailer(r.stdout);
-  if (r.code === 0) return file;
-  if (r.code !== 10) throw new LockError(`${t.host}: cannot read the deploy lock in ${stateDir}: ${r.stderr.trim() || `exit ${r.code}`}`);
-  const held = parseHeld(own);
-  if (held.age < ttlS) throw new LockHeldError(t.host, held.lease, held.age);
-  return file;
+/**
+ * Read-only look, for check mode: the judgement acquireLease makes, without a
+ * write. A lease silent for the TTL (ACQUIRE's test, with our lease's TTL) or
+ * left by a killed run of this controller is one a run takes over: reported,
+ * not refused. A fresh lease of a live run is waited for up to waitS seconds
+ * (polling), then refused with LockHeldError, as acquireLease does.
+ */
+export async function peekLease(t: Transport, stateDir: string, lease: Lease, waitS = 0, readFile?: string): Promise<PeekResult> {
+  const deadline = Date.now() + waitS * 1000;
+  for (;;) {
+    const r = await t.exec({ argv: sh(PEEK, stateDir, '', ...(readFile ? [readFile] : [])), sudo: true, timeoutMs: 20_000 });
+    const [own, file] = splitTrailer(r.stdout);
+    const withFile = readFile ? { file } : {};
+    if (r.code === 0) return withFile;
+    if (r.code !== 10) throw new LockError(`${t.host}: cannot read the deploy lock in ${stateDir}: ${r.stderr.trim() || `exit ${r.code}`}`);
+    const held = parseHeld(own);
+    if (held.age >= lease.ttl_s || (held.lease && isDeadLocalHolder(held.lease, lease))) return { wouldTakeOver: { lease: held.lease, ageS: held.age }, ...withFile };
+    if (Date.now() >= deadline) throw new LockHeldError(t.host, held.lease, held.age);
+    await new Promise((res) => setTimeout(res, Math.min(1000, Math.max(50, deadline - Date.now()))));
+  }
 }
 
 /** Refreshes the lease's heartbeat; false when the lease is no longer ours. */

@@ -2,7 +2,7 @@
 // (`all` picks every task not tagged `never`); `always` runs unless skipped by
 // name; `never` runs only when one of its tags is asked for explicitly;
 // --skip-tags wins over everything.
-import type { Task } from './types.js';
+import type { Play, Task } from './types.js';
 
 export interface TagFilter {
   tags: string[];
@@ -18,4 +18,21 @@ export function isTaskSelected(task: Task, f: TagFilter): boolean {
   if (asked.includes('all')) return true;
   if (asked.includes('untagged') && t.size === 0) return true;
   return asked.some((a) => t.has(a));
+}
+
+/** Every tag on a task of the plays, sorted (handlers are not selected by tags). */
+export function listTags(plays: Play[]): string[] {
+  return [...new Set(plays.flatMap((p) => p.tasks.flatMap((t) => t.tags)))].sort();
+}
+
+/**
+ * The asked tags that no task of the plays answers to: a typo in --tags runs
+ * nothing (or less than meant), in --skip-tags skips nothing, and both would
+ * otherwise pass in silence. `all` always answers; `untagged`, when a task has
+ * no tag.
+ */
+export function findUnmatchedTags(plays: Play[], asked: string[]): string[] {
+  const present = new Set(listTags(plays));
+  const anyUntagged = plays.some((p) => p.tasks.some((t) => t.tags.length === 0));
+  return [...new Set(asked)].filter((a) => a !== 'all' && !(a === 'untagged' && anyUntagged) && !present.has(a));
 }

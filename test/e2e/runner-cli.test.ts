@@ -59,6 +59,47 @@ test('a lease held by another controller exits 5 and names it; check mode refuse
   rmSync(join(state, 'lock.json'));
 });
 
+test('a lease left by a killed run of this controller: the run takes it over, and check mode judges alike, with the same warning', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { hostname, userInfo } = await import('node:os');
+  const state = join(dir, 'state', 'l1');
+  const lock = join(state, 'lock.json');
+  mkdirSync(state, { recursive: true });
+  const dead = spawnSync('true').pid; // a pid that has exited, as a SIGKILLed run's
+  writeFileSync(lock, JSON.stringify({ owner: `${userInfo().username}@${hostname()}`, pid: dead, playbook: 'ok', started: new Date().toISOString(), token: 't-killed', ttl_s: 60 }));
+  const args = ['ok', '-i', inv, '--tags', 'setup,untagged'];
+  const c = await play([...args, '--check']);
+  assert.equal(c.code, 0, c.stdout + c.stderr);
+  assert.match(c.stderr, new RegExp(`^\\[WARNING\\]: l1: a run would take over a stale deploy lock \\(last heartbeat \\d+s ago, held by .* pid ${dead} playbook ok\\)$`, 'm'));
+  assert.equal(JSON.parse(readFileSync(lock, 'utf8')).token, 't-killed', 'check mode took nothing');
+  const j = await play([...args, '--check', '--json']);
+  assert.equal(j.code, 0, j.stderr);
+  assert.ok(j.events.some((e) => e.event === 'warning' && e.host === 'l1' && /would take over a stale deploy lock/.test(String(e.message))), 'a warning event in --json mode');
+  const r = await play(args);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stderr, new RegExp(`^\\[WARNING\\]: l1: took over a stale deploy lock \\(last heartbeat \\d+s ago, held by .* pid ${dead} playbook ok\\)$`, 'm'));
+  assert.ok(!existsSync(lock), 'the run released the lease it took');
+});
+
+test('a --limit that leaves no host exits 4, naming the pattern, the hosts and roles; no host is touched', async () => {
+  const audit = join(dir, 'state', 'l1', 'audit.log');
+  const before = existsSync(audit) ? readFileSync(audit, 'utf8') : '';
+  const r = await play(['ok', '-i', inv, '--limit', '!l1']);
+  assert.equal(r.code, 4, r.stdout + r.stderr);
+  assert.match(r.stderr, new RegExp(`^unibus play: --limit '!l1' matches no host this playbook targets \\(l1\\), so nothing was run; ${inv} has nodes l1 and roles \\S+`, 'm'));
+  assert.doesNotMatch(r.stdout, /PLAY RECAP/);
+  assert.equal(existsSync(audit) ? readFileSync(audit, 'utf8') : '', before, 'no run was recorded');
+});
+
+test('--tags that no task carries: a warning naming the tags there are, on stderr and as a JSON event', async () => {
+  const r = await play(['ok', '-i', inv, '--check', '--tags', 'setpu']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stderr, /^\[WARNING\]: --tags: no task is tagged 'setpu' \(tags in this playbook: never, setup\)$/m);
+  assert.doesNotMatch(r.stdout, /WARNING/);
+  const j = await play(['ok', '-i', inv, '--check', '--json', '--tags', 'setpu']);
+  assert.ok(j.events.some((e) => e.event === 'warning' && e.message === "--tags: no task is tagged 'setpu' (tags in this playbook: never, setup)"));
+});
+
 test('SIGINT: the command in flight finishes, later tasks do not run, the lease is released, exit 130', async () => {
   const { startPlay } = await import('./fixtures-runner/cli.js');
   writeFileSync(

@@ -115,6 +115,22 @@ test('tags: always, never, --tags and --skip-tags', async () => {
   assert.equal(await ran({ skipTags: ['always'] }), 'ad');
 });
 
+test('--tags or --skip-tags naming a tag no task carries: a warning naming the tags there are', async () => {
+  const tasks = [task('command', { argv: ['a'] }, { tags: ['web'] }), task('command', { argv: ['b'] }, { tags: ['never', 'debug'] }), task('command', { argv: ['c'] })];
+  const warnings = async (o: { tags?: string[]; skipTags?: string[] }) => {
+    const r = await run(fakeLab(1), [play(tasks)], o);
+    return r.events.flatMap((e) => (e.event === 'warning' ? [e.message] : []));
+  };
+  assert.deepEqual(await warnings({ tags: ['wbe'] }), ["--tags: no task is tagged 'wbe' (tags in this playbook: debug, never, web)"]);
+  assert.deepEqual(await warnings({ tags: ['web', 'dbug'], skipTags: ['nope'] }), [
+    "--tags: no task is tagged 'dbug' (tags in this playbook: debug, never, web)",
+    "--skip-tags: no task is tagged 'nope' (tags in this playbook: debug, never, web)",
+  ]);
+  assert.deepEqual(await warnings({ tags: ['all', 'untagged', 'debug'], skipTags: ['web'] }), [], 'all, untagged (a task has no tag) and known tags match');
+  const untagged = await run(fakeLab(1), [play([task('command', { argv: ['a'] })])], { tags: ['untagged', 'x'] });
+  assert.deepEqual(untagged.events.flatMap((e) => (e.event === 'warning' ? [e.message] : [])), ["--tags: no task is tagged 'x' (no task in this playbook has a tag)"]);
+});
+
 test('loop, register, run_once, until/retries, changed_when/failed_when, no_log', async () => {
   const lab = fakeLab(2);
   let calls = 0;
@@ -210,6 +226,27 @@ test('--limit narrows the hosts; --forks 1 runs one host at a time with the same
   assert.equal(most, 1, 'never two hosts at once');
   assert.deepEqual(serial.counts.n1, { ok: 0, changed: 1, failed: 0, skipped: 0, unreachable: 0 });
   assert.deepEqual(serial.counts.n2, { ok: 1, changed: 0, failed: 0, skipped: 0, unreachable: 0 });
+});
+
+test('a --limit that leaves no host of the playbook is refused before any host is touched', async () => {
+  const { LimitMatchesNoHostError } = await import('../../src/playbook/execute.js');
+  const lab = fakeLab(3);
+  const connected: string[] = [];
+  const plays = [play([writeFile('/etc/l', 'l')], { hosts: ['seed'] })];
+  const connect = async (node: { name: string }) => {
+    connected.push(node.name);
+    return lab.hosts.get(node.name)!;
+  };
+  for (const limit of [['n2'], ['!n1'], ['node']]) {
+    await assert.rejects(run(lab, plays, { limit, connect }), (e: unknown) => {
+      assert.ok(e instanceof LimitMatchesNoHostError);
+      assert.equal(e.message, `--limit '${limit.join(',')}' matches no host this playbook targets (n1), so nothing was run; inventory.yaml has nodes n1, n2, n3 and roles seed, node`);
+      return true;
+    });
+  }
+  assert.deepEqual(connected, [], 'no host was connected to');
+  for (const t of lab.hosts.values()) assert.deepEqual(t.calls, []);
+  assert.deepEqual(Object.keys((await run(lab, plays, { limit: ['n1,n2'], connect })).counts), ['n1'], 'a limit that keeps one host runs');
 });
 
 test('check mode sees the changes earlier tasks would make: predictions that depend on them match apply', async () => {
