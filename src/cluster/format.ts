@@ -18,15 +18,17 @@ export function formatReport(r: ClusterReport, drift: string[]): string {
       n.posture ? `auth=${n.posture.bus_auth} acl=${n.posture.acl} tls=${n.posture.tls} route_tls=${n.posture.route_tls} store=${n.posture.store} R${n.posture.kv_replicas}` : '-',
     ]),
   );
+  // One error for every stream (no node's NATS port answered) is said once, under the table.
+  const shared = r.streams.length > 1 && r.streams.every((s) => s.error && s.error === r.streams[0]!.error) ? r.streams[0]!.error : undefined;
   const streams = table(
     ['STREAM', 'R', 'LEADER', 'REPLICAS (current/lag)'],
     r.streams.map((s) => [
       s.name,
       s.replicas === null ? '-' : String(s.replicas),
       s.leader ?? '-',
-      s.error ? `error: ${s.error}` : s.peers.map((p) => `${p.name}:${p.offline ? 'offline' : p.current ? 'current' : 'behind'}/${p.lag}`).join(' ') || '(leader only)',
+      shared ? 'not read' : s.error ? `error: ${s.error}` : s.peers.map((p) => `${p.name}:${p.offline ? 'offline' : p.current ? 'current' : 'behind'}/${p.lag}`).join(' ') || '(leader only)',
     ]),
-  );
+  ) + (shared ? `\nstreams not read: ${shared}` : '');
   const certs = table(['CERT', 'NODE', 'EXPIRES', 'DAYS'], r.certs.map((c) => [c.kind, c.node, c.not_after.slice(0, 10), String(c.days_left)]));
   const verdict = drift.length ? `DRIFT (${drift.length}):\n${drift.map((x) => `  - ${x}`).join('\n')}` : 'verified: no drift';
   return [`meta leader: ${r.meta_leader ?? '(none)'}`, nodes, '', streams, '', certs, '', verdict].join('\n');

@@ -8,8 +8,10 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectInternal } from '../daemon/nats/connect.js';
 import { CONTROL_STREAMS } from '../daemon/store/buckets.js';
+import { UnibusError } from '../errors.js';
 import { nodeFiles } from '../pki/layout.js';
 import { Secret } from '../secret.js';
+import { describeNetError, type NetCause } from '../util/net-cause.js';
 
 /** The stream that every node writes its readiness into (src/daemon/node.ts). */
 export const HEALTH_STREAM = 'KV_UNIBUS_health';
@@ -22,6 +24,8 @@ export interface NodeReport {
   http: number | null;
   status: string;
   reason?: string;
+  /** Why /healthz could not be read at all (http is null): refused, timeout, TLS, DNS, ... */
+  cause?: NetCause;
   posture?: Record<string, unknown>;
   routes?: number;
   meta_leader?: string | null;
@@ -37,29 +41,50 @@ export interface StreamReport {
 
 export interface CertReport { node: string; kind: 'server' | 'route'; not_after: string; days_left: number }
 
+/** The NATS connection the streams were read through, and every node's port that failed before it. */
+export interface NatsReport {
+  via: string | null;
+  failed: { node: string; cause: NetCause }[];
+}
+
 export interface ClusterReport {
   nodes: NodeReport[];
   meta_leader: string | null;
   streams: StreamReport[];
   certs: CertReport[];
+  nats: NatsReport;
 }
 
-async function readHealth(n: ProbeNode, timeoutMs: number): Promise<NodeReport> {
+/** No node's NATS port could be used; `failed` says why for each one dialled. */
+export class ClusterConnectError extends UnibusError {
+  constructor(
+    message: string,
+    readonly failed: NatsReport['failed'],
+  ) {
+    super(message);
+  }
+}
+
+/** One node's /healthz, or why it could not be read (refused, timeout, TLS, DNS, ...). */
+export async function readHealth(n: ProbeNode, timeoutMs: number): Promise<NodeReport> {
   try {
     const res = await fetch(`http://${n.ip}:${n.httpPort}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
     const b = (await res.json()) as { status: string; reason?: string; posture?: Record<string, unknown>; node?: { routes?: number; meta_leader?: string | null } };
     return { name: n.name, http: res.status, status: b.status, reason: b.reason, posture: b.posture, routes: b.node?.routes, meta_leader: b.node?.meta_leader ?? null };
   } catch (e) {
-    return { name: n.name, http: null, status: 'unreachable', reason: (e as Error).message };
+    const cause = describeNetError(e, { address: `${n.ip}:${n.httpPort}`, timeoutMs });
+    return { name: n.name, http: null, status: 'unreachable', reason: cause.message, cause };
   }
 }
 
-/** Connects with the first reachable node's internal identity (from the controller's out/<node>/). */
-export async function connectCluster(nodes: ProbeNode[], outDir: string, timeoutMs = 4000): Promise<NatsConnection> {
-  let last: unknown;
+/** Dials each node's NATS port in turn with its internal identity; keeps why each one before the first that answers failed. */
+async function connectFirst(nodes: ProbeNode[], outDir: string, timeoutMs: number): Promise<{ nc: NatsConnection; via: string; failed: NatsReport['failed'] }> {
+  const failed: NatsReport['failed'] = [];
+  let tried = 0;
   for (const n of nodes) {
     const f = nodeFiles(outDir, n.name);
     if (!existsSync(f.internalSeed) || !existsSync(f.clientCa)) continue;
+    tried++;
     try {
       const nc = await connectInternal({
         servers: `nats://${n.ip}:${n.natsPort}`,
@@ -68,12 +93,19 @@ export async function connectCluster(nodes: ProbeNode[], outDir: string, timeout
         name: 'unibus controller',
         timeoutMs,
       });
-      return nc;
+      return { nc, via: n.name, failed };
     } catch (e) {
-      last = e;
+      failed.push({ node: n.name, cause: describeNetError(e, { address: `${n.ip}:${n.natsPort}`, timeoutMs }) });
     }
   }
-  throw new Error(`no node's NATS port answered with its internal identity${last ? `: ${(last as Error).message}` : ''}`);
+  // Without a node's identity and CA nothing was dialled: say where they were looked for.
+  if (!tried) throw new ClusterConnectError(`no node's internal identity under ${outDir} (<node>/internal.nk and <node>/ca.pem, written by bringup)`, failed);
+  throw new ClusterConnectError(`no node's NATS port answered with its internal identity: ${failed.map((x) => `${x.node}: ${x.cause.message}`).join('; ')}`, failed);
+}
+
+/** Connects with the first reachable node's internal identity (from the controller's out/<node>/). */
+export async function connectCluster(nodes: ProbeNode[], outDir: string, timeoutMs = 4000): Promise<NatsConnection> {
+  return (await connectFirst(nodes, outDir, timeoutMs)).nc;
 }
 
 export async function readStreams(nc: NatsConnection, names = CLUSTER_STREAMS, timeoutMs = 3000): Promise<StreamReport[]> {
@@ -111,14 +143,19 @@ export async function probeCluster(nodes: ProbeNode[], outDir: string, timeoutMs
   const meta = leaders.size === 1 ? ([...leaders][0] as string) : null;
   let streams: StreamReport[];
   let nc: NatsConnection | undefined;
+  const nats: NatsReport = { via: null, failed: [] };
   try {
     const healthy = nodes.filter((n) => health.find((h) => h.name === n.name)?.http === 200);
-    nc = await connectCluster(healthy.length ? healthy : nodes, outDir, timeoutMs);
+    const c = await connectFirst(healthy.length ? healthy : nodes, outDir, timeoutMs);
+    nc = c.nc;
+    nats.via = c.via;
+    nats.failed = c.failed;
     streams = await readStreams(nc, CLUSTER_STREAMS, timeoutMs);
   } catch (e) {
+    if (e instanceof ClusterConnectError) nats.failed = e.failed;
     streams = CLUSTER_STREAMS.map((name) => ({ name, replicas: null, leader: null, peers: [], error: (e as Error).message }));
   } finally {
     await nc?.close().catch(() => undefined);
   }
-  return { nodes: health, meta_leader: meta, streams, certs: readCerts(nodes, outDir) };
+  return { nodes: health, meta_leader: meta, streams, certs: readCerts(nodes, outDir), nats };
 }
