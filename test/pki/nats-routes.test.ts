@@ -66,6 +66,34 @@ async function waitForRoute(s: NatsServer, timeoutMs = 15_000): Promise<void> {
   }
 }
 
+// What nats-server 2.10 opens to each peer: a pool of 3 route connections
+// (cluster.pool_size's default) and one more pinned to the system account.
+const ROUTES_PER_PEER = 4;
+
+interface RoutezDetail { num_routes: number; routes?: { remote_id?: string; remote_name?: string; account?: string }[] }
+
+/**
+ * Waits, bounded, until `s`'s /routez shows every route to `peer`, then
+ * asserts it: ROUTES_PER_PEER routes, each to the peer's server id, one of
+ * them the system account's. Fails with both /routez and the log when the
+ * route did not form.
+ */
+async function assertRoutedTo(s: NatsServer, peer: NatsServer, peerName: string, step: string, timeoutMs = 15_000): Promise<void> {
+  const peerId = (await peer.monitor<{ server_id: string }>('/varz')).server_id;
+  const formed = (r: RoutezDetail) => r.num_routes === ROUTES_PER_PEER && (r.routes ?? []).every((x) => x.remote_id === peerId);
+  const end = Date.now() + timeoutMs;
+  let r = await s.monitor<RoutezDetail>('/routez');
+  while (!formed(r) && Date.now() < end) {
+    await sleep(100);
+    r = await s.monitor<RoutezDetail>('/routez');
+  }
+  const why = `${step}: /routez ${JSON.stringify(r)}\n${s.log()}`;
+  assert.equal(r.num_routes, ROUTES_PER_PEER, why);
+  const routes = r.routes ?? [];
+  assert.deepEqual(routes.map((x) => [x.remote_name, x.remote_id]), Array.from({ length: ROUTES_PER_PEER }, () => [peerName, peerId]), why);
+  assert.equal(routes.filter((x) => x.account === '$SYS').length, 1, why);
+}
+
 describe('minted PKI in a real nats-server', () => {
   let w: Awaited<ReturnType<typeof makeWorkdir>>;
   const servers: NatsServer[] = [];
@@ -84,15 +112,19 @@ describe('minted PKI in a real nats-server', () => {
     await w.cleanup();
   });
 
-  async function startPair(routeB: RouteCerts): Promise<[NatsServer, NatsServer, Node]> {
+  async function startPair(routeB: RouteCerts): Promise<[NatsServer, NatsServer, Node, () => Promise<NatsServer>]> {
     const [na, nb] = [await allocate(A.publicIp), await allocate(B.publicIp)];
     const ca = await writeConfig(w.dir, 'a', na, nb, fa, own(fa));
     const cb = await writeConfig(w.dir, 'b', nb, na, fb, routeB);
-    const sa = await startNatsServer({ configFile: ca, monitorUrl: `http://${na.ip}:${na.http}` });
-    servers.push(sa);
+    const startA = async () => {
+      const s = await startNatsServer({ configFile: ca, monitorUrl: `http://${na.ip}:${na.http}` });
+      servers.push(s);
+      return s;
+    };
+    const sa = await startA();
     const sb = await startNatsServer({ configFile: cb, monitorUrl: `http://${nb.ip}:${nb.http}` });
     servers.push(sb);
-    return [sa, sb, na];
+    return [sa, sb, na, startA];
   }
 
   async function stopPair(...s: NatsServer[]) {
@@ -177,12 +209,20 @@ describe('minted PKI in a real nats-server', () => {
     await copyFile(fb.routeKey, oldB.key);
     await applyPki(await planPki(w.opts({ nodes: [A, B], forceRouteCa: true })));
     // a runs its new leaf; b still runs its old leaf but already has the bundle of both CAs.
-    const [sa, sb] = await startPair({ ...oldB, ca: fb.routeCaBundle });
+    const [sa, sb, , startA] = await startPair({ ...oldB, ca: fb.routeCaBundle });
+    let restarted: NatsServer | undefined;
     try {
-      await waitForRoute(sa);
-      await waitForRoute(sb);
+      // Each side lists its route to the other: a's new leaf is accepted by b, b's old one by a.
+      await assertRoutedTo(sa, sb, 'b', 'a (new route leaf)');
+      await assertRoutedTo(sb, sa, 'a', 'b (old route leaf)');
+      // The rollout restarts a while b keeps running: the route comes back on both sides.
+      await sa.stop();
+      restarted = await startA();
+      await assertRoutedTo(restarted, sb, 'b', 'a, restarted');
+      await assertRoutedTo(sb, restarted, 'a', 'b, still running, after a restarted');
+      assert.doesNotMatch(restarted.log() + sb.log(), HANDSHAKE_REFUSED, 'no route handshake was refused on the way');
     } finally {
-      await stopPair(sa, sb);
+      await stopPair(sa, sb, ...(restarted ? [restarted] : []));
     }
   });
 });
