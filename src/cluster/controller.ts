@@ -30,7 +30,6 @@ export function projectDirOf(baseDirs: readonly string[]): string {
 export function bundlePaths() {
   return {
     bundle: join(UNIBUS_ROOT, 'dist', 'membershipd.mjs'),
-    script: join(UNIBUS_ROOT, 'scripts', 'build-daemon.mjs'),
     canBuild: existsSync(join(UNIBUS_ROOT, 'src', 'daemon', 'main.ts')),
   };
 }
