@@ -1,15 +1,18 @@
 // `cluster_user`'s apply step on the controller: reads {nodes, outDir,
 // handle, signPub, role} as JSON on stdin and adds the user (idempotent).
-import { addUser } from '../daemon/store/users.js';
+import { addUser, checkNewUser } from '../daemon/store/users.js';
 import { openStoreVia } from './admin.js';
 import type { ProbeNode } from './probe.js';
 import { runControllerStep } from './step.js';
 
-runControllerStep<{ nodes: ProbeNode[]; outDir: string; handle: string; signPub: string; role?: 'admin' | 'member' }>('admin', async (o) => {
+runControllerStep<{ nodes: ProbeNode[]; outDir: string; handle: unknown; signPub: unknown; role: unknown }>('admin', async (o) => {
+  // No default role: a step without one must not make an admin. Checked
+  // before connecting too, so bad input never reaches a node.
+  const u = checkNewUser({ handle: o.handle, sign_pub: o.signPub, role: o.role });
   const { nc, store } = await openStoreVia(o.nodes, o.outDir);
   try {
-    const r = await addUser(store, { handle: o.handle, sign_pub: o.signPub, role: o.role ?? 'admin' });
-    console.log(r.created ? `added ${o.role ?? 'admin'} ${o.handle}` : `${o.handle} already present`);
+    const r = await addUser(store, u);
+    console.log(r.created ? `added ${r.user.role} ${r.user.handle}` : `${r.user.handle} already present`);
     return 0;
   } finally {
     await nc.close().catch(() => undefined);

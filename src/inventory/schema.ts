@@ -2,6 +2,7 @@
 // closed (additionalProperties: false) except `vars`, so a typo is an error
 // rather than a silently ignored setting. Descriptions double as the
 // "expected ..." part of error messages.
+import { HANDLE_EXPECTED, HANDLE_RE, SIGN_PUB_TEXT_EXPECTED, SIGN_PUB_TEXT_RE } from '../daemon/store/model.js';
 
 const port = (what: string, dflt?: number) => ({
   type: 'integer',
@@ -60,10 +61,16 @@ export const inventorySchema = {
           type: 'object',
           description: 'the first admin: a handle and its public keys',
           additionalProperties: false,
-          required: ['handle'],
+          required: ['handle', 'pubkeys'],
+          // The control plane's own rules: an admin it would refuse is refused here, at its line.
           properties: {
-            handle: { type: 'string', pattern: '^[a-z0-9][a-z0-9_.-]{0,63}$', description: 'a lowercase handle' },
-            pubkeys: { type: 'array', items: { type: 'string', minLength: 1, description: 'a public key string' }, description: 'a list of public keys' },
+            handle: { type: 'string', pattern: HANDLE_RE.source, description: `a user handle: ${HANDLE_EXPECTED}` },
+            pubkeys: {
+              type: 'array',
+              minItems: 1,
+              items: { type: 'string', pattern: SIGN_PUB_TEXT_RE.source, description: SIGN_PUB_TEXT_EXPECTED },
+              description: 'a non-empty list of Ed25519 public keys (bringup adds the admin with the first)',
+            },
           },
         },
       },

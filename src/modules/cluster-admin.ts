@@ -7,14 +7,40 @@
 import { join } from 'node:path';
 import { controllerArgv, projectDirOf } from '../cluster/controller.js';
 import { probeNodesOfVars } from '../cluster/nodes.js';
-import type { UserRecord } from '../daemon/store/model.js';
+import { FieldError } from '../daemon/store/errors.js';
+import {
+  HANDLE_EXPECTED,
+  HANDLE_RE,
+  ROLE_EXPECTED,
+  ROLES,
+  SIGN_PUB_TEXT_EXPECTED,
+  SIGN_PUB_TEXT_RE,
+  checkHandle,
+  checkRole,
+  signPubOfText,
+  type Role,
+  type UserRecord,
+} from '../daemon/store/model.js';
 import { readString } from './args.js';
 import { ModuleArgsError } from './errors.js';
 import type { Module } from './types.js';
 
-/** `ed25519:HEX` or HEX as the inventory may give it; the users bucket keeps bare hex. */
-export function signPubOf(pubkey: string): string {
-  return pubkey.replace(/^ed25519:/i, '').toLowerCase();
+/**
+ * The store's own checks (addUser applies them again on write), run here so
+ * a templated value the args schema could not see (`-e handle=u1`,
+ * `-e role=root`) is refused at plan time, before any node is asked.
+ */
+function userArgs(args: Record<string, unknown>): { handle: string; signPub: string; role: Role } {
+  try {
+    return {
+      handle: checkHandle(readString('cluster_user', 'handle', args.handle, true)),
+      signPub: signPubOfText(readString('cluster_user', 'pubkey', args.pubkey, true), 'pubkey'),
+      role: checkRole(args.role ?? 'admin'),
+    };
+  } catch (e) {
+    if (e instanceof FieldError) throw new ModuleArgsError('cluster_user', e.field, `expected ${e.expected}`);
+    throw e;
+  }
 }
 
 export const cluster_user: Module = {
@@ -23,13 +49,15 @@ export const cluster_user: Module = {
     type: 'object',
     additionalProperties: false,
     required: ['handle', 'pubkey'],
-    properties: { handle: { type: 'string' }, pubkey: { type: 'string' }, role: { enum: ['admin', 'member'] }, out: { type: 'string' } },
+    properties: {
+      handle: { type: 'string', pattern: HANDLE_RE.source, description: `a handle: ${HANDLE_EXPECTED}` },
+      pubkey: { type: 'string', pattern: SIGN_PUB_TEXT_RE.source, description: SIGN_PUB_TEXT_EXPECTED },
+      role: { enum: [...ROLES], description: ROLE_EXPECTED },
+      out: { type: 'string' },
+    },
   },
   async plan(args, ctx) {
-    const handle = readString('cluster_user', 'handle', args.handle, true);
-    const signPub = signPubOf(readString('cluster_user', 'pubkey', args.pubkey, true));
-    if (!/^[0-9a-f]{64}$/.test(signPub)) throw new ModuleArgsError('cluster_user', 'pubkey', 'expected an Ed25519 public key: 64 hex digits, optionally prefixed ed25519:');
-    const role = args.role === 'member' ? 'member' : 'admin';
+    const { handle, signPub, role } = userArgs(args);
     const nodes = probeNodesOfVars(ctx.vars.nodes);
     const outDir = readString('cluster_user', 'out', args.out) ?? join(projectDirOf(ctx.baseDirs), 'out');
     let cur: UserRecord | null;

@@ -1,5 +1,6 @@
 // Bad inventories: each must be refused with the right message at its exact file:line:col.
 import { test } from 'node:test';
+import { HANDLE_EXPECTED, SIGN_PUB_TEXT_EXPECTED } from '../../src/daemon/store/model.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { assertConfigError, catchConfigErrors, type Expected } from '../fixtures/expect-config.js';
 
@@ -158,6 +159,22 @@ const cases: Case[] = [
     name: "a node named 'all'",
     yaml: 'cluster:\n  name: t\nnodes:\n  - name: all\n    public_ip: 10.0.0.1\n',
     want: [{ line: 4, col: 11, msg: "node name 'all' is reserved" }],
+  },
+  {
+    // The control plane refuses such a handle: seeding it at bringup would leave an unlisted user holding its key.
+    name: 'an admin handle the control plane would refuse',
+    yaml: `cluster:\n  name: t\n  admin:\n    handle: u1\n    pubkeys: [ed25519:${'ab'.repeat(32)}]\nnodes:\n  - name: a\n    public_ip: 10.0.0.1\n`,
+    want: [{ line: 4, col: 13, msg: `invalid value "u1" (expected a user handle: ${HANDLE_EXPECTED})`, path: 'cluster.admin.handle' }],
+  },
+  {
+    name: 'an admin key that is not an Ed25519 public key',
+    yaml: 'cluster:\n  name: t\n  admin:\n    handle: ops\n    pubkeys: [ed25519:...]\nnodes:\n  - name: a\n    public_ip: 10.0.0.1\n',
+    want: [{ line: 5, col: 15, msg: `invalid value "ed25519:..." (expected ${SIGN_PUB_TEXT_EXPECTED})`, path: 'cluster.admin.pubkeys[0]' }],
+  },
+  {
+    name: 'an admin without a key',
+    yaml: 'cluster:\n  name: t\n  admin:\n    handle: ops\nnodes:\n  - name: a\n    public_ip: 10.0.0.1\n',
+    want: [{ line: 4, col: 5, msg: "missing required field 'pubkeys'", path: 'cluster.admin.pubkeys' }],
   },
 ];
 

@@ -2,9 +2,9 @@
 // bucket through the node's internal identity (the first admin is seeded this
 // way while request auth stays enforced). Dispatched by src/daemon/main.ts.
 import { parseArgs } from 'node:util';
-import { ApiError } from '../store/errors.js';
-import { checkHandle, checkHex32, checkRole } from '../store/model.js';
-import { addUser, listUsers, revokeUser } from '../store/users.js';
+import { FieldError } from '../store/errors.js';
+import { checkHandle } from '../store/model.js';
+import { addUser, checkNewUser, listUsers, revokeUser } from '../store/users.js';
 import { OP_FLAG_HELP, OP_FLAG_SPEC, OperatorError, openOperatorStore, opFlags, runOp } from './opconn.js';
 
 export const USAGE = [
@@ -25,24 +25,18 @@ export async function run(args: string[]): Promise<number> {
       options: { ...OP_FLAG_SPEC, handle: { type: 'string' }, 'sign-pub': { type: 'string' }, 'box-pub': { type: 'string' }, role: { type: 'string' }, json: { type: 'boolean' } },
       strict: true,
     });
-    const checked = (fn: () => unknown) => {
+    // Checked before connecting, by the rule addUser applies again on write,
+    // and refused under the flag's name as the operator typed it.
+    const checked = <T>(fn: () => T): T => {
       try {
         return fn();
       } catch (err) {
-        if (err instanceof ApiError) throw new OperatorError(`--${err.message}`);
+        if (err instanceof FieldError) throw new OperatorError(`--${err.field.replace(/_/g, '-')}: expected ${err.expected}`);
         throw err;
       }
     };
-    const handle = sub === 'list' ? '' : (checked(() => checkHandle(v.handle)) as string);
-    const newUser =
-      sub === 'add'
-        ? {
-            handle,
-            sign_pub: checked(() => checkHex32(v['sign-pub'], 'sign-pub')) as string,
-            box_pub: v['box-pub'] === undefined ? undefined : (checked(() => checkHex32(v['box-pub'], 'box-pub')) as string),
-            role: checked(() => checkRole(v.role)) as 'admin' | 'member',
-          }
-        : undefined;
+    const handle = sub === 'list' ? '' : checked(() => checkHandle(v.handle));
+    const newUser = sub === 'add' ? checked(() => checkNewUser({ handle, sign_pub: v['sign-pub'], box_pub: v['box-pub'], role: v.role })) : undefined;
     const { nc, store } = await openOperatorStore(opFlags(v));
     try {
       if (newUser) {

@@ -34,6 +34,20 @@ export class ApiError extends UnibusError {
   }
 }
 
+/**
+ * One field of the input is not what it must be. Keeps the field and the
+ * expectation apart so each entry point (an HTTP body, an operator flag, a
+ * playbook argument) can name the field its own way with the same words.
+ */
+export class FieldError extends ApiError {
+  constructor(
+    readonly field: string,
+    readonly expected: string,
+  ) {
+    super('bad_request', `${field}: expected ${expected}`);
+  }
+}
+
 /** The store could not reach a quorum (timeout, no responders, no leader): refuse, never guess. */
 export class UnavailableError extends ApiError {
   constructor(what: string, cause?: unknown) {

@@ -1,5 +1,5 @@
 // The control plane's records and the syntax of what users may send.
-import { ApiError } from './errors.js';
+import { ApiError, FieldError } from './errors.js';
 
 export type Role = 'admin' | 'member';
 
@@ -41,10 +41,22 @@ export const ROOM_RE = /^[a-z][a-z0-9_-]{2,47}$/;
 export const HEX32_RE = /^[0-9a-f]{64}$/;
 export const SHA256_RE = /^[0-9a-f]{64}$/;
 
+/* The words of each rule, shared with the inventory and playbook schemas so a refusal reads the same wherever it is met. */
+export const HANDLE_EXPECTED = `${HANDLE_RE.source} (3-32 chars: a-z first, then a-z 0-9 _ -)`;
+export const HEX32_EXPECTED = 'a 32-byte key as 64 lowercase hex digits';
+export const ROLES: readonly Role[] = ['admin', 'member'];
+export const ROLE_EXPECTED = '"admin" or "member"';
+
+/**
+ * A signing key as people write it in an inventory or a playbook: the stored
+ * form (HEX32_RE) in either case, optionally prefixed `ed25519:`.
+ * signPubOfText turns it into the stored form.
+ */
+export const SIGN_PUB_TEXT_RE = /^(?:[Ee][Dd]25519:)?[0-9A-Fa-f]{64}$/;
+export const SIGN_PUB_TEXT_EXPECTED = 'an Ed25519 public key: 64 hex digits, optionally prefixed ed25519:';
+
 export function checkHandle(v: unknown, field = 'handle'): string {
-  if (typeof v !== 'string' || !HANDLE_RE.test(v)) {
-    throw new ApiError('bad_request', `${field}: expected ${HANDLE_RE.source} (3-32 chars: a-z first, then a-z 0-9 _ -)`);
-  }
+  if (typeof v !== 'string' || !HANDLE_RE.test(v)) throw new FieldError(field, HANDLE_EXPECTED);
   return v;
 }
 
@@ -56,15 +68,19 @@ export function checkRoom(v: unknown, field = 'room'): string {
 }
 
 export function checkHex32(v: unknown, field: string): string {
-  if (typeof v !== 'string' || !HEX32_RE.test(v)) {
-    throw new ApiError('bad_request', `${field}: expected a 32-byte key as 64 lowercase hex digits`);
-  }
+  if (typeof v !== 'string' || !HEX32_RE.test(v)) throw new FieldError(field, HEX32_EXPECTED);
   return v;
 }
 
 export function checkRole(v: unknown, field = 'role'): Role {
-  if (v !== 'admin' && v !== 'member') throw new ApiError('bad_request', `${field}: expected "admin" or "member"`);
-  return v;
+  if (!(ROLES as unknown[]).includes(v)) throw new FieldError(field, ROLE_EXPECTED);
+  return v as Role;
+}
+
+/** `ed25519:HEX` or HEX, either case, to the stored form (bare lowercase hex). */
+export function signPubOfText(v: unknown, field: string): string {
+  if (typeof v !== 'string' || !SIGN_PUB_TEXT_RE.test(v)) throw new FieldError(field, SIGN_PUB_TEXT_EXPECTED);
+  return v.slice(v.length - 64).toLowerCase();
 }
 
 export function checkObject(v: unknown, field = 'body'): Record<string, unknown> {

@@ -1,4 +1,15 @@
 // Users: added by admins (or the operator command), revoked but never deleted.
+//
+// addUser and revokeUser are the only writes to UNIBUS_users (besides a
+// restore, which puts back a whole backup), and they check their own input
+// (checkNewUser, checkHandle) before touching the bucket, so no caller (the
+// API, `membershipd user add`, the controller step behind cluster_user) can
+// store what another would refuse: a record under a key that is no handle
+// would be left out of every list, could never sign, and would hold its key's
+// reservation for good. Invariants:
+//   - every key is a handle (HANDLE_RE) holding a UserRecord with a valid
+//     role and keys, or `pub.<sign_pub>` naming the one handle that owns it;
+//   - a refused add or revoke has written nothing (no record, no reservation).
 import type { Store } from './buckets.js';
 import { ApiError } from './errors.js';
 import { createJson, listKeys, readJson, toApiError, updateJson } from './kvjson.js';
@@ -27,7 +38,10 @@ export interface NewUser {
   role: Role;
 }
 
-export function checkNewUser(o: Record<string, unknown>): NewUser {
+/** A new user as it arrives from outside (a JSON body, flags, a step's stdin): not yet checked. */
+export type NewUserInput = { [K in keyof NewUser]?: unknown };
+
+export function checkNewUser(o: NewUserInput): NewUser {
   return {
     handle: checkHandle(o.handle),
     sign_pub: checkHex32(o.sign_pub, 'sign_pub'),
@@ -40,7 +54,8 @@ export function checkNewUser(o: Record<string, unknown>): NewUser {
  * Idempotent add: the same handle with the same signing key changes nothing
  * (`created: false`); the same handle with another key, or a revoked handle, is refused.
  */
-export async function addUser(store: Store, u: NewUser): Promise<{ user: UserRecord; created: boolean }> {
+export async function addUser(store: Store, input: NewUserInput): Promise<{ user: UserRecord; created: boolean }> {
+  const u = checkNewUser(input);
   const rec: UserRecord = { handle: u.handle, sign_pub: u.sign_pub, role: u.role, status: 'active', created_at: nowIso() };
   if (u.box_pub) rec.box_pub = u.box_pub;
   const reserved = await createJson(store.kv.users, keyIndex(u.sign_pub), { handle: u.handle });
@@ -73,6 +88,8 @@ export async function addUser(store: Store, u: NewUser): Promise<{ user: UserRec
 
 /** Revoke keeps the record (history); revoking twice is a no-op. */
 export async function revokeUser(store: Store, handle: string): Promise<UserRecord> {
+  // A `pub.` key is no user: revoking it would corrupt the key index.
+  checkHandle(handle);
   const out = await updateJson<UserRecord>(store.kv.users, handle, (cur) => {
     if (!cur) throw new ApiError('not_found', `no user ${handle}`);
     if (cur.status === 'revoked') return undefined;
