@@ -10,7 +10,7 @@ lab() { node --import tsx test/lab/cli.ts "$@"; }
 # this machine (instance 1) is neither reused with its leftovers nor disturbed.
 export UNIBUS_LAB_INSTANCE="${UNIBUS_LAB_INSTANCE:-9}"
 
-bash scripts/setup.sh
+bash scripts/setup-tests.sh
 npm run -s typecheck
 # What setup should have left: every controller and lab tool (fails loudly if not).
 node bin/unibus.js doctor --lab

@@ -6,10 +6,10 @@
 // time; restart under signed writes loses none; a rebooted host rejoins; stop
 // keeps the data. Hosts are put back as they were (no unit, no state) at the end.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Kvm } from '@nats-io/kv';
 import { jetstream } from '@nats-io/jetstream';
@@ -18,27 +18,13 @@ import { probeNodesOf } from '../../src/cluster/nodes.js';
 import { connectCluster } from '../../src/cluster/probe.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { waitFor } from '../lab/exec.js';
-import { ensureLab, labAvailable, labSsh, type LabInfo } from '../lab/lab.js';
+import { ensureLab, holdLabLock, labAvailable, labSsh, type LabInfo } from '../lab/lab.js';
 import { makeProject, unibus, type Project } from '../cluster/project.js';
 import { startWriter } from '../cluster/writer.js';
 import { play, type PlayRun } from './fixtures-runner/cli.js';
 
 const avail = labAvailable();
 const CLEAN = 'systemctl disable --now membershipd 2>/dev/null; rm -f /etc/systemd/system/membershipd.service; systemctl unmask nats-server.service 2>/dev/null; systemctl daemon-reload; rm -rf /var/lib/unibus; true';
-
-/**
- * The lab hosts are shared: two runs of this file at once would clean each
- * other's state. A child holds an flock for the whole run (bounded wait);
- * it is killed by its PID at the end.
- */
-function holdLabLock(file: string, waitS = 1200): Promise<ChildProcess> {
-  // -o: only flock itself holds the lock; its own group is killed at the end.
-  const child = spawn('flock', ['-o', '-w', String(waitS), file, '-c', 'echo locked; exec sleep 3600'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
-  return new Promise((resolve, reject) => {
-    child.stdout!.once('data', () => resolve(child));
-    child.once('exit', (code) => reject(new Error(`could not take ${file} (flock exit ${code})`)));
-  });
-}
 
 /**
  * What a host's nats-server says of the meta group and its routes, read from
@@ -100,7 +86,7 @@ if (!avail.ok) {
     let lock: ChildProcess | undefined;
     before(async () => {
       lab = await ensureLab(3);
-      lock = await holdLabLock(`${dirname(lab.stateFile)}/cluster-playbooks.lock`);
+      lock = await holdLabLock(lab);
       await Promise.all(hosts().map((_, i) => ssh(i, CLEAN)));
       p = await makeProject(inventoryText(lab, 1, adminPub), []);
       // makeProject swapped the ports for free local ones; the lab hosts have their own addresses.

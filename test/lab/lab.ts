@@ -15,7 +15,7 @@
 // and scripts/ci.sh does so when the run ends. A test that changes a host
 // should undo what it changed. labAvailable() says why a lab cannot be built
 // here (not root, tools missing); under CI=true a lab test must fail on it.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,7 +68,7 @@ export function labAvailable(): { ok: true } | { ok: false; reason: string } {
   const missing = TOOLS.filter(([cmd]) => !onPath(cmd));
   if (missing.length) {
     const pkgs = [...new Set(missing.map(([, p]) => p))].join(' ');
-    return { ok: false, reason: `missing ${missing.map(([c]) => c).join(', ')}: run 'bash scripts/setup.sh' (or apt-get install ${pkgs})` };
+    return { ok: false, reason: `missing ${missing.map(([c]) => c).join(', ')}: run 'bash scripts/setup-tests.sh' (or apt-get install ${pkgs})` };
   }
   return { ok: true };
 }
@@ -135,3 +135,18 @@ export function labSsh(lab: LabInfo, host: LabHost, command: string, timeoutMs =
   return sshRun(host, lab.knownHostsFile, command, timeoutMs);
 }
 
+
+/**
+ * The lab hosts are shared: two test files changing them at once would undo
+ * each other's work. A child holds an flock in the lab's state folder for the
+ * whole test file (bounded wait); kill its group by PID at the end.
+ */
+export function holdLabLock(lab: LabInfo, waitS = 1200): Promise<ChildProcess> {
+  const file = join(dirname(lab.stateFile), 'cluster-playbooks.lock');
+  // -o: only flock itself holds the lock; its own group is killed at the end.
+  const child = spawn('flock', ['-o', '-w', String(waitS), file, '-c', 'echo locked; exec sleep 3600'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  return new Promise((resolve, reject) => {
+    child.stdout!.once('data', () => resolve(child));
+    child.once('exit', (code) => reject(new Error(`could not take ${file} (flock exit ${code})`)));
+  });
+}

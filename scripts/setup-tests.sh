@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The test command's set-up (as root): the main set-up, then what the tests
+# and their lab need from the machine. debootstrap builds the lab's Debian
+# base, systemd-container boots its hosts (systemd-nspawn), dpkg-dev indexes
+# their offline apt repository (dpkg-scanpackages), iproute2 makes its bridge
+# and namespaces, util-linux gives flock and mount; openssh-server gives the
+# sshd binary that the transport tests start on loopback themselves.
+# A machine's own sshd is left as it is: when openssh-server is already
+# installed nothing is done to it, and when this script installs it, its
+# service is neither started nor enabled (the tests need the binary only).
+# Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+bash scripts/setup.sh
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+need=()
+for pkg in iproute2 util-linux debootstrap systemd-container dpkg-dev; do
+  installed "$pkg" || need+=("$pkg")
+done
+if ((${#need[@]})); then
+  echo "setup-tests: installing ${need[*]}"
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if ! installed openssh-server; then
+  echo "setup-tests: installing openssh-server (the sshd binary only: its service is not started or enabled)"
+  # invoke-rc.d and deb-systemd-invoke ask policy-rc.d; 101 forbids the start.
+  # A policy the machine already has is left alone (it already decides).
+  policy=/usr/sbin/policy-rc.d
+  ours=""
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
+    ours=1
+  fi
+  trap '[[ -n $ours ]] && rm -f "$policy"' EXIT
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends openssh-server >/dev/null
+  # The package's postinst enabled ssh.service for the next boot: undone, as
+  # it was this script that installed it.
+  if command -v deb-systemd-helper >/dev/null; then
+    deb-systemd-helper disable ssh.service >/dev/null 2>&1 || true
+  fi
+fi
