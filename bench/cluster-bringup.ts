@@ -42,7 +42,7 @@ const purge = process.argv.includes('--purge-packages');
 await Promise.all(hosts.map((h) => labSsh(lab, h, purge ? `${CLEAN}; ${PURGE}` : CLEAN)));
 const p = await makeProject(inventory(lab), []);
 writeFileSync(p.inventory, inventory(lab));
-const base = ['-i', p.inventory, '--json', '-e', `membershipd_bundle=${p.bundle}`];
+const base = ['-i', p.inventory, '--json'];
 try {
   const fresh = await timed(['bringup', ...base]);
   const noop: number[] = [];

@@ -1,8 +1,8 @@
 // A temporary copy of the project for cluster tests: the given inventory
 // (ports swapped for free ones), the real playbooks/roles/templates linked
-// in, state under the temp folder, and a membershipd bundle built once by the
-// real build script. Teardown kills what the runs started, by PID.
-import { execFileSync, spawn } from 'node:child_process';
+// in, state under the temp folder. The runs build and use the package's own
+// dist/membershipd.mjs, as a user's do. Teardown kills what the runs started, by PID.
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,6 @@ import { ROOT } from './render.js';
 export interface Project {
   dir: string;
   inventory: string;
-  bundle: string;
   stateOf(node: string): string;
   cleanup(): Promise<void>;
 }
@@ -51,13 +50,10 @@ export async function makeProject(inventoryText: string, hosts: string[]): Promi
   }
   const inventory = join(dir, 'inventory.yaml');
   writeFileSync(inventory, text);
-  const bundle = join(dir, 'membershipd.mjs');
-  execFileSync(process.execPath, [join(ROOT, 'scripts/build-daemon.mjs'), bundle], { stdio: 'pipe', timeout: 120_000 });
   const stateOf = (node: string) => join(dir, '.unibus', 'local', node);
   return {
     dir,
     inventory,
-    bundle,
     stateOf,
     async cleanup() {
       killStarted(join(dir, '.unibus', 'local'));

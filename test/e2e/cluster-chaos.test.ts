@@ -36,7 +36,7 @@ function natsStates(): string[] {
 before(async () => {
   const inv = readFileSync(join(ROOT, 'inventory.yaml'), 'utf8').replace(/127\.0\.0\.1([123])\b/g, '127.0.0.2$1');
   p = await makeProject(inv, IPS);
-  base = ['-i', p.inventory, '--json', '-e', `membershipd_bundle=${p.bundle}`];
+  base = ['-i', p.inventory, '--json'];
 });
 after(async () => {
   // The workload stops with the run that started it; a test cut short still kills it by its recorded PID.

@@ -91,7 +91,7 @@ if (!avail.ok) {
       p = await makeProject(inventoryText(lab, 1, adminPub), []);
       // makeProject swapped the ports for free local ones; the lab hosts have their own addresses.
       writeFileSync(p.inventory, inventoryText(lab, 1, adminPub));
-      base = ['-i', p.inventory, '--json', '-e', `membershipd_bundle=${p.bundle}`];
+      base = ['-i', p.inventory, '--json'];
     });
     after(async () => {
       // UNIBUS_LAB_KEEP=1 leaves the hosts as the last test left them, to look at by hand.

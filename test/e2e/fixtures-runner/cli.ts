@@ -1,6 +1,8 @@
 // Runs `unibus play` as a child process (the real CLI through tsx) and
 // collects its JSON events. Every child is bounded and killed by its pid.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -32,8 +34,20 @@ export interface Started {
   waitForLine(pred: (line: string) => boolean): Promise<string>;
 }
 
-export function startPlay(args: string[], timeoutMs = 240_000): Started {
-  const child = spawn(process.execPath, ['--import', 'tsx', '-e', ENTRY, 'play', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+/**
+ * Where a run starts: from source in the clone (the default, quicker to
+ * iterate), or as a user types it, `unibus play ...` (the built bin/unibus.js)
+ * in the project's own folder with its default ./inventory.yaml.
+ */
+export interface PlayFrom {
+  /** The project folder to run in, as a user does; the built CLI is used. */
+  userIn?: string;
+}
+
+export function startPlay(args: string[], timeoutMs = 240_000, from: PlayFrom = {}): Started {
+  const argv = from.userIn ? [join(ROOT, 'bin', 'unibus.js'), 'play', ...args] : ['--import', 'tsx', '-e', ENTRY, 'play', ...args];
+  if (from.userIn) assertBuilt();
+  const child = spawn(process.execPath, argv, { cwd: from.userIn ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
   let stdout = '';
   let stderr = '';
   const watchers: { pred: (l: string) => boolean; resolve: (l: string) => void; reject: (e: Error) => void }[] = [];
@@ -66,8 +80,18 @@ export function startPlay(args: string[], timeoutMs = 240_000): Started {
   };
 }
 
-export function play(args: string[], timeoutMs?: number): Promise<PlayRun> {
-  return startPlay(args, timeoutMs).done;
+export function play(args: string[], timeoutMs?: number, from?: PlayFrom): Promise<PlayRun> {
+  return startPlay(args, timeoutMs, from).done;
+}
+
+/** The built CLI must be the sources' build, or a user-path test would test old code. */
+function assertBuilt(): void {
+  const built = join(ROOT, 'dist', 'cli', 'main.js');
+  const newest = (dir: string): number => Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) =>
+    e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs));
+  if (!existsSync(built) || statSync(built).mtimeMs < newest(join(ROOT, 'src'))) {
+    throw new Error(`${built} is older than src/: run \`npm run build\` (scripts/setup.sh does) before the end-to-end tests`);
+  }
 }
 
 /** task/host/status triples, sorted, for comparing a check with a run. */
