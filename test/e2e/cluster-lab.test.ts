@@ -10,7 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { Kvm } from '@nats-io/kv';
 import { jetstream } from '@nats-io/jetstream';
 import { UnibusClient, rawPublicKey } from '../../src/client/index.js';
@@ -18,12 +18,12 @@ import { probeNodesOf } from '../../src/cluster/nodes.js';
 import { connectCluster } from '../../src/cluster/probe.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { waitFor } from '../lab/exec.js';
-import { ensureLab, holdLabLock, labAvailable, labSsh, type LabInfo } from '../lab/lab.js';
+import { ensureLab, holdLabLock, labSsh, type LabInfo } from '../lab/lab.js';
+import { describeOnLab } from '../lab/suite.js';
 import { makeProject, unibus, type Project } from '../cluster/project.js';
 import { startWriter } from '../cluster/writer.js';
 import { play, type PlayRun } from './fixtures-runner/cli.js';
 
-const avail = labAvailable();
 const CLEAN = 'systemctl disable --now membershipd 2>/dev/null; rm -f /etc/systemd/system/membershipd.service; systemctl unmask nats-server.service 2>/dev/null; systemctl daemon-reload; rm -rf /var/lib/unibus; true';
 
 /**
@@ -62,183 +62,177 @@ function inventoryText(lab: LabInfo, kvReplicas: number, adminPub: string): stri
   ].join('\n');
 }
 
-if (!avail.ok) {
-  if (process.env.CI === 'true') test('lab can be built', () => assert.fail(`lab unavailable: ${avail.reason}`));
-  else test('cluster playbooks on the lab', { skip: avail.reason }, () => {});
-} else {
-  describe('cluster playbooks on the lab (3 systemd hosts)', { timeout: 30 * 60_000 }, () => {
-    let lab: LabInfo;
-    let p: Project;
-    let base: string[];
-    const seed = randomBytes(32);
-    const adminPub = rawPublicKey(seed).toString('hex');
-    const hosts = () => lab.hosts.slice(0, 3);
-    const ssh = (i: number, cmd: string) => labSsh(lab, hosts()[i]!, cmd);
-    /** A failed play fails the test with each host's recent membershipd journal beside its reasons. */
-    const ok = async (r: PlayRun) => {
-      if (r.code === 0) return;
-      const journals = await Promise.all(
-        hosts().map(async (h, i) => `--- ${h.name}: journalctl -u membershipd\n${(await ssh(i, 'journalctl -u membershipd -n 40 --no-pager -o short-precise')).stdout}--- ${h.name}: nats-server's view\n${(await ssh(i, MONITOR_VIEW)).stdout}`),
-      );
-      assert.fail(`play exited ${r.code}\n${why(r)}\n${journals.join('\n')}`);
-    };
+describeOnLab('cluster playbooks on the lab (3 systemd hosts)', { timeout: 30 * 60_000 }, () => {
+  let lab: LabInfo;
+  let p: Project;
+  let base: string[];
+  const seed = randomBytes(32);
+  const adminPub = rawPublicKey(seed).toString('hex');
+  const hosts = () => lab.hosts.slice(0, 3);
+  const ssh = (i: number, cmd: string) => labSsh(lab, hosts()[i]!, cmd);
+  /** A failed play fails the test with each host's recent membershipd journal beside its reasons. */
+  const ok = async (r: PlayRun) => {
+    if (r.code === 0) return;
+    const journals = await Promise.all(
+      hosts().map(async (h, i) => `--- ${h.name}: journalctl -u membershipd\n${(await ssh(i, 'journalctl -u membershipd -n 40 --no-pager -o short-precise')).stdout}--- ${h.name}: nats-server's view\n${(await ssh(i, MONITOR_VIEW)).stdout}`),
+    );
+    assert.fail(`play exited ${r.code}\n${why(r)}\n${journals.join('\n')}`);
+  };
 
-    let lock: ChildProcess | undefined;
-    before(async () => {
-      lab = await ensureLab(3);
-      lock = await holdLabLock(lab);
-      await Promise.all(hosts().map((_, i) => ssh(i, CLEAN)));
-      p = await makeProject(inventoryText(lab, 1, adminPub), []);
-      // makeProject swapped the ports for free local ones; the lab hosts have their own addresses.
-      writeFileSync(p.inventory, inventoryText(lab, 1, adminPub));
-      base = ['-i', p.inventory, '--json'];
-    });
-    after(async () => {
-      // UNIBUS_LAB_KEEP=1 leaves the hosts as the last test left them, to look at by hand.
-      if (lab && process.env.UNIBUS_LAB_KEEP !== '1') await Promise.all(hosts().map((_, i) => ssh(i, CLEAN)));
-      await p?.cleanup();
-      if (lock?.pid) process.kill(-lock.pid, 'SIGKILL');
-    });
-
-    test('bringup --check on fresh hosts predicts bringup and touches nothing; a re-run changes nothing; verify passes', async () => {
-      const check = await play(['bringup', ...base, '--check'], 300_000);
-      await ok(check);
-      for (let i = 0; i < 3; i++) {
-        const r = await ssh(i, 'test -e /var/lib/unibus || test -e /etc/systemd/system/membershipd.service; echo $?');
-        assert.equal(r.stdout.trim(), '1', `check mode left files on ${hosts()[i]!.name}`);
-      }
-      const up = await play(['bringup', ...base], 600_000);
-      await ok(up);
-      assert.deepEqual(changedTasks(up), changedTasks(check), 'check predicted exactly the changed tasks');
-      const again = await play(['bringup', ...base], 300_000);
-      await ok(again);
-      assert.equal(totalChanged(again), 0, changedTasks(again).join(', '));
-      const v = await play(['verify', ...base]);
-      await ok(v);
-      for (let i = 0; i < 3; i++) {
-        const r = await ssh(i, 'systemctl is-active membershipd; systemctl is-enabled membershipd; stat -c %a /var/lib/unibus/*/cluster.pass; systemctl is-active nats-server; systemctl is-enabled nats-server');
-        assert.deepEqual(r.stdout.trim().split('\n'), ['active', 'enabled', '600', 'inactive', 'masked'], "membershipd runs; the package's own nats-server.service is masked and not running");
-      }
-    });
-
-    test('scale-r3 refuses with a node down, then scales every stream to R3 and prints the inventory change', async () => {
-      const down = await play(['stop', ...base, '--limit', hosts()[2]!.name]);
-      await ok(down);
-      const refused = await play(['scale-r3', ...base]);
-      assert.equal(refused.code, 2);
-      assert.match(refused.results.find((x) => x.task === 'streams to R3')!.reason, /refused: R3 needs 3 healthy nodes, 2 are/);
-      const heal = await play(['bringup', ...base], 300_000);
-      await ok(heal);
-      const before = readFileSync(p.inventory, 'utf8');
-      const s = await play(['scale-r3', ...base], 600_000);
-      await ok(s);
-      const step = s.results.find((x) => x.task === 'streams to R3')!;
-      assert.equal(step.status, 'changed');
-      assert.match(step.reason, /inventory change to commit: cluster\.kv_replicas: 1 -> 3/);
-      assert.equal(readFileSync(p.inventory, 'utf8'), before, 'the inventory is never edited');
-      const st = JSON.parse((await unibus(['status', '-i', p.inventory, '--json'])).stdout);
-      for (const x of st.streams) {
-        assert.equal(x.replicas, 3, x.name);
-        assert.equal(x.peers.length, 2, x.name);
-        assert.ok(x.peers.every((q: { current: boolean }) => q.current), x.name);
-      }
-      const noop = await play(['scale-r3', ...base]);
-      await ok(noop);
-      assert.equal(totalChanged(noop), 0, 'already R3: nothing to do');
-    });
-
-    test('the committed kv_replicas 3 rolls out one node at a time and verifies', async () => {
-      writeFileSync(p.inventory, inventoryText(lab, 3, adminPub));
-      const r = await play(['bringup', ...base], 600_000);
-      await ok(r);
-      const restarts = r.results.filter((x) => x.task === 'restart (systemd)' && x.status === 'changed').map((x) => x.host);
-      assert.deepEqual([...restarts].sort(), hosts().map((h) => h.name));
-      const batches = r.events.filter((e) => e.event === 'play_start' && e.play === 'restart changed nodes, one at a time').map((e) => (e.hosts as string[]).length);
-      assert.ok(batches.every((n) => n === 1), `one node per batch: ${batches}`);
-      const v = await play(['verify', ...base]);
-      await ok(v);
-    });
-
-    test('restart under a steady stream of signed writes loses none and fails none', async () => {
-      const urls = hosts().map((h) => `http://${h.ip}:8470`);
-      const me = await new UnibusClient({ baseUrl: urls[0]!, handle: 'ops', seed }).me();
-      assert.equal(me.role, 'admin', 'the inventory seeded the first admin');
-      const w = await startWriter(urls, 'ops', seed);
-      await new Promise((r) => setTimeout(r, 1500));
-      const r = await play(['restart', ...base], 600_000);
-      await new Promise((r2) => setTimeout(r2, 1500));
-      const stats = await w.stop();
-      await ok(r);
-      assert.equal(r.results.filter((x) => x.task === 'restart (systemd)' && x.status === 'changed').length, 3);
-      assert.equal(stats.failed, 0, `failed writes (retries ${stats.retries})`);
-      assert.ok(stats.acked.length > 20, `writes made: ${stats.acked.length}`);
-      const reader = new UnibusClient({ baseUrl: urls[1]!, handle: 'ops', seed });
-      const lost: string[] = [];
-      for (const sha of stats.acked) {
-        const got = await reader.getBlob(w.room, sha).catch(() => null);
-        if (!got || createHash('sha256').update(got).digest('hex') !== sha) lost.push(sha);
-      }
-      assert.deepEqual(lost, [], `lost ${lost.length} of ${stats.acked.length} acknowledged writes`);
-      process.stdout.write(`# restart under writes: ${stats.acked.length} blob writes, ${stats.retries} retries, 0 lost\n`);
-    });
-
-    test('a host rebooted with systemctl reboot comes back and rejoins', async () => {
-      const h = hosts()[1]!;
-      const bootBefore = (await ssh(1, 'cat /proc/sys/kernel/random/boot_id')).stdout.trim();
-      await ssh(1, 'systemctl reboot');
-      await waitFor(`${h.name} back with a new boot id`, 180_000, async () => {
-        const r = await ssh(1, 'cat /proc/sys/kernel/random/boot_id');
-        const id = r.stdout.trim();
-        return r.code === 0 && id && id !== bootBefore ? id : undefined;
-      }, 1000);
-      await waitFor('the cluster verified again', 180_000, async () => {
-        const s = await unibus(['status', '-i', p.inventory, '--json']);
-        return s.code === 0 ? true : undefined;
-      }, 2000);
-      const v = await play(['verify', ...base]);
-      await ok(v);
-    });
-
-    test('play chaos under systemd: kills, a frozen majority, no acknowledged write lost, nothing served without quorum', async () => {
-      const c = await play(['chaos', ...base], 600_000);
-      await ok(c);
-      const check = c.results.find((x) => x.task === 'no acknowledged write lost, nothing served without quorum');
-      assert.ok(check, 'the check ran');
-      const n = (k: string) => Number(new RegExp(`${k} (\\d+)`).exec(check.reason)?.[1] ?? NaN);
-      assert.ok(n('acked') > 0, check.reason);
-      assert.ok(n('refused-without-quorum') > 0, check.reason);
-      assert.equal(n('violations'), 0, check.reason);
-      for (let i = 0; i < 3; i++) {
-        const r = await ssh(i, 'systemctl is-active membershipd; grep -c "^State:.*T (stopped)" /proc/$(cat /var/lib/unibus/*/nats-server.pid)/status || true');
-        assert.deepEqual(r.stdout.trim().split('\n'), ['active', '0'], `${hosts()[i]!.name}: running, nothing left frozen`);
-      }
-    });
-
-    test('stop keeps the data; bringup serves it again', async () => {
-      const value = `kept-${Date.now()}`;
-      const nodes = probeNodesOf(loadInventory(p.inventory));
-      const kvOf = async (fn: (kv: Awaited<ReturnType<Kvm['open']>>) => Promise<string | null>) => {
-        const nc = await connectCluster(nodes, join(p.dir, 'out'));
-        try {
-          return await fn(await new Kvm(jetstream(nc, { timeout: 5000 })).open('UNIBUS_health'));
-        } finally {
-          await nc.close();
-        }
-      };
-      await kvOf(async (kv) => {
-        await kv.put('test.marker', value);
-        return null;
-      });
-      const stop = await play(['stop', ...base]);
-      await ok(stop);
-      for (let i = 0; i < 3; i++) {
-        const r = await ssh(i, 'systemctl is-active membershipd; test -d /var/lib/unibus/*/jetstream && echo kept');
-        assert.deepEqual(r.stdout.trim().split('\n'), ['inactive', 'kept']);
-      }
-      const up = await play(['bringup', ...base], 600_000);
-      await ok(up);
-      assert.equal(await kvOf(async (kv) => (await kv.get('test.marker'))?.string() ?? null), value);
-    });
+  let lock: ChildProcess | undefined;
+  before(async () => {
+    lab = await ensureLab(3);
+    lock = await holdLabLock(lab);
+    await Promise.all(hosts().map((_, i) => ssh(i, CLEAN)));
+    p = await makeProject(inventoryText(lab, 1, adminPub), []);
+    // makeProject swapped the ports for free local ones; the lab hosts have their own addresses.
+    writeFileSync(p.inventory, inventoryText(lab, 1, adminPub));
+    base = ['-i', p.inventory, '--json'];
   });
-}
+  after(async () => {
+    // UNIBUS_LAB_KEEP=1 leaves the hosts as the last test left them, to look at by hand.
+    if (lab && process.env.UNIBUS_LAB_KEEP !== '1') await Promise.all(hosts().map((_, i) => ssh(i, CLEAN)));
+    await p?.cleanup();
+    if (lock?.pid) process.kill(-lock.pid, 'SIGKILL');
+  });
 
+  test('bringup --check on fresh hosts predicts bringup and touches nothing; a re-run changes nothing; verify passes', async () => {
+    const check = await play(['bringup', ...base, '--check'], 300_000);
+    await ok(check);
+    for (let i = 0; i < 3; i++) {
+      const r = await ssh(i, 'test -e /var/lib/unibus || test -e /etc/systemd/system/membershipd.service; echo $?');
+      assert.equal(r.stdout.trim(), '1', `check mode left files on ${hosts()[i]!.name}`);
+    }
+    const up = await play(['bringup', ...base], 600_000);
+    await ok(up);
+    assert.deepEqual(changedTasks(up), changedTasks(check), 'check predicted exactly the changed tasks');
+    const again = await play(['bringup', ...base], 300_000);
+    await ok(again);
+    assert.equal(totalChanged(again), 0, changedTasks(again).join(', '));
+    const v = await play(['verify', ...base]);
+    await ok(v);
+    for (let i = 0; i < 3; i++) {
+      const r = await ssh(i, 'systemctl is-active membershipd; systemctl is-enabled membershipd; stat -c %a /var/lib/unibus/*/cluster.pass; systemctl is-active nats-server; systemctl is-enabled nats-server');
+      assert.deepEqual(r.stdout.trim().split('\n'), ['active', 'enabled', '600', 'inactive', 'masked'], "membershipd runs; the package's own nats-server.service is masked and not running");
+    }
+  });
+
+  test('scale-r3 refuses with a node down, then scales every stream to R3 and prints the inventory change', async () => {
+    const down = await play(['stop', ...base, '--limit', hosts()[2]!.name]);
+    await ok(down);
+    const refused = await play(['scale-r3', ...base]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.results.find((x) => x.task === 'streams to R3')!.reason, /refused: R3 needs 3 healthy nodes, 2 are/);
+    const heal = await play(['bringup', ...base], 300_000);
+    await ok(heal);
+    const before = readFileSync(p.inventory, 'utf8');
+    const s = await play(['scale-r3', ...base], 600_000);
+    await ok(s);
+    const step = s.results.find((x) => x.task === 'streams to R3')!;
+    assert.equal(step.status, 'changed');
+    assert.match(step.reason, /inventory change to commit: cluster\.kv_replicas: 1 -> 3/);
+    assert.equal(readFileSync(p.inventory, 'utf8'), before, 'the inventory is never edited');
+    const st = JSON.parse((await unibus(['status', '-i', p.inventory, '--json'])).stdout);
+    for (const x of st.streams) {
+      assert.equal(x.replicas, 3, x.name);
+      assert.equal(x.peers.length, 2, x.name);
+      assert.ok(x.peers.every((q: { current: boolean }) => q.current), x.name);
+    }
+    const noop = await play(['scale-r3', ...base]);
+    await ok(noop);
+    assert.equal(totalChanged(noop), 0, 'already R3: nothing to do');
+  });
+
+  test('the committed kv_replicas 3 rolls out one node at a time and verifies', async () => {
+    writeFileSync(p.inventory, inventoryText(lab, 3, adminPub));
+    const r = await play(['bringup', ...base], 600_000);
+    await ok(r);
+    const restarts = r.results.filter((x) => x.task === 'restart (systemd)' && x.status === 'changed').map((x) => x.host);
+    assert.deepEqual([...restarts].sort(), hosts().map((h) => h.name));
+    const batches = r.events.filter((e) => e.event === 'play_start' && e.play === 'restart changed nodes, one at a time').map((e) => (e.hosts as string[]).length);
+    assert.ok(batches.every((n) => n === 1), `one node per batch: ${batches}`);
+    const v = await play(['verify', ...base]);
+    await ok(v);
+  });
+
+  test('restart under a steady stream of signed writes loses none and fails none', async () => {
+    const urls = hosts().map((h) => `http://${h.ip}:8470`);
+    const me = await new UnibusClient({ baseUrl: urls[0]!, handle: 'ops', seed }).me();
+    assert.equal(me.role, 'admin', 'the inventory seeded the first admin');
+    const w = await startWriter(urls, 'ops', seed);
+    await new Promise((r) => setTimeout(r, 1500));
+    const r = await play(['restart', ...base], 600_000);
+    await new Promise((r2) => setTimeout(r2, 1500));
+    const stats = await w.stop();
+    await ok(r);
+    assert.equal(r.results.filter((x) => x.task === 'restart (systemd)' && x.status === 'changed').length, 3);
+    assert.equal(stats.failed, 0, `failed writes (retries ${stats.retries})`);
+    assert.ok(stats.acked.length > 20, `writes made: ${stats.acked.length}`);
+    const reader = new UnibusClient({ baseUrl: urls[1]!, handle: 'ops', seed });
+    const lost: string[] = [];
+    for (const sha of stats.acked) {
+      const got = await reader.getBlob(w.room, sha).catch(() => null);
+      if (!got || createHash('sha256').update(got).digest('hex') !== sha) lost.push(sha);
+    }
+    assert.deepEqual(lost, [], `lost ${lost.length} of ${stats.acked.length} acknowledged writes`);
+    process.stdout.write(`# restart under writes: ${stats.acked.length} blob writes, ${stats.retries} retries, 0 lost\n`);
+  });
+
+  test('a host rebooted with systemctl reboot comes back and rejoins', async () => {
+    const h = hosts()[1]!;
+    const bootBefore = (await ssh(1, 'cat /proc/sys/kernel/random/boot_id')).stdout.trim();
+    await ssh(1, 'systemctl reboot');
+    await waitFor(`${h.name} back with a new boot id`, 180_000, async () => {
+      const r = await ssh(1, 'cat /proc/sys/kernel/random/boot_id');
+      const id = r.stdout.trim();
+      return r.code === 0 && id && id !== bootBefore ? id : undefined;
+    }, 1000);
+    await waitFor('the cluster verified again', 180_000, async () => {
+      const s = await unibus(['status', '-i', p.inventory, '--json']);
+      return s.code === 0 ? true : undefined;
+    }, 2000);
+    const v = await play(['verify', ...base]);
+    await ok(v);
+  });
+
+  test('play chaos under systemd: kills, a frozen majority, no acknowledged write lost, nothing served without quorum', async () => {
+    const c = await play(['chaos', ...base], 600_000);
+    await ok(c);
+    const check = c.results.find((x) => x.task === 'no acknowledged write lost, nothing served without quorum');
+    assert.ok(check, 'the check ran');
+    const n = (k: string) => Number(new RegExp(`${k} (\\d+)`).exec(check.reason)?.[1] ?? NaN);
+    assert.ok(n('acked') > 0, check.reason);
+    assert.ok(n('refused-without-quorum') > 0, check.reason);
+    assert.equal(n('violations'), 0, check.reason);
+    for (let i = 0; i < 3; i++) {
+      const r = await ssh(i, 'systemctl is-active membershipd; grep -c "^State:.*T (stopped)" /proc/$(cat /var/lib/unibus/*/nats-server.pid)/status || true');
+      assert.deepEqual(r.stdout.trim().split('\n'), ['active', '0'], `${hosts()[i]!.name}: running, nothing left frozen`);
+    }
+  });
+
+  test('stop keeps the data; bringup serves it again', async () => {
+    const value = `kept-${Date.now()}`;
+    const nodes = probeNodesOf(loadInventory(p.inventory));
+    const kvOf = async (fn: (kv: Awaited<ReturnType<Kvm['open']>>) => Promise<string | null>) => {
+      const nc = await connectCluster(nodes, join(p.dir, 'out'));
+      try {
+        return await fn(await new Kvm(jetstream(nc, { timeout: 5000 })).open('UNIBUS_health'));
+      } finally {
+        await nc.close();
+      }
+    };
+    await kvOf(async (kv) => {
+      await kv.put('test.marker', value);
+      return null;
+    });
+    const stop = await play(['stop', ...base]);
+    await ok(stop);
+    for (let i = 0; i < 3; i++) {
+      const r = await ssh(i, 'systemctl is-active membershipd; test -d /var/lib/unibus/*/jetstream && echo kept');
+      assert.deepEqual(r.stdout.trim().split('\n'), ['inactive', 'kept']);
+    }
+    const up = await play(['bringup', ...base], 600_000);
+    await ok(up);
+    assert.equal(await kvOf(async (kv) => (await kv.get('test.marker'))?.string() ?? null), value);
+  });
+});
