@@ -25,8 +25,8 @@ import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transp
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { UnibusClient } from '../src/client/client.js';
-import { newNonce as makeNonce } from '../src/client/sign.js';
-import { nkeySeedFromRaw } from '../src/daemon/auth/ed25519.js';
+import { newNonce as makeNonce } from '../src/protocol/sign.js';
+import { nkeySeedFromRaw } from '../src/protocol/ed25519.js';
 import { NONCE_STREAM, NONCE_TTL_MS, nonceBucketOptions, nonceStorage, openStoreWithRetry } from '../src/daemon/store/buckets.js';
 import { openBucketWithRetry } from '../src/daemon/nats/connect.js';
 import { addUser } from '../src/daemon/store/users.js';

@@ -17,7 +17,7 @@ import { createRouter } from 'h3';
 import { createControlApp, listenControlApp } from '../src/daemon/http/app.js';
 import { registerV1Routes } from '../src/daemon/http/routes.js';
 import type { Store } from '../src/daemon/store/buckets.js';
-import type { MembersRecord, UserRecord } from '../src/daemon/store/model.js';
+import type { MembersRecord, UserRecord } from '../src/protocol/model.js';
 import { UnibusClient } from '../src/client/client.js';
 import { makeUser } from '../test/helpers/control-plane.js';
 import { membershipdNodeFlags, sleep } from './lib/cluster.js';

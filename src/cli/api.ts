@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { UnibusClient, ApiClientError } from '../client/client.js';
-import { rawPublicKey, nkeyFromRaw } from '../daemon/auth/ed25519.js';
+import { rawPublicKey, nkeyFromRaw } from '../protocol/ed25519.js';
 import { writeFileAtomic } from '../daemon/nats/identity.js';
 
 const USAGE = `usage: unibus api [--url URL] [--handle H] [--key-file F] COMMAND

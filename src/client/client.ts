@@ -7,7 +7,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { UnibusError } from '../errors.js';
-import { signHeaders, type SignOptions } from './sign.js';
+import { signHeaders, type SignOptions } from '../protocol/sign.js';
 import type { Role, Room, RoomDetail, SealedKey, User } from './types.js';
 
 export class ApiClientError extends UnibusError {

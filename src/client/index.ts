@@ -1,5 +1,5 @@
 // The membershipd API client: signing, the typed client, key helpers.
 export { UnibusClient, ApiClientError, type ClientOptions, type FetchLike, type RawResult } from './client.js';
-export { signHeaders, newNonce } from './sign.js';
+export { signHeaders, newNonce } from '../protocol/sign.js';
 export type * from './types.js';
-export { rawPublicKey, nkeyFromRaw, nkeySeedFromRaw } from '../daemon/auth/ed25519.js';
+export { rawPublicKey, nkeyFromRaw, nkeySeedFromRaw } from '../protocol/ed25519.js';

@@ -1,8 +1,7 @@
 // What the membershipd API answers, as the client sees it.
-// The records are the server's own types (type-only imports: nothing of the
-// daemon is loaded by the client); one definition of the wire format.
-import type { Role, RoomRecord, UserRecord } from '../daemon/store/model.js';
-import type { SealedKey } from '../daemon/store/keys.js';
+// The records are the protocol's types (src/protocol), shared with the
+// daemon: one definition of the wire format.
+import type { Role, RoomRecord, SealedKey, UserRecord } from '../protocol/model.js';
 
 export type { Role, SealedKey };
 export type User = UserRecord;

@@ -2,7 +2,7 @@
 // closed (additionalProperties: false) except `vars`, so a typo is an error
 // rather than a silently ignored setting. Descriptions double as the
 // "expected ..." part of error messages.
-import { HANDLE_EXPECTED, HANDLE_RE, SIGN_PUB_TEXT_EXPECTED, SIGN_PUB_TEXT_RE } from '../daemon/store/model.js';
+import { HANDLE_EXPECTED, HANDLE_RE, SIGN_PUB_TEXT_EXPECTED, SIGN_PUB_TEXT_RE } from '../protocol/model.js';
 
 const port = (what: string, dflt?: number) => ({
   type: 'integer',

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { controllerArgv, projectDirOf } from '../cluster/controller.js';
 import { probeNodesOfVars } from '../cluster/nodes.js';
-import { FieldError } from '../daemon/store/errors.js';
+import { FieldError } from '../protocol/errors.js';
 import {
   HANDLE_EXPECTED,
   HANDLE_RE,
@@ -20,7 +20,7 @@ import {
   signPubOfText,
   type Role,
   type UserRecord,
-} from '../daemon/store/model.js';
+} from '../protocol/model.js';
 import { readString } from './args.js';
 import { ModuleArgsError } from './errors.js';
 import type { Module } from './types.js';

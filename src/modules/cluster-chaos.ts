@@ -14,7 +14,7 @@ import type { HttpNode } from '../cluster/chaos-readback.js';
 import type { WorkloadConfig } from '../cluster/chaos-workload.js';
 import { controllerArgv, projectDirOf } from '../cluster/controller.js';
 import { probeNodesOfVars } from '../cluster/nodes.js';
-import { rawPublicKey } from '../daemon/auth/ed25519.js';
+import { rawPublicKey } from '../protocol/ed25519.js';
 import { Secret } from '../secret.js';
 import type { Transport } from '../transport/types.js';
 import { readBool, readSeconds, readString } from './args.js';

@@ -14,7 +14,7 @@ import { followStore, unfollowStore } from '../../src/daemon/store/follow.js';
 import { addUser, getUser, revokeUser } from '../../src/daemon/store/users.js';
 import { AclWatcher } from '../../src/daemon/auth/acl-watch.js';
 import { inboxPrefix } from '../../src/daemon/auth/allowlist.js';
-import { nkeySeedFromRaw } from '../../src/daemon/auth/ed25519.js';
+import { nkeySeedFromRaw } from '../../src/protocol/ed25519.js';
 import type { UnibusClient } from '../../src/client/client.js';
 
 const HOSTS = ['127.0.0.44', '127.0.0.45', '127.0.0.46'];

@@ -12,7 +12,7 @@ import { addUser, revokeUser } from '../../src/daemon/store/users.js';
 import { addMember, createRoom } from '../../src/daemon/store/rooms.js';
 import { computeAllowlist, loadCachedAllowlist, saveAllowlist, DENY_SUBJECTS } from '../../src/daemon/auth/allowlist.js';
 import { AclWatcher } from '../../src/daemon/auth/acl-watch.js';
-import { nkeyFromRaw } from '../../src/daemon/auth/ed25519.js';
+import { nkeyFromRaw } from '../../src/protocol/ed25519.js';
 import type { AllowUser } from '../../src/daemon/nats/conf.js';
 
 let servers: TestNatsServer[] = [];

@@ -6,11 +6,11 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { makeServers, startServers, stopServers, type TestNatsServer } from '../helpers/control-nats.js';
 import { connectInternal, makeInternal, makeUser, openTestStore } from '../helpers/control-plane.js';
 import type { Store } from '../../src/daemon/store/buckets.js';
-import { ApiError } from '../../src/daemon/store/errors.js';
+import { ApiError } from '../../src/protocol/errors.js';
 import { addUser, revokeUser } from '../../src/daemon/store/users.js';
 import { verifyRequest, type IncomingSigned } from '../../src/daemon/auth/verify.js';
-import { signHeaders } from '../../src/client/sign.js';
-import { nkeyFromRaw, nkeySeedFromRaw, rawPublicKey, signBytes, verifyBytes } from '../../src/daemon/auth/ed25519.js';
+import { signHeaders } from '../../src/protocol/sign.js';
+import { nkeyFromRaw, nkeySeedFromRaw, rawPublicKey, signBytes, verifyBytes } from '../../src/protocol/ed25519.js';
 
 let servers: TestNatsServer[] = [];
 let nc: NatsConnection;

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV, KvWatchEntry } from '@nats-io/kv';
-import { ApiError } from '../../src/daemon/store/errors.js';
+import { ApiError } from '../../src/protocol/errors.js';
 import { ASK_LEADER, FollowedBucket, READ_LEASE_MS, REFRESH_AFTER_MS, WRITE_SETTLE_MS, waitOutReadLeases } from '../../src/daemon/store/follow.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

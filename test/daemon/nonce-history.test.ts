@@ -10,7 +10,7 @@ import type { StreamInfo } from '@nats-io/jetstream';
 import { makeServers, startServers, stopServers, waitClusterFormed, type TestNatsServer } from '../helpers/control-nats.js';
 import { connectInternal, makeInternal, openTestStore } from '../helpers/control-plane.js';
 import type { Store } from '../../src/daemon/store/buckets.js';
-import { ApiError } from '../../src/daemon/store/errors.js';
+import { ApiError } from '../../src/protocol/errors.js';
 import { claimNonce, nonceHistoryOf } from '../../src/daemon/store/nonces.js';
 import { createJson } from '../../src/daemon/store/kvjson.js';
 import { HISTORY_MARK, HISTORY_NEEDED_MS, NonceHistory, historyId, historyVerdict, lostMark } from '../../src/daemon/store/nonce-history.js';

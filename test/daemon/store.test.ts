@@ -7,7 +7,7 @@ import { nanos } from '@nats-io/transport-node';
 import { makeServers, startServers, stopServers, type TestNatsServer } from '../helpers/control-nats.js';
 import { connectInternal, makeInternal, makeUser, openTestStore } from '../helpers/control-plane.js';
 import { BUCKETS, NONCE_TTL_MS, NONCE_WINDOW_MS, type Store } from '../../src/daemon/store/buckets.js';
-import { ApiError } from '../../src/daemon/store/errors.js';
+import { ApiError } from '../../src/protocol/errors.js';
 import { WRITE_SETTLE_MS } from '../../src/daemon/store/follow.js';
 import { addUser, getUser, listUsers, revokeUser } from '../../src/daemon/store/users.js';
 import { addMember, createRoom, getMembers, listRoomsOf, removeMember, getRoom } from '../../src/daemon/store/rooms.js';

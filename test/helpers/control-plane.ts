@@ -6,7 +6,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { nkeyAuthenticator } from '@nats-io/nats-core';
 import { createUser } from '@nats-io/nkeys';
 import { openStoreWithRetry, type NonceStore, type Store } from '../../src/daemon/store/buckets.js';
-import { rawPublicKey } from '../../src/daemon/auth/ed25519.js';
+import { rawPublicKey } from '../../src/protocol/ed25519.js';
 
 export interface Internal {
   publicKey: string;

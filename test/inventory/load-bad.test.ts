@@ -1,6 +1,6 @@
 // Bad inventories: each must be refused with the right message at its exact file:line:col.
 import { test } from 'node:test';
-import { HANDLE_EXPECTED, SIGN_PUB_TEXT_EXPECTED } from '../../src/daemon/store/model.js';
+import { HANDLE_EXPECTED, SIGN_PUB_TEXT_EXPECTED } from '../../src/protocol/model.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { assertConfigError, catchConfigErrors, type Expected } from '../fixtures/expect-config.js';
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { lostWrites, parseAttempts, parseMarkers, summarizeJournal, type Attempt, type Marker } from '../../src/cluster/chaos-journal.js';
-import { rawPublicKey } from '../../src/daemon/auth/ed25519.js';
+import { rawPublicKey } from '../../src/protocol/ed25519.js';
 import { getModule } from '../../src/modules/index.js';
 import { isSecret } from '../../src/secret.js';
 import { FakeTransport } from '../../src/transport/fake.js';

@@ -6,9 +6,9 @@ import type { AllowUser } from '../nats/conf.js';
 import { writeFileAtomic } from '../nats/identity.js';
 import type { Store } from '../store/buckets.js';
 import { listKeys, readJson } from '../store/kvjson.js';
-import type { MembersRecord } from '../store/model.js';
+import type { MembersRecord } from '../../protocol/model.js';
 import { listUsers } from '../store/users.js';
-import { nkeyFromRaw } from './ed25519.js';
+import { nkeyFromRaw } from '../../protocol/ed25519.js';
 
 /** No data-plane user may touch JetStream, KV, object store or system subjects. */
 export const DENY_SUBJECTS = ['$JS.>', '$KV.>', '$O.>', '$SYS.>'];

@@ -14,14 +14,14 @@
 // store/follow.ts) and the nonce claim run side by side.
 import type { Store } from '../store/buckets.js';
 import { NONCE_WINDOW_MS } from '../store/buckets.js';
-import { ApiError } from '../store/errors.js';
-import { HANDLE_RE, type UserRecord } from '../store/model.js';
+import { ApiError } from '../../protocol/errors.js';
+import { HANDLE_RE, type UserRecord } from '../../protocol/model.js';
 import { claimNonce } from '../store/nonces.js';
 import type { QuorumGuard } from '../store/quorum.js';
 import { getUser } from '../store/users.js';
-import { HDR, NONCE_RE, TS_RE, canonicalString, sha256Hex } from './canonical.js';
+import { HDR, NONCE_RE, TS_RE, canonicalString, sha256Hex } from '../../protocol/canonical.js';
 import type { KeyObject } from 'node:crypto';
-import { publicKeyFromRaw, verifyBytes } from './ed25519.js';
+import { publicKeyFromRaw, verifyBytes } from '../../protocol/ed25519.js';
 
 export interface IncomingSigned {
   method: string;

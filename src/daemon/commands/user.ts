@@ -2,8 +2,8 @@
 // bucket through the node's internal identity (the first admin is seeded this
 // way while request auth stays enforced). Dispatched by src/daemon/main.ts.
 import { parseArgs } from 'node:util';
-import { FieldError } from '../store/errors.js';
-import { checkHandle } from '../store/model.js';
+import { FieldError } from '../../protocol/errors.js';
+import { checkHandle } from '../../protocol/model.js';
 import { addUser, checkNewUser, listUsers, revokeUser } from '../store/users.js';
 import { OP_FLAG_HELP, OP_FLAG_SPEC, OperatorError, openOperatorStore, opFlags, runOp } from './opconn.js';
 

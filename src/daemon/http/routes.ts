@@ -3,7 +3,7 @@
 // registerRoutes(router) to add every /v1 route.
 //
 // Every route is signed (see auth/verify.ts) and answers JSON; errors are
-// {"error": {"code", "message"}} with the codes in store/errors.ts.
+// {"error": {"code", "message"}} with the codes in src/protocol/errors.ts.
 //   GET  /v1/users/me                       the caller
 //   GET  /v1/users                          all users (admin)
 //   POST /v1/users {handle, sign_pub, box_pub?, role}   add (admin; idempotent)

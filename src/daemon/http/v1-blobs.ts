@@ -1,7 +1,7 @@
 // /v1/rooms/:room/blobs: members put raw bytes and get them back by sha256.
 import { setResponseHeader, type Router } from 'h3';
 import { BLOB_MAX_BYTES, getBlob, putBlob } from '../store/blobs.js';
-import { checkRoom } from '../store/model.js';
+import { checkRoom } from '../../protocol/model.js';
 import { requireMember } from '../store/rooms.js';
 import { signed, type V1Deps } from './v1-common.js';
 

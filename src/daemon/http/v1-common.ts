@@ -2,8 +2,8 @@
 // JSON parsing, and errors as JSON `{error: {code, message}}` with stable codes.
 import { defineEventHandler, getRequestHeader, getRouterParam, readRawBody, setResponseHeader, setResponseStatus, type EventHandler, type H3Event } from 'h3';
 import type { Store } from '../store/buckets.js';
-import { ApiError } from '../store/errors.js';
-import { checkRoom, type MembersRecord, type UserRecord } from '../store/model.js';
+import { ApiError } from '../../protocol/errors.js';
+import { checkRoom, type MembersRecord, type UserRecord } from '../../protocol/model.js';
 import { getMembers } from '../store/rooms.js';
 import type { QuorumGuard } from '../store/quorum.js';
 import { verifyRequest } from '../auth/verify.js';

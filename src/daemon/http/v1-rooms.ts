@@ -1,8 +1,8 @@
 // /v1/rooms: create, list mine, get; members add/remove; sealed keys per epoch.
 import type { Router } from 'h3';
 import type { Store } from '../store/buckets.js';
-import { ApiError } from '../store/errors.js';
-import { checkHandle, checkKnownFields, checkRoom, type MembersRecord, type RoomRecord } from '../store/model.js';
+import { ApiError } from '../../protocol/errors.js';
+import { checkHandle, checkKnownFields, checkRoom, type MembersRecord, type RoomRecord } from '../../protocol/model.js';
 import { addMember, createRoom, getRoom, listRoomsOf, removeMember, requireManager, requireMember } from '../store/rooms.js';
 import { checkKeyUpload, getRoomKey, putRoomKeys } from '../store/keys.js';
 import { getUser } from '../store/users.js';

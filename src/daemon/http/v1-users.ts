@@ -1,7 +1,7 @@
 // /v1/users: admins add, revoke and list; everyone reads themselves.
 import type { Router } from 'h3';
-import { ApiError } from '../store/errors.js';
-import { checkHandle, checkKnownFields } from '../store/model.js';
+import { ApiError } from '../../protocol/errors.js';
+import { checkHandle, checkKnownFields } from '../../protocol/model.js';
 import { addUser, getUser, listUsers, revokeUser } from '../store/users.js';
 import { requireAdmin, signed, type V1Deps } from './v1-common.js';
 

@@ -2,9 +2,9 @@
 // checked against its name: a short or stale read is refused, never served.
 import { createHash } from 'node:crypto';
 import type { Store } from './buckets.js';
-import { ApiError, UnavailableError } from './errors.js';
+import { ApiError, UnavailableError } from '../../protocol/errors.js';
 import { toApiError } from './kvjson.js';
-import { SHA256_RE } from './model.js';
+import { SHA256_RE } from '../../protocol/model.js';
 
 export const BLOB_MAX_BYTES = 1024 * 1024;
 

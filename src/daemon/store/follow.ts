@@ -28,7 +28,7 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import type { QueuedIterator } from '@nats-io/nats-core';
-import type { MembersRecord, UserRecord } from './model.js';
+import type { MembersRecord, UserRecord } from '../../protocol/model.js';
 import { BUCKETS, type Store } from './buckets.js';
 import { readJson, toApiError, type Versioned } from './kvjson.js';
 

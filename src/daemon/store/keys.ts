@@ -1,22 +1,11 @@
 // Sealed room keys: opaque bytes per member per epoch. The server never sees a
 // room key in clear; clients seal it to each member's box key.
 import type { Store } from './buckets.js';
-import { ApiError } from './errors.js';
+import { ApiError } from '../../protocol/errors.js';
 import { putJson, readJson, updateJson } from './kvjson.js';
-import type { MembersRecord } from './model.js';
+import { SEALED_MAX, SEALED_MIN, type MembersRecord, type SealedKey } from '../../protocol/model.js';
 import { waitOutReadLeases } from './follow.js';
 
-export const SEALED_MIN = 32;
-export const SEALED_MAX = 1024;
-
-export interface SealedKey {
-  room: string;
-  epoch: number;
-  handle: string;
-  sealed: string;
-  by: string;
-  at: string;
-}
 
 function keyOf(room: string, epoch: number, handle: string): string {
   return `${room}.${epoch}.${handle}`;

@@ -1,7 +1,7 @@
 // JSON values in KV with bounded, fail-closed error handling and compare-and-set.
 import type { KV } from '@nats-io/kv';
 import { JetStreamApiError } from '@nats-io/jetstream';
-import { ApiError, UnavailableError } from './errors.js';
+import { ApiError, UnavailableError } from '../../protocol/errors.js';
 
 /** Wrong last sequence: the key changed (or exists) since we read it. */
 export function isCasConflict(err: unknown): boolean {

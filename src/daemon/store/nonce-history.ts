@@ -45,7 +45,7 @@ import { randomBytes } from 'node:crypto';
 import type { JetStreamManager, StreamInfo } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { NONCE_WINDOW_MS } from './buckets.js';
-import { ApiError, UnavailableError } from './errors.js';
+import { ApiError, UnavailableError } from '../../protocol/errors.js';
 
 export const HISTORY_NEEDED_MS = 2 * NONCE_WINDOW_MS + 10_000;
 export const HISTORY_LEASE_MS = 1000;

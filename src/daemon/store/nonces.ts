@@ -5,7 +5,7 @@
 // use (store/nonce-history.ts).
 import type { Store } from './buckets.js';
 import { NONCE_STREAM } from './buckets.js';
-import { ApiError } from './errors.js';
+import { ApiError } from '../../protocol/errors.js';
 import { createJson } from './kvjson.js';
 import { NonceHistory } from './nonce-history.js';
 

@@ -10,7 +10,7 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { Store } from './buckets.js';
 import { NONCE_STREAM } from './buckets.js';
-import { UnavailableError } from './errors.js';
+import { UnavailableError } from '../../protocol/errors.js';
 
 export type QuorumState = { ok: true } | { ok: false; reason: string };
 

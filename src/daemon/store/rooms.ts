@@ -6,10 +6,10 @@
 // the request answers 503 and repeating it (add and remove are idempotent)
 // brings the index back in step.
 import type { Store } from './buckets.js';
-import { ApiError } from './errors.js';
+import { ApiError } from '../../protocol/errors.js';
 import { createJson, readJson, updateJson } from './kvjson.js';
 import { readConsistent, waitOutReadLeases } from './follow.js';
-import { nowIso, type MembersRecord, type RoomRecord, type RoomsOfMember, type UserRecord } from './model.js';
+import { nowIso, type MembersRecord, type RoomRecord, type RoomsOfMember, type UserRecord } from '../../protocol/model.js';
 import { getUser } from './users.js';
 
 export async function getRoom(store: Store, name: string): Promise<RoomRecord | null> {

@@ -11,10 +11,10 @@
 //     role and keys, or `pub.<sign_pub>` naming the one handle that owns it;
 //   - a refused add or revoke has written nothing (no record, no reservation).
 import type { Store } from './buckets.js';
-import { ApiError } from './errors.js';
+import { ApiError } from '../../protocol/errors.js';
 import { createJson, listKeys, readJson, toApiError, updateJson } from './kvjson.js';
 import { readConsistent, waitOutReadLeases } from './follow.js';
-import { HANDLE_RE, checkHandle, checkHex32, checkRole, nowIso, type Role, type UserRecord } from './model.js';
+import { HANDLE_RE, checkHandle, checkHex32, checkRole, nowIso, type Role, type UserRecord } from '../../protocol/model.js';
 
 /**
  * A signing key is one NATS nkey: two handles with one key would render two

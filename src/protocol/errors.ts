@@ -1,6 +1,6 @@
 // The control plane's refusals: each carries an HTTP status and a stable code
 // that clients match on. Messages never name another user's state.
-import { UnibusError } from '../../errors.js';
+import { UnibusError } from '../errors.js';
 
 export const API_CODES = {
   bad_signature: 401,

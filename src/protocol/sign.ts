@@ -1,8 +1,8 @@
-// Request signing for the membershipd API: the headers that verify on the
-// daemon side (src/daemon/auth/verify.ts) for one method, path and body.
+// Request signing for the membershipd API: the headers a client sends, which
+// the daemon checks (src/daemon/auth/verify.ts) for one method, path and body.
 import { randomBytes } from 'node:crypto';
-import { HDR, canonicalString, sha256Hex } from '../daemon/auth/canonical.js';
-import { signBytes } from '../daemon/auth/ed25519.js';
+import { HDR, canonicalString, sha256Hex } from './canonical.js';
+import { signBytes } from './ed25519.js';
 
 export interface SignOptions {
   handle: string;

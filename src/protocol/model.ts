@@ -100,3 +100,17 @@ export function checkKnownFields(o: Record<string, unknown>, allowed: string[], 
 export function nowIso(): string {
   return new Date().toISOString();
 }
+
+/** A room key sealed to one member for one epoch: opaque to the server (clients seal it to the member's box key). */
+/** Bounds of a sealed key's decoded size, in bytes. */
+export const SEALED_MIN = 32;
+export const SEALED_MAX = 1024;
+
+export interface SealedKey {
+  room: string;
+  epoch: number;
+  handle: string;
+  sealed: string;
+  by: string;
+  at: string;
+}
