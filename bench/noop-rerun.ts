@@ -55,7 +55,7 @@ async function inProcess(inv: string): Promise<number> {
   const { loadPlaybook } = await import('../src/playbook/load.js');
   const { runPlaybook } = await import('../src/playbook/execute.js');
   const { defaultToolkit } = await import('../src/playbook/toolkit.js');
-  const { connectNode } = await import('../src/cli/play-connect.js');
+  const { connectNode } = await import('../src/transport/connect.js');
   const { LocalTransport } = await import('../src/transport/local.js');
   const { hostVars } = await import('../src/inventory/vars.js');
   const t0 = performance.now();

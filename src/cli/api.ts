@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { UnibusClient, ApiClientError } from '../client/client.js';
 import { rawPublicKey, nkeyFromRaw } from '../protocol/ed25519.js';
-import { writeFileAtomic } from '../daemon/nats/identity.js';
+import { writeFileAtomic } from '../util/fs.js';
 
 const USAGE = `usage: unibus api [--url URL] [--handle H] [--key-file F] COMMAND
   keygen --out F                 new Ed25519 seed in F (0600); prints sign_pub and nkey

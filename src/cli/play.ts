@@ -1,7 +1,6 @@
 // `unibus play <playbook>`: argument parsing, wiring of inventory, playbook,
 // transports and printer; the work itself is playbook/execute.ts.
-import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, ConfigErrors, UnibusError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
@@ -15,7 +14,7 @@ import { EXIT } from '../playbook/recap.js';
 import { defaultToolkit } from '../playbook/toolkit.js';
 import type { Transport } from '../transport/types.js';
 import { jsonPrinter, textPrinter } from './output.js';
-import { connectNode, LazyLocalTransport } from './play-connect.js';
+import { connectNode, LazyLocalTransport } from '../transport/connect.js';
 
 export const HELP = `usage: unibus play <playbook> [options]
 
@@ -146,12 +145,8 @@ function pathsOf(inv: Inventory, node: NodeSpec, projectDir: string) {
   return { stateDir, logDir: node.connection === 'local' ? stateDir : '/var/log/unibus' };
 }
 
-function knownHostsOf(inv: Inventory, node: NodeSpec, projectDir: string): string {
-  const v = node.vars.known_hosts ?? inv.defaults.known_hosts;
-  if (typeof v !== 'string' || !v) return join(homedir(), '.ssh', 'known_hosts');
-  const p = v.startsWith('~/') ? join(homedir(), v.slice(2)) : v;
-  return isAbsolute(p) ? p : resolve(projectDir, p);
-}
+/** A node's known_hosts variable, when it names a file. */
+const knownHostsSetting = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
 
 function reportError(e: unknown, write: (s: string) => void): number {
   if (e instanceof ConfigError || e instanceof ConfigErrors || e instanceof UsageError || e instanceof PlaybookNotFoundError) {
@@ -228,7 +223,7 @@ export async function run(args: string[]): Promise<number> {
       extraVars: a.extraVars,
       lockWaitS: a.lockWaitS,
       toolkit: defaultToolkit(),
-      connect: (node) => connectNode(node, { knownHostsFile: knownHostsOf(inventory, node, projectDir), projectDir, acceptNew: a.acceptNew }),
+      connect: (node) => connectNode(node, { knownHosts: knownHostsSetting(node.vars.known_hosts ?? inventory.defaults.known_hosts), projectDir, acceptNew: a.acceptNew }),
       controller: () => {
         const t = new LazyLocalTransport('controller');
         controllers.push(t);

@@ -4,10 +4,10 @@
 // inventory. Exit 0 when nothing drifts, 1 on drift, 4 on bad input.
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { findDrift } from '../cluster/drift.js';
-import { formatReport } from '../cluster/format.js';
-import { probeNodesOf } from '../cluster/nodes.js';
-import { probeCluster } from '../cluster/probe.js';
+import { findDrift } from '../controller/probe/drift.js';
+import { formatReport } from '../controller/probe/format.js';
+import { probeNodesOf } from '../controller/probe/nodes.js';
+import { probeCluster } from '../controller/probe/probe.js';
 import { ConfigError, ConfigErrors } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
 

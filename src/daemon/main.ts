@@ -1,5 +1,5 @@
 // membershipd entry. `membershipd [flags]` runs a node; `membershipd VERB ...`
-// runs an operator command from src/daemon/commands/VERB.ts (`run(args)`).
+// runs an operator command (COMMANDS: src/daemon/commands/VERB.ts, `run(args)`).
 import { parseFlags, FlagError } from './flags.js';
 import { runPreflight } from './preflight.js';
 import { reapOrphanChild } from './nats/orphan.js';
@@ -11,39 +11,30 @@ import { createControlApp, listenControlApp, type ControlPlane } from './http/ap
 // Seconds since process start: makes slow start phases visible in the journal.
 const log = (line: string) => process.stderr.write(`membershipd: [+${(performance.now() / 1000).toFixed(3)}s] ${line}\n`);
 
+/**
+ * The operator commands, by verb. Each module exports `run(args)`; a table
+ * (not a file name looked up at run time) so that only these are verbs and a
+ * bundler sees every import.
+ */
+const COMMANDS: Record<string, () => Promise<{ run(args: string[]): Promise<number> }>> = {
+  backup: () => import('./commands/backup.js'),
+  restore: () => import('./commands/restore.js'),
+  user: () => import('./commands/user.js'),
+};
+
 async function runCommand(verb: string, args: string[]): Promise<number> {
-  if (!/^[a-z][a-z-]*$/.test(verb)) {
-    log(`unknown command "${verb}"`);
+  const load = Object.hasOwn(COMMANDS, verb) ? COMMANDS[verb] : undefined;
+  if (!load) {
+    log(`unknown command "${verb}" (commands: ${Object.keys(COMMANDS).join(', ')})`);
     return 2;
   }
-  let mod: { run(args: string[]): Promise<number> };
-  try {
-    mod = await import(`./commands/${verb}.js`);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(`commands/${verb}`)) {
-      log(`unknown command "${verb}"`);
-      return 2;
-    }
-    throw err;
-  }
-  return mod.run(args);
+  return (await load()).run(args);
 }
 
-/**
- * Loads the control plane if src/daemon/http/routes.ts exists. It exports
- * `setupControlPlane(node: ControlNode): Promise<ControlPlane>`.
- */
-async function loadControlPlane(node: MembershipNode): Promise<ControlPlane | undefined> {
-  let mod: { setupControlPlane?: (n: MembershipNode) => Promise<ControlPlane> };
-  try {
-    // A variable specifier: the module is optional and may not exist yet.
-    const spec = './http/routes.js';
-    mod = await import(spec);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes('http/routes')) return undefined;
-    throw err;
-  }
-  return mod.setupControlPlane?.(node);
+/** The HTTP control plane, loaded only when a node runs (operator commands do not need h3). */
+async function loadControlPlane(node: MembershipNode): Promise<ControlPlane> {
+  const { setupControlPlane } = await import('./http/routes.js');
+  return setupControlPlane(node);
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -17,6 +17,7 @@ import { allPeersRouted, countPeers, evaluateHealth, fetchServerHealth, fetchSna
 import { leaderVerdict } from './nats/leader-view.js';
 import { META_NOT_CURRENT, RouteTalk, STALL_REASON, StallWatch } from './nats/stall-watch.js';
 import type { HealthReport, HealthSource, Posture } from './http/healthz.js';
+import { sleep } from '../util/time.js';
 
 export const HEALTH_BUCKET = 'UNIBUS_health';
 /** Cold multi-node starts need the meta group to settle before buckets exist. */
@@ -286,7 +287,6 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
   };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitMetaLeader(monitorPort: number, budgetMs: number): Promise<void> {
   const deadline = Date.now() + budgetMs;

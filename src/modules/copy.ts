@@ -5,7 +5,7 @@ import { chownSpec, readBool, readHostPath, readMode, readString } from './args.
 import { ModuleArgsError } from './errors.js';
 import { statPaths, type PathFacts } from './facts.js';
 import { resolveLocalFile } from './local-files.js';
-import { formatMode } from './print.js';
+import { formatMode } from '../util/format.js';
 import type { Command, FileDiff, Module, ModuleContext, ModulePlan } from './types.js';
 
 /** What copy and template both want on the host. */

@@ -1,6 +1,6 @@
 import { chownSpec, readEnum, readHostPath, readMode, readString } from './args.js';
 import { statPaths } from './facts.js';
-import { formatMode } from './print.js';
+import { formatMode } from '../util/format.js';
 import type { Command, Module, ModulePlan } from './types.js';
 
 const STATES = ['file', 'directory', 'absent', 'touch'] as const;

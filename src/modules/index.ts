@@ -41,7 +41,7 @@ import { set_fact } from './set_fact.js';
 import { template } from './template.js';
 import { wait_for } from './wait_for.js';
 import type { Module } from './types.js';
-import { CLUSTER_MODULES } from './cluster-modules.js';
+import { CLUSTER_MODULES } from './cluster/index.js';
 
 export { runCommand, runCommands, isCommandOk, CommandFailedError, type RunOutcome } from './run.js';
 export { describeCommand, formatFileDiff, fingerprintOf } from './print.js';

@@ -3,6 +3,7 @@ import { createTwoFilesPatch } from 'diff';
 import { isSecret, type Secret } from '../secret.js';
 import { quoteArgv } from '../util/shell.js';
 import type { Command, FileDiff } from './types.js';
+import { formatMode } from '../util/format.js';
 
 // The one place plans and diffs turn into text. Secret bytes never reach it
 // in clear: a Secret prints as its fingerprint, and a command marked secret
@@ -15,10 +16,6 @@ export function fingerprintOf(v: string | Buffer | Secret): string {
   return `<redacted sha256:${h}>`;
 }
 
-/** Octal mode as written in plans: 0644. */
-export function formatMode(mode: number): string {
-  return '0' + (mode & 0o7777).toString(8).padStart(3, '0');
-}
 
 function sha8(b: Buffer): string {
   return createHash('sha256').update(b).digest('hex').slice(0, 8);

@@ -3,7 +3,7 @@
 // 0700 folders, never returned.
 import { rename, rm } from 'node:fs/promises';
 import { PkiError } from './errors.js';
-import { ensurePrivateDir, readIfExists, writeFileAtomic, writeFilesAtomic } from './files.js';
+import { ensurePrivateDir, readIfExists, writePrivateFile, writeFilesAtomic } from './files.js';
 import { VALIDITY } from './layout.js';
 import { SERVER_EKU, ROUTE_EKU } from './plan.js';
 import { fromPem, toPem } from './pem.js';
@@ -105,12 +105,12 @@ export async function applyPki(plan: PkiPlan): Promise<PkiResult> {
         }
         break;
       case 'client-ca-copy':
-        if (a.op === 'write') await writeFileAtomic(f0, toPem('CERTIFICATE', client.der!), 0o600);
+        if (a.op === 'write') await writePrivateFile(f0, toPem('CERTIFICATE', client.der!), 0o600);
         break;
       case 'route-ca-bundle':
         if (a.op === 'write') {
           const pem = toPem('CERTIFICATE', route.der!) + (oldRouteDer ? toPem('CERTIFICATE', oldRouteDer) : '');
-          await writeFileAtomic(f0, pem, 0o600);
+          await writePrivateFile(f0, pem, 0o600);
         }
         break;
       case 'server-cert':

@@ -1,7 +1,7 @@
 // File helpers for key material: private folders, atomic writes with a mode.
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { chmod, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { writeTempBeside } from '../util/fs.js';
 
 /** Create `dir` (and parents) and make sure it is 0700 even if it existed wider. */
 export async function ensurePrivateDir(dir: string): Promise<void> {
@@ -15,24 +15,6 @@ export interface FileWrite {
   mode?: number;
 }
 
-async function writeTemp(w: FileWrite): Promise<string> {
-  await ensurePrivateDir(dirname(w.file));
-  const tmp = join(dirname(w.file), `.${basename(w.file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const mode = w.mode ?? 0o600;
-  const fh = await open(tmp, 'wx', mode);
-  try {
-    await fh.writeFile(w.data);
-    await fh.sync();
-    await fh.chmod(mode); // open()'s mode is filtered by the umask
-  } catch (err) {
-    await fh.close();
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await fh.close();
-  return tmp;
-}
-
 /**
  * Write each file through a temp file in its folder (created with its mode,
  * fsynced), then rename them all over their targets: a reader never sees a
@@ -42,7 +24,10 @@ async function writeTemp(w: FileWrite): Promise<string> {
 export async function writeFilesAtomic(writes: FileWrite[]): Promise<void> {
   const temps: string[] = [];
   try {
-    for (const w of writes) temps.push(await writeTemp(w));
+    for (const w of writes) {
+      await ensurePrivateDir(dirname(w.file));
+      temps.push(await writeTempBeside(w.file, w.data, w.mode ?? 0o600));
+    }
   } catch (err) {
     await Promise.all(temps.map((t) => rm(t, { force: true })));
     throw err;
@@ -50,7 +35,8 @@ export async function writeFilesAtomic(writes: FileWrite[]): Promise<void> {
   for (const [i, w] of writes.entries()) await rename(temps[i]!, w.file);
 }
 
-export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+/** One file of key material: its folder made (or narrowed to) 0700, then written as writeFilesAtomic does. */
+export async function writePrivateFile(file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
   await writeFilesAtomic([{ file, data, mode }]);
 }
 

@@ -4,7 +4,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createUser, fromSeed } from '@nats-io/nkeys';
 import { BadKeyPairError } from './errors.js';
-import { readIfExists, writeFileAtomic } from './files.js';
+import { readIfExists, writePrivateFile } from './files.js';
 
 export interface SecretVerdict {
   op: 'mint' | 'write' | 'reuse';
@@ -26,7 +26,7 @@ export async function judgeClusterPass(file: string): Promise<SecretVerdict> {
 }
 
 export async function mintClusterPass(file: string): Promise<void> {
-  await writeFileAtomic(file, randomBytes(32).toString('hex') + '\n', 0o600);
+  await writePrivateFile(file, randomBytes(32).toString('hex') + '\n', 0o600);
 }
 
 /** Internal nkey: reuse the seed when present; rewrite the public file when it is missing or stale. */
@@ -54,9 +54,9 @@ export async function mintNkey(seedFile: string, pubFile: string, reuseSeed: boo
   } else {
     const kp = createUser();
     pub = kp.getPublicKey();
-    await writeFileAtomic(seedFile, new TextDecoder().decode(kp.getSeed()) + '\n', 0o600);
+    await writePrivateFile(seedFile, new TextDecoder().decode(kp.getSeed()) + '\n', 0o600);
   }
-  await writeFileAtomic(pubFile, pub + '\n', 0o600);
+  await writePrivateFile(pubFile, pub + '\n', 0o600);
   return pub;
 }
 
@@ -93,9 +93,9 @@ export async function mintAdmin(seedFile: string, pubFile: string, reuseSeed: bo
   } else {
     const { privateKey } = generateKeyPairSync('ed25519');
     seedHex = Buffer.from(privateKey.export({ format: 'jwk' }).d!, 'base64url').toString('hex');
-    await writeFileAtomic(seedFile, seedHex + '\n', 0o600);
+    await writePrivateFile(seedFile, seedHex + '\n', 0o600);
   }
   const pub = adminPublicFromSeed(seedHex);
-  await writeFileAtomic(pubFile, pub + '\n', 0o600);
+  await writePrivateFile(pubFile, pub + '\n', 0o600);
   return pub;
 }

@@ -7,6 +7,7 @@ import type { Transport } from '../transport/types.js';
 import type { HostResult, HostStatus } from './events.js';
 import type { Toolkit } from './toolkit.js';
 import type { Task } from './types.js';
+import { sleep as waitMs } from '../util/time.js';
 
 export interface TaskEnv {
   toolkit: Toolkit;
@@ -109,7 +110,7 @@ async function runItem(task: Task, vars: Record<string, unknown>, env: TaskEnv, 
   const transport = task.delegate_to === 'controller' ? env.controller() : hostTransport;
   const retries = Math.min(task.until ? (task.retries ?? 3) : 0, MAX_RETRIES);
   const delayMs = Math.min(task.delay ?? 5, MAX_DELAY_S) * 1000;
-  const sleep = env.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = env.sleep ?? waitMs;
   let ran = false;
   for (let attempt = 1; ; attempt++) {
     let plan: ModulePlan;

@@ -1,4 +1,4 @@
-import { formatModeOctal } from './mode.js';
+import { formatMode } from '../util/format.js';
 
 // Atomic write through a shell on the host, for ssh and for sudo: the content
 // arrives on stdin (so secrets never appear in argv), lands in a 0600 temp
@@ -30,7 +30,7 @@ export function putArgv(path: string, opts: { mode?: number; owner?: string; gro
     PUT_SCRIPT,
     'unibus-put',
     path,
-    opts.mode === undefined ? '' : formatModeOctal(opts.mode),
+    opts.mode === undefined ? '' : formatMode(opts.mode),
     opts.owner ?? '',
     opts.group ?? '',
   ];

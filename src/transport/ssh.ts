@@ -93,7 +93,7 @@ export class SshTransport implements Transport {
     // several keys presents the one we can compare.
     const known = entries.filter((e) => !e.marker && checkHostKey([e], opts.host, port, e.key).ok).map((e) => e.keyType);
     const identityFile = opts.identityFile ?? findDefaultIdentity();
-    if (!identityFile) throw new TransportError(name, 'no identity file given and none of ~/.ssh/id_ed25519, id_ecdsa, id_rsa exists');
+    if (!identityFile) throw new TransportError(name, 'no identity_file for this node and none of ~/.ssh/id_ed25519, id_ecdsa, id_rsa exists');
     let privateKey: string;
     try {
       privateKey = readFileSync(identityFile, 'utf8');

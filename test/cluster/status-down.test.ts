@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadInventory } from '../../src/inventory/load.js';
 import { describeNode } from '../../src/inventory/vars.js';
-import { cluster_verify } from '../../src/modules/cluster-verify.js';
+import { cluster_verify } from '../../src/modules/cluster/verify.js';
 import { fakeHost, makeCtx } from '../modules/helpers.js';
 import { freePortOn, unibus } from './project.js';
 import { ROOT } from './render.js';

@@ -16,6 +16,7 @@ import { AclWatcher } from '../../src/daemon/auth/acl-watch.js';
 import { inboxPrefix } from '../../src/daemon/auth/allowlist.js';
 import { nkeySeedFromRaw } from '../../src/protocol/ed25519.js';
 import type { UnibusClient } from '../../src/client/client.js';
+import { sleep } from '../../src/util/time.js';
 
 const HOSTS = ['127.0.0.44', '127.0.0.45', '127.0.0.46'];
 let servers: TestNatsServer[] = [];
@@ -30,7 +31,6 @@ const admin = makeUser('admin');
 const bob = makeUser('bob');
 const carol = makeUser('carol');
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
   const until = Date.now() + ms;

@@ -8,8 +8,8 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import { ApiError } from '../../src/protocol/errors.js';
 import { ASK_LEADER, FollowedBucket, READ_LEASE_MS, REFRESH_AFTER_MS, WRITE_SETTLE_MS, waitOutReadLeases } from '../../src/daemon/store/follow.js';
+import { sleep } from '../../src/util/time.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A bucket as its stream leader sees it, with a watch that delivers only when told. */
 class FakeBucket {

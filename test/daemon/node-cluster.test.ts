@@ -11,9 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { freePort } from '../helpers/control-nats.js';
 import { makeCa, makeLeaf } from '../helpers/certs.js';
 import { childPid, getHealth, killAllDaemons, spawnDaemon, stopDaemon, waitHealth, type Daemon } from '../helpers/membershipd.js';
+import { sleep } from '../../src/util/time.js';
 
 const HOSTS = ['127.0.0.31', '127.0.0.32', '127.0.0.33'];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Ports { http: number; nats: number; cluster: number }
 

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { freePort } from '../helpers/control-nats.js';
 import { childPid, getHealth, killAllDaemons, spawnDaemon, stopDaemon, waitHealth } from '../helpers/membershipd.js';
+import { sleep } from '../../src/util/time.js';
 
 const HOST = '127.0.0.39';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('lone node of three: 503, secret from env kept out of argv and the child env', { timeout: 120_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'unibus-lone-'));

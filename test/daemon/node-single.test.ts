@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/control-nats.js';
 import { childPid, killAllDaemons, spawnDaemon, waitHealth } from '../helpers/membershipd.js';
+import { sleep } from '../../src/util/time.js';
 
 const HOST = '127.0.0.35';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('single node: healthz, crash recovery, SIGTERM through lame duck', { timeout: 180_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'unibus-node1-'));

@@ -14,11 +14,11 @@ import { ApiError } from '../../src/protocol/errors.js';
 import { claimNonce, nonceHistoryOf } from '../../src/daemon/store/nonces.js';
 import { createJson } from '../../src/daemon/store/kvjson.js';
 import { HISTORY_MARK, HISTORY_NEEDED_MS, NonceHistory, historyId, historyVerdict, lostMark } from '../../src/daemon/store/nonce-history.js';
-import { moveNonces, readReplicas, scaleSteps } from '../../src/cluster/scale.js';
+import { moveNonces, readReplicas, scaleSteps } from '../../src/controller/admin/scale.js';
 import { NONCE_STREAM as NONCES, NONCE_TTL_MS, nonceStorage } from '../../src/daemon/store/buckets.js';
 import { nanos } from '@nats-io/transport-node';
+import { sleep } from '../../src/util/time.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function info(o: { storage?: string; replicas?: number; leader?: string; messages?: number; firstSeq?: number; firstTs?: string; lastSeq?: number; mark?: string }): StreamInfo {
   return {

@@ -10,8 +10,8 @@ import { NatsSupervisor } from '../../src/daemon/nats/supervisor.js';
 import { fetchServerHealth } from '../../src/daemon/nats/monitor.js';
 import { Secret } from '../../src/secret.js';
 import { NATS_BIN, freePort } from '../helpers/control-nats.js';
+import { sleep } from '../../src/util/time.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test("forwards nats-server's warnings and errors (a repeat once), not its info lines, with the route secret scrubbed", async () => {
   const dir = await mkdtemp(join(tmpdir(), 'unibus-sup-'));

@@ -18,8 +18,8 @@ import { makeCa, makeLeaf } from '../helpers/certs.js';
 import { fakeHost, makeCtx } from '../modules/helpers.js';
 import { assertConfigError, catchConfigErrors } from '../fixtures/expect-config.js';
 import { ApiClientError, type UnibusClient } from '../../src/client/client.js';
-import { controllerArgv } from '../../src/cluster/controller.js';
-import { probeNodesOfVars } from '../../src/cluster/nodes.js';
+import { stepArgv } from '../../src/controller/steps/step.js';
+import { probeNodesOfVars } from '../../src/controller/probe/nodes.js';
 import { run as userCmd } from '../../src/daemon/commands/user.js';
 import { connectInternal } from '../../src/daemon/nats/connect.js';
 import { openStoreWithRetry, type Store } from '../../src/daemon/store/buckets.js';
@@ -28,7 +28,7 @@ import { listKeys } from '../../src/daemon/store/kvjson.js';
 import { HANDLE_EXPECTED, HEX32_EXPECTED, ROLE_EXPECTED, SIGN_PUB_TEXT_EXPECTED } from '../../src/protocol/model.js';
 import { addUser, getUser, revokeUser } from '../../src/daemon/store/users.js';
 import { loadInventory } from '../../src/inventory/load.js';
-import { cluster_user } from '../../src/modules/cluster-admin.js';
+import { cluster_user } from '../../src/modules/cluster/admin.js';
 import { ModuleArgsError } from '../../src/modules/errors.js';
 import { nodeFiles } from '../../src/pki/layout.js';
 import { Secret } from '../../src/secret.js';
@@ -176,7 +176,7 @@ async function refusedEverywhere(
     assert.equal(e.message, `cluster_user: ${field.module}: expected ${expected.module}`);
   });
 
-  const step = await runStep(controllerArgv('admin-entry'), stepInput(u));
+  const step = await runStep(stepArgv('admin'), stepInput(u));
   assert.equal(step.code, 1, step.stdout + step.stderr);
   assert.equal(step.stderr, `admin: ${storeMsg}\n`);
 
@@ -225,7 +225,7 @@ test('a bad role (root, or none at the controller step) is refused on every path
   // A step given no role must not default to making an admin.
   const keys = await bucketKeys();
   const other = makeUser('k').sign_pub;
-  const step = await runStep(controllerArgv('admin-entry'), stepInput({ handle: 'frank', signPub: other, role: undefined }));
+  const step = await runStep(stepArgv('admin'), stepInput({ handle: 'frank', signPub: other, role: undefined }));
   assert.equal(step.code, 1, step.stdout + step.stderr);
   assert.equal(step.stderr, `admin: role: expected ${ROLE_EXPECTED}\n`);
   assert.deepEqual(await bucketKeys(), keys);

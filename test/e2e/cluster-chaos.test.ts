@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { openStoreVia } from '../../src/cluster/admin.js';
-import { readJournal } from '../../src/cluster/chaos-journal.js';
-import { probeNodesOf } from '../../src/cluster/nodes.js';
+import { openStoreVia } from '../../src/controller/admin/admin.js';
+import { readJournal } from '../../src/controller/chaos/journal.js';
+import { probeNodesOf } from '../../src/controller/probe/nodes.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { makeProject, type Project } from '../cluster/project.js';
 import { ROOT } from '../cluster/render.js';
@@ -43,7 +43,7 @@ after(async () => {
   const pidFile = join(p?.dir ?? '/nonexistent', 'out', 'chaos', 'workload.pid');
   if (existsSync(pidFile)) {
     const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-    if (pid && isAlive(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('chaos-workload-entry')) process.kill(pid, 'SIGKILL');
+    if (pid && isAlive(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('steps/chaos-workload')) process.kill(pid, 'SIGKILL');
   }
   for (const n of ['n1', 'n2', 'n3']) {
     const f = join(p?.stateOf(n) ?? '/nonexistent', 'nats-server.pid');

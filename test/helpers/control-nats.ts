@@ -10,9 +10,9 @@ import { renderNatsConf, type AllowUser, type NatsConf } from '../../src/daemon/
 export const NATS_BIN = process.env.NATS_SERVER_BIN ?? '/usr/local/bin/nats-server';
 
 import { freePort } from './ports.js';
+import { sleep } from '../../src/util/time.js';
 export { freePort };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class TestNatsServer {
   child: ChildProcess | null = null;

@@ -4,10 +4,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sleep } from '../../src/util/time.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const ENTRY = join(ROOT, 'src/daemon/cli-entry.ts');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface Daemon {
   proc: ChildProcess;

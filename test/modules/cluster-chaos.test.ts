@@ -3,7 +3,7 @@
 // and the workload key and workload modules on the recording fake.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { lostWrites, parseAttempts, parseMarkers, summarizeJournal, type Attempt, type Marker } from '../../src/cluster/chaos-journal.js';
+import { lostWrites, parseAttempts, parseMarkers, summarizeJournal, type Attempt, type Marker } from '../../src/controller/chaos/journal.js';
 import { rawPublicKey } from '../../src/protocol/ed25519.js';
 import { getModule } from '../../src/modules/index.js';
 import { isSecret } from '../../src/secret.js';
@@ -112,7 +112,7 @@ describe('cluster_chaos_workload', () => {
     t.addFile('/proc/4242/cmdline', 'vim\0notes.txt\0');
     const reused = await wl.plan({ state: 'stopped' }, ctx(t));
     assert.deepEqual([reused.changed, reused.commands.length], [false, 0], 'a reused PID is never signalled');
-    t.addFile('/proc/4242/cmdline', '/usr/bin/node\0/u/src/cluster/chaos-workload-entry.ts\0/proj/out/chaos/r/workload.json\0');
+    t.addFile('/proc/4242/cmdline', '/usr/bin/node\0/u/src/controller/steps/chaos-workload.ts\0/proj/out/chaos/r/workload.json\0');
     const stop = await wl.plan({ state: 'stopped' }, ctx(t));
     assert.equal(stop.changed, true);
     const c = stop.commands[0]!;

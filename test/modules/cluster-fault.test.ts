@@ -7,11 +7,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { FAULT_FACT_SCRIPT, FAULT_SIGNAL_SCRIPT, parseFaultFacts, THAW_PID_FILE } from '../../src/modules/cluster-fault.js';
+import { FAULT_FACT_SCRIPT, FAULT_SIGNAL_SCRIPT, parseFaultFacts, THAW_PID_FILE } from '../../src/modules/cluster/fault.js';
 import { getModule } from '../../src/modules/index.js';
 import type { Command } from '../../src/modules/types.js';
 import { FakeTransport } from '../../src/transport/fake.js';
 import { makeCtx } from './helpers.js';
+import { sleep } from '../../src/util/time.js';
 
 const DIR = '/srv/unibus/n1';
 const hex = (argv: string[]) => Buffer.from(argv.join('\0') + '\0').toString('hex');
@@ -119,7 +120,6 @@ describe('cluster_fault scripts, run for real', () => {
   };
   const sig = (action: string, signal: string, hold: string, ...pairs: string[]) =>
     spawnSync('sh', ['-c', FAULT_SIGNAL_SCRIPT, 'unibus-fault', action, signal, hold, join(dir, THAW_PID_FILE), ...pairs], { encoding: 'utf8', timeout: 20_000 });
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   it('the fact script reads the pid files and the command lines', () => {
     const pid = proc(join(dir, 'nats.conf'));

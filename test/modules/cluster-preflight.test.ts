@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PREFLIGHT_SCRIPT } from '../../src/modules/cluster-preflight.js';
+import { PREFLIGHT_SCRIPT } from '../../src/modules/cluster/preflight.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'unibus-preflight-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -41,6 +41,7 @@ process.on('exit', () => {
 });
 
 import { freePort } from '../helpers/ports.js';
+import { sleep } from '../../src/util/time.js';
 export { freePort };
 
 /** `nats-server -t`: throws with the server's own words when the config is invalid. */
@@ -49,7 +50,6 @@ export function checkConfig(configFile: string, bin = NATS_SERVER_BIN): void {
   if (r.status !== 0) throw new Error(`nats-server -t ${configFile} failed: ${r.stderr || r.stdout || r.error}`);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServer> {
   const timeoutMs = opts.timeoutMs ?? 20_000;

@@ -10,6 +10,7 @@ import { fromPem, toPem } from '../../src/pki/pem.js';
 import { exportPrivateKey, generateKeyPair, importPrivateKey, mintCertificate, parseCertificate } from '../../src/pki/x509.js';
 import { checkConfig, freePort, startNatsServer, type NatsServer } from './nats-process.js';
 import { makeWorkdir } from './fixture.js';
+import { sleep } from '../../src/util/time.js';
 
 const A = { name: 'a', hostname: 'a.bus.test', publicIp: '127.0.0.21' };
 const B = { name: 'b', hostname: 'b.bus.test', publicIp: '127.0.0.22' };
@@ -52,7 +53,6 @@ cluster {
   return file;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function numRoutes(s: NatsServer): Promise<number> {
   return (await s.monitor<{ num_routes: number }>('/routez')).num_routes;

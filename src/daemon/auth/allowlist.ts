@@ -3,7 +3,7 @@
 // Users log in to NATS with their signing key as an nkey.
 import { readFile } from 'node:fs/promises';
 import type { AllowUser } from '../nats/conf.js';
-import { writeFileAtomic } from '../nats/identity.js';
+import { writeFileAtomic } from '../../util/fs.js';
 import type { Store } from '../store/buckets.js';
 import { listKeys, readJson } from '../store/kvjson.js';
 import type { MembersRecord } from '../../protocol/model.js';

@@ -1,8 +1,8 @@
 // `membershipd backup --out F`: every bucket and blob into one hash-verified file (0600).
 import { parseArgs } from 'node:util';
-import { writeFileAtomic } from '../nats/identity.js';
+import { writeFileAtomic } from '../../util/fs.js';
 import { backupStore } from '../store/backup.js';
-import { OP_FLAG_HELP, OP_FLAG_SPEC, OperatorError, openOperatorStore, opFlags, runOp } from './opconn.js';
+import { OP_FLAG_HELP, OP_FLAG_SPEC, OperatorError, openOperatorStore, opFlags, runOp } from '../operator.js';
 
 export const USAGE = `membershipd backup --out FILE ${OP_FLAG_HELP}`;
 

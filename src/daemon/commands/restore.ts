@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { checkBackupDoc, restoreStore } from '../store/backup.js';
-import { OP_FLAG_HELP, OP_FLAG_SPEC, OperatorError, openOperatorStore, opFlags, runOp } from './opconn.js';
+import { OP_FLAG_HELP, OP_FLAG_SPEC, OperatorError, openOperatorStore, opFlags, runOp } from '../operator.js';
 
 export const USAGE = `membershipd restore --in FILE [--force] ${OP_FLAG_HELP}`;
 

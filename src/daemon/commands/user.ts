@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { FieldError } from '../../protocol/errors.js';
 import { checkHandle } from '../../protocol/model.js';
 import { addUser, checkNewUser, listUsers, revokeUser } from '../store/users.js';
-import { OP_FLAG_HELP, OP_FLAG_SPEC, OperatorError, openOperatorStore, opFlags, runOp } from './opconn.js';
+import { OP_FLAG_HELP, OP_FLAG_SPEC, OperatorError, openOperatorStore, opFlags, runOp } from '../operator.js';
 
 export const USAGE = [
   `membershipd user add --handle H --sign-pub HEX [--box-pub HEX] --role admin|member ${OP_FLAG_HELP}`,

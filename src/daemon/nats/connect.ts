@@ -9,6 +9,7 @@ import { UnibusError } from '../../errors.js';
 import type { Secret } from '../../secret.js';
 import { installRequestShim } from './request-shim.js';
 import { installWriteBatching } from './write-batch.js';
+import { sleep } from '../../util/time.js';
 
 export class InternalConnectError extends UnibusError {}
 export class BucketOpenError extends UnibusError {}
@@ -51,7 +52,6 @@ export async function connectInternal(o: InternalConnectOptions): Promise<NatsCo
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The bound on creation attempt N (from 0): 0.5 s, then x1.5 each try, at most 5 s. */
 export function attemptTimeoutMs(attempt: number): number {

@@ -2,25 +2,17 @@
 // file, created on first start. Its public key is the one user with full
 // rights in the rendered authorization; the seed never leaves this file and
 // this process's memory.
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
 import { createUser, fromSeed } from '@nats-io/nkeys';
 import { UnibusError } from '../../errors.js';
 import { Secret } from '../../secret.js';
+import { writeFileAtomic } from '../../util/fs.js';
 
 export class IdentityError extends UnibusError {}
 
 export interface InternalIdentity {
   seed: Secret;
   publicKey: string;
-}
-
-/** Writes a file atomically (temp + rename) with the given mode from the start. */
-export async function writeFileAtomic(file: string, data: string | Buffer, mode: number): Promise<void> {
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(tmp, data, { mode, flag: 'wx' });
-  await rename(tmp, file);
 }
 
 export async function loadOrCreateIdentity(file: string): Promise<InternalIdentity> {

@@ -6,9 +6,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { rename, unlink } from 'node:fs/promises';
 import { UnibusError } from '../../errors.js';
 import { renderNatsConf, type AllowUser, type NatsConf } from './conf.js';
-import { writeFileAtomic } from './identity.js';
+import { writeFileAtomic } from '../../util/fs.js';
 import { NatsConfInvalidError, validateConfFile } from './validate.js';
 import { fetchSnapshot } from './monitor.js';
+import { sleep } from '../../util/time.js';
 
 export class SupervisorError extends UnibusError {}
 
@@ -33,7 +34,6 @@ const REPEAT_MS = 30_000;
 /** The answer to the supervisor's own readiness probe while the child starts: not news. */
 const OWN_PROBE = /Healthcheck failed: "failed to be ready for connections/;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class NatsSupervisor {
   #o: SupervisorOptions;

@@ -16,22 +16,9 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { attemptTimeoutMs } from '../nats/connect.js';
 import type { FollowedBuckets } from './follow.js';
+import { BLOB_STORE, BUCKETS, CONTROL_STREAMS, NONCE_STREAM, type BucketId } from './names.js';
 
-export const BUCKETS = {
-  users: 'UNIBUS_users',
-  rooms: 'UNIBUS_rooms',
-  members: 'UNIBUS_members',
-  roomKeys: 'UNIBUS_room_keys',
-  roomsByMember: 'UNIBUS_rooms_by_member',
-  nonces: 'UNIBUS_nonces',
-} as const;
-export type BucketId = keyof typeof BUCKETS;
-export const BLOB_STORE = 'UNIBUS_blobs';
-
-/** Stream names behind the buckets (what /jsz and /healthz report on). */
-export const CONTROL_STREAMS: string[] = [...Object.values(BUCKETS).map((b) => `KV_${b}`), `OBJ_${BLOB_STORE}`];
-/** The nonce bucket's stream: the one every claim writes to, QuorumGuard and NonceHistory read, and scale-r3 may move. */
-export const NONCE_STREAM = `KV_${BUCKETS.nonces}`;
+export { BLOB_STORE, BUCKETS, CONTROL_STREAMS, NONCE_STREAM, type BucketId } from './names.js';
 
 /**
  * Nonces live NONCE_TTL_MS in their bucket; a request is accepted only within

@@ -29,7 +29,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import type { QueuedIterator } from '@nats-io/nats-core';
 import type { MembersRecord, UserRecord } from '../../protocol/model.js';
-import { BUCKETS, type Store } from './buckets.js';
+import { BUCKETS } from './names.js';
 import { readJson, toApiError, type Versioned } from './kvjson.js';
 
 export interface FollowOptions {
@@ -222,13 +222,20 @@ function deepFreeze<V>(v: V): V {
 }
 
 /** The buckets every signed request reads: who the caller is, and who is in the room. */
+/** What following needs of an open store (buckets.ts's Store is one). */
+export interface FollowSource {
+  kv: { users: KV; members: KV };
+  jsm: JetStreamManager;
+  follow?: FollowedBuckets;
+}
+
 export interface FollowedBuckets {
   users: FollowedBucket<UserRecord>;
   members: FollowedBucket<MembersRecord>;
 }
 
 /** Starts following the users and members buckets; reads through the store use the copies from now on. */
-export function followStore(store: Store, o: FollowOptions = {}): FollowedBuckets {
+export function followStore(store: FollowSource, o: FollowOptions = {}): FollowedBuckets {
   const follow: FollowedBuckets = {
     users: new FollowedBucket<UserRecord>(store.kv.users, store.jsm, `KV_${BUCKETS.users}`, o),
     members: new FollowedBucket<MembersRecord>(store.kv.members, store.jsm, `KV_${BUCKETS.members}`, o),
@@ -239,7 +246,7 @@ export function followStore(store: Store, o: FollowOptions = {}): FollowedBucket
   return follow;
 }
 
-export function unfollowStore(store: Store): void {
+export function unfollowStore(store: FollowSource): void {
   store.follow?.users.stop();
   store.follow?.members.stop();
   store.follow = undefined;

@@ -1,0 +1,89 @@
+// The chaos play's controller steps (commands of cluster_chaos_workload and
+// cluster_chaos_mark), with their options as JSON on stdin:
+//   start  spawn the workload detached, record its PID, wait (bounded) for
+//          its first acknowledged write
+//   stop   stop exactly the recorded workload (its command line checked), bounded
+//   mark   append minority_start, hold the window, append minority_end
+import { isAlive } from '../../util/process.js';
+import { runControllerStep } from './step.js';
+import { spawn } from 'node:child_process';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { MARKERS_FILE, WORKLOAD_PROGRAM, WRITES_FILE, workloadPidOf, type Marker } from '../chaos/journal.js';
+import type { WorkloadConfig } from '../chaos/workload.js';
+import { stepArgv } from './step.js';
+import { sleep } from '../../util/time.js';
+
+
+const readOrNull = (file: string) => readFile(file, 'utf8').catch(() => null);
+
+async function start(o: { config: WorkloadConfig; pidFile: string; latestFile: string; ackWithinS: number }): Promise<number> {
+  const { config } = o;
+  mkdirSync(config.runDir, { recursive: true, mode: 0o700 });
+  const cfgFile = join(config.runDir, 'workload.json');
+  writeFileSync(cfgFile, JSON.stringify(config, null, 1) + '\n', { mode: 0o600 });
+  const log = openSync(join(config.runDir, 'workload.log'), 'a', 0o600);
+  const argv = stepArgv(WORKLOAD_PROGRAM, [cfgFile]);
+  // Its own session: the runner's timeout kills the process group of this command, not the workload.
+  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', log, log] });
+  closeSync(log);
+  child.unref();
+  const pid = child.pid!;
+  writeFileSync(o.pidFile, `${pid}\n${cfgFile}\n`, { mode: 0o600 });
+  writeFileSync(o.latestFile, `${config.run}\n`, { mode: 0o600 });
+  const writes = join(config.runDir, WRITES_FILE);
+  const deadline = Date.now() + o.ackWithinS * 1000;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) break;
+    if (existsSync(writes) && /"status":2\d\d/.test(readFileSync(writes, 'utf8'))) {
+      console.log(`workload ${config.run} running (pid ${pid}), journal ${writes}`);
+      return 0;
+    }
+    await sleep(200);
+  }
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  rmSync(o.pidFile, { force: true });
+  const tail = readFileSync(join(config.runDir, 'workload.log'), 'utf8').trim().split('\n').slice(-5).join(' | ');
+  process.stderr.write(`the workload acknowledged no write within ${o.ackWithinS} s: ${tail || 'no output'}\n`);
+  return 1;
+}
+
+async function stop(o: { pidFile: string; graceS: number }): Promise<number> {
+  const pid = await workloadPidOf(await readOrNull(o.pidFile), (p) => readOrNull(`/proc/${p}/cmdline`));
+  if (pid === null) {
+    rmSync(o.pidFile, { force: true });
+    console.log('no workload running');
+    return 0;
+  }
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + o.graceS * 1000;
+  while (isAlive(pid) && Date.now() < deadline) await sleep(100);
+  if (isAlive(pid)) {
+    process.kill(pid, 'SIGKILL');
+    console.log(`workload (pid ${pid}) did not stop in ${o.graceS} s: killed`);
+  } else console.log(`workload (pid ${pid}) stopped`);
+  rmSync(o.pidFile, { force: true });
+  return 0;
+}
+
+async function mark(o: { runDir: string; minority: string; frozen: string[]; holdS: number }): Promise<number> {
+  const file = join(o.runDir, MARKERS_FILE);
+  const put = (m: Marker) => appendFileSync(file, JSON.stringify(m) + '\n', { mode: 0o600 });
+  put({ mark: 'minority_start', at: Date.now(), minority: o.minority, frozen: o.frozen });
+  await sleep(o.holdS * 1000);
+  put({ mark: 'minority_end', at: Date.now(), minority: o.minority });
+  console.log(`${o.minority} held as a minority for ${o.holdS} s (${o.frozen.join(', ')} frozen)`);
+  return 0;
+}
+
+if (process.argv[1] && /steps[\\/]chaos\.[jt]s$/.test(process.argv[1])) {
+  runControllerStep<never>('chaos', async (o) => {
+    switch (process.argv[2]) {
+      case 'start': return start(o);
+      case 'stop': return stop(o);
+      case 'mark': return mark(o);
+      default: throw new Error(`unknown step ${JSON.stringify(process.argv[2])} (expected start, stop or mark)`);
+    }
+  });
+}

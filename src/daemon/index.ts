@@ -1,0 +1,10 @@
+// membershipd's public entry for the controller: what unibus's plays use of
+// the daemon (its bucket names and nonce options, the operator connection,
+// the user writes that check their own input). Everything else under
+// src/daemon is the daemon's own; the layering test holds every other folder
+// of src to this file.
+export { BUCKETS, CONTROL_STREAMS, NONCE_STREAM, nonceBucketOptions, nonceStorage, type NonceStore, type Store } from './store/buckets.js';
+export { HISTORY_MARK, HISTORY_NEEDED_MS, lostMark } from './store/nonce-history.js';
+export { connectInternal } from './nats/connect.js';
+export { openOperatorStore } from './operator.js';
+export { addUser, checkNewUser, getUser } from './store/users.js';

@@ -1,0 +1,242 @@
+// The chaos play's controller steps (delegate_to: controller, run_once):
+//   cluster_chaos_key       the workload user's Ed25519 seed in secrets/ (0600), made once, reused
+//   cluster_chaos_workload  the signed workload started detached (PID recorded) or stopped by that PID
+//   cluster_chaos_served    a bounded wait until every node acknowledges the workload's writes again
+//   cluster_chaos_mark      the minority window's markers in the journal, around a hold
+//   cluster_chaos_check     the journal and a read-back through every node: no acknowledged
+//                           write lost, nothing served without quorum
+// Facts are read through the controller's transport; what changes anything is
+// a command (src/controller/steps/chaos.ts), so check mode only plans it.
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { formatCounts, LATEST_FILE, lostWrites, readJournal, summarizeJournal, WORKLOAD_PID_FILE, workloadPidOf } from '../../controller/chaos/journal.js';
+import type { HttpNode } from '../../controller/chaos/readback.js';
+import type { WorkloadConfig } from '../../controller/chaos/workload.js';
+import { projectDirOf } from '../../controller/paths.js';
+import { stepArgv } from '../../controller/steps/step.js';
+import { probeNodesOfVars } from '../../controller/probe/nodes.js';
+import { rawPublicKey } from '../../protocol/ed25519.js';
+import { Secret } from '../../secret.js';
+import type { Transport } from '../../transport/types.js';
+import { readBool, readSeconds, readString } from '../args.js';
+import { ModuleArgsError } from '../errors.js';
+import type { Module, ModuleContext } from '../types.js';
+import { sleep } from '../../util/time.js';
+
+const chaosDir = (ctx: ModuleContext, out?: unknown) => join(readString('cluster_chaos', 'out', out) ?? join(projectDirOf(ctx.baseDirs), 'out'), 'chaos');
+const httpNodes = (ctx: ModuleContext): HttpNode[] => probeNodesOfVars(ctx.vars.nodes).map((n) => ({ name: n.name, url: `http://${n.ip}:${n.httpPort}` }));
+
+/** A run id: UTC time to the second (room names use it: lowercase, digits, '-'). */
+export function newRunId(now = new Date()): string {
+  return now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}
+
+/** The run named, or the latest one started (out/chaos/latest). */
+async function runOf(t: Transport, dir: string, run: unknown): Promise<string | null> {
+  const named = readString('cluster_chaos', 'run', run);
+  if (named && named !== 'latest') {
+    if (!/^[0-9]{8}-[0-9]{6}$/.test(named)) throw new ModuleArgsError('cluster_chaos', 'run', `${JSON.stringify(named)} is not a run id (expected YYYYMMDD-HHMMSS, a folder of ${dir})`);
+    return named;
+  }
+  const latest = await t.get(join(dir, LATEST_FILE));
+  return latest ? latest.toString('utf8').trim() || null : null;
+}
+
+/** The recorded workload PID when that process is still the workload, read through the transport. */
+export async function runningWorkload(t: Transport, pidFile: string): Promise<number | null> {
+  const text = await t.get(pidFile);
+  return workloadPidOf(text ? text.toString('utf8') : null, async (pid) => (await t.get(`/proc/${pid}/cmdline`).catch(() => null))?.toString('utf8') ?? null);
+}
+
+export const cluster_chaos_key: Module = {
+  name: 'cluster_chaos_key',
+  argsSchema: { type: 'object', additionalProperties: false, properties: { path: { type: 'string' } } },
+  async plan(args, ctx) {
+    const path = readString('cluster_chaos_key', 'path', args.path) ?? join(projectDirOf(ctx.baseDirs), 'secrets', 'chaos.key');
+    const cur = await ctx.transport.get(path);
+    if (cur) {
+      const text = cur.toString('utf8').trim();
+      if (!/^[0-9a-f]{64}$/.test(text)) return { changed: false, failed: true, reason: `${path}: expected a 32-byte Ed25519 seed as 64 lowercase hex digits: not overwritten`, commands: [] };
+      const mode = await ctx.transport.exec({ argv: ['stat', '-c', '%a', path], timeoutMs: 10_000 });
+      const pubkey = rawPublicKey(Buffer.from(text, 'hex')).toString('hex');
+      const result = { path, pubkey };
+      if (mode.code === 0 && mode.stdout.trim() === '600') return { changed: false, reason: `workload key present (sign_pub ${pubkey.slice(0, 12)}…)`, commands: [], result };
+      return { changed: true, reason: `workload key mode ${mode.stdout.trim() || '?'} -> 0600`, commands: [{ kind: 'exec', argv: ['chmod', '0600', path] }], result };
+    }
+    const seed = randomBytes(32);
+    const pubkey = rawPublicKey(seed).toString('hex');
+    return {
+      changed: true,
+      reason: `new workload key ${path} (sign_pub ${pubkey.slice(0, 12)}…)`,
+      commands: [
+        { kind: 'exec', argv: ['mkdir', '-p', '-m', '0700', dirname(path)] },
+        { kind: 'upload', path, content: new Secret(seed.toString('hex') + '\n'), mode: 0o600 },
+      ],
+      result: { path, pubkey },
+    };
+  },
+};
+
+export const cluster_chaos_workload: Module = {
+  name: 'cluster_chaos_workload',
+  argsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      state: { enum: ['started', 'stopped'] },
+      handle: { type: 'string' },
+      key: { type: 'string' },
+      out: { type: 'string' },
+      interval_ms: { type: ['integer', 'string'] },
+      timeout_ms: { type: ['integer', 'string'] },
+      retries: { type: ['integer', 'string'] },
+      max_seconds: { type: ['number', 'string'] },
+    },
+  },
+  async plan(args, ctx) {
+    const dir = chaosDir(ctx, args.out);
+    const pidFile = join(dir, WORKLOAD_PID_FILE);
+    const pid = await runningWorkload(ctx.transport, pidFile);
+    const stop = { kind: 'exec' as const, argv: stepArgv('chaos', ['stop']), stdin: JSON.stringify({ pidFile, graceS: 15 }), timeoutMs: 30_000, label: `stop the workload (pid ${pid}, SIGTERM, SIGKILL after 15 s)` };
+    if (args.state === 'stopped') {
+      const run = await runOf(ctx.transport, dir, undefined);
+      const result = { run, run_dir: run ? join(dir, run) : null, pid };
+      if (pid === null) return { changed: false, reason: 'no workload running', commands: [], result };
+      return { changed: true, reason: `stop the workload (pid ${pid})`, commands: [stop], result };
+    }
+    const handle = readString('cluster_chaos_workload', 'handle', args.handle) ?? 'chaos';
+    const keyFile = readString('cluster_chaos_workload', 'key', args.key, true);
+    const num = (k: string, d: number, max: number) => {
+      const v = args[k] === undefined ? d : Number(args[k]);
+      if (!Number.isInteger(v) || v < 0 || v > max) throw new ModuleArgsError('cluster_chaos_workload', k, `expected an integer between 0 and ${max}, got ${JSON.stringify(args[k])}`);
+      return v;
+    };
+    const run = newRunId();
+    const config: WorkloadConfig = {
+      run,
+      runDir: join(dir, run),
+      nodes: httpNodes(ctx),
+      handle,
+      keyFile,
+      intervalMs: num('interval_ms', 100, 60_000),
+      timeoutMs: num('timeout_ms', 3000, 60_000),
+      retries: num('retries', 2, 10),
+      maxSeconds: readSeconds('cluster_chaos_workload', 'max_seconds', args.max_seconds, 600, 3600),
+      // The `unibus play` process: the workload ends with the run even when no stop task is reached.
+      parentPid: process.pid,
+    };
+    const start = {
+      kind: 'exec' as const,
+      argv: stepArgv('chaos', ['start']),
+      stdin: JSON.stringify({ config, pidFile, latestFile: join(dir, LATEST_FILE), ackWithinS: 30 }),
+      timeoutMs: 45_000,
+      label: `start the workload ${run} as ${handle} through ${config.nodes.map((n) => n.name).join(', ')} (journal ${config.runDir})`,
+    };
+    const result = { run, run_dir: config.runDir };
+    return {
+      changed: true,
+      reason: `${pid === null ? '' : `replace the workload left running (pid ${pid}); `}start the workload ${run}`,
+      commands: [{ kind: 'exec', argv: ['mkdir', '-p', '-m', '0700', dir] }, ...(pid === null ? [] : [stop]), start],
+      result,
+    };
+  },
+};
+
+
+/**
+ * A node that is healthy again may still refuse writes for a while (stream
+ * leaders elected anew): the next fault waits until every node has
+ * acknowledged a write sent after this task began, so that each fault starts
+ * from a cluster that serves. Reads the journal only.
+ */
+export const cluster_chaos_served: Module = {
+  name: 'cluster_chaos_served',
+  argsSchema: { type: 'object', additionalProperties: false, properties: { timeout: { type: ['number', 'string'] }, run: { type: 'string' }, out: { type: 'string' } } },
+  async plan(args, ctx) {
+    if (ctx.check) return { changed: false, reason: 'waits for the workload once it runs', commands: [] };
+    const dir = chaosDir(ctx, args.out);
+    const run = await runOf(ctx.transport, dir, args.run);
+    if (!run) return { changed: false, failed: true, reason: `no workload run in ${dir}`, commands: [] };
+    const since = Date.now();
+    const deadline = since + readSeconds('cluster_chaos_served', 'timeout', args.timeout, 60, 600) * 1000;
+    const nodes = httpNodes(ctx).map((n) => n.name);
+    for (;;) {
+      const { attempts } = readJournal(join(dir, run));
+      const served = new Set(attempts.filter((a) => a.sent_at >= since && a.status >= 200 && a.status < 300).map((a) => a.node));
+      const waiting = nodes.filter((n) => !served.has(n));
+      if (!waiting.length) return { changed: false, reason: `every node acknowledges writes again (${((Date.now() - since) / 1000).toFixed(1)} s)`, commands: [], result: { waited_s: (Date.now() - since) / 1000 } };
+      if (Date.now() >= deadline) return { changed: false, failed: true, reason: `no write acknowledged by ${waiting.join(', ')} within ${((deadline - since) / 1000).toFixed(0)} s`, commands: [] };
+      await sleep(250);
+    }
+  },
+};
+
+export const cluster_chaos_mark: Module = {
+  name: 'cluster_chaos_mark',
+  argsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['minority', 'frozen'],
+    properties: { minority: { type: 'string' }, frozen: { type: 'array', items: { type: 'string' } }, hold: { type: ['number', 'string'] }, run: { type: 'string' }, out: { type: 'string' } },
+  },
+  async plan(args, ctx) {
+    const minority = readString('cluster_chaos_mark', 'minority', args.minority, true);
+    const frozen = (args.frozen as unknown[]).map(String);
+    const holdS = readSeconds('cluster_chaos_mark', 'hold', args.hold, 6, 120);
+    // A window is only a proof when the frozen nodes are a majority of the cluster
+    // (a host that failed an earlier step has left the play and was not frozen).
+    const total = probeNodesOfVars(ctx.vars.nodes).length;
+    if (frozen.includes(minority) || frozen.length * 2 <= total) {
+      return { changed: false, failed: true, reason: `not a minority: ${frozen.length} of ${total} nodes frozen (${frozen.join(', ') || 'none'}), ${minority} left; no window marked`, commands: [] };
+    }
+    const dir = chaosDir(ctx, args.out);
+    const run = await runOf(ctx.transport, dir, args.run);
+    if (!run && !ctx.check) return { changed: false, failed: true, reason: `no workload run in ${dir}: nothing to mark`, commands: [] };
+    const runDir = join(dir, run ?? '<run>');
+    return {
+      changed: true,
+      reason: `${minority} a minority for ${holdS} s (${frozen.join(', ')} frozen)`,
+      commands: [{ kind: 'exec', argv: stepArgv('chaos', ['mark']), stdin: JSON.stringify({ runDir, minority, frozen, holdS }), timeoutMs: (holdS + 30) * 1000, label: `mark the minority window in ${runDir}, hold ${holdS} s` }],
+    };
+  },
+};
+
+export const cluster_chaos_check: Module = {
+  name: 'cluster_chaos_check',
+  argsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { run: { type: 'string' }, handle: { type: 'string' }, key: { type: 'string' }, out: { type: 'string' }, require_window: { type: 'boolean' } },
+  },
+  async plan(args, ctx) {
+    if (ctx.check) return { changed: false, reason: 'checked once the workload has run', commands: [] };
+    const dir = chaosDir(ctx, args.out);
+    const run = await runOf(ctx.transport, dir, args.run);
+    if (!run) return { changed: false, failed: true, reason: `no workload run in ${dir}: nothing to check`, commands: [] };
+    const { attempts, markers } = readJournal(join(dir, run));
+    const s = summarizeJournal(run, attempts, markers, { requireWindow: readBool('cluster_chaos_check', 'require_window', args.require_window, true) });
+    const handle = readString('cluster_chaos_check', 'handle', args.handle) ?? 'chaos';
+    const keyFile = readString('cluster_chaos_check', 'key', args.key) ?? join(projectDirOf(ctx.baseDirs), 'secrets', 'chaos.key');
+    const rooms = [...s.acked_rooms.keys()];
+    const { readBack, readSeedFile } = await import('../../controller/chaos/readback.js');
+    const missing = rooms.length ? await readBack(httpNodes(ctx), handle, await readSeedFile(keyFile), rooms) : {};
+    s.violations.push(...lostWrites(s.acked_rooms, missing));
+    const result = {
+      run,
+      run_dir: join(dir, run),
+      sent: s.sent,
+      acked: s.acked,
+      failed: s.failed,
+      retried: s.retried,
+      refused_without_quorum: s.refused_without_quorum,
+      window: s.window,
+      violations: s.violations,
+    };
+    const counts = `run ${run}: ${formatCounts(s)}; read back ${rooms.length} acknowledged rooms from ${Object.keys(missing).length} nodes`;
+    if (s.violations.length) {
+      const shown = s.violations.slice(0, 10).join('; ') + (s.violations.length > 10 ? `; and ${s.violations.length - 10} more` : '');
+      return { changed: false, failed: true, reason: `${counts}. VIOLATED: ${shown}`, commands: [], result };
+    }
+    return { changed: false, reason: counts, commands: [], result, report: true };
+  },
+};

@@ -1,0 +1,68 @@
+// cluster_stage: uploads controller files (certificates, keys, the route
+// secret, the membershipd bundle) to a node; checksums decide what moves.
+// Unlike copy, a source that an earlier task of the same run creates (the
+// certificates minted by cluster_pki) may be missing in check mode: the file
+// is then predicted as a change, which is what the run will do.
+import { existsSync, readFileSync } from 'node:fs';
+import { Secret } from '../../secret.js';
+import { readHostPath, readMode } from '../args.js';
+import { planFile } from '../copy.js';
+import { statPaths } from '../facts.js';
+import { createHash } from 'node:crypto';
+import { ModuleArgsError } from '../errors.js';
+import type { Command, FileDiff, Module } from '../types.js';
+
+interface Item { src: string; dest: string; mode?: number; secret: boolean }
+
+function readItems(v: unknown): Item[] {
+  if (!Array.isArray(v) || !v.length) throw new ModuleArgsError('cluster_stage', 'files', 'expected a non-empty list of {src, dest, mode?, secret?}');
+  return v.map((x, i) => {
+    const o = x as Record<string, unknown>;
+    if (typeof o?.src !== 'string' || !o.src.startsWith('/')) throw new ModuleArgsError('cluster_stage', `files[${i}].src`, 'expected an absolute controller path');
+    return { src: o.src, dest: readHostPath('cluster_stage', `files[${i}].dest`, o.dest), mode: readMode('cluster_stage', `files[${i}].mode`, o.mode), secret: o.secret === true };
+  });
+}
+
+export const cluster_stage: Module = {
+  name: 'cluster_stage',
+  argsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['files'],
+    properties: { files: { type: 'array', items: { type: 'object' } } },
+  },
+  async plan(args, ctx) {
+    const items = readItems(args.files);
+    const commands: Command[] = [];
+    const diff: FileDiff[] = [];
+    const reasons: string[] = [];
+    const changedFiles: string[] = [];
+    // One fact read for every file: a no-op run costs one round trip, not one per file.
+    const facts = await statPaths(ctx.transport, items.map((it) => it.dest), ctx.become);
+    for (const [i, it] of items.entries()) {
+      if (existsSync(it.src)) {
+        const f = facts[i]!;
+        const sha = createHash('sha256').update(readFileSync(it.src)).digest('hex');
+        if (f.exists && f.type === 'file' && f.sha256 === sha && f.mode === (it.mode ?? (it.secret ? 0o600 : 0o644))) continue;
+      }
+      if (!existsSync(it.src)) {
+        if (!ctx.check) return { changed: false, failed: true, reason: `${it.src} does not exist on the controller`, commands: [] };
+        reasons.push(`${it.dest}: to be created from ${it.src} (made earlier in this run)`);
+        changedFiles.push(it.dest);
+        continue;
+      }
+      const raw = readFileSync(it.src);
+      const content = it.secret ? new Secret(raw) : raw;
+      const p = await planFile('cluster_stage', ctx, { dest: it.dest, content, mode: it.mode ?? (it.secret ? 0o600 : 0o644) });
+      if (p.failed) return p;
+      if (!p.changed) continue;
+      commands.push(...p.commands);
+      diff.push(...(p.diff ?? []));
+      reasons.push(p.reason.includes(it.dest) ? p.reason : `${it.dest}: ${p.reason}`);
+      changedFiles.push(it.dest);
+    }
+    const result = { files: items.length, changed_files: changedFiles };
+    if (!changedFiles.length) return { changed: false, reason: `${items.length} files up to date`, commands: [], result };
+    return { changed: true, reason: reasons.join('; '), commands, diff, result };
+  },
+};
