@@ -8,7 +8,8 @@ import { runCommands } from '../src/modules/run.js';
 import type { ModuleContext } from '../src/modules/types.js';
 import { SshTransport } from '../src/transport/ssh.js';
 import { writeFileSync } from 'node:fs';
-import { startSshd, type TestSshd } from '../test/transport/sshd-harness.js';
+import { startSshd, type TestSshd } from '../test/harness/sshd.js';
+import { DirectReader } from '../src/modules/facts/read.js';
 
 const HOSTS = Number(process.env.HOSTS ?? 3);
 const RUNS = 5;
@@ -30,7 +31,7 @@ async function planAll(hosts: { t: SshTransport; root: string }[], apply: boolea
   let changed = 0;
   await Promise.all(
     hosts.map(async ({ t, root }) => {
-      const ctx: ModuleContext = { transport: t, vars: {}, check: !apply, baseDirs: [], render: () => '', host: t.host };
+      const ctx: ModuleContext = { transport: t, facts: new DirectReader(t), vars: {}, check: !apply, baseDirs: [], render: () => '', host: t.host };
       for (const [mod, args] of tasks(root)) {
         const plan = await getModule(mod).plan(args, ctx);
         if (plan.changed) changed++;

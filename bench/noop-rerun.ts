@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureLab, labSsh, type LabInfo } from '../test/lab/lab.js';
-import { takeExclusive } from '../test/e2e/fixtures-runner/exclusive.js';
+import { takeExclusive } from '../test/harness/exclusive.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ENTRY = "import('./src/cli/main.ts').then((m) => m.main(process.argv.slice(1))).then((c) => process.exit(c))";
@@ -63,7 +63,7 @@ async function inProcess(inv: string): Promise<number> {
   const projectDir = join(inv, '..');
   const out = await runPlaybook({
     playbook: loadPlaybook('site', { projectDir }), playbookName: 'site', inventory, check: false, toolkit: defaultToolkit(),
-    connect: (node) => connectNode(node, { knownHostsFile: String(node.vars.known_hosts), projectDir, acceptNew: false }),
+    connect: (node) => connectNode(node, { knownHosts: String(node.vars.known_hosts), projectDir, acceptNew: false }),
     controller: () => new LocalTransport('controller'),
     pathsOf: (node) => ({ stateDir: String(hostVars(inventory, node).state_dir), logDir: '/var/log/unibus' }),
     baseDirs: [projectDir], emit: () => undefined,

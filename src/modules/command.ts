@@ -2,7 +2,7 @@ import { isSecret, type Secret } from '../secret.js';
 import { splitCommandLine } from '../util/shell.js';
 import { readHostPath, readSeconds, readString, readStringList } from './args.js';
 import { ModuleArgsError } from './errors.js';
-import { pathExists } from './facts.js';
+import { PATH_EXISTS } from './facts/paths.js';
 import type { Command, Module, ModuleContext, ModulePlan } from './types.js';
 
 const schemaProps = {
@@ -25,13 +25,13 @@ async function planRun(name: string, argv: string[], args: Record<string, unknow
   const sudo = ctx.become || undefined;
   if (args.creates !== undefined) {
     const p = readHostPath(name, 'creates', args.creates);
-    if (await pathExists(ctx.transport, p, ctx.become)) {
+    if (await ctx.facts.read(PATH_EXISTS, p, ctx.become)) {
       return { changed: false, reason: `skipped: ${p} exists (creates)`, commands: [], result: { rc: 0, skipped: true } };
     }
   }
   if (args.removes !== undefined) {
     const p = readHostPath(name, 'removes', args.removes);
-    if (!(await pathExists(ctx.transport, p, ctx.become))) {
+    if (!(await ctx.facts.read(PATH_EXISTS, p, ctx.become))) {
       return { changed: false, reason: `skipped: ${p} absent (removes)`, commands: [], result: { rc: 0, skipped: true } };
     }
   }

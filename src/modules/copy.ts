@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isSecret, Secret } from '../secret.js';
-import { chownSpec, readBool, readHostPath, readMode, readString } from './args.js';
+import { readBool, readHostPath, readMode, readString } from './args.js';
 import { ModuleArgsError } from './errors.js';
-import { statPaths, type PathFacts } from './facts.js';
+import { PATH_STAT, pathCommands, type PathFacts } from './facts/paths.js';
 import { resolveLocalFile } from './local-files.js';
 import { formatMode } from '../util/format.js';
 import type { Command, FileDiff, Module, ModuleContext, ModulePlan } from './types.js';
@@ -43,7 +43,7 @@ async function diffFor(ctx: ModuleContext, w: WantedFile, facts: PathFacts): Pro
   const after = asText(w.content);
   if (!facts.exists) return { path: w.dest, before: null, after };
   if (facts.size > MAX_DIFF_BYTES) return { path: w.dest, before: `(${facts.size} bytes, not shown)\n`, after };
-  const old = await ctx.transport.get(w.dest, { sudo: ctx.become });
+  const old = await ctx.facts.content(w.dest, ctx.become);
   return { path: w.dest, before: old ? asText(old) : null, after };
 }
 
@@ -52,7 +52,7 @@ async function diffFor(ctx: ModuleContext, w: WantedFile, facts: PathFacts): Pro
  * differs (sha256), else chmod/chown for what differs, else nothing.
  */
 export async function planFile(module: string, ctx: ModuleContext, w: WantedFile): Promise<ModulePlan> {
-  const [facts] = await statPaths(ctx.transport, [w.dest], ctx.become);
+  const [facts] = await ctx.facts.read(PATH_STAT, [w.dest], ctx.become);
   if (facts!.exists && facts!.type !== 'file') {
     return { changed: false, failed: true, reason: `${w.dest} exists and is not a regular file`, commands: [] };
   }
@@ -73,14 +73,13 @@ export async function planFile(module: string, ctx: ModuleContext, w: WantedFile
   const commands: Command[] = [];
   const reasons: string[] = [];
   if (w.mode !== undefined && facts!.mode !== w.mode) {
-    commands.push({ kind: 'exec', argv: ['chmod', formatMode(w.mode), '--', w.dest], sudo });
+    commands.push(pathCommands.chmod(w.mode, w.dest, sudo));
     reasons.push(`mode ${formatMode(facts!.mode)} -> ${formatMode(w.mode)}`);
   }
   const owner = w.owner && w.owner !== facts!.owner ? w.owner : undefined;
   const group = w.group && w.group !== facts!.group ? w.group : undefined;
-  const spec = chownSpec(owner, group);
-  if (spec) {
-    commands.push({ kind: 'exec', argv: ['chown', spec, '--', w.dest], sudo });
+  if (owner || group) {
+    commands.push(pathCommands.chown(owner, group, w.dest, sudo));
     reasons.push(`owner ${facts!.owner}:${facts!.group} -> ${w.owner ?? facts!.owner}:${w.group ?? facts!.group}`);
   }
   if (!commands.length) return { changed: false, reason: 'up to date', commands, result };

@@ -1,5 +1,5 @@
-import { chownSpec, readEnum, readHostPath, readMode, readString } from './args.js';
-import { statPaths } from './facts.js';
+import { readEnum, readHostPath, readMode, readString } from './args.js';
+import { PATH_STAT, pathCommands } from './facts/paths.js';
 import { formatMode } from '../util/format.js';
 import type { Command, Module, ModulePlan } from './types.js';
 
@@ -32,13 +32,13 @@ export const file: Module = {
     const owner = readString('file', 'owner', args.owner);
     const group = readString('file', 'group', args.group);
     const sudo = ctx.become || undefined;
-    const [facts] = await statPaths(ctx.transport, [path], ctx.become);
+    const [facts] = await ctx.facts.read(PATH_STAT, [path], ctx.become);
     const f = facts!;
     const result = { path, state };
 
     if (state === 'absent') {
       if (!f.exists) return { changed: false, reason: 'already absent', commands: [], result };
-      return { changed: true, reason: `${path} exists`, commands: [{ kind: 'exec', argv: ['rm', '-rf', '--', path], sudo }], result };
+      return { changed: true, reason: `${path} exists`, commands: [pathCommands.remove(path, sudo)], result };
     }
     const wantType = state === 'directory' ? 'directory' : 'file';
     if (f.exists && f.type !== wantType) {
@@ -51,18 +51,18 @@ export const file: Module = {
     const commands: Command[] = [];
     const reasons: string[] = [];
     if (!f.exists) {
-      commands.push({ kind: 'exec', argv: state === 'directory' ? ['mkdir', '-p', '--', path] : ['touch', '--', path], sudo });
+      commands.push(state === 'directory' ? pathCommands.mkdir(path, sudo) : pathCommands.touch(path, sudo));
       reasons.push(`${path} absent`);
     }
     if (mode !== undefined && (!f.exists || f.mode !== mode)) {
-      commands.push({ kind: 'exec', argv: ['chmod', formatMode(mode), '--', path], sudo });
+      commands.push(pathCommands.chmod(mode, path, sudo));
       if (f.exists) reasons.push(`mode ${formatMode(f.mode)} -> ${formatMode(mode)}`);
     }
-    const spec = f.exists
-      ? chownSpec(owner && owner !== f.owner ? owner : undefined, group && group !== f.group ? group : undefined)
-      : chownSpec(owner, group);
-    if (spec) {
-      commands.push({ kind: 'exec', argv: ['chown', spec, '--', path], sudo });
+    // Only what differs: an owner or group already right is not named again.
+    const newOwner = f.exists && owner === f.owner ? undefined : owner;
+    const newGroup = f.exists && group === f.group ? undefined : group;
+    if (newOwner || newGroup) {
+      commands.push(pathCommands.chown(newOwner, newGroup, path, sudo));
       if (f.exists) reasons.push(`owner ${f.owner}:${f.group} -> ${owner ?? f.owner}:${group ?? f.group}`);
     }
     if (!commands.length) return { changed: false, reason: 'up to date', commands, result };

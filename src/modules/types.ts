@@ -1,5 +1,6 @@
 import type { Secret } from '../secret.js';
 import type { Transport } from '../transport/types.js';
+import type { FactReader, PathEffect } from './facts/types.js';
 
 /**
  * Commands are data: a module never runs anything, it returns what to run.
@@ -24,6 +25,8 @@ export type Command =
       okCodes?: number[];
       /** Short human form for plans when argv is a long script (the printer shows it instead). */
       label?: string;
+      /** What it does to path facts (facts/types.ts): check mode applies it to its model of the host. */
+      effect?: PathEffect;
     }
   | {
       kind: 'upload';
@@ -46,6 +49,12 @@ export interface FileDiff {
 
 export interface ModuleContext {
   transport: Transport;
+  /**
+   * Reads the host's facts (facts/): straight, batched, or in check mode as
+   * the changes planned so far would leave the host. Modules read path
+   * facts here, never by exec'ing their argv themselves.
+   */
+  facts: FactReader;
   /** The node's resolved variables (inventory + play + role defaults + registered). */
   vars: Record<string, unknown>;
   check: boolean;
@@ -84,10 +93,16 @@ export interface ModulePlan {
 }
 
 /**
- * A task module. `plan` reads facts through the transport (read-only commands
- * only) and compares them with what `args` want. Check mode and apply both
- * call `plan`; apply then runs the commands and may call `after` to collect
- * results (command/shell output).
+ * A task module. `plan` reads facts (ctx.facts, or read-only commands through
+ * the transport for facts not yet typed) and compares them with what `args`
+ * want. Check mode and apply both call `plan`; apply then runs the commands.
+ *
+ * The rule: `plan()` only reads, and within a time bound. Waiting for a state
+ * and reading a result back are commands (a host command, or a controller step
+ * from src/controller/steps) that apply runs and check mode predicts, as
+ * wait_for does. cluster_verify, cluster_chaos_served and cluster_chaos_check
+ * still wait or read back inside plan(); they are the known exceptions, to be
+ * moved into steps.
  */
 export interface Module<A = Record<string, unknown>> {
   name: string;

@@ -4,7 +4,8 @@ import { mapLimit } from '../util/process.js';
 import type { NodeSpec } from '../inventory/types.js';
 import type { Transport } from '../transport/types.js';
 import type { Emit, HostStatus } from './events.js';
-import type { CheckOverlay } from './check-overlay.js';
+import type { FactReader } from '../modules/facts/types.js';
+import type { CheckModeReader } from './facts-check.js';
 import { Lookahead } from './execute-lookahead.js';
 import { conditionsHold, HostUnreachableError, planTask, runTask, type TaskEnv, type TaskRun } from './execute-task.js';
 import { handlerNames, handlersFor, type PendingStore } from './handlers.js';
@@ -32,8 +33,10 @@ export interface HostState {
   pendingNames: string[];
   /** Plans made ahead for this play's tasks (see execute-lookahead.ts). */
   lookahead?: Lookahead;
-  /** Check mode: the host seen through the changes planned so far (transport is this overlay then). */
-  overlay?: CheckOverlay;
+  /** Reads the host's facts (batched; in check mode, the overlay). Absent: read straight from the transport. */
+  facts?: FactReader;
+  /** Check mode: the host's facts as the changes planned so far would leave them (facts is this overlay then). */
+  overlay?: CheckModeReader;
 }
 
 export interface PlayEnv extends TaskEnv, TagFilter {
@@ -78,7 +81,7 @@ function record(env: PlayEnv, task: Task, r: TaskRun, handler: boolean, counted 
 function taskEnv(task: Task, h: HostState, env: PlayEnv): TaskEnv {
   const baseDirs = task.roleDir ? [task.roleDir, ...env.baseDirs] : env.baseDirs;
   const beforeChange = async (names: string[]) => h.pending?.add(names, env.playbook);
-  return { ...env, baseDirs, become: h.become, beforeChange };
+  return { ...env, baseDirs, become: h.become, beforeChange, facts: h.facts };
 }
 
 /** The lookahead's planner for host h: the same planTask the task itself would call. */

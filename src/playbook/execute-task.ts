@@ -8,6 +8,8 @@ import type { HostResult, HostStatus } from './events.js';
 import type { Toolkit } from './toolkit.js';
 import type { Task } from './types.js';
 import { sleep as waitMs } from '../util/time.js';
+import type { FactReader } from '../modules/facts/types.js';
+import { DirectReader } from '../modules/facts/read.js';
 
 export interface TaskEnv {
   toolkit: Toolkit;
@@ -21,6 +23,8 @@ export interface TaskEnv {
   /** --diff: modules fetch current content to show diffs. */
   diff: boolean;
   sleep?: (ms: number) => Promise<void>;
+  /** The host's fact reader (batched, or check mode's overlay); absent, or for delegate_to: controller, facts are read straight. */
+  facts?: FactReader;
   /**
    * Apply mode: called before the commands of a task that notifies handlers
    * run, so the notification is on the host before the change is (a run
@@ -92,8 +96,9 @@ function untilHolds(tk: Toolkit, task: Task, vars: Record<string, unknown>, fail
 export function planTask(task: Task, vars: Record<string, unknown>, env: TaskEnv, transport: Transport, host: string, check: boolean): Promise<ModulePlan> {
   const tk = env.toolkit;
   const args = tk.renderValue(task.args, vars, task.pos) as Record<string, unknown>;
+  const facts = env.facts && task.delegate_to !== 'controller' ? env.facts : new DirectReader(transport);
   const ctx = {
-    transport, vars, check, baseDirs: env.baseDirs, render: tk.renderTemplate, host, become: env.become, diff: env.diff,
+    transport, facts, vars, check, baseDirs: env.baseDirs, render: tk.renderTemplate, host, become: env.become, diff: env.diff,
     evaluate: (expr: string, v: Record<string, unknown>) => tk.evalCondition(expr, v, task.pos),
   };
   return tk.getModule(task.module).plan(args, ctx);

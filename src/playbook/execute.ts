@@ -5,8 +5,8 @@ import { UnibusError } from '../errors.js';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 import type { Transport } from '../transport/types.js';
 import { auditLine } from './audit.js';
-import { CheckOverlay } from './check-overlay.js';
-import { BatchingTransport } from './execute-batch.js';
+import { CheckModeReader, CheckModeTransport } from './facts-check.js';
+import { BatchingReader } from './facts-read.js';
 import type { Emit } from './events.js';
 import { runPlay, type HostState, type PlayEnv } from './execute-play.js';
 import { mapLimit } from '../util/process.js';
@@ -139,10 +139,11 @@ async function runConnected(o: RunOptions, hosts: HostState[], recap: Recap, for
 
   try {
     for (const h of hosts) {
-      h.transport = new BatchingTransport(h.transport);
+      h.facts = new BatchingReader(h.transport);
       if (o.check) {
-        h.overlay = new CheckOverlay(h.transport, h.node.user);
-        h.transport = h.overlay;
+        h.overlay = new CheckModeReader(h.facts, h.node.user);
+        h.facts = h.overlay;
+        h.transport = new CheckModeTransport(h.transport);
       }
       const list = parsePending(pendingFiles.get(h.name) ?? null);
       h.pendingNames = list.map((p) => p.handler);

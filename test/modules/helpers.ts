@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
-import { STAT_SCRIPT } from '../../src/modules/facts.js';
+import { PATH_STAT } from '../../src/modules/facts/paths.js';
+import { DirectReader } from '../../src/modules/facts/read.js';
 import type { ModuleContext } from '../../src/modules/types.js';
-import { FakeTransport } from '../../src/transport/fake.js';
+import { FakeTransport } from '../harness/fake-transport.js';
+
+/** The stat script's text, as the fact sends it. */
+const STAT_SCRIPT = PATH_STAT.argv([])[2];
 
 const TYPE_NAME = { file: 'regular file', directory: 'directory' } as const;
 
@@ -32,6 +36,7 @@ export function fakeHost(host = 'h1'): FakeTransport {
 export function makeCtx(t: FakeTransport, over: Partial<ModuleContext> = {}): ModuleContext {
   return {
     transport: t,
+    facts: new DirectReader(over.transport ?? t),
     vars: {},
     check: false,
     baseDirs: [],

@@ -7,6 +7,7 @@ import { getModule } from '../../src/modules/index.js';
 import { runCommands } from '../../src/modules/run.js';
 import type { ModuleContext } from '../../src/modules/types.js';
 import { LocalTransport } from '../../src/transport/local.js';
+import { DirectReader } from '../../src/modules/facts/read.js';
 
 // The fact scripts for real: plan on this machine, apply, plan again -> nothing to do.
 const dir = mkdtempSync(join(tmpdir(), 'unibus-converge-'));
@@ -14,6 +15,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const t = new LocalTransport();
 const ctx: ModuleContext = {
   transport: t,
+  facts: new DirectReader(t),
   vars: {},
   check: false,
   baseDirs: [],

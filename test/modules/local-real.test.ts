@@ -9,6 +9,7 @@ import { getModule } from '../../src/modules/index.js';
 import { runCommands } from '../../src/modules/run.js';
 import type { ModuleContext } from '../../src/modules/types.js';
 import { LocalTransport } from '../../src/transport/local.js';
+import { DirectReader } from '../../src/modules/facts/read.js';
 
 // The fact and action scripts of package, service (process manager) and
 // wait_for, run for real on this machine through the local transport.
@@ -26,7 +27,7 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 const t = new LocalTransport();
-const ctx: ModuleContext = { transport: t, vars: {}, check: false, baseDirs: [], render: () => '', host: 'controller' };
+const ctx: ModuleContext = { transport: t, facts: new DirectReader(t), vars: {}, check: false, baseDirs: [], render: () => '', host: 'controller' };
 
 function state(pid: number): string {
   try {

@@ -272,7 +272,8 @@ test('check mode sees the changes earlier tasks would make: predictions that dep
 });
 
 test('a no-op run reads the facts of consecutive file tasks in one exec per host', async () => {
-  const { STAT_SCRIPT } = await import('../../src/modules/facts.js');
+  const { PATH_STAT } = await import('../../src/modules/facts/paths.js');
+  const STAT_SCRIPT = PATH_STAT.argv([])[2];
   const lab = fakeLab(1);
   const t = lab.hosts.get('n1')!;
   const plays = [play(['a', 'b', 'c', 'd', 'e'].map((x) => writeFile(`/etc/${x}`, x)))];

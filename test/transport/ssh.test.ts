@@ -10,7 +10,8 @@ import { Secret } from '../../src/secret.js';
 import { createServer, type AddressInfo } from 'node:net';
 import { ExecTimeoutError, HostKeyError, TransportError } from '../../src/transport/errors.js';
 import { SshTransport } from '../../src/transport/ssh.js';
-import { keygen, startSshd, type TestSshd } from './sshd-harness.js';
+import { keygen, startSshd, type TestSshd } from '../harness/sshd.js';
+import { DirectReader } from '../../src/modules/facts/read.js';
 
 let sshd: TestSshd;
 let t: SshTransport;
@@ -110,7 +111,7 @@ describe('ssh transport on a real sshd', () => {
   });
 
   it('modules converge over ssh (fact script through the quoting)', async () => {
-    const ctx = { transport: t, vars: {}, check: false, baseDirs: [], render: () => '', host: 'n1' };
+    const ctx = { transport: t, facts: new DirectReader(t), vars: {}, check: false, baseDirs: [], render: () => '', host: 'n1' };
     const dest = join(sshd.dir, 'conf d', 'a b.conf');
     const dirPlan = await getModule('file').plan({ path: join(sshd.dir, 'conf d'), state: 'directory', mode: '0700' }, ctx);
     assert.equal((await runCommands(t, dirPlan.commands)).error, undefined);

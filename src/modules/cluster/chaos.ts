@@ -53,7 +53,7 @@ export const cluster_chaos_key: Module = {
   argsSchema: { type: 'object', additionalProperties: false, properties: { path: { type: 'string' } } },
   async plan(args, ctx) {
     const path = readString('cluster_chaos_key', 'path', args.path) ?? join(projectDirOf(ctx.baseDirs), 'secrets', 'chaos.key');
-    const cur = await ctx.transport.get(path);
+    const cur = await ctx.facts.content(path);
     if (cur) {
       const text = cur.toString('utf8').trim();
       if (!/^[0-9a-f]{64}$/.test(text)) return { changed: false, failed: true, reason: `${path}: expected a 32-byte Ed25519 seed as 64 lowercase hex digits: not overwritten`, commands: [] };

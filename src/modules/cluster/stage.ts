@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Secret } from '../../secret.js';
 import { readHostPath, readMode } from '../args.js';
 import { planFile } from '../copy.js';
-import { statPaths } from '../facts.js';
+import { PATH_STAT } from '../facts/paths.js';
 import { createHash } from 'node:crypto';
 import { ModuleArgsError } from '../errors.js';
 import type { Command, FileDiff, Module } from '../types.js';
@@ -38,7 +38,7 @@ export const cluster_stage: Module = {
     const reasons: string[] = [];
     const changedFiles: string[] = [];
     // One fact read for every file: a no-op run costs one round trip, not one per file.
-    const facts = await statPaths(ctx.transport, items.map((it) => it.dest), ctx.become);
+    const facts = await ctx.facts.read(PATH_STAT, items.map((it) => it.dest), ctx.become);
     for (const [i, it] of items.entries()) {
       if (existsSync(it.src)) {
         const f = facts[i]!;
