@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { rawPublicKey } from '../src/client/index.js';
 import { ensureLab, labSsh, type LabInfo } from '../test/lab/lab.js';
-import { makeProject } from '../test/cluster/project.js';
-import { play } from '../test/e2e/fixtures-runner/cli.js';
+import { makeProject } from '../test/harness/project.js';
+import { play } from '../test/harness/play.js';
 
 const CLEAN = 'systemctl disable --now membershipd 2>/dev/null; rm -f /etc/systemd/system/membershipd.service; systemctl daemon-reload; rm -rf /var/lib/unibus; true';
 const PURGE = 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -q nodejs nats-server >/dev/null 2>&1; true';

@@ -19,7 +19,7 @@ import { registerV1Routes } from '../src/daemon/http/routes.js';
 import type { Store } from '../src/daemon/store/buckets.js';
 import type { MembersRecord, UserRecord } from '../src/protocol/model.js';
 import { UnibusClient } from '../src/client/client.js';
-import { makeUser } from '../test/helpers/control-plane.js';
+import { makeUser } from '../test/harness/control-plane.js';
 import { membershipdNodeFlags, sleep } from './lib/cluster.js';
 import { cpuSecs, drive, pct, timed, whyText } from './lib/stats.js';
 

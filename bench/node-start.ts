@@ -12,7 +12,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { openBucketWithRetry, retryWithin } from '../src/daemon/nats/connect.js';
-import { killAllDaemons, stopDaemon } from '../test/helpers/membershipd.js';
+import { killAllDaemons, stopDaemon } from '../test/harness/membershipd.js';
 import { allHealthy, buildDaemon, healthy, internalConnect, median, rssMb, sleep, startCluster, until } from './lib/cluster.js';
 
 const HOSTS = ['127.0.0.31', '127.0.0.32', '127.0.0.33'];

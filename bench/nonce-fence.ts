@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { ApiClientError, UnibusClient } from '../src/client/index.js';
 import { openStoreWithRetry } from '../src/daemon/store/buckets.js';
 import { addUser } from '../src/daemon/store/users.js';
-import { makeUser } from '../test/helpers/control-plane.js';
-import { childPid, killAllDaemons, spawnDaemon, stopDaemon } from '../test/helpers/membershipd.js';
+import { makeUser } from '../test/harness/control-plane.js';
+import { childPid, killAllDaemons, spawnDaemon, stopDaemon } from '../test/harness/membershipd.js';
 import { allHealthy, buildDaemon, internalConnect, nonceStoreEnv, sleep, startCluster } from './lib/cluster.js';
 
 const NONCE_STORE = nonceStoreEnv('memory');

@@ -2,7 +2,7 @@
 // process per node, with the node flags membershipd runs with.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { freePort } from '../../test/helpers/control-nats.js';
+import { freePort } from '../../test/harness/ports.js';
 import { membershipdNodeFlags, type Run } from './cluster.js';
 
 export interface BareServers {

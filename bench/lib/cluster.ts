@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
-import { freePort } from '../../test/helpers/control-nats.js';
-import { makeCa, makeLeaf } from '../../test/helpers/certs.js';
+import { freePort } from '../../test/harness/ports.js';
+import { makeCa, makeLeaf } from '../../test/harness/certs.js';
 import { isNonceStore, type NonceStore } from '../../src/daemon/store/buckets.js';
-import { spawnDaemon, type Daemon } from '../../test/helpers/membershipd.js';
+import { spawnDaemon, type Daemon } from '../../test/harness/membershipd.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

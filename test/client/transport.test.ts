@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { UnibusClient } from '../../src/client/client.js';
-import { makeUser } from '../helpers/control-plane.js';
+import { makeUser } from '../harness/control-plane.js';
 
 const user = makeUser('alice');
 const servers: Server[] = [];

@@ -17,8 +17,8 @@ import { probeCluster, readHealth, type ClusterReport, type ProbeNode } from '..
 import { connectInternal } from '../../src/daemon/nats/connect.js';
 import { nodeFiles } from '../../src/pki/layout.js';
 import { describeNetError } from '../../src/util/net-cause.js';
-import { makeCa } from '../helpers/certs.js';
-import { freePort } from '../helpers/ports.js';
+import { makeCa } from '../harness/certs.js';
+import { freePort } from '../harness/ports.js';
 
 const HOST = '127.0.0.1';
 

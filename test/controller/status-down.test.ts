@@ -2,8 +2,9 @@
 // nodes on 127.0.0.11-13) on free ports, nothing listening. Each node gets one
 // line with the cause and its address, in text and in --json, and nothing
 // that merely follows from the nodes being down; `play verify`'s task
-// (cluster_verify) reports the same lines.
+// (cluster_verify) reports the same lines, and leaves any wait to its step.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,8 +13,9 @@ import { loadInventory } from '../../src/inventory/load.js';
 import { describeNode } from '../../src/inventory/vars.js';
 import { cluster_verify } from '../../src/modules/cluster/verify.js';
 import { fakeHost, makeCtx } from '../modules/helpers.js';
-import { freePortOn, unibus } from './project.js';
-import { ROOT } from './render.js';
+import { freePortOn } from '../harness/ports.js';
+import { unibus } from '../harness/project.js';
+import { ROOT } from '../harness/root.js';
 
 const IPS = ['127.0.0.11', '127.0.0.12', '127.0.0.13'];
 
@@ -67,5 +69,20 @@ describe('unibus status on a cluster that is down', () => {
     const plan = await cluster_verify.plan({ timeout: 0 }, makeCtx(fakeHost('controller'), { vars, baseDirs: [dir] }));
     assert.equal(plan.failed, true);
     assert.equal(plan.reason, `drift: ${['n1', 'n2', 'n3'].map((n, i) => `${n}: /healthz unreachable: connection refused at ${IPS[i]}:${httpPort}`).join('; ')}`);
+  });
+
+  it('with a timeout, plan() only probes once and leaves the wait to a step that fails at its bound', { timeout: 60_000 }, async () => {
+    const inv = loadInventory(inventory);
+    const vars = { cluster: inv.cluster, nodes: inv.nodes.map((n) => describeNode(inv, n)) };
+    const t0 = Date.now();
+    const plan = await cluster_verify.plan({ timeout: 2 }, makeCtx(fakeHost('controller'), { vars, baseDirs: [dir] }));
+    assert.ok(Date.now() - t0 < 2000, 'plan did not wait out the 2 s bound');
+    assert.equal(plan.failed, undefined);
+    assert.match(plan.reason, /^waiting up to 2 s for: n1: \/healthz unreachable: connection refused at/);
+    const wait = plan.commands[0];
+    assert.ok(wait?.kind === 'exec' && typeof wait.stdin === 'string' && wait.argv.some((a) => /steps[\\/]verify\.[jt]s$/.test(a)), JSON.stringify(wait));
+    const r = spawnSync(wait.argv[0]!, wait.argv.slice(1), { input: wait.stdin, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^drift after 2 s: n1: \/healthz unreachable: connection refused at 127\.0\.0\.11:\d+; n2: /);
   });
 });

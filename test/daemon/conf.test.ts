@@ -7,7 +7,7 @@ import { createUser } from '@nats-io/nkeys';
 import { injectRouteAuth, renderNatsConf, type NatsConf } from '../../src/daemon/nats/conf.js';
 import { checkNatsVersion, parseNatsVersion, validateConfFile, NatsConfInvalidError } from '../../src/daemon/nats/validate.js';
 import { Secret } from '../../src/secret.js';
-import { makeCa, makeLeaf } from '../helpers/certs.js';
+import { makeCa, makeLeaf } from '../harness/certs.js';
 
 const BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
 const internal = createUser().getPublicKey();

@@ -12,7 +12,7 @@ import { runPreflight } from '../../src/daemon/preflight.js';
 import { startNode, type MembershipNode } from '../../src/daemon/node.js';
 import { createControlApp, toFetchHandler } from '../../src/daemon/http/app.js';
 import { NatsConfInvalidError } from '../../src/daemon/nats/validate.js';
-import { freePort } from '../helpers/control-nats.js';
+import { freePort } from '../harness/ports.js';
 
 const HOST = '127.0.0.38';
 

@@ -8,9 +8,9 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { freePort } from '../helpers/control-nats.js';
-import { makeCa, makeLeaf } from '../helpers/certs.js';
-import { childPid, getHealth, killAllDaemons, spawnDaemon, stopDaemon, waitHealth, type Daemon } from '../helpers/membershipd.js';
+import { freePort } from '../harness/ports.js';
+import { makeCa, makeLeaf } from '../harness/certs.js';
+import { childPid, getHealth, killAllDaemons, spawnDaemon, stopDaemon, waitHealth, type Daemon } from '../harness/membershipd.js';
 import { sleep } from '../../src/util/time.js';
 
 const HOSTS = ['127.0.0.31', '127.0.0.32', '127.0.0.33'];

@@ -8,9 +8,10 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, makeServers, startServers, stopServers, type TestNatsServer } from '../helpers/control-nats.js';
-import { makeInternal } from '../helpers/control-plane.js';
-import { childPid, killAllDaemons, spawnDaemon, stopDaemon, waitHealth } from '../helpers/membershipd.js';
+import { makeServers, startServers, stopServers, type TestNatsServer } from '../harness/nats-server.js';
+import { freePort } from '../harness/ports.js';
+import { makeInternal } from '../harness/control-plane.js';
+import { childPid, killAllDaemons, spawnDaemon, stopDaemon, waitHealth } from '../harness/membershipd.js';
 
 const HOST = '127.0.0.36';
 

@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { freePort } from '../helpers/control-nats.js';
-import { childPid, getHealth, killAllDaemons, spawnDaemon, stopDaemon, waitHealth } from '../helpers/membershipd.js';
+import { freePort } from '../harness/ports.js';
+import { childPid, getHealth, killAllDaemons, spawnDaemon, stopDaemon, waitHealth } from '../harness/membershipd.js';
 import { sleep } from '../../src/util/time.js';
 
 const HOST = '127.0.0.39';

@@ -7,9 +7,9 @@ import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../helpers/control-nats.js';
-import { makeCa, makeLeaf } from '../helpers/certs.js';
-import { killAllDaemons, runToExit } from '../helpers/membershipd.js';
+import { freePort } from '../harness/ports.js';
+import { makeCa, makeLeaf } from '../harness/certs.js';
+import { killAllDaemons, runToExit } from '../harness/membershipd.js';
 
 const HOST = '127.0.0.37';
 const SECRET = 'hunter2-do-not-print';

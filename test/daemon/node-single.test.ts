@@ -5,8 +5,8 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../helpers/control-nats.js';
-import { childPid, killAllDaemons, spawnDaemon, waitHealth } from '../helpers/membershipd.js';
+import { freePort } from '../harness/ports.js';
+import { childPid, killAllDaemons, spawnDaemon, waitHealth } from '../harness/membershipd.js';
 import { sleep } from '../../src/util/time.js';
 
 const HOST = '127.0.0.35';

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { NatsSupervisor } from '../../src/daemon/nats/supervisor.js';
 import { fetchServerHealth } from '../../src/daemon/nats/monitor.js';
 import { Secret } from '../../src/secret.js';
-import { NATS_BIN, freePort } from '../helpers/control-nats.js';
+import { NATS_BIN } from '../harness/nats-server.js';
+import { freePort } from '../harness/ports.js';
 import { sleep } from '../../src/util/time.js';
 
 

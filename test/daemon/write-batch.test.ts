@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { NodeTransport } from '@nats-io/transport-node/lib/node_transport.js';
 import { installWriteBatching } from '../../src/daemon/nats/write-batch.js';
 import { connectInternal } from '../../src/daemon/nats/connect.js';
-import { makeServers, stopServers } from '../helpers/control-nats.js';
+import { makeServers, stopServers } from '../harness/nats-server.js';
 
 assert.equal(installWriteBatching(), true);
 

@@ -14,9 +14,9 @@ import { openStoreVia } from '../../src/controller/admin/admin.js';
 import { readJournal } from '../../src/controller/chaos/journal.js';
 import { probeNodesOf } from '../../src/controller/probe/nodes.js';
 import { loadInventory } from '../../src/inventory/load.js';
-import { makeProject, type Project } from '../cluster/project.js';
-import { ROOT } from '../cluster/render.js';
-import { play, type PlayRun } from './fixtures-runner/cli.js';
+import { makeProject, type Project } from '../harness/project.js';
+import { ROOT } from '../harness/root.js';
+import { play, type PlayRun } from '../harness/play.js';
 
 const IPS = ['127.0.0.21', '127.0.0.22', '127.0.0.23'];
 let p: Project;

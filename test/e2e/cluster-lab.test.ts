@@ -20,9 +20,9 @@ import { loadInventory } from '../../src/inventory/load.js';
 import { waitFor } from '../lab/exec.js';
 import { ensureLab, holdLabLock, labSsh, type LabInfo } from '../lab/lab.js';
 import { describeOnLab } from '../lab/suite.js';
-import { makeProject, unibus, type Project } from '../cluster/project.js';
-import { startWriter } from '../cluster/writer.js';
-import { play, type PlayRun } from './fixtures-runner/cli.js';
+import { makeProject, unibus, type Project } from '../harness/project.js';
+import { startWriter } from '../harness/writer.js';
+import { play, type PlayRun } from '../harness/play.js';
 
 const CLEAN = 'systemctl disable --now membershipd 2>/dev/null; rm -f /etc/systemd/system/membershipd.service; systemctl unmask nats-server.service 2>/dev/null; systemctl daemon-reload; rm -rf /var/lib/unibus; true';
 

@@ -10,14 +10,14 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { ApiClientError, UnibusClient, rawPublicKey } from '../../src/client/index.js';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { play, type PlayRun } from './fixtures-runner/cli.js';
+import { play, type PlayRun } from '../harness/play.js';
 import { Kvm } from '@nats-io/kv';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connectCluster } from '../../src/controller/probe/probe.js';
 import { probeNodesOf } from '../../src/controller/probe/nodes.js';
 import { loadInventory } from '../../src/inventory/load.js';
-import { makeProject, pidOf, unibus, type Project } from '../cluster/project.js';
-import { ROOT } from '../cluster/render.js';
+import { makeProject, pidOf, unibus, type Project } from '../harness/project.js';
+import { ROOT } from '../harness/root.js';
 
 const NODES = ['n1', 'n2', 'n3'];
 let p: Project;

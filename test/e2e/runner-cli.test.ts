@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { play } from './fixtures-runner/cli.js';
+import { play } from '../harness/play.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'unibus-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -101,7 +101,7 @@ test('--tags that no task carries: a warning naming the tags there are, on stder
 });
 
 test('SIGINT: the command in flight finishes, later tasks do not run, the lease is released, exit 130', async () => {
-  const { startPlay } = await import('./fixtures-runner/cli.js');
+  const { startPlay } = await import('../harness/play.js');
   writeFileSync(
     join(dir, 'playbooks', 'slow.yaml'),
     `- name: slow\n  hosts: all\n  tasks:\n    - name: wait\n      command: { argv: [sleep, "2"] }\n    - name: after\n      command: { argv: [touch, "${dir}/after-ran"] }\n`,
@@ -119,7 +119,7 @@ test('SIGINT: the command in flight finishes, later tasks do not run, the lease 
 });
 
 test('check mode on a real shell: tasks that depend on earlier changes are predicted as apply then does', async () => {
-  const { outcomes } = await import('./fixtures-runner/cli.js');
+  const { outcomes } = await import('../harness/play.js');
   const root = join(dir, 'dep');
   writeFileSync(
     join(dir, 'playbooks', 'dep.yaml'),

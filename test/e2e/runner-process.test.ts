@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { outcomes, play } from './fixtures-runner/cli.js';
+import { outcomes, play } from '../harness/play.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'unibus-proc-'));
 const inv = join(dir, 'inventory.yaml');

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ensureLab, labAvailable, labSsh, type LabInfo } from '../lab/lab.js';
-import { outcomes, play, startPlay, type PlayRun } from './fixtures-runner/cli.js';
-import { takeExclusive, type Exclusive } from './fixtures-runner/exclusive.js';
+import { outcomes, play, startPlay, type PlayRun } from '../harness/play.js';
+import { takeExclusive, type Exclusive } from '../harness/exclusive.js';
 
 const avail = labAvailable();
 const skip = !avail.ok && process.env.CI !== 'true' ? `lab unavailable: ${!avail.ok ? avail.reason : ''}` : false;

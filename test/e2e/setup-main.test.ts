@@ -13,7 +13,7 @@ import { run } from '../lab/exec.js';
 import { ensureLab, holdLabLock, labSsh, type LabHost, type LabInfo } from '../lab/lab.js';
 import { describeOnLab } from '../lab/suite.js';
 import { sshArgv } from '../lab/ssh.js';
-import { ROOT } from '../cluster/render.js';
+import { ROOT } from '../harness/root.js';
 
 const SCRIPTS = ['install-packages.sh', 'install-nats-server.sh', 'debian-mirror.sh'];
 const DIR = '/root/unibus-setup-test';

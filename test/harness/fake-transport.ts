@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
-import { isSecret, type Secret } from '../secret.js';
-import type { ExecRequest, ExecResult, PutOptions, Transport } from './types.js';
+import { isSecret, type Secret } from '../../src/secret.js';
+import type { ExecRequest, ExecResult, PutOptions, Transport } from '../../src/transport/types.js';
 
 /** One entry of the fake's in-memory filesystem. */
 export interface FakeEntry {

@@ -5,8 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep } from '../../src/util/time.js';
+import { ROOT } from './root.js';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const ENTRY = join(ROOT, 'src/daemon/cli-entry.ts');
 
 export interface Daemon {

@@ -1,81 +1,221 @@
-// Real nats-server processes for tests, the way nats.js's harness runs them:
-// start from a rendered config, wait for readiness racing early exit (bounded),
-// stop by PID. Configs come from the daemon's own renderer (src/daemon/nats/conf.ts).
-import { spawn, type ChildProcess } from 'node:child_process';
+// Real nats-server processes for tests and benches, the way nats.js's harness
+// runs them: start from a config file, wait for readiness racing an early
+// exit (always bounded), stop by PID, and keep the log so a test can wait for
+// a line (e.g. a refused TLS handshake). Configs are written by the test
+// (any options: TLS, routes...) or rendered by the daemon's own renderer
+// (src/daemon/nats/conf.ts, TestNatsServer below). Every server started here
+// is also killed when the test process exits.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderNatsConf, type AllowUser, type NatsConf } from '../../src/daemon/nats/conf.js';
+import { sleep } from '../../src/util/time.js';
+import { freePort } from './ports.js';
 
 export const NATS_BIN = process.env.NATS_SERVER_BIN ?? '/usr/local/bin/nats-server';
 
-import { freePort } from './ports.js';
-import { sleep } from '../../src/util/time.js';
-export { freePort };
+/** The most of a server's log kept in memory (the newest part). */
+const LOG_CAP = 1 << 20;
 
-
-export class TestNatsServer {
-  child: ChildProcess | null = null;
-  /** The last 4 KB of the server's log, for failure messages. */
-  tail = '';
-  constructor(
-    public conf: NatsConf,
-    readonly dir: string,
-  ) {}
-
-  get confFile(): string {
-    return join(this.dir, 'nats.conf');
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) {
+    if (c.pid && c.exitCode === null && c.signalCode === null) {
+      try {
+        process.kill(c.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
   }
-  get url(): string {
-    return `nats://${this.conf.host}:${this.conf.port}`;
+});
+
+/** `nats-server -t`: throws with the server's own words when the config is invalid. */
+export function checkConfig(configFile: string, bin = NATS_BIN): void {
+  const r = spawnSync(bin, ['-t', '-c', configFile], { encoding: 'utf8', timeout: 10_000 });
+  if (r.status !== 0) throw new Error(`nats-server -t ${configFile} failed: ${r.stderr || r.stdout || r.error}`);
+}
+
+export interface NatsServerOptions {
+  configFile: string;
+  /** http://host:port of the `http:` monitor listener in the config. */
+  monitorUrl: string;
+  /** The monitor path that answers 2xx once the server is ready (default /healthz). */
+  readyPath?: string;
+  /** Bound on readiness (default 20 s). */
+  timeoutMs?: number;
+  bin?: string;
+}
+
+/**
+ * One nats-server process run from a config file. start() may be called
+ * again once it has stopped or been killed: a restart from the same config.
+ */
+export class NatsServer {
+  child: ChildProcess | null = null;
+  #log = '';
+  #exited: Promise<void> = Promise.resolve();
+  #spawnError: Error | null = null;
+
+  constructor(readonly opts: NatsServerOptions) {}
+
+  get configFile(): string {
+    return this.opts.configFile;
+  }
+  get monitorUrl(): string {
+    return this.opts.monitorUrl;
   }
   get pid(): number | undefined {
     return this.child?.pid;
   }
+  /** True while the process started last has not exited. */
+  get running(): boolean {
+    const c = this.child;
+    return !!c && c.exitCode === null && c.signalCode === null && !this.#spawnError;
+  }
 
-  async start(timeoutMs = 30_000): Promise<void> {
-    await writeFile(this.confFile, renderNatsConf(this.conf), { mode: 0o600 });
-    const child = spawn(NATS_BIN, ['-c', this.confFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  /** Everything the server logged since its last start (stdout and stderr; the newest 1 MB). */
+  log(): string {
+    return this.#log;
+  }
+  /** The last 4 KB of the log, for failure messages. */
+  get tail(): string {
+    return this.#log.slice(-4000);
+  }
+
+  /** Spawns the server and resolves once readyPath answers; rejects if it exits first or is not ready in time. */
+  async start(timeoutMs = this.opts.timeoutMs ?? 20_000): Promise<void> {
+    const child = spawn(this.opts.bin ?? NATS_BIN, ['-c', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
-    this.tail = '';
-    child.stderr!.on('data', (c: Buffer) => (this.tail = (this.tail + c.toString()).slice(-4000)));
+    this.#log = '';
+    this.#spawnError = null;
+    live.add(child);
+    const append = (b: Buffer) => {
+      this.#log += b.toString();
+      if (this.#log.length > LOG_CAP) this.#log = this.#log.slice(-LOG_CAP);
+    };
+    child.stdout!.on('data', append);
+    child.stderr!.on('data', append);
+    this.#exited = new Promise<void>((resolve) => {
+      child.once('error', (err) => {
+        this.#spawnError = err;
+        live.delete(child);
+        resolve();
+      });
+      child.once('exit', () => {
+        live.delete(child);
+        resolve();
+      });
+    });
+
+    const readyPath = this.opts.readyPath ?? '/healthz';
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nats-server exited during start: ${this.tail}`);
+    for (;;) {
+      if (!this.running) throw new Error(`nats-server exited during start (${this.#howEnded()}):\n${this.tail}`);
       try {
-        const r = await fetch(`http://127.0.0.1:${this.conf.monitorPort}/healthz?js-enabled-only=true`, { signal: AbortSignal.timeout(1000) });
-        if (r.ok) return;
+        await this.monitor(readyPath);
+        return;
       } catch {
-        // not listening yet
+        /* not listening yet */
       }
-      await sleep(100);
+      if (Date.now() > deadline) {
+        await this.kill();
+        throw new Error(`nats-server not ready within ${timeoutMs} ms:\n${this.tail}`);
+      }
+      await Promise.race([sleep(50), this.#exited]);
     }
-    await this.kill();
-    throw new Error(`nats-server not ready within ${timeoutMs} ms: ${this.tail}`);
+  }
+
+  #howEnded(): string {
+    const c = this.child;
+    return this.#spawnError ? this.#spawnError.message : `code ${c?.exitCode}, signal ${c?.signalCode}`;
+  }
+
+  /** GET a monitor endpoint (e.g. '/routez') as JSON; bounded. */
+  async monitor<T = Record<string, unknown>>(path: string): Promise<T> {
+    const res = await fetch(this.monitorUrl + path, { signal: AbortSignal.timeout(2_000) });
+    if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+    return (await res.json()) as T;
+  }
+
+  /** Resolves when the log matches `re`; rejects after `waitMs` or if the server exits. */
+  async waitForLog(re: RegExp, waitMs = 10_000): Promise<RegExpMatchArray> {
+    const end = Date.now() + waitMs;
+    for (;;) {
+      const m = this.#log.match(re);
+      if (m) return m;
+      if (!this.running) throw new Error(`nats-server exited while waiting for ${re}:\n${this.#log}`);
+      if (Date.now() > end) throw new Error(`no log line matching ${re} within ${waitMs} ms:\n${this.#log}`);
+      await sleep(50);
+    }
+  }
+
+  /** Sends `sig` to the running server (by its PID); false when none runs. */
+  signal(sig: NodeJS.Signals): boolean {
+    if (!this.running || !this.child?.pid) return false;
+    process.kill(this.child.pid, sig);
+    return true;
+  }
+
+  /** Sends `sig` and waits for the exit, at most waitMs; true once it is gone. */
+  async #stopWith(sig: NodeJS.Signals, waitMs: number): Promise<boolean> {
+    if (!this.running) return true;
+    this.child!.kill(sig);
+    return Promise.race([this.#exited.then(() => true), sleep(waitMs).then(() => false)]);
+  }
+
+  /** SIGKILL: a crash, no lame duck. */
+  async kill(): Promise<void> {
+    await this.#stopWith('SIGKILL', 5000);
+  }
+
+  /** SIGTERM, a bounded wait (default 10 s), then SIGKILL. */
+  async stop(waitMs = 10_000): Promise<void> {
+    if (!(await this.#stopWith('SIGTERM', waitMs))) await this.kill();
+  }
+}
+
+/** Starts a nats-server from any config file; resolves once it is ready. */
+export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServer> {
+  const s = new NatsServer(opts);
+  await s.start();
+  return s;
+}
+
+/**
+ * A nats-server whose config is rendered from a NatsConf by the daemon's own
+ * renderer into `dir`/nats.conf (again at every start, so a test may change
+ * `conf` between runs). Ready when JetStream is.
+ */
+export class TestNatsServer extends NatsServer {
+  constructor(
+    public conf: NatsConf,
+    readonly dir: string,
+  ) {
+    super({ configFile: join(dir, 'nats.conf'), monitorUrl: '', readyPath: '/healthz?js-enabled-only=true', timeoutMs: 30_000 });
+  }
+
+  get confFile(): string {
+    return this.configFile;
+  }
+  override get monitorUrl(): string {
+    return `http://127.0.0.1:${this.conf.monitorPort}`;
+  }
+  get url(): string {
+    return `nats://${this.conf.host}:${this.conf.port}`;
+  }
+
+  override async start(timeoutMs?: number): Promise<void> {
+    await writeFile(this.confFile, renderNatsConf(this.conf), { mode: 0o600 });
+    await super.start(timeoutMs);
   }
 
   /** Re-renders with a new allowlist and reloads (SIGHUP), as the node supervisor does. */
   async setAllowlist(users: AllowUser[]): Promise<void> {
     this.conf = { ...this.conf, allowlist: users };
     await writeFile(this.confFile, renderNatsConf(this.conf), { mode: 0o600 });
-    if (this.child?.pid && this.child.exitCode === null) process.kill(this.child.pid, 'SIGHUP');
-  }
-
-  async #signal(sig: NodeJS.Signals, waitMs: number): Promise<boolean> {
-    const c = this.child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return true;
-    const gone = new Promise<boolean>((r) => c.once('exit', () => r(true)));
-    c.kill(sig);
-    return Promise.race([gone, sleep(waitMs).then(() => false)]);
-  }
-
-  /** SIGKILL: a crash, no lame duck. */
-  async kill(): Promise<void> {
-    await this.#signal('SIGKILL', 5000);
-  }
-
-  async stop(): Promise<void> {
-    if (!(await this.#signal('SIGTERM', 10_000))) await this.kill();
+    this.signal('SIGHUP');
   }
 }
 
@@ -149,9 +289,8 @@ export async function waitClusterFormed(servers: TestNatsServer[], timeoutMs = 3
     try {
       const views = await Promise.all(
         servers.map(async (s) => {
-          const get = async (p: string) => (await fetch(`http://127.0.0.1:${s.conf.monitorPort}${p}`, { signal: AbortSignal.timeout(1000) })).json();
-          const r = (await get('/routez')) as { num_routes: number };
-          const j = (await get('/jsz')) as { meta_cluster?: { leader?: string; cluster_size?: number } };
+          const r = await s.monitor<{ num_routes: number }>('/routez');
+          const j = await s.monitor<{ meta_cluster?: { leader?: string; cluster_size?: number } }>('/jsz');
           return { routes: r.num_routes, leader: j.meta_cluster?.leader, size: j.meta_cluster?.cluster_size };
         }),
       );

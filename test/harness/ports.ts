@@ -1,3 +1,4 @@
+// Free TCP ports for servers started by tests and benches.
 import { createServer } from 'node:net';
 
 /** Every port handed out in this process: a probed port can come back twice. */
@@ -28,4 +29,19 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
     }
   }
   throw new Error(`no free port on ${host} that this process was not given already (50 tries)`);
+}
+
+/** A port free on every one of the given addresses (none of `avoid`), for a server on each of them. */
+export async function freePortOn(hosts: string[], avoid: Set<number>): Promise<number> {
+  for (let tries = 0; tries < 50; tries++) {
+    const port = await probe(hosts[0]);
+    if (avoid.has(port)) continue;
+    const okAll = await Promise.all(hosts.slice(1).map((h) => new Promise<boolean>((res) => {
+      const s = createServer();
+      s.once('error', () => res(false));
+      s.listen(port, h, () => s.close(() => res(true)));
+    })));
+    if (okAll.every(Boolean)) return port;
+  }
+  throw new Error('no free port found on ' + hosts.join(', '));
 }

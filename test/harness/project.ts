@@ -4,38 +4,16 @@
 // dist/membershipd.mjs, as a user's do. Teardown kills what the runs started, by PID.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from './render.js';
+import { freePortOn } from './ports.js';
+import { CLI_FROM_SOURCE, ROOT } from './root.js';
 
 export interface Project {
   dir: string;
   inventory: string;
   stateOf(node: string): string;
   cleanup(): Promise<void>;
-}
-
-/** A port free on every one of the given addresses. */
-export async function freePortOn(hosts: string[], avoid: Set<number>): Promise<number> {
-  for (let tries = 0; tries < 50; tries++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, hosts[0], () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
-    if (avoid.has(port)) continue;
-    const okAll = await Promise.all(hosts.slice(1).map((h) => new Promise<boolean>((res) => {
-      const s = createServer();
-      s.once('error', () => res(false));
-      s.listen(port, h, () => s.close(() => res(true)));
-    })));
-    if (okAll.every(Boolean)) return port;
-  }
-  throw new Error('no free port found on ' + hosts.join(', '));
 }
 
 export async function makeProject(inventoryText: string, hosts: string[]): Promise<Project> {
@@ -104,8 +82,7 @@ export function pidOf(p: Project, node: string): number | null {
 
 /** Runs `unibus <args>` (status etc.) as a child; bounded. */
 export function unibus(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const entry = "import('./src/cli/main.ts').then((m) => m.main(process.argv.slice(1))).then((c) => process.exit(c), (e) => { console.error(e); process.exit(1); })";
-  const child = spawn(process.execPath, ['--import', 'tsx', '-e', entry, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e', CLI_FROM_SOURCE, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (b) => (stdout += b));

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { recordPathOf, staleReason, type BundleRecord } from '../../src/controller/build/record.js';
 import { buildBundle } from '../../src/controller/steps/bundle.js';
-import { ROOT } from '../cluster/render.js';
+import { ROOT } from '../harness/root.js';
 
 let work: string;
 /** A tree as a clone has it: the sources, the lock file, and the installed dependencies. */

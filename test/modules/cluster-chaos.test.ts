@@ -7,7 +7,7 @@ import { lostWrites, parseAttempts, parseMarkers, summarizeJournal, type Attempt
 import { rawPublicKey } from '../../src/protocol/ed25519.js';
 import { getModule } from '../../src/modules/index.js';
 import { isSecret } from '../../src/secret.js';
-import { FakeTransport } from '../../src/transport/fake.js';
+import { FakeTransport } from '../harness/fake-transport.js';
 import { makeCtx } from './helpers.js';
 
 const T0 = 1_800_000_000_000;

@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import { FAULT_FACT_SCRIPT, FAULT_SIGNAL_SCRIPT, parseFaultFacts, THAW_PID_FILE } from '../../src/modules/cluster/fault.js';
 import { getModule } from '../../src/modules/index.js';
 import type { Command } from '../../src/modules/types.js';
-import { FakeTransport } from '../../src/transport/fake.js';
+import { FakeTransport } from '../harness/fake-transport.js';
 import { makeCtx } from './helpers.js';
 import { sleep } from '../../src/util/time.js';
 

@@ -8,7 +8,8 @@ import { connect } from '@nats-io/transport-node';
 import { ROUTE_EKU, applyPki, nodeFiles, planPki, secretFiles } from '../../src/pki/index.js';
 import { fromPem, toPem } from '../../src/pki/pem.js';
 import { exportPrivateKey, generateKeyPair, importPrivateKey, mintCertificate, parseCertificate } from '../../src/pki/x509.js';
-import { checkConfig, freePort, startNatsServer, type NatsServer } from './nats-process.js';
+import { checkConfig, startNatsServer, type NatsServer } from '../harness/nats-server.js';
+import { freePort } from '../harness/ports.js';
 import { makeWorkdir } from './fixture.js';
 import { sleep } from '../../src/util/time.js';
 

@@ -5,7 +5,7 @@ import { runPlaybook, type RunOptions } from '../../src/playbook/execute.js';
 import { STATE_FILE_MARK } from '../../src/playbook/lock.js';
 import { defaultToolkit } from '../../src/playbook/toolkit.js';
 import type { Play, Task } from '../../src/playbook/types.js';
-import type { FakeTransport } from '../../src/transport/fake.js';
+import type { FakeTransport } from '../harness/fake-transport.js';
 import { fakeHost } from '../modules/helpers.js';
 
 export function inventoryOf(names: string[]): Inventory {

@@ -1,13 +1,11 @@
 // Renders the cluster templates for one node exactly as the playbooks do:
 // inventory variables over the membershipd role's defaults.
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { loadInventory } from '../../src/inventory/load.js';
 import { hostVars } from '../../src/inventory/vars.js';
 import { renderTemplate } from '../../src/template/render.js';
-
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+import { ROOT } from '../harness/root.js';
 
 export function roleDefaults(): Record<string, unknown> {
   return parse(readFileSync(`${ROOT}roles/unibus_node/defaults.yaml`, 'utf8')) as Record<string, unknown>;

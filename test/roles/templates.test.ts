@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { parseFlags } from '../../src/daemon/flags.js';
 import { loadInventory } from '../../src/inventory/load.js';
-import { ROOT, parseEnvFile, renderForNodes } from './render.js';
+import { ROOT } from '../harness/root.js';
+import { parseEnvFile, renderForNodes } from './render.js';
 
 const INVENTORIES = [`${ROOT}inventory.yaml`, `${ROOT}examples/production.yaml`];
 const tmp = mkdtempSync(join(tmpdir(), 'unibus-units-'));
