@@ -9,6 +9,8 @@ export interface ClusterSpec {
   ports: { http: number; nats: number; route: number };
   route_network: RouteNetwork;
   kv_replicas: number;
+  /** Where the control plane keeps nonces (the schema's default: disk). */
+  nonce_store?: 'disk' | 'memory';
   /** Free-form extra cluster settings (sync_interval, cluster_user, ...). */
   [key: string]: unknown;
 }
@@ -26,6 +28,20 @@ export interface NodeSpec {
   connection: Connection;
   service_manager: ServiceManager;
   vars: Record<string, unknown>;
+}
+
+/**
+ * A node as plays see it in the variables `node`, `nodes` and `peers`
+ * (inventory/vars.ts describeNode): its inventory fields plus what the
+ * cluster settings derive for it.
+ */
+export interface NodeView extends NodeSpec {
+  /** The cluster's ports, unless the node's vars set its own. */
+  ports: ClusterSpec['ports'];
+  /** The address its routes and membershipd listen on: public_ip, or wg_ip on a wg route network. */
+  route_ip: string;
+  /** <cluster.state_dir>/<node name>. */
+  state_dir: string;
 }
 
 /** A validated inventory with node defaults applied. */

@@ -23,7 +23,7 @@
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Secret, isSecret } from '../secret.js';
 import { nodePorts, routeAddress } from './checks.js';
-import type { Inventory, NodeSpec } from './types.js';
+import type { Inventory, NodeSpec, NodeView } from './types.js';
 
 export interface VarLayers {
   roleDefaults?: Record<string, unknown>;
@@ -34,7 +34,7 @@ export interface VarLayers {
 export const BUILTIN_VARS = ['inventory_hostname', 'node', 'cluster', 'nodes', 'peers', 'groups', 'http_port', 'nats_port', 'route_port', 'route_ip', 'state_dir'];
 
 /** A node as templates see it: its inventory fields plus what is derived from the cluster. */
-export function describeNode(inv: Inventory, node: NodeSpec): Record<string, unknown> {
+export function describeNode(inv: Inventory, node: NodeSpec): NodeView {
   return {
     ...node,
     vars: { ...node.vars },
@@ -59,7 +59,6 @@ export function hostVars(inv: Inventory, node: NodeSpec, layers: VarLayers = {})
   const all = inv.nodes.map((n) => (n === node ? self : describeNode(inv, n)));
   const groups: Record<string, string[]> = { all: inv.nodes.map((n) => n.name) };
   for (const n of inv.nodes) (groups[n.role] ??= []).push(n.name);
-  const ports = self.ports as { http: number; nats: number; route: number };
   return {
     ...(layers.roleDefaults ?? {}),
     ...node.vars, // already defaults.vars overlaid by the node's own vars
@@ -71,9 +70,9 @@ export function hostVars(inv: Inventory, node: NodeSpec, layers: VarLayers = {})
     nodes: all,
     peers: all.filter((n) => n !== self),
     groups,
-    http_port: ports.http,
-    nats_port: ports.nats,
-    route_port: ports.route,
+    http_port: self.ports.http,
+    nats_port: self.ports.nats,
+    route_port: self.ports.route,
     route_ip: self.route_ip,
     state_dir: self.state_dir,
   };

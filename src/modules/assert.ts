@@ -1,40 +1,43 @@
+import { defineModule } from './define.js';
 import { ModuleArgsError } from './errors.js';
-import type { Module, ModulePlan } from './types.js';
+import type { ArgsSchema, ModulePlan } from './types.js';
+
+const argsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['that'],
+  properties: {
+    that: { anyOf: [{ type: ['string', 'boolean'] }, { type: 'array', items: { type: ['string', 'boolean'] } }] },
+    fail_msg: { type: 'string' },
+    success_msg: { type: 'string' },
+    quiet: { type: 'boolean' },
+  },
+} as const satisfies ArgsSchema;
 
 /**
  * Controller-side: each `that` entry is either a value the executor already
  * evaluated (boolean) or an expression string evaluated with ctx.evaluate.
  * A false entry fails the task with fail_msg (or the entry itself).
  */
-export const assert: Module = {
+export const assert = defineModule({
   name: 'assert',
-  argsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['that'],
-    properties: {
-      that: { anyOf: [{ type: ['string', 'boolean'] }, { type: 'array', items: { type: ['string', 'boolean'] } }] },
-      fail_msg: { type: 'string' },
-      success_msg: { type: 'string' },
-      quiet: { type: 'boolean' },
-    },
-  },
+  argsSchema,
   async plan(args, ctx): Promise<ModulePlan> {
     const that = Array.isArray(args.that) ? args.that : [args.that];
     if (!that.length) throw new ModuleArgsError('assert', 'that', 'is empty (expected at least one condition)');
     for (const [i, cond] of that.entries()) {
       let ok: boolean;
       if (typeof cond === 'boolean') ok = cond;
-      else if (typeof cond === 'string') {
+      else {
         if (!ctx.evaluate) throw new ModuleArgsError('assert', `that[${i}]`, 'an expression needs an evaluator from the executor');
         ok = Boolean(ctx.evaluate(cond, ctx.vars));
-      } else throw new ModuleArgsError('assert', `that[${i}]`, 'expected a condition string or boolean');
+      }
       if (!ok) {
-        const msg = typeof args.fail_msg === 'string' ? args.fail_msg : `assertion failed: ${String(cond)}`;
+        const msg = args.fail_msg ?? `assertion failed: ${String(cond)}`;
         return { changed: false, failed: true, reason: msg, commands: [], result: { msg, assertion: cond } };
       }
     }
-    const msg = typeof args.success_msg === 'string' ? args.success_msg : 'all assertions passed';
+    const msg = args.success_msg ?? 'all assertions passed';
     return { changed: false, reason: msg, commands: [], result: { msg } };
   },
-};
+});

@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isSecret, Secret } from '../secret.js';
-import { readBool, readHostPath, readMode, readString } from './args.js';
+import type { FromSchema } from 'json-schema-to-ts';
+import { hostPath, modeSchema, parseMode, textOrSecret } from './args.js';
+import { defineModule } from './define.js';
 import { ModuleArgsError } from './errors.js';
 import { PATH_STAT, pathCommands, type PathFacts } from './facts/paths.js';
 import { resolveLocalFile } from './local-files.js';
 import { formatMode } from '../util/format.js';
-import type { Command, FileDiff, Module, ModuleContext, ModulePlan } from './types.js';
+import type { ArgsSchema, Command, FileDiff, ModuleContext, ModulePlan } from './types.js';
 
 /** What copy and template both want on the host. */
 export interface WantedFile {
@@ -86,48 +88,52 @@ export async function planFile(module: string, ctx: ModuleContext, w: WantedFile
   return { changed: true, reason: reasons.join(', '), commands, result };
 }
 
-/** Reads the file args common to copy and template. */
-export function readFileArgs(module: string, args: Record<string, unknown>) {
-  return {
-    dest: readHostPath(module, 'dest', args.dest),
-    mode: readMode(module, 'mode', args.mode),
-    owner: readString(module, 'owner', args.owner),
-    group: readString(module, 'group', args.group),
-    secret: readBool(module, 'secret', args.secret, false),
-  };
-}
-
+/** The args copy and template share. */
 export const fileArgsSchemaProps = {
   dest: { type: 'string' },
-  mode: { type: ['string', 'integer'] },
+  mode: modeSchema,
   owner: { type: 'string' },
   group: { type: 'string' },
   secret: { type: 'boolean', description: 'treat the content as a secret: never shown, 0600 by default' },
 } as const;
 
-export const copy: Module = {
+const fileArgsSchema = { type: 'object', required: ['dest'], properties: fileArgsSchemaProps } as const satisfies ArgsSchema;
+
+/** The file args common to copy and template, as planFile wants them: dest absolute, the mode a number. */
+export function fileArgs(module: string, args: FromSchema<typeof fileArgsSchema>) {
+  return {
+    dest: hostPath(module, 'dest', args.dest),
+    mode: parseMode(module, 'mode', args.mode),
+    owner: args.owner,
+    group: args.group,
+    secret: args.secret ?? false,
+  };
+}
+
+const argsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['dest'],
+  properties: { ...fileArgsSchemaProps, content: {}, src: { type: 'string' } },
+} as const satisfies ArgsSchema;
+
+export const copy = defineModule({
   name: 'copy',
-  argsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['dest'],
-    properties: { ...fileArgsSchemaProps, content: {}, src: { type: 'string' } },
-  },
+  argsSchema,
   async plan(args, ctx) {
-    const f = readFileArgs('copy', args);
+    const f = fileArgs('copy', args);
     if ((args.content === undefined) === (args.src === undefined)) {
       throw new ModuleArgsError('copy', 'content', 'give exactly one of content and src');
     }
     let content: Buffer | Secret;
     if (args.src !== undefined) {
-      const src = resolveLocalFile('copy', readString('copy', 'src', args.src, true), ctx.baseDirs, 'files');
+      const src = resolveLocalFile('copy', args.src, ctx.baseDirs, 'files');
       content = readFileSync(src);
-    } else if (isSecret(args.content)) {
-      content = args.content;
     } else {
-      content = Buffer.from(readString('copy', 'content', args.content, true), 'utf8');
+      const text = textOrSecret('copy', 'content', args.content);
+      content = isSecret(text) ? text : Buffer.from(text, 'utf8');
     }
     if (f.secret && !isSecret(content)) content = new Secret(content);
     return planFile('copy', ctx, { dest: f.dest, content, mode: f.mode, owner: f.owner, group: f.group });
   },
-};
+});

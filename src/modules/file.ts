@@ -1,9 +1,21 @@
-import { readEnum, readHostPath, readMode, readString } from './args.js';
+import { hostPath, modeSchema, parseMode } from './args.js';
+import { defineModule } from './define.js';
 import { PATH_STAT, pathCommands } from './facts/paths.js';
 import { formatMode } from '../util/format.js';
-import type { Command, Module, ModulePlan } from './types.js';
+import type { ArgsSchema, Command, ModulePlan } from './types.js';
 
-const STATES = ['file', 'directory', 'absent', 'touch'] as const;
+const argsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['path'],
+  properties: {
+    path: { type: 'string' },
+    state: { enum: ['file', 'directory', 'absent', 'touch'] },
+    mode: modeSchema,
+    owner: { type: 'string' },
+    group: { type: 'string' },
+  },
+} as const satisfies ArgsSchema;
 
 /**
  * Files and folders: `directory` creates (mkdir -p), `absent` removes
@@ -11,26 +23,14 @@ const STATES = ['file', 'directory', 'absent', 'touch'] as const;
  * creates an empty file when missing. An existing file is never touched
  * again: a second run reports no change.
  */
-export const file: Module = {
+export const file = defineModule({
   name: 'file',
-  argsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['path'],
-    properties: {
-      path: { type: 'string' },
-      state: { enum: [...STATES] },
-      mode: { type: ['string', 'integer'] },
-      owner: { type: 'string' },
-      group: { type: 'string' },
-    },
-  },
+  argsSchema,
   async plan(args, ctx): Promise<ModulePlan> {
-    const path = readHostPath('file', 'path', args.path);
-    const state = readEnum('file', 'state', args.state, STATES, 'file');
-    const mode = readMode('file', 'mode', args.mode);
-    const owner = readString('file', 'owner', args.owner);
-    const group = readString('file', 'group', args.group);
+    const path = hostPath('file', 'path', args.path);
+    const state = args.state ?? 'file';
+    const mode = parseMode('file', 'mode', args.mode);
+    const { owner, group } = args;
     const sudo = ctx.become || undefined;
     const [facts] = await ctx.facts.read(PATH_STAT, [path], ctx.become);
     const f = facts!;
@@ -68,4 +68,4 @@ export const file: Module = {
     if (!commands.length) return { changed: false, reason: 'up to date', commands, result };
     return { changed: true, reason: reasons.join(', '), commands, result };
   },
-};
+});

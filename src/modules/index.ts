@@ -4,8 +4,9 @@
  * How the executor uses them (check and apply walk the same path):
  *
  *   const mod = getModule(task.module);           // UnknownModuleError if none
- *   // validate task.args against mod.argsSchema with ajv first (positions for errors)
- *   const plan = await mod.plan(renderedArgs, ctx); // only read-only fact commands run here
+ *   // ajv checks task.args against mod.argsSchema at load (with positions), and
+ *   // the rendered args again with the same validator (checkArgs, define.ts)
+ *   const plan = await mod.plan(checkArgs(mod, renderedArgs), ctx); // only read-only fact commands run here
  *   if (plan.failed)  -> the task failed, plan.reason says why
  *   if (!plan.changed) -> ok, plan.reason says why nothing is needed ("up to date")
  *   check mode: print plan.commands with describeCommand (print.ts) and

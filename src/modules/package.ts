@@ -1,8 +1,18 @@
-import { readBool, readEnum, readStringList } from './args.js';
+import type { FromSchema } from 'json-schema-to-ts';
+import { defineModule } from './define.js';
 import { FactError, ModuleArgsError } from './errors.js';
-import type { Command, Module, ModulePlan } from './types.js';
+import type { ArgsSchema, Command, ModulePlan } from './types.js';
 
-const STATES = ['present', 'absent', 'latest'] as const;
+const argsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    name: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
+    names: { type: 'array', items: { type: 'string' } },
+    state: { enum: ['present', 'absent', 'latest'] },
+    update_cache: { type: 'boolean' },
+  },
+} as const satisfies ArgsSchema;
 const NAME = /^[a-z0-9][a-z0-9+.-]+$/;
 const VERSION = /^[A-Za-z0-9.+~:-]+$/;
 
@@ -64,8 +74,9 @@ export function parsePkgFacts(stdout: string, count: number): PkgFact[] | null {
   return out;
 }
 
-function readSpecs(args: Record<string, unknown>): Spec[] {
-  const list = readStringList('package', 'name', args.name ?? args.names);
+function readSpecs(args: FromSchema<typeof argsSchema>): Spec[] {
+  const given = args.name ?? args.names;
+  const list = typeof given === 'string' ? [given] : given;
   if (!list?.length) throw new ModuleArgsError('package', 'name', 'is required (a package name or a list)');
   return list.map((s, i) => {
     const [name, min] = s.split('>=').map((x) => x.trim());
@@ -82,22 +93,13 @@ const APT = ['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', '-q', '-y', '-o
  * compared with dpkg --compare-versions). `update_cache` runs apt-get update
  * only when something is to be installed, so a converged host stays unchanged.
  */
-export const pkg: Module = {
+export const pkg = defineModule({
   name: 'package',
-  argsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      name: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
-      names: { type: 'array', items: { type: 'string' } },
-      state: { enum: [...STATES] },
-      update_cache: { type: 'boolean' },
-    },
-  },
+  argsSchema,
   async plan(args, ctx): Promise<ModulePlan> {
     const specs = readSpecs(args);
-    const state = readEnum('package', 'state', args.state, STATES, 'present');
-    const updateCache = readBool('package', 'update_cache', args.update_cache, false);
+    const state = args.state ?? 'present';
+    const updateCache = args.update_cache ?? false;
     if (state !== 'present' && specs.some((s) => s.min)) {
       throw new ModuleArgsError('package', 'name', 'a minimum version (>=) goes with state present only');
     }
@@ -138,4 +140,4 @@ export const pkg: Module = {
     commands.push({ kind: 'exec', argv: [...APT, 'install', ...install], sudo, timeoutMs: 900_000 }, ...checks);
     return { changed: true, reason: why.join(', '), commands, result: { versions } };
   },
-};
+});

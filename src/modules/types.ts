@@ -1,10 +1,11 @@
 import type { Secret } from '../secret.js';
+import type { JSONSchema } from 'json-schema-to-ts';
 import type { Transport } from '../transport/types.js';
 import type { FactReader, PathEffect } from './facts/types.js';
 
 /**
  * Commands are data: a module never runs anything, it returns what to run.
- * The executor (playbook/apply.ts) is the one place that runs them, and the
+ * The executor (modules/run.ts, through the playbook toolkit) is the one place that runs them, and the
  * printer (cli) is the one place that shows them.
  */
 export type Command =
@@ -106,9 +107,16 @@ export interface ModulePlan {
  */
 export interface Module<A = Record<string, unknown>> {
   name: string;
-  /** JSON Schema (ajv) for the module's args. */
-  argsSchema: object;
+  /**
+   * JSON Schema (ajv) for the module's args, and the source of their type A
+   * (defineModule in define.ts). ajv checks args against it at playbook load
+   * and again once they are rendered, before plan sees them.
+   */
+  argsSchema: ArgsSchema;
   plan(args: A, ctx: ModuleContext): Promise<ModulePlan>;
   /** Runs where a command's own output is the result (command, shell, wait_for). */
   runsOnApply?: boolean;
 }
+
+/** A module's args schema: an object schema, declared `as const` so that FromSchema can derive the args' type from it. */
+export type ArgsSchema = Exclude<JSONSchema, boolean> & { readonly type: 'object' };

@@ -1,6 +1,35 @@
-import { readBool, readEnum, readHostPath, readSeconds, readString } from './args.js';
+import type { FromSchema } from 'json-schema-to-ts';
+import { hostPath, parseSeconds } from './args.js';
+import { defineModule } from './define.js';
 import { ModuleArgsError } from './errors.js';
-import type { Command, Module, ModulePlan } from './types.js';
+import type { ArgsSchema, Command, ModulePlan } from './types.js';
+
+const argsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    host: { type: 'string' },
+    port: { type: ['integer', 'string'] },
+    url: { type: 'string' },
+    status: { type: ['integer', 'string'] },
+    path: { type: 'string' },
+    state: { enum: ['started', 'stopped', 'present', 'absent'] },
+    timeout: { type: ['number', 'string'] },
+    delay: { type: ['number', 'string'] },
+    sleep: { type: ['number', 'string'] },
+    ca: { type: 'string' },
+    validate_certs: { type: 'boolean' },
+  },
+} as const satisfies ArgsSchema;
+
+type Args = FromSchema<typeof argsSchema>;
+
+/** `state` as the probe takes it: present/absent for a path, started/stopped for a port. */
+function stateFor<T extends Args['state'] & string>(state: Args['state'], allowed: readonly T[], dflt: T): T {
+  if (state === undefined) return dflt;
+  if ((allowed as readonly string[]).includes(state)) return state as T;
+  throw new ModuleArgsError('wait_for', 'state', `${JSON.stringify(state)} is not one of ${allowed.join(', ')}`);
+}
 
 /**
  * Polls one condition on the host until it holds or the bound passes: a TCP
@@ -41,22 +70,23 @@ export const WAIT_SCRIPT = [
   'done',
 ].join('\n');
 
-function probe(args: Record<string, unknown>): { what: string; words: string[] } {
-  const given = ['port', 'url', 'path'].filter((k) => args[k] !== undefined);
+function probe(args: Args): { what: string; words: string[] } {
+  const given = [args.port, args.url, args.path].filter((v) => v !== undefined);
   if (given.length !== 1) throw new ModuleArgsError('wait_for', 'port', 'give exactly one of port, url and path');
   if (args.path !== undefined) {
-    const path = readHostPath('wait_for', 'path', args.path);
-    const state = readEnum('wait_for', 'state', args.state, ['present', 'absent'] as const, 'present');
+    const path = hostPath('wait_for', 'path', args.path);
+    const state = stateFor(args.state, ['present', 'absent'], 'present');
     return { what: `path ${path} ${state}`, words: [`file-${state}`, path] };
   }
   if (args.port !== undefined) {
     const port = Number(args.port);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ModuleArgsError('wait_for', 'port', `${JSON.stringify(args.port)} is not a TCP port`);
-    const host = readString('wait_for', 'host', args.host) ?? '127.0.0.1';
-    const state = readEnum('wait_for', 'state', args.state, ['started', 'stopped'] as const, 'started');
+    const host = args.host ?? '127.0.0.1';
+    const state = stateFor(args.state, ['started', 'stopped'], 'started');
     return { what: `tcp ${host}:${port} ${state}`, words: [`tcp-${state}`, host, String(port)] };
   }
-  const raw = readString('wait_for', 'url', args.url, true);
+  // Exactly one of port, url and path is given, and it is not port or path.
+  const raw = args.url!;
   let url: URL;
   try {
     url = new URL(raw);
@@ -68,42 +98,26 @@ function probe(args: Record<string, unknown>): { what: string; words: string[] }
     return { what: `${raw} status ${status}`, words: ['http', url.hostname, url.port || '80', url.pathname + url.search, status] };
   }
   if (url.protocol !== 'https:') throw new ModuleArgsError('wait_for', 'url', 'expected an http:// or https:// URL');
-  const ca = args.ca === undefined ? undefined : readHostPath('wait_for', 'ca', args.ca);
-  const verify = readBool('wait_for', 'validate_certs', args.validate_certs, true);
+  const ca = args.ca === undefined ? undefined : hostPath('wait_for', 'ca', args.ca);
+  const verify = args.validate_certs ?? true;
   const curlOpts = ca ? `--cacert ${ca}` : verify ? '' : '-k';
   if (ca && /\s/.test(ca)) throw new ModuleArgsError('wait_for', 'ca', 'a CA path with spaces is not supported');
   return { what: `${raw} status ${status}`, words: ['https', raw, status, '', '', curlOpts] };
 }
 
-export const wait_for: Module = {
+export const wait_for = defineModule({
   name: 'wait_for',
   runsOnApply: true,
-  argsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      host: { type: 'string' },
-      port: { type: ['integer', 'string'] },
-      url: { type: 'string' },
-      status: { type: ['integer', 'string'] },
-      path: { type: 'string' },
-      state: { enum: ['started', 'stopped', 'present', 'absent'] },
-      timeout: { type: ['number', 'string'] },
-      delay: { type: ['number', 'string'] },
-      sleep: { type: ['number', 'string'] },
-      ca: { type: 'string' },
-      validate_certs: { type: 'boolean' },
-    },
-  },
+  argsSchema,
   async plan(args, ctx): Promise<ModulePlan> {
     const { what, words } = probe(args);
-    const timeout = readSeconds('wait_for', 'timeout', args.timeout, 30, 600);
-    const delay = readSeconds('wait_for', 'delay', args.delay, 0, 600);
-    const interval = readSeconds('wait_for', 'sleep', args.sleep, 0.5, 60);
+    const timeout = parseSeconds('wait_for', 'timeout', args.timeout, 30, 600);
+    const delay = parseSeconds('wait_for', 'delay', args.delay, 0, 600);
+    const interval = parseSeconds('wait_for', 'sleep', args.sleep, 0.5, 60);
     // https words: kind url status - - curlopts -> check gets "$1"=url "$2"=status "$5"=curlopts
     const argv = ['bash', '-c', WAIT_SCRIPT, 'unibus-wait', words[0]!, String(timeout), String(delay), String(interval), ...words.slice(1)];
     const cmd: Command = { kind: 'exec', argv, sudo: ctx.become || undefined, timeoutMs: (timeout + delay + 15) * 1000, label: `wait for ${what} (up to ${timeout} s)` };
     // Waiting changes nothing on the host: ok in check and apply alike.
     return { changed: false, reason: `wait for ${what}`, commands: [cmd], result: { elapsed_max: timeout } };
   },
-};
+});

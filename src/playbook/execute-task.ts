@@ -1,6 +1,7 @@
 // One task on one host: when, loop, module plan (facts -> commands), then in
 // check mode the plan is the result, else the commands run. Check and apply
 // walk this same function; only the last step differs.
+import { checkArgs } from '../modules/define.js';
 import type { Command, FileDiff, ModulePlan } from '../modules/types.js';
 import { ExecTimeoutError, PutError, TransportError } from '../transport/errors.js';
 import type { Transport } from '../transport/types.js';
@@ -92,16 +93,21 @@ function untilHolds(tk: Toolkit, task: Task, vars: Record<string, unknown>, fail
   }
 }
 
-/** Renders the task's args and asks its module for a plan (facts -> commands). Read-only on the host. */
+/**
+ * Renders the task's args, checks them against the module's schema (what a
+ * template rendered to was not seen at load), and asks the module for a plan
+ * (facts -> commands). Read-only on the host.
+ */
 export function planTask(task: Task, vars: Record<string, unknown>, env: TaskEnv, transport: Transport, host: string, check: boolean): Promise<ModulePlan> {
   const tk = env.toolkit;
-  const args = tk.renderValue(task.args, vars, task.pos) as Record<string, unknown>;
+  const mod = tk.getModule(task.module);
+  const args = checkArgs(mod, tk.renderValue(task.args, vars, task.pos));
   const facts = env.facts && task.delegate_to !== 'controller' ? env.facts : new DirectReader(transport);
   const ctx = {
     transport, facts, vars, check, baseDirs: env.baseDirs, render: tk.renderTemplate, host, become: env.become, diff: env.diff,
     evaluate: (expr: string, v: Record<string, unknown>) => tk.evalCondition(expr, v, task.pos),
   };
-  return tk.getModule(task.module).plan(args, ctx);
+  return mod.plan(args, ctx);
 }
 
 async function runItem(task: Task, vars: Record<string, unknown>, env: TaskEnv, hostTransport: Transport, host: string, prefetched?: Promise<ModulePlan>): Promise<ItemRun> {

@@ -17,6 +17,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { UnibusError, type ConfigError } from '../errors.js';
 import type { ValidateFunction } from 'ajv';
+import { argsValidator as moduleArgsValidator } from '../modules/define.js';
 import { getModule, hasModule, moduleNames } from '../modules/index.js';
 import { configErrorAt, posAt, readYamlSource, throwIfErrors, type DataPath, type YamlSource } from '../yaml/source.js';
 import { compileSchema, typeName, validateSource } from '../yaml/validate.js';
@@ -40,12 +41,9 @@ export interface LoadPlaybookOptions {
   validateArgs?: boolean;
 }
 
-const argsValidators = new Map<string, ValidateFunction>();
+// The executor checks rendered args with this same validator (modules/define.ts).
 function argsValidator(module: string): ValidateFunction | undefined {
-  if (!hasModule(module)) return undefined;
-  let v = argsValidators.get(module);
-  if (!v) argsValidators.set(module, (v = compileSchema(getModule(module).argsSchema, { defaults: false })));
-  return v;
+  return hasModule(module) ? moduleArgsValidator(getModule(module)) : undefined;
 }
 
 const validatePlay = compileSchema(playSchema);

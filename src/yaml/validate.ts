@@ -44,7 +44,8 @@ export function validateSource(
   return out;
 }
 
-function isBranchNoise(e: ErrorObject, all: ErrorObject[]): boolean {
+/** An error of one failing anyOf/oneOf branch, reported beside the anyOf/oneOf error that sums them up. */
+export function isBranchNoise(e: ErrorObject, all: ErrorObject[]): boolean {
   if (e.keyword === 'anyOf' || e.keyword === 'oneOf') return false;
   return all.some(
     (o) => (o.keyword === 'anyOf' || o.keyword === 'oneOf') && e.schemaPath.startsWith(o.schemaPath + '/') && o.instancePath === e.instancePath,

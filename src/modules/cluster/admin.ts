@@ -5,9 +5,10 @@
 // or role, or a revoked one, is refused; a missing one is added
 // (src/controller/steps/admin.ts).
 import { join } from 'node:path';
+import type { FromSchema } from 'json-schema-to-ts';
 import { projectDirOf } from '../../controller/paths.js';
 import { stepArgv } from '../../controller/steps/step.js';
-import { probeNodesOfVars } from '../../controller/probe/nodes.js';
+import { probeNodes } from '../../controller/probe/nodes.js';
 import { FieldError } from '../../protocol/errors.js';
 import {
   HANDLE_EXPECTED,
@@ -22,20 +23,33 @@ import {
   type Role,
   type UserRecord,
 } from '../../protocol/model.js';
-import { readString } from '../args.js';
+import { defineModule } from '../define.js';
 import { ModuleArgsError } from '../errors.js';
-import type { Module } from '../types.js';
+import type { ArgsSchema } from '../types.js';
+import { nodesOf } from './node-view.js';
+
+const argsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['handle', 'pubkey'],
+  properties: {
+    handle: { type: 'string', pattern: HANDLE_RE.source, description: `a handle: ${HANDLE_EXPECTED}` },
+    pubkey: { type: 'string', pattern: SIGN_PUB_TEXT_RE.source, description: SIGN_PUB_TEXT_EXPECTED },
+    role: { enum: ROLES, description: ROLE_EXPECTED },
+    out: { type: 'string' },
+  },
+} as const satisfies ArgsSchema;
 
 /**
- * The store's own checks (addUser applies them again on write), run here so
- * a templated value the args schema could not see (`-e handle=u1`,
- * `-e role=root`) is refused at plan time, before any node is asked.
+ * The store's own checks (addUser applies them again on write), run here as
+ * well so that plan() refuses, in the store's words, any args that did not
+ * come through the schema; the signing key is normalised to lowercase hex.
  */
-function userArgs(args: Record<string, unknown>): { handle: string; signPub: string; role: Role } {
+function userArgs(args: FromSchema<typeof argsSchema>): { handle: string; signPub: string; role: Role } {
   try {
     return {
-      handle: checkHandle(readString('cluster_user', 'handle', args.handle, true)),
-      signPub: signPubOfText(readString('cluster_user', 'pubkey', args.pubkey, true), 'pubkey'),
+      handle: checkHandle(args.handle),
+      signPub: signPubOfText(args.pubkey, 'pubkey'),
       role: checkRole(args.role ?? 'admin'),
     };
   } catch (e) {
@@ -44,23 +58,13 @@ function userArgs(args: Record<string, unknown>): { handle: string; signPub: str
   }
 }
 
-export const cluster_user: Module = {
+export const cluster_user = defineModule({
   name: 'cluster_user',
-  argsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['handle', 'pubkey'],
-    properties: {
-      handle: { type: 'string', pattern: HANDLE_RE.source, description: `a handle: ${HANDLE_EXPECTED}` },
-      pubkey: { type: 'string', pattern: SIGN_PUB_TEXT_RE.source, description: SIGN_PUB_TEXT_EXPECTED },
-      role: { enum: [...ROLES], description: ROLE_EXPECTED },
-      out: { type: 'string' },
-    },
-  },
+  argsSchema,
   async plan(args, ctx) {
     const { handle, signPub, role } = userArgs(args);
-    const nodes = probeNodesOfVars(ctx.vars.nodes);
-    const outDir = readString('cluster_user', 'out', args.out) ?? join(projectDirOf(ctx.baseDirs), 'out');
+    const nodes = probeNodes(nodesOf('cluster_user', ctx.vars));
+    const outDir = args.out ?? join(projectDirOf(ctx.baseDirs), 'out');
     let cur: UserRecord | null;
     try {
       // nats.js loads when a cluster task runs, not with every `unibus` command.
@@ -85,4 +89,4 @@ export const cluster_user: Module = {
       commands: [{ kind: 'exec', argv: stepArgv('admin'), stdin: JSON.stringify({ nodes, outDir, handle, signPub, role }), timeoutMs: 60_000, label: `add ${role} ${handle} (sign_pub ${signPub.slice(0, 12)}…)` }],
     };
   },
-};
+});

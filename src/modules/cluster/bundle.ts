@@ -6,14 +6,16 @@ import { existsSync } from 'node:fs';
 import { staleReason } from '../../controller/build/record.js';
 import { bundlePaths, UNIBUS_ROOT } from '../../controller/paths.js';
 import { stepArgv } from '../../controller/steps/step.js';
-import { readString } from '../args.js';
-import type { Module } from '../types.js';
+import { defineModule } from '../define.js';
+import type { ArgsSchema } from '../types.js';
 
-export const cluster_bundle: Module = {
+const argsSchema = { type: 'object', additionalProperties: false, properties: { path: { type: 'string' } } } as const satisfies ArgsSchema;
+
+export const cluster_bundle = defineModule({
   name: 'cluster_bundle',
-  argsSchema: { type: 'object', additionalProperties: false, properties: { path: { type: 'string' } } },
+  argsSchema,
   async plan(args) {
-    const given = readString('cluster_bundle', 'path', args.path);
+    const given = args.path;
     if (given) {
       if (!existsSync(given)) return { changed: false, failed: true, reason: `${given} does not exist`, commands: [] };
       return { changed: false, reason: `prebuilt ${given}`, commands: [], result: { path: given } };
@@ -33,4 +35,4 @@ export const cluster_bundle: Module = {
       result,
     };
   },
-};
+});

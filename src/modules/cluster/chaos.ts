@@ -14,17 +14,19 @@ import type { HttpNode } from '../../controller/chaos/readback.js';
 import type { WorkloadConfig } from '../../controller/chaos/workload.js';
 import { projectDirOf } from '../../controller/paths.js';
 import { stepArgv } from '../../controller/steps/step.js';
-import { probeNodesOfVars } from '../../controller/probe/nodes.js';
+import { probeNodes } from '../../controller/probe/nodes.js';
 import { rawPublicKey } from '../../protocol/ed25519.js';
 import { Secret } from '../../secret.js';
 import type { Transport } from '../../transport/types.js';
-import { readBool, readSeconds, readString } from '../args.js';
+import { parseSeconds } from '../args.js';
+import { defineModule } from '../define.js';
 import { ModuleArgsError } from '../errors.js';
-import type { Module, ModuleContext } from '../types.js';
+import type { ArgsSchema, ModuleContext } from '../types.js';
+import { nodesOf } from './node-view.js';
 import { sleep } from '../../util/time.js';
 
-const chaosDir = (ctx: ModuleContext, out?: unknown) => join(readString('cluster_chaos', 'out', out) ?? join(projectDirOf(ctx.baseDirs), 'out'), 'chaos');
-const httpNodes = (ctx: ModuleContext): HttpNode[] => probeNodesOfVars(ctx.vars.nodes).map((n) => ({ name: n.name, url: `http://${n.ip}:${n.httpPort}` }));
+const chaosDir = (ctx: ModuleContext, out: string | undefined) => join(out ?? join(projectDirOf(ctx.baseDirs), 'out'), 'chaos');
+const httpNodes = (ctx: ModuleContext): HttpNode[] => probeNodes(nodesOf('cluster_chaos', ctx.vars)).map((n) => ({ name: n.name, url: `http://${n.ip}:${n.httpPort}` }));
 
 /** A run id: UTC time to the second (room names use it: lowercase, digits, '-'). */
 export function newRunId(now = new Date()): string {
@@ -32,8 +34,7 @@ export function newRunId(now = new Date()): string {
 }
 
 /** The run named, or the latest one started (out/chaos/latest). */
-async function runOf(t: Transport, dir: string, run: unknown): Promise<string | null> {
-  const named = readString('cluster_chaos', 'run', run);
+async function runOf(t: Transport, dir: string, named: string | undefined): Promise<string | null> {
   if (named && named !== 'latest') {
     if (!/^[0-9]{8}-[0-9]{6}$/.test(named)) throw new ModuleArgsError('cluster_chaos', 'run', `${JSON.stringify(named)} is not a run id (expected YYYYMMDD-HHMMSS, a folder of ${dir})`);
     return named;
@@ -48,11 +49,11 @@ export async function runningWorkload(t: Transport, pidFile: string): Promise<nu
   return workloadPidOf(text ? text.toString('utf8') : null, async (pid) => (await t.get(`/proc/${pid}/cmdline`).catch(() => null))?.toString('utf8') ?? null);
 }
 
-export const cluster_chaos_key: Module = {
+export const cluster_chaos_key = defineModule({
   name: 'cluster_chaos_key',
-  argsSchema: { type: 'object', additionalProperties: false, properties: { path: { type: 'string' } } },
+  argsSchema: { type: 'object', additionalProperties: false, properties: { path: { type: 'string' } } } as const satisfies ArgsSchema,
   async plan(args, ctx) {
-    const path = readString('cluster_chaos_key', 'path', args.path) ?? join(projectDirOf(ctx.baseDirs), 'secrets', 'chaos.key');
+    const path = args.path ?? join(projectDirOf(ctx.baseDirs), 'secrets', 'chaos.key');
     const cur = await ctx.facts.content(path);
     if (cur) {
       const text = cur.toString('utf8').trim();
@@ -75,24 +76,33 @@ export const cluster_chaos_key: Module = {
       result: { path, pubkey },
     };
   },
-};
+});
 
-export const cluster_chaos_workload: Module = {
-  name: 'cluster_chaos_workload',
-  argsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      state: { enum: ['started', 'stopped'] },
-      handle: { type: 'string' },
-      key: { type: 'string' },
-      out: { type: 'string' },
-      interval_ms: { type: ['integer', 'string'] },
-      timeout_ms: { type: ['integer', 'string'] },
-      retries: { type: ['integer', 'string'] },
-      max_seconds: { type: ['number', 'string'] },
-    },
+const workloadSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    state: { enum: ['started', 'stopped'] },
+    handle: { type: 'string' },
+    key: { type: 'string' },
+    out: { type: 'string' },
+    interval_ms: { type: ['integer', 'string'] },
+    timeout_ms: { type: ['integer', 'string'] },
+    retries: { type: ['integer', 'string'] },
+    max_seconds: { type: ['number', 'string'] },
   },
+} as const satisfies ArgsSchema;
+
+/** An integer arg that may be written as a string, bounded. */
+function boundedInt(field: string, v: number | string | undefined, dflt: number, max: number): number {
+  const n = v === undefined ? dflt : Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > max) throw new ModuleArgsError('cluster_chaos_workload', field, `expected an integer between 0 and ${max}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+export const cluster_chaos_workload = defineModule({
+  name: 'cluster_chaos_workload',
+  argsSchema: workloadSchema,
   async plan(args, ctx) {
     const dir = chaosDir(ctx, args.out);
     const pidFile = join(dir, WORKLOAD_PID_FILE);
@@ -104,13 +114,9 @@ export const cluster_chaos_workload: Module = {
       if (pid === null) return { changed: false, reason: 'no workload running', commands: [], result };
       return { changed: true, reason: `stop the workload (pid ${pid})`, commands: [stop], result };
     }
-    const handle = readString('cluster_chaos_workload', 'handle', args.handle) ?? 'chaos';
-    const keyFile = readString('cluster_chaos_workload', 'key', args.key, true);
-    const num = (k: string, d: number, max: number) => {
-      const v = args[k] === undefined ? d : Number(args[k]);
-      if (!Number.isInteger(v) || v < 0 || v > max) throw new ModuleArgsError('cluster_chaos_workload', k, `expected an integer between 0 and ${max}, got ${JSON.stringify(args[k])}`);
-      return v;
-    };
+    const handle = args.handle ?? 'chaos';
+    const keyFile = args.key;
+    if (keyFile === undefined) throw new ModuleArgsError('cluster_chaos_workload', 'key', 'is required (expected a string)');
     const run = newRunId();
     const config: WorkloadConfig = {
       run,
@@ -118,10 +124,10 @@ export const cluster_chaos_workload: Module = {
       nodes: httpNodes(ctx),
       handle,
       keyFile,
-      intervalMs: num('interval_ms', 100, 60_000),
-      timeoutMs: num('timeout_ms', 3000, 60_000),
-      retries: num('retries', 2, 10),
-      maxSeconds: readSeconds('cluster_chaos_workload', 'max_seconds', args.max_seconds, 600, 3600),
+      intervalMs: boundedInt('interval_ms', args.interval_ms, 100, 60_000),
+      timeoutMs: boundedInt('timeout_ms', args.timeout_ms, 3000, 60_000),
+      retries: boundedInt('retries', args.retries, 2, 10),
+      maxSeconds: parseSeconds('cluster_chaos_workload', 'max_seconds', args.max_seconds, 600, 3600),
       // The `unibus play` process: the workload ends with the run even when no stop task is reached.
       parentPid: process.pid,
     };
@@ -140,7 +146,7 @@ export const cluster_chaos_workload: Module = {
       result,
     };
   },
-};
+});
 
 
 /**
@@ -149,16 +155,16 @@ export const cluster_chaos_workload: Module = {
  * acknowledged a write sent after this task began, so that each fault starts
  * from a cluster that serves. Reads the journal only.
  */
-export const cluster_chaos_served: Module = {
+export const cluster_chaos_served = defineModule({
   name: 'cluster_chaos_served',
-  argsSchema: { type: 'object', additionalProperties: false, properties: { timeout: { type: ['number', 'string'] }, run: { type: 'string' }, out: { type: 'string' } } },
+  argsSchema: { type: 'object', additionalProperties: false, properties: { timeout: { type: ['number', 'string'] }, run: { type: 'string' }, out: { type: 'string' } } } as const satisfies ArgsSchema,
   async plan(args, ctx) {
     if (ctx.check) return { changed: false, reason: 'waits for the workload once it runs', commands: [] };
     const dir = chaosDir(ctx, args.out);
     const run = await runOf(ctx.transport, dir, args.run);
     if (!run) return { changed: false, failed: true, reason: `no workload run in ${dir}`, commands: [] };
     const since = Date.now();
-    const deadline = since + readSeconds('cluster_chaos_served', 'timeout', args.timeout, 60, 600) * 1000;
+    const deadline = since + parseSeconds('cluster_chaos_served', 'timeout', args.timeout, 60, 600) * 1000;
     const nodes = httpNodes(ctx).map((n) => n.name);
     for (;;) {
       const { attempts } = readJournal(join(dir, run));
@@ -169,23 +175,22 @@ export const cluster_chaos_served: Module = {
       await sleep(250);
     }
   },
-};
+});
 
-export const cluster_chaos_mark: Module = {
+export const cluster_chaos_mark = defineModule({
   name: 'cluster_chaos_mark',
   argsSchema: {
     type: 'object',
     additionalProperties: false,
     required: ['minority', 'frozen'],
     properties: { minority: { type: 'string' }, frozen: { type: 'array', items: { type: 'string' } }, hold: { type: ['number', 'string'] }, run: { type: 'string' }, out: { type: 'string' } },
-  },
+  } as const satisfies ArgsSchema,
   async plan(args, ctx) {
-    const minority = readString('cluster_chaos_mark', 'minority', args.minority, true);
-    const frozen = (args.frozen as unknown[]).map(String);
-    const holdS = readSeconds('cluster_chaos_mark', 'hold', args.hold, 6, 120);
+    const { minority, frozen } = args;
+    const holdS = parseSeconds('cluster_chaos_mark', 'hold', args.hold, 6, 120);
     // A window is only a proof when the frozen nodes are a majority of the cluster
     // (a host that failed an earlier step has left the play and was not frozen).
-    const total = probeNodesOfVars(ctx.vars.nodes).length;
+    const total = nodesOf('cluster_chaos_mark', ctx.vars).length;
     if (frozen.includes(minority) || frozen.length * 2 <= total) {
       return { changed: false, failed: true, reason: `not a minority: ${frozen.length} of ${total} nodes frozen (${frozen.join(', ') || 'none'}), ${minority} left; no window marked`, commands: [] };
     }
@@ -199,24 +204,24 @@ export const cluster_chaos_mark: Module = {
       commands: [{ kind: 'exec', argv: stepArgv('chaos', ['mark']), stdin: JSON.stringify({ runDir, minority, frozen, holdS }), timeoutMs: (holdS + 30) * 1000, label: `mark the minority window in ${runDir}, hold ${holdS} s` }],
     };
   },
-};
+});
 
-export const cluster_chaos_check: Module = {
+export const cluster_chaos_check = defineModule({
   name: 'cluster_chaos_check',
   argsSchema: {
     type: 'object',
     additionalProperties: false,
     properties: { run: { type: 'string' }, handle: { type: 'string' }, key: { type: 'string' }, out: { type: 'string' }, require_window: { type: 'boolean' } },
-  },
+  } as const satisfies ArgsSchema,
   async plan(args, ctx) {
     if (ctx.check) return { changed: false, reason: 'checked once the workload has run', commands: [] };
     const dir = chaosDir(ctx, args.out);
     const run = await runOf(ctx.transport, dir, args.run);
     if (!run) return { changed: false, failed: true, reason: `no workload run in ${dir}: nothing to check`, commands: [] };
     const { attempts, markers } = readJournal(join(dir, run));
-    const s = summarizeJournal(run, attempts, markers, { requireWindow: readBool('cluster_chaos_check', 'require_window', args.require_window, true) });
-    const handle = readString('cluster_chaos_check', 'handle', args.handle) ?? 'chaos';
-    const keyFile = readString('cluster_chaos_check', 'key', args.key) ?? join(projectDirOf(ctx.baseDirs), 'secrets', 'chaos.key');
+    const s = summarizeJournal(run, attempts, markers, { requireWindow: args.require_window ?? true });
+    const handle = args.handle ?? 'chaos';
+    const keyFile = args.key ?? join(projectDirOf(ctx.baseDirs), 'secrets', 'chaos.key');
     const rooms = [...s.acked_rooms.keys()];
     const { readBack, readSeedFile } = await import('../../controller/chaos/readback.js');
     const missing = rooms.length ? await readBack(httpNodes(ctx), handle, await readSeedFile(keyFile), rooms) : {};
@@ -239,4 +244,4 @@ export const cluster_chaos_check: Module = {
     }
     return { changed: false, reason: counts, commands: [], result, report: true };
   },
-};
+});

@@ -11,9 +11,10 @@
 // folder; nats-server -c <state folder>/nats.conf) is refused, never
 // signalled; the command checks it again right before it signals.
 import { basename } from 'node:path';
-import { readEnum, readHostPath, readSeconds, readString, readStringList } from '../args.js';
+import { hostPath, parseSeconds } from '../args.js';
+import { defineModule } from '../define.js';
 import { FactError, ModuleArgsError } from '../errors.js';
-import type { Command, Module } from '../types.js';
+import type { ArgsSchema, Command } from '../types.js';
 
 const ACTIONS = ['kill', 'freeze', 'thaw'] as const;
 const TARGETS = ['membershipd', 'nats'] as const;
@@ -110,29 +111,31 @@ export function isOurs(f: FaultFact, stateDir: string): boolean {
 
 const SIGNAL = { kill: 'KILL', freeze: 'STOP', thaw: 'CONT' } as const;
 
-export const cluster_fault: Module = {
-  name: 'cluster_fault',
-  argsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['action', 'state_dir'],
-    properties: {
-      action: { enum: [...ACTIONS] },
-      targets: { type: 'array', items: { enum: [...TARGETS] } },
-      state_dir: { type: 'string' },
-      manager: { enum: ['process', 'systemd'] },
-      unit: { type: 'string' },
-      hold_max: { type: ['number', 'string'] },
-    },
+const argsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['action', 'state_dir'],
+  properties: {
+    action: { enum: ACTIONS },
+    targets: { type: 'array', items: { enum: TARGETS } },
+    state_dir: { type: 'string' },
+    manager: { enum: ['process', 'systemd'] },
+    unit: { type: 'string' },
+    hold_max: { type: ['number', 'string'] },
   },
+} as const satisfies ArgsSchema;
+
+export const cluster_fault = defineModule({
+  name: 'cluster_fault',
+  argsSchema,
   async plan(args, ctx) {
-    const action = readEnum('cluster_fault', 'action', args.action, ACTIONS, 'kill');
-    const stateDir = readHostPath('cluster_fault', 'state_dir', args.state_dir).replace(/\/+$/, '');
-    const manager = readEnum('cluster_fault', 'manager', args.manager, ['process', 'systemd'] as const, 'process');
-    const unit = readString('cluster_fault', 'unit', args.unit) ?? 'membershipd';
+    const { action } = args;
+    const stateDir = hostPath('cluster_fault', 'state_dir', args.state_dir).replace(/\/+$/, '');
+    const manager = args.manager ?? 'process';
+    const unit = args.unit ?? 'membershipd';
     if (!/^[A-Za-z0-9@._:-]+$/.test(unit)) throw new ModuleArgsError('cluster_fault', 'unit', `${JSON.stringify(unit)} is not a unit name`);
-    const holdMax = readSeconds('cluster_fault', 'hold_max', args.hold_max, 60, 600);
-    const given = (readStringList('cluster_fault', 'targets', args.targets) ?? (action === 'kill' ? ['membershipd', 'nats'] : ['nats'])) as Target[];
+    const holdMax = parseSeconds('cluster_fault', 'hold_max', args.hold_max, 60, 600);
+    const given: readonly Target[] = args.targets ?? (action === 'kill' ? ['membershipd', 'nats'] : ['nats']);
     // membershipd first: killed after its nats-server, it would start a new one.
     const targets = TARGETS.filter((t) => given.includes(t));
     if (!targets.length) throw new ModuleArgsError('cluster_fault', 'targets', 'expected at least one of membershipd, nats');
@@ -167,4 +170,4 @@ export const cluster_fault: Module = {
     if (!todo.length) return { changed: false, reason: `${targets.join(', ')} not stopped`, commands: [cmd], result };
     return { changed: true, reason: `${action}: ${what}`, commands: [cmd], result };
   },
-};
+});

@@ -6,33 +6,32 @@ import { join } from 'node:path';
 import { projectDirOf } from '../../controller/paths.js';
 import { stepArgv } from '../../controller/steps/step.js';
 import type { PkiNode } from '../../pki/index.js';
-import { readBool, readEnum, readString } from '../args.js';
+import { defineModule } from '../define.js';
 import { ModuleArgsError } from '../errors.js';
-import type { Module } from '../types.js';
-
-interface NodeVar { name: string; host: string; public_ip: string; wg_ip?: string }
+import type { ArgsSchema } from '../types.js';
+import { nodesOf } from './node-view.js';
 
 function pkiNodes(vars: Record<string, unknown>): PkiNode[] {
-  const nodes = vars.nodes as NodeVar[] | undefined;
-  if (!Array.isArray(nodes) || !nodes.length) throw new ModuleArgsError('cluster_pki', 'nodes', 'the inventory variable `nodes` is missing');
+  const nodes = nodesOf('cluster_pki', vars);
+  if (!nodes.length) throw new ModuleArgsError('cluster_pki', 'nodes', 'the inventory variable `nodes` is missing');
   return nodes.map((n) => ({ name: n.name, hostname: n.host, publicIp: n.public_ip, ...(n.wg_ip ? { wgIp: n.wg_ip } : {}) }));
 }
 
-export const cluster_pki: Module = {
+export const cluster_pki = defineModule({
   name: 'cluster_pki',
   argsSchema: {
     type: 'object',
     additionalProperties: false,
     properties: { out: { type: 'string' }, secrets: { type: 'string' }, admin: { type: 'boolean' }, route_ca: { enum: ['keep', 'rotate', 'drop'] } },
-  },
+  } as const satisfies ArgsSchema,
   async plan(args, ctx) {
     const project = projectDirOf(ctx.baseDirs);
-    const routeCa = readEnum('cluster_pki', 'route_ca', args.route_ca, ['keep', 'rotate', 'drop'] as const, 'keep');
+    const routeCa = args.route_ca ?? 'keep';
     const opts = {
-      outDir: readString('cluster_pki', 'out', args.out) ?? join(project, 'out'),
-      secretsDir: readString('cluster_pki', 'secrets', args.secrets) ?? join(project, 'secrets'),
+      outDir: args.out ?? join(project, 'out'),
+      secretsDir: args.secrets ?? join(project, 'secrets'),
       nodes: pkiNodes(ctx.vars),
-      admin: readBool('cluster_pki', 'admin', args.admin, false),
+      admin: args.admin ?? false,
       // rotate: a new route CA beside the old (bundles of both, new route leaves); drop: the old one goes.
       forceRouteCa: routeCa === 'rotate',
       dropOldRouteCa: routeCa === 'drop',
@@ -50,4 +49,4 @@ export const cluster_pki: Module = {
       result,
     };
   },
-};
+});

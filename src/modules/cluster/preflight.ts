@@ -2,9 +2,10 @@
 // (or held by this cluster's own running membershipd), its state folder's
 // disk has room, and its clock is within max_skew_s of the controller's.
 // Read-only, so it runs in check mode as well.
-import { readSeconds, readString } from '../args.js';
+import { parseSeconds } from '../args.js';
+import { defineModule } from '../define.js';
 import { FactError } from '../errors.js';
-import type { Module } from '../types.js';
+import type { ArgsSchema } from '../types.js';
 
 /** Prints `now=EPOCH running=yes|no busy=P,P avail=KiB dir=D`. */
 export const PREFLIGHT_SCRIPT = [
@@ -31,30 +32,30 @@ function parse(stdout: string): Record<string, string> {
   return Object.fromEntries(stdout.trim().split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 }
 
-export const cluster_preflight: Module = {
-  name: 'cluster_preflight',
-  argsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['ip', 'ports', 'dir', 'manager'],
-    properties: {
-      ip: { type: 'string' },
-      ports: { type: 'array', items: { type: ['integer', 'string'] } },
-      dir: { type: 'string' },
-      manager: { enum: ['systemd', 'process'] },
-      unit: { type: 'string' },
-      pidfile: { type: 'string' },
-      min_free_mb: { type: ['integer', 'string'] },
-      max_skew_s: { type: ['number', 'string'] },
-    },
+const argsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['ip', 'ports', 'dir', 'manager'],
+  properties: {
+    ip: { type: 'string' },
+    ports: { type: 'array', items: { type: ['integer', 'string'] } },
+    dir: { type: 'string' },
+    manager: { enum: ['systemd', 'process'] },
+    unit: { type: 'string' },
+    pidfile: { type: 'string' },
+    min_free_mb: { type: ['integer', 'string'] },
+    max_skew_s: { type: ['number', 'string'] },
   },
+} as const satisfies ArgsSchema;
+
+export const cluster_preflight = defineModule({
+  name: 'cluster_preflight',
+  argsSchema,
   async plan(args, ctx) {
-    const ports = (args.ports as unknown[]).map(String);
     const argv = [
       'bash', '-c', PREFLIGHT_SCRIPT, 'unibus-preflight',
-      readString('cluster_preflight', 'ip', args.ip, true), readString('cluster_preflight', 'dir', args.dir, true),
-      String(args.manager), readString('cluster_preflight', 'unit', args.unit) ?? 'membershipd', readString('cluster_preflight', 'pidfile', args.pidfile) ?? '/nonexistent',
-      ...ports,
+      args.ip, args.dir, args.manager, args.unit ?? 'membershipd', args.pidfile ?? '/nonexistent',
+      ...args.ports.map(String),
     ];
     const before = Date.now() / 1000;
     const r = await ctx.transport.exec({ argv, sudo: ctx.become || undefined, timeoutMs: 30_000 });
@@ -67,7 +68,7 @@ export const cluster_preflight: Module = {
     const minKiB = Number(args.min_free_mb ?? 256) * 1024;
     if (!(Number(f.avail) >= minKiB)) problems.push(`${f.avail} KiB free under ${f.dir} (need ${minKiB} KiB)`);
     // The host's clock read lies between the controller's two reads: outside that window plus the bound is skew.
-    const maxSkew = readSeconds('cluster_preflight', 'max_skew_s', args.max_skew_s, 2, 60);
+    const maxSkew = parseSeconds('cluster_preflight', 'max_skew_s', args.max_skew_s, 2, 60);
     const now = Number(f.now);
     const skew = now < before ? before - now : now > after ? now - after : 0;
     if (!(skew <= maxSkew)) problems.push(`clock is ${skew.toFixed(2)} s off the controller's (at most ${maxSkew} s)`);
@@ -75,4 +76,4 @@ export const cluster_preflight: Module = {
     if (problems.length) return { changed: false, failed: true, reason: problems.join('; '), commands: [], result };
     return { changed: false, reason: `ports ${busy.length ? `held by the running node` : 'free'}, ${Math.round(Number(f.avail) / 1024)} MiB free, clock skew ${skew.toFixed(2)} s`, commands: [], result };
   },
-};
+});

@@ -7,24 +7,25 @@
 import { join } from 'node:path';
 import { projectDirOf } from '../../controller/paths.js';
 import { stepArgv } from '../../controller/steps/step.js';
-import { probeNodesOfVars } from '../../controller/probe/nodes.js';
-import { readSeconds, readString } from '../args.js';
-import type { Module } from '../types.js';
-import type { NonceStore } from '../../daemon/index.js';
+import { probeNodes } from '../../controller/probe/nodes.js';
+import { parseSeconds } from '../args.js';
+import { defineModule } from '../define.js';
+import type { ArgsSchema } from '../types.js';
+import { clusterOf, nodesOf } from './node-view.js';
 
-export const cluster_scale: Module = {
+export const cluster_scale = defineModule({
   name: 'cluster_scale',
   argsSchema: {
     type: 'object',
     additionalProperties: false,
     properties: { replicas: { type: ['integer', 'string'] }, out: { type: 'string' }, step_timeout: { type: ['number', 'string'] } },
-  },
+  } as const satisfies ArgsSchema,
   async plan(args, ctx) {
     const replicas = Number(args.replicas ?? 3);
-    const cluster = ctx.vars.cluster as { kv_replicas: number; nonce_store?: NonceStore };
+    const cluster = clusterOf('cluster_scale', ctx.vars);
     const nonceStore = cluster.nonce_store ?? 'disk';
-    const nodes = probeNodesOfVars(ctx.vars.nodes);
-    const outDir = readString('cluster_scale', 'out', args.out) ?? join(projectDirOf(ctx.baseDirs), 'out');
+    const nodes = probeNodes(nodesOf('cluster_scale', ctx.vars));
+    const outDir = args.out ?? join(projectDirOf(ctx.baseDirs), 'out');
     // nats.js loads when a cluster task runs, not with every `unibus` command.
     const [{ connectCluster, probeCluster }, { readReplicas, scaleSteps }, { jetstreamManager }] = await Promise.all([import('../../controller/probe/probe.js'), import('../../controller/admin/scale.js'), import('@nats-io/jetstream')]);
     const report = await probeCluster(nodes, outDir);
@@ -42,7 +43,7 @@ export const cluster_scale: Module = {
     const inventoryNote = cluster.kv_replicas === replicas ? '' : `; inventory change to commit: cluster.kv_replicas: ${cluster.kv_replicas} -> ${replicas}`;
     const result = { scaled: below, inventory_change: inventoryNote ? { 'cluster.kv_replicas': { from: cluster.kv_replicas, to: replicas } } : null };
     if (!below.length) return { changed: false, reason: `every stream is at R${replicas} or more${inventoryNote}`, commands: [], result };
-    const stepTimeoutMs = readSeconds('cluster_scale', 'step_timeout', args.step_timeout, 60, 600) * 1000;
+    const stepTimeoutMs = parseSeconds('cluster_scale', 'step_timeout', args.step_timeout, 60, 600) * 1000;
     return {
       changed: true,
       reason: `to R${replicas}, one stream at a time: ${below.join(', ')}${inventoryNote}`,
@@ -50,4 +51,4 @@ export const cluster_scale: Module = {
       result,
     };
   },
-};
+});

@@ -5,32 +5,46 @@
 // is then predicted as a change, which is what the run will do.
 import { existsSync, readFileSync } from 'node:fs';
 import { Secret } from '../../secret.js';
-import { readHostPath, readMode } from '../args.js';
+import type { FromSchema } from 'json-schema-to-ts';
+import { hostPath, modeSchema, parseMode } from '../args.js';
 import { planFile } from '../copy.js';
+import { defineModule } from '../define.js';
 import { PATH_STAT } from '../facts/paths.js';
 import { createHash } from 'node:crypto';
 import { ModuleArgsError } from '../errors.js';
-import type { Command, FileDiff, Module } from '../types.js';
+import type { ArgsSchema, Command, FileDiff } from '../types.js';
+
+const argsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['files'],
+  properties: {
+    files: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['src', 'dest'],
+        properties: { src: { type: 'string' }, dest: { type: 'string' }, mode: modeSchema, secret: { type: 'boolean' } },
+      },
+    },
+  },
+} as const satisfies ArgsSchema;
 
 interface Item { src: string; dest: string; mode?: number; secret: boolean }
 
-function readItems(v: unknown): Item[] {
-  if (!Array.isArray(v) || !v.length) throw new ModuleArgsError('cluster_stage', 'files', 'expected a non-empty list of {src, dest, mode?, secret?}');
-  return v.map((x, i) => {
-    const o = x as Record<string, unknown>;
-    if (typeof o?.src !== 'string' || !o.src.startsWith('/')) throw new ModuleArgsError('cluster_stage', `files[${i}].src`, 'expected an absolute controller path');
-    return { src: o.src, dest: readHostPath('cluster_stage', `files[${i}].dest`, o.dest), mode: readMode('cluster_stage', `files[${i}].mode`, o.mode), secret: o.secret === true };
+/** The files as planned: src an absolute controller path, dest absolute, the mode a number. */
+function readItems(files: FromSchema<typeof argsSchema>['files']): Item[] {
+  if (!files.length) throw new ModuleArgsError('cluster_stage', 'files', 'expected a non-empty list of {src, dest, mode?, secret?}');
+  return files.map((o, i) => {
+    if (!o.src.startsWith('/')) throw new ModuleArgsError('cluster_stage', `files[${i}].src`, 'expected an absolute controller path');
+    return { src: o.src, dest: hostPath('cluster_stage', `files[${i}].dest`, o.dest), mode: parseMode('cluster_stage', `files[${i}].mode`, o.mode), secret: o.secret === true };
   });
 }
 
-export const cluster_stage: Module = {
+export const cluster_stage = defineModule({
   name: 'cluster_stage',
-  argsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['files'],
-    properties: { files: { type: 'array', items: { type: 'object' } } },
-  },
+  argsSchema,
   async plan(args, ctx) {
     const items = readItems(args.files);
     const commands: Command[] = [];
@@ -65,4 +79,4 @@ export const cluster_stage: Module = {
     if (!changedFiles.length) return { changed: false, reason: `${items.length} files up to date`, commands: [], result };
     return { changed: true, reason: reasons.join('; '), commands, diff, result };
   },
-};
+});

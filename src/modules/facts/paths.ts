@@ -83,6 +83,7 @@ export const pathCommands = {
   touch: (path: string, sudo?: boolean): Command => ({ kind: 'exec', argv: ['touch', '--', path], sudo, effect: { op: 'touch', paths: [path] } }),
   remove: (path: string, sudo?: boolean): Command => ({ kind: 'exec', argv: ['rm', '-rf', '--', path], sudo, effect: { op: 'remove', paths: [path] } }),
   chmod: (mode: number, path: string, sudo?: boolean): Command => ({ kind: 'exec', argv: ['chmod', formatMode(mode), '--', path], sudo, effect: { op: 'chmod', mode, paths: [path] } }),
+  // owner:group, owner alone, or :group alone (never `owner:`, which would mean the login group).
   chown: (owner: string | undefined, group: string | undefined, path: string, sudo?: boolean): Command => ({
     kind: 'exec',
     argv: ['chown', `${owner ?? ''}${group ? `:${group}` : ''}`, '--', path],
