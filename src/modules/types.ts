@@ -101,9 +101,9 @@ export interface ModulePlan {
  * The rule: `plan()` only reads, and within a time bound. Waiting for a state
  * and reading a result back are commands (a host command, or a controller step
  * from src/controller/steps) that apply runs and check mode predicts, as
- * wait_for does. cluster_verify, cluster_chaos_served and cluster_chaos_check
- * still wait or read back inside plan(); they are the known exceptions, to be
- * moved into steps.
+ * wait_for and cluster_verify (steps/verify.ts) do. cluster_chaos_served and
+ * cluster_chaos_check still wait or read back inside plan(); they are the
+ * known exceptions, to be moved into steps.
  */
 export interface Module<A = Record<string, unknown>> {
   name: string;
