@@ -1,6 +1,7 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import { defineModule } from './define.js';
-import { FactError, ModuleArgsError } from './errors.js';
+import { ModuleArgsError } from './errors.js';
+import { PACKAGE_STATE } from './facts/package.js';
 import type { ArgsSchema, Command, ModulePlan } from './types.js';
 
 const argsSchema = {
@@ -21,58 +22,10 @@ interface Spec {
   min?: string;
 }
 
-/**
- * One exec for every package of the task. Arg 1 is 1 when candidates are
- * wanted (state latest); then `name` or `name>=version` specs. One line per
- * spec: `name|status-abbrev|version|min-ok(yes/no/-)|candidate`.
- */
-export const PKG_SCRIPT = [
-  'want_cand=$1; shift',
-  'for spec in "$@"; do',
-  '  name=${spec%%>=*}; min=',
-  `  case $spec in *'>='*) min=\${spec#*>=};; esac`,
-  `  st=$(dpkg-query -W -f='\${db:Status-Abbrev}|\${Version}' -- "$name" 2>/dev/null) || st='un|'`,
-  '  ver=${st#*|}; ok=-',
-  '  if [ -n "$min" ]; then',
-  '    if [ -n "$ver" ] && dpkg --compare-versions "$ver" ge "$min"; then ok=yes; else ok=no; fi',
-  '  fi',
-  '  cand=-',
-  `  if [ "$want_cand" = 1 ]; then cand=$(apt-cache policy -- "$name" 2>/dev/null | sed -n 's/^ *Candidate: //p'); fi`,
-  `  printf '%s|%s|%s|%s\\n' "$name" "$st" "$ok" "\${cand:-(none)}"`,
-  'done',
-].join('\n');
-
 /** Fails the task when apt could not reach the minimum version. */
 export const MIN_CHECK_SCRIPT =
   `v=$(dpkg-query -W -f='\${Version}' -- "$1") && dpkg --compare-versions "$v" ge "$2" || { echo "$1 \${v:-not installed} is older than $2" >&2; exit 1; }`;
 
-export interface PkgFact {
-  name: string;
-  installed: boolean;
-  version?: string;
-  minOk?: boolean;
-  candidate?: string;
-}
-
-export function parsePkgFacts(stdout: string, count: number): PkgFact[] | null {
-  const lines = stdout.split('\n').filter(Boolean);
-  if (lines.length !== count) return null;
-  const out: PkgFact[] = [];
-  for (const l of lines) {
-    const [name, abbrev, version, ok, cand] = l.split('|');
-    if (name === undefined || abbrev === undefined || cand === undefined) return null;
-    // Second letter of db:Status-Abbrev: n = not installed, c = config files only.
-    const installed = !['n', 'c', undefined].includes(abbrev[1]);
-    out.push({
-      name,
-      installed,
-      ...(installed && version ? { version } : {}),
-      ...(ok === 'yes' ? { minOk: true } : ok === 'no' ? { minOk: false } : {}),
-      ...(cand !== '-' && cand !== '(none)' ? { candidate: cand } : {}),
-    });
-  }
-  return out;
-}
 
 function readSpecs(args: FromSchema<typeof argsSchema>): Spec[] {
   const given = args.name ?? args.names;
@@ -104,10 +57,7 @@ export const pkg = defineModule({
       throw new ModuleArgsError('package', 'name', 'a minimum version (>=) goes with state present only');
     }
     const sudo = ctx.become || undefined;
-    const argv = ['sh', '-c', PKG_SCRIPT, 'unibus-pkg', state === 'latest' ? '1' : '0', ...specs.map((s) => (s.min ? `${s.name}>=${s.min}` : s.name))];
-    const r = await ctx.transport.exec({ argv, sudo, timeoutMs: 60_000 });
-    const facts = r.code === 0 ? parsePkgFacts(r.stdout, specs.length) : null;
-    if (!facts) throw new FactError(ctx.transport.host, 'package state', `rc=${r.code} ${r.stderr.trim()}`);
+    const facts = await ctx.facts.read(PACKAGE_STATE, { candidates: state === 'latest', specs: specs.map((s) => (s.min ? `${s.name}>=${s.min}` : s.name)) }, ctx.become);
     const versions = Object.fromEntries(facts.map((f) => [f.name, f.version ?? null]));
 
     if (state === 'absent') {

@@ -1,4 +1,4 @@
-import { FactError } from './errors.js';
+import { ALIVE_FN, PROCESS_STATE } from './facts/process.js';
 import type { Command, ModuleContext, ModulePlan } from './types.js';
 
 // The `process` service manager, for hosts without systemd: a detached
@@ -16,19 +16,7 @@ export interface ProcessArgs {
   stopTimeoutS: number;
 }
 
-const ALIVE_FN = `alive() { [ -r /proc/$1/status ] && ! grep -q '^State:[[:space:]]*Z' /proc/$1/status; }`;
 
-/** Prints `none`, `dead PID`, or `alive PID HEX(cmdline)`. */
-export const PROC_FACT_SCRIPT = [
-  ALIVE_FN,
-  'pf=$1',
-  '[ -f "$pf" ] || { echo none; exit 0; }',
-  'pid=$(head -n1 -- "$pf")',
-  `case $pid in ''|*[!0-9]*) echo none; exit 0;; esac`,
-  'if alive "$pid"; then',
-  `  printf 'alive %s ' "$pid"; od -An -v -tx1 "/proc/$pid/cmdline" | tr -d ' \\n'; echo`,
-  'else echo "dead $pid"; fi',
-].join('\n');
 
 /** Starts "$@" detached; fails when it exits within the first 0.3 s (the log's tail on stderr). */
 export const PROC_START_SCRIPT = [
@@ -66,19 +54,6 @@ export const PROC_STOP_SCRIPT = [
   'rm -f -- "$pf"',
 ].join('\n');
 
-export type ProcFact = { state: 'none' } | { state: 'dead'; pid: number } | { state: 'alive'; pid: number; cmdline: string[] };
-
-export function parseProcFact(stdout: string): ProcFact | null {
-  const [word, pid, hex] = stdout.trim().split(' ');
-  if (word === 'none') return { state: 'none' };
-  if (word === 'dead' && pid) return { state: 'dead', pid: Number(pid) };
-  if (word === 'alive' && pid) {
-    const raw = Buffer.from(hex ?? '', 'hex').toString('utf8');
-    const cmdline = raw.endsWith('\0') ? raw.slice(0, -1).split('\0') : raw ? raw.split('\0') : [];
-    return { state: 'alive', pid: Number(pid), cmdline };
-  }
-  return null;
-}
 
 /**
  * The kernel shows a script started through its `#!` line as
@@ -93,9 +68,7 @@ export function cmdlineMatches(cmdline: readonly string[], want: readonly string
 
 export async function planProcess(a: ProcessArgs, ctx: ModuleContext): Promise<ModulePlan> {
   const sudo = ctx.become || undefined;
-  const r = await ctx.transport.exec({ argv: ['sh', '-c', PROC_FACT_SCRIPT, 'unibus-proc', a.pidfile], sudo, timeoutMs: 30_000 });
-  const f = r.code === 0 ? parseProcFact(r.stdout) : null;
-  if (!f) throw new FactError(ctx.transport.host, `process ${a.name} (${a.pidfile})`, `rc=${r.code} ${r.stderr.trim()}`);
+  const f = await ctx.facts.read(PROCESS_STATE, a.pidfile, ctx.become);
   const ours = f.state === 'alive' && cmdlineMatches(f.cmdline, a.cmd);
   // A live pid whose program is ours but whose arguments differ is an old version to replace;
   // anything else in the pidfile is a reused pid that must not be signalled.

@@ -1,4 +1,4 @@
-import { FactError } from './errors.js';
+import { UNIT_STATE } from './facts/systemd.js';
 import type { Command, ModuleContext, ModulePlan } from './types.js';
 
 export interface SystemdArgs {
@@ -9,14 +9,6 @@ export interface SystemdArgs {
   daemonReload: boolean;
 }
 
-export function parseShow(stdout: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of stdout.split('\n')) {
-    const i = line.indexOf('=');
-    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
-  }
-  return out;
-}
 
 const RUNNING = new Set(['active', 'activating', 'reloading']);
 
@@ -28,13 +20,7 @@ const RUNNING = new Set(['active', 'activating', 'reloading']);
  */
 export async function planSystemd(a: SystemdArgs, ctx: ModuleContext): Promise<ModulePlan> {
   const sudo = ctx.become || undefined;
-  const r = await ctx.transport.exec({
-    argv: ['systemctl', 'show', '-p', 'LoadState', '-p', 'ActiveState', '-p', 'UnitFileState', '-p', 'NeedDaemonReload', '--', a.name],
-    sudo,
-    timeoutMs: 30_000,
-  });
-  const f = parseShow(r.stdout);
-  if (r.code !== 0 || !f.LoadState) throw new FactError(ctx.transport.host, `state of unit ${a.name}`, `rc=${r.code} ${r.stderr.trim()}`);
+  const f = await ctx.facts.read(UNIT_STATE, a.name, ctx.become);
   const result = { name: a.name, status: { ...f } };
   const commands: Command[] = [];
   const why: string[] = [];

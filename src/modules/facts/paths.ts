@@ -59,7 +59,8 @@ function parseStatLine(path: string, line: string): PathFacts | null {
 
 /** Type, mode, owner, size and content hash of each path, in one exec. */
 export const PATH_STAT: Fact<readonly string[], PathFacts[]> = {
-  name: 'path stat',
+  name: 'stat of',
+  describe: (paths) => paths.join(', '),
   argv: (paths) => ['sh', '-c', STAT_SCRIPT, 'unibus-stat', ...paths],
   parse(paths, r) {
     if (r.code !== 0) return null;
@@ -72,7 +73,7 @@ export const PATH_STAT: Fact<readonly string[], PathFacts[]> = {
 
 /** Whether a path exists (`test -e`). */
 export const PATH_EXISTS: Fact<string, boolean> = {
-  name: 'path existence',
+  name: 'existence of',
   argv: (path) => ['test', '-e', path],
   parse: (_path, r) => (r.code === 0 ? true : r.code === 1 ? false : null),
 };

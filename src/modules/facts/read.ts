@@ -11,9 +11,9 @@ export class DirectReader implements FactReader {
   constructor(private readonly t: Transport) {}
 
   async read<Q, V>(fact: Fact<Q, V>, q: Q, sudo?: boolean): Promise<V> {
-    const r = await this.t.exec({ argv: fact.argv(q), sudo, timeoutMs: FACT_TIMEOUT_MS });
+    const r = await this.t.exec({ argv: fact.argv(q), sudo, timeoutMs: fact.timeoutMs ?? FACT_TIMEOUT_MS });
     const v = fact.parse(q, r);
-    if (v === null) throw new FactError(this.t.host, `${fact.name} of ${String(q)}`, `rc=${r.code} ${r.stderr.trim() || r.stdout.trim()}`);
+    if (v === null) throw new FactError(this.t.host, `${fact.name} ${fact.describe ? fact.describe(q) : String(q)}`, `rc=${r.code} ${r.stderr.trim() || r.stdout.trim()}`);
     return v;
   }
 

@@ -11,6 +11,10 @@ import type { ExecResult } from '../../transport/types.js';
 /** A read-only question to a host, answered by one command. */
 export interface Fact<Q, V> {
   readonly name: string;
+  /** The question in words, for an error (default: String(q)). */
+  describe?(q: Q): string;
+  /** Bound of the read (default 30 s). */
+  readonly timeoutMs?: number;
   /** The command that reads it (read-only on the host). */
   argv(q: Q): string[];
   /** Its answer from that command's result; null when the output is not of the fact's form. */
