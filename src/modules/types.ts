@@ -94,9 +94,8 @@ export interface ModulePlan {
 }
 
 /**
- * A task module. `plan` reads facts (ctx.facts, or read-only commands through
- * the transport for facts not yet typed) and compares them with what `args`
- * want. Check mode and apply both call `plan`; apply then runs the commands.
+ * A task module. `plan` reads facts through ctx.facts (typed Fact objects,
+ * src/modules/facts/) and compares them with what `args` want. Check mode and apply both call `plan`; apply then runs the commands.
  *
  * The rule: `plan()` only reads, and within a time bound. Waiting for a state
  * and reading a result back are commands (a host command, or a controller step

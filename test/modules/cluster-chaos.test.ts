@@ -8,7 +8,7 @@ import { rawPublicKey } from '../../src/protocol/ed25519.js';
 import { getModule } from '../../src/modules/index.js';
 import { isSecret } from '../../src/secret.js';
 import { FakeTransport } from '../harness/fake-transport.js';
-import { makeCtx } from './helpers.js';
+import { fakeHost, makeCtx } from './helpers.js';
 
 const T0 = 1_800_000_000_000;
 let seq = 0;
@@ -90,10 +90,13 @@ describe('cluster_chaos_key', () => {
   });
   it('present: reused (no change), its pubkey registered; a bad file is refused, not overwritten', async () => {
     const seed = 'ab'.repeat(32);
-    const t = new FakeTransport('controller').addFile('/proj/secrets/chaos.key', seed + '\n', { mode: 0o600 });
-    t.on(['stat', '-c', '%a'], { code: 0, stdout: '600\n', stderr: '' });
+    // A host that answers the path facts (stat) from its files.
+    const t = fakeHost('controller').addFile('/proj/secrets/chaos.key', seed + '\n', { mode: 0o600 });
     const plan = await key.plan({}, ctx(t));
     assert.deepEqual([plan.changed, plan.commands.length, plan.result!.pubkey], [false, 0, rawPublicKey(Buffer.from(seed, 'hex')).toString('hex')]);
+    t.addFile('/proj/secrets/chaos.key', seed + '\n', { mode: 0o644 });
+    const loose = await key.plan({}, ctx(t));
+    assert.deepEqual([loose.changed, loose.reason, loose.commands.map((c) => c.kind === 'exec' && c.argv.join(' '))], [true, 'workload key mode 0644 -> 0600', ['chmod 0600 -- /proj/secrets/chaos.key']]);
     t.addFile('/proj/secrets/chaos.key', 'not a seed');
     const bad = await key.plan({}, ctx(t));
     assert.equal(bad.failed, true);

@@ -21,6 +21,8 @@ import type { Transport } from '../../transport/types.js';
 import { parseSeconds } from '../args.js';
 import { defineModule } from '../define.js';
 import { ModuleArgsError } from '../errors.js';
+import { PATH_STAT, pathCommands } from '../facts/paths.js';
+import { formatMode } from '../../util/format.js';
 import type { ArgsSchema, ModuleContext } from '../types.js';
 import { nodesOf } from './node-view.js';
 import { sleep } from '../../util/time.js';
@@ -58,11 +60,11 @@ export const cluster_chaos_key = defineModule({
     if (cur) {
       const text = cur.toString('utf8').trim();
       if (!/^[0-9a-f]{64}$/.test(text)) return { changed: false, failed: true, reason: `${path}: expected a 32-byte Ed25519 seed as 64 lowercase hex digits: not overwritten`, commands: [] };
-      const mode = await ctx.transport.exec({ argv: ['stat', '-c', '%a', path], timeoutMs: 10_000 });
+      const [st] = await ctx.facts.read(PATH_STAT, [path]);
       const pubkey = rawPublicKey(Buffer.from(text, 'hex')).toString('hex');
       const result = { path, pubkey };
-      if (mode.code === 0 && mode.stdout.trim() === '600') return { changed: false, reason: `workload key present (sign_pub ${pubkey.slice(0, 12)}…)`, commands: [], result };
-      return { changed: true, reason: `workload key mode ${mode.stdout.trim() || '?'} -> 0600`, commands: [{ kind: 'exec', argv: ['chmod', '0600', path] }], result };
+      if (st!.exists && st!.mode === 0o600) return { changed: false, reason: `workload key present (sign_pub ${pubkey.slice(0, 12)}…)`, commands: [], result };
+      return { changed: true, reason: `workload key mode ${st!.exists ? formatMode(st!.mode) : '?'} -> 0600`, commands: [pathCommands.chmod(0o600, path)], result };
     }
     const seed = randomBytes(32);
     const pubkey = rawPublicKey(seed).toString('hex');

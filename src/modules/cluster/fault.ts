@@ -13,7 +13,8 @@
 import { basename } from 'node:path';
 import { hostPath, parseSeconds } from '../args.js';
 import { defineModule } from '../define.js';
-import { FactError, ModuleArgsError } from '../errors.js';
+import { ModuleArgsError } from '../errors.js';
+import type { Fact } from '../facts/types.js';
 import type { ArgsSchema, Command } from '../types.js';
 
 const ACTIONS = ['kill', 'freeze', 'thaw'] as const;
@@ -82,6 +83,17 @@ export const FAULT_SIGNAL_SCRIPT = [
 
 export interface FaultFact { target: Target; pid: number | null; state: string | null; cmdline: string[] }
 
+/** The node's processes that a fault would hit: pid, state (running, stopped, dead) and command line of each target. */
+const FAULT_STATE: Fact<{ stateDir: string; manager: string; unit: string; targets: readonly string[] }, FaultFact[]> = {
+  name: 'processes of',
+  describe: (q) => q.stateDir,
+  argv: (q) => ['sh', '-c', FAULT_FACT_SCRIPT, 'unibus-fault-facts', q.stateDir, q.manager, q.unit, ...q.targets],
+  parse(q, r) {
+    const facts = r.code === 0 ? parseFaultFacts(r.stdout) : null;
+    return facts && facts.length === q.targets.length ? facts : null;
+  },
+};
+
 export function parseFaultFacts(stdout: string): FaultFact[] | null {
   const out: FaultFact[] = [];
   for (const line of stdout.split('\n').filter(Boolean)) {
@@ -140,9 +152,7 @@ export const cluster_fault = defineModule({
     const targets = TARGETS.filter((t) => given.includes(t));
     if (!targets.length) throw new ModuleArgsError('cluster_fault', 'targets', 'expected at least one of membershipd, nats');
     const sudo = ctx.become || undefined;
-    const r = await ctx.transport.exec({ argv: ['sh', '-c', FAULT_FACT_SCRIPT, 'unibus-fault-facts', stateDir, manager, unit, ...targets], sudo, timeoutMs: 30_000 });
-    const facts = r.code === 0 ? parseFaultFacts(r.stdout) : null;
-    if (!facts || facts.length !== targets.length) throw new FactError(ctx.transport.host, `processes of ${stateDir}`, `rc=${r.code} ${r.stderr.trim() || r.stdout.trim()}`);
+    const facts = await ctx.facts.read(FAULT_STATE, { stateDir, manager, unit, targets }, ctx.become);
     const result = { action, processes: facts.map((f) => ({ target: f.target, pid: f.pid, state: f.state })) };
     const foreign = facts.filter((f) => f.pid !== null && f.state !== 'dead' && !isOurs(f, stateDir));
     if (foreign.length) {

@@ -4,7 +4,7 @@
 // Read-only, so it runs in check mode as well.
 import { parseSeconds } from '../args.js';
 import { defineModule } from '../define.js';
-import { FactError } from '../errors.js';
+import type { Fact } from '../facts/types.js';
 import type { ArgsSchema } from '../types.js';
 
 /** Prints `now=EPOCH running=yes|no busy=P,P avail=KiB dir=D`. */
@@ -32,6 +32,14 @@ function parse(stdout: string): Record<string, string> {
   return Object.fromEntries(stdout.trim().split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 }
 
+/** The host's view before a start: its clock, whether the node runs, which ports are busy, free space. */
+const PREFLIGHT: Fact<{ ip: string; dir: string; manager: string; unit: string; pidfile: string; ports: string[] }, Record<string, string>> = {
+  name: 'preflight of',
+  describe: (q) => `${q.ip} ${q.dir}`,
+  argv: (q) => ['bash', '-c', PREFLIGHT_SCRIPT, 'unibus-preflight', q.ip, q.dir, q.manager, q.unit, q.pidfile, ...q.ports],
+  parse: (_q, r) => (r.code === 0 ? parse(r.stdout) : null),
+};
+
 const argsSchema = {
   type: 'object',
   additionalProperties: false,
@@ -52,16 +60,10 @@ export const cluster_preflight = defineModule({
   name: 'cluster_preflight',
   argsSchema,
   async plan(args, ctx) {
-    const argv = [
-      'bash', '-c', PREFLIGHT_SCRIPT, 'unibus-preflight',
-      args.ip, args.dir, args.manager, args.unit ?? 'membershipd', args.pidfile ?? '/nonexistent',
-      ...args.ports.map(String),
-    ];
+    const q = { ip: args.ip, dir: args.dir, manager: args.manager, unit: args.unit ?? 'membershipd', pidfile: args.pidfile ?? '/nonexistent', ports: args.ports.map(String) };
     const before = Date.now() / 1000;
-    const r = await ctx.transport.exec({ argv, sudo: ctx.become || undefined, timeoutMs: 30_000 });
+    const f = await ctx.facts.read(PREFLIGHT, q, ctx.become);
     const after = Date.now() / 1000;
-    if (r.code !== 0) throw new FactError(ctx.transport.host, 'preflight', `rc=${r.code} ${r.stderr.trim()}`);
-    const f = parse(r.stdout);
     const problems: string[] = [];
     const busy = (f.busy ?? '').split(',').filter(Boolean);
     if (busy.length && f.running !== 'yes') problems.push(`port(s) ${busy.join(', ')} on ${args.ip} are in use by another program`);
