@@ -10,6 +10,7 @@ import { SshTransport } from '../src/transport/ssh.js';
 import { writeFileSync } from 'node:fs';
 import { startSshd, type TestSshd } from '../test/harness/sshd.js';
 import { DirectReader } from '../src/modules/facts/read.js';
+import { LazyLocalTransport } from '../src/transport/connect.js';
 
 const HOSTS = Number(process.env.HOSTS ?? 3);
 const RUNS = 5;
@@ -31,7 +32,7 @@ async function planAll(hosts: { t: SshTransport; root: string }[], apply: boolea
   let changed = 0;
   await Promise.all(
     hosts.map(async ({ t, root }) => {
-      const ctx: ModuleContext = { transport: t, facts: new DirectReader(t), vars: {}, check: !apply, baseDirs: [], render: () => '', host: t.host };
+      const ctx: ModuleContext = { transport: t, facts: new DirectReader(t), controller: new DirectReader(new LazyLocalTransport('controller')), vars: {}, check: !apply, baseDirs: [], render: () => '', host: t.host };
       for (const [mod, args] of tasks(root)) {
         const plan = await getModule(mod).plan(args, ctx);
         if (plan.changed) changed++;

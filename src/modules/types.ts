@@ -56,6 +56,8 @@ export interface ModuleContext {
    * facts here, never by exec'ing their argv themselves.
    */
   facts: FactReader;
+  /** Reads on the controller (cluster_stage reads the files it stages through it). */
+  controller: FactReader;
   /** The node's resolved variables (inventory + play + role defaults + registered). */
   vars: Record<string, unknown>;
   check: boolean;

@@ -104,7 +104,7 @@ export function planTask(task: Task, vars: Record<string, unknown>, env: TaskEnv
   const args = checkArgs(mod, tk.renderValue(task.args, vars, task.pos));
   const facts = env.facts && task.delegate_to !== 'controller' ? env.facts : new DirectReader(transport);
   const ctx = {
-    transport, facts, vars, check, baseDirs: env.baseDirs, render: tk.renderTemplate, host, become: env.become, diff: env.diff,
+    transport, facts, controller: new DirectReader(env.controller()), vars, check, baseDirs: env.baseDirs, render: tk.renderTemplate, host, become: env.become, diff: env.diff,
     evaluate: (expr: string, v: Record<string, unknown>) => tk.evalCondition(expr, v, task.pos),
   };
   return mod.plan(args, ctx);

@@ -3,6 +3,7 @@ import { PATH_STAT } from '../../src/modules/facts/paths.js';
 import { DirectReader } from '../../src/modules/facts/read.js';
 import type { ModuleContext } from '../../src/modules/types.js';
 import { FakeTransport } from '../harness/fake-transport.js';
+import { LazyLocalTransport } from '../../src/transport/connect.js';
 
 /** The stat script's text, as the fact sends it. */
 const STAT_SCRIPT = PATH_STAT.argv([])[2];
@@ -37,6 +38,7 @@ export function makeCtx(t: FakeTransport, over: Partial<ModuleContext> = {}): Mo
   return {
     transport: t,
     facts: new DirectReader(over.transport ?? t),
+    controller: new DirectReader(new LazyLocalTransport('controller')),
     vars: {},
     check: false,
     baseDirs: [],

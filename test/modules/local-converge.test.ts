@@ -16,6 +16,7 @@ const t = new LocalTransport();
 const ctx: ModuleContext = {
   transport: t,
   facts: new DirectReader(t),
+  controller: new DirectReader(t),
   vars: {},
   check: false,
   baseDirs: [],

@@ -27,7 +27,7 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 const t = new LocalTransport();
-const ctx: ModuleContext = { transport: t, facts: new DirectReader(t), vars: {}, check: false, baseDirs: [], render: () => '', host: 'controller' };
+const ctx: ModuleContext = { transport: t, facts: new DirectReader(t), controller: new DirectReader(t), vars: {}, check: false, baseDirs: [], render: () => '', host: 'controller' };
 
 function state(pid: number): string {
   try {

@@ -12,6 +12,7 @@ import { ExecTimeoutError, HostKeyError, TransportError } from '../../src/transp
 import { SshTransport } from '../../src/transport/ssh.js';
 import { keygen, startSshd, type TestSshd } from '../harness/sshd.js';
 import { DirectReader } from '../../src/modules/facts/read.js';
+import { LazyLocalTransport } from '../../src/transport/connect.js';
 
 let sshd: TestSshd;
 let t: SshTransport;
@@ -111,7 +112,7 @@ describe('ssh transport on a real sshd', () => {
   });
 
   it('modules converge over ssh (fact script through the quoting)', async () => {
-    const ctx = { transport: t, facts: new DirectReader(t), vars: {}, check: false, baseDirs: [], render: () => '', host: 'n1' };
+    const ctx = { transport: t, facts: new DirectReader(t), controller: new DirectReader(new LazyLocalTransport('controller')), vars: {}, check: false, baseDirs: [], render: () => '', host: 'n1' };
     const dest = join(sshd.dir, 'conf d', 'a b.conf');
     const dirPlan = await getModule('file').plan({ path: join(sshd.dir, 'conf d'), state: 'directory', mode: '0700' }, ctx);
     assert.equal((await runCommands(t, dirPlan.commands)).error, undefined);

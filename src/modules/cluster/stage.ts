@@ -3,7 +3,6 @@
 // Unlike copy, a source that an earlier task of the same run creates (the
 // certificates minted by cluster_pki) may be missing in check mode: the file
 // is then predicted as a change, which is what the run will do.
-import { existsSync, readFileSync } from 'node:fs';
 import { Secret } from '../../secret.js';
 import type { FromSchema } from 'json-schema-to-ts';
 import { hostPath, modeSchema, parseMode } from '../args.js';
@@ -53,19 +52,21 @@ export const cluster_stage = defineModule({
     const changedFiles: string[] = [];
     // One fact read for every file: a no-op run costs one round trip, not one per file.
     const facts = await ctx.facts.read(PATH_STAT, items.map((it) => it.dest), ctx.become);
+    // The sources are read on the controller through its reader, as a host's files through the host's.
+    const sources = await Promise.all(items.map((it) => ctx.controller.content(it.src)));
     for (const [i, it] of items.entries()) {
-      if (existsSync(it.src)) {
+      const raw = sources[i];
+      if (raw) {
         const f = facts[i]!;
-        const sha = createHash('sha256').update(readFileSync(it.src)).digest('hex');
+        const sha = createHash('sha256').update(raw).digest('hex');
         if (f.exists && f.type === 'file' && f.sha256 === sha && f.mode === (it.mode ?? (it.secret ? 0o600 : 0o644))) continue;
       }
-      if (!existsSync(it.src)) {
+      if (!raw) {
         if (!ctx.check) return { changed: false, failed: true, reason: `${it.src} does not exist on the controller`, commands: [] };
         reasons.push(`${it.dest}: to be created from ${it.src} (made earlier in this run)`);
         changedFiles.push(it.dest);
         continue;
       }
-      const raw = readFileSync(it.src);
       const content = it.secret ? new Secret(raw) : raw;
       const p = await planFile('cluster_stage', ctx, { dest: it.dest, content, mode: it.mode ?? (it.secret ? 0o600 : 0o644) });
       if (p.failed) return p;
