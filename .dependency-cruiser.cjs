@@ -77,6 +77,13 @@ module.exports = {
       to: { path: '^src/cli/' },
     },
     {
+      name: 'modules-not-to-daemon',
+      severity: 'error',
+      comment: 'Modules reach the cluster through src/controller, which alone uses the daemon (through its entry).',
+      from: { path: '^src/modules/' },
+      to: { path: '^src/daemon/' },
+    },
+    {
       name: 'protocol-only-util-shared',
       severity: 'error',
       comment:

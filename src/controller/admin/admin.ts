@@ -2,8 +2,8 @@
 // bucket through a node's internal identity (the operator path: request auth
 // stays enforced, and nobody needs a signed request before the first admin).
 import type { NatsConnection } from '@nats-io/transport-node';
-import { openOperatorStore } from '../../daemon/index.js';
-import type { Store } from '../../daemon/index.js';
+import { getUser, openOperatorStore, type Store } from '../../daemon/index.js';
+import type { UserRecord } from '../../protocol/model.js';
 import { nodeFiles } from '../../pki/layout.js';
 import type { ProbeNode } from '../probe/probe.js';
 
@@ -21,3 +21,13 @@ export async function openStoreVia(nodes: ProbeNode[], outDir: string): Promise<
   throw new Error(`no node's control plane answered: ${(last as Error)?.message ?? 'no nodes'}`);
 }
 
+
+/** A user's record as the cluster has it now (null: no such user), read through the first node that answers. */
+export async function readUserVia(nodes: ProbeNode[], outDir: string, handle: string): Promise<UserRecord | null> {
+  const { nc, store } = await openStoreVia(nodes, outDir);
+  try {
+    return await getUser(store, handle);
+  } finally {
+    await nc.close().catch(() => undefined);
+  }
+}

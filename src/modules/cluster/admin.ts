@@ -68,13 +68,8 @@ export const cluster_user = defineModule({
     let cur: UserRecord | null;
     try {
       // nats.js loads when a cluster task runs, not with every `unibus` command.
-      const [{ openStoreVia }, { getUser }] = await Promise.all([import('../../controller/admin/admin.js'), import('../../daemon/index.js')]);
-      const { nc, store } = await openStoreVia(nodes, outDir);
-      try {
-        cur = await getUser(store, handle);
-      } finally {
-        await nc.close().catch(() => undefined);
-      }
+      const { readUserVia } = await import('../../controller/admin/admin.js');
+      cur = await readUserVia(nodes, outDir, handle);
     } catch (e) {
       if (!ctx.check) throw e;
       cur = null; // the cluster is not up before the run that brings it up
