@@ -102,9 +102,10 @@ export interface ModulePlan {
  * The rule: `plan()` only reads, and within a time bound. Waiting for a state
  * and reading a result back are commands (a host command, or a controller step
  * from src/controller/steps) that apply runs and check mode predicts, as
- * wait_for and cluster_verify (steps/verify.ts) do. cluster_chaos_served and
- * cluster_chaos_check still wait or read back inside plan(); they are the
- * known exceptions, to be moved into steps.
+ * wait_for, cluster_verify (steps/verify.ts) and cluster_chaos_served
+ * (steps/chaos.ts served) do. cluster_chaos_check still reads the cluster back
+ * over HTTP inside plan() (its verdict is the task's reason); it is the known
+ * exception, to move into a step with the chaos checker.
  */
 export interface Module<A = Record<string, unknown>> {
   name: string;

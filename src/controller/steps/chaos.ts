@@ -4,13 +4,15 @@
 //          its first acknowledged write
 //   stop   stop exactly the recorded workload (its command line checked), bounded
 //   mark   append minority_start, hold the window, append minority_end
+//   served wait (bounded) until every node has acknowledged a write sent
+//          after a given time, reading the run's journal
 import { isAlive } from '../../util/process.js';
 import { runControllerStep } from './step.js';
 import { spawn } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { MARKERS_FILE, WORKLOAD_PROGRAM, WRITES_FILE, workloadPidOf, type Marker } from '../chaos/journal.js';
+import { MARKERS_FILE, readJournal, WORKLOAD_PROGRAM, WRITES_FILE, workloadPidOf, type Marker } from '../chaos/journal.js';
 import type { WorkloadConfig } from '../chaos/workload.js';
 import { stepArgv } from './step.js';
 import { sleep } from '../../util/time.js';
@@ -77,13 +79,32 @@ async function mark(o: { runDir: string; minority: string; frozen: string[]; hol
   return 0;
 }
 
+async function served(o: { runDir: string; nodes: string[]; since: number; timeoutMs: number }): Promise<number> {
+  const deadline = o.since + o.timeoutMs;
+  for (;;) {
+    const { attempts } = readJournal(o.runDir);
+    const ok = new Set(attempts.filter((a) => a.sent_at >= o.since && a.status >= 200 && a.status < 300).map((a) => a.node));
+    const waiting = o.nodes.filter((n) => !ok.has(n));
+    if (!waiting.length) {
+      console.log(`every node acknowledges writes again (${((Date.now() - o.since) / 1000).toFixed(1)} s)`);
+      return 0;
+    }
+    if (Date.now() >= deadline) {
+      process.stderr.write(`no write acknowledged by ${waiting.join(', ')} within ${(o.timeoutMs / 1000).toFixed(0)} s\n`);
+      return 1;
+    }
+    await sleep(250);
+  }
+}
+
 if (process.argv[1] && /steps[\\/]chaos\.[jt]s$/.test(process.argv[1])) {
   runControllerStep<never>('chaos', async (o) => {
     switch (process.argv[2]) {
       case 'start': return start(o);
       case 'stop': return stop(o);
       case 'mark': return mark(o);
-      default: throw new Error(`unknown step ${JSON.stringify(process.argv[2])} (expected start, stop or mark)`);
+      case 'served': return served(o);
+      default: throw new Error(`unknown step ${JSON.stringify(process.argv[2])} (expected start, stop, mark or served)`);
     }
   });
 }

@@ -17,15 +17,14 @@ import { stepArgv } from '../../controller/steps/step.js';
 import { probeNodes } from '../../controller/probe/nodes.js';
 import { rawPublicKey } from '../../protocol/ed25519.js';
 import { Secret } from '../../secret.js';
-import type { Transport } from '../../transport/types.js';
+import type { FactReader } from '../facts/types.js';
 import { parseSeconds } from '../args.js';
 import { defineModule } from '../define.js';
 import { ModuleArgsError } from '../errors.js';
 import { PATH_STAT, pathCommands } from '../facts/paths.js';
 import { formatMode } from '../../util/format.js';
-import type { ArgsSchema, ModuleContext } from '../types.js';
+import type { ArgsSchema, Command, ModuleContext } from '../types.js';
 import { nodesOf } from './node-view.js';
-import { sleep } from '../../util/time.js';
 
 const chaosDir = (ctx: ModuleContext, out: string | undefined) => join(out ?? join(projectDirOf(ctx.baseDirs), 'out'), 'chaos');
 const httpNodes = (ctx: ModuleContext): HttpNode[] => probeNodes(nodesOf('cluster_chaos', ctx.vars)).map((n) => ({ name: n.name, url: `http://${n.ip}:${n.httpPort}` }));
@@ -36,19 +35,19 @@ export function newRunId(now = new Date()): string {
 }
 
 /** The run named, or the latest one started (out/chaos/latest). */
-async function runOf(t: Transport, dir: string, named: string | undefined): Promise<string | null> {
+async function runOf(facts: FactReader, dir: string, named: string | undefined): Promise<string | null> {
   if (named && named !== 'latest') {
     if (!/^[0-9]{8}-[0-9]{6}$/.test(named)) throw new ModuleArgsError('cluster_chaos', 'run', `${JSON.stringify(named)} is not a run id (expected YYYYMMDD-HHMMSS, a folder of ${dir})`);
     return named;
   }
-  const latest = await t.get(join(dir, LATEST_FILE));
+  const latest = await facts.content(join(dir, LATEST_FILE));
   return latest ? latest.toString('utf8').trim() || null : null;
 }
 
-/** The recorded workload PID when that process is still the workload, read through the transport. */
-export async function runningWorkload(t: Transport, pidFile: string): Promise<number | null> {
-  const text = await t.get(pidFile);
-  return workloadPidOf(text ? text.toString('utf8') : null, async (pid) => (await t.get(`/proc/${pid}/cmdline`).catch(() => null))?.toString('utf8') ?? null);
+/** The recorded workload PID when that process is still the workload, read through the fact reader. */
+export async function runningWorkload(facts: FactReader, pidFile: string): Promise<number | null> {
+  const text = await facts.content(pidFile);
+  return workloadPidOf(text ? text.toString('utf8') : null, async (pid) => (await facts.content(`/proc/${pid}/cmdline`).catch(() => null))?.toString('utf8') ?? null);
 }
 
 export const cluster_chaos_key = defineModule({
@@ -108,10 +107,10 @@ export const cluster_chaos_workload = defineModule({
   async plan(args, ctx) {
     const dir = chaosDir(ctx, args.out);
     const pidFile = join(dir, WORKLOAD_PID_FILE);
-    const pid = await runningWorkload(ctx.transport, pidFile);
+    const pid = await runningWorkload(ctx.facts, pidFile);
     const stop = { kind: 'exec' as const, argv: stepArgv('chaos', ['stop']), stdin: JSON.stringify({ pidFile, graceS: 15 }), timeoutMs: 30_000, label: `stop the workload (pid ${pid}, SIGTERM, SIGKILL after 15 s)` };
     if (args.state === 'stopped') {
-      const run = await runOf(ctx.transport, dir, undefined);
+      const run = await runOf(ctx.facts, dir, undefined);
       const result = { run, run_dir: run ? join(dir, run) : null, pid };
       if (pid === null) return { changed: false, reason: 'no workload running', commands: [], result };
       return { changed: true, reason: `stop the workload (pid ${pid})`, commands: [stop], result };
@@ -155,7 +154,8 @@ export const cluster_chaos_workload = defineModule({
  * A node that is healthy again may still refuse writes for a while (stream
  * leaders elected anew): the next fault waits until every node has
  * acknowledged a write sent after this task began, so that each fault starts
- * from a cluster that serves. Reads the journal only.
+ * from a cluster that serves. The wait (steps/chaos.ts served) reads the
+ * journal only.
  */
 export const cluster_chaos_served = defineModule({
   name: 'cluster_chaos_served',
@@ -163,19 +163,14 @@ export const cluster_chaos_served = defineModule({
   async plan(args, ctx) {
     if (ctx.check) return { changed: false, reason: 'waits for the workload once it runs', commands: [] };
     const dir = chaosDir(ctx, args.out);
-    const run = await runOf(ctx.transport, dir, args.run);
+    const run = await runOf(ctx.facts, dir, args.run);
     if (!run) return { changed: false, failed: true, reason: `no workload run in ${dir}`, commands: [] };
-    const since = Date.now();
-    const deadline = since + parseSeconds('cluster_chaos_served', 'timeout', args.timeout, 60, 600) * 1000;
+    const timeoutS = parseSeconds('cluster_chaos_served', 'timeout', args.timeout, 60, 600);
     const nodes = httpNodes(ctx).map((n) => n.name);
-    for (;;) {
-      const { attempts } = readJournal(join(dir, run));
-      const served = new Set(attempts.filter((a) => a.sent_at >= since && a.status >= 200 && a.status < 300).map((a) => a.node));
-      const waiting = nodes.filter((n) => !served.has(n));
-      if (!waiting.length) return { changed: false, reason: `every node acknowledges writes again (${((Date.now() - since) / 1000).toFixed(1)} s)`, commands: [], result: { waited_s: (Date.now() - since) / 1000 } };
-      if (Date.now() >= deadline) return { changed: false, failed: true, reason: `no write acknowledged by ${waiting.join(', ')} within ${((deadline - since) / 1000).toFixed(0)} s`, commands: [] };
-      await sleep(250);
-    }
+    // The wait is a step apply runs: plan() only found the run.
+    const stdin = JSON.stringify({ runDir: join(dir, run), nodes, since: Date.now(), timeoutMs: timeoutS * 1000 });
+    const wait: Command = { kind: 'exec', argv: stepArgv('chaos', ['served']), stdin, timeoutMs: (timeoutS + 30) * 1000, label: `wait up to ${timeoutS} s until ${nodes.join(', ')} each acknowledge a write` };
+    return { changed: false, reason: `every node acknowledges writes again (up to ${timeoutS} s)`, commands: [wait] };
   },
 });
 
@@ -197,7 +192,7 @@ export const cluster_chaos_mark = defineModule({
       return { changed: false, failed: true, reason: `not a minority: ${frozen.length} of ${total} nodes frozen (${frozen.join(', ') || 'none'}), ${minority} left; no window marked`, commands: [] };
     }
     const dir = chaosDir(ctx, args.out);
-    const run = await runOf(ctx.transport, dir, args.run);
+    const run = await runOf(ctx.facts, dir, args.run);
     if (!run && !ctx.check) return { changed: false, failed: true, reason: `no workload run in ${dir}: nothing to mark`, commands: [] };
     const runDir = join(dir, run ?? '<run>');
     return {
@@ -218,7 +213,7 @@ export const cluster_chaos_check = defineModule({
   async plan(args, ctx) {
     if (ctx.check) return { changed: false, reason: 'checked once the workload has run', commands: [] };
     const dir = chaosDir(ctx, args.out);
-    const run = await runOf(ctx.transport, dir, args.run);
+    const run = await runOf(ctx.facts, dir, args.run);
     if (!run) return { changed: false, failed: true, reason: `no workload run in ${dir}: nothing to check`, commands: [] };
     const { attempts, markers } = readJournal(join(dir, run));
     const s = summarizeJournal(run, attempts, markers, { requireWindow: args.require_window ?? true });
