@@ -17,6 +17,8 @@ export interface TaskEnv {
   check: boolean;
   /** The local transport, for delegate_to: controller. */
   controller: () => Transport;
+  /** Reads on the controller, one for the whole run (modules' ctx.controller). */
+  controllerFacts: FactReader;
   /** Template/copy `src` lookups: the role's folder first, then the project's. */
   baseDirs: string[];
   /** Host commands through sudo (the transport skips it when already root). */
@@ -24,7 +26,7 @@ export interface TaskEnv {
   /** --diff: modules fetch current content to show diffs. */
   diff: boolean;
   sleep?: (ms: number) => Promise<void>;
-  /** The host's fact reader (batched, or check mode's overlay); absent, or for delegate_to: controller, facts are read straight. */
+  /** The host's fact reader (batched, or check mode's overlay); absent: facts are read straight. delegate_to: controller reads through controllerFacts. */
   facts?: FactReader;
   /**
    * Apply mode: called before the commands of a task that notifies handlers
@@ -102,9 +104,9 @@ export function planTask(task: Task, vars: Record<string, unknown>, env: TaskEnv
   const tk = env.toolkit;
   const mod = tk.getModule(task.module);
   const args = checkArgs(mod, tk.renderValue(task.args, vars, task.pos));
-  const facts = env.facts && task.delegate_to !== 'controller' ? env.facts : new DirectReader(transport);
+  const facts = task.delegate_to === 'controller' ? env.controllerFacts : (env.facts ?? new DirectReader(transport));
   const ctx = {
-    transport, facts, controller: new DirectReader(env.controller()), vars, check, baseDirs: env.baseDirs, render: tk.renderTemplate, host, become: env.become, diff: env.diff,
+    transport, facts, controller: env.controllerFacts, vars, check, baseDirs: env.baseDirs, render: tk.renderTemplate, host, become: env.become, diff: env.diff,
     evaluate: (expr: string, v: Record<string, unknown>) => tk.evalCondition(expr, v, task.pos),
   };
   return mod.plan(args, ctx);

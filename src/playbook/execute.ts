@@ -7,6 +7,7 @@ import type { Transport } from '../transport/types.js';
 import { auditLine } from './audit.js';
 import { CheckModeReader, CheckModeTransport } from './facts-check.js';
 import { BatchingReader } from './facts-read.js';
+import { DirectReader } from '../modules/facts/read.js';
 import type { Emit } from './events.js';
 import { runPlay, type HostState, type PlayEnv } from './execute-play.js';
 import { mapLimit } from '../util/process.js';
@@ -151,7 +152,7 @@ async function runConnected(o: RunOptions, hosts: HostState[], recap: Recap, for
     }
     const allHostVars = Object.fromEntries(o.inventory.nodes.map((n) => [n.name, o.toolkit.hostVars(o.inventory, n)]));
     const env: PlayEnv = {
-      toolkit: o.toolkit, check: o.check, diff: o.diff ?? false, become: false, controller: o.controller, baseDirs: o.baseDirs,
+      toolkit: o.toolkit, check: o.check, diff: o.diff ?? false, become: false, controller: o.controller, controllerFacts: new DirectReader(o.controller()), baseDirs: o.baseDirs,
       tags: o.tags ?? [], skipTags: o.skipTags ?? [], forks, playbook: o.playbookName,
       extraVars: o.extraVars ?? {}, emit: o.emit, sleep: o.sleep, recap, signal: o.signal, allHostVars, playName: '',
     };

@@ -4,8 +4,7 @@
 // new leader is being elected can time out, hence the strict sequence.
 import { JetStreamApiError, jetstreamManager, type JetStreamManager, type StorageType, type StreamUpdateConfig } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { BUCKETS, NONCE_STREAM, nonceBucketOptions, nonceStorage, type NonceStore } from '../../daemon/index.js';
-import { HISTORY_MARK, HISTORY_NEEDED_MS, lostMark } from '../../daemon/index.js';
+import { BUCKETS, HISTORY_MARK, HISTORY_NEEDED_MS, lostMark, NONCE_STREAM, nonceBucketOptions, nonceStorage, type NonceStore } from '../../daemon/index.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { UnibusError } from '../../errors.js';
 import { CLUSTER_STREAMS } from '../probe/probe.js';

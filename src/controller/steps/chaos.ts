@@ -7,14 +7,13 @@
 //   served wait (bounded) until every node has acknowledged a write sent
 //          after a given time, reading the run's journal
 import { isAlive } from '../../util/process.js';
-import { runControllerStep } from './step.js';
+import { runControllerStep, stepArgv } from './step.js';
 import { spawn } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { MARKERS_FILE, readJournal, WORKLOAD_PROGRAM, WRITES_FILE, workloadPidOf, type Marker } from '../chaos/journal.js';
 import type { WorkloadConfig } from '../chaos/workload.js';
-import { stepArgv } from './step.js';
 import { sleep } from '../../util/time.js';
 
 
