@@ -1,7 +1,7 @@
 import { UnibusError } from '../errors.js';
 import type { ExecResult, Transport } from '../transport/types.js';
 import { describeCommand } from './print.js';
-import type { Command } from './types.js';
+import type { Command, Verdict } from './types.js';
 
 /** A command of a plan exited with a code it does not accept. */
 export class CommandFailedError extends UnibusError {
@@ -68,4 +68,22 @@ export async function runCommands(transport: Transport, cmds: readonly Command[]
     }
   }
   return { results, last: results.at(-1) };
+}
+
+/**
+ * The verdict a plan's last command printed (Command.verdict): its last
+ * stdout line as JSON. Undefined when that command carries none; a verdict
+ * that cannot be read fails the task with what was printed.
+ */
+export function verdictOf(cmds: readonly Command[], last: ExecResult | undefined): Verdict | undefined {
+  const cmd = cmds.at(-1);
+  if (cmd?.kind !== 'exec' || !cmd.verdict || !last) return undefined;
+  const line = last.stdout.trimEnd().split('\n').at(-1) ?? '';
+  try {
+    const v = JSON.parse(line) as Partial<Verdict>;
+    if (typeof v.reason === 'string') return { reason: v.reason, failed: v.failed === true, result: typeof v.result === 'object' && v.result ? v.result : undefined };
+  } catch {
+    // not JSON: reported below
+  }
+  return { reason: `the step gave no verdict (expected a JSON line {reason, failed, result} last on stdout, got ${JSON.stringify(line.slice(0, 200))})`, failed: true };
 }

@@ -2,6 +2,9 @@ import type { Secret } from '../secret.js';
 import type { JSONSchema } from 'json-schema-to-ts';
 import type { Transport } from '../transport/types.js';
 import type { FactReader, PathEffect } from './facts/types.js';
+import type { Verdict } from '../controller/steps/step.js';
+
+export type { Verdict };
 
 /**
  * Commands are data: a module never runs anything, it returns what to run.
@@ -28,6 +31,13 @@ export type Command =
       label?: string;
       /** What it does to path facts (facts/types.ts): check mode applies it to its model of the host. */
       effect?: PathEffect;
+      /**
+       * The command reads something back and judges it (a controller step):
+       * its stdout ends with one JSON line, a Verdict, and apply takes the
+       * task's reason, failure and result from it. Only the last command of a
+       * plan may carry one.
+       */
+      verdict?: boolean;
     }
   | {
       kind: 'upload';
@@ -103,9 +113,11 @@ export interface ModulePlan {
  * and reading a result back are commands (a host command, or a controller step
  * from src/controller/steps) that apply runs and check mode predicts, as
  * wait_for, cluster_verify (steps/verify.ts) and cluster_chaos_served
- * (steps/chaos.ts served) do. cluster_chaos_check still reads the cluster back
- * over HTTP inside plan() (its verdict is the task's reason); it is the known
- * exception, to move into a step with the chaos checker.
+ * (steps/chaos.ts served) do. A step that judges what it read back gives the
+ * task its reason and result as a Verdict (cluster_chaos_check, steps/chaos.ts
+ * check). A module may read in-process within its bound (cluster_verify's and
+ * cluster_scale's probes); the apply step reads again what it acts on, since
+ * the cluster may have moved between plan and apply.
  */
 export interface Module<A = Record<string, unknown>> {
   name: string;

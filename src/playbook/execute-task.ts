@@ -2,6 +2,7 @@
 // check mode the plan is the result, else the commands run. Check and apply
 // walk this same function; only the last step differs.
 import { checkArgs } from '../modules/define.js';
+import { verdictOf } from '../modules/run.js';
 import type { Command, FileDiff, ModulePlan } from '../modules/types.js';
 import { ExecTimeoutError, PutError, TransportError } from '../transport/errors.js';
 import type { Transport } from '../transport/types.js';
@@ -151,6 +152,13 @@ async function runItem(task: Task, vars: Record<string, unknown>, env: TaskEnv, 
       if (out.error) {
         failed = true;
         reason = `command failed (rc=${last.code}): ${tail(last.stderr) || tail(last.stdout)}`;
+      } else {
+        const verdict = verdictOf(plan.commands, out.last);
+        if (verdict) {
+          reason = verdict.reason;
+          failed = verdict.failed === true;
+          result = { ...result, ...verdict.result };
+        }
       }
     }
     const withResult = task.register ? { ...vars, [task.register]: result } : vars;

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadInventory } from '../../src/inventory/load.js';
 import { describeNode } from '../../src/inventory/vars.js';
 import { cluster_verify } from '../../src/modules/cluster/verify.js';
+import { verdictOf } from '../../src/modules/run.js';
 import { fakeHost, makeCtx } from '../modules/helpers.js';
 import { freePortOn } from '../harness/ports.js';
 import { unibus } from '../harness/project.js';
@@ -71,7 +72,7 @@ describe('unibus status on a cluster that is down', () => {
     assert.equal(plan.reason, `drift: ${['n1', 'n2', 'n3'].map((n, i) => `${n}: /healthz unreachable: connection refused at ${IPS[i]}:${httpPort}`).join('; ')}`);
   });
 
-  it('with a timeout, plan() only probes once and leaves the wait to a step that fails at its bound', { timeout: 60_000 }, async () => {
+  it('with a timeout, plan() only probes once and leaves the wait to a step whose verdict fails at its bound', { timeout: 60_000 }, async () => {
     const inv = loadInventory(inventory);
     const vars = { cluster: inv.cluster, nodes: inv.nodes.map((n) => describeNode(inv, n)) };
     const t0 = Date.now();
@@ -82,7 +83,10 @@ describe('unibus status on a cluster that is down', () => {
     const wait = plan.commands[0];
     assert.ok(wait?.kind === 'exec' && typeof wait.stdin === 'string' && wait.argv.some((a) => /steps[\\/]verify\.[jt]s$/.test(a)), JSON.stringify(wait));
     const r = spawnSync(wait.argv[0]!, wait.argv.slice(1), { input: wait.stdin, encoding: 'utf8', timeout: 30_000 });
-    assert.equal(r.status, 1, r.stderr);
-    assert.match(r.stderr, /^drift after 2 s: n1: \/healthz unreachable: connection refused at 127\.0\.0\.11:\d+; n2: /);
+    assert.equal(r.status, 0, r.stderr);
+    const v = verdictOf(plan.commands, { code: r.status, stdout: r.stdout, stderr: r.stderr });
+    assert.equal(v?.failed, true, r.stdout);
+    assert.match(v!.reason, /^after 2 s, drift: n1: \/healthz unreachable: connection refused at 127\.0\.0\.11:\d+; n2: /);
+    assert.equal((v!.result?.drift as string[]).length, 3, JSON.stringify(v!.result?.drift));
   });
 });

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fakeLab, play, run, task } from './fixtures.js';
+import { defineModule } from '../../src/modules/define.js';
+import type { ArgsSchema } from '../../src/modules/types.js';
+import { defaultToolkit } from '../../src/playbook/toolkit.js';
 
 const writeFile = (path: string, content: string, over = {}) => task('copy', { dest: path, content }, { name: `write ${path}`, ...over });
 
@@ -283,4 +286,29 @@ test('a no-op run reads the facts of consecutive file tasks in one exec per host
   const again = await run(lab, plays);
   assert.equal(again.counts.n1!.ok, 5);
   assert.equal(stats() - before, 1, 'one stat of the five paths');
+});
+
+test("a verdict step's last stdout line is the task's reason, failure and result; a step without one fails the task", async () => {
+  const lab = fakeLab(1);
+  const t = lab.hosts.get('n1')!;
+  t.on(['judge', 'ok'], { code: 0, stdout: 'progress line\n{"reason":"3 rooms read back","result":{"rooms":3}}\n', stderr: '' });
+  t.on(['judge', 'bad'], { code: 0, stdout: '{"reason":"room r1 lost","failed":true,"result":{"violations":["r1"]}}\n', stderr: '' });
+  t.on(['judge', 'mute'], { code: 0, stdout: 'no verdict here\n', stderr: '' });
+  const base = defaultToolkit();
+  const judge = defineModule({
+    name: 'judge',
+    argsSchema: { type: 'object', additionalProperties: false, required: ['how'], properties: { how: { type: 'string' } } } as const satisfies ArgsSchema,
+    plan: async (args) => ({ changed: false, reason: 'planned reason', commands: [{ kind: 'exec', argv: ['judge', args.how], verdict: true }] }),
+  });
+  const toolkit = { ...base, getModule: (name: string) => (name === 'judge' ? judge : base.getModule(name)) };
+  const r = await run(lab, [play([task('judge', { how: 'ok' }, { name: 'ok', register: 'j' }), task('assert', { that: ['j.rooms == 3'] }, { name: 'result registered' })])], { toolkit });
+  assert.deepEqual(r.results.map((x) => [x.task, x.status, x.reason]), [['ok', 'ok', '3 rooms read back'], ['result registered', 'ok', r.results[1]!.reason]]);
+  const bad = await run(lab, [play([task('judge', { how: 'bad' }, { name: 'bad' })])], { toolkit });
+  assert.equal(bad.results[0]!.status, 'failed');
+  assert.equal(bad.results[0]!.reason, 'room r1 lost');
+  const mute = await run(lab, [play([task('judge', { how: 'mute' }, { name: 'mute' })])], { toolkit });
+  assert.equal(mute.results[0]!.status, 'failed');
+  assert.match(mute.results[0]!.reason, /^the step gave no verdict \(expected a JSON line .* got "no verdict here"\)$/);
+  const check = await run(lab, [play([task('judge', { how: 'bad' }, { name: 'bad' })])], { toolkit, check: true });
+  assert.equal(check.results[0]!.reason, 'planned reason', 'check mode keeps the plan\'s reason: the step does not run');
 });

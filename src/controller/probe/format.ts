@@ -1,5 +1,6 @@
 // The cluster at a glance as text tables (status, verify).
-import type { ClusterReport } from './probe.js';
+import type { Expected } from './drift.js';
+import type { ClusterReport, ProbeNode } from './probe.js';
 
 function table(head: string[], rows: string[][]): string {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -32,4 +33,11 @@ export function formatReport(r: ClusterReport, drift: string[]): string {
   const certs = table(['CERT', 'NODE', 'EXPIRES', 'DAYS'], r.certs.map((c) => [c.kind, c.node, c.not_after.slice(0, 10), String(c.days_left)]));
   const verdict = drift.length ? `DRIFT (${drift.length}):\n${drift.map((x) => `  - ${x}`).join('\n')}` : 'verified: no drift';
   return [`meta leader: ${r.meta_leader ?? '(none)'}`, nodes, '', streams, '', certs, '', verdict].join('\n');
+}
+
+/** cluster_verify's line: verified (with counts and the control plane's addresses), or the drift; the table appended when asked. */
+export function formatVerdict(r: ClusterReport, drift: string[], want: Expected, nodes: ProbeNode[], withTable: boolean): string {
+  const table = withTable ? `\n${formatReport(r, drift)}` : '';
+  if (drift.length) return `drift: ${drift.join('; ')}${table}`;
+  return `verified: ${nodes.length} nodes healthy, meta leader ${r.meta_leader}, ${r.streams.length} streams at R${want.kvReplicas} current; control plane at ${nodes.map((n) => `http://${n.ip}:${n.httpPort}`).join(' ')}${table}`;
 }

@@ -6,13 +6,16 @@
 //   mark   append minority_start, hold the window, append minority_end
 //   served wait (bounded) until every node has acknowledged a write sent
 //          after a given time, reading the run's journal
+//   check  the journal, and every acknowledged room read back through every
+//          node: prints the verdict (printVerdict) with the run's counts
 import { isAlive } from '../../util/process.js';
-import { runControllerStep, stepArgv } from './step.js';
+import { printVerdict, runControllerStep, stepArgv } from './step.js';
 import { spawn } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { MARKERS_FILE, readJournal, WORKLOAD_PROGRAM, WRITES_FILE, workloadPidOf, type Marker } from '../chaos/journal.js';
+import { formatCounts, lostWrites, MARKERS_FILE, readJournal, summarizeJournal, WORKLOAD_PROGRAM, WRITES_FILE, workloadPidOf, type Marker } from '../chaos/journal.js';
+import { readBack, readSeedFile, type HttpNode } from '../chaos/readback.js';
 import type { WorkloadConfig } from '../chaos/workload.js';
 import { sleep } from '../../util/time.js';
 
@@ -96,6 +99,19 @@ async function served(o: { runDir: string; nodes: string[]; since: number; timeo
   }
 }
 
+async function check(o: { run: string; runDir: string; nodes: HttpNode[]; handle: string; keyFile: string; requireWindow: boolean }): Promise<number> {
+  const { attempts, markers } = readJournal(o.runDir);
+  const s = summarizeJournal(o.run, attempts, markers, { requireWindow: o.requireWindow });
+  const rooms = [...s.acked_rooms.keys()];
+  const missing = rooms.length ? await readBack(o.nodes, o.handle, await readSeedFile(o.keyFile), rooms) : {};
+  s.violations.push(...lostWrites(s.acked_rooms, missing));
+  const result = { run: o.run, run_dir: o.runDir, sent: s.sent, acked: s.acked, failed: s.failed, retried: s.retried, refused_without_quorum: s.refused_without_quorum, window: s.window, violations: s.violations };
+  const counts = `run ${o.run}: ${formatCounts(s)}; read back ${rooms.length} acknowledged rooms from ${Object.keys(missing).length} nodes`;
+  if (!s.violations.length) return printVerdict({ reason: counts, result });
+  const shown = s.violations.slice(0, 10).join('; ') + (s.violations.length > 10 ? `; and ${s.violations.length - 10} more` : '');
+  return printVerdict({ reason: `${counts}. VIOLATED: ${shown}`, failed: true, result });
+}
+
 if (process.argv[1] && /steps[\\/]chaos\.[jt]s$/.test(process.argv[1])) {
   runControllerStep<never>('chaos', async (o) => {
     switch (process.argv[2]) {
@@ -103,7 +119,8 @@ if (process.argv[1] && /steps[\\/]chaos\.[jt]s$/.test(process.argv[1])) {
       case 'stop': return stop(o);
       case 'mark': return mark(o);
       case 'served': return served(o);
-      default: throw new Error(`unknown step ${JSON.stringify(process.argv[2])} (expected start, stop, mark or served)`);
+      case 'check': return check(o);
+      default: throw new Error(`unknown step ${JSON.stringify(process.argv[2])} (expected start, stop, mark, served or check)`);
     }
   });
 }

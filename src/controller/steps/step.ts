@@ -38,3 +38,16 @@ export function runControllerStep<T>(name: string, step: (input: T) => Promise<n
       },
     );
 }
+
+/** What a verdict step prints as its last stdout line (modules/types.ts Command.verdict). */
+export interface Verdict {
+  reason: string;
+  failed?: boolean;
+  result?: Record<string, unknown>;
+}
+
+/** Prints a step's verdict as its last stdout line (Command.verdict): the task's reason, failure and result. Exit code 0: the step ran. */
+export function printVerdict(v: Verdict): number {
+  process.stdout.write(`${JSON.stringify(v)}\n`);
+  return 0;
+}

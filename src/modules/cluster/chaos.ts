@@ -3,13 +3,14 @@
 //   cluster_chaos_workload  the signed workload started detached (PID recorded) or stopped by that PID
 //   cluster_chaos_served    a bounded wait until every node acknowledges the workload's writes again
 //   cluster_chaos_mark      the minority window's markers in the journal, around a hold
-//   cluster_chaos_check     the journal and a read-back through every node: no acknowledged
-//                           write lost, nothing served without quorum
+//   cluster_chaos_check     the journal and a read-back through every node (a step, whose
+//                           verdict is the task's): no acknowledged write lost, nothing
+//                           served without quorum
 // Facts are read through the controller's transport; what changes anything is
 // a command (src/controller/steps/chaos.ts), so check mode only plans it.
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { formatCounts, LATEST_FILE, lostWrites, readJournal, summarizeJournal, WORKLOAD_PID_FILE, workloadPidOf } from '../../controller/chaos/journal.js';
+import { LATEST_FILE, WORKLOAD_PID_FILE, workloadPidOf } from '../../controller/chaos/journal.js';
 import type { HttpNode } from '../../controller/chaos/readback.js';
 import type { WorkloadConfig } from '../../controller/chaos/workload.js';
 import { projectDirOf } from '../../controller/paths.js';
@@ -211,34 +212,21 @@ export const cluster_chaos_check = defineModule({
     properties: { run: { type: 'string' }, handle: { type: 'string' }, key: { type: 'string' }, out: { type: 'string' }, require_window: { type: 'boolean' } },
   } as const satisfies ArgsSchema,
   async plan(args, ctx) {
-    if (ctx.check) return { changed: false, reason: 'checked once the workload has run', commands: [] };
     const dir = chaosDir(ctx, args.out);
     const run = await runOf(ctx.facts, dir, args.run);
-    if (!run) return { changed: false, failed: true, reason: `no workload run in ${dir}: nothing to check`, commands: [] };
-    const { attempts, markers } = readJournal(join(dir, run));
-    const s = summarizeJournal(run, attempts, markers, { requireWindow: args.require_window ?? true });
-    const handle = args.handle ?? 'chaos';
-    const keyFile = args.key ?? join(projectDirOf(ctx.baseDirs), 'secrets', 'chaos.key');
-    const rooms = [...s.acked_rooms.keys()];
-    const { readBack, readSeedFile } = await import('../../controller/chaos/readback.js');
-    const missing = rooms.length ? await readBack(httpNodes(ctx), handle, await readSeedFile(keyFile), rooms) : {};
-    s.violations.push(...lostWrites(s.acked_rooms, missing));
-    const result = {
-      run,
-      run_dir: join(dir, run),
-      sent: s.sent,
-      acked: s.acked,
-      failed: s.failed,
-      retried: s.retried,
-      refused_without_quorum: s.refused_without_quorum,
-      window: s.window,
-      violations: s.violations,
-    };
-    const counts = `run ${run}: ${formatCounts(s)}; read back ${rooms.length} acknowledged rooms from ${Object.keys(missing).length} nodes`;
-    if (s.violations.length) {
-      const shown = s.violations.slice(0, 10).join('; ') + (s.violations.length > 10 ? `; and ${s.violations.length - 10} more` : '');
-      return { changed: false, failed: true, reason: `${counts}. VIOLATED: ${shown}`, commands: [], result };
-    }
-    return { changed: false, reason: counts, commands: [], result, report: true };
+    if (!run && !ctx.check) return { changed: false, failed: true, reason: `no workload run in ${dir}: nothing to check`, commands: [] };
+    const runDir = join(dir, run ?? '<run>');
+    const nodes = httpNodes(ctx);
+    const stdin = JSON.stringify({
+      run: run ?? '<run>',
+      runDir,
+      nodes,
+      handle: args.handle ?? 'chaos',
+      keyFile: args.key ?? join(projectDirOf(ctx.baseDirs), 'secrets', 'chaos.key'),
+      requireWindow: args.require_window ?? true,
+    });
+    // The read-back is a step apply runs; its verdict is the task's reason and result.
+    const check: Command = { kind: 'exec', argv: stepArgv('chaos', ['check']), stdin, timeoutMs: 300_000, verdict: true, label: `check ${runDir}: the journal, and every acknowledged room read back through ${nodes.map((n) => n.name).join(', ')}` };
+    return { changed: false, reason: `check the journal of run ${run ?? '(the one started)'} against a read-back through every node`, commands: [check], report: true };
   },
 });

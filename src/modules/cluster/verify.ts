@@ -1,13 +1,14 @@
 // cluster_verify: the cluster's posture, routes, meta leader, streams and
 // certificates, read from the controller (delegate_to: controller, run_once).
 // It probes once; while something drifts, apply waits (a controller step,
-// steps/verify.ts, bounded by `timeout`) until nothing does, and a drift left
-// at the bound fails the task with every difference named. Check mode probes
+// steps/verify.ts, bounded by `timeout`) until nothing does, and the step's
+// verdict is the task's: verified, or a drift left at the bound, which fails
+// the task with every difference named. Check mode probes
 // too, unless `in_check: skip` (bringup, where the cluster is not up yet).
 import { join } from 'node:path';
 import { projectDirOf } from '../../controller/paths.js';
 import { findDrift } from '../../controller/probe/drift.js';
-import { formatReport } from '../../controller/probe/format.js';
+import { formatVerdict } from '../../controller/probe/format.js';
 import { probeNodes } from '../../controller/probe/nodes.js';
 import { parseSeconds } from '../args.js';
 import { stepArgv } from '../../controller/steps/step.js';
@@ -45,14 +46,11 @@ export const cluster_verify = defineModule({
     // One probe (each of its reads is bounded); a wait for the drift to clear is a step apply runs.
     const report = await probeCluster(nodes, out);
     const drift = findDrift(report, want);
-    if (drift.length && timeoutS > 0) {
-      const wait: Command = { kind: 'exec', argv: stepArgv('verify'), stdin: JSON.stringify({ nodes, out, want, timeoutMs: timeoutS * 1000 }), timeoutMs: (timeoutS + 60) * 1000, label: `wait up to ${timeoutS} s until nothing drifts` };
-      return { changed: false, reason: `waiting up to ${timeoutS} s for: ${drift.join('; ')}`, commands: [wait], result: { report, drift, meta_leader: report.meta_leader } };
-    }
     const result = { report, drift, meta_leader: report.meta_leader };
-    const table = args.table === true ? `\n${formatReport(report, drift)}` : '';
-    if (drift.length) return { changed: false, failed: true, reason: `drift: ${drift.join('; ')}${table}`, commands: [], result };
-    const streams = report.streams.length;
-    return { changed: false, reason: `verified: ${nodes.length} nodes healthy, meta leader ${report.meta_leader}, ${streams} streams at R${want.kvReplicas} current; control plane at ${nodes.map((n) => `http://${n.ip}:${n.httpPort}`).join(' ')}${table}`, commands: [], result, report: args.table === true };
+    if (drift.length && timeoutS > 0) {
+      const wait: Command = { kind: 'exec', argv: stepArgv('verify'), stdin: JSON.stringify({ nodes, out, want, timeoutMs: timeoutS * 1000, table: args.table === true }), timeoutMs: (timeoutS + 60) * 1000, verdict: true, label: `wait up to ${timeoutS} s until nothing drifts` };
+      return { changed: false, reason: `waiting up to ${timeoutS} s for: ${drift.join('; ')}`, commands: [wait], result, report: args.table === true };
+    }
+    return { changed: false, failed: drift.length > 0, reason: formatVerdict(report, drift, want, nodes, args.table === true), commands: [], result, report: args.table === true };
   },
 });
