@@ -10,14 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
-need=()
-for pkg in openssh-client openssl ca-certificates; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
-done
-if ((${#need[@]})); then
-  echo "setup: installing ${need[*]}"
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+source scripts/lib/apt.sh
+install_missing setup openssh-client openssl ca-certificates
 
 bash scripts/install-nats-server.sh

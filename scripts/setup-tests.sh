@@ -15,16 +15,8 @@ export DEBIAN_FRONTEND=noninteractive
 
 bash scripts/setup.sh
 
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-need=()
-for pkg in iproute2 util-linux debootstrap systemd-container dpkg-dev; do
-  installed "$pkg" || need+=("$pkg")
-done
-if ((${#need[@]})); then
-  echo "setup-tests: installing ${need[*]}"
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+source scripts/lib/apt.sh
+install_missing setup-tests iproute2 util-linux debootstrap systemd-container dpkg-dev
 
 if ! installed openssh-server; then
   echo "setup-tests: installing openssh-server (the sshd binary only: its service is not started or enabled)"

@@ -16,11 +16,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { HDR, canonicalString, sha256Hex } from '../../src/protocol/canonical.js';
+import { HDR, canonicalString } from '../../src/protocol/canonical.js';
 import { publicKeyFromRaw, verifyBytes } from '../../src/protocol/ed25519.js';
 import { connectInternal } from '../../src/daemon/nats/connect.js';
 import { Secret } from '../../src/secret.js';
 import { natsListen } from './cluster.js';
+import { sha256Hex } from '../../src/util/hash.js';
 
 const [stateDir, caFile, host, port, signPub, nonceBucket, dataBucket] = process.argv.slice(2);
 if (!dataBucket) throw new Error('usage: bare-server.ts <state dir> <client CA> <host> <port> <sign_pub hex> <nonce bucket> <data bucket>');

@@ -51,17 +51,22 @@ export async function openOperatorStore(f: OpFlags, replicas = 1): Promise<{ nc:
   const id = await loadOrCreateIdentityReadOnly(f.internalIdFile);
   const nc = await connectInternal({ servers: f.natsUrl, seed: id.seed, caFile: f.ca, name: 'membershipd operator', timeoutMs: 5000 });
   try {
-    const store = await openStore(nc, { replicas, bindOnly: true });
-    try {
-      await store.jsm.streams.info(`KV_${BUCKETS.users}`);
-    } catch (cause) {
-      throw new OperatorError(`no control-plane buckets at ${f.natsUrl}: is membershipd running there?`, { cause });
-    }
-    return { nc, store };
+    return { nc, store: await bindOperatorStore(nc, f.natsUrl, replicas) };
   } catch (err) {
     await nc.close().catch(() => {});
     throw err;
   }
+}
+
+/** Binds the existing control-plane buckets on an internal-identity connection (never creates them); `where` names the server in the error. */
+export async function bindOperatorStore(nc: NatsConnection, where: string, replicas = 1): Promise<Store> {
+  const store = await openStore(nc, { replicas, bindOnly: true });
+  try {
+    await store.jsm.streams.info(`KV_${BUCKETS.users}`);
+  } catch (cause) {
+    throw new OperatorError(`no control-plane buckets at ${where}: is membershipd running there?`, { cause });
+  }
+  return store;
 }
 
 /** The identity must exist already: an operator command never mints a new one. */

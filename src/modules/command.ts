@@ -27,7 +27,7 @@ const shellSchema = { ...commandSchema, required: ['cmd'] } as const satisfies A
  * command and shell always report a change, unless `creates` names a path
  * that exists or `removes` one that does not: then they are skipped and say
  * why. Their result (rc, stdout, stderr) comes from running the command on
- * apply, so they are `runsOnApply`.
+ * apply.
  */
 async function planRun(name: string, argv: string[], args: FromSchema<typeof commandSchema>, ctx: ModuleContext): Promise<ModulePlan> {
   const sudo = ctx.become || undefined;
@@ -62,7 +62,6 @@ async function planRun(name: string, argv: string[], args: FromSchema<typeof com
 export const command = defineModule({
   name: 'command',
   argsSchema: commandSchema,
-  runsOnApply: true,
   async plan(args, ctx) {
     const list = args.argv?.map(String);
     const line = args.cmd;
@@ -79,7 +78,6 @@ export const command = defineModule({
 export const shell = defineModule({
   name: 'shell',
   argsSchema: shellSchema,
-  runsOnApply: true,
   async plan(args, ctx) {
     if (args.argv !== undefined) throw new ModuleArgsError('shell', 'argv', 'shell takes cmd (a string); use command for argv');
     return planRun('shell', ['sh', '-c', args.cmd], args, ctx);

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isSecret, Secret } from '../secret.js';
 import type { FromSchema } from 'json-schema-to-ts';
@@ -9,6 +8,7 @@ import { PATH_STAT, pathCommands, type PathFacts } from './facts/paths.js';
 import { resolveLocalFile } from './local-files.js';
 import { formatMode } from '../util/format.js';
 import type { ArgsSchema, Command, FileDiff, ModuleContext, ModulePlan } from './types.js';
+import { sha256Hex } from '../util/hash.js';
 
 /** What copy and template both want on the host. */
 export interface WantedFile {
@@ -21,10 +21,6 @@ export interface WantedFile {
 
 /** Files larger than this are not fetched for --diff. */
 const MAX_DIFF_BYTES = 256 * 1024;
-
-function sha256Hex(b: Buffer): string {
-  return createHash('sha256').update(b).digest('hex');
-}
 
 /** Text for a diff; binary content (a NUL byte) is summarised instead of dumped. */
 function asText(b: Buffer): string {

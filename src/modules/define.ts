@@ -21,7 +21,6 @@ export type ArgsOf<M> = M extends Module<infer A> ? A : never;
 export function defineModule<const S extends ArgsSchema, A = FromSchema<S>>(m: {
   name: string;
   argsSchema: S;
-  runsOnApply?: boolean;
   plan(args: NoInfer<A>, ctx: ModuleContext): Promise<ModulePlan>;
 }): Module<A> {
   return m;

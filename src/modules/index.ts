@@ -14,8 +14,8 @@
  *   apply:      const out = await runCommands(ctx.transport, plan.commands)  (run.ts)
  *               out.error set -> task failed (CommandFailedError names host, command, rc)
  *               register = { changed, ...plan.result, rc/stdout/stderr of out.last }
- *                 (for runsOnApply modules -- command, shell, wait_for -- the
- *                  command's own output is the result)
+ *                 (command, shell, wait_for: the command's own output is the result;
+ *                  a step with a verdict: its verdict's reason, failure and result)
  *   plan.facts (set_fact) -> merge into the host's vars.
  *   A plan may carry commands with changed=false: housekeeping that alters no
  *   state (service's daemon-reload alone, wait_for's poll). Apply runs them;

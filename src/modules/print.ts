@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { createTwoFilesPatch } from 'diff';
 import { isSecret, type Secret } from '../secret.js';
 import { quoteArgv } from '../util/shell.js';
 import type { Command, FileDiff } from './types.js';
 import { formatMode } from '../util/format.js';
+import { sha256Hex } from '../util/hash.js';
 
 // The one place plans and diffs turn into text. Secret bytes never reach it
 // in clear: a Secret prints as its fingerprint, and a command marked secret
@@ -12,13 +12,13 @@ import { formatMode } from '../util/format.js';
 /** `<redacted sha256:ab12cd34>` for any value, secret or not. */
 export function fingerprintOf(v: string | Buffer | Secret): string {
   if (isSecret(v)) return v.toString();
-  const h = createHash('sha256').update(v).digest('hex').slice(0, 8);
+  const h = sha256Hex(v).slice(0, 8);
   return `<redacted sha256:${h}>`;
 }
 
 
 function sha8(b: Buffer): string {
-  return createHash('sha256').update(b).digest('hex').slice(0, 8);
+  return sha256Hex(b).slice(0, 8);
 }
 
 function describeStdin(cmd: Extract<Command, { kind: 'exec' }>): string {

@@ -128,8 +128,6 @@ export interface Module<A = Record<string, unknown>> {
    */
   argsSchema: ArgsSchema;
   plan(args: A, ctx: ModuleContext): Promise<ModulePlan>;
-  /** Runs where a command's own output is the result (command, shell, wait_for). */
-  runsOnApply?: boolean;
 }
 
 /** A module's args schema: an object schema, declared `as const` so that FromSchema can derive the args' type from it. */

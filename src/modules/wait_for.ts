@@ -107,7 +107,6 @@ function probe(args: Args): { what: string; words: string[] } {
 
 export const wait_for = defineModule({
   name: 'wait_for',
-  runsOnApply: true,
   argsSchema,
   async plan(args, ctx): Promise<ModulePlan> {
     const { what, words } = probe(args);

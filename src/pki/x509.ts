@@ -1,9 +1,10 @@
 // Certificate minting and reading with pkijs on Node's WebCrypto.
 // Everything here is pure crypto over bytes; files and plans live elsewhere.
-import { createHash, createPrivateKey, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { sha256Hex } from '../util/hash.js';
 
 pkijs.setEngine('node', new pkijs.CryptoEngine({ name: 'node', crypto: webcrypto as unknown as Crypto }));
 
@@ -195,7 +196,7 @@ export function keyMatchesCert(pkcs8: Uint8Array, cert: pkijs.Certificate): bool
 
 /** sha256 of the DER, as `sha256:<hex>` (openssl's -fingerprint, lowercase, no colons). */
 export function fingerprint(der: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(der).digest('hex')}`;
+  return `sha256:${sha256Hex(der)}`;
 }
 
 export function serialHex(cert: pkijs.Certificate): string {

@@ -1,7 +1,6 @@
 // The string a request signature covers, shared by the daemon and the client.
 // Each part is on its own line; none may contain a newline (the path and query
 // are URL-encoded, the timestamp and nonce are checked by syntax).
-import { createHash } from 'node:crypto';
 
 export const HDR = {
   handle: 'x-unibus-handle',
@@ -12,10 +11,6 @@ export const HDR = {
 
 export const NONCE_RE = /^[A-Za-z0-9_-]{16,64}$/;
 export const TS_RE = /^[0-9]{1,15}$/;
-
-export function sha256Hex(body: Uint8Array | string): string {
-  return createHash('sha256').update(body).digest('hex');
-}
 
 export interface SignedParts {
   method: string;

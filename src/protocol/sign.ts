@@ -1,8 +1,9 @@
 // Request signing for the membershipd API: the headers a client sends, which
 // the daemon checks (src/daemon/auth/verify.ts) for one method, path and body.
 import { randomBytes } from 'node:crypto';
-import { HDR, canonicalString, sha256Hex } from './canonical.js';
+import { HDR, canonicalString } from './canonical.js';
 import { signBytes } from './ed25519.js';
+import { sha256Hex } from '../util/hash.js';
 
 export interface SignOptions {
   handle: string;

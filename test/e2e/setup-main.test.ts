@@ -15,7 +15,7 @@ import { describeOnLab } from '../lab/suite.js';
 import { sshArgv } from '../lab/ssh.js';
 import { ROOT } from '../harness/root.js';
 
-const SCRIPTS = ['install-packages.sh', 'install-nats-server.sh', 'debian-mirror.sh'];
+const SCRIPTS = ['install-packages.sh', 'install-nats-server.sh', 'debian-mirror.sh', 'lib/apt.sh'];
 const DIR = '/root/unibus-setup-test';
 // Left as it was for the lab tests that deploy Debian's own package.
 const UNDO = `rm -rf ${DIR} /usr/local/bin/nats-server /usr/local/bin/.nats-server.new`;
@@ -64,7 +64,7 @@ describeOnLab('main set-up on a server with sshd under systemd', { timeout: 10 *
 
     for (const f of SCRIPTS) {
       const text = readFileSync(join(ROOT, 'scripts', f), 'utf8');
-      const r = await run(sshArgv(h, lab.knownHostsFile, `mkdir -p ${DIR}/scripts && cat > ${DIR}/scripts/${f}`), { input: text, allowFail: true });
+      const r = await run(sshArgv(h, lab.knownHostsFile, `mkdir -p ${DIR}/scripts/lib && cat > ${DIR}/scripts/${f}`), { input: text, allowFail: true });
       assert.equal(r.code, 0, r.stderr);
     }
     // Debian's own nats-server (another test may have installed it) is hidden

@@ -6,7 +6,8 @@ import { chmodSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, re
 import { join } from 'node:path';
 import { LabError, isAlive, run, waitFor } from './exec.js';
 import { sshRun, type SshTarget } from './ssh.js';
-import { HOSTS_DIR, LOG_DIR, LOOP_NAME, NAME_PREFIX, writeFileAtomic, type HostState } from './state.js';
+import { writeFileAtomic } from '../../src/util/fs.js';
+import { HOSTS_DIR, LOG_DIR, LOOP_NAME, NAME_PREFIX, type HostState } from './state.js';
 
 export function hostLayout(name: string, ip: string): Omit<HostState, 'loopPid'> {
   const dir = join(HOSTS_DIR, name);
@@ -25,14 +26,14 @@ export async function prepareHost(h: Omit<HostState, 'loopPid'>, baseRootfs: str
   await run(['mount', '-t', 'overlay', 'overlay', '-o',
     `lowerdir=${baseRootfs},upperdir=${join(h.dir, 'upper')},workdir=${join(h.dir, 'work')}`, h.root]);
   const r = h.root;
-  writeFileAtomic(join(r, 'etc/hostname'), `${h.name}\n`);
+  await writeFileAtomic(join(r, 'etc/hostname'), `${h.name}\n`, 0o644);
   // What `systemd-id128 new` prints: 128 random bits in hex.
-  writeFileAtomic(join(r, 'etc/machine-id'), `${randomBytes(16).toString('hex')}\n`, 0o444);
+  await writeFileAtomic(join(r, 'etc/machine-id'), `${randomBytes(16).toString('hex')}\n`, 0o444);
   await run(['ssh-keygen', '-A', '-f', r]);
   const sshDir = join(r, 'root/.ssh');
   mkdirSync(sshDir, { recursive: true, mode: 0o700 });
   chmodSync(sshDir, 0o700);
-  writeFileAtomic(join(sshDir, 'authorized_keys'), clientPubKey.trim() + '\n', 0o600);
+  await writeFileAtomic(join(sshDir, 'authorized_keys'), clientPubKey.trim() + '\n', 0o600);
 }
 
 /** known_hosts lines for the host, from the public host keys in its own file system. */

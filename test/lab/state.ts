@@ -6,8 +6,9 @@
 // default one: subnet 10.99.N.0/24, its own names, folders and state file, so
 // two people (or a CI run and a person) on one machine do not deploy to the
 // same hosts at once. Instances share the cached base and the up/down lock.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../src/util/fs.js';
 
 /** UNIBUS_LAB_CACHE moves it, e.g. to time a build from nothing without touching the shared cache. */
 export const CACHE_DIR = process.env.UNIBUS_LAB_CACHE || '/var/cache/unibus-lab';
@@ -81,16 +82,8 @@ export function readState(file = STATE_FILE): LabState | undefined {
   }
 }
 
-/** Atomic: a reader sees the old file or the new one, never half of one. */
-export function writeFileAtomic(file: string, content: string, mode = 0o644): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, content, { mode });
-  renameSync(tmp, file);
-}
-
-export function writeState(s: LabState): void {
-  writeFileAtomic(STATE_FILE, JSON.stringify(s, null, 2) + '\n');
+export function writeState(s: LabState): Promise<void> {
+  return writeFileAtomic(STATE_FILE, JSON.stringify(s, null, 2) + '\n', 0o644);
 }
 
 /** State files of the other instances' labs (they may be using an older base). */

@@ -1,13 +1,14 @@
 // Bringing the lab up and taking it down. Callers hold the lab lock (cli.ts).
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../src/util/fs.js';
 import { ensureBase, pruneBases, recipeHash } from './base.js';
 import { LabError, run } from './exec.js';
 import { bootHost, findOrphanLoops, hostLayout, isOurLoop, knownHostLines, prepareHost, stopHost, unmountHost, waitHostReady } from './host.js';
 import { isHealthy, labAvailable } from './lab.js';
 import { createBridge, createHostNet, findLeftoverNets, removeBridge, removeHostNet } from './net.js';
 import {
-  BRIDGE, HOSTS_DIR, MAX_HOSTS, RUN_DIR, SSH_DIR, hostIp, hostName, otherInstancesUp, readState, removeState, writeFileAtomic, writeState,
+  BRIDGE, HOSTS_DIR, MAX_HOSTS, RUN_DIR, SSH_DIR, hostIp, hostName, otherInstancesUp, readState, removeState, writeState,
   type HostState, type LabState,
 } from './state.js';
 
@@ -25,10 +26,10 @@ async function ensureClientKey(): Promise<string> {
 }
 
 /** Every host knows every other by name. Rewritten on each `up` so grown labs stay consistent. */
-function writeEtcHosts(hosts: HostState[]): void {
+async function writeEtcHosts(hosts: HostState[]): Promise<void> {
   const lines = ['127.0.0.1 localhost', '::1 localhost ip6-localhost ip6-loopback'];
   for (const h of hosts) lines.push(`${h.ip} ${h.name}`);
-  for (const h of hosts) writeFileAtomic(join(h.root, 'etc/hosts'), lines.join('\n') + '\n');
+  for (const h of hosts) await writeFileAtomic(join(h.root, 'etc/hosts'), lines.join('\n') + '\n', 0o644);
 }
 
 export async function upLab(n: number): Promise<LabState> {
@@ -63,15 +64,15 @@ export async function upLab(n: number): Promise<LabState> {
     const h: HostState = { ...hostLayout(hostName(i), hostIp(i)), loopPid: 0 };
     s.hosts.push(h);
     fresh.push(h);
-    writeState(s); // before anything is made, so `down` finds it after a crash
+    await writeState(s); // before anything is made, so `down` finds it after a crash
     await createHostNet(h.netns, h.veth, h.ip);
     await prepareHost(h, base.rootfs, pub);
   }
-  writeEtcHosts(s.hosts);
-  writeFileAtomic(s.knownHostsFile, s.hosts.flatMap(knownHostLines).join('\n') + '\n', 0o600);
+  await writeEtcHosts(s.hosts);
+  await writeFileAtomic(s.knownHostsFile, s.hosts.flatMap(knownHostLines).join('\n') + '\n', 0o600);
   for (const h of fresh) {
     h.loopPid = bootHost(h, base.repo);
-    writeState(s);
+    await writeState(s);
   }
   await Promise.all(fresh.map((h) => waitHostReady(h, { ...h, user: 'root', port: 22, identityFile }, s.knownHostsFile)));
   log(`up: ${fresh.length} new host(s), ${s.hosts.length} in all, in ${((Date.now() - started) / 1000).toFixed(1)} s`);

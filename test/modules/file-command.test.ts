@@ -73,7 +73,6 @@ describe('command and shell', () => {
     const plan = await command.plan({ cmd: `echo "a b" 'c'` }, makeCtx(fakeHost()));
     assert.equal(plan.changed, true);
     assert.deepEqual(argvs(plan.commands), [['echo', 'a b', 'c']]);
-    assert.equal(command.runsOnApply, true);
   });
   it('command takes argv, chdir and a timeout', async () => {
     const plan = await command.plan({ argv: ['ls', '-l'], chdir: '/opt', timeout: 5 }, makeCtx(fakeHost()));

@@ -176,7 +176,6 @@ describe('wait_for', () => {
     assert.ok(c.kind === 'exec');
     assert.deepEqual(c.argv.slice(3), ['unibus-wait', 'tcp-started', '20', '0', '0.5', '127.0.0.1', '4222']);
     assert.equal(c.timeoutMs, 35_000);
-    assert.equal(w.runsOnApply, true);
   });
   it('rejects an unbounded timeout and two probes', async () => {
     await assert.rejects(w.plan({ port: 1, timeout: 100000 }, makeCtx(fakeHost())), /timeout: expected seconds between 0 and 600/);

@@ -2,25 +2,20 @@
 // bucket through a node's internal identity (the operator path: request auth
 // stays enforced, and nobody needs a signed request before the first admin).
 import type { NatsConnection } from '@nats-io/transport-node';
-import { getUser, openOperatorStore, type Store } from '../../daemon/index.js';
+import { bindOperatorStore, getUser, type Store } from '../../daemon/index.js';
 import type { UserRecord } from '../../protocol/model.js';
-import { nodeFiles } from '../../pki/layout.js';
-import type { ProbeNode } from '../probe/probe.js';
+import { connectFirst, type ProbeNode } from '../probe/probe.js';
 
-/** Opens the control-plane store through the first node that answers. */
+/** Opens the control-plane store through the first node that answers (connectFirst: each node's failure named). */
 export async function openStoreVia(nodes: ProbeNode[], outDir: string): Promise<{ nc: NatsConnection; store: Store }> {
-  let last: unknown;
-  for (const n of nodes) {
-    const f = nodeFiles(outDir, n.name);
-    try {
-      return await openOperatorStore({ natsUrl: `nats://${n.ip}:${n.natsPort}`, internalIdFile: f.internalSeed, ca: f.clientCa });
-    } catch (e) {
-      last = e;
-    }
+  const { nc, via } = await connectFirst(nodes, outDir, 5000);
+  try {
+    return { nc, store: await bindOperatorStore(nc, via) };
+  } catch (err) {
+    await nc.close().catch(() => undefined);
+    throw err;
   }
-  throw new Error(`no node's control plane answered: ${(last as Error)?.message ?? 'no nodes'}`);
 }
-
 
 /** A user's record as the cluster has it now (null: no such user), read through the first node that answers. */
 export async function readUserVia(nodes: ProbeNode[], outDir: string, handle: string): Promise<UserRecord | null> {

@@ -13,9 +13,9 @@
 // - The record is written after the bundle, both atomically: a build cut
 //   short leaves either the old pair or a bundle whose hash the record does
 //   not name, which reads as stale.
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sha256Hex } from '../../util/hash.js';
 
 export interface BundleRecord {
   /** Relative path -> sha256 of the content the build read. */
@@ -35,18 +35,14 @@ export function recordPathOf(bundle: string): string {
   return bundle.replace(/\.mjs$/, '') + '.inputs.json';
 }
 
-export function sha256Of(data: Buffer | string): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
 /** The record of a build that read `inputs` (relative paths of real files) and wrote `bundle`. */
 export function makeRecord(root: string, inputs: string[], bundle: Buffer): BundleRecord {
   const files: Record<string, string> = {};
   for (const f of [...new Set([...inputs, ...BUILD_EXTRA_INPUTS])].sort()) {
     const p = join(root, f);
-    if (existsSync(p)) files[f] = sha256Of(readFileSync(p));
+    if (existsSync(p)) files[f] = sha256Hex(readFileSync(p));
   }
-  return { files, bundle: sha256Of(bundle) };
+  return { files, bundle: sha256Hex(bundle) };
 }
 
 function readRecord(bundle: string): BundleRecord | null {
@@ -64,12 +60,12 @@ export function staleReason(root: string, bundle: string): string | null {
   if (!existsSync(bundle)) return 'not built yet';
   const rec = readRecord(bundle);
   if (!rec) return `${recordPathOf(bundle)} is missing or unreadable`;
-  if (sha256Of(readFileSync(bundle)) !== rec.bundle) return `${bundle} is not the file its last build wrote`;
+  if (sha256Hex(readFileSync(bundle)) !== rec.bundle) return `${bundle} is not the file its last build wrote`;
   const changed: string[] = [];
   for (const [f, sum] of Object.entries(rec.files)) {
     const p = join(root, f);
     if (!existsSync(p)) changed.push(`${f} (removed)`);
-    else if (sha256Of(readFileSync(p)) !== sum) changed.push(f);
+    else if (sha256Hex(readFileSync(p)) !== sum) changed.push(f);
   }
   if (!changed.length) return null;
   const shown = changed.slice(0, 3).join(', ');

@@ -76,8 +76,8 @@ export async function readHealth(n: ProbeNode, timeoutMs: number): Promise<NodeR
   }
 }
 
-/** Dials each node's NATS port in turn with its internal identity; keeps why each one before the first that answers failed. */
-async function connectFirst(nodes: ProbeNode[], outDir: string, timeoutMs: number): Promise<{ nc: NatsConnection; via: string; failed: NatsReport['failed'] }> {
+/** Connects with the first node whose internal identity is on the controller and whose NATS port answers; each failure is named. */
+export async function connectFirst(nodes: ProbeNode[], outDir: string, timeoutMs: number): Promise<{ nc: NatsConnection; via: string; failed: NatsReport['failed'] }> {
   const failed: NatsReport['failed'] = [];
   let tried = 0;
   for (const n of nodes) {

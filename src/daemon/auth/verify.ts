@@ -19,9 +19,10 @@ import { HANDLE_RE, type UserRecord } from '../../protocol/model.js';
 import { claimNonce } from '../store/nonces.js';
 import type { QuorumGuard } from '../store/quorum.js';
 import { getUser } from '../store/users.js';
-import { HDR, NONCE_RE, TS_RE, canonicalString, sha256Hex } from '../../protocol/canonical.js';
+import { HDR, NONCE_RE, TS_RE, canonicalString } from '../../protocol/canonical.js';
 import type { KeyObject } from 'node:crypto';
 import { publicKeyFromRaw, verifyBytes } from '../../protocol/ed25519.js';
+import { sha256Hex } from '../../util/hash.js';
 
 export interface IncomingSigned {
   method: string;

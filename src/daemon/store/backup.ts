@@ -8,7 +8,7 @@
 import type { Store, BucketId } from './buckets.js';
 import { BUCKETS } from './buckets.js';
 import { UnibusError } from '../../errors.js';
-import { sha256Hex } from './blobs.js';
+import { sha256Hex } from '../../util/hash.js';
 import { toApiError } from './kvjson.js';
 import { waitOutReadLeases } from './follow.js';
 

@@ -1,19 +1,15 @@
 // Blobs per room in the object store, named by their sha256 so a read can be
 // checked against its name: a short or stale read is refused, never served.
-import { createHash } from 'node:crypto';
 import type { Store } from './buckets.js';
 import { ApiError, UnavailableError } from '../../protocol/errors.js';
 import { toApiError } from './kvjson.js';
 import { SHA256_RE } from '../../protocol/model.js';
+import { sha256Hex } from '../../util/hash.js';
 
 export const BLOB_MAX_BYTES = 1024 * 1024;
 
 function nameOf(room: string, sha: string): string {
   return `${room}/${sha}`;
-}
-
-export function sha256Hex(b: Uint8Array): string {
-  return createHash('sha256').update(b).digest('hex');
 }
 
 export async function putBlob(store: Store, room: string, data: Uint8Array, by: string): Promise<{ sha256: string; size: number }> {

@@ -9,9 +9,9 @@ import { hostPath, modeSchema, parseMode } from '../args.js';
 import { planFile } from '../copy.js';
 import { defineModule } from '../define.js';
 import { PATH_STAT } from '../facts/paths.js';
-import { createHash } from 'node:crypto';
 import { ModuleArgsError } from '../errors.js';
 import type { ArgsSchema, Command, FileDiff } from '../types.js';
+import { sha256Hex } from '../../util/hash.js';
 
 const argsSchema = {
   type: 'object',
@@ -58,7 +58,7 @@ export const cluster_stage = defineModule({
       const raw = sources[i];
       if (raw) {
         const f = facts[i]!;
-        const sha = createHash('sha256').update(raw).digest('hex');
+        const sha = sha256Hex(raw);
         if (f.exists && f.type === 'file' && f.sha256 === sha && f.mode === (it.mode ?? (it.secret ? 0o600 : 0o644))) continue;
       }
       if (!raw) {

@@ -3,11 +3,11 @@
 // round trip per task), whether a path exists, and the commands that change
 // them, each carrying its effect so that check mode can predict the stat a
 // later task will read (PathModel) without parsing argv.
-import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { formatMode } from '../../util/format.js';
 import type { Command } from '../types.js';
 import type { Fact, PathEffect } from './types.js';
+import { sha256Hex } from '../../util/hash.js';
 
 export type PathFacts =
   | { path: string; exists: false }
@@ -138,7 +138,7 @@ export class PathModel {
     if (!e) return undefined;
     if (e.type === 'absent') return { path, exists: false };
     const size = e.type === 'file' ? e.content!.length : 4096;
-    const sha256 = e.type === 'file' ? createHash('sha256').update(e.content!).digest('hex') : undefined;
+    const sha256 = e.type === 'file' ? sha256Hex(e.content!) : undefined;
     return { path, exists: true, type: e.type, mode: e.mode, owner: e.owner, group: e.group, size, ...(sha256 ? { sha256 } : {}) };
   }
 
