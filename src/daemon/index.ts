@@ -5,6 +5,6 @@
 // of src to this file.
 export { BUCKETS, CONTROL_STREAMS, NONCE_STREAM, nonceBucketOptions, nonceStorage, type NonceStore, type Store } from './store/buckets.js';
 export { HISTORY_MARK, HISTORY_NEEDED_MS, lostMark } from './store/nonce-history.js';
-export { connectInternal } from './nats/connect.js';
+export { connectInternal, pinnedTls } from './nats/connect.js';
 export { bindOperatorStore, openOperatorStore } from './operator.js';
 export { addUser, checkNewUser, getUser } from './store/users.js';

@@ -1,79 +1,13 @@
-// The chaos checker on hand-made journals (a lost acknowledged write, a 2xx
-// inside the minority window, a clean journal), the journal's parse errors,
-// and the workload key and workload modules on the recording fake.
+// The chaos play's modules on the recording fake: the workload key, the
+// workload's start and stop, the minority window's refusals. The checker
+// has its own tests (test/controller/chaos-checker.test.ts).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { lostWrites, parseAttempts, parseMarkers, summarizeJournal, type Attempt, type Marker } from '../../src/controller/chaos/journal.js';
 import { rawPublicKey } from '../../src/protocol/ed25519.js';
 import { getModule } from '../../src/modules/index.js';
 import { isSecret } from '../../src/secret.js';
 import { FakeTransport } from '../harness/fake-transport.js';
 import { fakeHost, makeCtx } from './helpers.js';
-
-const T0 = 1_800_000_000_000;
-let seq = 0;
-const at = (node: string, sentMs: number, status: number, o: Partial<Attempt> = {}): Attempt => {
-  const s = o.seq ?? ++seq;
-  return { seq: s, attempt: 1, node, room: `chaos-r-${s}`, sent_at: T0 + sentMs, replied_at: T0 + sentMs + (o.replied_at ?? 20), status, ...o, ...(o.replied_at !== undefined ? { replied_at: T0 + sentMs + o.replied_at } : {}) };
-};
-const WINDOW: Marker[] = [
-  { mark: 'minority_start', at: T0 + 10_000, minority: 'n3', frozen: ['n1', 'n2'] },
-  { mark: 'minority_end', at: T0 + 16_000, minority: 'n3' },
-];
-/** Writes before, inside and after the window, as a healthy cluster answers them. */
-function cleanJournal(): Attempt[] {
-  return [
-    at('n1', 0, 201), at('n2', 100, 201), at('n3', 200, 201),
-    at('n1', 3000, 0, { error: 'ECONNREFUSED' }), at('n1', 3300, 503, { seq: seq, attempt: 2 }), at('n1', 3900, 201, { seq: seq, attempt: 3 }),
-    at('n3', 10_500, 503), at('n3', 11_000, 0, { error: 'TimeoutError', replied_at: 3000 }), at('n1', 12_000, 503, { replied_at: 2000 }),
-    // Sent inside the window, committed once quorum was back: not served without it.
-    at('n3', 15_500, 201, { replied_at: 1500 }),
-    at('n2', 17_000, 201), at('n3', 17_100, 201),
-  ];
-}
-
-describe('chaos checker', () => {
-  it('a clean journal passes with its counts', () => {
-    const s = summarizeJournal('r', cleanJournal(), WINDOW);
-    assert.deepEqual(s.violations, []);
-    assert.deepEqual([s.sent, s.acked, s.failed, s.retried, s.refused_without_quorum], [12, 7, 3, 2, 2]);
-    assert.deepEqual(lostWrites(s.acked_rooms, { n1: [], n2: [], n3: [] }), []);
-  });
-
-  it('a 2xx sent and answered inside the minority window is reported, on the minority or a frozen node', () => {
-    for (const node of ['n3', 'n1']) {
-      const bad = at(node, 12_000, 201, { replied_at: 30 });
-      const s = summarizeJournal('r', [...cleanJournal(), bad], WINDOW);
-      assert.equal(s.violations.length, 1);
-      assert.match(s.violations[0]!, new RegExp(`served without quorum: ${node} answered 201 to write ${bad.seq} \\(room ${bad.room}\\) sent 2000 ms into the minority window`));
-    }
-  });
-
-  it('an acknowledged write missing from a node is reported with the nodes that lost it', () => {
-    const s = summarizeJournal('r', cleanJournal(), WINDOW);
-    const room = [...s.acked_rooms.keys()][2]!;
-    const lost = lostWrites(s.acked_rooms, { n1: [room], n2: [], n3: [room] });
-    assert.equal(lost.length, 1);
-    assert.match(lost[0]!, new RegExp(`^acknowledged write lost: room ${room} \\(acknowledged by n3 at .*\\) missing on n1, n3$`));
-  });
-
-  it('a run that never exercised the loss of quorum, or acknowledged nothing, proves nothing', () => {
-    const noWindow = summarizeJournal('r', cleanJournal(), []);
-    assert.match(noWindow.violations.join(), /no minority window in the journal/);
-    const noRefusal = summarizeJournal('r', cleanJournal().filter((a) => a.node !== 'n3' || a.status === 201), WINDOW);
-    assert.match(noRefusal.violations.join(), /no request reached the minority node n3 inside the minority window/);
-    const nothing = summarizeJournal('r', cleanJournal().map((a) => ({ ...a, status: 503 })), WINDOW);
-    assert.match(nothing.violations.join(), /no write was acknowledged/);
-  });
-
-  it('parses ndjson, skips a torn last line, and names file:line of a bad record', () => {
-    const good = JSON.stringify(at('n1', 0, 201));
-    assert.equal(parseAttempts('w', `${good}\n${good.slice(0, 20)}`).length, 1);
-    assert.throws(() => parseAttempts('w.ndjson', `${good}\n{"seq":"x"}\n${good}\n`), /^ChaosJournalError: w.ndjson:2: seq: expected a number$/);
-    assert.throws(() => parseAttempts('w.ndjson', `nope\n${good}\n`), /w.ndjson:1: malformed JSON/);
-    assert.throws(() => parseMarkers('m.ndjson', '{"mark":"later","at":1,"minority":"n1"}\n'), /m.ndjson:1: mark: expected minority_start or minority_end/);
-  });
-});
 
 describe('cluster_chaos_key', () => {
   const key = getModule('cluster_chaos_key');
@@ -121,14 +55,21 @@ describe('cluster_chaos_workload', () => {
     const c = stop.commands[0]!;
     assert.ok(c.kind === 'exec' && c.argv.at(-1) === 'stop' && JSON.parse(String(c.stdin)).pidFile === '/proj/out/chaos/workload.pid');
   });
-  it('started: a detached start through every node, the key named by path only', async () => {
+  it('started: a detached start through every node, the key named by path only, the seed given or new', async () => {
     const t = new FakeTransport('controller');
-    const plan = await wl.plan({ state: 'started', key: '/proj/secrets/chaos.key' }, ctx(t));
+    const plan = await wl.plan({ state: 'started', key: '/proj/secrets/chaos.key', seed: '42', clients: 2 }, ctx(t));
     const start = plan.commands.at(-1)!;
     assert.ok(start.kind === 'exec' && start.argv.at(-1) === 'start');
     const o = JSON.parse(String((start as { stdin: string }).stdin));
-    assert.deepEqual(o.config.nodes, [{ name: 'n1', url: 'http://127.0.0.11:8470' }, { name: 'n2', url: 'http://127.0.0.12:8470' }]);
-    assert.equal(o.config.keyFile, '/proj/secrets/chaos.key');
+    assert.deepEqual(o.config.nodes, [
+      { name: 'n1', url: 'http://127.0.0.11:8470', nats: 'nats://127.0.0.11:4250', ca: '/proj/out/n1/ca.pem' },
+      { name: 'n2', url: 'http://127.0.0.12:8470', nats: 'nats://127.0.0.12:4250', ca: '/proj/out/n2/ca.pem' },
+    ]);
+    assert.deepEqual(o.config.admin, { handle: 'chaos', keyFile: '/proj/secrets/chaos.key' });
+    assert.deepEqual([o.config.seed, o.config.clientsPerNode, plan.result!.seed], [42, 2, 42]);
+    const fresh = await wl.plan({ state: 'started', key: '/proj/secrets/chaos.key', seed: '' }, ctx(t));
+    assert.ok(Number.isInteger(fresh.result!.seed), 'an empty seed (an unset -e chaos_seed) draws a new one');
+    await assert.rejects(wl.plan({ state: 'started', key: 'k', read_share: 2 }, ctx(t)), /read_share: expected a number between 0 and 1, got 2/);
     assert.equal(o.config.parentPid, process.pid);
     assert.equal(o.config.runDir, `/proj/out/chaos/${plan.result!.run}`);
     assert.match(String(plan.result!.run), /^\d{8}-\d{6}$/);

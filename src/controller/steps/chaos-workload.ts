@@ -1,18 +1,18 @@
 // The chaos workload as a detached controller process (started by
 // `steps/chaos.ts start`, stopped by `steps/chaos.ts stop` through its PID
-// file): reads its configuration file (argv[2]; it names the key file, it
-// holds no secret), writes until SIGTERM, its time bound, or the end of the
-// `unibus play` run that started it.
+// file): reads its configuration file (argv[2]; it names the admin's key
+// file, it holds no secret), runs until SIGTERM, its time bound, or the end
+// of the `unibus play` run that started it.
 import { readFileSync } from 'node:fs';
 import { isAlive } from '../../util/process.js';
-import { readSeedFile } from '../chaos/readback.js';
+import { readSeedFile } from '../chaos/final-reads.js';
 import { runWorkload, type WorkloadConfig } from '../chaos/workload.js';
 
 async function main(): Promise<number> {
   const file = process.argv[2];
   if (!file) throw new Error('usage: chaos-workload CONFIG.json');
   const cfg = JSON.parse(readFileSync(file, 'utf8')) as WorkloadConfig;
-  const seed = await readSeedFile(cfg.keyFile);
+  const seed = await readSeedFile(cfg.admin.keyFile);
   const ac = new AbortController();
   const stop = (why: string) => {
     if (ac.signal.aborted) return;
@@ -25,11 +25,11 @@ async function main(): Promise<number> {
   const watch = setInterval(() => {
     if (cfg.parentPid && !isAlive(cfg.parentPid)) stop(`the run that started it (pid ${cfg.parentPid}) is gone`);
   }, 1000);
-  console.log(`${new Date().toISOString()} run ${cfg.run}: writing through ${cfg.nodes.map((n) => `${n.name}=${n.url}`).join(' ')}`);
+  console.log(`${new Date().toISOString()} run ${cfg.run} (seed ${cfg.seed}): ${cfg.clientsPerNode} clients per node through ${cfg.nodes.map((n) => `${n.name}=${n.url}`).join(' ')}`);
   const r = await runWorkload(cfg, seed, ac.signal);
   clearTimeout(bound);
   clearInterval(watch);
-  console.log(`${new Date().toISOString()} stopped after ${r.attempts} attempts`);
+  console.log(`${new Date().toISOString()} stopped after ${r.ops} ops`);
   return 0;
 }
 

@@ -3,20 +3,25 @@
 //   start  spawn the workload detached, record its PID, wait (bounded) for
 //          its first acknowledged write
 //   stop   stop exactly the recorded workload (its command line checked), bounded
-//   mark   append minority_start, hold the window, append minority_end
+//   mark   hold a minority window made by the play's own tasks, and record
+//          it as a fault (faults.ndjson) on the workload's clock
 //   served wait (bounded) until every node has acknowledged a write sent
-//          after a given time, reading the run's journal
-//   check  the journal, and every acknowledged room read back through every
-//          node: prints the verdict (printVerdict) with the run's counts
+//          after a given time, reading the run's history
+//   check  final reads of every set through every node (final.ndjson), then
+//          the checker over the whole history: prints the verdict
+//          (printVerdict) and writes it to check.json
 import { isAlive } from '../../util/process.js';
 import { printVerdict, runControllerStep, stepArgv } from './step.js';
 import { spawn } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { formatCounts, lostWrites, MARKERS_FILE, readJournal, summarizeJournal, WORKLOAD_PROGRAM, WRITES_FILE, workloadPidOf, type Marker } from '../chaos/journal.js';
-import { readBack, readSeedFile, type HttpNode } from '../chaos/readback.js';
-import type { WorkloadConfig } from '../chaos/workload.js';
+import { checkHistory, formatCheck, violationsOf } from '../chaos/checker.js';
+import { finalReads, readRunUsers } from '../chaos/final-reads.js';
+import { FAULTS_FILE, FINAL_FILE, OPS_FILE, readClock, readHistory, type FaultRecord } from '../chaos/history.js';
+import { WORKLOAD_PROGRAM, workloadPidOf } from '../chaos/runs.js';
+import { CONFIG_FILE, type WorkloadConfig, type WorkloadNode } from '../chaos/workload.js';
+import { writeFileAtomic } from '../../util/fs.js';
 import { sleep } from '../../util/time.js';
 
 
@@ -25,7 +30,7 @@ const readOrNull = (file: string) => readFile(file, 'utf8').catch(() => null);
 async function start(o: { config: WorkloadConfig; pidFile: string; latestFile: string; ackWithinS: number }): Promise<number> {
   const { config } = o;
   mkdirSync(config.runDir, { recursive: true, mode: 0o700 });
-  const cfgFile = join(config.runDir, 'workload.json');
+  const cfgFile = join(config.runDir, CONFIG_FILE);
   writeFileSync(cfgFile, JSON.stringify(config, null, 1) + '\n', { mode: 0o600 });
   const log = openSync(join(config.runDir, 'workload.log'), 'a', 0o600);
   const argv = stepArgv(WORKLOAD_PROGRAM, [cfgFile]);
@@ -36,12 +41,13 @@ async function start(o: { config: WorkloadConfig; pidFile: string; latestFile: s
   const pid = child.pid!;
   writeFileSync(o.pidFile, `${pid}\n${cfgFile}\n`, { mode: 0o600 });
   writeFileSync(o.latestFile, `${config.run}\n`, { mode: 0o600 });
-  const writes = join(config.runDir, WRITES_FILE);
+  const ops = join(config.runDir, OPS_FILE);
   const deadline = Date.now() + o.ackWithinS * 1000;
   while (Date.now() < deadline) {
     if (!isAlive(pid)) break;
-    if (existsSync(writes) && /"status":2\d\d/.test(readFileSync(writes, 'utf8'))) {
-      console.log(`workload ${config.run} running (pid ${pid}), journal ${writes}`);
+    // The run's users are added first: a room acknowledged means the clients run.
+    if (existsSync(ops) && /"f":"add-room"[^\n]*"type":"ok"/.test(readFileSync(ops, 'utf8'))) {
+      console.log(`workload ${config.run} running (pid ${pid}), seed ${config.seed}, history ${ops}`);
       return 0;
     }
     await sleep(200);
@@ -49,7 +55,7 @@ async function start(o: { config: WorkloadConfig; pidFile: string; latestFile: s
   if (isAlive(pid)) process.kill(pid, 'SIGKILL');
   rmSync(o.pidFile, { force: true });
   const tail = readFileSync(join(config.runDir, 'workload.log'), 'utf8').trim().split('\n').slice(-5).join(' | ');
-  process.stderr.write(`the workload acknowledged no write within ${o.ackWithinS} s: ${tail || 'no output'}\n`);
+  process.stderr.write(`the workload had no room acknowledged within ${o.ackWithinS} s: ${tail || 'no output'}\n`);
   return 1;
 }
 
@@ -72,20 +78,24 @@ async function stop(o: { pidFile: string; graceS: number }): Promise<number> {
 }
 
 async function mark(o: { runDir: string; minority: string; frozen: string[]; holdS: number }): Promise<number> {
-  const file = join(o.runDir, MARKERS_FILE);
-  const put = (m: Marker) => appendFileSync(file, JSON.stringify(m) + '\n', { mode: 0o600 });
-  put({ mark: 'minority_start', at: Date.now(), minority: o.minority, frozen: o.frozen });
+  const clock = readClock(o.runDir);
+  if (!clock) throw new Error(`${o.runDir}: no workload clock (clock.json): the workload has not started`);
+  const start = Date.now();
   await sleep(o.holdS * 1000);
-  put({ mark: 'minority_end', at: Date.now(), minority: o.minority });
+  const fault: FaultRecord = { id: start, family: 'pause', name: `pause ${o.frozen.join(', ')} (nats-server): ${o.minority} a minority`, targets: o.frozen, no_quorum: [o.minority, ...o.frozen], start: clock(start), end: clock(Date.now()), wall: start };
+  appendFileSync(join(o.runDir, FAULTS_FILE), JSON.stringify(fault) + '\n', { mode: 0o600 });
   console.log(`${o.minority} held as a minority for ${o.holdS} s (${o.frozen.join(', ')} frozen)`);
   return 0;
 }
 
 async function served(o: { runDir: string; nodes: string[]; since: number; timeoutMs: number }): Promise<number> {
   const deadline = o.since + o.timeoutMs;
+  const clock = readClock(o.runDir);
+  if (!clock) throw new Error(`${o.runDir}: no workload clock (clock.json): the workload has not started`);
+  const since = clock(o.since);
   for (;;) {
-    const { attempts } = readJournal(o.runDir);
-    const ok = new Set(attempts.filter((a) => a.sent_at >= o.since && a.status >= 200 && a.status < 300).map((a) => a.node));
+    const { ops } = readHistory(o.runDir);
+    const ok = new Set(ops.filter((a) => a.invoke >= since && a.type === 'ok' && (a.f === 'add-room' || a.f === 'add-member')).map((a) => a.node));
     const waiting = o.nodes.filter((n) => !ok.has(n));
     if (!waiting.length) {
       console.log(`every node acknowledges writes again (${((Date.now() - o.since) / 1000).toFixed(1)} s)`);
@@ -99,17 +109,21 @@ async function served(o: { runDir: string; nodes: string[]; since: number; timeo
   }
 }
 
-async function check(o: { run: string; runDir: string; nodes: HttpNode[]; handle: string; keyFile: string; requireWindow: boolean }): Promise<number> {
-  const { attempts, markers } = readJournal(o.runDir);
-  const s = summarizeJournal(o.run, attempts, markers, { requireWindow: o.requireWindow });
-  const rooms = [...s.acked_rooms.keys()];
-  const missing = rooms.length ? await readBack(o.nodes, o.handle, await readSeedFile(o.keyFile), rooms) : {};
-  s.violations.push(...lostWrites(s.acked_rooms, missing));
-  const result = { run: o.run, run_dir: o.runDir, sent: s.sent, acked: s.acked, failed: s.failed, retried: s.retried, refused_without_quorum: s.refused_without_quorum, window: s.window, violations: s.violations };
-  const counts = `run ${o.run}: ${formatCounts(s)}; read back ${rooms.length} acknowledged rooms from ${Object.keys(missing).length} nodes`;
-  if (!s.violations.length) return printVerdict({ reason: counts, result });
-  const shown = s.violations.slice(0, 10).join('; ') + (s.violations.length > 10 ? `; and ${s.violations.length - 10} more` : '');
-  return printVerdict({ reason: `${counts}. VIOLATED: ${shown}`, failed: true, result });
+async function check(o: { run: string; runDir: string; nodes: WorkloadNode[]; requireWindow: boolean }): Promise<number> {
+  const before = readHistory(o.runDir);
+  const runOps = before.ops.filter((x) => x.f !== 'final-read');
+  const { writers } = await readRunUsers(o.runDir);
+  const finals = await finalReads(runOps, writers, o.nodes);
+  await writeFileAtomic(join(o.runDir, FINAL_FILE), finals.map((x) => JSON.stringify(x) + '\n').join(''), 0o600);
+  const r = checkHistory([...runOps, ...finals], before.faults);
+  await writeFileAtomic(join(o.runDir, 'check.json'), JSON.stringify(r, null, 1) + '\n', 0o600);
+  // Exercised: a run that wrote nothing, or (when asked) made no quorum refusal, proves nothing.
+  const unproven = [
+    ...(r.ops.ok === 0 || !runOps.some((x) => x.type === 'ok' && x.f === 'add-room') ? ['no room was acknowledged: the workload proved nothing'] : []),
+    ...(o.requireWindow && r.properties.no_quorum.unexercised ? [`quorum loss was not exercised: ${r.properties.no_quorum.unexercised}`] : []),
+  ];
+  const reason = `run ${o.run}: ${formatCheck(r)}${unproven.length ? `. NOT PROVEN: ${unproven.join('; ')}` : ''}`;
+  return printVerdict({ reason, failed: violationsOf(r) > 0 || unproven.length > 0, result: { run: o.run, run_dir: o.runDir, ops: r.ops, properties: r.properties, visibility: r.visibility, latency: r.latency, faults: r.faults } });
 }
 
 if (process.argv[1] && /steps[\\/]chaos\.[jt]s$/.test(process.argv[1])) {

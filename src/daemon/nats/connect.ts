@@ -23,13 +23,18 @@ export interface InternalConnectOptions {
   timeoutMs?: number;
 }
 
+/**
+ * TLS options that pin a server to `caFile` and check its certificate against
+ * the host dialled: nats.js hands Node a server name of "localhost" for IP
+ * hosts.
+ */
+export async function pinnedTls(servers: string, caFile: string): Promise<{ ca: string; checkServerIdentity: (name: string, cert: PeerCertificate) => Error | undefined }> {
+  const host = new URL(servers.includes('://') ? servers : `nats://${servers}`).hostname;
+  return { ca: await readFile(caFile, 'utf8'), checkServerIdentity: (_name: string, cert: PeerCertificate) => checkServerIdentity(host, cert) };
+}
+
 export async function connectInternal(o: InternalConnectOptions): Promise<NatsConnection> {
-  // nats.js hands Node a server name of "localhost" for IP hosts; check the
-  // certificate against the host we actually dial instead.
-  const host = new URL(o.servers.includes('://') ? o.servers : `nats://${o.servers}`).hostname;
-  const tls = o.caFile
-    ? { ca: await readFile(o.caFile, 'utf8'), checkServerIdentity: (_name: string, cert: PeerCertificate) => checkServerIdentity(host, cert) }
-    : undefined;
+  const tls = o.caFile ? await pinnedTls(o.servers, o.caFile) : undefined;
   installRequestShim();
   installWriteBatching();
   try {

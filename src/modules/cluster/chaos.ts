@@ -10,9 +10,10 @@
 // a command (src/controller/steps/chaos.ts), so check mode only plans it.
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { LATEST_FILE, WORKLOAD_PID_FILE, workloadPidOf } from '../../controller/chaos/journal.js';
-import type { HttpNode } from '../../controller/chaos/readback.js';
-import type { WorkloadConfig } from '../../controller/chaos/workload.js';
+import { LATEST_FILE, WORKLOAD_PID_FILE, workloadPidOf } from '../../controller/chaos/runs.js';
+import type { WorkloadConfig, WorkloadNode } from '../../controller/chaos/workload.js';
+import { newSeed, MAX_SEED } from '../../controller/chaos/random.js';
+import { nodeFiles } from '../../pki/layout.js';
 import { projectDirOf } from '../../controller/paths.js';
 import { stepArgv } from '../../controller/steps/step.js';
 import { probeNodes } from '../../controller/probe/nodes.js';
@@ -27,8 +28,11 @@ import { formatMode } from '../../util/format.js';
 import type { ArgsSchema, Command, ModuleContext } from '../types.js';
 import { nodesOf } from './node-view.js';
 
-const chaosDir = (ctx: ModuleContext, out: string | undefined) => join(out ?? join(projectDirOf(ctx.baseDirs), 'out'), 'chaos');
-const httpNodes = (ctx: ModuleContext): HttpNode[] => probeNodes(nodesOf('cluster_chaos', ctx.vars)).map((n) => ({ name: n.name, url: `http://${n.ip}:${n.httpPort}` }));
+const outDir = (ctx: ModuleContext, out: string | undefined) => out ?? join(projectDirOf(ctx.baseDirs), 'out');
+const chaosDir = (ctx: ModuleContext, out: string | undefined) => join(outDir(ctx, out), 'chaos');
+/** Each node's control plane and NATS port, with the CA (out/<node>/ca.pem) that pins its server certificate. */
+const workloadNodes = (ctx: ModuleContext, out: string | undefined): WorkloadNode[] =>
+  probeNodes(nodesOf('cluster_chaos', ctx.vars)).map((n) => ({ name: n.name, url: `http://${n.ip}:${n.httpPort}`, nats: `nats://${n.ip}:${n.natsPort}`, ca: nodeFiles(outDir(ctx, out), n.name).clientCa }));
 
 /** A run id: UTC time to the second (room names use it: lowercase, digits, '-'). */
 export function newRunId(now = new Date()): string {
@@ -85,20 +89,27 @@ const workloadSchema = {
   additionalProperties: false,
   properties: {
     state: { enum: ['started', 'stopped'] },
+    /** The admin the workload adds its users as (and revokes the probe's). */
     handle: { type: 'string' },
     key: { type: 'string' },
     out: { type: 'string' },
-    interval_ms: { type: ['integer', 'string'] },
+    clients: { type: ['integer', 'string'] },
+    read_share: { type: ['number', 'string'] },
+    writers: { type: ['integer', 'string'] },
+    rooms_per_writer: { type: ['integer', 'string'] },
+    pool: { type: ['integer', 'string'] },
     timeout_ms: { type: ['integer', 'string'] },
-    retries: { type: ['integer', 'string'] },
+    revoke_every: { type: ['number', 'string'] },
+    replay_share: { type: ['number', 'string'] },
+    seed: { type: ['integer', 'string'] },
     max_seconds: { type: ['number', 'string'] },
   },
 } as const satisfies ArgsSchema;
 
-/** An integer arg that may be written as a string, bounded. */
-function boundedInt(field: string, v: number | string | undefined, dflt: number, max: number): number {
-  const n = v === undefined ? dflt : Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > max) throw new ModuleArgsError('cluster_chaos_workload', field, `expected an integer between 0 and ${max}, got ${JSON.stringify(v)}`);
+/** A number arg that may be written as a string (a rendered variable), bounded; `int` wants an integer. */
+function bounded(field: string, v: number | string | undefined, dflt: number, min: number, max: number, int = true): number {
+  const n = v === undefined || v === '' ? dflt : Number(v);
+  if (!Number.isFinite(n) || (int && !Number.isInteger(n)) || n < min || n > max) throw new ModuleArgsError('cluster_chaos_workload', field, `expected ${int ? 'an integer' : 'a number'} between ${min} and ${max}, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -123,12 +134,19 @@ export const cluster_chaos_workload = defineModule({
     const config: WorkloadConfig = {
       run,
       runDir: join(dir, run),
-      nodes: httpNodes(ctx),
-      handle,
-      keyFile,
-      intervalMs: boundedInt('interval_ms', args.interval_ms, 100, 60_000),
-      timeoutMs: boundedInt('timeout_ms', args.timeout_ms, 3000, 60_000),
-      retries: boundedInt('retries', args.retries, 2, 10),
+      nodes: workloadNodes(ctx, args.out),
+      admin: { handle, keyFile },
+      clientsPerNode: bounded('clients', args.clients, 4, 1, 64),
+      readShare: bounded('read_share', args.read_share, 0.5, 0, 1, false),
+      writers: bounded('writers', args.writers, 4, 1, 64),
+      roomsPerWriter: bounded('rooms_per_writer', args.rooms_per_writer, 40, 1, 10_000),
+      pool: bounded('pool', args.pool, 24, 1, 1000),
+      timeoutMs: bounded('timeout_ms', args.timeout_ms, 3000, 100, 60_000),
+      revokeEveryMs: bounded('revoke_every', args.revoke_every, 5, 0, 600, false) * 1000,
+      replayShare: bounded('replay_share', args.replay_share, 0.05, 0, 1, false),
+      // The nonce's lifetime (NONCE_TTL_MS): a replay later than that meets a timestamp out of its window anyway.
+      replayWithinMs: 150_000,
+      seed: bounded('seed', args.seed, newSeed(), 0, MAX_SEED),
       maxSeconds: parseSeconds('cluster_chaos_workload', 'max_seconds', args.max_seconds, 600, 3600),
       // The `unibus play` process: the workload ends with the run even when no stop task is reached.
       parentPid: process.pid,
@@ -138,9 +156,9 @@ export const cluster_chaos_workload = defineModule({
       argv: stepArgv('chaos', ['start']),
       stdin: JSON.stringify({ config, pidFile, latestFile: join(dir, LATEST_FILE), ackWithinS: 30 }),
       timeoutMs: 45_000,
-      label: `start the workload ${run} as ${handle} through ${config.nodes.map((n) => n.name).join(', ')} (journal ${config.runDir})`,
+      label: `start the workload ${run} (seed ${config.seed}, ${config.clientsPerNode} clients per node, admin ${handle}) through ${config.nodes.map((n) => n.name).join(', ')} (history ${config.runDir})`,
     };
-    const result = { run, run_dir: config.runDir };
+    const result = { run, run_dir: config.runDir, seed: config.seed };
     return {
       changed: true,
       reason: `${pid === null ? '' : `replace the workload left running (pid ${pid}); `}start the workload ${run}`,
@@ -167,7 +185,7 @@ export const cluster_chaos_served = defineModule({
     const run = await runOf(ctx.facts, dir, args.run);
     if (!run) return { changed: false, failed: true, reason: `no workload run in ${dir}`, commands: [] };
     const timeoutS = parseSeconds('cluster_chaos_served', 'timeout', args.timeout, 60, 600);
-    const nodes = httpNodes(ctx).map((n) => n.name);
+    const nodes = workloadNodes(ctx, args.out).map((n) => n.name);
     // The wait is a step apply runs: plan() only found the run.
     const stdin = JSON.stringify({ runDir: join(dir, run), nodes, since: Date.now(), timeoutMs: timeoutS * 1000 });
     const wait: Command = { kind: 'exec', argv: stepArgv('chaos', ['served']), stdin, timeoutMs: (timeoutS + 30) * 1000, label: `wait up to ${timeoutS} s until ${nodes.join(', ')} each acknowledge a write` };
@@ -209,22 +227,15 @@ export const cluster_chaos_check = defineModule({
   argsSchema: {
     type: 'object',
     additionalProperties: false,
-    properties: { run: { type: 'string' }, handle: { type: 'string' }, key: { type: 'string' }, out: { type: 'string' }, require_window: { type: 'boolean' } },
+    properties: { run: { type: 'string' }, out: { type: 'string' }, require_window: { type: 'boolean' } },
   } as const satisfies ArgsSchema,
   async plan(args, ctx) {
     const dir = chaosDir(ctx, args.out);
     const run = await runOf(ctx.facts, dir, args.run);
     if (!run && !ctx.check) return { changed: false, failed: true, reason: `no workload run in ${dir}: nothing to check`, commands: [] };
     const runDir = join(dir, run ?? '<run>');
-    const nodes = httpNodes(ctx);
-    const stdin = JSON.stringify({
-      run: run ?? '<run>',
-      runDir,
-      nodes,
-      handle: args.handle ?? 'chaos',
-      keyFile: args.key ?? join(projectDirOf(ctx.baseDirs), 'secrets', 'chaos.key'),
-      requireWindow: args.require_window ?? true,
-    });
+    const nodes = workloadNodes(ctx, args.out);
+    const stdin = JSON.stringify({ run: run ?? '<run>', runDir, nodes, requireWindow: args.require_window ?? true });
     // The read-back is a step apply runs; its verdict is the task's reason and result.
     const check: Command = { kind: 'exec', argv: stepArgv('chaos', ['check']), stdin, timeoutMs: 300_000, verdict: true, label: `check ${runDir}: the journal, and every acknowledged room read back through ${nodes.map((n) => n.name).join(', ')}` };
     return { changed: false, reason: `check the journal of run ${run ?? '(the one started)'} against a read-back through every node`, commands: [check], report: true };

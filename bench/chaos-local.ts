@@ -1,0 +1,51 @@
+// `play chaos` on a local three-node cluster (127.0.0.31-33, free ports), run
+// RUNS times, each run's checker report summed up in one table: ops, ok,
+// fail, info, the violations of each property, latency and visibility, and
+// each fault's unavailability. Extra `-e` settings go through CHAOS_VARS
+// ("chaos_clients=8 chaos_hold=10"); SEEDS="1 2 3" gives each run its seed.
+//   node --import tsx bench/chaos-local.ts
+//   RUNS=3 CHAOS_VARS="chaos_clients=6" node --import tsx bench/chaos-local.ts
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CheckResult } from '../src/controller/chaos/checker.js';
+import { makeProject } from '../test/harness/project.js';
+import { play } from '../test/harness/play.js';
+import { ROOT } from '../test/harness/root.js';
+
+const IPS = ['127.0.0.31', '127.0.0.32', '127.0.0.33'];
+const runs = Number(process.env.RUNS ?? 1);
+const seeds = (process.env.SEEDS ?? '').split(/\s+/).filter(Boolean);
+const extra = (process.env.CHAOS_VARS ?? '').split(/\s+/).filter(Boolean).flatMap((v) => ['-e', v]);
+
+const inv = readFileSync(join(ROOT, 'inventory.yaml'), 'utf8').replace(/127\.0\.0\.1([123])\b/g, '127.0.0.3$1');
+const p = await makeProject(inv, IPS);
+const base = ['-i', p.inventory, '--json'];
+try {
+  const up = await play(['bringup', ...base], 600_000);
+  if (up.code !== 0) throw new Error(`bringup failed:\n${up.stderr}`);
+  const rows: string[] = [];
+  for (let i = 0; i < runs; i++) {
+    const seed = seeds[i] ? ['-e', `chaos_seed=${seeds[i]}`] : [];
+    const t0 = Date.now();
+    const r = await play(['chaos', ...base, ...seed, ...extra], 1_800_000);
+    const secs = ((Date.now() - t0) / 1000).toFixed(0);
+    const run = readFileSync(join(p.dir, 'out', 'chaos', 'latest'), 'utf8').trim();
+    const wl = JSON.parse(readFileSync(join(p.dir, 'out', 'chaos', run, 'workload.json'), 'utf8')) as { seed: number };
+    let c: CheckResult;
+    try {
+      c = JSON.parse(readFileSync(join(p.dir, 'out', 'chaos', run, 'check.json'), 'utf8')) as CheckResult;
+    } catch {
+      rows.push(`| ${run} | ${wl.seed} | exit ${r.code} (no check) | ${secs} s |`);
+      continue;
+    }
+    const v = Object.entries(c.properties).map(([k, x]) => `${k} ${x.violations}${x.unexercised ? '?' : ''}`).join(', ');
+    const unavail = c.faults.map((f) => `${f.name.split(':')[0]}: ${f.unavailable_ms ?? '-'} ms`).join('; ');
+    const dur = Math.max(...c.faults.map((f) => f.end), 0);
+    rows.push(`| ${run} | ${wl.seed} | exit ${r.code} | ${c.ops.total} ops (ok ${c.ops.ok}, fail ${c.ops.fail}, info ${c.ops.info}) | ${v} | latency p50 ${c.latency.p50?.toFixed(1)} p99 ${c.latency.p99?.toFixed(1)} ms | visibility p50 ${c.visibility.p50?.toFixed(1)} max ${c.visibility.max?.toFixed(1)} ms | ${unavail} | ${secs} s (last fault ends at ${(dur / 1000).toFixed(0)} s) |`);
+    console.log(rows.at(-1));
+    for (const [f, k] of Object.entries(c.ops.by_kind)) console.log(`  ${f}: ok ${k.ok}, fail ${k.fail}, info ${k.info}; ${Object.entries(k.errors).sort((a, b) => b[1] - a[1]).slice(0, 4).map(([e, n]) => `${e} x${n}`).join(', ')}`);
+  }
+  console.log(['| run | seed | exit | ops | violations (? = not exercised) | latency | visibility | unavailability | wall |', '|---|---|---|---|---|---|---|---|---|', ...rows].join('\n'));
+} finally {
+  await p.cleanup();
+}

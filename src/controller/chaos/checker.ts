@@ -1,0 +1,303 @@
+// The chaos checker: what a run's history (history.ts) proves of unibus's
+// promises. Pure: a history in, one result per property out, each with its
+// counts and its first examples.
+//
+// Invariants:
+// - A set is named by its key (`rooms:<user>`, `members:<room>`); it only grows.
+//   What was in it before the run: members(room) starts with the user who
+//   made the room; every other set starts empty (the run's users and rooms
+//   are new).
+// - An add is acknowledged when its op is ok. An info add may or may not have
+//   happened: it may be seen or not, and is never counted as lost; a fail add
+//   must never be seen.
+// - "Before" is the workload's monotonic clock: an add completed before a read
+//   was invoked must be in that read.
+import type { FaultRecord, Op } from './history.js';
+
+export const EXAMPLES = 5;
+
+export interface PropertyResult {
+  /** What was checked (reads, acknowledged adds, nonces, ...). */
+  checked: number;
+  violations: number;
+  /** The first violations, in words. */
+  examples: string[];
+  /** Why the property could not be exercised (nothing to check), when it could not. */
+  unexercised?: string;
+}
+
+export interface Distribution {
+  n: number;
+  p50: number | null;
+  p99: number | null;
+  max: number | null;
+}
+
+export interface FaultSummary {
+  id: number;
+  name: string;
+  family: string;
+  start: number;
+  end: number;
+  ops: number;
+  ok: number;
+  fail: number;
+  info: number;
+  /** From the injection to the first acknowledged write invoked after it (ms); null: none came. */
+  unavailable_ms: number | null;
+}
+
+export interface CheckResult {
+  ops: { total: number; ok: number; fail: number; info: number; by_kind: Record<string, { ok: number; fail: number; info: number; errors: Record<string, number> }> };
+  properties: {
+    /** Every acknowledged add is in the final read of its set through every node. */
+    lost: PropertyResult;
+    /** Every read holds every add acknowledged before it began; reads that do not overlap never go backwards. */
+    stale: PropertyResult;
+    /** Every element a read returned was attempted (and not refused). */
+    phantom: PropertyResult;
+    /** No 2xx from a node inside a window where it had no quorum. */
+    no_quorum: PropertyResult & { refused: number };
+    /** At most one 2xx per nonce. */
+    replay: PropertyResult;
+    /** No 2xx for a request of a revoked user sent after the revoke was acknowledged; its NATS connections refused within the bound. */
+    revocation: PropertyResult;
+  };
+  /** Per acknowledged add: how long after it began a read could still miss it (ms; 0 when none did). */
+  visibility: Distribution;
+  /** Latency of ok ops (ms). */
+  latency: Distribution;
+  faults: FaultSummary[];
+}
+
+/** Bound within which a revoked user's NATS connections must be refused everywhere (ms). */
+export const REVOKE_NATS_BOUND_MS = 2000;
+
+const WRITES = new Set(['add-room', 'add-member', 'add-user', 'revoke']);
+const isRead = (o: Op) => o.f === 'read-rooms' || o.f === 'read-members' || o.f === 'final-read';
+
+export function distribution(values: number[]): Distribution {
+  if (!values.length) return { n: 0, p50: null, p99: null, max: null };
+  const s = [...values].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
+  return { n: s.length, p50: at(0.5), p99: at(0.99), max: s.at(-1)! };
+}
+
+class Tally implements PropertyResult {
+  checked = 0;
+  violations = 0;
+  examples: string[] = [];
+  unexercised?: string;
+  add(text: () => string): void {
+    this.violations++;
+    if (this.examples.length < EXAMPLES) this.examples.push(text());
+  }
+  toJSON(): PropertyResult {
+    return { checked: this.checked, violations: this.violations, examples: this.examples, ...(this.unexercised ? { unexercised: this.unexercised } : {}) };
+  }
+}
+
+const ms = (t: number) => `${(t / 1000).toFixed(3)} s`;
+const opName = (o: Op) => `op ${o.id} (${o.f}${o.value ? ` ${o.value}` : ''} via ${o.node}, ${ms(o.invoke)}-${ms(o.complete)})`;
+
+interface SetHistory {
+  adds: Op[];
+  reads: Op[];
+  initial: Set<string>;
+}
+
+/** The adds and reads of each set, and what each set held before the run. */
+function setsOf(ops: Op[]): Map<string, SetHistory> {
+  const sets = new Map<string, SetHistory>();
+  const of = (key: string) => {
+    let s = sets.get(key);
+    if (!s) sets.set(key, (s = { adds: [], reads: [], initial: new Set() }));
+    return s;
+  };
+  for (const o of ops) {
+    if (!o.key) continue;
+    if (o.f === 'add-room' || o.f === 'add-member') of(o.key).adds.push(o);
+    else if (isRead(o)) of(o.key).reads.push(o);
+    // The room's maker is its first member.
+    if (o.f === 'add-room' && o.value && o.user && o.type !== 'fail') of(`members:${o.value}`).initial.add(o.user);
+  }
+  return sets;
+}
+
+function checkSets(ops: Op[], lost: Tally, stale: Tally, phantom: Tally, visibility: number[]): void {
+  for (const [key, s] of setsOf(ops)) {
+    const acked = s.adds.filter((a) => a.type === 'ok').sort((a, b) => a.complete - b.complete);
+    const attempted = new Set([...s.initial, ...s.adds.filter((a) => a.type !== 'fail').map((a) => a.value!)]);
+    const refused = new Set(s.adds.filter((a) => a.type === 'fail').map((a) => a.value!));
+    const okReads = s.reads.filter((r) => r.type === 'ok' && r.read);
+    // Reads by invoke time; a second cursor over reads by completion keeps what every read completed so far has shown.
+    const byInvoke = [...okReads].sort((a, b) => a.invoke - b.invoke);
+    const byComplete = [...okReads].sort((a, b) => a.complete - b.complete);
+    const shown = new Map<string, Op>();
+    let c = 0;
+    for (const r of byInvoke) {
+      stale.checked++;
+      const has = new Set(r.read);
+      const missing = new Set<string>();
+      for (const a of acked) {
+        if (a.complete >= r.invoke) break;
+        if (has.has(a.value!)) continue;
+        missing.add(a.value!);
+        stale.add(() => `${key}: ${opName(r)} lacks ${a.value}, acknowledged by ${opName(a)} before the read began`);
+      }
+      for (; c < byComplete.length && byComplete[c]!.complete < r.invoke; c++) for (const v of byComplete[c]!.read!) if (!shown.has(v)) shown.set(v, byComplete[c]!);
+      for (const [v, earlier] of shown) {
+        if (!has.has(v) && !missing.has(v)) stale.add(() => `${key}: ${opName(r)} lacks ${v}, which ${opName(earlier)} had already returned (a read went backwards)`);
+      }
+      for (const v of r.read!) {
+        if (!attempted.has(v)) phantom.add(() => `${key}: ${opName(r)} returned ${v}, ${refused.has(v) ? 'whose add was refused' : 'which nothing added'}`);
+      }
+    }
+    phantom.checked += okReads.length;
+    // Visibility: how long after an add began a read could still miss it (0: no read missed it).
+    // Reads that began after the add completed must hold it (stale otherwise), so this is bounded by the add's latency.
+    for (const a of acked) {
+      let lag = 0;
+      for (const r of byInvoke) {
+        if (r.invoke < a.invoke) continue;
+        if (r.invoke >= a.complete) break;
+        if (!r.read!.includes(a.value!)) lag = r.invoke - a.invoke;
+      }
+      visibility.push(lag);
+    }
+    // Lost: the final read of this set through each node must hold every acknowledged add.
+    const finals = s.reads.filter((r) => r.f === 'final-read');
+    if (!finals.length) continue;
+    const nodes = [...new Set(finals.map((r) => r.node))].sort();
+    for (const node of nodes) {
+      const okFinal = finals.filter((r) => r.node === node && r.type === 'ok').at(-1);
+      lost.checked += acked.length;
+      if (!okFinal) {
+        if (acked.length) lost.add(() => `${key}: no final read through ${node} answered: ${acked.length} acknowledged adds unproven there`);
+        continue;
+      }
+      const has = new Set(okFinal.read);
+      for (const a of acked) if (!has.has(a.value!)) lost.add(() => `${key}: ${a.value}, acknowledged by ${opName(a)}, is missing on ${node}`);
+    }
+  }
+}
+
+function checkQuorum(ops: Op[], faults: FaultRecord[], t: Tally): number {
+  let refused = 0;
+  const windows = faults.filter((f) => f.no_quorum.length);
+  for (const o of ops) {
+    for (const f of windows) {
+      if (!f.no_quorum.includes(o.node) || o.invoke < f.start || o.complete > f.end) continue;
+      t.checked++;
+      if (o.type === 'ok') t.add(() => `${o.node} answered ${o.status} to ${opName(o)} inside "${f.name}" (${ms(f.start)}-${ms(f.end)}), where it had no quorum`);
+      else refused++;
+    }
+  }
+  if (!windows.length) t.unexercised = 'no fault left a node without quorum';
+  else if (!t.checked) t.unexercised = 'no request reached a node while it had no quorum';
+  return refused;
+}
+
+function checkReplays(ops: Op[], t: Tally): void {
+  const byNonce = new Map<string, Op[]>();
+  for (const o of ops) if (o.nonce) byNonce.set(o.nonce, [...(byNonce.get(o.nonce) ?? []), o]);
+  for (const [nonce, all] of byNonce) {
+    if (all.length < 2) continue;
+    t.checked++;
+    const ok = all.filter((o) => o.type === 'ok');
+    if (ok.length > 1) t.add(() => `nonce ${nonce} accepted ${ok.length} times: ${ok.map(opName).join(', ')}`);
+  }
+  if (!t.checked) t.unexercised = 'no request was sent again';
+}
+
+function checkRevocation(ops: Op[], t: Tally): void {
+  const revokedAt = new Map<string, number>();
+  for (const o of ops) if (o.f === 'revoke' && o.type === 'ok' && o.key) revokedAt.set(o.key, Math.min(revokedAt.get(o.key) ?? Infinity, o.complete));
+  for (const o of ops) {
+    if (o.f !== 'user-request' && o.f !== 'nats-connect') continue;
+    const at = o.key ? revokedAt.get(o.key) : undefined;
+    if (at === undefined) continue;
+    const bound = o.f === 'nats-connect' ? at + REVOKE_NATS_BOUND_MS : at;
+    if (o.invoke <= bound) continue;
+    t.checked++;
+    if (o.type === 'ok') t.add(() => `${o.key}, revoked at ${ms(at)}, was served by ${o.node}: ${opName(o)}`);
+  }
+  if (!revokedAt.size) t.unexercised = 'no user was revoked';
+}
+
+function faultSummaries(ops: Op[], faults: FaultRecord[]): FaultSummary[] {
+  const writes = ops.filter((o) => WRITES.has(o.f) && o.type === 'ok').sort((a, b) => a.invoke - b.invoke);
+  return faults.map((f) => {
+    const inside = ops.filter((o) => o.invoke <= f.end && o.complete >= f.start);
+    const first = writes.find((w) => w.invoke >= f.start);
+    return {
+      id: f.id,
+      name: f.name,
+      family: f.family,
+      start: f.start,
+      end: f.end,
+      ops: inside.length,
+      ok: inside.filter((o) => o.type === 'ok').length,
+      fail: inside.filter((o) => o.type === 'fail').length,
+      info: inside.filter((o) => o.type === 'info').length,
+      unavailable_ms: first ? first.complete - f.start : null,
+    };
+  });
+}
+
+/** Per kind of op: its outcomes, and what the failed and unknown ones answered (status or error code). */
+function byKind(ops: Op[]): CheckResult['ops']['by_kind'] {
+  const out: CheckResult['ops']['by_kind'] = {};
+  for (const o of ops) {
+    const k = (out[o.f] ??= { ok: 0, fail: 0, info: 0, errors: {} });
+    k[o.type]++;
+    if (o.type !== 'ok') {
+      const why = o.error ?? String(o.status);
+      k.errors[why] = (k.errors[why] ?? 0) + 1;
+    }
+  }
+  return out;
+}
+
+/** Checks a run's history against every property. */
+export function checkHistory(ops: Op[], faults: FaultRecord[]): CheckResult {
+  const lost = new Tally();
+  const stale = new Tally();
+  const phantom = new Tally();
+  const noQuorum = new Tally();
+  const replay = new Tally();
+  const revocation = new Tally();
+  const visibility: number[] = [];
+  checkSets(ops, lost, stale, phantom, visibility);
+  if (!lost.checked) lost.unexercised = 'no final read after healing';
+  const refused = checkQuorum(ops.filter((o) => o.f !== 'final-read'), faults, noQuorum);
+  checkReplays(ops, replay);
+  checkRevocation(ops, revocation);
+  return {
+    ops: { total: ops.length, ok: ops.filter((o) => o.type === 'ok').length, fail: ops.filter((o) => o.type === 'fail').length, info: ops.filter((o) => o.type === 'info').length, by_kind: byKind(ops) },
+    properties: {
+      lost: lost.toJSON(),
+      stale: stale.toJSON(),
+      phantom: phantom.toJSON(),
+      no_quorum: { ...noQuorum.toJSON(), refused },
+      replay: replay.toJSON(),
+      revocation: revocation.toJSON(),
+    },
+    visibility: distribution(visibility),
+    latency: distribution(ops.filter((o) => o.type === 'ok').map((o) => o.complete - o.invoke)),
+    faults: faultSummaries(ops, faults),
+  };
+}
+
+/** The violations of every property, counted. */
+export function violationsOf(r: CheckResult): number {
+  return Object.values(r.properties).reduce((n, p) => n + p.violations, 0);
+}
+
+/** One line: the counts, then each property with a violation and its first example. */
+export function formatCheck(r: CheckResult): string {
+  const p = r.properties;
+  const counts = `ops ${r.ops.total} (ok ${r.ops.ok}, fail ${r.ops.fail}, info ${r.ops.info}); lost ${p.lost.violations}, stale ${p.stale.violations}, phantom ${p.phantom.violations}, served-without-quorum ${p.no_quorum.violations} (refused ${p.no_quorum.refused}), replays-accepted ${p.replay.violations}, revocation ${p.revocation.violations}`;
+  const bad = Object.entries(p).filter(([, v]) => v.violations).map(([k, v]) => `${k}: ${v.examples[0]}${v.violations > 1 ? ` (and ${v.violations - 1} more)` : ''}`);
+  return bad.length ? `${counts}. VIOLATED: ${bad.join('; ')}` : counts;
+}

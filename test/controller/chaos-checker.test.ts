@@ -1,0 +1,172 @@
+// The checker on histories written by hand: a clean one passes every
+// property, and each violation class (lost, stale, backwards, phantom,
+// served without quorum, replay accepted, revoked user served, revoked NATS
+// connection) is reported with its example. The end-to-end chaos tests show
+// the same against a real cluster made to misbehave.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { checkHistory, formatCheck, violationsOf } from '../../src/controller/chaos/checker.js';
+import { parseOps, type FaultRecord, type Op } from '../../src/controller/chaos/history.js';
+
+let nextId = 1;
+function op(o: Partial<Op> & Pick<Op, 'f' | 'invoke' | 'complete'>): Op {
+  return { id: nextId++, client: `${o.node ?? 'n1'}/0`, node: 'n1', wall: 0, type: 'ok', status: 200, ...o };
+}
+const add = (value: string, invoke: number, complete: number, o: Partial<Op> = {}) => op({ f: 'add-room', key: 'rooms:u1', user: 'u1', value, invoke, complete, status: 201, ...o });
+const read = (got: string[], invoke: number, complete: number, o: Partial<Op> = {}) => op({ f: 'read-rooms', key: 'rooms:u1', user: 'u1', read: got, invoke, complete, ...o });
+const final = (node: string, got: string[], t = 1000, o: Partial<Op> = {}) => op({ f: 'final-read', f_of: 'read-rooms', key: 'rooms:u1', node, read: got, invoke: t, complete: t + 5, ...o });
+const finals = (got: string[]) => ['n1', 'n2', 'n3'].map((n) => final(n, got));
+
+/** A clean history: adds, reads that see them, a minority window with refusals only, a replay refused, a revoked user refused. */
+function clean(): { ops: Op[]; faults: FaultRecord[] } {
+  const ops = [
+    add('r1', 0, 10),
+    add('r2', 5, 20, { node: 'n2' }),
+    read(['r1'], 12, 15), // r2 not yet acknowledged when it began: either is fine
+    read(['r1', 'r2'], 21, 25, { node: 'n3' }),
+    add('r3', 30, 40, { type: 'info', status: 0 }), // unknown: may show or not
+    read(['r1', 'r2', 'r3'], 41, 45),
+    read(['r1', 'r2', 'r3'], 50, 55, { node: 'n2' }),
+    add('r4', 60, 65, { type: 'fail', status: 409 }),
+    op({ f: 'add-member', key: 'members:r1', user: 'u1', value: 'm1', invoke: 70, complete: 80 }),
+    op({ f: 'read-members', key: 'members:r1', user: 'u1', read: ['m1', 'u1'], invoke: 81, complete: 85, node: 'n3' }),
+    op({ f: 'add-room', key: 'rooms:u1', user: 'u1', value: 'r5', invoke: 100, complete: 110, nonce: 'N1', status: 201 }),
+    op({ f: 'replay', key: 'rooms:u1', user: 'u1', invoke: 111, complete: 112, nonce: 'N1', node: 'n2', type: 'fail', status: 401 }),
+    // minority window 200-300 on n3: refused there
+    op({ f: 'read-rooms', key: 'rooms:u1', user: 'u1', invoke: 210, complete: 215, node: 'n3', type: 'fail', status: 503 }),
+    op({ f: 'add-user', key: 'x1', user: 'admin', invoke: 400, complete: 405 }),
+    op({ f: 'revoke', key: 'x1', user: 'admin', invoke: 406, complete: 410 }),
+    op({ f: 'user-request', key: 'x1', user: 'x1', invoke: 411, complete: 412, node: 'n2', type: 'fail', status: 403 }),
+    op({ f: 'nats-connect', key: 'x1', user: 'x1', invoke: 410 + 2500, complete: 410 + 2510, node: 'n3', type: 'fail', status: 0 }),
+    ...finals(['r1', 'r2', 'r3', 'r5']),
+    ...['n1', 'n2', 'n3'].map((n) => op({ f: 'final-read', f_of: 'read-members', key: 'members:r1', node: n, read: ['u1', 'm1'], invoke: 1000, complete: 1005 })),
+  ];
+  const faults: FaultRecord[] = [{ id: 1, family: 'partition', name: 'isolate n3', targets: ['n3'], no_quorum: ['n3'], start: 200, end: 300, wall: 0 }];
+  return { ops, faults };
+}
+
+describe('chaos checker', () => {
+  it('a clean history passes every property, each one exercised', () => {
+    const { ops, faults } = clean();
+    const r = checkHistory(ops, faults);
+    assert.equal(violationsOf(r), 0, formatCheck(r));
+    for (const [name, p] of Object.entries(r.properties)) {
+      assert.equal(p.unexercised, undefined, `${name} exercised`);
+      assert.ok(p.checked > 0, `${name} checked something`);
+    }
+    assert.equal(r.properties.no_quorum.refused, 1);
+    assert.equal(r.ops.total, ops.length);
+    assert.match(formatCheck(r), /^ops \d+ \(ok \d+, fail 5, info 1\); lost 0, stale 0, phantom 0, served-without-quorum 0 \(refused 1\), replays-accepted 0, revocation 0$/);
+    assert.equal(r.visibility.n, 4, 'one per acknowledged add: r1, r2, m1, r5');
+    assert.equal(r.visibility.max, 12 - 5, 'r2 (5-20) was missed by the read begun at 12');
+    assert.equal(r.faults[0]!.ops, 1);
+  });
+
+  it('an acknowledged add missing from a node\'s final read is lost; an unknown one is not', () => {
+    const { ops, faults } = clean();
+    const without = ops.filter((o) => !(o.f === 'final-read' && o.node === 'n2' && o.key === 'rooms:u1'));
+    const r = checkHistory([...without, final('n2', ['r1', 'r3', 'r5'])], faults);
+    assert.equal(r.properties.lost.violations, 1, formatCheck(r));
+    assert.match(r.properties.lost.examples[0]!, /^rooms:u1: r2, acknowledged by op \d+ \(add-room r2 via n2, .*\), is missing on n2$/);
+    assert.equal(r.properties.stale.violations, 1, 'the final read is also a stale read');
+    // r3 (info) missing from every final read is allowed: until a read has shown it.
+    const unseen = ops.filter((o) => !(o.f === 'final-read' && o.key === 'rooms:u1') && !(o.f === 'read-rooms' && o.read?.includes('r3')));
+    const r2 = checkHistory([...unseen, ...finals(['r1', 'r2', 'r5'])], faults);
+    assert.equal(violationsOf(r2), 0, formatCheck(r2));
+  });
+
+  it('a node whose final read never answered leaves its acknowledged adds unproven', () => {
+    const { ops, faults } = clean();
+    const without = ops.filter((o) => !(o.f === 'final-read' && o.node === 'n3' && o.key === 'rooms:u1'));
+    const r = checkHistory([...without, final('n3', [], 1000, { type: 'fail', status: 503, read: undefined })], faults);
+    assert.equal(r.properties.lost.violations, 1);
+    assert.match(r.properties.lost.examples[0]!, /no final read through n3 answered: 3 acknowledged adds unproven there/);
+  });
+
+  it('a read that lacks an add acknowledged before it began is stale', () => {
+    const { ops, faults } = clean();
+    const r = checkHistory([...ops, read(['r1'], 26, 28, { node: 'n2' })], faults);
+    assert.ok(r.properties.stale.violations >= 1);
+    assert.match(r.properties.stale.examples.join('\n'), /rooms:u1: op \d+ \(read-rooms via n2, 0\.026 s-0\.028 s\) lacks r2, acknowledged by op \d+ \(add-room r2 via n2, 0\.005 s-0\.020 s\) before the read began/);
+  });
+
+  it('a read that overlaps the add may miss it', () => {
+    const { ops, faults } = clean();
+    const r = checkHistory([...ops, read(['r1'], 19, 30)], faults);
+    assert.equal(r.properties.stale.violations, 0, formatCheck(r));
+    assert.equal(r.visibility.max, 19 - 5, 'r2 (5-20) was still missed by a read begun 14 ms after it');
+  });
+
+  it('a read that loses what an earlier read showed went backwards, even for an unknown add', () => {
+    const { ops, faults } = clean();
+    const r = checkHistory([...ops, read(['r1', 'r2'], 46, 48, { node: 'n3' })], faults);
+    assert.equal(r.properties.stale.violations, 1, formatCheck(r));
+    assert.match(r.properties.stale.examples[0]!, /lacks r3, which op \d+ \(read-rooms via n1, 0\.041 s-0\.045 s\) had already returned \(a read went backwards\)/);
+  });
+
+  it('an element nobody added, or whose add was refused, is a phantom', () => {
+    const { ops, faults } = clean();
+    const r = checkHistory([...ops, read(['r1', 'r2', 'r3', 'r4', 'zz'], 70, 72)], faults);
+    assert.equal(r.properties.phantom.violations, 2, formatCheck(r));
+    assert.match(r.properties.phantom.examples.join('\n'), /returned r4, whose add was refused[\s\S]*returned zz, which nothing added/);
+  });
+
+  it('a 2xx from a node inside its no-quorum window is served without quorum; one that began before the window is not', () => {
+    const { ops, faults } = clean();
+    const r = checkHistory(
+      [...ops, read(['r1', 'r2', 'r3'], 220, 230, { node: 'n3' }), read(['r1', 'r2', 'r3'], 190, 205, { node: 'n3' }), read(['r1', 'r2', 'r3'], 220, 230, { node: 'n1' })],
+      faults,
+    );
+    assert.equal(r.properties.no_quorum.violations, 1, formatCheck(r));
+    assert.match(r.properties.no_quorum.examples[0]!, /^n3 answered 200 to op \d+ \(read-rooms via n3, 0\.220 s-0\.230 s\) inside "isolate n3" \(0\.200 s-0\.300 s\), where it had no quorum$/);
+  });
+
+  it('a window nothing reached is reported as not exercised', () => {
+    const { ops } = clean();
+    const r = checkHistory(ops, [{ id: 1, family: 'pause', name: 'pause n1, n2', targets: ['n1', 'n2'], no_quorum: ['n3'], start: 5000, end: 6000, wall: 0 }]);
+    assert.equal(r.properties.no_quorum.unexercised, 'no request reached a node while it had no quorum');
+    assert.equal(checkHistory(ops, []).properties.no_quorum.unexercised, 'no fault left a node without quorum');
+  });
+
+  it('a nonce accepted twice is a replay accepted', () => {
+    const { ops, faults } = clean();
+    const r = checkHistory([...ops, op({ f: 'replay', key: 'rooms:u1', user: 'u1', invoke: 113, complete: 114, nonce: 'N1', node: 'n3', status: 201 })], faults);
+    assert.equal(r.properties.replay.violations, 1);
+    assert.match(r.properties.replay.examples[0]!, /^nonce N1 accepted 2 times: op \d+ \(add-room r5 via n1, .*\), op \d+ \(replay via n3, .*\)$/);
+  });
+
+  it('a revoked user served after the revoke, or let onto NATS after the bound, is a revocation violation', () => {
+    const { ops, faults } = clean();
+    const r = checkHistory(
+      [
+        ...ops,
+        op({ f: 'user-request', key: 'x1', user: 'x1', invoke: 420, complete: 425, node: 'n3' }),
+        op({ f: 'nats-connect', key: 'x1', user: 'x1', invoke: 1500, complete: 1510, node: 'n1' }), // within the 2 s bound: allowed
+        op({ f: 'nats-connect', key: 'x1', user: 'x1', invoke: 3000, complete: 3010, node: 'n2' }),
+      ],
+      faults,
+    );
+    assert.equal(r.properties.revocation.violations, 2, formatCheck(r));
+    assert.match(r.properties.revocation.examples.join('\n'), /x1, revoked at 0\.410 s, was served by n3[\s\S]*served by n2: op \d+ \(nats-connect via n2/);
+  });
+
+  it('members of a room start with its maker', () => {
+    const { ops, faults } = clean();
+    const r = checkHistory([...ops, op({ f: 'read-members', key: 'members:r1', user: 'u1', read: ['u1'], invoke: 90, complete: 91 })], faults);
+    assert.equal(r.properties.phantom.violations, 0);
+    assert.equal(r.properties.stale.violations, 1, 'm1 was acknowledged before');
+  });
+
+  it('the unavailability of a fault runs from its injection to the first acknowledged write after it', () => {
+    const { ops } = clean();
+    const r = checkHistory(ops, [{ id: 7, family: 'kill', name: 'kill n2', targets: ['n2'], no_quorum: [], start: 55, end: 58, wall: 0 }]);
+    assert.equal(r.faults[0]!.unavailable_ms, 80 - 55, 'add-member m1 (70-80) is the first acknowledged write after 55');
+  });
+
+  it('parses its journal strictly, skipping a torn last line', () => {
+    const good = JSON.stringify(add('r1', 0, 1));
+    assert.equal(parseOps('ops.ndjson', `${good}\n{"id":`).length, 1);
+    assert.throws(() => parseOps('ops.ndjson', `{"id":\n${good}\n`), /ops\.ndjson:1: malformed JSON/);
+    assert.throws(() => parseOps('ops.ndjson', `${JSON.stringify({ ...add('r1', 0, 1), type: 'maybe' })}\n`), /ops\.ndjson:1: type: expected ok, fail or info, got "maybe"/);
+  });
+});
