@@ -76,11 +76,15 @@ export async function main(argv: string[]): Promise<number> {
   // once that first replicated write succeeded.
   const planeP = node.jetstreamUp.then(() => loadControlPlane(node));
   let planeUp = false;
+  let plane: ControlPlane | undefined;
   // Healthy means able to serve: the /v1 routes must be mounted, not only the node ready.
   const health: HealthSource = {
     health: async () => {
       const r = await node.health();
-      return planeUp || r.status !== 'ok' ? r : { ...r, status: 'unavailable', reason: 'control plane starting' };
+      if (r.status !== 'ok') return r;
+      if (!planeUp) return { ...r, status: 'unavailable', reason: 'control plane starting' };
+      const clock = plane?.clockState?.();
+      return clock && !clock.ok ? { ...r, status: 'unavailable', reason: clock.reason } : r;
     },
   };
   let listener: Awaited<ReturnType<typeof listenControlApp>>;
@@ -91,7 +95,6 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   log(`listening: http ${opts.bind}:${opts.httpPort}, nats ${opts.natsUrl ?? `${opts.bind}:${opts.natsPort}`}, server ${opts.serverName}`);
-  let plane: ControlPlane | undefined;
 
   return new Promise<number>((resolve) => {
     let stopping = false;

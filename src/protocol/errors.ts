@@ -15,6 +15,7 @@ export const API_CODES = {
   too_large: 413,
   bad_request: 400,
   unavailable: 503,
+  clock_skew: 503,
 } as const;
 
 export type ApiCode = keyof typeof API_CODES;

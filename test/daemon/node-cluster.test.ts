@@ -39,7 +39,7 @@ test('3-node cluster: route TLS + secret, intruders refused, lone node 503', { t
   }
   const routeUrl = (h: string) => `nats-route://${h}:${ports.get(h)!.cluster}`;
 
-  function start(h: string, name: string, peers: string[], o: { pass: string; ca?: typeof routeCa }): Daemon {
+  function start(h: string, name: string, peers: string[], o: { pass: string; ca?: typeof routeCa; env?: NodeJS.ProcessEnv }): Daemon {
     const p = ports.get(h)!;
     const ca = o.ca ?? routeCa;
     const route = makeLeaf(ca, `${name}-route`, [h]);
@@ -52,7 +52,7 @@ test('3-node cluster: route TLS + secret, intruders refused, lone node 503', { t
         '--route-tls-cert', route.cert, '--route-tls-key', route.key, '--route-tls-ca', ca.cert,
         '--tls-cert', srv.cert, '--tls-key', srv.key, '--tls-ca', clientCa.cert,
       ],
-      { stateDir: join(dir, name), http: `http://${h}:${p.http}` },
+      { stateDir: join(dir, name), http: `http://${h}:${p.http}`, env: o.env },
     );
   }
 
@@ -97,6 +97,19 @@ test('3-node cluster: route TLS + secret, intruders refused, lone node 503', { t
       assert.equal(h?.body.node.routes, 2, JSON.stringify(h?.body));
     }
     await Promise.all([stopDaemon(wrong), stopDaemon(foreign)]);
+  });
+
+  await t.test('a node whose clock is 100 s behind says so on /healthz and refuses; set right, it serves again', async () => {
+    const peers = HOSTS.filter((x) => x !== HOSTS[2]);
+    await stopDaemon(nodes[2]!, 30_000);
+    const skewed = start(HOSTS[2]!, 'n3', peers, { pass: passFile, env: { MEMBERSHIPD_TEST_CLOCK_OFFSET_MS: '-100000' } });
+    const b = await waitHealth(skewed, 503, 90_000, (x) => /clock skew/.test(x.reason ?? ''));
+    assert.match(b.reason, /^clock skew: this node's clock is 10\d\.\d s behind the cluster's \(median of 3 nodes; bound 10 s\)/);
+    assert.match(skewed.output(), /TEST ONLY: this node's clock is shifted by -100000 ms/);
+    assert.equal((await getHealth(nodes[0]!))?.status, 200, 'the others stay healthy');
+    await stopDaemon(skewed, 30_000);
+    nodes[2] = start(HOSTS[2]!, 'n3', peers, { pass: passFile });
+    await waitHealth(nodes[2]!, 200, 90_000);
   });
 
   await t.test('one node of three alone answers 503', async () => {

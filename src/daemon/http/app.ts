@@ -3,6 +3,7 @@
 import { createApp, createError, createRouter, toNodeListener, toWebHandler, type App, type Router } from 'h3';
 import { listen, type Listener } from 'listhen';
 import { createHealthzHandler, type HealthSource } from './healthz.js';
+import type { ClockState } from '../store/clock.js';
 
 /**
  * What the control plane (users, rooms, keys, blobs) plugs in. The module
@@ -12,6 +13,8 @@ import { createHealthzHandler, type HealthSource } from './healthz.js';
 export interface ControlPlane {
   /** Adds the /v1 routes to the router (paths given in full, e.g. '/v1/users'). */
   registerRoutes(router: Router): void;
+  /** The node's clock against the cluster's (store/clock.ts): /healthz is 503 while it is off. */
+  clockState?(): ClockState;
   close?(): Promise<void>;
 }
 

@@ -23,6 +23,10 @@ import type { ControlNode } from '../node.js';
 import type { ControlPlane } from './app.js';
 import { CONTROL_STREAMS, openStoreWithRetry } from '../store/buckets.js';
 import { QuorumGuard } from '../store/quorum.js';
+import { ClockWatch } from '../store/clock.js';
+import { HEALTH_BUCKET } from '../node.js';
+import { clockWithOffset, testClockOffset } from '../clock.js';
+import { Kvm } from '@nats-io/kv';
 import { followStore, unfollowStore } from '../store/follow.js';
 import { nonceHistoryOf } from '../store/nonces.js';
 import { AclWatcher } from '../auth/acl-watch.js';
@@ -61,6 +65,12 @@ export async function setupControlPlane(node: ControlNode): Promise<ControlPlane
   void history.confirm().catch((err) => log(`signed requests refused for now: ${(err as Error).message}`));
   const guard = new QuorumGuard(store);
   await guard.start();
+  // The node's skew against the cluster's clock, measured on the health bucket the readiness write made.
+  const offset = testClockOffset(process.env);
+  if (offset) log(`TEST ONLY: this node's clock is shifted by ${offset} ms (MEMBERSHIPD_TEST_CLOCK_OFFSET_MS)`);
+  const now = clockWithOffset(offset);
+  const clock = new ClockWatch(await new Kvm(store.nc).open(HEALTH_BUCKET), node.options.serverName, now, log);
+  clock.start();
   const acl = new AclWatcher(store, {
     apply: (users) => node.setAllowlist(users),
     cacheFile: allowlistCacheFile(node.options.stateDir),
@@ -71,8 +81,10 @@ export async function setupControlPlane(node: ControlNode): Promise<ControlPlane
   // allowlist meanwhile, and the API reads users from the buckets itself.
   void acl.start().catch((err) => log(`first allowlist sync failed, will retry: ${(err as Error).message}`));
   return {
-    registerRoutes: (router) => registerV1Routes(router, { store, guard, log }),
+    registerRoutes: (router) => registerV1Routes(router, { store, guard, clock, now, log }),
+    clockState: () => clock.state,
     close: async () => {
+      clock.stop();
       acl.stop();
       guard.stop();
       history.stop();

@@ -7,11 +7,16 @@ import { checkRoom, type MembersRecord, type UserRecord } from '../../protocol/m
 import { getMembers } from '../store/rooms.js';
 import type { QuorumGuard } from '../store/quorum.js';
 import { verifyRequest } from '../auth/verify.js';
+import type { ClockWatch } from '../store/clock.js';
 
 export interface V1Deps {
   store: Store;
   /** Fast 503 while quorum is known lost; requests still prove quorum with their nonce write. */
   guard?: QuorumGuard;
+  /** 503 clock_skew while this node's clock is off the cluster's (store/clock.ts). */
+  clock?: ClockWatch;
+  /** This node's clock (a test-only offset shifts it: daemon/clock.ts). */
+  now?: () => number;
   log?: (line: string) => void;
 }
 
@@ -81,13 +86,14 @@ export function signed(deps: V1Deps, fn: (c: Ctx) => Promise<unknown>, opts: Sig
         // Refused before the handler looks (bad nonce, revoked): not unhandled.
         members.catch(() => undefined);
       };
+      deps.clock?.assertSane();
       const user = await verifyRequest(deps.store, deps.guard, {
         method: event.method,
         // The raw request target as sent, before any prefix stripping or decoding.
         pathAndQuery: event.node.req.originalUrl ?? event.path,
         header: (n) => getRequestHeader(event, n),
         body,
-      }, undefined, opts.prefetchRoom ? prefetch : undefined);
+      }, deps.now?.(), opts.prefetchRoom ? prefetch : undefined);
       const c: Ctx = {
         event,
         user,
