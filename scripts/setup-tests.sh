@@ -3,8 +3,10 @@
 # and their lab need from the machine. debootstrap builds the lab's Debian
 # base, systemd-container boots its hosts (systemd-nspawn), dpkg-dev indexes
 # their offline apt repository (dpkg-scanpackages), iproute2 makes its bridge
-# and namespaces, util-linux gives flock and mount; openssh-server gives the
-# sshd binary that the transport tests start on loopback themselves.
+# and namespaces, util-linux gives flock, mount and unshare; chromium renders
+# the pages tests check (headless, in an empty network namespace);
+# openssh-server gives the sshd binary that the transport tests start on
+# loopback themselves.
 # A machine's own sshd is left as it is: when openssh-server is already
 # installed nothing is done to it, and when this script installs it, its
 # service is neither started nor enabled (the tests need the binary only).
@@ -16,7 +18,7 @@ export DEBIAN_FRONTEND=noninteractive
 bash scripts/setup.sh
 
 source scripts/lib/apt.sh
-install_missing setup-tests iproute2 util-linux debootstrap systemd-container dpkg-dev
+install_missing setup-tests iproute2 util-linux debootstrap systemd-container dpkg-dev chromium
 
 if ! installed openssh-server; then
   echo "setup-tests: installing openssh-server (the sshd binary only: its service is not started or enabled)"

@@ -9,7 +9,7 @@
 //          after a given time, reading the run's history
 //   check  final reads of every set through every node (final.ndjson), then
 //          the checker over the whole history: prints the verdict
-//          (printVerdict) and writes it to check.json
+//          (printVerdict), writes it to check.json and draws timeline.html
 import { isAlive } from '../../util/process.js';
 import { printVerdict, runControllerStep, stepArgv } from './step.js';
 import { spawn } from 'node:child_process';
@@ -21,6 +21,7 @@ import { finalReads, readRunUsers } from '../chaos/final-reads.js';
 import { FAULTS_FILE, FINAL_FILE, OPS_FILE, readClock, readHistory, type FaultRecord } from '../chaos/history.js';
 import { WORKLOAD_PROGRAM, workloadPidOf } from '../chaos/runs.js';
 import { CONFIG_FILE, type WorkloadConfig, type WorkloadNode } from '../chaos/workload.js';
+import { renderTimeline } from '../chaos/timeline.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { sleep } from '../../util/time.js';
 
@@ -122,7 +123,10 @@ async function check(o: { run: string; runDir: string; nodes: WorkloadNode[]; re
     ...(r.ops.ok === 0 || !runOps.some((x) => x.type === 'ok' && x.f === 'add-room') ? ['no room was acknowledged: the workload proved nothing'] : []),
     ...(o.requireWindow && r.properties.no_quorum.unexercised ? [`quorum loss was not exercised: ${r.properties.no_quorum.unexercised}`] : []),
   ];
-  const reason = `run ${o.run}: ${formatCheck(r)}${unproven.length ? `. NOT PROVEN: ${unproven.join('; ')}` : ''}`;
+  const seed = (JSON.parse(readFileSync(join(o.runDir, CONFIG_FILE), 'utf8')) as Partial<WorkloadConfig>).seed;
+  const timeline = join(o.runDir, 'timeline.html');
+  await writeFileAtomic(timeline, renderTimeline([...runOps, ...finals], before.faults, r, { run: o.run, seed }), 0o600);
+  const reason = `run ${o.run}: ${formatCheck(r)}${unproven.length ? `. NOT PROVEN: ${unproven.join('; ')}` : ''}; timeline ${timeline}`;
   return printVerdict({ reason, failed: violationsOf(r) > 0 || unproven.length > 0, result: { run: o.run, run_dir: o.runDir, ops: r.ops, properties: r.properties, visibility: r.visibility, latency: r.latency, faults: r.faults } });
 }
 
