@@ -2,10 +2,20 @@
 // buckets: any change triggers a recompute (consistent reads), and a
 // changed list is applied (render, validate, SIGHUP) and cached on disk.
 // A slow periodic resync covers a watch that ended while quorum was lost.
+//
+// A revocation does not wait for the recompute: the recompute reads every
+// room under a leader barrier, which takes long on a large cluster and
+// fails while quorum is in doubt, and the revoked user would keep their
+// NATS access meanwhile. The revoked record itself arrives through the watch
+// (it is committed, or the stream would not deliver it), so the user is
+// taken out of the list in force at once, and every list applied later
+// leaves them out. Taking a user out only ever narrows access.
 import { KvWatchInclude, type KV } from '@nats-io/kv';
 import type { AllowUser } from '../nats/conf.js';
 import type { Store } from '../store/buckets.js';
-import { computeAllowlist, saveAllowlist } from './allowlist.js';
+import type { UserRecord } from '../../protocol/model.js';
+import { nkeyFromRaw } from '../../protocol/ed25519.js';
+import { computeAllowlist, loadCachedAllowlist, saveAllowlist } from './allowlist.js';
 
 export interface AclWatchOptions {
   apply: (users: AllowUser[]) => Promise<unknown>;
@@ -17,6 +27,12 @@ export interface AclWatchOptions {
 
 export class AclWatcher {
   #last = '';
+  /** The list nats-server enforces now: the last one applied, or the cached one the node started with. */
+  #inForce: AllowUser[] | null = null;
+  /** nkeys of users seen revoked: no list applied leaves them in. */
+  readonly #revoked = new Set<string>();
+  /** Applies run one at a time, in order. */
+  #applying: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
   #resync: NodeJS.Timeout | undefined;
   #running = false;
@@ -35,6 +51,7 @@ export class AclWatcher {
    * change or resync, and the error is passed on for the caller to log.
    */
   async start(): Promise<void> {
+    if (this.o.cacheFile) this.#inForce = await loadCachedAllowlist(this.o.cacheFile).catch(() => null);
     // Watches first, then the first sync: a change made in between is then
     // seen by the watch, not left for the periodic resync. A store that
     // follows its buckets (store/follow.ts) already watches them: its copies
@@ -42,7 +59,13 @@ export class AclWatcher {
     // bounded: without quorum they keep retrying on their own.
     const follow = this.store.follow;
     if (follow) {
-      this.#stops.push(follow.users.onChange(() => this.schedule()), follow.members.onChange(() => this.schedule()));
+      this.#stops.push(
+        follow.users.onChange((_key, u) => {
+          this.#userChanged(u);
+          this.schedule();
+        }),
+        follow.members.onChange(() => this.schedule()),
+      );
     } else {
       const watching = [this.store.kv.users, this.store.kv.members].map((kv) => new Promise<void>((ready) => void this.#follow(kv, ready)));
       await Promise.race([Promise.all(watching), new Promise((r) => setTimeout(r, 5000).unref())]);
@@ -67,7 +90,10 @@ export class AclWatcher {
         ready();
         // A watch re-made after a failure may have missed changes meanwhile.
         this.schedule();
-        for await (const _ of it) this.schedule();
+        for await (const e of it) {
+          if (kv === this.store.kv.users && e.operation === 'PUT' && e.length > 0) this.#userChanged(e.json<UserRecord>());
+          this.schedule();
+        }
       } catch (err) {
         this.o.log?.(`acl watch: ${(err as Error).message}; watching again`);
       }
@@ -81,6 +107,41 @@ export class AclWatcher {
     this.#timer = setTimeout(() => void this.sync().catch(() => {}), this.o.debounceMs ?? 50);
   }
 
+  /** A user's record changed: a revoked one leaves the list in force now. */
+  #userChanged(u: UserRecord | null): void {
+    if (!u?.sign_pub) return;
+    const nkey = nkeyFromRaw(Buffer.from(u.sign_pub, 'hex'));
+    if (u.status === 'active') {
+      this.#revoked.delete(nkey);
+      return;
+    }
+    if (this.#revoked.has(nkey)) return;
+    this.#revoked.add(nkey);
+    const cur = this.#inForce;
+    if (!cur?.some((x) => x.nkey === nkey)) return;
+    void this.#apply(cur.filter((x) => x.nkey !== nkey), `${u.handle} revoked: taken out at once`).catch(() => undefined);
+  }
+
+  /** Applies `users` (one apply at a time), caches it, and keeps it as the list in force. */
+  #apply(users: AllowUser[], why: string): Promise<void> {
+    const run = this.#applying.then(async () => {
+      const text = JSON.stringify(users);
+      if (text === this.#last) return;
+      try {
+        await this.o.apply(users);
+      } catch (err) {
+        this.o.log?.(`allowlist not updated (last list stays in force): ${(err as Error).message}`);
+        throw err;
+      }
+      this.#last = text;
+      this.#inForce = users;
+      if (this.o.cacheFile) await saveAllowlist(this.o.cacheFile, users);
+      this.o.log?.(`allowlist applied: ${users.length} users${why ? ` (${why})` : ''}`);
+    });
+    this.#applying = run.catch(() => undefined);
+    return run;
+  }
+
   /** Recompute and apply when changed. Failures keep the last applied list in force. */
   async sync(): Promise<boolean> {
     if (this.#running) {
@@ -89,17 +150,17 @@ export class AclWatcher {
     }
     this.#running = true;
     try {
-      const users = await computeAllowlist(this.store);
-      const text = JSON.stringify(users);
-      if (text === this.#last) return false;
-      await this.o.apply(users);
-      this.#last = text;
-      if (this.o.cacheFile) await saveAllowlist(this.o.cacheFile, users);
-      this.o.log?.(`allowlist applied: ${users.length} users`);
+      let users: AllowUser[];
+      try {
+        // A list read before a revoke reached this node still leaves the revoked user out.
+        users = (await computeAllowlist(this.store)).filter((u) => !this.#revoked.has(u.nkey));
+      } catch (err) {
+        this.o.log?.(`allowlist not updated (last list stays in force): ${(err as Error).message}`);
+        throw err;
+      }
+      if (JSON.stringify(users) === this.#last) return false;
+      await this.#apply(users, '');
       return true;
-    } catch (err) {
-      this.o.log?.(`allowlist not updated (last list stays in force): ${(err as Error).message}`);
-      throw err;
     } finally {
       this.#running = false;
       if (this.#again) {

@@ -71,7 +71,7 @@ export class FollowedBucket<T> {
   #applied: { askedAt: number } | undefined;
   #watch: QueuedIterator<KvWatchEntry> | undefined;
   #stopped = false;
-  readonly #listeners = new Set<() => void>();
+  readonly #listeners = new Set<(key: string, value: T | null) => void>();
   /** Leader round trips asked so far, and reads they served (the sharing, for logs and tests). */
   readonly stats = { barriers: 0, reads: 0, leaderReads: 0 };
 
@@ -92,8 +92,8 @@ export class FollowedBucket<T> {
     this.#watch?.stop();
   }
 
-  /** Calls `fn` after each change the copy applies (the ACL watcher's trigger); returns the unsubscribe. */
-  onChange(fn: () => void): () => void {
+  /** Calls `fn` with the key and its new value (null: deleted) after each change the copy applies (the ACL watcher's trigger); returns the unsubscribe. */
+  onChange(fn: (key: string, value: T | null) => void): () => void {
     this.#listeners.add(fn);
     return () => this.#listeners.delete(fn);
   }
@@ -179,8 +179,10 @@ export class FollowedBucket<T> {
   }
 
   #apply(e: KvWatchEntry): void {
+    let value: T | null = null;
     if (e.operation === 'PUT' && e.length > 0) {
-      this.#entries.set(e.key, { value: deepFreeze(e.json<T>()), revision: e.revision });
+      value = deepFreeze(e.json<T>());
+      this.#entries.set(e.key, { value, revision: e.revision });
     } else {
       this.#entries.delete(e.key);
     }
@@ -193,7 +195,7 @@ export class FollowedBucket<T> {
       }
       this.#reached = still;
     }
-    for (const fn of this.#listeners) fn();
+    for (const fn of this.#listeners) fn(e.key, value);
   }
 
   async #follow(): Promise<void> {
