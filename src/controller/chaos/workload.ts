@@ -42,8 +42,8 @@ export interface WorkloadNode {
   url: string;
   /** The node's NATS client URL, tls://IP:PORT. */
   nats: string;
-  /** The CA file that pins the node's server certificate. */
-  ca: string;
+  /** The CA file that pins the node's server certificate (absent: the NATS port speaks no TLS). */
+  ca?: string;
 }
 
 export interface WorkloadConfig {
@@ -267,8 +267,8 @@ export class Workload {
   /** Queues an accepted request to be sent again to another node, at once or later within the nonce's lifetime. */
   maybeReplay(rng: Rng, req: Sent): void {
     if (!this.cfg.replayShare || !rng.chance(this.cfg.replayShare)) return;
-    const others = this.cfg.nodes.filter((n) => n.name !== req.node);
-    if (!others.length) return;
+    // To another node; a cluster of one gets it back itself.
+    const others = this.cfg.nodes.length > 1 ? this.cfg.nodes.filter((n) => n.name !== req.node) : this.cfg.nodes;
     const later = rng.chance(0.5) ? rng.real(0, this.cfg.replayWithinMs) : 0;
     this.replays.push({ due: this.journal.now() + later, req: { ...req, node: rng.pick(others).name } });
   }
@@ -357,7 +357,7 @@ async function dialNats(w: Workload, node: WorkloadNode, u: RunUser, client: str
   let error: string | undefined;
   try {
     const seed = nkeySeedFromRaw(Buffer.from(u.seed, 'hex'));
-    const nc = await connect({ servers: node.nats, authenticator: nkeyAuthenticator(seed), tls: await pinnedTls(node.nats, node.ca), timeout: w.cfg.timeoutMs, reconnect: false, maxReconnectAttempts: 0 });
+    const nc = await connect({ servers: node.nats, authenticator: nkeyAuthenticator(seed), ...(node.ca ? { tls: await pinnedTls(node.nats, node.ca) } : {}), timeout: w.cfg.timeoutMs, reconnect: false, maxReconnectAttempts: 0 });
     // The server may close a connection it let in once its authorization is reloaded: a round trip proves it is in.
     await nc.flush();
     ok = true;

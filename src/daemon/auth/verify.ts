@@ -23,6 +23,7 @@ import { HDR, NONCE_RE, TS_RE, canonicalString } from '../../protocol/canonical.
 import type { KeyObject } from 'node:crypto';
 import { publicKeyFromRaw, verifyBytes } from '../../protocol/ed25519.js';
 import { sha256Hex } from '../../util/hash.js';
+import type { Misbehaviour } from '../misbehave.js';
 
 export interface IncomingSigned {
   method: string;
@@ -60,7 +61,11 @@ export async function verifyRequest(
   now = Date.now(),
   /** Called once the signature is known good, before the status read and nonce claim finish (handlers start their own reads then). */
   onSigned?: () => void,
+  /** Test-only: accept-replay skips the nonce claim, serve-revoked the status check (daemon/misbehave.ts). */
+  misbehave?: ReadonlySet<Misbehaviour>,
 ): Promise<UserRecord> {
+  const claim = misbehave?.has('accept-replay') ? async () => undefined : claimNonce;
+  const active = misbehave?.has('serve-revoked') ? (u: UserRecord | null) => checkActive(u && { ...u, status: 'active' }) : checkActive;
   guard?.assertNotLost();
   const handle = need(req, HDR.handle, HANDLE_RE, 'a user handle');
   const tsText = need(req, HDR.ts, TS_RE, 'milliseconds since the epoch');
@@ -76,17 +81,17 @@ export async function verifyRequest(
   if (known) {
     if (!verifyBytes(known, msg, sig)) throw new ApiError('bad_signature', GENERIC);
     onSigned?.();
-    const [user] = await Promise.all([getUser(store, handle), claimNonce(store, handle, nonce, ts)]);
-    return checkActive(user);
+    const [user] = await Promise.all([getUser(store, handle), claim(store, handle, nonce, ts)]);
+    return active(user);
   }
   const user = await getUser(store, handle);
   if (!user) throw new ApiError('bad_signature', GENERIC);
   const key = publicKeyFromRaw(Buffer.from(user.sign_pub, 'hex'));
   if (!verifyBytes(key, msg, sig)) throw new ApiError('bad_signature', GENERIC);
   rememberKey(store, handle, key);
-  checkActive(user);
+  active(user);
   onSigned?.();
-  await claimNonce(store, handle, nonce, ts);
+  await claim(store, handle, nonce, ts);
   return user;
 }
 

@@ -26,6 +26,7 @@ import { QuorumGuard } from '../store/quorum.js';
 import { ClockWatch } from '../store/clock.js';
 import { HEALTH_BUCKET } from '../node.js';
 import { clockWithOffset, testClockOffset } from '../clock.js';
+import { misbehavioursOf } from '../misbehave.js';
 import { Kvm } from '@nats-io/kv';
 import { followStore, unfollowStore } from '../store/follow.js';
 import { nonceHistoryOf } from '../store/nonces.js';
@@ -69,6 +70,8 @@ export async function setupControlPlane(node: ControlNode): Promise<ControlPlane
   const offset = testClockOffset(process.env);
   if (offset) log(`TEST ONLY: this node's clock is shifted by ${offset} ms (MEMBERSHIPD_TEST_CLOCK_OFFSET_MS)`);
   const now = clockWithOffset(offset);
+  const misbehave = misbehavioursOf(process.env);
+  if (misbehave.size) log(`TEST ONLY: breaking promises on purpose: ${[...misbehave].join(', ')} (MEMBERSHIPD_TEST_MISBEHAVE)`);
   const clock = new ClockWatch(await new Kvm(store.nc).open(HEALTH_BUCKET), node.options.serverName, now, log);
   clock.start();
   const acl = new AclWatcher(store, {
@@ -81,7 +84,7 @@ export async function setupControlPlane(node: ControlNode): Promise<ControlPlane
   // allowlist meanwhile, and the API reads users from the buckets itself.
   void acl.start().catch((err) => log(`first allowlist sync failed, will retry: ${(err as Error).message}`));
   return {
-    registerRoutes: (router) => registerV1Routes(router, { store, guard, clock, now, log }),
+    registerRoutes: (router) => registerV1Routes(router, { store, guard, clock, now, misbehave, log }),
     clockState: () => clock.state,
     close: async () => {
       clock.stop();

@@ -8,6 +8,7 @@ import { getMembers } from '../store/rooms.js';
 import type { QuorumGuard } from '../store/quorum.js';
 import { verifyRequest } from '../auth/verify.js';
 import type { ClockWatch } from '../store/clock.js';
+import type { Misbehaviour } from '../misbehave.js';
 
 export interface V1Deps {
   store: Store;
@@ -17,6 +18,8 @@ export interface V1Deps {
   clock?: ClockWatch;
   /** This node's clock (a test-only offset shifts it: daemon/clock.ts). */
   now?: () => number;
+  /** Test-only broken promises (daemon/misbehave.ts). */
+  misbehave?: ReadonlySet<Misbehaviour>;
   log?: (line: string) => void;
 }
 
@@ -93,7 +96,7 @@ export function signed(deps: V1Deps, fn: (c: Ctx) => Promise<unknown>, opts: Sig
         pathAndQuery: event.node.req.originalUrl ?? event.path,
         header: (n) => getRequestHeader(event, n),
         body,
-      }, deps.now?.(), opts.prefetchRoom ? prefetch : undefined);
+      }, deps.now?.(), opts.prefetchRoom ? prefetch : undefined, deps.misbehave);
       const c: Ctx = {
         event,
         user,

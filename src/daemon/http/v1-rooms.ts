@@ -7,6 +7,7 @@ import { addMember, createRoom, getRoom, listRoomsOf, removeMember, requireManag
 import { checkKeyUpload, getRoomKey, putRoomKeys } from '../store/keys.js';
 import { getUser } from '../store/users.js';
 import { signed, type V1Deps } from './v1-common.js';
+import { STALE_READ_MS } from '../misbehave.js';
 
 async function detail(store: Store, room: RoomRecord, m: MembersRecord) {
   const members = [];
@@ -25,13 +26,25 @@ export function registerRoomRoutes(router: Router, deps: V1Deps): void {
     signed(deps, async (c) => {
       const o = c.json();
       checkKnownFields(o, ['name']);
-      const room = await createRoom(store, checkRoom(o.name, 'name'), c.user.handle);
+      const name = checkRoom(o.name, 'name');
+      // Test-only: acknowledged, never written (daemon/misbehave.ts).
+      const room = deps.misbehave?.has('ack-without-write') ? { name, owner: c.user.handle, created_at: new Date().toISOString() } : await createRoom(store, name, c.user.handle);
       c.event.node.res.statusCode = 201;
       return room;
     }),
   );
 
-  router.get('/v1/rooms', signed(deps, async (c) => ({ rooms: await listRoomsOf(store, c.user.handle) })));
+  // Test-only stale-read: the list as it was up to STALE_READ_MS ago (daemon/misbehave.ts).
+  const stale = new Map<string, { at: number; rooms: Promise<string[]> }>();
+  const listRooms = (handle: string) => {
+    if (!deps.misbehave?.has('stale-read')) return listRoomsOf(store, handle);
+    const hit = stale.get(handle);
+    if (hit && Date.now() - hit.at < STALE_READ_MS) return hit.rooms;
+    const rooms = listRoomsOf(store, handle);
+    stale.set(handle, { at: Date.now(), rooms });
+    return rooms;
+  };
+  router.get('/v1/rooms', signed(deps, async (c) => ({ rooms: await listRooms(c.user.handle) })));
 
   router.get(
     '/v1/rooms/:room',
