@@ -67,3 +67,22 @@ test('a revoked user leaves the list in force at once, though the recompute cann
   assert.ok(log.some((l) => /allowlist applied: 1 users \(bob revoked: taken out at once\)/.test(l)), log.join('\n'));
   w.stop();
 });
+
+test('a node that starts with a cached list takes out who the users copy already shows revoked', { timeout: 60_000 }, async () => {
+  const carol = makeUser('carol');
+  await addUser(store, { handle: 'carol', sign_pub: carol.sign_pub, role: 'member' });
+  await revokeUser(store, 'carol');
+  // The copy has the revoke before the watcher listens.
+  const t0 = Date.now();
+  while (!store.follow!.users.current().some(([k, u]) => k === 'carol' && u.status === 'revoked') && Date.now() - t0 < 5000) await sleep(20);
+  const cacheFile = join(dir, 'allowlist-2.json');
+  const entry = (u: { sign_pub: string }): AllowUser => ({ nkey: nkeyOf(u), permissions: { publish: { allow: ['_INBOX_x.>'] }, subscribe: { allow: ['_INBOX_x.>'] } } });
+  await saveAllowlist(cacheFile, [entry(alice), entry(carol)].sort((a, b) => a.nkey.localeCompare(b.nkey)));
+  const applied: AllowUser[][] = [];
+  const w = new AclWatcher(store, { apply: async (users) => void applied.push(users), cacheFile, resyncMs: 1000 });
+  await w.start().catch(() => undefined);
+  const t1 = Date.now();
+  while (!applied.length && Date.now() - t1 < 5000) await sleep(20);
+  assert.deepEqual(applied[0]?.map((u) => u.nkey), [nkeyOf(alice)], 'carol is out of the list the node started with');
+  w.stop();
+});

@@ -66,6 +66,8 @@ export class AclWatcher {
         }),
         follow.members.onChange(() => this.schedule()),
       );
+      // The copy may have loaded before this watcher listened (a node restarting with its cache in force).
+      for (const [, u] of follow.users.current()) this.#userChanged(u);
     } else {
       const watching = [this.store.kv.users, this.store.kv.members].map((kv) => new Promise<void>((ready) => void this.#follow(kv, ready)));
       await Promise.race([Promise.all(watching), new Promise((r) => setTimeout(r, 5000).unref())]);

@@ -92,6 +92,11 @@ export class FollowedBucket<T> {
     this.#watch?.stop();
   }
 
+  /** What the copy holds now (no barrier: for a listener that starts late and must catch up with what it missed). */
+  current(): [string, T][] {
+    return [...this.#entries].map(([k, v]) => [k, v.value]);
+  }
+
   /** Calls `fn` with the key and its new value (null: deleted) after each change the copy applies (the ACL watcher's trigger); returns the unsubscribe. */
   onChange(fn: (key: string, value: T | null) => void): () => void {
     this.#listeners.add(fn);
