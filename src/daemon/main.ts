@@ -18,6 +18,7 @@ const log = (line: string) => process.stderr.write(`membershipd: [+${(performanc
  */
 const COMMANDS: Record<string, () => Promise<{ run(args: string[]): Promise<number> }>> = {
   backup: () => import('./commands/backup.js'),
+  repair: () => import('./commands/repair.js'),
   restore: () => import('./commands/restore.js'),
   user: () => import('./commands/user.js'),
 };

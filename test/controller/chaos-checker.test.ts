@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkHistory, formatCheck, violationsOf } from '../../src/controller/chaos/checker.js';
 import { parseOps, type FaultRecord, type Op } from '../../src/controller/chaos/history.js';
+import type { StreamCopies } from '../../src/controller/chaos/replicas.js';
 
 let nextId = 1;
 function op(o: Partial<Op> & Pick<Op, 'f' | 'invoke' | 'complete'>): Op {
@@ -168,5 +169,68 @@ describe('chaos checker', () => {
     assert.equal(parseOps('ops.ndjson', `${good}\n{"id":`).length, 1);
     assert.throws(() => parseOps('ops.ndjson', `{"id":\n${good}\n`), /ops\.ndjson:1: malformed JSON/);
     assert.throws(() => parseOps('ops.ndjson', `${JSON.stringify({ ...add('r1', 0, 1), type: 'maybe' })}\n`), /ops\.ndjson:1: type: expected ok, fail or info, got "maybe"/);
+  });
+});
+
+describe('chaos checker: every replica\'s copy', () => {
+  const kv = (o: Record<string, unknown>) => new Map(Object.entries(o).map(([k, v]) => [k, JSON.stringify(v)]));
+  /** The three buckets as every replica should hold them after clean()'s adds (r1, r2 by u1; m1 in r1). */
+  const buckets = () => ({
+    rooms: kv({ r1: { name: 'r1', owner: 'u1' }, r2: { name: 'r2', owner: 'u1' }, r5: { name: 'r5', owner: 'u1' } }),
+    members: kv({ r1: { members: { u1: {}, m1: {} } }, r2: { members: { u1: {} } }, r5: { members: { u1: {} } } }),
+    rooms_by_member: kv({ u1: { rooms: ['r1', 'r2', 'r5'] }, m1: { rooms: ['r1'] } }),
+  });
+  const copiesOf = (per: Record<string, ReturnType<typeof buckets>>): StreamCopies[] =>
+    (['rooms', 'members', 'rooms_by_member'] as const).map((b) => ({
+      stream: `KV_UNIBUS_${b}`,
+      copies: Object.entries(per).map(([node, x]) => ({ node, messages: x[b].size, lastSeq: 10, digest: JSON.stringify([...x[b]]), kv: x[b] })),
+      unread: [],
+    }));
+
+  it('equal, complete and consistent copies pass', () => {
+    const { ops, faults } = clean();
+    const r = checkHistory(ops, faults, copiesOf({ n1: buckets(), n2: buckets(), n3: buckets() }));
+    assert.equal(violationsOf(r), 0, formatCheck(r));
+    assert.ok(r.properties.replica_lost!.checked > 0 && r.properties.convergence!.checked === 9 && r.properties.invariants!.checked > 0);
+    assert.match(formatCheck(r), /; replicas: lost 0, diverged 0, invariants 0 \(9 copies read; 0 half-done unknown writes to repair\)$/);
+  });
+
+  it('a follower copy missing an acknowledged add is lost there, diverged, and inconsistent', () => {
+    const { ops, faults } = clean();
+    const damaged = buckets();
+    damaged.rooms_by_member.set('u1', JSON.stringify({ rooms: ['r1', 'r5'] }));
+    const r = checkHistory(ops, faults, copiesOf({ n1: buckets(), n2: damaged, n3: buckets() }));
+    assert.equal(r.properties.replica_lost!.violations, 1);
+    assert.match(r.properties.replica_lost!.examples[0]!, /^rooms:u1: r2, acknowledged by op \d+ .*, is missing in n2's copy of rooms_by_member$/);
+    assert.equal(r.properties.convergence!.violations, 1);
+    assert.match(r.properties.convergence!.examples[0]!, /^KV_UNIBUS_rooms_by_member: n2 \(2 messages, last 10, sha256 .*\) differs from n1/);
+    assert.match(r.properties.invariants!.examples.join('\n'), /n2: u1 is a member of r2, but rooms_by_member\.u1 does not name it/);
+  });
+
+  it('a room an unknown create left without members is named with its repair, not a violation; an acknowledged one is a violation', () => {
+    const { ops, faults } = clean();
+    const half = () => {
+      const b = buckets();
+      b.rooms.set('r3', JSON.stringify({ name: 'r3', owner: 'u1' })); // r3's add was info (no reply)
+      return b;
+    };
+    const r = checkHistory(ops, faults, copiesOf({ n1: half(), n2: half(), n3: half() }));
+    assert.equal(r.properties.invariants!.violations, 0, formatCheck(r));
+    assert.deepEqual(r.properties.invariants!.repairs, ['room r3 has no members record, left by an unknown write to r3: members record written with its owner u1']);
+    const acked = () => {
+      const b = buckets();
+      b.members.delete('r2'); // r2's create was acknowledged
+      return b;
+    };
+    const bad = checkHistory(ops, faults, copiesOf({ n1: acked(), n2: acked(), n3: acked() }));
+    assert.match(bad.properties.invariants!.examples.join('\n'), /n1: room r2 has no members record/);
+  });
+
+  it('a replica that could not be read is reported, never passed over', () => {
+    const { ops, faults } = clean();
+    const c = copiesOf({ n1: buckets(), n3: buckets() });
+    c[0]!.unread.push({ node: 'n2', why: 'never became leader' });
+    const r = checkHistory(ops, faults, c);
+    assert.match(r.properties.convergence!.examples[0]!, /^KV_UNIBUS_rooms: n2's copy could not be read \(never became leader\)$/);
   });
 });

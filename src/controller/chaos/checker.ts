@@ -13,6 +13,7 @@
 // - "Before" is the workload's monotonic clock: an add completed before a read
 //   was invoked must be in that read.
 import type { FaultRecord, Op } from './history.js';
+import type { StreamCopies } from './replicas.js';
 
 export const EXAMPLES = 5;
 
@@ -62,6 +63,17 @@ export interface CheckResult {
     replay: PropertyResult;
     /** No 2xx for a request of a revoked user sent after the revoke was acknowledged; its NATS connections refused within the bound. */
     revocation: PropertyResult;
+    /** Every acknowledged add is in every replica's copy (each read while it led). */
+    replica_lost?: PropertyResult;
+    /** Every replica of every stream holds the same messages (count, last sequence, digest). */
+    convergence?: PropertyResult;
+    /**
+     * rooms, members and rooms_by_member agree, in every replica's copy. A
+     * mismatch left by an unknown write (a request stopped between its
+     * writes) is not a violation: it is listed in `repairs` with the repair
+     * membershipd makes (daemon/store/repair.ts).
+     */
+    invariants?: PropertyResult & { repairs: string[] };
   };
   /** Per acknowledged add: how long after it began a read could still miss it (ms; 0 when none did). */
   visibility: Distribution;
@@ -259,8 +271,87 @@ function byKind(ops: Op[]): CheckResult['ops']['by_kind'] {
   return out;
 }
 
-/** Checks a run's history against every property. */
-export function checkHistory(ops: Op[], faults: FaultRecord[]): CheckResult {
+const parse = <T>(text: string | undefined): T | null => {
+  if (text === undefined) return null;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return null;
+  }
+};
+
+/** Each replica's copy against the acknowledged adds, against the other replicas, and against itself. */
+function checkCopies(ops: Op[], copies: StreamCopies[]): { replica_lost: PropertyResult; convergence: PropertyResult; invariants: PropertyResult & { repairs: string[] } } {
+  const lost = new Tally();
+  const conv = new Tally();
+  const inv = new Tally();
+  for (const s of copies) {
+    for (const u of s.unread) conv.add(() => `${s.stream}: ${u.node}'s copy could not be read (${u.why})`);
+    conv.checked += s.copies.length;
+    const [first, ...rest] = s.copies;
+    for (const c of rest) {
+      if (c.messages !== first!.messages || c.lastSeq !== first!.lastSeq || c.digest !== first!.digest) {
+        const d = (x: typeof c) => `${x.node} (${x.messages} messages, last ${x.lastSeq}${x.digest ? `, sha256 ${x.digest.slice(0, 12)}` : ''})`;
+        conv.add(() => `${s.stream}: ${d(c)} differs from ${d(first!)}`);
+      }
+    }
+  }
+  const byStream = new Map(copies.map((s) => [s.stream.replace(/^KV_UNIBUS_/, ''), s]));
+  const nodes = [...new Set(copies.flatMap((s) => s.copies.map((c) => c.node)))].sort();
+  const kvOf = (bucket: string, node: string) => byStream.get(bucket)?.copies.find((c) => c.node === node)?.kv;
+  const acked = ops.filter((o) => (o.f === 'add-room' || o.f === 'add-member') && o.type === 'ok' && o.key && o.value);
+  // Rooms that an unknown write touched: its create, or a member add to it.
+  const unknownOn = new Set(ops.filter((o) => o.type === 'info' && (o.f === 'add-room' || o.f === 'add-member')).map((o) => (o.f === 'add-room' ? o.value! : o.key!.slice('members:'.length))));
+  const repairs = new Map<string, string>();
+  for (const node of nodes) {
+    const rbm = kvOf('rooms_by_member', node);
+    const members = kvOf('members', node);
+    const rooms = kvOf('rooms', node);
+    for (const a of acked) {
+      lost.checked++;
+      if (a.f === 'add-room') {
+        const have = parse<{ rooms?: string[] }>(rbm?.get(a.key!.slice('rooms:'.length)))?.rooms ?? [];
+        if (rbm && !have.includes(a.value!)) lost.add(() => `${a.key}: ${a.value}, acknowledged by ${opName(a)}, is missing in ${node}'s copy of rooms_by_member`);
+      } else {
+        const m = parse<{ members?: Record<string, unknown> }>(members?.get(a.key!.slice('members:'.length)))?.members ?? {};
+        if (members && !(a.value! in m)) lost.add(() => `${a.key}: ${a.value}, acknowledged by ${opName(a)}, is missing in ${node}'s copy of members`);
+      }
+    }
+    if (!rbm || !members || !rooms) continue;
+    // The three buckets agree: a room has its members record with its owner; each member's index names the room, and each index entry is a membership.
+    // A mismatch that an unknown (info) write on the room explains is that write stopped half-way: named with its repair, not a violation.
+    const mismatch = (room: string, text: string, repair: string) => {
+      inv.checked++;
+      if (unknownOn.has(room)) {
+        if (!repairs.has(`${room}\0${repair}`)) repairs.set(`${room}\0${repair}`, `${text}, left by an unknown write to ${room}: ${repair}`);
+      } else inv.add(() => `${node}: ${text}`);
+    };
+    for (const [room, text] of rooms) {
+      const owner = parse<{ owner?: string }>(text)?.owner;
+      const m = parse<{ members?: Record<string, unknown> }>(members.get(room))?.members;
+      if (!m) mismatch(room, `room ${room} has no members record`, `members record written with its owner ${owner}`);
+      else if (owner && !(owner in m)) mismatch(room, `room ${room}'s owner ${owner} is not among its members`, 'none (an owner is never removed): to look into');
+      else inv.checked++;
+    }
+    for (const [room, text] of members) {
+      for (const h of Object.keys(parse<{ members?: Record<string, unknown> }>(text)?.members ?? {})) {
+        if (!(parse<{ rooms?: string[] }>(rbm.get(h))?.rooms ?? []).includes(room)) mismatch(room, `${h} is a member of ${room}, but rooms_by_member.${h} does not name it`, `${room} added to rooms_by_member.${h}`);
+        else inv.checked++;
+      }
+    }
+    for (const [h, text] of rbm) {
+      for (const room of parse<{ rooms?: string[] }>(text)?.rooms ?? []) {
+        if (!(h in (parse<{ members?: Record<string, unknown> }>(members.get(room))?.members ?? {}))) mismatch(room, `rooms_by_member.${h} names ${room}, where ${h} is no member`, `${room} dropped from rooms_by_member.${h}`);
+        else inv.checked++;
+      }
+    }
+  }
+  if (!nodes.length) lost.unexercised = conv.unexercised = inv.unexercised = 'no replica could be read';
+  return { replica_lost: lost.toJSON(), convergence: conv.toJSON(), invariants: { ...inv.toJSON(), repairs: [...repairs.values()] } };
+}
+
+/** Checks a run's history against every property; with `copies`, every replica's copy too. */
+export function checkHistory(ops: Op[], faults: FaultRecord[], copies?: StreamCopies[]): CheckResult {
   const lost = new Tally();
   const stale = new Tally();
   const phantom = new Tally();
@@ -282,6 +373,7 @@ export function checkHistory(ops: Op[], faults: FaultRecord[]): CheckResult {
       no_quorum: { ...noQuorum.toJSON(), refused },
       replay: replay.toJSON(),
       revocation: revocation.toJSON(),
+      ...(copies ? checkCopies(ops, copies) : {}),
     },
     visibility: distribution(visibility),
     latency: distribution(ops.filter((o) => o.type === 'ok').map((o) => o.complete - o.invoke)),
@@ -291,13 +383,14 @@ export function checkHistory(ops: Op[], faults: FaultRecord[]): CheckResult {
 
 /** The violations of every property, counted. */
 export function violationsOf(r: CheckResult): number {
-  return Object.values(r.properties).reduce((n, p) => n + p.violations, 0);
+  return Object.values(r.properties).reduce((n, p) => n + (p?.violations ?? 0), 0);
 }
 
 /** One line: the counts, then each property with a violation and its first example. */
 export function formatCheck(r: CheckResult): string {
   const p = r.properties;
-  const counts = `ops ${r.ops.total} (ok ${r.ops.ok}, fail ${r.ops.fail}, info ${r.ops.info}); lost ${p.lost.violations}, stale ${p.stale.violations}, phantom ${p.phantom.violations}, served-without-quorum ${p.no_quorum.violations} (refused ${p.no_quorum.refused}), replays-accepted ${p.replay.violations}, revocation ${p.revocation.violations}`;
-  const bad = Object.entries(p).filter(([, v]) => v.violations).map(([k, v]) => `${k}: ${v.examples[0]}${v.violations > 1 ? ` (and ${v.violations - 1} more)` : ''}`);
+  const replicas = p.convergence ? `; replicas: lost ${p.replica_lost!.violations}, diverged ${p.convergence.violations}, invariants ${p.invariants!.violations} (${p.convergence.checked} copies read; ${p.invariants!.repairs.length} half-done unknown writes to repair)` : '';
+  const counts = `ops ${r.ops.total} (ok ${r.ops.ok}, fail ${r.ops.fail}, info ${r.ops.info}); lost ${p.lost.violations}, stale ${p.stale.violations}, phantom ${p.phantom.violations}, served-without-quorum ${p.no_quorum.violations} (refused ${p.no_quorum.refused}), replays-accepted ${p.replay.violations}, revocation ${p.revocation.violations}${replicas}`;
+  const bad = Object.entries(p).filter(([, v]) => v?.violations).map(([k, v]) => `${k}: ${v!.examples[0]}${v!.violations > 1 ? ` (and ${v!.violations - 1} more)` : ''}`);
   return bad.length ? `${counts}. VIOLATED: ${bad.join('; ')}` : counts;
 }

@@ -88,6 +88,7 @@ export function renderTimeline(ops: Op[], faults: FaultRecord[], check: CheckRes
 
   const p = check.properties;
   const rows = Object.entries(p)
+    .filter((e): e is [string, NonNullable<(typeof e)[1]>] => !!e[1])
     .map(([k, v]) => `<tr class="property" data-property="${k}" data-violations="${v.violations}"><td>${k}</td><td>${v.checked}</td><td>${v.violations}</td><td>${esc(v.unexercised ?? v.examples[0] ?? '')}</td></tr>`)
     .join('\n');
   const faultRows = check.faults

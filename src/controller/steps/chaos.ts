@@ -22,6 +22,8 @@ import { FAULTS_FILE, FINAL_FILE, OPS_FILE, readClock, readHistory, type FaultRe
 import { WORKLOAD_PROGRAM, workloadPidOf } from '../chaos/runs.js';
 import { CONFIG_FILE, type WorkloadConfig, type WorkloadNode } from '../chaos/workload.js';
 import { renderTimeline } from '../chaos/timeline.js';
+import { readAllReplicas, REPLICA_STREAMS, type StreamCopies } from '../chaos/replicas.js';
+import { connectCluster, type ProbeNode } from '../probe/probe.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { sleep } from '../../util/time.js';
 
@@ -110,18 +112,35 @@ async function served(o: { runDir: string; nodes: string[]; since: number; timeo
   }
 }
 
-async function check(o: { run: string; runDir: string; nodes: WorkloadNode[]; requireWindow: boolean }): Promise<number> {
+/** Every replica's copy of the control-plane streams, each read while it leads (replicas.ts); null when the cluster cannot be reached. */
+async function readCopies(probe: ProbeNode[], outDir: string): Promise<{ copies: StreamCopies[] | null; why?: string }> {
+  let nc;
+  try {
+    nc = await connectCluster(probe, outDir);
+  } catch (e) {
+    return { copies: null, why: (e as Error).message };
+  }
+  try {
+    return { copies: await readAllReplicas(nc, REPLICA_STREAMS) };
+  } finally {
+    await nc.close().catch(() => undefined);
+  }
+}
+
+async function check(o: { run: string; runDir: string; nodes: WorkloadNode[]; probe: ProbeNode[]; outDir: string; requireWindow: boolean }): Promise<number> {
   const before = readHistory(o.runDir);
   const runOps = before.ops.filter((x) => x.f !== 'final-read');
   const { writers } = await readRunUsers(o.runDir);
   const finals = await finalReads(runOps, writers, o.nodes);
   await writeFileAtomic(join(o.runDir, FINAL_FILE), finals.map((x) => JSON.stringify(x) + '\n').join(''), 0o600);
-  const r = checkHistory([...runOps, ...finals], before.faults);
+  const { copies, why } = await readCopies(o.probe, o.outDir);
+  const r = checkHistory([...runOps, ...finals], before.faults, copies ?? []);
   await writeFileAtomic(join(o.runDir, 'check.json'), JSON.stringify(r, null, 1) + '\n', 0o600);
   // Exercised: a run that wrote nothing, or (when asked) made no quorum refusal, proves nothing.
   const unproven = [
     ...(r.ops.ok === 0 || !runOps.some((x) => x.type === 'ok' && x.f === 'add-room') ? ['no room was acknowledged: the workload proved nothing'] : []),
     ...(o.requireWindow && r.properties.no_quorum.unexercised ? [`quorum loss was not exercised: ${r.properties.no_quorum.unexercised}`] : []),
+    ...(copies ? [] : [`no replica's copy could be read: ${why}`]),
   ];
   const seed = (JSON.parse(readFileSync(join(o.runDir, CONFIG_FILE), 'utf8')) as Partial<WorkloadConfig>).seed;
   const timeline = join(o.runDir, 'timeline.html');

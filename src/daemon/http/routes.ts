@@ -24,6 +24,7 @@ import type { ControlPlane } from './app.js';
 import { CONTROL_STREAMS, openStoreWithRetry } from '../store/buckets.js';
 import { QuorumGuard } from '../store/quorum.js';
 import { ClockWatch } from '../store/clock.js';
+import { startRepairs } from '../store/repair.js';
 import { HEALTH_BUCKET } from '../node.js';
 import { clockWithOffset, testClockOffset } from '../clock.js';
 import { misbehavioursOf } from '../misbehave.js';
@@ -72,6 +73,8 @@ export async function setupControlPlane(node: ControlNode): Promise<ControlPlane
   const now = clockWithOffset(offset);
   const misbehave = misbehavioursOf(process.env);
   if (misbehave.size) log(`TEST ONLY: breaking promises on purpose: ${[...misbehave].join(', ')} (MEMBERSHIPD_TEST_MISBEHAVE)`);
+  // Rooms left half-written by a request that stopped between its writes are rolled forward (store/repair.ts).
+  const stopRepairs = startRepairs(store, log);
   const clock = new ClockWatch(await new Kvm(store.nc).open(HEALTH_BUCKET), node.options.serverName, now, log);
   clock.start();
   const acl = new AclWatcher(store, {
@@ -88,6 +91,7 @@ export async function setupControlPlane(node: ControlNode): Promise<ControlPlane
     clockState: () => clock.state,
     close: async () => {
       clock.stop();
+      stopRepairs();
       acl.stop();
       guard.stop();
       history.stop();

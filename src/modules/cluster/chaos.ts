@@ -235,9 +235,10 @@ export const cluster_chaos_check = defineModule({
     if (!run && !ctx.check) return { changed: false, failed: true, reason: `no workload run in ${dir}: nothing to check`, commands: [] };
     const runDir = join(dir, run ?? '<run>');
     const nodes = workloadNodes(ctx, args.out);
-    const stdin = JSON.stringify({ run: run ?? '<run>', runDir, nodes, requireWindow: args.require_window ?? true });
+    const probe = probeNodes(nodesOf('cluster_chaos_check', ctx.vars));
+    const stdin = JSON.stringify({ run: run ?? '<run>', runDir, nodes, probe, outDir: outDir(ctx, args.out), requireWindow: args.require_window ?? true });
     // The read-back is a step apply runs; its verdict is the task's reason and result.
-    const check: Command = { kind: 'exec', argv: stepArgv('chaos', ['check']), stdin, timeoutMs: 300_000, verdict: true, label: `check ${runDir}: the journal, and every acknowledged room read back through ${nodes.map((n) => n.name).join(', ')}` };
+    const check: Command = { kind: 'exec', argv: stepArgv('chaos', ['check']), stdin, timeoutMs: 300_000, verdict: true, label: `check ${runDir}: the history, every set read back through ${nodes.map((n) => n.name).join(', ')}, and every replica read while it leads` };
     return { changed: false, reason: `check the journal of run ${run ?? '(the one started)'} against a read-back through every node`, commands: [check], report: true };
   },
 });

@@ -1,0 +1,110 @@
+// Every replica's copy, read after healing. JetStream answers reads at a
+// stream's leader only, so a damaged follower copy never shows through the
+// API; here each replica is made leader in turn (a leader step-down until
+// the wanted one is elected, bounded) and the stream is read there in full.
+//
+// What a copy is: for each control-plane stream, its message count, last
+// sequence and a digest over every message (sequence, subject, data); for a
+// KV bucket, its latest value per key as well. The nonce stream, large and
+// short-lived, is compared by count and last sequence only.
+//
+// Invariants:
+// - Nothing is written: a step-down changes who leads, never what is stored.
+// - Every wait is bounded (per step-down, per election, per read).
+import { createHash } from 'node:crypto';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { BUCKETS, NONCE_STREAM } from '../../daemon/index.js';
+import { sleep } from '../../util/time.js';
+
+export interface ReplicaCopy {
+  node: string;
+  messages: number;
+  lastSeq: number;
+  /** sha256 over every message (absent for the nonce stream). */
+  digest?: string;
+  /** KV buckets: key -> latest value (JSON text). */
+  kv?: Map<string, string>;
+}
+
+export interface StreamCopies {
+  stream: string;
+  /** One per replica that could be made leader and read; the others are named in `unread`. */
+  copies: ReplicaCopy[];
+  unread: { node: string; why: string }[];
+}
+
+const KV_PREFIX = 'KV_';
+
+async function leaderOf(jsm: JetStreamManager, stream: string): Promise<{ leader: string | null; replicas: string[] }> {
+  const si = await jsm.streams.info(stream);
+  const c = si.cluster;
+  return { leader: c?.leader ?? null, replicas: [c?.leader, ...(c?.replicas ?? []).map((r) => r.name)].filter((x): x is string => !!x) };
+}
+
+/** Steps the leader down until `node` leads `stream` (bounded tries); false when it never did. */
+export async function moveLeader(nc: NatsConnection, jsm: JetStreamManager, stream: string, node: string, tries = 12): Promise<boolean> {
+  for (let i = 0; i < tries; i++) {
+    const { leader } = await leaderOf(jsm, stream);
+    if (leader === node) return true;
+    if (leader) await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, { timeout: 5000 }).catch(() => undefined);
+    // An election takes a few hundred ms; wait (bounded) for a new leader.
+    const until = Date.now() + 10_000;
+    for (;;) {
+      await sleep(250);
+      const now = await leaderOf(jsm, stream).catch(() => ({ leader: null }));
+      if ((now.leader && now.leader !== leader) || Date.now() > until) break;
+    }
+  }
+  return (await leaderOf(jsm, stream)).leader === node;
+}
+
+/** The stream as its current leader has it. */
+async function readCopy(jsm: JetStreamManager, stream: string, node: string): Promise<ReplicaCopy> {
+  const si = await jsm.streams.info(stream);
+  const out: ReplicaCopy = { node, messages: si.state.messages, lastSeq: si.state.last_seq };
+  if (stream === NONCE_STREAM) return out;
+  const h = createHash('sha256');
+  const kv = stream.startsWith(KV_PREFIX) ? new Map<string, string>() : undefined;
+  const prefix = `$KV.${stream.slice(KV_PREFIX.length)}.`;
+  for (let seq = si.state.first_seq; seq <= si.state.last_seq && si.state.messages > 0; seq++) {
+    const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+    if (!m) continue;
+    h.update(`${m.seq}\0${m.subject}\0`).update(m.data).update('\0');
+    if (kv && m.subject.startsWith(prefix)) {
+      const op = m.header?.get('KV-Operation');
+      const key = m.subject.slice(prefix.length);
+      if (op === 'DEL' || op === 'PURGE') kv.delete(key);
+      else kv.set(key, new TextDecoder().decode(m.data));
+    }
+  }
+  out.digest = h.digest('hex');
+  if (kv) out.kv = kv;
+  return out;
+}
+
+/** Each replica of each stream, read while it leads. */
+export async function readAllReplicas(nc: NatsConnection, streams: string[]): Promise<StreamCopies[]> {
+  const jsm = await jetstreamManager(nc, { timeout: 5000 });
+  const out: StreamCopies[] = [];
+  for (const stream of streams) {
+    const { replicas } = await leaderOf(jsm, stream);
+    const s: StreamCopies = { stream, copies: [], unread: [] };
+    for (const node of [...replicas].sort()) {
+      try {
+        if (!(await moveLeader(nc, jsm, stream, node))) {
+          s.unread.push({ node, why: 'never became leader' });
+          continue;
+        }
+        s.copies.push(await readCopy(jsm, stream, node));
+      } catch (e) {
+        s.unread.push({ node, why: (e as Error).message });
+      }
+    }
+    out.push(s);
+  }
+  return out;
+}
+
+/** The control-plane buckets' stream names, as readAllReplicas takes them. */
+export const REPLICA_STREAMS = [`KV_${BUCKETS.users}`, `KV_${BUCKETS.rooms}`, `KV_${BUCKETS.members}`, `KV_${BUCKETS.roomsByMember}`, NONCE_STREAM];

@@ -1,0 +1,120 @@
+// Brings rooms, members and rooms_by_member back in step after requests that
+// stopped half-way (a node killed between two writes, a write that timed out
+// while quorum was lost): each room write is a sequence of writes to three
+// buckets, and only the whole sequence is acknowledged.
+//
+// Invariants (what repair restores, rolling forward, never back):
+// - A room (UNIBUS_rooms/<room>) has its members record, with its owner: a
+//   create stopped after its first write gets the members record it would
+//   have written (the owner alone).
+// - Every member of a room is in rooms_by_member/<member>; every room an
+//   index entry names exists and has that member. The members record is the
+//   truth (rooms.ts), the index follows it.
+// - Entries younger than `graceMs` are left alone: a request may be between
+//   its writes right now, and will finish them itself.
+// Each repair is a CAS write (updateJson), so repairs on several nodes at
+// once, or beside a live request, converge.
+import type { KvEntry } from '@nats-io/kv';
+import type { Store } from './buckets.js';
+import { listKeys, readJson, updateJson } from './kvjson.js';
+import type { MembersRecord, RoomRecord, RoomsOfMember } from '../../protocol/model.js';
+
+export interface Repair {
+  kind: 'members-record' | 'index-add' | 'index-drop';
+  room: string;
+  handle: string;
+  /** In words, for the log and the chaos report. */
+  what: string;
+}
+
+/** Leave entries this recent alone: a request may still be between its writes. */
+export const REPAIR_GRACE_MS = 30_000;
+
+/** How long ago the entry was last written; a missing one is as old as can be. */
+async function ageMs(kvGet: () => Promise<KvEntry | null>): Promise<number> {
+  const e = await kvGet();
+  return e ? Date.now() - e.created.getTime() : Infinity;
+}
+
+/** How often each node looks (with up to a third more, at random, so that nodes do not look together). */
+export const REPAIR_PERIOD_MS = 120_000;
+
+/** Runs repairRooms every REPAIR_PERIOD_MS (jittered), logging each repair; a failed sweep waits for the next. */
+export function startRepairs(store: Store, log: (line: string) => void, periodMs = REPAIR_PERIOD_MS): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const next = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      void repairRooms(store)
+        .then((done) => done.forEach((r) => log(`repaired: ${r.what}`)))
+        .catch((err: Error) => log(`room repair sweep failed, next in ${Math.round(periodMs / 1000)} s: ${err.message}`))
+        .finally(next);
+    }, periodMs + Math.floor(Math.random() * (periodMs / 3)));
+    timer.unref();
+  };
+  next();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
+/** Finds (and unless `dryRun`, makes) every repair; returns them in order. */
+export async function repairRooms(store: Store, o: { dryRun?: boolean; graceMs?: number } = {}): Promise<Repair[]> {
+  const grace = o.graceMs ?? REPAIR_GRACE_MS;
+  const out: Repair[] = [];
+  const rooms = new Map<string, RoomRecord>();
+  for (const k of await listKeys(store.kv.rooms)) {
+    const r = await readJson<RoomRecord>(store.kv.rooms, k);
+    if (r) rooms.set(k, r.value);
+  }
+  const members = new Map<string, MembersRecord>();
+  for (const k of await listKeys(store.kv.members)) {
+    const m = await readJson<MembersRecord>(store.kv.members, k);
+    if (m) members.set(k, m.value);
+  }
+  // 1. A room without its members record: the owner alone, as createRoom writes it.
+  for (const [name, room] of rooms) {
+    if (members.has(name) || (await ageMs(() => store.kv.rooms.get(name))) < grace) continue;
+    const rec: MembersRecord = { room: name, epoch: 1, rekey_required: false, members: { [room.owner]: { added_at: room.created_at, added_by: room.owner } } };
+    out.push({ kind: 'members-record', room: name, handle: room.owner, what: `room ${name} had no members record: ${room.owner} (its owner) written as its member` });
+    if (!o.dryRun) await updateJson<MembersRecord>(store.kv.members, name, (cur) => (cur ? undefined : rec));
+    members.set(name, rec);
+  }
+  // 2. The index follows the members records.
+  const want = new Map<string, Set<string>>();
+  for (const [name, m] of members) {
+    if (!rooms.has(name)) continue;
+    for (const h of Object.keys(m.members)) {
+      let s = want.get(h);
+      if (!s) want.set(h, (s = new Set()));
+      s.add(name);
+    }
+  }
+  const handles = new Set([...want.keys(), ...(await listKeys(store.kv.roomsByMember))]);
+  for (const h of [...handles].sort()) {
+    const cur = await readJson<RoomsOfMember>(store.kv.roomsByMember, h);
+    const have = new Set(cur?.value.rooms ?? []);
+    const should = want.get(h) ?? new Set<string>();
+    // A change whose evidence (the index entry, the room's records) is recent may be a request between its writes.
+    const settled = async (r: string) => Math.min(await ageMs(() => store.kv.members.get(r)), await ageMs(() => store.kv.rooms.get(r))) >= grace;
+    const add: string[] = [];
+    for (const r of should) if (!have.has(r) && (await settled(r))) add.push(r);
+    const drop: string[] = [];
+    for (const r of have) if (!should.has(r) && (await settled(r))) drop.push(r);
+    if (!add.length && !drop.length) continue;
+    if ((await ageMs(() => store.kv.roomsByMember.get(h))) < grace) continue;
+    for (const r of add) out.push({ kind: 'index-add', room: r, handle: h, what: `${h} is a member of ${r}: added to rooms_by_member.${h}` });
+    for (const r of drop) out.push({ kind: 'index-drop', room: r, handle: h, what: `rooms_by_member.${h} named ${r}, where ${h} is no member: dropped` });
+    if (o.dryRun) continue;
+    await updateJson<RoomsOfMember>(store.kv.roomsByMember, h, (c) => {
+      const rooms = new Set(c?.rooms ?? []);
+      for (const r of add) rooms.add(r);
+      for (const r of drop) rooms.delete(r);
+      const next = [...rooms].sort();
+      return c && next.join() === [...c.rooms].sort().join() ? undefined : { handle: h, rooms: next };
+    });
+  }
+  return out;
+}
