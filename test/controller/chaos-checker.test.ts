@@ -226,6 +226,22 @@ describe('chaos checker: every replica\'s copy', () => {
     assert.match(bad.properties.invariants!.examples.join('\n'), /n1: room r2 has no members record/);
   });
 
+  it('the nonce stream is compared by last sequence (replicas expire nonces each at its own moment); rooms of other runs are not judged', () => {
+    const { ops, faults } = clean();
+    const other = () => {
+      const b = buckets();
+      b.rooms.set('elsewhere', JSON.stringify({ name: 'elsewhere', owner: 'zed' })); // no members record, not this run's
+      return b;
+    };
+    const c = copiesOf({ n1: other(), n2: other(), n3: other() });
+    c.push({ stream: 'KV_UNIBUS_nonces', copies: [{ node: 'n1', messages: 4962, lastSeq: 10618 }, { node: 'n2', messages: 4735, lastSeq: 10618 }], unread: [] });
+    const r = checkHistory(ops, faults, c);
+    assert.equal(violationsOf(r), 0, formatCheck(r));
+    assert.equal(r.properties.invariants!.outside, 3, 'seen once per replica');
+    c.at(-1)!.copies[1]!.lastSeq = 10_600;
+    assert.match(checkHistory(ops, faults, c).properties.convergence!.examples[0]!, /^KV_UNIBUS_nonces: n2 \(4735 messages, last 10600\) differs from n1/);
+  });
+
   it('a replica that could not be read is reported, never passed over', () => {
     const { ops, faults } = clean();
     const c = copiesOf({ n1: buckets(), n3: buckets() });

@@ -36,27 +36,51 @@ export interface StreamCopies {
 
 const KV_PREFIX = 'KV_';
 
-async function leaderOf(jsm: JetStreamManager, stream: string): Promise<{ leader: string | null; replicas: string[] }> {
+async function leaderOf(jsm: JetStreamManager, stream: string): Promise<{ leader: string | null; replicas: string[]; current: Set<string> }> {
   const si = await jsm.streams.info(stream);
   const c = si.cluster;
-  return { leader: c?.leader ?? null, replicas: [c?.leader, ...(c?.replicas ?? []).map((r) => r.name)].filter((x): x is string => !!x) };
+  const followers = c?.replicas ?? [];
+  return {
+    leader: c?.leader ?? null,
+    replicas: [c?.leader, ...followers.map((r) => r.name)].filter((x): x is string => !!x),
+    current: new Set(followers.filter((r) => r.current && !r.offline).map((r) => r.name)),
+  };
 }
 
-/** Steps the leader down until `node` leads `stream` (bounded tries); false when it never did. */
-export async function moveLeader(nc: NatsConnection, jsm: JetStreamManager, stream: string, node: string, tries = 12): Promise<boolean> {
+/**
+ * Steps the leader down until `node` leads `stream`: the new leader is
+ * elected among the current followers at random, so this takes a few
+ * rounds; a follower that is not current yet is waited for first. Bounded:
+ * `tries` step-downs, each election waited for at most 10 s. Returns why
+ * not, or null once `node` leads.
+ */
+export async function moveLeader(nc: NatsConnection, jsm: JetStreamManager, stream: string, node: string, tries = 20): Promise<string | null> {
+  let why = 'no step-down tried';
   for (let i = 0; i < tries; i++) {
-    const { leader } = await leaderOf(jsm, stream);
-    if (leader === node) return true;
-    if (leader) await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, { timeout: 5000 }).catch(() => undefined);
+    const s = await leaderOf(jsm, stream);
+    if (s.leader === node) return null;
+    if (!s.current.has(node)) {
+      why = `${node} is not a current replica`;
+      await sleep(500);
+      continue;
+    }
+    if (s.leader) {
+      const reply = await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, { timeout: 5000 }).catch((e: Error) => e);
+      if (reply instanceof Error) why = `step-down: ${reply.message}`;
+      else {
+        const r = reply.json<{ success?: boolean; error?: { description?: string } }>();
+        why = r.success ? 'another replica was elected each time' : `step-down refused: ${r.error?.description ?? JSON.stringify(r)}`;
+      }
+    }
     // An election takes a few hundred ms; wait (bounded) for a new leader.
     const until = Date.now() + 10_000;
     for (;;) {
       await sleep(250);
-      const now = await leaderOf(jsm, stream).catch(() => ({ leader: null }));
-      if ((now.leader && now.leader !== leader) || Date.now() > until) break;
+      const now = await leaderOf(jsm, stream).catch(() => null);
+      if ((now?.leader && now.leader !== s.leader) || Date.now() > until) break;
     }
   }
-  return (await leaderOf(jsm, stream)).leader === node;
+  return (await leaderOf(jsm, stream)).leader === node ? null : `never became leader in ${tries} step-downs (${why})`;
 }
 
 /** The stream as its current leader has it. */
@@ -92,8 +116,9 @@ export async function readAllReplicas(nc: NatsConnection, streams: string[]): Pr
     const s: StreamCopies = { stream, copies: [], unread: [] };
     for (const node of [...replicas].sort()) {
       try {
-        if (!(await moveLeader(nc, jsm, stream, node))) {
-          s.unread.push({ node, why: 'never became leader' });
+        const why = await moveLeader(nc, jsm, stream, node);
+        if (why) {
+          s.unread.push({ node, why });
           continue;
         }
         s.copies.push(await readCopy(jsm, stream, node));
