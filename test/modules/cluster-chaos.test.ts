@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { rawPublicKey } from '../../src/protocol/ed25519.js';
 import { getModule } from '../../src/modules/index.js';
+import { checkArgs } from '../../src/modules/define.js';
 import { isSecret } from '../../src/secret.js';
 import { FakeTransport } from '../harness/fake-transport.js';
 import { fakeHost, makeCtx } from './helpers.js';
@@ -94,5 +95,22 @@ describe('cluster_chaos_mark', () => {
     const ok = await mark.plan({ minority: 'n3', frozen: ['n1', 'n2'], hold: 6 }, ctx);
     assert.equal(ok.failed, undefined, ok.reason);
     assert.equal(ok.commands.length, 1);
+  });
+});
+
+describe('cluster_chaos_window', () => {
+  const win = getModule('cluster_chaos_window');
+  it('opens and closes a fault window through the chaos step, in the run named', async () => {
+    const t = new FakeTransport('controller');
+    t.addFile('/proj/out/chaos/latest', '20261206-010203\n');
+    const ctx = makeCtx(t, { baseDirs: ['/proj'], vars: {} });
+    const open = await win.plan({ state: 'open', id: 'kill-follower', family: 'kill', name: 'kill n2 (a follower)', targets: ['n2'] }, ctx);
+    const c = open.commands[0]!;
+    assert.ok(c.kind === 'exec' && c.argv.at(-1) === 'window');
+    assert.deepEqual(JSON.parse(String(c.stdin)), { runDir: '/proj/out/chaos/20261206-010203', action: 'open', id: 'kill-follower', family: 'kill', name: 'kill n2 (a follower)', targets: ['n2'], noQuorum: [] });
+    assert.equal(open.changed, false, 'a record of the run, not a change to the cluster');
+    const close = await win.plan({ state: 'closed', id: 'kill-follower' }, ctx);
+    assert.equal(JSON.parse(String((close.commands[0] as { stdin: string }).stdin)).action, 'close');
+    assert.throws(() => checkArgs(win, { state: 'open', id: 'Bad Id' }), /cluster_chaos_window: id: /);
   });
 });

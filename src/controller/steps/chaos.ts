@@ -5,6 +5,8 @@
 //   stop   stop exactly the recorded workload (its command line checked), bounded
 //   mark   hold a minority window made by the play's own tasks, and record
 //          it as a fault (faults.ndjson) on the workload's clock
+//   window a fault's window: opened when it is injected, closed (and
+//          recorded in faults.ndjson) once it is healed
 //   served wait (bounded) until every node has acknowledged a write sent
 //          after a given time, reading the run's history
 //   check  final reads of every set through every node (final.ndjson), then
@@ -91,6 +93,24 @@ async function mark(o: { runDir: string; minority: string; frozen: string[]; hol
   return 0;
 }
 
+/** A fault's window: `open` notes its start (faults.open-<id>.json), `close` records it in faults.ndjson on the workload's clock. */
+async function window(o: { runDir: string; action: 'open' | 'close'; id: string; family: FaultRecord['family']; name: string; targets: string[]; noQuorum: string[] }): Promise<number> {
+  const clock = readClock(o.runDir);
+  if (!clock) throw new Error(`${o.runDir}: no workload clock (clock.json): the workload has not started`);
+  const open = join(o.runDir, `faults.open-${o.id}.json`);
+  if (o.action === 'open') {
+    await writeFileAtomic(open, JSON.stringify({ start: Date.now() }) + '\n', 0o600);
+    console.log(`fault ${o.id} (${o.name}) begins`);
+    return 0;
+  }
+  const start = (JSON.parse(readFileSync(open, 'utf8')) as { start: number }).start;
+  const fault: FaultRecord = { id: start, family: o.family, name: o.name, targets: o.targets, no_quorum: o.noQuorum, start: clock(start), end: clock(Date.now()), wall: start };
+  appendFileSync(join(o.runDir, FAULTS_FILE), JSON.stringify(fault) + '\n', { mode: 0o600 });
+  rmSync(open, { force: true });
+  console.log(`fault ${o.id} (${o.name}) lasted ${((Date.now() - start) / 1000).toFixed(1)} s`);
+  return 0;
+}
+
 async function served(o: { runDir: string; nodes: string[]; since: number; timeoutMs: number }): Promise<number> {
   const deadline = o.since + o.timeoutMs;
   const clock = readClock(o.runDir);
@@ -157,7 +177,8 @@ if (process.argv[1] && /steps[\\/]chaos\.[jt]s$/.test(process.argv[1])) {
       case 'mark': return mark(o);
       case 'served': return served(o);
       case 'check': return check(o);
-      default: throw new Error(`unknown step ${JSON.stringify(process.argv[2])} (expected start, stop, mark, served or check)`);
+      case 'window': return window(o);
+      default: throw new Error(`unknown step ${JSON.stringify(process.argv[2])} (expected start, stop, mark, served, check or window)`);
     }
   });
 }

@@ -193,6 +193,40 @@ export const cluster_chaos_served = defineModule({
   },
 });
 
+/**
+ * A fault's window in the run's history: `open` right before the fault is
+ * injected, `close` once it is healed; the checker then counts what happened
+ * inside it and how long writes were refused (FaultRecord, history.ts).
+ */
+export const cluster_chaos_window = defineModule({
+  name: 'cluster_chaos_window',
+  argsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['state', 'id'],
+    properties: {
+      state: { enum: ['open', 'closed'] },
+      id: { type: 'string', pattern: '^[a-z0-9-]{1,40}$' },
+      family: { enum: ['kill', 'pause', 'partition', 'restart', 'corrupt', 'skew'] },
+      name: { type: 'string' },
+      targets: { type: 'array', items: { type: 'string' } },
+      no_quorum: { type: 'array', items: { type: 'string' } },
+      run: { type: 'string' },
+      out: { type: 'string' },
+    },
+  } as const satisfies ArgsSchema,
+  async plan(args, ctx) {
+    const dir = chaosDir(ctx, args.out);
+    const run = await runOf(ctx.facts, dir, args.run);
+    if (!run && !ctx.check) return { changed: false, failed: true, reason: `no workload run in ${dir}: no window to record`, commands: [] };
+    const runDir = join(dir, run ?? '<run>');
+    const action = args.state === 'open' ? 'open' : 'close';
+    const stdin = JSON.stringify({ runDir, action, id: args.id, family: args.family ?? 'kill', name: args.name ?? args.id, targets: args.targets ?? [], noQuorum: args.no_quorum ?? [] });
+    const what = `${action === 'open' ? 'begin' : 'end'} the window of ${args.name ?? args.id}`;
+    return { changed: false, reason: what, commands: [{ kind: 'exec', argv: stepArgv('chaos', ['window']), stdin, timeoutMs: 30_000, label: `${what} in ${runDir}` }] };
+  },
+});
+
 export const cluster_chaos_mark = defineModule({
   name: 'cluster_chaos_mark',
   argsSchema: {
