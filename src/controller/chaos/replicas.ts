@@ -112,9 +112,10 @@ export async function readAllReplicas(nc: NatsConnection, streams: string[]): Pr
   const jsm = await jetstreamManager(nc, { timeout: 5000 });
   const out: StreamCopies[] = [];
   for (const stream of streams) {
+    // The leader first (it needs no step-down), then the others.
     const { replicas } = await leaderOf(jsm, stream);
     const s: StreamCopies = { stream, copies: [], unread: [] };
-    for (const node of [...replicas].sort()) {
+    for (const node of replicas) {
       try {
         const why = await moveLeader(nc, jsm, stream, node);
         if (why) {
@@ -126,6 +127,7 @@ export async function readAllReplicas(nc: NatsConnection, streams: string[]): Pr
         s.unread.push({ node, why: (e as Error).message });
       }
     }
+    s.copies.sort((a, b) => a.node.localeCompare(b.node));
     out.push(s);
   }
   return out;
