@@ -86,3 +86,50 @@ test('a node that starts with a cached list takes out who the users copy already
   assert.deepEqual(applied[0]?.map((u) => u.nkey), [nkeyOf(alice)], 'carol is out of the list the node started with');
   w.stop();
 });
+
+test('a revoke that lands while a list computed before it is being applied is taken out by the next apply', { timeout: 60_000 }, async () => {
+  // A fresh view of the buckets (the members stream made again).
+  const s2 = await openTestStore(nc, 1);
+  followStore(s2);
+  try {
+    const dave = makeUser('dave');
+    await addUser(s2, { handle: 'dave', sign_pub: dave.sign_pub, role: 'member' });
+    const cacheFile = join(dir, 'allowlist-3.json');
+    await saveAllowlist(cacheFile, []);
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const applied: AllowUser[][] = [];
+    const hasDave = (l: AllowUser[]) => l.some((u) => u.nkey === nkeyOf(dave));
+    let held = false;
+    const w = new AclWatcher(s2, {
+      apply: async (users) => {
+        applied.push(users);
+        // The first list with dave (the full recompute) is still in flight...
+        if (!held && hasDave(users)) {
+          held = true;
+          await gate;
+        }
+      },
+      cacheFile,
+      resyncMs: 60_000,
+    });
+    const started = w.start().catch(() => undefined);
+    const t0 = Date.now();
+    while (!held && Date.now() - t0 < 10_000) await sleep(20);
+    assert.ok(held, `a list with dave is being applied: ${JSON.stringify(applied.map((l) => l.length))}`);
+    // ...when dave is revoked and the copy sees it, and the recompute the change asks for cannot run.
+    await s2.jsm.streams.delete(`KV_${BUCKETS.members}`);
+    await revokeUser(s2, 'dave');
+    const t1 = Date.now();
+    while (!s2.follow!.users.current().some(([k, u]) => k === 'dave' && u.status === 'revoked') && Date.now() - t1 < 5000) await sleep(20);
+    await sleep(100);
+    open();
+    await started;
+    const t2 = Date.now();
+    while (hasDave(applied.at(-1)!) && Date.now() - t2 < 5000) await sleep(20);
+    assert.ok(!hasDave(applied.at(-1)!), `dave is out of the last list applied (${applied.length} applies)`);
+    w.stop();
+  } finally {
+    unfollowStore(s2);
+  }
+});

@@ -119,14 +119,19 @@ export class AclWatcher {
     }
     if (this.#revoked.has(nkey)) return;
     this.#revoked.add(nkey);
-    const cur = this.#inForce;
-    if (!cur?.some((x) => x.nkey === nkey)) return;
-    void this.#apply(cur.filter((x) => x.nkey !== nkey), `${u.handle} revoked: taken out at once`).catch(() => undefined);
+    // Queued behind an apply in flight, which may carry a list computed before the revoke: the
+    // list is taken when this apply runs, and every list applied leaves the revoked out.
+    if (this.#inForce === null) return;
+    void this.#apply(() => this.#inForce ?? [], `${u.handle} revoked: taken out at once`).catch(() => undefined);
   }
 
-  /** Applies `users` (one apply at a time), caches it, and keeps it as the list in force. */
-  #apply(users: AllowUser[], why: string): Promise<void> {
+  /**
+   * Applies the list `list()` gives when its turn comes (one apply at a time),
+   * less every user seen revoked; caches it and keeps it as the list in force.
+   */
+  #apply(list: () => AllowUser[], why: string): Promise<void> {
     const run = this.#applying.then(async () => {
+      const users = list().filter((u) => !this.#revoked.has(u.nkey));
       const text = JSON.stringify(users);
       if (text === this.#last) return;
       try {
@@ -139,6 +144,7 @@ export class AclWatcher {
       this.#inForce = users;
       if (this.o.cacheFile) await saveAllowlist(this.o.cacheFile, users);
       this.o.log?.(`allowlist applied: ${users.length} users${why ? ` (${why})` : ''}`);
+      // A revoke seen while this list was being applied: the next apply in the chain takes it out.
     });
     this.#applying = run.catch(() => undefined);
     return run;
@@ -161,7 +167,7 @@ export class AclWatcher {
         throw err;
       }
       if (JSON.stringify(users) === this.#last) return false;
-      await this.#apply(users, '');
+      await this.#apply(() => users, '');
       return true;
     } finally {
       this.#running = false;
