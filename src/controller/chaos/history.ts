@@ -13,7 +13,7 @@
 //   moment it was injected to the moment its heal was done. `no_quorum` names
 //   the nodes that had no quorum inside it (a minority side, the live nodes of
 //   a paused majority, every node of a whole-cluster fault).
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const OPS_FILE = 'ops.ndjson';
@@ -66,7 +66,8 @@ export interface Op {
   read?: string[];
 }
 
-export type FaultFamily = 'kill' | 'pause' | 'partition' | 'restart' | 'corrupt' | 'skew';
+export const FAULT_FAMILIES = ['kill', 'pause', 'partition', 'restart', 'corrupt', 'skew'] as const;
+export type FaultFamily = (typeof FAULT_FAMILIES)[number];
 
 export interface FaultRecord {
   id: number;
@@ -160,6 +161,19 @@ export function readClock(runDir: string): ((wall: number) => number) | null {
   const t0 = (JSON.parse(text) as { t0_wall?: unknown }).t0_wall;
   if (!isNum(t0)) throw new HistoryError(`${join(runDir, CLOCK_FILE)}: t0_wall: expected a number`);
   return (wall) => wall - (t0 as number);
+}
+
+/**
+ * Appends a fault that lasted from `startWall` to `endWall` (controller wall
+ * times) to the run's faults.ndjson, on the workload's clock; an error when
+ * the workload has not started (no clock yet).
+ */
+export function recordFault(runDir: string, f: Pick<FaultRecord, 'family' | 'name' | 'targets' | 'no_quorum'>, startWall: number, endWall: number): FaultRecord {
+  const clock = readClock(runDir);
+  if (!clock) throw new Error(`${runDir}: no workload clock (clock.json): the workload has not started`);
+  const fault: FaultRecord = { id: startWall, ...f, start: clock(startWall), end: clock(endWall), wall: startWall };
+  appendFileSync(join(runDir, FAULTS_FILE), JSON.stringify(fault) + '\n', { mode: 0o600 });
+  return fault;
 }
 
 /**

@@ -15,12 +15,12 @@
 import { isAlive } from '../../util/process.js';
 import { printVerdict, runControllerStep, stepArgv } from './step.js';
 import { spawn } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { checkHistory, formatCheck, violationsOf } from '../chaos/checker.js';
 import { finalReads, readRunUsers } from '../chaos/final-reads.js';
-import { FAULTS_FILE, FINAL_FILE, OPS_FILE, readClock, readHistory, type FaultRecord } from '../chaos/history.js';
+import { FINAL_FILE, OPS_FILE, readClock, readHistory, recordFault, type FaultRecord } from '../chaos/history.js';
 import { WORKLOAD_PROGRAM, workloadPidOf } from '../chaos/runs.js';
 import { CONFIG_FILE, type WorkloadConfig, type WorkloadNode } from '../chaos/workload.js';
 import { renderTimeline } from '../chaos/timeline.js';
@@ -83,20 +83,17 @@ async function stop(o: { pidFile: string; graceS: number }): Promise<number> {
 }
 
 async function mark(o: { runDir: string; minority: string; frozen: string[]; holdS: number }): Promise<number> {
-  const clock = readClock(o.runDir);
-  if (!clock) throw new Error(`${o.runDir}: no workload clock (clock.json): the workload has not started`);
+  if (!readClock(o.runDir)) throw new Error(`${o.runDir}: no workload clock (clock.json): the workload has not started`);
   const start = Date.now();
   await sleep(o.holdS * 1000);
-  const fault: FaultRecord = { id: start, family: 'pause', name: `pause ${o.frozen.join(', ')} (nats-server): ${o.minority} a minority`, targets: o.frozen, no_quorum: [o.minority, ...o.frozen], start: clock(start), end: clock(Date.now()), wall: start };
-  appendFileSync(join(o.runDir, FAULTS_FILE), JSON.stringify(fault) + '\n', { mode: 0o600 });
+  recordFault(o.runDir, { family: 'pause', name: `pause ${o.frozen.join(', ')} (nats-server): ${o.minority} a minority`, targets: o.frozen, no_quorum: [o.minority, ...o.frozen] }, start, Date.now());
   console.log(`${o.minority} held as a minority for ${o.holdS} s (${o.frozen.join(', ')} frozen)`);
   return 0;
 }
 
 /** A fault's window: `open` notes its start (faults.open-<id>.json), `close` records it in faults.ndjson on the workload's clock. */
 async function window(o: { runDir: string; action: 'open' | 'close'; id: string; family: FaultRecord['family']; name: string; targets: string[]; noQuorum: string[] }): Promise<number> {
-  const clock = readClock(o.runDir);
-  if (!clock) throw new Error(`${o.runDir}: no workload clock (clock.json): the workload has not started`);
+  if (!readClock(o.runDir)) throw new Error(`${o.runDir}: no workload clock (clock.json): the workload has not started`);
   const open = join(o.runDir, `faults.open-${o.id}.json`);
   if (o.action === 'open') {
     await writeFileAtomic(open, JSON.stringify({ start: Date.now() }) + '\n', 0o600);
@@ -104,8 +101,7 @@ async function window(o: { runDir: string; action: 'open' | 'close'; id: string;
     return 0;
   }
   const start = (JSON.parse(readFileSync(open, 'utf8')) as { start: number }).start;
-  const fault: FaultRecord = { id: start, family: o.family, name: o.name, targets: o.targets, no_quorum: o.noQuorum, start: clock(start), end: clock(Date.now()), wall: start };
-  appendFileSync(join(o.runDir, FAULTS_FILE), JSON.stringify(fault) + '\n', { mode: 0o600 });
+  recordFault(o.runDir, { family: o.family, name: o.name, targets: o.targets, no_quorum: o.noQuorum }, start, Date.now());
   rmSync(open, { force: true });
   console.log(`fault ${o.id} (${o.name}) lasted ${((Date.now() - start) / 1000).toFixed(1)} s`);
   return 0;

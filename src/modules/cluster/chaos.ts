@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { LATEST_FILE, WORKLOAD_PID_FILE, workloadPidOf } from '../../controller/chaos/runs.js';
 import type { WorkloadConfig, WorkloadNode } from '../../controller/chaos/workload.js';
 import { newSeed, MAX_SEED } from '../../controller/chaos/random.js';
+import { FAULT_FAMILIES } from '../../controller/chaos/history.js';
 import { nodeFiles } from '../../pki/layout.js';
 import { projectDirOf } from '../../controller/paths.js';
 import { stepArgv } from '../../controller/steps/step.js';
@@ -207,7 +208,7 @@ export const cluster_chaos_window = defineModule({
     properties: {
       state: { enum: ['open', 'closed'] },
       id: { type: 'string', pattern: '^[a-z0-9-]{1,40}$' },
-      family: { enum: ['kill', 'pause', 'partition', 'restart', 'corrupt', 'skew'] },
+      family: { enum: FAULT_FAMILIES },
       name: { type: 'string' },
       targets: { type: 'array', items: { type: 'string' } },
       no_quorum: { type: 'array', items: { type: 'string' } },
