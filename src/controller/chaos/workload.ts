@@ -24,7 +24,8 @@
 //   at work and those retired last.
 // - Every wait is bounded (timeoutMs per request, maxSeconds for the run).
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../util/fs.js';
 import { dirname, join } from 'node:path';
 import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
 import { newNonce, nkeySeedFromRaw, rawPublicKey, UnibusClient } from '../../client/index.js';
@@ -152,13 +153,16 @@ export class Workload {
     this.active = [...this.writers];
     this.#nextWriter = cfg.writers;
     this.pool = Array.from({ length: cfg.pool }, (_, i) => newUser(this.names.member(i)));
-    this.saveUsers();
   }
 
-  saveUsers(): void {
-    const file = join(this.cfg.runDir, USERS_FILE);
-    writeFileSync(`${file}.tmp`, JSON.stringify({ writers: this.writers, pool: this.pool }, null, 1) + '\n', { mode: 0o600 });
-    renameSync(`${file}.tmp`, file);
+  /** The saves of users.json, one after another, so the file ends as the last one left it. */
+  #saved: Promise<void> = Promise.resolve();
+
+  /** Rewrites users.json (atomically, saves in order); resolves once this one is written. */
+  saveUsers(): Promise<void> {
+    const text = JSON.stringify({ writers: this.writers, pool: this.pool }, null, 1) + '\n';
+    this.#saved = this.#saved.then(() => writeFileAtomic(join(this.cfg.runDir, USERS_FILE), text, 0o600));
+    return this.#saved;
   }
 
   /** The writer of the next room; one that made its share retires, and a new one is added in the background. */
@@ -186,7 +190,7 @@ export class Workload {
       if (op.type === 'ok') {
         this.writers.push(u);
         this.active.push(u);
-        this.saveUsers();
+        await this.saveUsers();
         return;
       }
       await sleep(500);
@@ -412,6 +416,7 @@ export async function runWorkload(cfg: WorkloadConfig, adminSeed: Uint8Array, si
   const w = new Workload(cfg, { handle: cfg.admin.handle, seed: Buffer.from(adminSeed).toString('hex') });
   const rng = Rng.of(cfg.seed);
   try {
+    await w.saveUsers();
     await addRunUsers(w, rng.split(), signal);
     const parts: Promise<void>[] = [];
     for (const n of cfg.nodes) for (let i = 0; i < cfg.clientsPerNode; i++) parts.push(runClient(w, n.name, `${n.name}/${i}`, rng.split(), signal));
