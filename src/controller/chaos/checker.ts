@@ -214,7 +214,12 @@ function checkQuorum(ops: Op[], faults: FaultRecord[], t: Tally): number {
 
 function checkReplays(ops: Op[], t: Tally): void {
   const byNonce = new Map<string, Op[]>();
-  for (const o of ops) if (o.nonce) byNonce.set(o.nonce, [...(byNonce.get(o.nonce) ?? []), o]);
+  for (const o of ops) {
+    if (!o.nonce) continue;
+    const all = byNonce.get(o.nonce);
+    if (all) all.push(o);
+    else byNonce.set(o.nonce, [o]);
+  }
   for (const [nonce, all] of byNonce) {
     if (all.length < 2) continue;
     t.checked++;
@@ -273,14 +278,21 @@ function byKind(ops: Op[]): CheckResult['ops']['by_kind'] {
   return out;
 }
 
-const parse = <T>(text: string | undefined): T | null => {
-  if (text === undefined) return null;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return null;
+/** A copy's JSON values, each decoded once and mapped by `pick` (undefined when the copy was not read; a value that is not JSON reads as `{}`). */
+function decoded<T, R>(kv: Map<string, string> | undefined, pick: (v: T) => R): Map<string, R> | undefined {
+  if (!kv) return undefined;
+  const out = new Map<string, R>();
+  for (const [k, text] of kv) {
+    let v: T;
+    try {
+      v = JSON.parse(text) as T;
+    } catch {
+      v = {} as T;
+    }
+    out.set(k, pick(v ?? ({} as T)));
   }
-};
+  return out;
+}
 
 /** Each replica's copy against the acknowledged adds, against the other replicas, and against itself. */
 function checkCopies(ops: Op[], copies: StreamCopies[]): { replica_lost: PropertyResult; convergence: PropertyResult; invariants: PropertyResult & { repairs: string[]; outside: number } } {
@@ -311,20 +323,19 @@ function checkCopies(ops: Op[], copies: StreamCopies[]): { replica_lost: Propert
   const unknownOn = new Set(ops.filter((o) => o.type === 'info' && (o.f === 'add-room' || o.f === 'add-member')).map((o) => (o.f === 'add-room' ? o.value! : o.key!.slice('members:'.length))));
   const repairs = new Map<string, string>();
   for (const node of nodes) {
-    const rbm = kvOf('rooms_by_member', node);
-    const members = kvOf('members', node);
-    const rooms = kvOf('rooms', node);
+    // Each copy's values decoded once: an index's rooms, a room's members, a room's owner.
+    const roomsIndex = decoded(kvOf('rooms_by_member', node), (v: { rooms?: string[] }) => v.rooms ?? []);
+    const membersOf = decoded(kvOf('members', node), (v: { members?: Record<string, unknown> }) => v.members);
+    const ownerOf = decoded(kvOf('rooms', node), (v: { owner?: string }) => v.owner);
     for (const a of acked) {
       lost.checked++;
       if (a.f === 'add-room') {
-        const have = parse<{ rooms?: string[] }>(rbm?.get(a.key!.slice('rooms:'.length)))?.rooms ?? [];
-        if (rbm && !have.includes(a.value!)) lost.add(() => `${a.key}: ${a.value}, acknowledged by ${opName(a)}, is missing in ${node}'s copy of rooms_by_member`);
-      } else {
-        const m = parse<{ members?: Record<string, unknown> }>(members?.get(a.key!.slice('members:'.length)))?.members ?? {};
-        if (members && !(a.value! in m)) lost.add(() => `${a.key}: ${a.value}, acknowledged by ${opName(a)}, is missing in ${node}'s copy of members`);
+        if (roomsIndex && !(roomsIndex.get(a.key!.slice('rooms:'.length)) ?? []).includes(a.value!)) lost.add(() => `${a.key}: ${a.value}, acknowledged by ${opName(a)}, is missing in ${node}'s copy of rooms_by_member`);
+      } else if (membersOf && !(a.value! in (membersOf.get(a.key!.slice('members:'.length)) ?? {}))) {
+        lost.add(() => `${a.key}: ${a.value}, acknowledged by ${opName(a)}, is missing in ${node}'s copy of members`);
       }
     }
-    if (!rbm || !members || !rooms) continue;
+    if (!roomsIndex || !membersOf || !ownerOf) continue;
     // The three buckets agree: a room has its members record with its owner; each member's index names the room, and each index entry is a membership.
     // A mismatch that an unknown (info) write on the room explains is that write stopped half-way: named with its repair, not a violation.
     const mismatch = (room: string, text: string, repair: string) => {
@@ -337,22 +348,21 @@ function checkCopies(ops: Op[], copies: StreamCopies[]): { replica_lost: Propert
         if (!repairs.has(`${room}\0${repair}`)) repairs.set(`${room}\0${repair}`, `${text}, left by an unknown write to ${room}: ${repair}`);
       } else inv.add(() => `${node}: ${text}`);
     };
-    for (const [room, text] of rooms) {
-      const owner = parse<{ owner?: string }>(text)?.owner;
-      const m = parse<{ members?: Record<string, unknown> }>(members.get(room))?.members;
+    for (const [room, owner] of ownerOf) {
+      const m = membersOf.get(room);
       if (!m) mismatch(room, `room ${room} has no members record`, `members record written with its owner ${owner}`);
       else if (owner && !(owner in m)) mismatch(room, `room ${room}'s owner ${owner} is not among its members`, 'none (an owner is never removed): to look into');
       else inv.checked++;
     }
-    for (const [room, text] of members) {
-      for (const h of Object.keys(parse<{ members?: Record<string, unknown> }>(text)?.members ?? {})) {
-        if (!(parse<{ rooms?: string[] }>(rbm.get(h))?.rooms ?? []).includes(room)) mismatch(room, `${h} is a member of ${room}, but rooms_by_member.${h} does not name it`, `${room} added to rooms_by_member.${h}`);
+    for (const [room, m] of membersOf) {
+      for (const h of Object.keys(m ?? {})) {
+        if (!(roomsIndex.get(h) ?? []).includes(room)) mismatch(room, `${h} is a member of ${room}, but rooms_by_member.${h} does not name it`, `${room} added to rooms_by_member.${h}`);
         else inv.checked++;
       }
     }
-    for (const [h, text] of rbm) {
-      for (const room of parse<{ rooms?: string[] }>(text)?.rooms ?? []) {
-        if (!(h in (parse<{ members?: Record<string, unknown> }>(members.get(room))?.members ?? {}))) mismatch(room, `rooms_by_member.${h} names ${room}, where ${h} is no member`, `${room} dropped from rooms_by_member.${h}`);
+    for (const [h, rooms] of roomsIndex) {
+      for (const room of rooms) {
+        if (!(h in (membersOf.get(room) ?? {}))) mismatch(room, `rooms_by_member.${h} names ${room}, where ${h} is no member`, `${room} dropped from rooms_by_member.${h}`);
         else inv.checked++;
       }
     }
