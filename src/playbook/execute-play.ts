@@ -37,6 +37,8 @@ export interface HostState {
   facts?: FactReader;
   /** Check mode: the host's facts as the changes planned so far would leave them (facts is this overlay then). */
   overlay?: CheckModeReader;
+  /** While a looped include_tasks runs: its loop variable, bound to this host's current item. */
+  loopVars?: Record<string, unknown>;
 }
 
 export interface PlayEnv extends TaskEnv, TagFilter {
@@ -64,6 +66,7 @@ function taskVars(h: HostState, env: PlayEnv, batch: HostState[]): Record<string
   return {
     ...h.vars,
     ...h.registered,
+    ...h.loopVars,
     inventory_hostname: h.name,
     play_hosts: batch.map((b) => b.name),
     hostvars: env.allHostVars,
@@ -136,6 +139,60 @@ async function runOnHosts(task: Task, hosts: HostState[], batch: HostState[], en
   });
 }
 
+/**
+ * include_tasks with loop, as Ansible runs it: the loop is rendered per host;
+ * for the i-th item, the include's `when` is judged per host with the item
+ * bound, and the file's tasks run in order on the hosts that have an i-th item
+ * and for which it held, in step as any task does. A host whose loop is not a
+ * list fails there.
+ */
+async function runIncludeLoop(task: Task, inc: NonNullable<Task['include']>, batch: HostState[], env: PlayEnv): Promise<void> {
+  const live = batch.filter((h) => h.status === 'active');
+  if (!live.length) return;
+  env.emit({ event: 'task_start', play: env.playName, task: task.name, role: task.role, hosts: live.map((h) => h.name) });
+  const items = new Map<HostState, unknown[]>();
+  for (const h of live) {
+    let list: unknown;
+    try {
+      list = env.toolkit.renderValue(task.loop, taskVars(h, env, batch), task.pos);
+      if (!Array.isArray(list)) throw new Error(`${task.pos.file}:${task.pos.line}:${task.pos.col}: loop: expected a list, got ${typeof list}`);
+    } catch (e) {
+      h.status = 'failed';
+      record(env, task, { ...emptyRun(h.name), status: 'failed', reason: (e as Error).message }, false);
+      continue;
+    }
+    items.set(h, list);
+    record(env, task, { ...emptyRun(h.name), status: 'ok', reason: `included ${inc.file}: ${list.length} item${list.length === 1 ? '' : 's'}` }, false, false);
+  }
+  const children = inc.tasks.filter((t) => isTaskSelected(t, env));
+  const rounds = Math.max(0, ...[...items.values()].map((l) => l.length));
+  try {
+    for (let i = 0; i < rounds; i++) {
+      const hosts: HostState[] = [];
+      for (const [h, list] of items) {
+        if (h.status !== 'active' || i >= list.length) continue;
+        h.loopVars = { [inc.loopVar]: list[i] };
+        try {
+          if (conditionsHold(env.toolkit, task, taskVars(h, env, batch))) hosts.push(h);
+        } catch (e) {
+          h.status = 'failed';
+          record(env, task, { ...emptyRun(h.name), status: 'failed', reason: (e as Error).message }, false);
+        }
+      }
+      for (const child of children) {
+        if (env.signal?.aborted) return;
+        await runOnHosts(child, hosts, batch, env, false);
+      }
+    }
+  } finally {
+    for (const h of items.keys()) delete h.loopVars;
+  }
+}
+
+function emptyRun(host: string): TaskRun {
+  return { host, status: 'ok', reason: '', commands: [], diff: [], noLog: false, registered: {}, notify: [], facts: {}, planned: [] };
+}
+
 async function runHandlers(play: Play, batch: HostState[], env: PlayEnv): Promise<void> {
   for (const handler of play.handlers) {
     const names = handlerNames(handler);
@@ -183,7 +240,8 @@ export async function runPlay(play: Play, hosts: HostState[], env: PlayEnv): Pro
     for (const h of batch) h.lookahead = new Lookahead(tasks);
     for (const [index, task] of tasks.entries()) {
       if (env.signal?.aborted) return false;
-      await runOnHosts(task, batch, batch, env, false, index);
+      if (task.include) await runIncludeLoop(task, task.include, batch, env);
+      else await runOnHosts(task, batch, batch, env, false, index);
       if (!batch.some((h) => h.status === 'active')) break;
     }
     if (env.signal?.aborted) return false;

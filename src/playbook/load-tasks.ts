@@ -2,6 +2,11 @@
 // an included file) into Task objects, Ansible-style: one module key whose
 // value is the args, plus keywords. Static `include_tasks: file.yaml` is
 // expanded in place, its when/tags applied to every included task.
+// `include_tasks` with `loop` (and `loop_control: {loop_var}`) stays one task
+// that holds the file's tasks: the executor runs them once per item, as
+// Ansible does; its `when` is judged per item, with the item bound, before
+// the item's tasks run (Ansible's rule for include_tasks), and is not
+// copied onto them. Loops on import_tasks are refused, as in Ansible.
 // Errors are collected into ctx.errors (all of them, with positions), not thrown.
 import { dirname, resolve } from 'node:path';
 import { ConfigError, ConfigErrors } from '../errors.js';
@@ -135,10 +140,23 @@ function readArgs(src: YamlSource, at: DataPath, module: string, v: unknown, err
 }
 
 function expandInclude(src: YamlSource, at: DataPath, raw: Record<string, unknown>, key: string, ctx: TaskListContext): Task[] {
+  const looped = raw.loop !== undefined;
+  const allowed = key === 'include_tasks' ? ['name', 'when', 'tags', 'loop', 'loop_control'] : ['name', 'when', 'tags'];
   for (const k of Object.keys(raw)) {
-    if (k !== key && !['name', 'when', 'tags'].includes(k)) {
-      ctx.errors.push(configErrorAt(src, [...at, k], `'${k}' is not allowed on ${key}`, 'only name, when and tags', 'key'));
+    if (k === 'loop' && ctx.handlers) {
+      ctx.errors.push(configErrorAt(src, [...at, k], `a loop on ${key} in handlers is not supported`, 'a loop in the play\'s tasks', 'key'));
+    } else if (k === 'loop' && key === 'import_tasks') {
+      ctx.errors.push(configErrorAt(src, [...at, k], 'loops are not allowed on import_tasks (it is expanded at load time)', 'include_tasks for a loop', 'key'));
+    } else if (k === 'loop_control' && !looped) {
+      ctx.errors.push(configErrorAt(src, [...at, k], 'loop_control without loop', 'a loop on the same include_tasks', 'key'));
+    } else if (k !== key && !allowed.includes(k)) {
+      ctx.errors.push(configErrorAt(src, [...at, k], `'${k}' is not allowed on ${key}`, `only ${allowed.join(', ')}`, 'key'));
     }
+  }
+  const loopVar = looped ? readLoopVar(src, at, raw.loop_control, ctx) : 'item';
+  if (looped && !(Array.isArray(raw.loop) || typeof raw.loop === 'string')) {
+    ctx.errors.push(configErrorAt(src, [...at, 'loop'], `wrong type: got ${typeName(raw.loop)}`, "a list, or a Jinja expression giving one ('{{ nodes }}')"));
+    return [];
   }
   const rel = raw[key];
   if (typeof rel !== 'string' || !rel) {
@@ -160,10 +178,39 @@ function expandInclude(src: YamlSource, at: DataPath, raw: Record<string, unknow
     ctx.errors.push(...(missing ? [configErrorAt(src, [...at, key], `included file not found: ${file}`, 'an existing task file')] : err.errors));
     return [];
   }
-  return parseTaskList(inc, [], inc.data, {
-    ...ctx,
-    stack: [...ctx.stack, file],
-    when: [...ctx.when, ...condList(raw.when)],
-    tags: [...ctx.tags, ...asList(raw.tags)],
-  });
+  const inner = { ...ctx, stack: [...ctx.stack, file], tags: [...ctx.tags, ...asList(raw.tags)] };
+  if (!looped) return parseTaskList(inc, [], inc.data, { ...inner, when: [...ctx.when, ...condList(raw.when)] });
+  const tasks = parseTaskList(inc, [], inc.data, inner);
+  const when = condList(raw.when);
+  const task: Task = {
+    name: typeof raw.name === 'string' ? raw.name : `include_tasks ${rel}`,
+    module: 'include_tasks',
+    args: {},
+    loop: raw.loop,
+    tags: inner.tags,
+    notify: [],
+    run_once: false,
+    no_log: false,
+    include: { file, tasks, loopVar },
+    pos: posAt(src, at),
+  };
+  if (when.length) task.when = when.length === 1 ? when[0] : when;
+  if (ctx.role) task.role = ctx.role;
+  return [task];
+}
+
+/** loop_control: only loop_var is supported (a variable name); anything else is refused where it is. */
+function readLoopVar(src: YamlSource, at: DataPath, lc: unknown, ctx: TaskListContext): string {
+  if (lc === undefined) return 'item';
+  if (!lc || typeof lc !== 'object' || Array.isArray(lc)) {
+    ctx.errors.push(configErrorAt(src, [...at, 'loop_control'], `wrong type: got ${typeName(lc)}`, 'a mapping with loop_var'));
+    return 'item';
+  }
+  let name = 'item';
+  for (const [k, v] of Object.entries(lc)) {
+    if (k !== 'loop_var') ctx.errors.push(configErrorAt(src, [...at, 'loop_control', k], `loop_control '${k}' is not supported`, 'loop_var only', 'key'));
+    else if (typeof v !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v)) ctx.errors.push(configErrorAt(src, [...at, 'loop_control', k], `wrong value: ${JSON.stringify(v)}`, 'a variable name: letters, digits and _'));
+    else name = v;
+  }
+  return name;
 }

@@ -25,6 +25,7 @@ import { notifyOrigin, parseTaskList, type TaskListContext } from './load-tasks.
 import { hostsOrigin } from './load-hosts.js';
 import { loadRole } from './roles.js';
 import { playSchema } from './schema.js';
+import { flatTasks } from './tags.js';
 import type { Play, Playbook, Task } from './types.js';
 
 export class PlaybookNotFoundError extends UnibusError {}
@@ -116,7 +117,7 @@ function loadPlay(
   tasks.push(...parseTaskList(src, [...at, 'tasks'], p.tasks, { ...base, handlers: false }));
   handlers.push(...parseTaskList(src, [...at, 'handlers'], p.handlers, { ...base, handlers: true }));
   if (!tasks.length && !errors.length) errors.push(configErrorAt(src, at, 'play has no tasks', 'tasks or roles with tasks'));
-  checkNotify([...tasks, ...handlers], handlers, errors);
+  checkNotify([...flatTasks(tasks), ...handlers], handlers, errors);
 
   const hosts = toList(p.hosts);
   const play: Play = {

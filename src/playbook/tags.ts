@@ -20,9 +20,14 @@ export function isTaskSelected(task: Task, f: TagFilter): boolean {
   return asked.some((a) => t.has(a));
 }
 
+/** The tasks of a list and of the looped includes in it. */
+export function flatTasks(tasks: Task[]): Task[] {
+  return tasks.flatMap((t) => (t.include ? [t, ...flatTasks(t.include.tasks)] : [t]));
+}
+
 /** Every tag on a task of the plays, sorted (handlers are not selected by tags). */
 export function listTags(plays: Play[]): string[] {
-  return [...new Set(plays.flatMap((p) => p.tasks.flatMap((t) => t.tags)))].sort();
+  return [...new Set(plays.flatMap((p) => flatTasks(p.tasks).flatMap((t) => t.tags)))].sort();
 }
 
 /**
@@ -33,6 +38,6 @@ export function listTags(plays: Play[]): string[] {
  */
 export function findUnmatchedTags(plays: Play[], asked: string[]): string[] {
   const present = new Set(listTags(plays));
-  const anyUntagged = plays.some((p) => p.tasks.some((t) => t.tags.length === 0));
+  const anyUntagged = plays.some((p) => flatTasks(p.tasks).some((t) => t.tags.length === 0));
   return [...new Set(asked)].filter((a) => a !== 'all' && !(a === 'untagged' && anyUntagged) && !present.has(a));
 }

@@ -312,3 +312,42 @@ test("a verdict step's last stdout line is the task's reason, failure and result
   const check = await run(lab, [play([task('judge', { how: 'bad' }, { name: 'bad' })])], { toolkit, check: true });
   assert.equal(check.results[0]!.reason, 'planned reason', 'check mode keeps the plan\'s reason: the step does not run');
 });
+
+test('include_tasks with loop runs the file once per item with loop_var bound, judging its when per item and host', async () => {
+  const lab = fakeLab(3);
+  const children = [
+    task('command', { argv: ['hit', '{{ fault.name }}', '{{ inventory_hostname }}'] }, { name: 'hit', when: 'inventory_hostname in fault.targets' }),
+    task('command', { argv: ['note', '{{ fault.name }}'] }, { name: 'note', run_once: true, register: 'noted' }),
+  ];
+  const faults = [
+    { name: 'a', targets: ['n1'] },
+    { name: 'b', targets: ['n2', 'n3'] },
+    { name: 'skip-me', targets: ['n1'] },
+  ];
+  const include = task('include_tasks', {}, {
+    name: 'faults',
+    loop: '{{ faults }}',
+    when: "fault.name != 'skip-me'",
+    include: { file: '/p/fault.yaml', tasks: children, loopVar: 'fault' },
+  });
+  const after = task('command', { argv: ['after', '{{ noted.cmd | default("none") }}'] }, { name: 'after' });
+  const r = await run(lab, [play([include, after], { vars: { faults } })]);
+  assert.equal(r.exitCode, 0);
+  const argvs = (h: string) => lab.hosts.get(h)!.execArgvs().map((a) => a.join(' '));
+  assert.deepEqual(argvs('n1').filter((a) => a.startsWith('hit')), ['hit a n1'], 'n1: only the item naming it, and not the one whose when fails');
+  assert.deepEqual(argvs('n2').filter((a) => a.startsWith('hit')), ['hit b n2']);
+  assert.deepEqual(argvs('n3').filter((a) => a.startsWith('hit')), ['hit b n3']);
+  const notes = [...lab.hosts.values()].flatMap((t) => t.execArgvs().filter((a) => a[0] === 'note').map((a) => a.join(' ')));
+  assert.deepEqual(notes, ['note a', 'note b'], 'run_once inside the loop: once per item, skipped for the item whose when fails');
+  assert.ok(argvs('n1').every((a) => !a.includes('skip-me')), 'nothing ran for the item whose when failed');
+  assert.ok(r.events.some((e) => e.event === 'host_result' && e.task === 'faults' && /3 items/.test(e.reason)));
+});
+
+test('include_tasks with a loop that is not a list fails the host, naming where', async () => {
+  const lab = fakeLab(1);
+  const include = task('include_tasks', {}, { loop: '{{ 7 }}', include: { file: '/p/x.yaml', tasks: [task('command', { argv: ['x'] })], loopVar: 'item' } });
+  const r = await run(lab, [play([include])]);
+  assert.notEqual(r.exitCode, 0);
+  assert.ok(r.events.some((e) => e.event === 'host_result' && e.status === 'failed' && /loop: expected a list/.test(e.reason)));
+  assert.equal(lab.hosts.get('n1')!.execArgvs().filter((a) => a[0] === 'x').length, 0);
+});

@@ -157,7 +157,23 @@ const cases: Case[] = [
   {
     name: 'include_tasks with a keyword it cannot carry',
     files: { [PB]: '- hosts: all\n  tasks:\n    - include_tasks: x.yaml\n      register: r\n', 'playbooks/x.yaml': '- command: echo\n' },
-    want: [[PB, { line: 4, col: 7, msg: "'register' is not allowed on include_tasks (expected only name, when and tags)" }]],
+    want: [[PB, { line: 4, col: 7, msg: "'register' is not allowed on include_tasks (expected only name, when, tags, loop, loop_control)" }]],
+  },
+  {
+    name: 'a loop on import_tasks (Ansible refuses it too), and loop_control with a key unibus does not take',
+    files: {
+      [PB]: '- hosts: all\n  tasks:\n    - import_tasks: x.yaml\n      loop: [1]\n    - include_tasks: x.yaml\n      loop: [1]\n      loop_control: {label: x}\n',
+      'playbooks/x.yaml': '- command: echo\n',
+    },
+    want: [
+      [PB, { line: 4, col: 7, msg: 'loops are not allowed on import_tasks (it is expanded at load time) (expected include_tasks for a loop)' }],
+      [PB, { line: 7, col: 22, msg: "loop_control 'label' is not supported (expected loop_var only)" }],
+    ],
+  },
+  {
+    name: 'loop_control without a loop',
+    files: { [PB]: '- hosts: all\n  tasks:\n    - include_tasks: x.yaml\n      loop_control: {loop_var: f}\n', 'playbooks/x.yaml': '- command: echo\n' },
+    want: [[PB, { line: 4, col: 7, msg: 'loop_control without loop (expected a loop on the same include_tasks)' }]],
   },
   {
     name: "a module argument the module does not take (checked against the module's schema)",
