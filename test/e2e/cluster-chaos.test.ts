@@ -1,8 +1,8 @@
 // `play chaos` on a copy of the default local inventory (three process-managed
 // nodes, here on 127.0.0.21-23 with free ports so that it never meets
-// cluster-local.test.ts): a real bringup, then chaos kills a follower and the
-// meta leader and freezes a majority under the read-and-write workload, and
-// passes with acknowledged writes, refusals inside the minority window,
+// cluster-local.test.ts): a real bringup, then a seeded schedule of chaos
+// kills a follower and the meta leader and freezes a majority under the
+// read-and-write workload, and passes with acknowledged writes, refusals inside the minority window,
 // replays and revocations exercised, and no violation. Then the checker is
 // shown to catch a lost write: one acknowledged room is taken out of its
 // owner's set through a node's internal identity, and `--tags check` fails
@@ -41,6 +41,9 @@ before(async () => {
   p = await makeProject(inv, IPS);
   base = ['-i', p.inventory, '--json'];
 });
+
+/** A short schedule of the three faults, each once (holds up to 5 s, gaps up to 2 s). */
+const SCHEDULE = ['-e', 'chaos_faults=kill-follower,kill-meta-leader,pause-majority', '-e', 'chaos_duration=35', '-e', 'chaos_hold_min=3', '-e', 'chaos_hold_max=5', '-e', 'chaos_gap_max=2'];
 after(async () => {
   // The workload stops with the run that started it; a test cut short still kills it by its recorded PID.
   const pidFile = join(p?.dir ?? '/nonexistent', 'out', 'chaos', 'workload.pid');
@@ -69,25 +72,28 @@ test('chaos under a read-and-write workload: every promise checked', { timeout: 
 
   await t.test('--check kills, freezes and starts nothing', async () => {
     const pidsBefore = ['n1', 'n2', 'n3'].map((n) => readFileSync(join(p.stateOf(n), 'membershipd.pid'), 'utf8'));
-    const check = await play(['chaos', ...base, '--check']);
+    const check = await play(['chaos', ...base, ...SCHEDULE, '--check']);
     assert.equal(check.code, 0, why(check));
     assert.ok(!existsSync(join(p.dir, 'out', 'chaos', 'workload.pid')), 'no workload started');
     assert.ok(!existsSync(join(p.dir, 'secrets', 'chaos.key')), 'no key written');
     assert.deepEqual(['n1', 'n2', 'n3'].map((n) => readFileSync(join(p.stateOf(n), 'membershipd.pid'), 'utf8')), pidsBefore);
     assert.deepEqual(natsStates().filter((s) => s === 'T'), []);
-    assert.equal(check.results.filter((x) => x.task === 'kill a follower (SIGKILL membershipd, then nats-server)' && x.status === 'changed').length, 1, 'the kill is planned, on one node');
-    assert.equal(check.results.filter((x) => x.task === 'freeze the majority (SIGSTOP nats-server)' && x.status === 'changed').length, 2, 'the freeze is planned, on two nodes');
+    const sched = resultOf(check, 'the schedule')!.reason;
+    assert.match(sched, /kill-follower 1/, sched);
+    assert.match(sched, /kill-meta-leader 1/, sched);
+    assert.match(sched, /pause-majority 1/, sched);
+    assert.equal(check.results.filter((x) => x.task === 'kill (SIGKILL)' && x.status === 'changed').length, 2, 'the kills are planned, one node each');
+    assert.equal(check.results.filter((x) => x.task.startsWith('pause (SIGSTOP') && x.status === 'changed').length, 2, 'the freeze is planned, on two nodes');
   });
 
   let chaos: PlayRun;
   await t.test('play chaos passes with acked writes, refusals in the minority window and no violation', async () => {
-    chaos = await play(['chaos', ...base], 300_000);
+    chaos = await play(['chaos', ...base, ...SCHEDULE], 300_000);
     assert.equal(chaos.code, 0, why(chaos));
-    const kills = chaos.results.filter((x) => x.task.startsWith('kill ') && x.status === 'changed').map((x) => x.host);
+    const kills = chaos.results.filter((x) => x.task === 'kill (SIGKILL)' && x.status === 'changed').map((x) => x.host);
     assert.equal(kills.length, 2, `a follower and the leader killed: ${kills}`);
     assert.notEqual(kills[0], kills[1]);
-    assert.equal(chaos.results.filter((x) => x.task === 'freeze the majority (SIGSTOP nats-server)' && x.status === 'changed').length, 2);
-    assert.equal(chaos.results.filter((x) => x.task === 'thaw (SIGCONT)' && x.status === 'changed').length, 2);
+    assert.equal(chaos.results.filter((x) => x.task.startsWith('pause (SIGSTOP') && x.status === 'changed').length, 2);
     const reason = resultOf(chaos, CHECK_TASK)!.reason;
     assert.ok(count(reason, 'ok') > 0, reason);
     assert.ok(count(reason, 'refused') > 0, reason);
@@ -131,11 +137,16 @@ test('chaos under a read-and-write workload: every promise checked', { timeout: 
     assert.match(reason, /lost 3, stale [1-9]/);
   });
 
-  await t.test('a second chaos run reuses the key and user and passes again', async () => {
+  await t.test('a second chaos run, a graceful restart under the workload, reuses the key and user and passes again', async () => {
     const key = readFileSync(join(p.dir, 'secrets', 'chaos.key'), 'utf8');
-    const r = await play(['chaos', ...base], 300_000);
+    const r = await play(['chaos', ...base, '-e', 'chaos_faults=restart', '-e', 'chaos_duration=3', '-e', 'chaos_gap_max=1'], 300_000);
     assert.equal(r.code, 0, why(r));
     assert.equal(readFileSync(join(p.dir, 'secrets', 'chaos.key'), 'utf8'), key);
     assert.equal(resultOf(r, 'workload admin (adds the run\'s users, revokes the probe\'s)')?.status, 'ok');
+    assert.equal(r.results.filter((x) => x.task === 'restart (process manager)' && x.status === 'changed').length, 1, 'one node restarted');
+    const run = readFileSync(join(p.dir, 'out', 'chaos', 'latest'), 'utf8').trim();
+    const report = JSON.parse(readFileSync(join(p.dir, 'out', 'chaos', run, 'check.json'), 'utf8')) as CheckResult;
+    assert.equal(report.faults.length, 1);
+    assert.match(report.faults[0]!.name, /^restart n[123] \(graceful restart\)$/);
   });
 });

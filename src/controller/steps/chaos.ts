@@ -5,8 +5,12 @@
 //   stop   stop exactly the recorded workload (its command line checked), bounded
 //   mark   hold a minority window made by the play's own tasks, and record
 //          it as a fault (faults.ndjson) on the workload's clock
-//   window a fault's window: opened when it is injected, closed (and
-//          recorded in faults.ndjson) once it is healed
+//   window a fault's window: opened when it is injected (and held, for a
+//          kill), closed (and recorded in faults.ndjson) once it is healed,
+//          or at the earliest time its host's watchdog can have healed it
+//   schedule  store the seeded schedule (schedule.json) and its start time
+//   victims   wait for a fault's time, probe the cluster, name who plays its
+//          role (a verdict: the task's result)
 //   served wait (bounded) until every node has acknowledged a write sent
 //          after a given time, reading the run's history
 //   check  final reads of every set through every node (final.ndjson), then
@@ -25,7 +29,12 @@ import { WORKLOAD_PROGRAM, workloadPidOf } from '../chaos/runs.js';
 import { CONFIG_FILE, type WorkloadConfig, type WorkloadNode } from '../chaos/workload.js';
 import { renderTimeline } from '../chaos/timeline.js';
 import { readAllReplicas, REPLICA_STREAMS, type StreamCopies } from '../chaos/replicas.js';
-import { connectCluster, type ProbeNode } from '../probe/probe.js';
+import { connectCluster, probeCluster, type ProbeNode } from '../probe/probe.js';
+import { SCHEDULE_FILE, type ScheduledFault, type StoredSchedule } from '../chaos/schedule.js';
+import { findVictims, NoVictimError, type Victims } from '../chaos/victims.js';
+
+/** No fault waits longer than this for its time (a schedule's longest run, with margin). */
+const MAX_WAIT_MS = 3_600_000;
 import { writeFileAtomic } from '../../util/fs.js';
 import { sleep } from '../../util/time.js';
 
@@ -91,20 +100,60 @@ async function mark(o: { runDir: string; minority: string; frozen: string[]; hol
   return 0;
 }
 
-/** A fault's window: `open` notes its start (faults.open-<id>.json), `close` records it in faults.ndjson on the workload's clock. */
-async function window(o: { runDir: string; action: 'open' | 'close'; id: string; family: FaultRecord['family']; name: string; targets: string[]; noQuorum: string[] }): Promise<number> {
+/**
+ * A fault's window: `open` notes its start (faults.open-<id>.json), then holds
+ * `holdS` (a kill's downtime); `close` records it in faults.ndjson on the
+ * workload's clock, ending now or at `endMs` (waited for when `wait`).
+ */
+async function window(o: { runDir: string; action: 'open' | 'close'; id: string; family: FaultRecord['family']; name: string; targets: string[]; noQuorum: string[]; holdS?: number; endMs?: number; wait?: boolean }): Promise<number> {
   if (!readClock(o.runDir)) throw new Error(`${o.runDir}: no workload clock (clock.json): the workload has not started`);
   const open = join(o.runDir, `faults.open-${o.id}.json`);
   if (o.action === 'open') {
     await writeFileAtomic(open, JSON.stringify({ start: Date.now() }) + '\n', 0o600);
     console.log(`fault ${o.id} (${o.name}) begins`);
+    if (o.holdS) await sleep(o.holdS * 1000);
     return 0;
   }
   const start = (JSON.parse(readFileSync(open, 'utf8')) as { start: number }).start;
-  recordFault(o.runDir, { family: o.family, name: o.name, targets: o.targets, no_quorum: o.noQuorum }, start, Date.now());
+  if (o.endMs !== undefined && o.wait) await sleep(Math.max(0, o.endMs - Date.now()));
+  // A window never ends before it began (a watchdog's earliest heal can precede a slow injection's end).
+  const end = Math.max(start, o.endMs ?? Date.now());
+  recordFault(o.runDir, { family: o.family, name: o.name, targets: o.targets, no_quorum: o.noQuorum }, start, end);
   rmSync(open, { force: true });
-  console.log(`fault ${o.id} (${o.name}) lasted ${((Date.now() - start) / 1000).toFixed(1)} s`);
+  console.log(`fault ${o.id} (${o.name}) lasted ${((end - start) / 1000).toFixed(1)} s`);
   return 0;
+}
+
+/** The schedule as the run keeps it: replayed by its seed, and its start for combined mode's absolute times. */
+async function schedule(o: { runDir: string; schedule: StoredSchedule }): Promise<number> {
+  const stored: StoredSchedule = { ...o.schedule, t0: Date.now() };
+  await writeFileAtomic(join(o.runDir, SCHEDULE_FILE), JSON.stringify(stored, null, 1) + '\n', 0o600);
+  console.log(`schedule of ${stored.faults.length} faults (seed ${stored.seed}, ${stored.mode}) in ${join(o.runDir, SCHEDULE_FILE)}`);
+  return 0;
+}
+
+/** Waits for the fault's time (bounded by the schedule), probes the cluster once, and names its victims. */
+async function victims(o: { runDir: string; fault: ScheduledFault; nodes: { name: string; ip: string }[]; probe: ProbeNode[]; outDir: string }): Promise<number> {
+  const sched = JSON.parse(readFileSync(join(o.runDir, SCHEDULE_FILE), 'utf8')) as StoredSchedule;
+  const until = sched.mode === 'combined' ? sched.t0 + o.fault.at * 1000 : Date.now() + o.fault.gap * 1000;
+  await sleep(Math.max(0, Math.min(until - Date.now(), MAX_WAIT_MS)));
+  const report = await probeCluster(o.probe, o.outDir, 3000);
+  const ip = new Map(o.nodes.map((n) => [n.name, n.ip]));
+  let v: Victims;
+  try {
+    v = findVictims(o.fault, o.nodes.map((n) => n.name), report);
+  } catch (e) {
+    if (!(e instanceof NoVictimError)) throw e;
+    // A combined schedule may find the cluster too broken for a role: that fault is skipped, named.
+    return printVerdict({ reason: `${o.fault.id} skipped: ${e.message}`, failed: false, result: { skipped: true, name: o.fault.id, targets: [], no_quorum: [], processes: [], peers: {}, at_ms: Date.now(), heals_ms: Date.now() } });
+  }
+  const peers = Object.fromEntries(Object.entries(v.cut ?? {}).map(([n, cut]) => [n, cut.map((c) => ip.get(c)!)]));
+  const at = Date.now();
+  return printVerdict({
+    reason: `${o.fault.id}: ${v.name}, held ${o.fault.hold} s`,
+    failed: false,
+    result: { skipped: false, ...v, processes: v.processes ?? [], peers, at_ms: at, heals_ms: at + Math.round(o.fault.hold * 1000) },
+  });
 }
 
 async function served(o: { runDir: string; nodes: string[]; since: number; timeoutMs: number }): Promise<number> {
@@ -174,7 +223,9 @@ if (process.argv[1] && /steps[\\/]chaos\.[jt]s$/.test(process.argv[1])) {
       case 'served': return served(o);
       case 'check': return check(o);
       case 'window': return window(o);
-      default: throw new Error(`unknown step ${JSON.stringify(process.argv[2])} (expected start, stop, mark, served, check or window)`);
+      case 'schedule': return schedule(o);
+      case 'victims': return victims(o);
+      default: throw new Error(`unknown step ${JSON.stringify(process.argv[2])} (expected start, stop, mark, served, check, window, schedule or victims)`);
     }
   });
 }

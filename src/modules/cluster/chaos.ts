@@ -28,6 +28,10 @@ import { PATH_STAT, pathCommands } from '../facts/paths.js';
 import { formatMode } from '../../util/format.js';
 import type { ArgsSchema, Command, ModuleContext } from '../types.js';
 import { nodesOf } from './node-view.js';
+import { isLoopback } from './partition.js';
+import { makeSchedule, NEMESIS_FAULTS, parseFaultList, type NemesisFault, type ScheduledFault, type StoredSchedule } from '../../controller/chaos/schedule.js';
+import { findVictims, NoVictimError } from '../../controller/chaos/victims.js';
+import { probeCluster } from '../../controller/probe/probe.js';
 
 const outDir = (ctx: ModuleContext, out: string | undefined) => out ?? join(projectDirOf(ctx.baseDirs), 'out');
 const chaosDir = (ctx: ModuleContext, out: string | undefined) => join(outDir(ctx, out), 'chaos');
@@ -108,9 +112,9 @@ const workloadSchema = {
 } as const satisfies ArgsSchema;
 
 /** A number arg that may be written as a string (a rendered variable), bounded; `int` wants an integer. */
-function bounded(field: string, v: number | string | undefined, dflt: number, min: number, max: number, int = true): number {
+function bounded(field: string, v: number | string | undefined, dflt: number, min: number, max: number, int = true, module = 'cluster_chaos_workload'): number {
   const n = v === undefined || v === '' ? dflt : Number(v);
-  if (!Number.isFinite(n) || (int && !Number.isInteger(n)) || n < min || n > max) throw new ModuleArgsError('cluster_chaos_workload', field, `expected ${int ? 'an integer' : 'a number'} between ${min} and ${max}, got ${JSON.stringify(v)}`);
+  if (!Number.isFinite(n) || (int && !Number.isInteger(n)) || n < min || n > max) throw new ModuleArgsError(module, field, `expected ${int ? 'an integer' : 'a number'} between ${min} and ${max}, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -212,6 +216,11 @@ export const cluster_chaos_window = defineModule({
       name: { type: 'string' },
       targets: { type: 'array', items: { type: 'string' } },
       no_quorum: { type: 'array', items: { type: 'string' } },
+      // open: seconds to hold after it is recorded (a kill's downtime)
+      hold: { type: ['number', 'string'] },
+      // closed: the window's end (epoch ms; default now), waited for when `wait`
+      end_ms: { type: ['integer', 'string'] },
+      wait: { type: 'boolean' },
       run: { type: 'string' },
       out: { type: 'string' },
     },
@@ -222,9 +231,133 @@ export const cluster_chaos_window = defineModule({
     if (!run && !ctx.check) return { changed: false, failed: true, reason: `no workload run in ${dir}: no window to record`, commands: [] };
     const runDir = join(dir, run ?? '<run>');
     const action = args.state === 'open' ? 'open' : 'close';
-    const stdin = JSON.stringify({ runDir, action, id: args.id, family: args.family ?? 'kill', name: args.name ?? args.id, targets: args.targets ?? [], noQuorum: args.no_quorum ?? [] });
-    const what = `${action === 'open' ? 'begin' : 'end'} the window of ${args.name ?? args.id}`;
-    return { changed: false, reason: what, commands: [{ kind: 'exec', argv: stepArgv('chaos', ['window']), stdin, timeoutMs: 30_000, label: `${what} in ${runDir}` }] };
+    const holdS = args.hold === undefined ? 0 : parseSeconds('cluster_chaos_window', 'hold', args.hold, 0, 600);
+    const endMs = args.end_ms === undefined || args.end_ms === '' ? undefined : Number(args.end_ms);
+    if (endMs !== undefined && !Number.isSafeInteger(endMs)) throw new ModuleArgsError('cluster_chaos_window', 'end_ms', `${JSON.stringify(args.end_ms)} is not a time in epoch milliseconds`);
+    const waitMs = args.wait && endMs !== undefined ? Math.max(0, endMs - Date.now()) : 0;
+    const stdin = JSON.stringify({ runDir, action, id: args.id, family: args.family ?? 'kill', name: args.name ?? args.id, targets: args.targets ?? [], noQuorum: args.no_quorum ?? [], holdS, endMs, wait: args.wait ?? false });
+    const what = `${action === 'open' ? 'begin' : 'end'} the window of ${args.name ?? args.id}${holdS ? `, hold ${holdS} s` : ''}${waitMs ? `, at ${new Date(endMs!).toISOString()}` : ''}`;
+    return { changed: false, reason: what, commands: [{ kind: 'exec', argv: stepArgv('chaos', ['window']), stdin, timeoutMs: 30_000 + holdS * 1000 + waitMs, label: `${what} in ${runDir}` }] };
+  },
+});
+
+/**
+ * The nemesis's seeded schedule (controller/chaos/schedule.ts), computed in
+ * plan() so `--check` shows it, stored in the run (schedule.json) on apply.
+ * `faults: all` is every fault this cluster supports: partitions need nodes
+ * with a network stack each, so on nodes sharing loopback they are left out
+ * (and refused when named).
+ */
+/** Faults whose victims include a node that must refuse (victims.ts no_quorum). */
+const QUORUM_LOSS = new Set<NemesisFault>(['pause-nats', 'pause-majority', 'partition-isolate', 'partition-majority']);
+
+export const cluster_chaos_schedule = defineModule({
+  name: 'cluster_chaos_schedule',
+  argsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['seed'],
+    properties: {
+      seed: { type: ['integer', 'string'] },
+      faults: { type: ['array', 'string'] },
+      mode: { enum: ['sequential', 'combined'] },
+      duration: { type: ['number', 'string'] },
+      hold_min: { type: ['number', 'string'] },
+      hold_max: { type: ['number', 'string'] },
+      gap_min: { type: ['number', 'string'] },
+      gap_max: { type: ['number', 'string'] },
+      run: { type: 'string' },
+      out: { type: 'string' },
+    },
+  } as const satisfies ArgsSchema,
+  async plan(args, ctx) {
+    const M = 'cluster_chaos_schedule';
+    const seed = bounded('seed', args.seed, 0, 0, MAX_SEED, true, M);
+    let faults: NemesisFault[];
+    try {
+      faults = parseFaultList(args.faults ?? 'all');
+    } catch (e) {
+      throw new ModuleArgsError(M, 'faults', (e as Error).message);
+    }
+    const nodes = nodesOf(M, ctx.vars);
+    const shared = nodes.filter((n) => isLoopback(n.route_ip));
+    const partitions = faults.filter((f) => NEMESIS_FAULTS[f].family === 'partition');
+    let note = '';
+    if (shared.length && partitions.length) {
+      const named = [args.faults ?? 'all'].flat().map(String).join(',').split(',').map((x) => x.trim());
+      if (!named.includes('all')) {
+        throw new ModuleArgsError(M, 'faults', `${partitions.join(', ')} refused: ${shared.map((n) => n.name).join(', ')} share this machine's loopback (route_ip ${shared.map((n) => n.route_ip).join(', ')}), where nodes dial each other's routes from 127.0.0.1 and address rules cannot cut one from another; partitions run on nodes with a network stack each (the lab, real servers)`);
+      }
+      faults = faults.filter((f) => !partitions.includes(f));
+      note = `; partitions left out (nodes on loopback share one network stack)`;
+    }
+    const sec = (k: 'duration' | 'hold_min' | 'hold_max' | 'gap_min' | 'gap_max', dflt: number, min: number, max: number) => bounded(k, args[k], dflt, min, max, false, M);
+    const opts = { seed, faults, mode: args.mode ?? 'sequential', durationS: sec('duration', 300, 1, 86_400), holdMinS: sec('hold_min', 1, 0.1, 600), holdMaxS: sec('hold_max', 30, 0.1, 600), gapMinS: sec('gap_min', 0, 0, 600), gapMaxS: sec('gap_max', 10, 0, 600) } as const;
+    let sched: ScheduledFault[];
+    try {
+      sched = makeSchedule(opts);
+    } catch (e) {
+      throw new ModuleArgsError(M, 'faults', (e as Error).message);
+    }
+    const dir = chaosDir(ctx, args.out);
+    const run = await runOf(ctx.facts, dir, args.run);
+    if (!run && !ctx.check) return { changed: false, failed: true, reason: `no workload run in ${dir}: no schedule to store`, commands: [] };
+    const runDir = join(dir, run ?? '<run>');
+    const counts = new Map<string, number>();
+    for (const f of sched) counts.set(f.fault, (counts.get(f.fault) ?? 0) + 1);
+    const reason = `seed ${seed}, ${opts.mode}, ${opts.durationS} s: ${sched.length} faults (${[...counts].map(([f, n]) => `${f} ${n}`).join(', ')})${note}`;
+    const stored: Omit<StoredSchedule, 't0'> = { seed, mode: opts.mode, faults: sched };
+    return {
+      changed: false,
+      reason,
+      report: true,
+      commands: [{ kind: 'exec', argv: stepArgv('chaos', ['schedule']), stdin: JSON.stringify({ runDir, schedule: stored }), timeoutMs: 30_000, label: `store the schedule in ${runDir}` }],
+      // Whether a window without quorum was scheduled: the check then requires one (the run proves fail-closed).
+      result: { seed, mode: opts.mode, faults: sched, quorum_loss: sched.some((f) => QUORUM_LOSS.has(f.fault)) },
+    };
+  },
+});
+
+/**
+ * Who plays a scheduled fault's role: apply waits for the fault's time, then
+ * probes the cluster (a step, whose verdict is the result); check mode probes
+ * now, in-process and bounded, to show who it would be.
+ */
+export const cluster_chaos_victims = defineModule({
+  name: 'cluster_chaos_victims',
+  argsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['fault'],
+    properties: { fault: { type: 'object' }, run: { type: 'string' }, out: { type: 'string' } },
+  } as const satisfies ArgsSchema,
+  async plan(args, ctx) {
+    const f = args.fault as unknown as ScheduledFault;
+    if (!f || typeof f.id !== 'string' || !(f.fault in NEMESIS_FAULTS) || typeof f.hold !== 'number') throw new ModuleArgsError('cluster_chaos_victims', 'fault', 'expected one fault of cluster_chaos_schedule\'s faults');
+    const nodes = nodesOf('cluster_chaos_victims', ctx.vars);
+    const probe = probeNodes(nodes);
+    const named = nodes.map((n) => ({ name: n.name, ip: n.route_ip }));
+    if (ctx.check) {
+      const report = await probeCluster(probe, outDir(ctx, args.out), 3000);
+      try {
+        const v = findVictims(f, named.map((n) => n.name), report);
+        const peers = Object.fromEntries(Object.entries(v.cut ?? {}).map(([n, cut]) => [n, cut.map((c) => named.find((x) => x.name === c)!.ip)]));
+        return { changed: false, reason: `${f.id}: ${v.name} if it ran now`, commands: [], result: { skipped: false, ...v, processes: v.processes ?? [], peers, at_ms: 0, heals_ms: 0 } };
+      } catch (e) {
+        if (!(e instanceof NoVictimError)) throw e;
+        return { changed: false, reason: `${f.id}: ${e.message}`, commands: [], result: { skipped: true, name: f.id, targets: [], no_quorum: [], processes: [], peers: {}, at_ms: 0, heals_ms: 0 } };
+      }
+    }
+    const dir = chaosDir(ctx, args.out);
+    const run = await runOf(ctx.facts, dir, args.run);
+    if (!run) return { changed: false, failed: true, reason: `no workload run in ${dir}: no schedule`, commands: [] };
+    const stdin = JSON.stringify({ runDir: join(dir, run), fault: f, nodes: named, probe, outDir: outDir(ctx, args.out) });
+    const waitS = Math.max(f.gap, f.at) + 60;
+    return {
+      changed: false,
+      reason: `${f.id}: find its victims`,
+      commands: [{ kind: 'exec', argv: stepArgv('chaos', ['victims']), stdin, verdict: true, timeoutMs: waitS * 1000 + 30_000, label: `wait for ${f.id}'s time, then probe the cluster for its victims` }],
+    };
   },
 });
 

@@ -1,0 +1,101 @@
+// Who plays a scheduled fault's role, found right before it is injected:
+// from one probe of the cluster (every node's /healthz, each stream's leader),
+// since leaders move with every fault.
+//
+// Invariants:
+// - Pure: the probe and the schedule's `pick` decide; nothing is read here.
+// - no_quorum names the nodes that must answer no 2xx while the fault holds:
+//   a node cut off from a majority, or whose own nats-server is frozen or cut
+//   off, or (a frozen majority) every node. A node whose membershipd itself is
+//   frozen or killed answers nothing and is not named.
+// - A partition cuts links both ways: `cut` maps each node to the nodes it
+//   may not reach, and is symmetric.
+import type { ClusterReport } from '../probe/probe.js';
+import { NEMESIS_FAULTS, type ScheduledFault } from './schedule.js';
+
+export interface Victims {
+  /** The fault's words with the nodes filled in: "kill n2 (leader of KV_UNIBUS_rooms)". */
+  name: string;
+  targets: string[];
+  no_quorum: string[];
+  /** Partitions: node -> the nodes it may not reach (absent for other faults). */
+  cut?: Record<string, string[]>;
+  /** kill, pause: which processes ('membershipd', 'nats'). */
+  processes?: ('membershipd' | 'nats')[];
+}
+
+export class NoVictimError extends Error {}
+
+const nth = <T>(xs: readonly T[], k: number): T => xs[k % xs.length]!;
+
+/** The streams whose leader a kill-stream-leader fault may pick, in the probe's order. */
+function ledStreams(r: ClusterReport): { name: string; leader: string }[] {
+  return r.streams.filter((s) => s.leader).map((s) => ({ name: s.name, leader: s.leader! }));
+}
+
+export function findVictims(f: Pick<ScheduledFault, 'fault' | 'pick'>, nodes: readonly string[], r: ClusterReport): Victims {
+  if (nodes.length < 3) throw new NoVictimError(`${f.fault}: needs at least 3 nodes, the cluster has ${nodes.length}`);
+  const meta = r.meta_leader && nodes.includes(r.meta_leader) ? r.meta_leader : null;
+  const words = NEMESIS_FAULTS[f.fault].words;
+  const one = (who: string, why: string, rest: Omit<Victims, 'name' | 'targets'>): Victims => ({ name: `${f.fault} ${who} (${why})`, targets: [who], ...rest });
+  const minorityOf = (k: number): string[] => {
+    const size = Math.floor((nodes.length - 1) / 2);
+    const start = k % nodes.length;
+    return Array.from({ length: size }, (_, i) => nodes[(start + i) % nodes.length]!);
+  };
+  const cutBetween = (a: readonly string[], b: readonly string[]): Record<string, string[]> => {
+    const cut: Record<string, string[]> = {};
+    for (const x of a) cut[x] = [...(cut[x] ?? []), ...b];
+    for (const y of b) cut[y] = [...(cut[y] ?? []), ...a];
+    return cut;
+  };
+  switch (f.fault) {
+    case 'kill-follower': {
+      const followers = nodes.filter((n) => n !== meta);
+      return one(nth(followers, f.pick), 'a follower', { no_quorum: [], processes: ['membershipd', 'nats'] });
+    }
+    case 'kill-meta-leader':
+      if (!meta) throw new NoVictimError(`${f.fault}: no meta leader agreed by every node (${r.nodes.map((n) => `${n.name}: ${n.meta_leader ?? 'none'}`).join(', ')})`);
+      return one(meta, 'the meta leader', { no_quorum: [], processes: ['membershipd', 'nats'] });
+    case 'kill-stream-leader': {
+      const led = ledStreams(r);
+      if (!led.length) throw new NoVictimError(`${f.fault}: no stream has a leader (${r.streams.map((s) => `${s.name}: ${s.error ?? 'none'}`).join(', ')})`);
+      const s = nth(led, f.pick);
+      return one(s.leader, `leader of ${s.name}`, { no_quorum: [], processes: ['membershipd', 'nats'] });
+    }
+    case 'kill-all':
+      return { name: `${f.fault} ${nodes.join(', ')}`, targets: [...nodes], no_quorum: [], processes: ['membershipd', 'nats'] };
+    case 'pause-nats':
+      // Its membershipd still answers: with its nats-server frozen it must refuse.
+      return one(nth(nodes, f.pick), "its nats-server frozen", { no_quorum: [nth(nodes, f.pick)], processes: ['nats'] });
+    case 'pause-membershipd':
+      return one(nth(nodes, f.pick), 'its membershipd frozen', { no_quorum: [], processes: ['membershipd'] });
+    case 'pause-both':
+      return one(nth(nodes, f.pick), 'membershipd and nats-server frozen', { no_quorum: [], processes: ['membershipd', 'nats'] });
+    case 'pause-majority': {
+      const minority = minorityOf(f.pick);
+      const frozen = nodes.filter((n) => !minority.includes(n));
+      return { name: `${f.fault} ${frozen.join(', ')} (nats-server frozen; ${minority.join(', ')} a minority)`, targets: frozen, no_quorum: [...nodes], processes: ['nats'] };
+    }
+    case 'partition-isolate': {
+      const v = nth(nodes, f.pick);
+      const rest = nodes.filter((n) => n !== v);
+      return { name: `${f.fault} ${v} (cut from ${rest.join(', ')})`, targets: [...nodes], no_quorum: [v], cut: cutBetween([v], rest) };
+    }
+    case 'partition-majority': {
+      const minority = minorityOf(f.pick);
+      const majority = nodes.filter((n) => !minority.includes(n));
+      return { name: `${f.fault} ${minority.join(', ')} | ${majority.join(', ')}`, targets: [...nodes], no_quorum: minority, cut: cutBetween(minority, majority) };
+    }
+    case 'partition-bridge': {
+      const a = nth(nodes, f.pick);
+      const b = nth(nodes, f.pick + 1);
+      const bridge = nodes.filter((n) => n !== a && n !== b);
+      return { name: `${f.fault} ${a} x ${b} (both still see ${bridge.join(', ')})`, targets: [a, b], no_quorum: [], cut: cutBetween([a], [b]) };
+    }
+    case 'restart':
+      return one(nth(nodes, f.pick), 'graceful restart', { no_quorum: [] });
+    default:
+      throw new NoVictimError(`${String(f.fault)}: unknown fault (${words})`);
+  }
+}
