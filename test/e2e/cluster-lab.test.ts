@@ -17,6 +17,7 @@ import { UnibusClient, rawPublicKey } from '../../src/client/index.js';
 import { probeNodesOf } from '../../src/controller/probe/nodes.js';
 import { connectCluster } from '../../src/controller/probe/probe.js';
 import { loadInventory } from '../../src/inventory/load.js';
+import { NEMESIS_FAULT_NAMES } from '../../src/controller/chaos/schedule.js';
 import { waitFor } from '../lab/exec.js';
 import { ensureLab, holdLabLock, labSsh, type LabInfo } from '../lab/lab.js';
 import { describeOnLab } from '../lab/suite.js';
@@ -195,9 +196,16 @@ describeOnLab('cluster playbooks on the lab (3 systemd hosts)', { timeout: 30 * 
     await ok(v);
   });
 
-  test('play chaos under systemd: kills and a frozen majority under the workload; every promise checked, every replica read', async () => {
-    const c = await play(['chaos', ...base], 600_000);
+  test('play chaos under systemd: every fault of the schedule once (kills, pauses, nftables partitions, a restart) under the workload; every promise checked, every replica read', async () => {
+    // Partitions need nft on the hosts: installed from the lab's own repository, as an operator would.
+    const apt = 'DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=120';
+    for (const r of await Promise.all(hosts().map((h) => labSsh(lab, h, `command -v nft >/dev/null || { ${apt} update && ${apt} install nftables; }`, 300_000)))) assert.equal(r.code, 0, r.stderr + r.stdout);
+    const c = await play(['chaos', ...base, '-e', 'chaos_duration=150', '-e', 'chaos_hold_min=2', '-e', 'chaos_hold_max=4', '-e', 'chaos_gap_max=1'], 900_000);
     await ok(c);
+    const sched = c.results.find((x) => x.task === 'the schedule')!;
+    for (const f of NEMESIS_FAULT_NAMES) assert.match(sched.reason, new RegExp(`\\b${f} [1-9]`), `${f} scheduled: ${sched.reason}`);
+    const cuts = c.results.filter((x) => x.task.startsWith('partition (nftables') && x.status === 'changed');
+    assert.ok(cuts.length >= 2 + 2 + 2, `isolate, majority and bridge each cut on both sides: ${cuts.length}`);
     const check = c.results.find((x) => x.task === 'no acknowledged write lost, nothing served without quorum');
     assert.ok(check, 'the check ran');
     const n = (k: string) => Number(new RegExp(`${k} (\\d+)`).exec(check.reason)?.[1] ?? NaN);
@@ -208,6 +216,8 @@ describeOnLab('cluster playbooks on the lab (3 systemd hosts)', { timeout: 30 * 
     for (let i = 0; i < 3; i++) {
       const r = await ssh(i, 'systemctl is-active membershipd; grep -c "^State:.*T (stopped)" /proc/$(cat /var/lib/unibus/*/nats-server.pid)/status || true');
       assert.deepEqual(r.stdout.trim().split('\n'), ['active', '0'], `${hosts()[i]!.name}: running, nothing left frozen`);
+      const t = await ssh(i, 'nft list table inet unibus_chaos >/dev/null 2>&1 && echo left || echo none');
+      assert.equal(t.stdout.trim(), 'none', `${hosts()[i]!.name}: no partition rule left`);
     }
   });
 

@@ -16,8 +16,8 @@ export const RECIPE = {
   suite: 'trixie',
   variant: 'minbase',
   include: ['systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'iproute2', 'procps', 'ca-certificates', 'sudo'],
-  /** Their whole .deb closure goes into the repository the hosts install from. */
-  repoPackages: ['nodejs', 'nats-server'],
+  /** Their whole .deb closure goes into the repository the hosts install from (nftables: the chaos play's partitions). */
+  repoPackages: ['nodejs', 'nats-server', 'nftables'],
   /**
    * Timers debootstrap enabled: apt-daily* would take the dpkg lock in the
    * middle of a deploy's package task, and the rest do nothing useful here.

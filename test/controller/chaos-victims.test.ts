@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { findVictims, NoVictimError } from '../../src/controller/chaos/victims.js';
+import { NEMESIS_FAULT_NAMES, type NemesisFault } from '../../src/controller/chaos/schedule.js';
+import type { ClusterReport } from '../../src/controller/probe/probe.js';
+
+const NODES = ['n1', 'n2', 'n3'];
+function report(meta: string | null, leaders: Record<string, string | null>): ClusterReport {
+  return {
+    nodes: NODES.map((name) => ({ name, http: 200, status: 'ok', meta_leader: meta })),
+    meta_leader: meta,
+    streams: Object.entries(leaders).map(([name, leader]) => ({ name, replicas: 3, leader, peers: [] })),
+    certs: [],
+    nats: { via: 'n1', failed: [] },
+  };
+}
+const R = report('n2', { KV_UNIBUS_users: 'n1', KV_UNIBUS_rooms: 'n3' });
+const v = (fault: NemesisFault, pick = 0, r = R, nodes = NODES) => findVictims({ fault, pick }, nodes, r);
+
+test('kills: a follower is never the meta leader; the meta leader is; a stream leader is the one the probe names', () => {
+  for (let pick = 0; pick < 6; pick++) assert.notEqual(v('kill-follower', pick).targets[0], 'n2');
+  assert.deepEqual(v('kill-meta-leader').targets, ['n2']);
+  assert.deepEqual(v('kill-stream-leader', 0), { name: 'kill-stream-leader n1 (leader of KV_UNIBUS_users)', targets: ['n1'], no_quorum: [], processes: ['membershipd', 'nats'] });
+  assert.deepEqual(v('kill-stream-leader', 1).targets, ['n3']);
+  assert.deepEqual(v('kill-all').targets, NODES);
+  assert.throws(() => v('kill-meta-leader', 0, report(null, {})), NoVictimError);
+  assert.throws(() => v('kill-stream-leader', 0, report('n1', { KV_UNIBUS_users: null })), /no stream has a leader/);
+});
+
+test('pauses: who must refuse — the node whose nats-server is frozen, every node when a majority is', () => {
+  const nats = v('pause-nats', 1);
+  assert.deepEqual([nats.targets, nats.no_quorum, nats.processes], [['n2'], ['n2'], ['nats']]);
+  const md = v('pause-membershipd', 1);
+  assert.deepEqual([md.no_quorum, md.processes], [[], ['membershipd']]);
+  const maj = v('pause-majority', 2);
+  assert.equal(maj.targets.length, 2);
+  assert.ok(!maj.targets.includes('n3'), 'n3 left as the minority');
+  assert.deepEqual(maj.no_quorum, NODES);
+});
+
+test('partitions: cuts are symmetric; the cut-off minority must refuse; a bridge leaves everyone a majority', () => {
+  for (const f of ['partition-isolate', 'partition-majority', 'partition-bridge'] as const) {
+    for (let pick = 0; pick < 5; pick++) {
+      const { cut } = v(f, pick, R, ['a', 'b', 'c', 'd', 'e']);
+      for (const [x, ys] of Object.entries(cut!)) for (const y of ys) assert.ok(cut![y]!.includes(x), `${f}: ${x}-${y} cut both ways`);
+    }
+  }
+  const iso = v('partition-isolate', 0);
+  assert.deepEqual(iso.cut, { n1: ['n2', 'n3'], n2: ['n1'], n3: ['n1'] });
+  assert.deepEqual(iso.no_quorum, ['n1']);
+  const five = v('partition-majority', 3, R, ['a', 'b', 'c', 'd', 'e']);
+  assert.deepEqual(five.no_quorum, ['d', 'e']);
+  assert.deepEqual(five.cut!.d, ['a', 'b', 'c']);
+  const bridge = v('partition-bridge', 0);
+  assert.deepEqual(bridge.cut, { n1: ['n2'], n2: ['n1'] });
+  assert.deepEqual(bridge.no_quorum, []);
+});
+
+test('every fault the schedule knows has victims on a healthy 3-node cluster; fewer than 3 nodes is refused', () => {
+  for (const f of NEMESIS_FAULT_NAMES) assert.ok(v(f).targets.length > 0, f);
+  assert.throws(() => v('kill-follower', 0, R, ['n1', 'n2']), /needs at least 3 nodes/);
+});
