@@ -78,23 +78,35 @@ describe('cluster_chaos_workload', () => {
   });
 });
 
-describe('cluster_chaos_mark', () => {
-  const mark = getModule('cluster_chaos_mark');
+describe('cluster_chaos_schedule', () => {
+  const schedule = getModule('cluster_chaos_schedule');
   const node = (name: string, ip: string) => ({ name, route_ip: ip, ports: { http: 8470, nats: 4250 } });
-  const vars = { nodes: [node('n1', '127.0.0.11'), node('n2', '127.0.0.12'), node('n3', '127.0.0.13')] };
-  it('refuses to mark a window unless the frozen nodes are a majority of the cluster', async () => {
+  const local = { nodes: [node('n1', '127.0.0.11'), node('n2', '127.0.0.12'), node('n3', '127.0.0.13')] };
+  const lab = { nodes: [node('n1', '10.99.1.11'), node('n2', '10.99.1.12'), node('n3', '10.99.1.13')] };
+  const ctx = (vars: object) => {
     const t = new FakeTransport('controller');
-    t.addFile('/proj/out/chaos/latest', 'r1\n');
-    const ctx = makeCtx(t, { baseDirs: ['/proj'], vars });
-    const short = await mark.plan({ minority: 'n3', frozen: ['n1'], hold: 6 }, ctx);
-    assert.equal(short.failed, true);
-    assert.match(short.reason, /not a minority: 1 of 3 nodes frozen \(n1\), n3 left/);
-    assert.equal(short.commands.length, 0);
-    const self = await mark.plan({ minority: 'n3', frozen: ['n3', 'n1'], hold: 6 }, ctx);
-    assert.equal(self.failed, true);
-    const ok = await mark.plan({ minority: 'n3', frozen: ['n1', 'n2'], hold: 6 }, ctx);
-    assert.equal(ok.failed, undefined, ok.reason);
-    assert.equal(ok.commands.length, 1);
+    t.addFile('/proj/out/chaos/latest', '20261206-010203\n');
+    return makeCtx(t, { baseDirs: ['/proj'], vars: vars as Record<string, unknown> });
+  };
+  it('on nodes sharing loopback, all leaves partitions out (saying so) and a named partition is refused before anything runs', async () => {
+    const all = await schedule.plan({ seed: 7, faults: 'all', duration: 600 }, ctx(local));
+    assert.match(all.reason, /partitions left out \(nodes on loopback share one network stack\)/);
+    assert.ok(!(all.result!.faults as { fault: string }[]).some((f) => f.fault.startsWith('partition')));
+    await assert.rejects(schedule.plan({ seed: 7, faults: 'kill-follower,partition-bridge' }, ctx(local)), /partition-bridge refused: n1, n2, n3 share this machine's loopback/);
+    const withCuts = await schedule.plan({ seed: 7, faults: 'partition', duration: 600 }, ctx(lab));
+    assert.deepEqual(new Set((withCuts.result!.faults as { fault: string }[]).map((f) => f.fault)), new Set(['partition-isolate', 'partition-majority', 'partition-bridge']));
+  });
+  it('the same seed plans the same faults; the schedule is stored by a step, and whether it loses quorum is said', async () => {
+    const a = await schedule.plan({ seed: 11, faults: 'kill,pause-nats', duration: 120 }, ctx(lab));
+    const b = await schedule.plan({ seed: '11', faults: ['kill', 'pause-nats'], duration: '120' }, ctx(lab));
+    assert.deepEqual(a.result, b.result);
+    assert.equal(a.result!.quorum_loss, true);
+    const c = a.commands[0]!;
+    assert.ok(c.kind === 'exec' && c.argv.at(-1) === 'schedule');
+    assert.equal(JSON.parse(String(c.stdin)).runDir, '/proj/out/chaos/20261206-010203');
+    const kills = await schedule.plan({ seed: 11, faults: 'kill-follower', duration: 60 }, ctx(lab));
+    assert.equal(kills.result!.quorum_loss, false);
+    await assert.rejects(schedule.plan({ seed: 11, faults: 'kill', hold_min: 9, hold_max: 3 }, ctx(lab)), /hold: expected 0 < min <= max/);
   });
 });
 
@@ -107,7 +119,7 @@ describe('cluster_chaos_window', () => {
     const open = await win.plan({ state: 'open', id: 'kill-follower', family: 'kill', name: 'kill n2 (a follower)', targets: ['n2'] }, ctx);
     const c = open.commands[0]!;
     assert.ok(c.kind === 'exec' && c.argv.at(-1) === 'window');
-    assert.deepEqual(JSON.parse(String(c.stdin)), { runDir: '/proj/out/chaos/20261206-010203', action: 'open', id: 'kill-follower', family: 'kill', name: 'kill n2 (a follower)', targets: ['n2'], noQuorum: [] });
+    assert.deepEqual(JSON.parse(String(c.stdin)), { runDir: '/proj/out/chaos/20261206-010203', action: 'open', id: 'kill-follower', family: 'kill', name: 'kill n2 (a follower)', targets: ['n2'], noQuorum: [], holdS: 0, wait: false });
     assert.equal(open.changed, false, 'a record of the run, not a change to the cluster');
     const close = await win.plan({ state: 'closed', id: 'kill-follower' }, ctx);
     assert.equal(JSON.parse(String((close.commands[0] as { stdin: string }).stdin)).action, 'close');

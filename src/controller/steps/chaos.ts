@@ -1,10 +1,8 @@
-// The chaos play's controller steps (commands of cluster_chaos_workload and
-// cluster_chaos_mark), with their options as JSON on stdin:
+// The chaos play's controller steps (commands of the cluster_chaos_* modules),
+// with their options as JSON on stdin:
 //   start  spawn the workload detached, record its PID, wait (bounded) for
 //          its first acknowledged write
 //   stop   stop exactly the recorded workload (its command line checked), bounded
-//   mark   hold a minority window made by the play's own tasks, and record
-//          it as a fault (faults.ndjson) on the workload's clock
 //   window a fault's window: opened when it is injected (and held, for a
 //          kill), closed (and recorded in faults.ndjson) once it is healed,
 //          or at the earliest time its host's watchdog can have healed it
@@ -88,15 +86,6 @@ async function stop(o: { pidFile: string; graceS: number }): Promise<number> {
     console.log(`workload (pid ${pid}) did not stop in ${o.graceS} s: killed`);
   } else console.log(`workload (pid ${pid}) stopped`);
   rmSync(o.pidFile, { force: true });
-  return 0;
-}
-
-async function mark(o: { runDir: string; minority: string; frozen: string[]; holdS: number }): Promise<number> {
-  if (!readClock(o.runDir)) throw new Error(`${o.runDir}: no workload clock (clock.json): the workload has not started`);
-  const start = Date.now();
-  await sleep(o.holdS * 1000);
-  recordFault(o.runDir, { family: 'pause', name: `pause ${o.frozen.join(', ')} (nats-server): ${o.minority} a minority`, targets: o.frozen, no_quorum: [o.minority, ...o.frozen] }, start, Date.now());
-  console.log(`${o.minority} held as a minority for ${o.holdS} s (${o.frozen.join(', ')} frozen)`);
   return 0;
 }
 
@@ -219,13 +208,12 @@ if (process.argv[1] && /steps[\\/]chaos\.[jt]s$/.test(process.argv[1])) {
     switch (process.argv[2]) {
       case 'start': return start(o);
       case 'stop': return stop(o);
-      case 'mark': return mark(o);
       case 'served': return served(o);
       case 'check': return check(o);
       case 'window': return window(o);
       case 'schedule': return schedule(o);
       case 'victims': return victims(o);
-      default: throw new Error(`unknown step ${JSON.stringify(process.argv[2])} (expected start, stop, mark, served, check, window, schedule or victims)`);
+      default: throw new Error(`unknown step ${JSON.stringify(process.argv[2])} (expected start, stop, served, check, window, schedule or victims)`);
     }
   });
 }

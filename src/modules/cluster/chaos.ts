@@ -2,7 +2,9 @@
 //   cluster_chaos_key       the workload user's Ed25519 seed in secrets/ (0600), made once, reused
 //   cluster_chaos_workload  the signed workload started detached (PID recorded) or stopped by that PID
 //   cluster_chaos_served    a bounded wait until every node acknowledges the workload's writes again
-//   cluster_chaos_mark      the minority window's markers in the journal, around a hold
+//   cluster_chaos_window    a fault's window in the journal (opened, held, closed)
+//   cluster_chaos_schedule  the seeded schedule of faults (shown by --check, stored in the run)
+//   cluster_chaos_victims   who plays a fault's role, found when its time comes
 //   cluster_chaos_check     the journal and a read-back through every node (a step, whose
 //                           verdict is the task's): no acknowledged write lost, nothing
 //                           served without quorum
@@ -357,35 +359,6 @@ export const cluster_chaos_victims = defineModule({
       changed: false,
       reason: `${f.id}: find its victims`,
       commands: [{ kind: 'exec', argv: stepArgv('chaos', ['victims']), stdin, verdict: true, timeoutMs: waitS * 1000 + 30_000, label: `wait for ${f.id}'s time, then probe the cluster for its victims` }],
-    };
-  },
-});
-
-export const cluster_chaos_mark = defineModule({
-  name: 'cluster_chaos_mark',
-  argsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['minority', 'frozen'],
-    properties: { minority: { type: 'string' }, frozen: { type: 'array', items: { type: 'string' } }, hold: { type: ['number', 'string'] }, run: { type: 'string' }, out: { type: 'string' } },
-  } as const satisfies ArgsSchema,
-  async plan(args, ctx) {
-    const { minority, frozen } = args;
-    const holdS = parseSeconds('cluster_chaos_mark', 'hold', args.hold, 6, 120);
-    // A window is only a proof when the frozen nodes are a majority of the cluster
-    // (a host that failed an earlier step has left the play and was not frozen).
-    const total = nodesOf('cluster_chaos_mark', ctx.vars).length;
-    if (frozen.includes(minority) || frozen.length * 2 <= total) {
-      return { changed: false, failed: true, reason: `not a minority: ${frozen.length} of ${total} nodes frozen (${frozen.join(', ') || 'none'}), ${minority} left; no window marked`, commands: [] };
-    }
-    const dir = chaosDir(ctx, args.out);
-    const run = await runOf(ctx.facts, dir, args.run);
-    if (!run && !ctx.check) return { changed: false, failed: true, reason: `no workload run in ${dir}: nothing to mark`, commands: [] };
-    const runDir = join(dir, run ?? '<run>');
-    return {
-      changed: true,
-      reason: `${minority} a minority for ${holdS} s (${frozen.join(', ')} frozen)`,
-      commands: [{ kind: 'exec', argv: stepArgv('chaos', ['mark']), stdin: JSON.stringify({ runDir, minority, frozen, holdS }), timeoutMs: (holdS + 30) * 1000, label: `mark the minority window in ${runDir}, hold ${holdS} s` }],
     };
   },
 });

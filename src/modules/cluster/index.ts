@@ -2,7 +2,7 @@
 // bundle, staging, verification, scaling, chaos), registered beside the general modules.
 import { cluster_user } from './admin.js';
 import { cluster_bundle } from './bundle.js';
-import { cluster_chaos_check, cluster_chaos_key, cluster_chaos_mark, cluster_chaos_schedule, cluster_chaos_served, cluster_chaos_victims, cluster_chaos_window, cluster_chaos_workload } from './chaos.js';
+import { cluster_chaos_check, cluster_chaos_key, cluster_chaos_schedule, cluster_chaos_served, cluster_chaos_victims, cluster_chaos_window, cluster_chaos_workload } from './chaos.js';
 import { cluster_partition } from './partition.js';
 import { cluster_fault } from './fault.js';
 import { cluster_pki } from './pki.js';
@@ -13,5 +13,5 @@ import { cluster_verify } from './verify.js';
 import type { Module } from '../types.js';
 
 export const CLUSTER_MODULES: readonly Module[] = [cluster_preflight, cluster_pki, cluster_bundle, cluster_stage, cluster_verify, cluster_scale, cluster_user,
-  cluster_fault, cluster_chaos_key, cluster_chaos_workload, cluster_chaos_served, cluster_chaos_mark, cluster_chaos_window, cluster_chaos_check,
+  cluster_fault, cluster_chaos_key, cluster_chaos_workload, cluster_chaos_served, cluster_chaos_window, cluster_chaos_check,
   cluster_chaos_schedule, cluster_chaos_victims, cluster_partition];
