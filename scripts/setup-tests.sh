@@ -3,7 +3,9 @@
 # and their lab need from the machine. debootstrap builds the lab's Debian
 # base, systemd-container boots its hosts (systemd-nspawn), dpkg-dev indexes
 # their offline apt repository (dpkg-scanpackages), iproute2 makes its bridge
-# and namespaces, util-linux gives flock, mount and unshare; chromium renders
+# and namespaces, util-linux gives flock, mount and unshare; nftables makes
+# the chaos play's partitions between local nodes (its service is not
+# enabled by the package, and stays so); chromium renders
 # the pages tests check (headless, in an empty network namespace);
 # openssh-server gives the sshd binary that the transport tests start on
 # loopback themselves.
@@ -18,7 +20,7 @@ export DEBIAN_FRONTEND=noninteractive
 bash scripts/setup.sh
 
 source scripts/lib/apt.sh
-install_missing setup-tests iproute2 util-linux debootstrap systemd-container dpkg-dev chromium
+install_missing setup-tests iproute2 util-linux debootstrap systemd-container dpkg-dev nftables chromium
 
 if ! installed openssh-server; then
   echo "setup-tests: installing openssh-server (the sshd binary only: its service is not started or enabled)"

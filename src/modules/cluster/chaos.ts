@@ -30,7 +30,7 @@ import { PATH_STAT, pathCommands } from '../facts/paths.js';
 import { formatMode } from '../../util/format.js';
 import type { ArgsSchema, Command, ModuleContext } from '../types.js';
 import { nodesOf } from './node-view.js';
-import { isLoopback } from './partition.js';
+import { CHAOS_TABLE, isLoopback, PARTITION_STATE } from './partition.js';
 import { makeSchedule, NEMESIS_FAULTS, parseFaultList, type NemesisFault, type ScheduledFault, type StoredSchedule } from '../../controller/chaos/schedule.js';
 import { findVictims, NoVictimError } from '../../controller/chaos/victims.js';
 import { probeCluster } from '../../controller/probe/probe.js';
@@ -246,9 +246,9 @@ export const cluster_chaos_window = defineModule({
 /**
  * The nemesis's seeded schedule (controller/chaos/schedule.ts), computed in
  * plan() so `--check` shows it, stored in the run (schedule.json) on apply.
- * `faults: all` is every fault this cluster supports: partitions need nodes
- * with a network stack each, so on nodes sharing loopback they are left out
- * (and refused when named).
+ * `faults: all` is every fault this cluster supports: nodes sharing this
+ * machine's loopback are cut apart with nft here, so without it partitions
+ * are left out (and refused when named).
  */
 /** Faults whose victims include a node that must refuse (victims.ts no_quorum). */
 const QUORUM_LOSS = new Set<NemesisFault>(['pause-nats', 'pause-majority', 'partition-isolate', 'partition-majority']);
@@ -285,13 +285,14 @@ export const cluster_chaos_schedule = defineModule({
     const shared = nodes.filter((n) => isLoopback(n.route_ip));
     const partitions = faults.filter((f) => NEMESIS_FAULTS[f].family === 'partition');
     let note = '';
-    if (shared.length && partitions.length) {
+    // Nodes on this machine's loopback are cut apart by cgroup (cluster_partition), which needs nft here.
+    if (shared.length && partitions.length && !(await ctx.facts.read(PARTITION_STATE, { table: CHAOS_TABLE })).nft) {
       const named = [args.faults ?? 'all'].flat().map(String).join(',').split(',').map((x) => x.trim());
       if (!named.includes('all')) {
-        throw new ModuleArgsError(M, 'faults', `${partitions.join(', ')} refused: ${shared.map((n) => n.name).join(', ')} share this machine's loopback (route_ip ${shared.map((n) => n.route_ip).join(', ')}), where nodes dial each other's routes from 127.0.0.1 and address rules cannot cut one from another; partitions run on nodes with a network stack each (the lab, real servers)`);
+        throw new ModuleArgsError(M, 'faults', `${partitions.join(', ')} refused: ${shared.map((n) => n.name).join(', ')} share this machine's loopback, where a partition needs nft (nftables) on this machine, and it is not installed`);
       }
       faults = faults.filter((f) => !partitions.includes(f));
-      note = `; partitions left out (nodes on loopback share one network stack)`;
+      note = '; partitions left out (nft not installed on this machine, where the nodes share loopback)';
     }
     const sec = (k: 'duration' | 'hold_min' | 'hold_max' | 'gap_min' | 'gap_max', dflt: number, min: number, max: number) => bounded(k, args[k], dflt, min, max, false, M);
     const opts = { seed, faults, mode: args.mode ?? 'sequential', durationS: sec('duration', 300, 1, 86_400), holdMinS: sec('hold_min', 1, 0.1, 600), holdMaxS: sec('hold_max', 30, 0.1, 600), gapMinS: sec('gap_min', 0, 0, 600), gapMaxS: sec('gap_max', 10, 0, 600) } as const;

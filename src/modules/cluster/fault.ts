@@ -84,7 +84,7 @@ export const FAULT_SIGNAL_SCRIPT = [
 export interface FaultFact { target: Target; pid: number | null; state: string | null; cmdline: string[] }
 
 /** The node's processes that a fault would hit: pid, state (running, stopped, dead) and command line of each target. */
-const FAULT_STATE: Fact<{ stateDir: string; manager: string; unit: string; targets: readonly string[] }, FaultFact[]> = {
+export const FAULT_STATE: Fact<{ stateDir: string; manager: string; unit: string; targets: readonly string[] }, FaultFact[]> = {
   name: 'processes of',
   describe: (q) => q.stateDir,
   argv: (q) => ['sh', '-c', FAULT_FACT_SCRIPT, 'unibus-fault-facts', q.stateDir, q.manager, q.unit, ...q.targets],
