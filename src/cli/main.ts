@@ -7,6 +7,7 @@ const VERBS: Record<string, { load: () => Promise<{ run(args: string[]): Promise
   pki: { load: () => import('./pki.js'), help: 'pki check|mint|rotate-route-ca|drop-old-route-ca [--check] [--json] [-i FILE]' },
   status: { load: () => import('./status.js'), help: 'status [--json] [-i FILE]: the cluster at a glance; exit 1 on drift' },
   api: { load: () => import('./api.js'), help: 'api [--url U] [--handle H] [--key-file F] me|users|rooms|room R|...: call the membershipd API' },
+  chaos: { load: () => import('./chaos.js'), help: 'chaos report [RUN] [--out DIR] [--json]: a checked chaos run\'s report; exit 2 when a property was violated' },
   doctor: { load: () => import('./doctor.js'), help: 'doctor [--fix] [--lab]: what this controller is missing, and how to fix it' },
 };
 

@@ -249,4 +249,24 @@ describe('chaos checker: every replica\'s copy', () => {
     const r = checkHistory(ops, faults, c);
     assert.match(r.properties.convergence!.examples[0]!, /^KV_UNIBUS_rooms: n2's copy could not be read \(never became leader\)$/);
   });
+
+  it('the data plane: a subscription let in to a room the user is no member of is a violation; publishing on a node in a minority is not; outages are measured', () => {
+    const { ops, faults } = clean();
+    const dp = [
+      op({ f: 'dp-publish', key: 'unibus.room.r1.chaos', user: 'u1', node: 'n3', invoke: 220, complete: 221, status: 0 }),
+      op({ f: 'dp-reconnect', user: 'u1', node: 'n1', invoke: 230, complete: 1230, status: 0 }),
+      op({ f: 'dp-cross', key: 'unibus.room.r9.>', user: 'u1', invoke: 240, complete: 250, type: 'fail', status: 0 }),
+    ];
+    const okRun = checkHistory([...ops, ...dp], faults);
+    assert.equal(violationsOf(okRun), 0, formatCheck(okRun));
+    assert.deepEqual([okRun.properties.data_plane!.checked, okRun.properties.data_plane!.published], [1, 1]);
+    assert.equal(okRun.properties.data_plane!.reconnects.max, 1000);
+    assert.equal(okRun.faults[0]!.reconnect_ms, 1000);
+    assert.match(formatCheck(okRun), /data plane: cross-room let in 0 \(1 tried\), 1 published, reconnect p50 1000 max 1000 ms$/);
+    const leak = op({ f: 'dp-cross', key: 'unibus.room.r9.>', user: 'u1', invoke: 400, complete: 2400, type: 'ok', status: 0 });
+    const bad = checkHistory([...ops, ...dp, leak], faults);
+    assert.equal(bad.properties.data_plane!.violations, 1);
+    assert.match(formatCheck(bad), /VIOLATED: data_plane: u1 was let in to unibus\.room\.r9\.>, a room it is no member of/);
+    assert.equal(checkHistory(ops, faults).properties.data_plane, undefined, 'absent when the data plane did not run');
+  });
 });

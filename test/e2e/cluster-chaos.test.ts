@@ -20,6 +20,7 @@ import { loadInventory } from '../../src/inventory/load.js';
 import { makeProject, type Project } from '../harness/project.js';
 import { ROOT } from '../harness/root.js';
 import { play, type PlayRun } from '../harness/play.js';
+import { keepChaosRuns } from '../harness/keep-chaos.js';
 
 const IPS = ['127.0.0.21', '127.0.0.22', '127.0.0.23'];
 let p: Project;
@@ -42,8 +43,8 @@ before(async () => {
   base = ['-i', p.inventory, '--json'];
 });
 
-/** A short schedule of the three faults, each once (holds up to 5 s, gaps up to 2 s). */
-const SCHEDULE = ['-e', 'chaos_faults=kill-follower,kill-meta-leader,pause-majority', '-e', 'chaos_duration=35', '-e', 'chaos_hold_min=3', '-e', 'chaos_hold_max=5', '-e', 'chaos_gap_max=2'];
+/** A short schedule of four faults, each once (the partition between nodes on loopback by cgroup) (holds up to 5 s, gaps up to 2 s). */
+const SCHEDULE = ['-e', 'chaos_faults=kill-follower,kill-meta-leader,pause-majority,partition-isolate', '-e', 'chaos_duration=50', '-e', 'chaos_hold_min=3', '-e', 'chaos_hold_max=5', '-e', 'chaos_gap_max=2'];
 after(async () => {
   // The workload stops with the run that started it; a test cut short still kills it by its recorded PID.
   const pidFile = join(p?.dir ?? '/nonexistent', 'out', 'chaos', 'workload.pid');
@@ -61,7 +62,7 @@ after(async () => {
   await p?.cleanup();
 });
 
-const why = (r: PlayRun) => `${r.stderr}\n${r.results.filter((x) => x.status === 'failed').map((x) => `${x.task} @ ${x.host}: ${x.reason}`).join('\n')}`;
+const why = (r: PlayRun) => `${r.stderr}\n${r.results.filter((x) => x.status === 'failed').map((x) => `${x.task} @ ${x.host}: ${x.reason}`).join('\n')}${r.code ? `\n${keepChaosRuns(p.dir)}` : ''}`;
 const resultOf = (r: PlayRun, task: string) => r.results.find((x) => x.task === task);
 const CHECK_TASK = 'no acknowledged write lost, nothing served without quorum';
 const count = (reason: string, what: string) => Number(new RegExp(`${what} (\\d+)`).exec(reason)?.[1] ?? NaN);

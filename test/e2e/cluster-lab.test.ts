@@ -24,6 +24,7 @@ import { describeOnLab } from '../lab/suite.js';
 import { makeProject, unibus, type Project } from '../harness/project.js';
 import { startWriter } from '../harness/writer.js';
 import { play, type PlayRun } from '../harness/play.js';
+import { keepChaosRuns } from '../harness/keep-chaos.js';
 
 const CLEAN = 'systemctl disable --now membershipd 2>/dev/null; rm -f /etc/systemd/system/membershipd.service; systemctl unmask nats-server.service 2>/dev/null; systemctl daemon-reload; rm -rf /var/lib/unibus; true';
 
@@ -77,7 +78,7 @@ describeOnLab('cluster playbooks on the lab (3 systemd hosts)', { timeout: 30 * 
     const journals = await Promise.all(
       hosts().map(async (h, i) => `--- ${h.name}: journalctl -u membershipd\n${(await ssh(i, 'journalctl -u membershipd -n 40 --no-pager -o short-precise')).stdout}--- ${h.name}: nats-server's view\n${(await ssh(i, MONITOR_VIEW)).stdout}`),
     );
-    assert.fail(`play exited ${r.code}\n${why(r)}\n${journals.join('\n')}`);
+    assert.fail(`play exited ${r.code}\n${why(r)}\n${keepChaosRuns(p.dir)}\n${journals.join('\n')}`);
   };
 
   let lock: ChildProcess | undefined;

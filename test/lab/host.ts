@@ -57,7 +57,9 @@ export function bootHost(h: Omit<HostState, 'loopPid'>, repoDir: string): number
   const out = openSync(h.logFile, 'a');
   const nspawn = ['systemd-nspawn', '-b', '-D', h.root, `--network-namespace-path=/run/netns/${h.netns}`,
     '--register=no', '--keep-unit', '--console=pipe', '-M', h.name, `--bind-ro=${repoDir}:/srv/repo`,
-    '--link-journal=no', '--resolv-conf=off', '--timezone=off'];
+    '--link-journal=no', '--resolv-conf=off', '--timezone=off',
+    // nft inside the host (the chaos play's partitions): its own network namespace, so only its own rules.
+    '--capability=CAP_NET_ADMIN'];
   // nspawn's own choice on this host's hybrid cgroup layout is v1, where
   // trixie's systemd runs "tainted: cgroupsv1" but the cluster tests pass.
   // UNIBUS_LAB_CGROUP_V2=1 asks for the unified hierarchy instead; measured:

@@ -83,16 +83,19 @@ describe('cluster_chaos_schedule', () => {
   const node = (name: string, ip: string) => ({ name, route_ip: ip, ports: { http: 8470, nats: 4250 } });
   const local = { nodes: [node('n1', '127.0.0.11'), node('n2', '127.0.0.12'), node('n3', '127.0.0.13')] };
   const lab = { nodes: [node('n1', '10.99.1.11'), node('n2', '10.99.1.12'), node('n3', '10.99.1.13')] };
-  const ctx = (vars: object) => {
+  const ctx = (vars: object, nft = false) => {
     const t = new FakeTransport('controller');
     t.addFile('/proj/out/chaos/latest', '20261206-010203\n');
+    t.on((req) => /command -v nft/.test(req.argv[2] ?? ''), () => ({ code: 0, stderr: '', stdout: nft ? 'table absent\ncgroup2 /sys/fs/cgroup\n' : 'nft none\n' }));
     return makeCtx(t, { baseDirs: ['/proj'], vars: vars as Record<string, unknown> });
   };
-  it('on nodes sharing loopback, all leaves partitions out (saying so) and a named partition is refused before anything runs', async () => {
+  it('on nodes sharing loopback without nft, all leaves partitions out (saying so) and a named partition is refused before anything runs', async () => {
     const all = await schedule.plan({ seed: 7, faults: 'all', duration: 600 }, ctx(local));
-    assert.match(all.reason, /partitions left out \(nodes on loopback share one network stack\)/);
+    assert.match(all.reason, /partitions left out \(nft not installed on this machine, where the nodes share loopback\)/);
     assert.ok(!(all.result!.faults as { fault: string }[]).some((f) => f.fault.startsWith('partition')));
-    await assert.rejects(schedule.plan({ seed: 7, faults: 'kill-follower,partition-bridge' }, ctx(local)), /partition-bridge refused: n1, n2, n3 share this machine's loopback/);
+    await assert.rejects(schedule.plan({ seed: 7, faults: 'kill-follower,partition-bridge' }, ctx(local)), /partition-bridge refused: n1, n2, n3 share this machine's loopback, where a partition needs nft/);
+    const withNft = await schedule.plan({ seed: 7, faults: 'all', duration: 600 }, ctx(local, true));
+    assert.ok((withNft.result!.faults as { fault: string }[]).some((f) => f.fault.startsWith('partition')), 'with nft here, local nodes are partitioned too');
     const withCuts = await schedule.plan({ seed: 7, faults: 'partition', duration: 600 }, ctx(lab));
     assert.deepEqual(new Set((withCuts.result!.faults as { fault: string }[]).map((f) => f.fault)), new Set(['partition-isolate', 'partition-majority', 'partition-bridge']));
   });

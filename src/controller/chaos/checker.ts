@@ -46,6 +46,8 @@ export interface FaultSummary {
   info: number;
   /** From the injection to the first acknowledged write invoked after it (ms); null: none came. */
   unavailable_ms: number | null;
+  /** The longest data-plane outage that began inside it: connection lost to reconnected (ms); null: none lost. */
+  reconnect_ms: number | null;
 }
 
 export interface CheckResult {
@@ -76,10 +78,12 @@ export interface CheckResult {
      * (per replica).
      */
     invariants?: PropertyResult & { repairs: string[]; outside: number };
+    /** Data plane (when it ran): no subscription to a room the user is not a member of let in. */
+    data_plane?: PropertyResult & { published: number; reconnects: Distribution };
   };
   /** Per acknowledged add: how long after it began a read could still miss it (ms; 0 when none did). */
   visibility: Distribution;
-  /** Latency of ok ops (ms). */
+  /** Latency of ok control-plane requests (ms). */
   latency: Distribution;
   faults: FaultSummary[];
 }
@@ -196,10 +200,14 @@ function checkSets(ops: Op[], lost: Tally, stale: Tally, phantom: Tally, visibil
   }
 }
 
+/** The control plane's answers: what a node may only give with quorum (the data plane and NATS dials are not). */
+const API_OPS = new Set<Op['f']>(['add-room', 'read-rooms', 'add-member', 'read-members', 'replay', 'add-user', 'revoke', 'user-request']);
+
 function checkQuorum(ops: Op[], faults: FaultRecord[], t: Tally): number {
   let refused = 0;
   const windows = faults.filter((f) => f.no_quorum.length);
   for (const o of ops) {
+    if (!API_OPS.has(o.f)) continue;
     for (const f of windows) {
       if (!f.no_quorum.includes(o.node) || o.invoke < f.start || o.complete > f.end) continue;
       t.checked++;
@@ -244,11 +252,28 @@ function checkRevocation(ops: Op[], t: Tally): void {
   if (!revokedAt.size) t.unexercised = 'no user was revoked';
 }
 
+/** The data plane: every subscription to another user's room refused (fail), none let in (ok); outages measured. */
+function checkDataPlane(ops: Op[]): NonNullable<CheckResult['properties']['data_plane']> | undefined {
+  const dp = ops.filter((o) => o.f.startsWith('dp-'));
+  if (!dp.length) return undefined;
+  const t = new Tally();
+  for (const o of dp) {
+    if (o.f !== 'dp-cross' || o.type === 'info') continue;
+    t.checked++;
+    if (o.type === 'ok') t.add(() => `${o.user} was let in to ${o.key}, a room it is no member of: ${opName(o)}`);
+  }
+  if (!t.checked) t.unexercised = 'no subscription to another room was tried';
+  const reconnects = distribution(dp.filter((o) => o.f === 'dp-reconnect').map((o) => o.complete - o.invoke));
+  return { ...t.toJSON(), published: dp.filter((o) => o.f === 'dp-publish' && o.type === 'ok').length, reconnects };
+}
+
 function faultSummaries(ops: Op[], faults: FaultRecord[]): FaultSummary[] {
   const writes = ops.filter((o) => WRITES.has(o.f) && o.type === 'ok').sort((a, b) => a.invoke - b.invoke);
+  const outages = ops.filter((o) => o.f === 'dp-reconnect');
   return faults.map((f) => {
-    const inside = ops.filter((o) => o.invoke <= f.end && o.complete >= f.start);
+    const inside = ops.filter((o) => API_OPS.has(o.f) && o.invoke <= f.end && o.complete >= f.start);
     const first = writes.find((w) => w.invoke >= f.start);
+    const lost = outages.filter((o) => o.invoke >= f.start && o.invoke <= f.end).map((o) => o.complete - o.invoke);
     return {
       id: f.id,
       name: f.name,
@@ -260,6 +285,7 @@ function faultSummaries(ops: Op[], faults: FaultRecord[]): FaultSummary[] {
       fail: inside.filter((o) => o.type === 'fail').length,
       info: inside.filter((o) => o.type === 'info').length,
       unavailable_ms: first ? first.complete - f.start : null,
+      reconnect_ms: lost.length ? Math.max(...lost) : null,
     };
   });
 }
@@ -385,6 +411,7 @@ export function checkHistory(ops: Op[], faults: FaultRecord[], copies?: StreamCo
   const refused = checkQuorum(ops.filter((o) => o.f !== 'final-read'), faults, noQuorum);
   checkReplays(ops, replay);
   checkRevocation(ops, revocation);
+  const dataPlane = checkDataPlane(ops);
   return {
     ops: { total: ops.length, ok: ops.filter((o) => o.type === 'ok').length, fail: ops.filter((o) => o.type === 'fail').length, info: ops.filter((o) => o.type === 'info').length, by_kind: byKind(ops) },
     properties: {
@@ -395,9 +422,10 @@ export function checkHistory(ops: Op[], faults: FaultRecord[], copies?: StreamCo
       replay: replay.toJSON(),
       revocation: revocation.toJSON(),
       ...(copies ? checkCopies(ops, copies) : {}),
+      ...(dataPlane ? { data_plane: dataPlane } : {}),
     },
     visibility: distribution(visibility),
-    latency: distribution(ops.filter((o) => o.type === 'ok').map((o) => o.complete - o.invoke)),
+    latency: distribution(ops.filter((o) => o.type === 'ok' && API_OPS.has(o.f)).map((o) => o.complete - o.invoke)),
     faults: faultSummaries(ops, faults),
   };
 }
@@ -410,8 +438,9 @@ export function violationsOf(r: CheckResult): number {
 /** One line: the counts, then each property with a violation and its first example. */
 export function formatCheck(r: CheckResult): string {
   const p = r.properties;
+  const dp = p.data_plane ? `; data plane: cross-room let in ${p.data_plane.violations} (${p.data_plane.checked} tried), ${p.data_plane.published} published, reconnect p50 ${p.data_plane.reconnects.p50?.toFixed(0) ?? '-'} max ${p.data_plane.reconnects.max?.toFixed(0) ?? '-'} ms` : '';
   const replicas = p.convergence ? `; replicas: lost ${p.replica_lost!.violations}, diverged ${p.convergence.violations}, invariants ${p.invariants!.violations} (${p.convergence.checked} copies read; ${p.invariants!.repairs.length} half-done unknown writes to repair)` : '';
-  const counts = `ops ${r.ops.total} (ok ${r.ops.ok}, fail ${r.ops.fail}, info ${r.ops.info}); lost ${p.lost.violations}, stale ${p.stale.violations}, phantom ${p.phantom.violations}, served-without-quorum ${p.no_quorum.violations} (refused ${p.no_quorum.refused}), replays-accepted ${p.replay.violations}, revocation ${p.revocation.violations}${replicas}`;
+  const counts = `ops ${r.ops.total} (ok ${r.ops.ok}, fail ${r.ops.fail}, info ${r.ops.info}); lost ${p.lost.violations}, stale ${p.stale.violations}, phantom ${p.phantom.violations}, served-without-quorum ${p.no_quorum.violations} (refused ${p.no_quorum.refused}), replays-accepted ${p.replay.violations}, revocation ${p.revocation.violations}${replicas}${dp}`;
   const bad = Object.entries(p).filter(([, v]) => v?.violations).map(([k, v]) => `${k}: ${v!.examples[0]}${v!.violations > 1 ? ` (and ${v!.violations - 1} more)` : ''}`);
   return bad.length ? `${counts}. VIOLATED: ${bad.join('; ')}` : counts;
 }

@@ -36,8 +36,9 @@ export type OpType = 'ok' | 'fail' | 'info';
  *   add-user, revoke   the revocation probe's admin writes (key: the throwaway user)
  *   user-request  a request signed by the revocation probe's user (key: that user), before or after its revoke
  *   nats-connect  a NATS connection with a user's nkey (key: user), to one node
+ *   dp-publish, dp-reconnect, dp-cross   the data plane's (data-plane.ts)
  */
-export type OpKind = 'add-room' | 'read-rooms' | 'add-member' | 'read-members' | 'final-read' | 'replay' | 'add-user' | 'revoke' | 'user-request' | 'nats-connect';
+export type OpKind = 'add-room' | 'read-rooms' | 'add-member' | 'read-members' | 'final-read' | 'replay' | 'add-user' | 'revoke' | 'user-request' | 'nats-connect' | 'dp-publish' | 'dp-reconnect' | 'dp-cross';
 
 export interface Op {
   id: number;

@@ -12,6 +12,8 @@
 //               revoked; once the revoke is acknowledged it asks every node
 //               over HTTP, and dials every node's NATS port with its nkey at
 //               once and after the bound
+//   data plane  NATS clients of workload users publish and subscribe on
+//               their rooms' subjects, and try another room's (data-plane.ts)
 //
 // Invariants:
 // - No op is retried: an op is one request, so the history says what each
@@ -33,6 +35,7 @@ import { pinnedTls } from '../../daemon/index.js';
 import { sleep } from '../../util/time.js';
 import { CLOCK_FILE, OPS_FILE, typeOfStatus, type Op, type OpKind } from './history.js';
 import { Rng } from './random.js';
+import { runDataPlane } from './data-plane.js';
 
 export const USERS_FILE = 'users.json';
 export const CONFIG_FILE = 'workload.json';
@@ -70,6 +73,8 @@ export interface WorkloadConfig {
   timeoutMs: number;
   /** The revocation probe's period (0: off). */
   revokeEveryMs: number;
+  /** Data-plane NATS clients (0: none). */
+  dataClients?: number;
   /** Share of accepted reads and member adds sent again (0: no replays). */
   replayShare: number;
   /** A replay goes out within this long of the original (the nonce's lifetime). */
@@ -138,8 +143,8 @@ export class Workload {
   readonly pool: RunUser[];
   readonly #made = new Map<string, number>();
   #nextWriter: number;
-  /** Rooms acknowledged so far, with their owners. */
-  readonly rooms: { room: string; owner: RunUser }[] = [];
+  /** Rooms acknowledged so far, with their owners and when (the journal's clock). */
+  readonly rooms: { room: string; owner: RunUser; at: number }[] = [];
   readonly replays: { due: number; req: Sent }[] = [];
   readonly #clients = new Map<string, UnibusClient>();
 
@@ -335,7 +340,7 @@ async function runOneOp(w: Workload, node: string, name: string, rng: Rng, nextS
   const u = w.writerFor(rng);
   const r = w.names.room(name, nextSeq());
   const { op } = await w.request('add-room', name, w.sent(node, u, 'POST', '/v1/rooms', { name: r }), { key: `rooms:${u.handle}`, value: r });
-  if (op.type === 'ok') w.rooms.push({ room: r, owner: u });
+  if (op.type === 'ok') w.rooms.push({ room: r, owner: u, at: op.complete });
   return op;
 }
 
@@ -422,6 +427,7 @@ export async function runWorkload(cfg: WorkloadConfig, adminSeed: Uint8Array, si
     for (const n of cfg.nodes) for (let i = 0; i < cfg.clientsPerNode; i++) parts.push(runClient(w, n.name, `${n.name}/${i}`, rng.split(), signal));
     if (cfg.replayShare > 0) parts.push(runReplays(w, signal));
     if (cfg.revokeEveryMs > 0) parts.push(runRevocations(w, rng.split(), signal));
+    if (cfg.dataClients) parts.push(runDataPlane(w, rng.split(), cfg.dataClients, signal).then((s) => console.log(`data plane: ${s.published} published, ${s.received} received`)));
     await Promise.all(parts);
   } finally {
     w.close();

@@ -31,6 +31,14 @@ import { connectCluster, probeCluster, type ProbeNode } from '../probe/probe.js'
 import { SCHEDULE_FILE, type ScheduledFault, type StoredSchedule } from '../chaos/schedule.js';
 import { findVictims, NoVictimError, type Victims } from '../chaos/victims.js';
 
+/**
+ * A self-healing fault's watchdog holds this much longer than the fault's
+ * hold: the play's tasks between finding the victims and recording the
+ * window take seconds (measured: up to 3 s on the lab), and the window is
+ * judged for the hold from when the fault was in place.
+ */
+export const HEAL_SLACK_S = 5;
+
 /** No fault waits longer than this for its time (a schedule's longest run, with margin). */
 const MAX_WAIT_MS = 3_600_000;
 import { writeFileAtomic } from '../../util/fs.js';
@@ -104,9 +112,11 @@ async function window(o: { runDir: string; action: 'open' | 'close'; id: string;
     return 0;
   }
   const start = (JSON.parse(readFileSync(open, 'utf8')) as { start: number }).start;
-  if (o.endMs !== undefined && o.wait) await sleep(Math.max(0, o.endMs - Date.now()));
-  // A window never ends before it began (a watchdog's earliest heal can precede a slow injection's end).
-  const end = Math.max(start, o.endMs ?? Date.now());
+  // A self-healing fault is judged for its hold from when it was in place, and never past the
+  // earliest time its watchdog (started before the injection, with slack) can have healed it.
+  const endMs = o.endMs === undefined ? undefined : o.holdS ? Math.min(o.endMs, start + o.holdS * 1000) : o.endMs;
+  if (endMs !== undefined && o.wait) await sleep(Math.max(0, endMs - Date.now()));
+  const end = Math.max(start, endMs ?? Date.now());
   recordFault(o.runDir, { family: o.family, name: o.name, targets: o.targets, no_quorum: o.noQuorum }, start, end);
   rmSync(open, { force: true });
   console.log(`fault ${o.id} (${o.name}) lasted ${((end - start) / 1000).toFixed(1)} s`);
@@ -134,7 +144,7 @@ async function victims(o: { runDir: string; fault: ScheduledFault; nodes: { name
   } catch (e) {
     if (!(e instanceof NoVictimError)) throw e;
     // A combined schedule may find the cluster too broken for a role: that fault is skipped, named.
-    return printVerdict({ reason: `${o.fault.id} skipped: ${e.message}`, failed: false, result: { skipped: true, name: o.fault.id, targets: [], no_quorum: [], processes: [], peers: {}, at_ms: Date.now(), heals_ms: Date.now() } });
+    return printVerdict({ reason: `${o.fault.id} skipped: ${e.message}`, failed: false, result: { skipped: true, name: o.fault.id, targets: [], no_quorum: [], processes: [], peers: {}, at_ms: Date.now(), hold_max: 0, heals_ms: Date.now() } });
   }
   const peers = Object.fromEntries(Object.entries(v.cut ?? {}).map(([n, cut]) => [n, cut.map((c) => ip.get(c)!)]));
   const at = Date.now();

@@ -101,6 +101,7 @@ const workloadSchema = {
     key: { type: 'string' },
     out: { type: 'string' },
     clients: { type: ['integer', 'string'] },
+    data_clients: { type: ['integer', 'string'] },
     read_share: { type: ['number', 'string'] },
     writers: { type: ['integer', 'string'] },
     rooms_per_writer: { type: ['integer', 'string'] },
@@ -144,6 +145,7 @@ export const cluster_chaos_workload = defineModule({
       nodes: workloadNodes(ctx, args.out),
       admin: { handle, keyFile },
       clientsPerNode: bounded('clients', args.clients, 4, 1, 64),
+      dataClients: bounded('data_clients', args.data_clients, 2, 0, 16),
       readShare: bounded('read_share', args.read_share, 0.5, 0, 1, false),
       writers: bounded('writers', args.writers, 4, 1, 64),
       roomsPerWriter: bounded('rooms_per_writer', args.rooms_per_writer, 40, 1, 10_000),
@@ -345,10 +347,10 @@ export const cluster_chaos_victims = defineModule({
       try {
         const v = findVictims(f, named.map((n) => n.name), report);
         const peers = Object.fromEntries(Object.entries(v.cut ?? {}).map(([n, cut]) => [n, cut.map((c) => named.find((x) => x.name === c)!.ip)]));
-        return { changed: false, reason: `${f.id}: ${v.name} if it ran now`, commands: [], result: { skipped: false, ...v, processes: v.processes ?? [], peers, at_ms: 0, heals_ms: 0 } };
+        return { changed: false, reason: `${f.id}: ${v.name} if it ran now`, commands: [], result: { skipped: false, ...v, processes: v.processes ?? [], peers, at_ms: 0, hold_max: f.hold, heals_ms: 0 } };
       } catch (e) {
         if (!(e instanceof NoVictimError)) throw e;
-        return { changed: false, reason: `${f.id}: ${e.message}`, commands: [], result: { skipped: true, name: f.id, targets: [], no_quorum: [], processes: [], peers: {}, at_ms: 0, heals_ms: 0 } };
+        return { changed: false, reason: `${f.id}: ${e.message}`, commands: [], result: { skipped: true, name: f.id, targets: [], no_quorum: [], processes: [], peers: {}, at_ms: 0, hold_max: 0, heals_ms: 0 } };
       }
     }
     const dir = chaosDir(ctx, args.out);
