@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { findVictims, NoVictimError } from '../../src/controller/chaos/victims.js';
+import { findVictims, HEAL_SLACK_S, NoVictimError, skippedResult, victimsResult } from '../../src/controller/chaos/victims.js';
 import { NEMESIS_FAULT_NAMES, type NemesisFault } from '../../src/controller/chaos/schedule.js';
 import type { ClusterReport } from '../../src/controller/probe/probe.js';
 
@@ -59,4 +59,13 @@ test('partitions: cuts are symmetric; the cut-off minority must refuse; a bridge
 test('every fault the schedule knows has victims on a healthy 3-node cluster; fewer than 3 nodes is refused', () => {
   for (const f of NEMESIS_FAULT_NAMES) assert.ok(v(f).targets.length > 0, f);
   assert.throws(() => v('kill-follower', 0, R, ['n1', 'n2']), /needs at least 3 nodes/);
+});
+
+test("the result a fault's tasks read: each cut node's peers by address, the watchdog's bound past the hold, and when it heals at the earliest", () => {
+  const r = victimsResult({ hold: 3 }, v('partition-isolate', 0), (n) => `10.0.0.${n.slice(1)}`, 1000);
+  assert.deepEqual(r.peers, { n1: ['10.0.0.2', '10.0.0.3'], n2: ['10.0.0.1'], n3: ['10.0.0.1'] });
+  assert.equal(r.hold_max, 3 + HEAL_SLACK_S);
+  assert.equal(r.heals_ms, 1000 + (3 + HEAL_SLACK_S) * 1000);
+  assert.deepEqual(victimsResult({ hold: 3 }, v('kill-follower', 0), String, 0).processes, ['membershipd', 'nats']);
+  assert.deepEqual(skippedResult('f1-x', 5).targets, []);
 });

@@ -99,3 +99,23 @@ export function findVictims(f: Pick<ScheduledFault, 'fault' | 'pick'>, nodes: re
       throw new NoVictimError(`${String(f.fault)}: unknown fault (${words})`);
   }
 }
+
+/**
+ * A self-healing fault's watchdog holds this much longer than the fault's
+ * hold: the play's tasks between finding the victims and recording the
+ * window take seconds (measured: up to 3 s on the lab), and the window is
+ * judged for the hold from when the fault was in place.
+ */
+export const HEAL_SLACK_S = 5;
+
+/** What the fault's tasks read (registered as `victims`): the victims, each cut node's peers' addresses, and the watchdog's bound. */
+export function victimsResult(f: Pick<ScheduledFault, 'hold'>, v: Victims, ipOf: (node: string) => string, at: number) {
+  const peers = Object.fromEntries(Object.entries(v.cut ?? {}).map(([n, cut]) => [n, cut.map(ipOf)]));
+  const holdMax = f.hold + HEAL_SLACK_S;
+  return { skipped: false, ...v, processes: v.processes ?? [], peers, at_ms: at, hold_max: holdMax, heals_ms: at + Math.round(holdMax * 1000) };
+}
+
+/** A fault skipped (its role found no node): every task of it is skipped. */
+export function skippedResult(id: string, at: number) {
+  return { skipped: true, name: id, targets: [] as string[], no_quorum: [] as string[], processes: [] as string[], peers: {}, at_ms: at, hold_max: 0, heals_ms: at };
+}

@@ -29,15 +29,7 @@ import { renderTimeline } from '../chaos/timeline.js';
 import { readAllReplicas, REPLICA_STREAMS, type StreamCopies } from '../chaos/replicas.js';
 import { connectCluster, probeCluster, type ProbeNode } from '../probe/probe.js';
 import { SCHEDULE_FILE, type ScheduledFault, type StoredSchedule } from '../chaos/schedule.js';
-import { findVictims, NoVictimError, type Victims } from '../chaos/victims.js';
-
-/**
- * A self-healing fault's watchdog holds this much longer than the fault's
- * hold: the play's tasks between finding the victims and recording the
- * window take seconds (measured: up to 3 s on the lab), and the window is
- * judged for the hold from when the fault was in place.
- */
-export const HEAL_SLACK_S = 5;
+import { findVictims, NoVictimError, skippedResult, victimsResult, type Victims } from '../chaos/victims.js';
 
 /** No fault waits longer than this for its time (a schedule's longest run, with margin). */
 const MAX_WAIT_MS = 3_600_000;
@@ -144,15 +136,9 @@ async function victims(o: { runDir: string; fault: ScheduledFault; nodes: { name
   } catch (e) {
     if (!(e instanceof NoVictimError)) throw e;
     // A combined schedule may find the cluster too broken for a role: that fault is skipped, named.
-    return printVerdict({ reason: `${o.fault.id} skipped: ${e.message}`, failed: false, result: { skipped: true, name: o.fault.id, targets: [], no_quorum: [], processes: [], peers: {}, at_ms: Date.now(), hold_max: 0, heals_ms: Date.now() } });
+    return printVerdict({ reason: `${o.fault.id} skipped: ${e.message}`, failed: false, result: skippedResult(o.fault.id, Date.now()) });
   }
-  const peers = Object.fromEntries(Object.entries(v.cut ?? {}).map(([n, cut]) => [n, cut.map((c) => ip.get(c)!)]));
-  const at = Date.now();
-  return printVerdict({
-    reason: `${o.fault.id}: ${v.name}, held ${o.fault.hold} s`,
-    failed: false,
-    result: { skipped: false, ...v, processes: v.processes ?? [], peers, at_ms: at, heals_ms: at + Math.round(o.fault.hold * 1000) },
-  });
+  return printVerdict({ reason: `${o.fault.id}: ${v.name}, held ${o.fault.hold} s`, failed: false, result: victimsResult(o.fault, v, (n) => ip.get(n)!, Date.now()) });
 }
 
 async function served(o: { runDir: string; nodes: string[]; since: number; timeoutMs: number }): Promise<number> {

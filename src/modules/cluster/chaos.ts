@@ -32,7 +32,7 @@ import type { ArgsSchema, Command, ModuleContext } from '../types.js';
 import { nodesOf } from './node-view.js';
 import { CHAOS_TABLE, isLoopback, PARTITION_STATE } from './partition.js';
 import { makeSchedule, NEMESIS_FAULTS, parseFaultList, type NemesisFault, type ScheduledFault, type StoredSchedule } from '../../controller/chaos/schedule.js';
-import { findVictims, NoVictimError } from '../../controller/chaos/victims.js';
+import { findVictims, NoVictimError, skippedResult, victimsResult } from '../../controller/chaos/victims.js';
 import { probeCluster } from '../../controller/probe/probe.js';
 
 const outDir = (ctx: ModuleContext, out: string | undefined) => out ?? join(projectDirOf(ctx.baseDirs), 'out');
@@ -346,11 +346,10 @@ export const cluster_chaos_victims = defineModule({
       const report = await probeCluster(probe, outDir(ctx, args.out), 3000);
       try {
         const v = findVictims(f, named.map((n) => n.name), report);
-        const peers = Object.fromEntries(Object.entries(v.cut ?? {}).map(([n, cut]) => [n, cut.map((c) => named.find((x) => x.name === c)!.ip)]));
-        return { changed: false, reason: `${f.id}: ${v.name} if it ran now`, commands: [], result: { skipped: false, ...v, processes: v.processes ?? [], peers, at_ms: 0, hold_max: f.hold, heals_ms: 0 } };
+        return { changed: false, reason: `${f.id}: ${v.name} if it ran now`, commands: [], result: victimsResult(f, v, (n) => named.find((x) => x.name === n)!.ip, 0) };
       } catch (e) {
         if (!(e instanceof NoVictimError)) throw e;
-        return { changed: false, reason: `${f.id}: ${e.message}`, commands: [], result: { skipped: true, name: f.id, targets: [], no_quorum: [], processes: [], peers: {}, at_ms: 0, hold_max: 0, heals_ms: 0 } };
+        return { changed: false, reason: `${f.id}: ${e.message}`, commands: [], result: skippedResult(f.id, 0) };
       }
     }
     const dir = chaosDir(ctx, args.out);
