@@ -113,8 +113,8 @@ export const PARTITION_STATE: Fact<{ table: string }, PartitionState> = {
 /**
  * cut: the watchdog first (a run that dies right after leaves no rule past
  * hold), then (shared host) the node's processes into its cgroup, then the
- * table from stdin; healed: cancel the watchdog, delete the table.
- * Arguments: state hold wdfile table [cgroupdir pid...].
+ * table from stdin; healed: cancel the watchdog, delete the table (and the
+ * node's cgroup, once empty). Arguments: state hold wdfile table [cgroupdir pid...].
  */
 export const PARTITION_SCRIPT = [
   'state=$1; hold=$2; wdfile=$3; table=$4; shift 4',
@@ -135,7 +135,9 @@ export const PARTITION_SCRIPT = [
   '  echo "partition in place; watchdog pid $! deletes it in $hold s unless healed first"',
   'else',
   '  nft delete table inet "$table" 2>/dev/null && echo "partition removed" || echo "no partition"',
+  '  if [ $# -gt 0 ] && [ -d "$1" ]; then rmdir -- "$1" 2>/dev/null && echo "cgroup $1 removed"; fi',
   'fi',
+  'true',
 ].join('\n');
 
 const argsSchema = {
@@ -171,7 +173,9 @@ export const cluster_partition = defineModule({
     const st = await ctx.facts.read(PARTITION_STATE, { table }, ctx.become);
     const result = { table, present: st.present, rules: st.rules };
     if (args.state === 'healed') {
-      const cmd: Command = { kind: 'exec', argv: ['sh', '-c', PARTITION_SCRIPT, 'unibus-partition', 'healed', '0', wdFile, table], sudo, timeoutMs: 15_000, label: `delete the nftables table inet ${table}, cancel its watchdog` };
+      // Nodes sharing a host: their cgroup is removed too once empty (rmdir refuses a populated one).
+      const cg = shared && st.cgroup2 ? [`${st.cgroup2}/${shared.cgroup}`] : [];
+      const cmd: Command = { kind: 'exec', argv: ['sh', '-c', PARTITION_SCRIPT, 'unibus-partition', 'healed', '0', wdFile, table, ...cg], sudo, timeoutMs: 15_000, label: `delete the nftables table inet ${table}, cancel its watchdog` };
       if (!st.nft) return { changed: false, reason: 'nft not installed: no partition to heal', commands: [], result };
       // Healing with no table still clears a watchdog left by a run that ended early: housekeeping, not a change.
       return { changed: st.present, reason: st.present ? `partition removed (${st.rules.join('; ')})` : 'no partition', commands: [cmd], result };
