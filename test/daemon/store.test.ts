@@ -104,6 +104,32 @@ test('rooms: members and rooms_by_member stay in step; removal demands a new epo
   assert.equal((await getRoom(store, 'ops'))?.owner, 'alice');
 });
 
+test('rooms: a create stored by this request but answered "already exists" goes on as created; one by another request stays a conflict', async () => {
+  await addUser(store, { handle: 'dora', sign_pub: makeUser('dora').sign_pub, role: 'member' });
+  const kv = store.kv.rooms;
+  const real = kv.create.bind(kv);
+  // As seen under chaos: the write is stored, and the answer that reaches the caller is the conflict.
+  kv.create = async (key: string, data: Parameters<typeof real>[1]) => {
+    await real(key, data);
+    let conflict: unknown;
+    try {
+      await real(key, data);
+    } catch (e) {
+      conflict = e;
+    }
+    throw conflict;
+  };
+  try {
+    const room = await createRoom(store, 'dora-1', 'dora');
+    assert.equal(room.owner, 'dora');
+    assert.deepEqual(Object.keys((await getMembers(store, 'dora-1'))!.members), ['dora']);
+    assert.deepEqual(await listRoomsOf(store, 'dora'), ['dora-1']);
+  } finally {
+    kv.create = real;
+  }
+  await assert.rejects(createRoom(store, 'dora-1', 'dora'), code('conflict'), 'a second create by the same owner is a conflict: another creation time');
+});
+
 test('CAS: concurrent updates of one key all land', async () => {
   await Promise.all(
     Array.from({ length: 8 }, (_, i) =>

@@ -61,7 +61,7 @@ describe('cluster_partition', () => {
       const plan = await partition.plan({ state: 'cut', peers: ['127.0.0.12', '127.0.0.13'], state_dir: DIR, hold_max: 5 }, makeCtx(host('absent', mount)));
       const c = plan.commands[0]!;
       if (c.kind !== 'exec') throw new Error('exec expected');
-      assert.deepEqual(c.argv.slice(3), ['unibus-partition', 'cut', '5', `${DIR}/chaos-partition.pid`, table, `${mount}/${cgroup}`, '101', '202']);
+      assert.deepEqual(c.argv.slice(3), ['unibus-partition', 'cut', '5', `${DIR}/chaos-partition.pid`, table, `${mount}/${cgroup}`, '127.0.0.12,127.0.0.13', '101', '202']);
       assert.match(String(c.stdin), new RegExp(`socket cgroupv2 level 1 "${path}" ip daddr \\{ 127\\.0\\.0\\.12, 127\\.0\\.0\\.13 \\} drop`));
       assert.doesNotMatch(String(c.stdin), /saddr|hook input/, 'output only: the peers cut their own side');
     }

@@ -16,8 +16,11 @@
 //   cgroup of their own (cgroup v2), and its table drops what a socket of
 //   that cgroup sends to a peer's address (`socket cgroupv2`, measured to
 //   cut a connection from inside the cgroup and let one from outside
-//   through). Every node of a cut does the same for its side, so each
-//   connection between them loses one direction and times out. The workload,
+//   through). A socket keeps the cgroup it was made in, so the node's
+//   connections to its peers made before the move are reset (ss -K) and
+//   the ones it dials again are dropped: the partition begins with a reset
+//   rather than silence, then holds silently. Every node of a cut does the
+//   same for its side. The workload,
 //   the controller and each node's own membershipd-to-nats-server link are
 //   left alone. Needs `state_dir` (whose processes) and nft with cgroup v2.
 //
@@ -125,13 +128,23 @@ export const PARTITION_SCRIPT = [
   'if [ "$state" = cut ]; then',
   `  setsid sh -c 'sleep "$1"; nft delete table inet "$2" 2>/dev/null' unibus-heal "$hold" "$table" </dev/null >/dev/null 2>&1 &`,
   '  echo $! > "$wdfile"',
+  '  cg=; peers=; pids=',
   '  if [ $# -gt 0 ]; then',
-  '    cg=$1; shift',
+  '    cg=$1; peers=$(echo "$2" | tr , " "); shift 2; pids=$*',
   '    mkdir -p -- "$cg" || exit 1',
-  '    for pid in "$@"; do echo "$pid" > "$cg/cgroup.procs" || exit 1; done',
-  '    echo "pids $* moved into $cg"',
+  '    for pid in $pids; do echo "$pid" > "$cg/cgroup.procs" || exit 1; done',
+  '    echo "pids $pids moved into $cg"',
   '  fi',
   '  nft -f - || exit 1',
+  // A socket keeps the cgroup it was made in: the node's connections to its peers made before the
+  // move are reset (ss -K), and the ones it makes again, from inside its cgroup, are dropped.
+  '  if [ -n "$pids" ]; then',
+  '    ss -Htnp 2>/dev/null | while read -r st rq sq local peer proc; do',
+  '      [ "$st" = ESTAB ] || continue',
+  '      case " $peers " in *" ${peer%:*} "*) ;; *) continue;; esac',
+  '      for pid in $pids; do case $proc in *"pid=$pid,"*) ss -K -tn src "$local" dst "$peer" >/dev/null 2>&1 && echo "reset $local -> $peer (pid $pid)";; esac; done',
+  '    done',
+  '  fi',
   '  echo "partition in place; watchdog pid $! deletes it in $hold s unless healed first"',
   'else',
   '  nft delete table inet "$table" 2>/dev/null && echo "partition removed" || echo "no partition"',
@@ -198,7 +211,7 @@ export const cluster_partition = defineModule({
       }
       const rel = `${st.cgroup2.slice(NFT_CGROUP_ROOT.length).replace(/^\/+/, '')}/${shared.cgroup}`.replace(/^\/+/, '');
       ruleset = partitionRuleset(peers, table, { path: rel, level: 1 });
-      argv.push(`${st.cgroup2}/${shared.cgroup}`, ...live.map((f) => String(f.pid)));
+      argv.push(`${st.cgroup2}/${shared.cgroup}`, peers.join(','), ...live.map((f) => String(f.pid)));
       what = `what ${live.map((f) => `${f.target === 'nats' ? 'nats-server' : 'membershipd'} pid ${f.pid}`).join(' and ')} send to ${peers.join(', ')} (cgroup ${shared.cgroup})`;
     }
     const cmd: Command = { kind: 'exec', argv, stdin: ruleset, sudo, timeoutMs: 15_000, label: `drop ${what} (nftables table inet ${table}; deleted by a watchdog after ${holdMax} s at the latest)` };
