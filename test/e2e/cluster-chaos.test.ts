@@ -43,8 +43,8 @@ before(async () => {
   base = ['-i', p.inventory, '--json'];
 });
 
-/** A short schedule of four faults, each once (the partition between nodes on loopback by cgroup) (holds up to 5 s, gaps up to 2 s). */
-const SCHEDULE = ['-e', 'chaos_faults=kill-follower,kill-meta-leader,pause-majority,partition-isolate', '-e', 'chaos_duration=50', '-e', 'chaos_hold_min=3', '-e', 'chaos_hold_max=5', '-e', 'chaos_gap_max=2'];
+/** A short schedule of five faults, each once (the partition between nodes on loopback by cgroup; the corruption of a follower's copy) (holds up to 5 s, gaps up to 2 s). */
+const SCHEDULE = ['-e', 'chaos_faults=kill-follower,kill-meta-leader,pause-majority,partition-isolate,corrupt-minority', '-e', 'chaos_duration=80', '-e', 'chaos_hold_min=3', '-e', 'chaos_hold_max=5', '-e', 'chaos_gap_max=2'];
 after(async () => {
   // The workload stops with the run that started it; a test cut short still kills it by its recorded PID.
   const pidFile = join(p?.dir ?? '/nonexistent', 'out', 'chaos', 'workload.pid');

@@ -1,6 +1,6 @@
 // A failed chaos test keeps its runs' histories (ops, faults, check, timeline)
 // outside the project it deletes, so the failure can be read afterwards.
-import { cpSync, existsSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -11,5 +11,11 @@ export function keepChaosRuns(projectDir: string): string {
   const to = join(tmpdir(), 'unibus-chaos-kept', new Date().toISOString().replace(/[:.]/g, '-'));
   mkdirSync(to, { recursive: true, mode: 0o700 });
   cpSync(from, to, { recursive: true });
+  // Local nodes' logs too (a lab host's journal is printed by its test).
+  const local = join(projectDir, '.unibus', 'local');
+  for (const n of existsSync(local) ? readdirSync(local) : []) {
+    const log = join(local, n, 'membershipd.log');
+    if (existsSync(log)) cpSync(log, join(to, `${n}.membershipd.log`));
+  }
   return `chaos runs kept in ${to}`;
 }

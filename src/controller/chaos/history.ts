@@ -52,6 +52,8 @@ export interface Op {
   key?: string;
   /** The element an add adds. */
   value?: string;
+  /** A refusal's message, shortened (the error's code is in `error`). */
+  message?: string;
   /** The user who signed it. */
   user?: string;
   /** The request's nonce (signed requests). */

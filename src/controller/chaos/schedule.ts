@@ -30,6 +30,7 @@ export const NEMESIS_FAULTS = {
   'partition-majority': { family: 'partition', words: 'split the cluster into a majority and a minority' },
   'partition-bridge': { family: 'partition', words: 'cut two nodes from each other, both still seeing a third' },
   restart: { family: 'restart', words: 'restart one node gracefully (lame duck), as play restart does' },
+  'corrupt-minority': { family: 'corrupt', words: "damage a follower's copy of a control-plane stream on disk while it is stopped, start it, and make it that stream's leader" },
 } as const satisfies Record<string, { family: FaultFamily; words: string }>;
 
 export type NemesisFault = keyof typeof NEMESIS_FAULTS;
@@ -111,6 +112,6 @@ export function parseFaultList(v: unknown): NemesisFault[] {
   const names = (Array.isArray(v) ? v.map(String) : String(v ?? '').split(',')).map((s) => s.trim()).filter(Boolean);
   const expanded = names.flatMap((n) => (n === 'all' ? NEMESIS_FAULT_NAMES : NEMESIS_FAULT_NAMES.filter((f) => f === n || NEMESIS_FAULTS[f].family === n).length ? NEMESIS_FAULT_NAMES.filter((f) => f === n || NEMESIS_FAULTS[f].family === n) : [n]));
   const bad = expanded.filter((n) => !(n in NEMESIS_FAULTS));
-  if (bad.length) throw new RangeError(`unknown fault ${bad.map((b) => JSON.stringify(b)).join(', ')} (expected all, a family (kill, pause, partition, restart) or one of ${NEMESIS_FAULT_NAMES.join(', ')})`);
+  if (bad.length) throw new RangeError(`unknown fault ${bad.map((b) => JSON.stringify(b)).join(', ')} (expected all, a family (kill, pause, partition, restart, corrupt) or one of ${NEMESIS_FAULT_NAMES.join(', ')})`);
   return [...new Set(expanded)] as NemesisFault[];
 }

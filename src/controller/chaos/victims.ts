@@ -22,6 +22,9 @@ export interface Victims {
   cut?: Record<string, string[]>;
   /** kill, pause: which processes ('membershipd', 'nats'). */
   processes?: ('membershipd' | 'nats')[];
+  /** corrupt: the stream whose copy is damaged on the victim, and how. */
+  stream?: string;
+  how?: 'truncate' | 'bitflip';
 }
 
 export class NoVictimError extends Error {}
@@ -95,6 +98,15 @@ export function findVictims(f: Pick<ScheduledFault, 'fault' | 'pick'>, nodes: re
     }
     case 'restart':
       return one(nth(nodes, f.pick), 'graceful restart', { no_quorum: [] });
+    case 'corrupt-minority': {
+      // A control-plane stream (not the health bucket) and one of its followers: a minority of its replicas.
+      const led = ledStreams(r).filter((s) => s.name.startsWith('KV_') && !s.name.endsWith('_health'));
+      if (!led.length) throw new NoVictimError(`${f.fault}: no control-plane stream has a leader`);
+      const s = nth(led, f.pick);
+      const followers = nodes.filter((n) => n !== s.leader);
+      const how = (f.pick >> 4) % 2 ? 'bitflip' : 'truncate';
+      return one(nth(followers, f.pick >> 1), `${how} its copy of ${s.name}, then lead it`, { no_quorum: [], processes: ['membershipd', 'nats'], stream: s.name, how });
+    }
     default:
       throw new NoVictimError(`${String(f.fault)}: unknown fault (${words})`);
   }

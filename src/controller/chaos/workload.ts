@@ -233,6 +233,7 @@ export class Workload {
     const invoke = this.journal.now();
     let status = 0;
     let error: string | undefined;
+    let message: string | undefined;
     let body: T | undefined;
     let read: string[] | undefined;
     try {
@@ -242,7 +243,7 @@ export class Workload {
         body = r.json<T>();
         if (o.read) read = o.read(body);
       } else {
-        error = errorCodeOf(r.body);
+        ({ code: error, message } = errorOf(r.body));
       }
     } catch (e) {
       const err = e as Error & { cause?: { code?: string }; code?: string };
@@ -263,6 +264,7 @@ export class Workload {
       type: typeOfStatus(status, isRead),
       status,
       ...(error ? { error } : {}),
+      ...(message ? { message } : {}),
       ...(read ? { read } : {}),
     });
     return { op, body };
@@ -291,11 +293,13 @@ function userBody(u: RunUser): object {
   return { handle: u.handle, sign_pub: rawPublicKey(Buffer.from(u.seed, 'hex')).toString('hex'), role: 'member' };
 }
 
-function errorCodeOf(body: Uint8Array): string | undefined {
+/** The error's code and, shortened, its message (the history says why a request was refused). */
+function errorOf(body: Uint8Array): { code?: string; message?: string } {
   try {
-    return (JSON.parse(Buffer.from(body).toString('utf8')) as { error?: { code?: string } }).error?.code;
+    const e = (JSON.parse(Buffer.from(body).toString('utf8')) as { error?: { code?: string; message?: string } }).error;
+    return { code: e?.code, message: e?.message?.slice(0, 160) };
   } catch {
-    return undefined;
+    return {};
   }
 }
 

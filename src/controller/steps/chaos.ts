@@ -9,6 +9,7 @@
 //   schedule  store the seeded schedule (schedule.json) and its start time
 //   victims   wait for a fault's time, probe the cluster, name who plays its
 //          role (a verdict: the task's result)
+//   lead   make a node a stream's leader (the corruption fault's last step)
 //   served wait (bounded) until every node has acknowledged a write sent
 //          after a given time, reading the run's history
 //   check  final reads of every set through every node (final.ndjson), then
@@ -26,7 +27,8 @@ import { FINAL_FILE, OPS_FILE, readClock, readHistory, recordFault, type FaultRe
 import { WORKLOAD_PROGRAM, workloadPidOf } from '../chaos/runs.js';
 import { CONFIG_FILE, type WorkloadConfig, type WorkloadNode } from '../chaos/workload.js';
 import { renderTimeline } from '../chaos/timeline.js';
-import { readAllReplicas, REPLICA_STREAMS, type StreamCopies } from '../chaos/replicas.js';
+import { moveLeader, readAllReplicas, REPLICA_STREAMS, type StreamCopies } from '../chaos/replicas.js';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connectCluster, probeCluster, type ProbeNode } from '../probe/probe.js';
 import { SCHEDULE_FILE, type ScheduledFault, type StoredSchedule } from '../chaos/schedule.js';
 import { findVictims, NoVictimError, skippedResult, victimsResult, type Victims } from '../chaos/victims.js';
@@ -113,6 +115,17 @@ async function window(o: { runDir: string; action: 'open' | 'close'; id: string;
   rmSync(open, { force: true });
   console.log(`fault ${o.id} (${o.name}) lasted ${((end - start) / 1000).toFixed(1)} s`);
   return 0;
+}
+
+/** Makes `node` the leader of `stream` (step-downs, bounded); the verdict says whether it leads now, and why not. */
+async function lead(o: { stream: string; node: string; probe: ProbeNode[]; outDir: string }): Promise<number> {
+  const nc = await connectCluster(o.probe, o.outDir);
+  try {
+    const why = await moveLeader(nc, await jetstreamManager(nc, { timeout: 5000 }), o.stream, o.node, 40);
+    return printVerdict({ reason: why ? `${o.node} does not lead ${o.stream}: ${why}` : `${o.node} leads ${o.stream}`, failed: false, result: { leads: !why, why } });
+  } finally {
+    await nc.close().catch(() => undefined);
+  }
 }
 
 /** The schedule as the run keeps it: replayed by its seed, and its start for combined mode's absolute times. */
@@ -209,7 +222,8 @@ if (process.argv[1] && /steps[\\/]chaos\.[jt]s$/.test(process.argv[1])) {
       case 'window': return window(o);
       case 'schedule': return schedule(o);
       case 'victims': return victims(o);
-      default: throw new Error(`unknown step ${JSON.stringify(process.argv[2])} (expected start, stop, served, check, window, schedule or victims)`);
+      case 'lead': return lead(o);
+      default: throw new Error(`unknown step ${JSON.stringify(process.argv[2])} (expected start, stop, served, check, window, schedule, victims or lead)`);
     }
   });
 }

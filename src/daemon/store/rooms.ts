@@ -46,7 +46,7 @@ export async function createRoom(store: Store, name: string, owner: string): Pro
   const room: RoomRecord = { name, owner, created_at: at };
   if ((await createJson(store.kv.rooms, name, room)) === false) {
     const found = await getRoom(store, name);
-    if (!found || found.owner !== owner || found.created_at !== at) throw new ApiError('conflict', `room ${name} already exists`);
+    if (!found || found.owner !== owner || found.created_at !== at) throw new ApiError('conflict', `room ${name} already exists${found ? ` (created ${found.created_at})` : ''}`);
   }
   const members: MembersRecord = { room: name, epoch: 1, rekey_required: false, members: { [owner]: { added_at: at, added_by: owner } } };
   await updateJson<MembersRecord>(store.kv.members, name, () => members);

@@ -245,6 +245,24 @@ export const cluster_chaos_window = defineModule({
   },
 });
 
+/** Makes a node the leader of a stream (step-downs, bounded; a step whose verdict says whether it leads). */
+export const cluster_chaos_lead = defineModule({
+  name: 'cluster_chaos_lead',
+  argsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['stream', 'node'],
+    properties: { stream: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }, node: { type: 'string' }, out: { type: 'string' } },
+  } as const satisfies ArgsSchema,
+  async plan(args, ctx) {
+    const nodes = nodesOf('cluster_chaos_lead', ctx.vars);
+    if (!nodes.some((n) => n.name === args.node)) throw new ModuleArgsError('cluster_chaos_lead', 'node', `${JSON.stringify(args.node)} is not a node of the inventory`);
+    const stdin = JSON.stringify({ stream: args.stream, node: args.node, probe: probeNodes(nodes), outDir: outDir(ctx, args.out) });
+    const label = `step ${args.stream}'s leader down until ${args.node} is elected (bounded)`;
+    return { changed: true, reason: `make ${args.node} the leader of ${args.stream}`, commands: [{ kind: 'exec', argv: stepArgv('chaos', ['lead']), stdin, verdict: true, timeoutMs: 120_000, label }] };
+  },
+});
+
 /**
  * The nemesis's seeded schedule (controller/chaos/schedule.ts), computed in
  * plan() so `--check` shows it, stored in the run (schedule.json) on apply.
