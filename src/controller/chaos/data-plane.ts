@@ -16,6 +16,9 @@
 //   so that every node's allow list has it (acl-watch applies within 2 s).
 // - Every wait is bounded: each flush by timeoutMs, each cross-room attempt
 //   by CROSS_BOUND_MS, the connection's first dial by timeoutMs a try.
+// - A cross-room subscription counts as let in only when the server answered
+//   a round trip after it and did not close it: a server that does not
+//   answer (frozen, cut off) proves nothing.
 // - Messages are counted, not journaled one by one (core NATS is at most
 //   once): `received` goes into the summary line the workload prints.
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
@@ -30,7 +33,7 @@ import type { RunUser, Workload } from './workload.js';
 
 /** A room is used by the data plane once it is this old: every node's allow list has it by then. */
 export const ACL_SETTLE_MS = 4000;
-/** How long a refused subscription takes to be closed by the server's -ERR, at most. */
+/** How long the round trip that settles a cross-room subscription may take. */
 const CROSS_BOUND_MS = 2000;
 const PUBLISH_EVERY_MS = 200;
 const CROSS_EVERY_MS = 5000;
@@ -140,20 +143,25 @@ async function publishOne(w: Workload, nc: NatsConnection, name: string, u: RunU
   return w.journal.write({ client: name, node: nodeOf(w, nc), f: 'dp-publish', user: u.handle, key: subject, invoke, complete: w.journal.now(), wall, type, status: 0, ...(error ? { error } : {}) });
 }
 
-/** Subscribes to another room's subject: the server must close it with a permissions violation. */
+/**
+ * Subscribes to another room's subject: the server must close it with a
+ * permissions violation. A flush right after it is the proof either way: the
+ * server answers the PING after it handled the SUB, and a refusal comes
+ * before that answer. No answer within the bound (a frozen or unreachable
+ * server) proves nothing: info.
+ */
 async function tryCross(w: Workload, nc: NatsConnection, name: string, u: RunUser, room: string): Promise<Op> {
   const wall = Date.now();
   const invoke = w.journal.now();
   const subject = roomSubject(room);
   const sub = nc.subscribe(subject);
-  const outcome = await Promise.race([
-    sub.closed.then((e) => (e ? 'refused' : 'closed'), () => 'refused'),
-    sleep(CROSS_BOUND_MS).then(() => 'open'),
-  ]);
-  if (!sub.isClosed()) sub.unsubscribe();
-  // A connection down at the time proves nothing either way: info.
-  const type: Op['type'] = outcome === 'refused' ? 'fail' : outcome === 'open' && !nc.isClosed() && nc.getServer() ? 'ok' : 'info';
-  return w.journal.write({ client: name, node: nodeOf(w, nc), f: 'dp-cross', user: u.handle, key: subject, invoke, complete: w.journal.now(), wall, type, status: 0, ...(outcome !== 'open' ? { error: outcome } : {}) });
+  const answered = await withBound(nc.flush(), CROSS_BOUND_MS).then(() => true, () => false);
+  // The -ERR was read before the PONG; its close of the subscription may still be on its way.
+  if (answered && !sub.isClosed()) await Promise.race([sub.closed, sleep(200)]);
+  const refused = sub.isClosed();
+  if (!refused) sub.unsubscribe();
+  const type: Op['type'] = refused ? 'fail' : answered ? 'ok' : 'info';
+  return w.journal.write({ client: name, node: nodeOf(w, nc), f: 'dp-cross', user: u.handle, key: subject, invoke, complete: w.journal.now(), wall, type, status: 0, ...(refused ? { error: 'refused' } : answered ? {} : { error: 'no answer' }) });
 }
 
 function withBound<T>(p: Promise<T>, ms: number): Promise<T> {

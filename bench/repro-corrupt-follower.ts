@@ -1,0 +1,121 @@
+// Minimal reproduction, nats-server alone (no membershipd), on loopback: a
+// follower whose copy of an R3 file stream was damaged on disk while it was
+// stopped (the last message block truncated to half, or 8 bytes inverted),
+// started again and made the stream's leader. What the chaos play's
+// corrupt-minority fault does, without anything of unibus around it.
+//
+//   1. three nats-servers (127.0.0.91-93, no TLS, no auth), stream REPRO
+//      (R3, file, subjects repro.>), N messages on repro.k.<i % 100>
+//   2. a follower F stopped (SIGTERM, waited for), its last block of REPRO
+//      damaged (HOW=truncate|bitflip, default bitflip), F started again
+//   3. F's /healthz watched (bounded); REPRO's leader stepped down until F
+//      leads (bounded); N more messages published; the stream read back in
+//      full at its leader: every acknowledged message there?
+// Prints the version, what was damaged, how long F took to be healthy (or
+// that it never was within the bound), whether F became the leader, and the
+// messages missing. Exit 1 when F never became healthy or a message was lost.
+// Run by hand: HOW=bitflip node --import tsx bench/repro-corrupt-follower.ts
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { sleep } from '../src/util/time.js';
+import { flipOffsets } from '../src/modules/cluster/corrupt.js';
+
+const HOW = process.env.HOW === 'truncate' ? 'truncate' : 'bitflip';
+const N = Number(process.env.N ?? 2000);
+const BOUND_S = Number(process.env.BOUND_S ?? 90);
+const IPS = ['127.0.0.91', '127.0.0.92', '127.0.0.93'];
+const work = mkdtempSync(join(tmpdir(), 'unibus-repro-corrupt-'));
+const procs: (ChildProcess | null)[] = [null, null, null];
+
+function start(i: number): void {
+  const dir = join(work, `s${i}`);
+  const routes = IPS.filter((_, j) => j !== i).map((ip) => `nats-route://${ip}:6333`).join(', ');
+  writeFileSync(join(work, `s${i}.conf`), [`server_name: s${i}`, `listen: ${IPS[i]}:4333`, `http: ${IPS[i]}:8333`, `jetstream { store_dir: "${dir}" }`, `cluster { name: repro, listen: ${IPS[i]}:6333, routes: [${routes}] }`, ''].join('\n'));
+  procs[i] = spawn('nats-server', ['-c', join(work, `s${i}.conf`)], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+async function stop(i: number): Promise<void> {
+  const p = procs[i];
+  if (!p || p.exitCode !== null) return;
+  const done = new Promise((r) => p.once('exit', r));
+  p.kill('SIGTERM');
+  await Promise.race([done, sleep(30_000)]);
+  if (p.exitCode === null) p.kill('SIGKILL');
+  procs[i] = null;
+}
+
+async function healthy(i: number): Promise<boolean> {
+  const r = await fetch(`http://${IPS[i]}:8333/healthz`, { signal: AbortSignal.timeout(2000) }).catch(() => null);
+  return r?.status === 200;
+}
+
+const version = spawnSync('nats-server', ['--version'], { encoding: 'utf8' }).stdout.trim();
+let nc: NatsConnection | undefined;
+let code = 0;
+try {
+  for (let i = 0; i < 3; i++) start(i);
+  nc = await connect({ servers: IPS.map((ip) => `nats://${ip}:4333`), timeout: 5000, reconnect: true, maxReconnectAttempts: -1 });
+  const jsm = await jetstreamManager(nc, { timeout: 5000 });
+  for (let t = 0; ; t++) {
+    const e = await jsm.streams.add({ name: 'REPRO', subjects: ['repro.>'], num_replicas: 3, allow_direct: false }).then(() => null, (x: Error) => x);
+    if (!e) break;
+    if (t > 60) throw e;
+    await sleep(500);
+  }
+  const js = jetstream(nc, { timeout: 5000 });
+  for (let i = 0; i < N; i++) await js.publish(`repro.k.${i % 100}`, `v${i}`);
+  let info = await jsm.streams.info('REPRO');
+  const leader = info.cluster!.leader!;
+  const f = [0, 1, 2].find((i) => `s${i}` !== leader && info.cluster!.replicas!.some((r) => r.name === `s${i}` && r.current))!;
+  console.log(`${version}; REPRO: ${info.state.messages} messages, leader ${leader}; damaging s${f}'s copy (${HOW})`);
+  await stop(f);
+  const msgs = join(work, `s${f}`, 'jetstream', '$G', 'streams', 'REPRO', 'msgs');
+  const blocks = readdirSync(msgs).filter((x) => x.endsWith('.blk')).sort((a, b) => parseInt(a) - parseInt(b));
+  const last = join(msgs, blocks.at(-1)!);
+  const size = statSync(last).size;
+  if (HOW === 'truncate') truncateSync(last, Math.floor(size / 2));
+  else {
+    const b = readFileSync(last);
+    for (const o of flipOffsets(size, 7)) b[o] = b[o]! ^ 0xff;
+    writeFileSync(last, b);
+  }
+  console.log(`${HOW} ${last} (${size} bytes)`);
+  const t0 = Date.now();
+  start(f);
+  let up: number | null = null;
+  while (Date.now() - t0 < BOUND_S * 1000) {
+    if (await healthy(f)) {
+      up = Date.now() - t0;
+      break;
+    }
+    await sleep(500);
+  }
+  console.log(up === null ? `s${f} NOT healthy within ${BOUND_S} s of its start` : `s${f} healthy ${(up / 1000).toFixed(1)} s after its start`);
+  let leads = false;
+  for (let t = 0; t < 20 && !leads; t++) {
+    info = await jsm.streams.info('REPRO');
+    leads = info.cluster?.leader === `s${f}`;
+    if (!leads) {
+      await nc.request('$JS.API.STREAM.LEADER.STEPDOWN.REPRO', undefined, { timeout: 5000 }).catch(() => null);
+      await sleep(2000);
+    }
+  }
+  console.log(leads ? `s${f} leads REPRO` : `s${f} never became REPRO's leader in 20 step-downs`);
+  let acked = N;
+  for (let i = N; i < 2 * N; i++) if (await js.publish(`repro.k.${i % 100}`, `v${i}`).then(() => true, () => false)) acked++;
+  info = await jsm.streams.info('REPRO');
+  const missing = acked - info.state.messages;
+  console.log(`acknowledged ${acked}; the leader (${info.cluster?.leader}) holds ${info.state.messages} (last seq ${info.state.last_seq}): ${missing > 0 ? `${missing} MISSING` : 'none missing'}`);
+  const still = await healthy(f);
+  console.log(`s${f} /healthz at the end: ${still ? 'ok' : 'NOT ok'}`);
+  code = up === null || missing > 0 || !still ? 1 : 0;
+} finally {
+  await nc?.close().catch(() => undefined);
+  for (let i = 0; i < 3; i++) await stop(i);
+  rmSync(work, { recursive: true, force: true });
+}
+process.exit(code);
