@@ -58,8 +58,14 @@ let nc: NatsConnection | undefined;
 let code = 0;
 try {
   for (let i = 0; i < 3; i++) start(i);
-  nc = await connect({ servers: IPS.map((ip) => `nats://${ip}:4333`), timeout: 5000, reconnect: true, maxReconnectAttempts: -1 });
-  const jsm = await jetstreamManager(nc, { timeout: 5000 });
+  nc = await connect({ servers: IPS.map((ip) => `nats://${ip}:4333`), timeout: 5000, reconnect: true, maxReconnectAttempts: -1, waitOnFirstConnect: true });
+  // JetStream answers once the meta group has a leader (bounded wait).
+  let jsm = await jetstreamManager(nc, { timeout: 5000 }).catch(() => null);
+  for (let t = 0; !jsm && t < 60; t++) {
+    await sleep(500);
+    jsm = await jetstreamManager(nc, { timeout: 5000 }).catch(() => null);
+  }
+  if (!jsm) throw new Error('JetStream never answered within 30 s');
   for (let t = 0; ; t++) {
     const e = await jsm.streams.add({ name: 'REPRO', subjects: ['repro.>'], num_replicas: 3, allow_direct: false }).then(() => null, (x: Error) => x);
     if (!e) break;
@@ -110,8 +116,20 @@ try {
   info = await jsm.streams.info('REPRO');
   const missing = acked - info.state.messages;
   console.log(`acknowledged ${acked}; the leader (${info.cluster?.leader}) holds ${info.state.messages} (last seq ${info.state.last_seq}): ${missing > 0 ? `${missing} MISSING` : 'none missing'}`);
-  const still = await healthy(f);
-  console.log(`s${f} /healthz at the end: ${still ? 'ok' : 'NOT ok'}`);
+  // The damaged node afterwards: does it come (back) to health, and does its own copy hold what the leader holds?
+  const t1 = Date.now();
+  let still = false;
+  while (!still && Date.now() - t1 < BOUND_S * 1000) {
+    still = await healthy(f);
+    if (!still) await sleep(2000);
+  }
+  const body = await fetch(`http://${IPS[f]}:8333/healthz`, { signal: AbortSignal.timeout(2000) }).then((r) => r.text(), (e: Error) => e.message);
+  const jsz = await fetch(`http://${IPS[f]}:8333/jsz?streams=true`, { signal: AbortSignal.timeout(2000) }).then((r) => r.json() as Promise<{ meta_cluster?: unknown; account_details?: { stream_detail?: { name: string; state: { messages: number; last_seq: number } }[] }[] }>, () => null);
+  const own = jsz?.account_details?.flatMap((a) => a.stream_detail ?? []).find((x) => x.name === 'REPRO');
+  console.log(`s${f} /healthz ${still ? `ok ${((Date.now() - t1) / 1000).toFixed(1)} s after the writes` : `NOT ok ${BOUND_S} s after the writes: ${body.trim().slice(0, 200)}`}`);
+  const ps = procs[f]?.pid ? spawnSync('ps', ['-o', 'stat=,time=,rss=', '-p', String(procs[f]!.pid)], { encoding: 'utf8' }).stdout.trim() : 'gone';
+  console.log(`s${f}'s process: ${ps || 'gone'} (state, cpu time, rss KiB)`);
+  console.log(`s${f}'s own copy: ${own ? `${own.state.messages} messages, last seq ${own.state.last_seq}` : 'not reported'}; meta: ${JSON.stringify(jsz?.meta_cluster ?? null).slice(0, 200)}`);
   code = up === null || missing > 0 || !still ? 1 : 0;
 } finally {
   await nc?.close().catch(() => undefined);
