@@ -2,7 +2,8 @@
 // RUNS times, each run's checker report summed up in one table: ops, ok,
 // fail, info, the violations of each property, latency and visibility, and
 // each fault's unavailability. Extra `-e` settings go through CHAOS_VARS
-// ("chaos_clients=8 chaos_hold=10"); SEEDS="1 2 3" gives each run its seed.
+// ("chaos_mode=combined chaos_duration=300"); SEEDS="1 2 3" gives each run
+// its seed. A run that fails keeps its histories and the nodes' logs.
 //   node --import tsx bench/chaos-local.ts
 //   RUNS=3 CHAOS_VARS="chaos_clients=6" node --import tsx bench/chaos-local.ts
 import { readFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import type { CheckResult } from '../src/controller/chaos/checker.js';
 import { makeProject } from '../test/harness/project.js';
 import { play } from '../test/harness/play.js';
 import { ROOT } from '../test/harness/root.js';
+import { keepChaosRuns } from '../test/harness/keep-chaos.js';
 
 const IPS = ['127.0.0.31', '127.0.0.32', '127.0.0.33'];
 const runs = Number(process.env.RUNS ?? 1);
@@ -29,6 +31,7 @@ try {
     const t0 = Date.now();
     const r = await play(['chaos', ...base, ...seed, ...extra], 1_800_000);
     const secs = ((Date.now() - t0) / 1000).toFixed(0);
+    if (r.code !== 0) console.log(`run ${i + 1} exited ${r.code}: ${keepChaosRuns(p.dir)}`);
     const run = readFileSync(join(p.dir, 'out', 'chaos', 'latest'), 'utf8').trim();
     const wl = JSON.parse(readFileSync(join(p.dir, 'out', 'chaos', run, 'workload.json'), 'utf8')) as { seed: number };
     let c: CheckResult;
