@@ -88,7 +88,7 @@ test('chaos under a read-and-write workload: every promise checked', { timeout: 
   });
 
   let chaos: PlayRun;
-  await t.test('play chaos passes with acked writes, refusals in the minority window and no violation', async () => {
+  await t.test('play chaos passes with acked writes, refusals in the minority window and no violation', async (st) => {
     chaos = await play(['chaos', ...base, ...SCHEDULE], 300_000);
     assert.equal(chaos.code, 0, why(chaos));
     const sched = resultOf(chaos, 'the schedule')!.reason;
@@ -98,6 +98,7 @@ test('chaos under a read-and-write workload: every promise checked', { timeout: 
     assert.equal(chaos.results.filter((x) => x.task.startsWith('pause (SIGSTOP') && x.status === 'changed').length, 2 * n('pause-majority'));
     assert.equal(chaos.results.filter((x) => x.task.startsWith('partition (nftables') && x.status === 'changed').length, 3 * n('partition-isolate'), 'each node of each cut');
     const reason = resultOf(chaos, CHECK_TASK)!.reason;
+    st.diagnostic(`${sched} | ${reason}`);
     assert.ok(count(reason, 'ok') > 0, reason);
     assert.ok(count(reason, 'refused') > 0, reason);
     assert.doesNotMatch(reason, /VIOLATED|NOT PROVEN/);

@@ -196,7 +196,7 @@ describeOnLab('cluster playbooks on the lab (3 systemd hosts)', { timeout: 30 * 
     await ok(v);
   });
 
-  test('play chaos under systemd: every fault family but corruption once (a kill, pauses, nftables partitions, a restart) under the workload; every promise checked, every replica read', async () => {
+  test('play chaos under systemd: every fault family but corruption once (a kill, pauses, nftables partitions, a restart) under the workload; every promise checked, every replica read', async (t) => {
     // Partitions need nft on the hosts: installed from the lab's own repository, as an operator would.
     const apt = 'DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=120';
     for (const r of await Promise.all(hosts().map((h) => labSsh(lab, h, `command -v nft >/dev/null || { ${apt} update && ${apt} install nftables; }`, 300_000)))) assert.equal(r.code, 0, r.stderr + r.stdout);
@@ -213,6 +213,7 @@ describeOnLab('cluster playbooks on the lab (3 systemd hosts)', { timeout: 30 * 
     assert.ok(cuts.length >= 3 + 2, `isolate and bridge each cut on every side: ${cuts.length}`);
     const check = c.results.find((x) => x.task === 'no acknowledged write lost, nothing served without quorum');
     assert.ok(check, 'the check ran');
+    t.diagnostic(`${sched.reason} | ${check.reason}`);
     const n = (k: string) => Number(new RegExp(`${k} (\\d+)`).exec(check.reason)?.[1] ?? NaN);
     assert.ok(n('ok') > 0, check.reason);
     assert.ok(n('refused') > 0, check.reason);
