@@ -68,7 +68,8 @@ export interface CheckResult {
     /** Every acknowledged add is in every replica's copy (each read while it led). */
     replica_lost?: PropertyResult;
     /** Every replica of every stream holds the same messages (count, last sequence, digest). */
-    convergence?: PropertyResult;
+    /** `settled`: copies whose new leader first answered short of what it then held (applying its log), not violations. */
+    convergence?: PropertyResult & { settled: string[] };
     /**
      * rooms, members and rooms_by_member agree, in every replica's copy. A
      * mismatch left by an unknown write (a request stopped between its
@@ -321,7 +322,7 @@ function decoded<T, R>(kv: Map<string, string> | undefined, pick: (v: T) => R): 
 }
 
 /** Each replica's copy against the acknowledged adds, against the other replicas, and against itself. */
-function checkCopies(ops: Op[], copies: StreamCopies[]): { replica_lost: PropertyResult; convergence: PropertyResult; invariants: PropertyResult & { repairs: string[]; outside: number } } {
+function checkCopies(ops: Op[], copies: StreamCopies[]): { replica_lost: PropertyResult; convergence: PropertyResult & { settled: string[] }; invariants: PropertyResult & { repairs: string[]; outside: number } } {
   const lost = new Tally();
   const conv = new Tally();
   const inv = new Tally();
@@ -394,7 +395,8 @@ function checkCopies(ops: Op[], copies: StreamCopies[]): { replica_lost: Propert
     }
   }
   if (!nodes.length) lost.unexercised = conv.unexercised = inv.unexercised = 'no replica could be read';
-  return { replica_lost: lost.toJSON(), convergence: conv.toJSON(), invariants: { ...inv.toJSON(), repairs: [...repairs.values()], outside } };
+  const settled = copies.flatMap((s) => s.copies.filter((c) => c.firstAnswered !== undefined).map((c) => `${s.stream} on ${c.node}: first last seq ${c.firstAnswered}, then ${c.lastSeq}`));
+  return { replica_lost: lost.toJSON(), convergence: { ...conv.toJSON(), settled }, invariants: { ...inv.toJSON(), repairs: [...repairs.values()], outside } };
 }
 
 /** Checks a run's history against every property; with `copies`, every replica's copy too. */
@@ -439,7 +441,7 @@ export function violationsOf(r: CheckResult): number {
 export function formatCheck(r: CheckResult): string {
   const p = r.properties;
   const dp = p.data_plane ? `; data plane: cross-room let in ${p.data_plane.violations} (${p.data_plane.checked} tried), ${p.data_plane.published} published, reconnect p50 ${p.data_plane.reconnects.p50?.toFixed(0) ?? '-'} max ${p.data_plane.reconnects.max?.toFixed(0) ?? '-'} ms` : '';
-  const replicas = p.convergence ? `; replicas: lost ${p.replica_lost!.violations}, diverged ${p.convergence.violations}, invariants ${p.invariants!.violations} (${p.convergence.checked} copies read; ${p.invariants!.repairs.length} half-done unknown writes to repair)` : '';
+  const replicas = p.convergence ? `; replicas: lost ${p.replica_lost!.violations}, diverged ${p.convergence.violations}, invariants ${p.invariants!.violations} (${p.convergence.checked} copies read; ${p.invariants!.repairs.length} half-done unknown writes to repair${p.convergence.settled.length ? `; ${p.convergence.settled.length} new leaders answered short at first: ${p.convergence.settled[0]}` : ''})` : '';
   const counts = `ops ${r.ops.total} (ok ${r.ops.ok}, fail ${r.ops.fail}, info ${r.ops.info}); lost ${p.lost.violations}, stale ${p.stale.violations}, phantom ${p.phantom.violations}, served-without-quorum ${p.no_quorum.violations} (refused ${p.no_quorum.refused}), replays-accepted ${p.replay.violations}, revocation ${p.revocation.violations}${replicas}${dp}`;
   const bad = Object.entries(p).filter(([, v]) => v?.violations).map(([k, v]) => `${k}: ${v!.examples[0]}${v!.violations > 1 ? ` (and ${v!.violations - 1} more)` : ''}`);
   return bad.length ? `${counts}. VIOLATED: ${bad.join('; ')}` : counts;

@@ -21,6 +21,8 @@ export interface ReplicaCopy {
   node: string;
   messages: number;
   lastSeq: number;
+  /** The last sequence the new leader first answered with, when it still rose before the read (a leader applying its log). */
+  firstAnswered?: number;
   /** sha256 over every message (absent for the nonce stream). */
   digest?: string;
   /** KV buckets: key -> latest value (JSON text). */
@@ -83,10 +85,28 @@ export async function moveLeader(nc: NatsConnection, jsm: JetStreamManager, stre
   return (await leaderOf(jsm, stream)).leader === node ? null : `never became leader in ${tries} step-downs (${why})`;
 }
 
-/** The stream as its current leader has it. */
+/** A new leader's answers are read once they stop changing: its last sequence the same for this long. */
+export const SETTLE_MS = 1500;
+/** ... and for no longer than this (then it is read as it is). */
+export const SETTLE_MAX_MS = 15_000;
+
+/**
+ * The stream as its current leader has it, once the leader's own answer stops
+ * changing (bounded): a leader just elected may still be applying entries it
+ * has, and a copy read then would look short of what it holds. How far its
+ * first answer was behind is kept (firstAnswered).
+ */
 async function readCopy(jsm: JetStreamManager, stream: string, node: string): Promise<ReplicaCopy> {
-  const si = await jsm.streams.info(stream);
-  const out: ReplicaCopy = { node, messages: si.state.messages, lastSeq: si.state.last_seq };
+  let si = await jsm.streams.info(stream);
+  const first = si.state.last_seq;
+  const until = Date.now() + SETTLE_MAX_MS;
+  for (let stable = Date.now(); Date.now() - stable < SETTLE_MS && Date.now() < until; ) {
+    await sleep(250);
+    const next = await jsm.streams.info(stream);
+    if (next.state.last_seq !== si.state.last_seq || next.state.messages !== si.state.messages) stable = Date.now();
+    si = next;
+  }
+  const out: ReplicaCopy = { node, messages: si.state.messages, lastSeq: si.state.last_seq, ...(si.state.last_seq !== first ? { firstAnswered: first } : {}) };
   if (stream === NONCE_STREAM) return out;
   const h = createHash('sha256');
   const kv = stream.startsWith(KV_PREFIX) ? new Map<string, string>() : undefined;
