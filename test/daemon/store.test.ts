@@ -130,6 +130,22 @@ test('rooms: a create stored by this request but answered "already exists" goes 
   await assert.rejects(createRoom(store, 'dora-1', 'dora'), code('conflict'), 'a second create by the same owner is a conflict: another creation time');
 });
 
+test('rooms: once the room is written, an index write that gives up is a 503 (repeat to finish), not a 409', async () => {
+  await addUser(store, { handle: 'erin', sign_pub: makeUser('erin').sign_pub, role: 'member' });
+  const kv = store.kv.roomsByMember;
+  const real = { create: kv.create.bind(kv), update: kv.update.bind(kv), put: kv.put.bind(kv) };
+  // Someone else writes the index entry before each of ours: every CAS loses.
+  const race = (k: string) => real.put(k, JSON.stringify({ handle: k, rooms: [] }));
+  kv.create = async (k: string, d: Parameters<typeof real.create>[1]) => (await race(k), real.create(k, d));
+  kv.update = async (k: string, d: Parameters<typeof real.update>[1], v?: number) => (await race(k), real.update(k, d, v));
+  try {
+    await assert.rejects(createRoom(store, 'erin-1', 'erin'), (e: unknown) => e instanceof ApiError && e.code === 'unavailable' && /rooms_by_member\.erin, after the request's first write/.test(e.message));
+  } finally {
+    Object.assign(kv, real);
+  }
+  assert.equal((await getRoom(store, 'erin-1'))?.owner, 'erin', 'the room was written');
+});
+
 test('CAS: concurrent updates of one key all land', async () => {
   await Promise.all(
     Array.from({ length: 8 }, (_, i) =>

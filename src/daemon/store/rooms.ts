@@ -10,8 +10,12 @@
 // room then showed up, created by nobody else): the room found is this
 // request's own when its owner and creation time (ms) are this request's,
 // and the create goes on as if it had been answered ok.
+// Once a request's first write is in, it never answers a 4xx: a later write
+// that gives up (CAS retries spent under leader changes) is a 503, since
+// the request half happened and repeating it finishes it (measured under
+// chaos: a 409 "too many concurrent changes" for a room that then existed).
 import type { Store } from './buckets.js';
-import { ApiError } from '../../protocol/errors.js';
+import { ApiError, UnavailableError } from '../../protocol/errors.js';
 import { createJson, readJson, updateJson } from './kvjson.js';
 import { readConsistent, waitOutReadLeases } from './follow.js';
 import { nowIso, type MembersRecord, type RoomRecord, type RoomsOfMember, type UserRecord } from '../../protocol/model.js';
@@ -32,6 +36,16 @@ export async function listRoomsOf(store: Store, handle: string): Promise<string[
   return r ? r.value.rooms : [];
 }
 
+/** A write after the request's first one: giving up on it is a 503 (repeat to finish), never a 4xx. */
+async function thenWrite<T>(what: string, write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'conflict') throw new UnavailableError(`${what}, after the request's first write`, err);
+    throw err;
+  }
+}
+
 async function indexRoom(store: Store, handle: string, room: string, add: boolean): Promise<void> {
   await updateJson<RoomsOfMember>(store.kv.roomsByMember, handle, (cur) => {
     const rooms = cur ? cur.rooms : [];
@@ -49,8 +63,8 @@ export async function createRoom(store: Store, name: string, owner: string): Pro
     if (!found || found.owner !== owner || found.created_at !== at) throw new ApiError('conflict', `room ${name} already exists${found ? ` (created ${found.created_at})` : ''}`);
   }
   const members: MembersRecord = { room: name, epoch: 1, rekey_required: false, members: { [owner]: { added_at: at, added_by: owner } } };
-  await updateJson<MembersRecord>(store.kv.members, name, () => members);
-  await Promise.all([indexRoom(store, owner, name, true), waitOutReadLeases()]);
+  await thenWrite(`members of ${name}`, updateJson<MembersRecord>(store.kv.members, name, () => members));
+  await Promise.all([thenWrite(`rooms_by_member.${owner}`, indexRoom(store, owner, name, true)), waitOutReadLeases()]);
   return room;
 }
 
@@ -79,7 +93,7 @@ export async function addMember(store: Store, room: string, handle: string, by: 
     if (cur.members[handle]) return undefined;
     return { ...cur, members: { ...cur.members, [handle]: { added_at: nowIso(), added_by: by } } };
   });
-  await Promise.all([indexRoom(store, handle, room, true), waitOutReadLeases()]);
+  await Promise.all([thenWrite(`rooms_by_member.${handle}`, indexRoom(store, handle, room, true)), waitOutReadLeases()]);
   return out as MembersRecord;
 }
 
@@ -93,6 +107,6 @@ export async function removeMember(store: Store, room: RoomRecord, handle: strin
     delete members[handle];
     return { ...cur, members, rekey_required: true };
   });
-  await Promise.all([indexRoom(store, handle, room.name, false), waitOutReadLeases()]);
+  await Promise.all([thenWrite(`rooms_by_member.${handle}`, indexRoom(store, handle, room.name, false)), waitOutReadLeases()]);
   return out as MembersRecord;
 }
