@@ -137,7 +137,7 @@ test('rooms: once the room is written, an index write that gives up is a 503 (re
   // Someone else writes the index entry before each of ours: every CAS loses.
   const race = (k: string) => real.put(k, JSON.stringify({ handle: k, rooms: [] }));
   kv.create = async (k: string, d: Parameters<typeof real.create>[1]) => (await race(k), real.create(k, d));
-  kv.update = async (k: string, d: Parameters<typeof real.update>[1], v?: number) => (await race(k), real.update(k, d, v));
+  kv.update = async (k: string, d: Parameters<typeof real.update>[1], v: number) => (await race(k), real.update(k, d, v));
   try {
     await assert.rejects(createRoom(store, 'erin-1', 'erin'), (e: unknown) => e instanceof ApiError && e.code === 'unavailable' && /rooms_by_member\.erin, after the request's first write/.test(e.message));
   } finally {
