@@ -68,7 +68,7 @@ const resultOf = (r: PlayRun, task: string) => r.results.find((x) => x.task === 
 const CHECK_TASK = 'no acknowledged write lost, nothing served without quorum';
 const count = (reason: string, what: string) => Number(new RegExp(`${what} (\\d+)`).exec(reason)?.[1] ?? NaN);
 
-test('chaos under a read-and-write workload: every promise checked', { timeout: 420_000 }, async (t) => {
+test('chaos under a read-and-write workload: every promise checked', { timeout: 600_000 }, async (t) => {
   const up = await play(['bringup', ...base]);
   assert.equal(up.code, 0, why(up));
 

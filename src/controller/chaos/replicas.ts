@@ -86,7 +86,7 @@ export async function moveLeader(nc: NatsConnection, jsm: JetStreamManager, stre
 }
 
 /** A new leader's answers are read once they stop changing: its last sequence the same for this long. */
-export const SETTLE_MS = 1500;
+export const SETTLE_MS = 500;
 /** ... and for no longer than this (then it is read as it is). */
 export const SETTLE_MAX_MS = 15_000;
 
