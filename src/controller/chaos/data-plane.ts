@@ -25,11 +25,24 @@ import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { readFile } from 'node:fs/promises';
 import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { nkeySeedFromRaw } from '../../client/index.js';
-import { inboxPrefix, roomSubject } from '../../daemon/auth/allowlist.js';
+import { inboxPrefix, roomSubject } from '../../daemon/index.js';
 import { sleep } from '../../util/time.js';
-import type { Op } from './history.js';
+import type { Op, OpKind } from './history.js';
 import type { Rng } from './random.js';
-import type { RunUser, Workload } from './workload.js';
+
+/** A workload user: its handle and Ed25519 seed (hex). */
+interface RunUser {
+  handle: string;
+  seed: string;
+}
+
+/** What the data plane uses of the workload (workload.ts): its nodes and bound, its journal, its rooms. */
+export interface DataPlaneHost {
+  cfg: { nodes: { name: string; nats: string; ca?: string }[]; timeoutMs: number };
+  journal: { now(): number; write(o: Omit<Op, 'id'> & { f: OpKind }): Op };
+  rooms: { room: string; owner: RunUser; at: number }[];
+}
+type Workload = DataPlaneHost;
 
 /** A room is used by the data plane once it is this old: every node's allow list has it by then. */
 export const ACL_SETTLE_MS = 4000;
