@@ -42,7 +42,6 @@ export interface DataPlaneHost {
   journal: { now(): number; write(o: Omit<Op, 'id'> & { f: OpKind }): Op };
   rooms: { room: string; owner: RunUser; at: number }[];
 }
-type Workload = DataPlaneHost;
 
 /** A room is used by the data plane once it is this old: every node's allow list has it by then. */
 export const ACL_SETTLE_MS = 4000;
@@ -57,7 +56,7 @@ export interface DataPlaneStats {
 }
 
 /** TLS for a connection that may land on any node: the cluster's CA, and any node's address in the certificate. */
-async function clusterTls(w: Workload): Promise<object | undefined> {
+async function clusterTls(w: DataPlaneHost): Promise<object | undefined> {
   const ca = w.cfg.nodes.find((n) => n.ca)?.ca;
   if (!ca) return undefined;
   const hosts = w.cfg.nodes.map((n) => new URL(n.nats).hostname);
@@ -67,13 +66,13 @@ async function clusterTls(w: Workload): Promise<object | undefined> {
   };
 }
 
-const nodeOf = (w: Workload, nc: NatsConnection | undefined): string => {
+const nodeOf = (w: DataPlaneHost, nc: NatsConnection | undefined): string => {
   const url = nc?.getServer() ?? '';
   return w.cfg.nodes.find((n) => url && n.nats.includes(url.replace(/^[a-z]+:\/\//, '')))?.name ?? (url || '?');
 };
 
 /** Runs `clients` data-plane clients until the signal; their counts. */
-export async function runDataPlane(w: Workload, rng: Rng, clients: number, signal: AbortSignal): Promise<DataPlaneStats> {
+export async function runDataPlane(w: DataPlaneHost, rng: Rng, clients: number, signal: AbortSignal): Promise<DataPlaneStats> {
   const stats: DataPlaneStats = { published: 0, received: 0 };
   const tls = await clusterTls(w);
   const owners: { room: string; owner: RunUser }[] = [];
@@ -87,7 +86,7 @@ export async function runDataPlane(w: Workload, rng: Rng, clients: number, signa
   return stats;
 }
 
-async function runDataClient(w: Workload, name: string, mine: { room: string; owner: RunUser }, other: { room: string; owner: RunUser }, tls: object | undefined, stats: DataPlaneStats, signal: AbortSignal): Promise<void> {
+async function runDataClient(w: DataPlaneHost, name: string, mine: { room: string; owner: RunUser }, other: { room: string; owner: RunUser }, tls: object | undefined, stats: DataPlaneStats, signal: AbortSignal): Promise<void> {
   const u = mine.owner;
   let nc: NatsConnection | undefined;
   while (!nc && !signal.aborted) {
@@ -140,7 +139,7 @@ async function runDataClient(w: Workload, name: string, mine: { room: string; ow
   }
 }
 
-async function publishOne(w: Workload, nc: NatsConnection, name: string, u: RunUser, subject: string, seq: number, stats: DataPlaneStats): Promise<Op> {
+async function publishOne(w: DataPlaneHost, nc: NatsConnection, name: string, u: RunUser, subject: string, seq: number, stats: DataPlaneStats): Promise<Op> {
   const wall = Date.now();
   const invoke = w.journal.now();
   let type: Op['type'] = 'ok';
@@ -163,7 +162,7 @@ async function publishOne(w: Workload, nc: NatsConnection, name: string, u: RunU
  * before that answer. No answer within the bound (a frozen or unreachable
  * server) proves nothing: info.
  */
-async function tryCross(w: Workload, nc: NatsConnection, name: string, u: RunUser, room: string): Promise<Op> {
+async function tryCross(w: DataPlaneHost, nc: NatsConnection, name: string, u: RunUser, room: string): Promise<Op> {
   const wall = Date.now();
   const invoke = w.journal.now();
   const subject = roomSubject(room);
