@@ -18,6 +18,8 @@ class FakeBucket {
   delivered = 0;
   infoCalls = 0;
   leaderDown = false;
+  /** Set: STREAM.INFO is answered by a replica that sees no leader, with this last sequence (its own). */
+  leaderlessAnswer: number | undefined;
   #push: ((e: KvWatchEntry) => void) | undefined;
 
   write(key: string, value: unknown): number {
@@ -69,7 +71,8 @@ class FakeBucket {
           this.infoCalls++;
           await sleep(2);
           if (this.leaderDown) throw new Error('no responders');
-          return { state: { last_seq: this.log.length } };
+          if (this.leaderlessAnswer !== undefined) return { state: { last_seq: this.leaderlessAnswer }, cluster: { name: 'c', leader: '' } };
+          return { state: { last_seq: this.log.length }, cluster: { name: 'c', leader: 'n1' } };
         },
       },
     } as unknown as JetStreamManager;
@@ -248,5 +251,28 @@ test('change listeners hear each applied change, after the copy holds it, until 
   assert.ok(seenInCopy !== ASK_LEADER);
   assert.equal((seenInCopy as { value: { v: number } } | null)?.value.v, 3);
   off2();
+  f.stop();
+});
+
+test('a barrier answered by a replica that sees no leader is refused 503, though the copy holds what it names', async () => {
+  const b = new FakeBucket();
+  b.write('room', { v: 1 });
+  const f = await followed(b);
+  b.deliver();
+  // The majority commits v: 2; a replica behind it, between leaders, answers with its own last sequence.
+  b.write('room', { v: 2 });
+  b.leaderlessAnswer = 1;
+  await sleep(READ_LEASE_MS + 10);
+  const r = await f.read('room').catch((e: unknown) => e);
+  assert.ok(r instanceof ApiError, `a read under a leaderless answer must be refused, got ${JSON.stringify(r)}`);
+  assert.equal(r.code, 'unavailable');
+  // A leader again: the barrier names the committed sequence and the read waits for it.
+  b.leaderlessAnswer = undefined;
+  const next = f.read('room');
+  await sleep(20);
+  b.deliver();
+  const got = await next;
+  assert.ok(got !== ASK_LEADER);
+  assert.equal(got?.value.v, 2);
   f.stop();
 });

@@ -20,8 +20,9 @@
 // time the admin is told it is done. (Reads may see a write a little before
 // its writer is told; they never miss an acknowledged one.)
 //
-// Fail closed: a barrier the leader does not answer (no quorum, no leader) is
-// a 503 for every read waiting on it, and once the lease runs out no read is
+// Fail closed: a barrier the leader does not answer (no quorum, no leader), or
+// one answered by a replica that sees no leader, is a 503 for every read
+// waiting on it, and once the lease runs out no read is
 // served from the copy. If the copy does not reach a barrier within
 // catchUpMs (the watch broke, or its consumer sits on a lagging server), the
 // read asks the leader itself, as it would without a copy.
@@ -31,6 +32,7 @@ import type { QueuedIterator } from '@nats-io/nats-core';
 import type { MembersRecord, UserRecord } from '../../protocol/model.js';
 import { BUCKETS } from './names.js';
 import { readJson, toApiError, type Versioned } from './kvjson.js';
+import { UnavailableError } from '../../protocol/errors.js';
 
 export interface FollowOptions {
   /** How long a read waits for the copy to reach its barrier before asking the leader instead. */
@@ -150,7 +152,16 @@ export class FollowedBucket<T> {
     this.stats.barriers++;
     const askedAt = performance.now();
     const seq = this.jsm.streams.info(this.stream).then(
-      (si) => si.state.last_seq,
+      (si) => {
+        // A replica that sees no leader answers STREAM.INFO with its own
+        // state (nats-server 2.10.27, jsStreamInfoRequest: "if the group has
+        // no leader" any member answers), and its last sequence may be short
+        // of what the majority committed: measured on the lab, a read served
+        // under such a barrier missed a member added 7 s before. Only an
+        // answer that names a leader is a barrier.
+        if (si.cluster && !si.cluster.leader) throw new UnavailableError(`${this.stream} has no leader (a replica answered with its own state)`);
+        return si.state.last_seq;
+      },
       (err) => {
         throw toApiError(err, `${this.stream} leader`);
       },
