@@ -50,7 +50,9 @@ test('half-done room writes are named, then rolled forward; fresh ones are left 
   await store.kv.roomsByMember.put('ann', JSON.stringify({ handle: 'ann', rooms: ['ghost', 'whole'] }));
 
   assert.deepEqual(await repairRooms(store, { graceMs: 60_000 }), [], 'everything is younger than the grace: left alone');
-  const found = await repairRooms(store, { dryRun: true, graceMs: 0 });
+  const dryTold: string[] = [];
+  const found = await repairRooms(store, { dryRun: true, graceMs: 0, onRepair: (r) => dryTold.push(r.what) });
+  assert.deepEqual(dryTold, [], 'a dry run makes no repair to tell');
   assert.deepEqual(found.map((r) => r.what).sort(), [
     'room half had no members record: ann (its owner) written as its member',
     'rooms_by_member.ann named ghost, where ann is no member: dropped',
@@ -59,8 +61,10 @@ test('half-done room writes are named, then rolled forward; fresh ones are left 
   ].sort());
   assert.equal(await getMembers(store, 'half'), null, 'the dry run wrote nothing');
 
-  const done = await repairRooms(store, { graceMs: 0 });
+  const told: string[] = [];
+  const done = await repairRooms(store, { graceMs: 0, onRepair: (r) => told.push(r.what) });
   assert.equal(done.length, 4);
+  assert.deepEqual(told.sort(), done.map((r) => r.what).sort(), 'each repair is told as it is made');
   assert.deepEqual(Object.keys((await getMembers(store, 'half'))!.members), ['ann']);
   assert.deepEqual(await listRoomsOf(store, 'ann'), ['half', 'whole']);
   assert.deepEqual(await listRoomsOf(store, 'ben'), ['whole']);

@@ -39,15 +39,15 @@ async function ageMs(kvGet: () => Promise<KvEntry | null>): Promise<number> {
 /** How often each node looks (with up to a third more, at random, so that nodes do not look together). */
 export const REPAIR_PERIOD_MS = 120_000;
 
-/** Runs repairRooms every REPAIR_PERIOD_MS (jittered), logging each repair; a failed sweep waits for the next. */
+/** Runs repairRooms every REPAIR_PERIOD_MS (jittered), logging each repair as it is made; a failed sweep waits for the next. */
 export function startRepairs(store: Store, log: (line: string) => void, periodMs = REPAIR_PERIOD_MS): () => void {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const next = () => {
     if (stopped) return;
     timer = setTimeout(() => {
-      void repairRooms(store)
-        .then((done) => done.forEach((r) => log(`repaired: ${r.what}`)))
+      // Each repair is logged once written, so a sweep cut short still shows what it changed.
+      void repairRooms(store, { onRepair: (r) => log(`repaired: ${r.what}`) })
         .catch((err: Error) => log(`room repair sweep failed, next in ${Math.round(periodMs / 1000)} s: ${err.message}`))
         .finally(next);
     }, periodMs + Math.floor(Math.random() * (periodMs / 3)));
@@ -61,7 +61,7 @@ export function startRepairs(store: Store, log: (line: string) => void, periodMs
 }
 
 /** Finds (and unless `dryRun`, makes) every repair; returns them in order. */
-export async function repairRooms(store: Store, o: { dryRun?: boolean; graceMs?: number } = {}): Promise<Repair[]> {
+export async function repairRooms(store: Store, o: { dryRun?: boolean; graceMs?: number; onRepair?: (r: Repair) => void } = {}): Promise<Repair[]> {
   const grace = o.graceMs ?? REPAIR_GRACE_MS;
   const out: Repair[] = [];
   const rooms = new Map<string, RoomRecord>();
@@ -79,7 +79,10 @@ export async function repairRooms(store: Store, o: { dryRun?: boolean; graceMs?:
     if (members.has(name) || (await ageMs(() => store.kv.rooms.get(name))) < grace) continue;
     const rec: MembersRecord = { room: name, epoch: 1, rekey_required: false, members: { [room.owner]: { added_at: room.created_at, added_by: room.owner } } };
     out.push({ kind: 'members-record', room: name, handle: room.owner, what: `room ${name} had no members record: ${room.owner} (its owner) written as its member` });
-    if (!o.dryRun) await updateJson<MembersRecord>(store.kv.members, name, (cur) => (cur ? undefined : rec));
+    if (!o.dryRun) {
+      await updateJson<MembersRecord>(store.kv.members, name, (cur) => (cur ? undefined : rec));
+      o.onRepair?.(out.at(-1)!);
+    }
     members.set(name, rec);
   }
   // 2. The index follows the members records.
@@ -105,8 +108,11 @@ export async function repairRooms(store: Store, o: { dryRun?: boolean; graceMs?:
     for (const r of have) if (!should.has(r) && (await settled(r))) drop.push(r);
     if (!add.length && !drop.length) continue;
     if ((await ageMs(() => store.kv.roomsByMember.get(h))) < grace) continue;
-    for (const r of add) out.push({ kind: 'index-add', room: r, handle: h, what: `${h} is a member of ${r}: added to rooms_by_member.${h}` });
-    for (const r of drop) out.push({ kind: 'index-drop', room: r, handle: h, what: `rooms_by_member.${h} named ${r}, where ${h} is no member: dropped` });
+    const these: Repair[] = [
+      ...add.map((r): Repair => ({ kind: 'index-add', room: r, handle: h, what: `${h} is a member of ${r}: added to rooms_by_member.${h}` })),
+      ...drop.map((r): Repair => ({ kind: 'index-drop', room: r, handle: h, what: `rooms_by_member.${h} named ${r}, where ${h} is no member: dropped` })),
+    ];
+    out.push(...these);
     if (o.dryRun) continue;
     await updateJson<RoomsOfMember>(store.kv.roomsByMember, h, (c) => {
       const rooms = new Set(c?.rooms ?? []);
@@ -115,6 +121,7 @@ export async function repairRooms(store: Store, o: { dryRun?: boolean; graceMs?:
       const next = [...rooms].sort();
       return c && next.join() === [...c.rooms].sort().join() ? undefined : { handle: h, rooms: next };
     });
+    for (const r of these) o.onRepair?.(r);
   }
   return out;
 }
