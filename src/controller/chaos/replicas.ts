@@ -12,7 +12,7 @@
 // - Nothing is written: a step-down changes who leads, never what is stored.
 // - Every wait is bounded (per step-down, per election, per read).
 import { createHash } from 'node:crypto';
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BUCKETS, NONCE_STREAM } from '../../daemon/index.js';
 import { sleep } from '../../util/time.js';
@@ -91,18 +91,33 @@ export const SETTLE_MS = 500;
 export const SETTLE_MAX_MS = 15_000;
 
 /**
+ * STREAM.INFO as `node`, the leader, answers it: a replica that sees no
+ * leader answers with its own state too (nats-server 2.10.27), and such an
+ * answer is not the leader's copy. Bounded: a few tries, then an error.
+ */
+async function infoAt(jsm: JetStreamManager, stream: string, node: string): Promise<StreamInfo> {
+  let si = await jsm.streams.info(stream);
+  for (let i = 0; si.cluster?.leader !== node; i++) {
+    if (i >= 8) throw new Error(`${node} no longer leads ${stream} (answer from ${si.cluster?.leader || 'a replica that sees no leader'})`);
+    await sleep(250);
+    si = await jsm.streams.info(stream);
+  }
+  return si;
+}
+
+/**
  * The stream as its current leader has it, once the leader's own answer stops
  * changing (bounded): a leader just elected may still be applying entries it
  * has, and a copy read then would look short of what it holds. How far its
  * first answer was behind is kept (firstAnswered).
  */
 async function readCopy(jsm: JetStreamManager, stream: string, node: string): Promise<ReplicaCopy> {
-  let si = await jsm.streams.info(stream);
+  let si = await infoAt(jsm, stream, node);
   const first = si.state.last_seq;
   const until = Date.now() + SETTLE_MAX_MS;
   for (let stable = Date.now(); Date.now() - stable < SETTLE_MS && Date.now() < until; ) {
     await sleep(250);
-    const next = await jsm.streams.info(stream);
+    const next = await infoAt(jsm, stream, node);
     if (next.state.last_seq !== si.state.last_seq || next.state.messages !== si.state.messages) stable = Date.now();
     si = next;
   }
@@ -127,24 +142,52 @@ async function readCopy(jsm: JetStreamManager, stream: string, node: string): Pr
   return out;
 }
 
-/** Each replica of each stream, read while it leads. */
+/** Rounds of reading one stream's copies, when the stream was written to during a round. */
+export const READ_ROUNDS = 3;
+
+/** One round: each replica made leader in turn and read, the leader first (it needs no step-down). */
+async function readRound(nc: NatsConnection, jsm: JetStreamManager, stream: string): Promise<StreamCopies> {
+  const { replicas } = await leaderOf(jsm, stream);
+  const s: StreamCopies = { stream, copies: [], unread: [] };
+  for (const node of replicas) {
+    try {
+      const why = await moveLeader(nc, jsm, stream, node);
+      if (why) {
+        s.unread.push({ node, why });
+        continue;
+      }
+      s.copies.push(await readCopy(jsm, stream, node));
+    } catch (e) {
+      s.unread.push({ node, why: (e as Error).message });
+    }
+  }
+  return s;
+}
+
+/**
+ * Each replica of each stream, read while it leads. The daemons still write
+ * after the workload stops (the repair sweep finishing half-done writes,
+ * measured: four index writes between one copy's read and the next, which
+ * read as a copy four sequences short), so a round is judged only when the
+ * stream's last sequence did not move from its first read to the end of the
+ * round (the leader asked again then); else it is read again, up to
+ * READ_ROUNDS times, and a stream written to in every round is named in
+ * `unread` (a copy that could not be compared) rather than as diverged.
+ */
 export async function readAllReplicas(nc: NatsConnection, streams: string[]): Promise<StreamCopies[]> {
   const jsm = await jetstreamManager(nc, { timeout: 5000 });
   const out: StreamCopies[] = [];
   for (const stream of streams) {
-    // The leader first (it needs no step-down), then the others.
-    const { replicas } = await leaderOf(jsm, stream);
-    const s: StreamCopies = { stream, copies: [], unread: [] };
-    for (const node of replicas) {
-      try {
-        const why = await moveLeader(nc, jsm, stream, node);
-        if (why) {
-          s.unread.push({ node, why });
-          continue;
-        }
-        s.copies.push(await readCopy(jsm, stream, node));
-      } catch (e) {
-        s.unread.push({ node, why: (e as Error).message });
+    let s: StreamCopies | undefined;
+    for (let round = 1; ; round++) {
+      s = await readRound(nc, jsm, stream);
+      const firstSeq = s.copies[0]?.lastSeq;
+      const endSeq = await jsm.streams.info(stream).then((si) => (si.cluster && !si.cluster.leader ? undefined : si.state.last_seq), () => undefined);
+      // The nonce stream expires by age and has no digest: it is compared by last sequence as read, each copy at its own moment.
+      if (stream === NONCE_STREAM || firstSeq === undefined || endSeq === firstSeq) break;
+      if (round >= READ_ROUNDS) {
+        s = { stream, copies: [], unread: [{ node: '*', why: `written to during each of ${READ_ROUNDS} rounds of reading its copies (last seq ${firstSeq} at the first read, ${endSeq ?? 'unknown'} at the end)` }] };
+        break;
       }
     }
     s.copies.sort((a, b) => a.node.localeCompare(b.node));
