@@ -5,11 +5,14 @@
 //   stale-read         GET /v1/rooms answers from a copy refreshed every 5 s: stale reads
 //   accept-replay      a signed request's nonce is not claimed: replays accepted
 //   serve-revoked      a revoked user's requests are served: revocation violations
+//   skip-member-index  POST /v1/rooms/:room/members writes the members record
+//                      and not the member's rooms_by_member entry: the room
+//                      missing from the member's GET /v1/rooms (lost writes)
 // Set with MEMBERSHIPD_TEST_MISBEHAVE=kind[,kind...]; membershipd says so
 // in its log at start. Never set on a real cluster.
 export const TEST_MISBEHAVE_ENV = 'MEMBERSHIPD_TEST_MISBEHAVE';
 
-export const MISBEHAVIOURS = ['ack-without-write', 'stale-read', 'accept-replay', 'serve-revoked'] as const;
+export const MISBEHAVIOURS = ['ack-without-write', 'stale-read', 'accept-replay', 'serve-revoked', 'skip-member-index'] as const;
 export type Misbehaviour = (typeof MISBEHAVIOURS)[number];
 
 /** How long a stale-read copy is kept. */

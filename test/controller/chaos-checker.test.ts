@@ -58,9 +58,19 @@ describe('chaos checker', () => {
     assert.equal(r.properties.no_quorum.refused, 1);
     assert.equal(r.ops.total, ops.length);
     assert.match(formatCheck(r), /^ops \d+ \(ok \d+, fail 5, info 1\); lost 0, stale 0, phantom 0, served-without-quorum 0 \(refused 1\), replays-accepted 0, revocation 0$/);
-    assert.equal(r.visibility.n, 4, 'one per acknowledged add: r1, r2, m1, r5');
+    assert.equal(r.visibility.n, 5, 'one per acknowledged add to a set: r1, r2, m1 (to members:r1, and r1 to rooms:m1), r5');
     assert.equal(r.visibility.max, 12 - 5, 'r2 (5-20) was missed by the read begun at 12');
     assert.equal(r.faults[0]!.ops, 1);
+  });
+
+  it('a member added to a room has it in its own list of rooms: missing there, it is lost', () => {
+    const { ops, faults } = clean();
+    const mine = (n: string, read: string[]) => op({ f: 'final-read', f_of: 'read-rooms', key: 'rooms:m1', user: 'm1', node: n, read, invoke: 1000, complete: 1005 });
+    const good = checkHistory([...ops, ...['n1', 'n2', 'n3'].map((n) => mine(n, ['r1']))], faults);
+    assert.equal(violationsOf(good), 0, formatCheck(good));
+    const r = checkHistory([...ops, mine('n1', ['r1']), mine('n2', []), mine('n3', ['r1'])], faults);
+    assert.equal(r.properties.lost.violations, 1, formatCheck(r));
+    assert.match(r.properties.lost.examples[0]!, /^rooms:m1: r1, acknowledged by op \d+ \(add-member .*\), is missing on n2$/);
   });
 
   it('an acknowledged add missing from a node\'s final read is lost; an unknown one is not', () => {

@@ -69,7 +69,8 @@ async function runAgainst(name: string, misbehave: string, seconds: number): Pro
     await runWorkload(cfg, seed, ac.signal);
     clearTimeout(timer);
     const { ops } = readHistory(runDir);
-    const finals = await finalReads(ops, (await readRunUsers(runDir)).writers, cfg.nodes);
+    const { writers, pool } = await readRunUsers(runDir);
+    const finals = await finalReads(ops, writers, pool, cfg.nodes);
     return checkHistory([...ops, ...finals], []);
   } finally {
     await stopDaemon(d, 30_000);
@@ -94,4 +95,12 @@ test('a daemon that breaks each promise: the checker reports each class', { time
   assert.match(p.replay.examples[0]!, /^nonce \S+ accepted 2 times: /);
   assert.ok(p.revocation.violations > 0, `revocation: ${formatCheck(r)}`);
   assert.match(p.revocation.examples.join('\n'), /x\S+, revoked at [\d.]+ s, was served by liar: op \d+ \(user-request via liar/);
+});
+
+test('a daemon that drops the member index write: a member\'s own list of rooms reports it lost', { timeout: 120_000 }, async () => {
+  const r = await runAgainst('noindex', 'skip-member-index', 12);
+  const p = r.properties;
+  assert.ok(p.lost.violations > 0, `lost: ${formatCheck(r)}`);
+  assert.ok(p.lost.examples.some((e) => /^rooms:m\S+: r\S+, acknowledged by op \d+ \(add-member .*\), is missing on noindex$/.test(e)), p.lost.examples.join('\n'));
+  assert.equal(p.phantom.violations, 0, formatCheck(r));
 });

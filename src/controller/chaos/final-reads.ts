@@ -38,10 +38,10 @@ interface Target {
   read: (body: unknown) => string[];
 }
 
-/** The sets to read back: each writer's rooms, and the members of every room an op acknowledged. */
-function targetsOf(ops: Op[], writers: RunUser[]): Target[] {
+/** The sets to read back: each writer's and each pool member's rooms, and the members of every room an op acknowledged. */
+function targetsOf(ops: Op[], writers: RunUser[], pool: RunUser[]): Target[] {
   const byHandle = new Map(writers.map((u) => [u.handle, u]));
-  const out: Target[] = writers.map((u) => ({ key: `rooms:${u.handle}`, f_of: 'read-rooms', owner: u, path: '/v1/rooms', read: (b) => (b as { rooms: string[] }).rooms }));
+  const out: Target[] = [...writers, ...pool].map((u) => ({ key: `rooms:${u.handle}`, f_of: 'read-rooms', owner: u, path: '/v1/rooms', read: (b) => (b as { rooms: string[] }).rooms }));
   const rooms = new Map<string, RunUser>();
   for (const o of ops) {
     if (o.type !== 'ok' || !o.user) continue;
@@ -57,14 +57,14 @@ function targetsOf(ops: Op[], writers: RunUser[]): Target[] {
 }
 
 /** Reads every set through every node; returns the final-read ops, timed after `after`. */
-export async function finalReads(ops: Op[], writers: RunUser[], nodes: Pick<WorkloadNode, 'name' | 'url'>[], o: { tries?: number; concurrency?: number; timeoutMs?: number } = {}): Promise<Op[]> {
+export async function finalReads(ops: Op[], writers: RunUser[], pool: RunUser[], nodes: Pick<WorkloadNode, 'name' | 'url'>[], o: { tries?: number; concurrency?: number; timeoutMs?: number } = {}): Promise<Op[]> {
   const tries = o.tries ?? 5;
   const after = ops.reduce((m, x) => Math.max(m, x.complete), 0);
   let id = ops.reduce((m, x) => Math.max(m, x.id), 0);
   let clock = after;
   const tick = () => ++clock;
   const out: Op[] = [];
-  const targets = targetsOf(ops, writers);
+  const targets = targetsOf(ops, writers, pool);
   for (const n of nodes) {
     const clients = new Map<string, UnibusClient>();
     const clientOf = (u: RunUser) => {

@@ -3,7 +3,8 @@
 // (history.ts) when it completes.
 //
 //   sets        workload users create rooms (the grow-only sets rooms(user));
-//               rooms' owners add users of a pool to them (members(room));
+//               rooms' owners add users of a pool to them (members(room),
+//               and rooms(member), the member's list of rooms);
 //               about `readShare` of the ops read those sets back
 //   replays     accepted requests (reads and member adds, whose second 2xx
 //               would show) sent again with their nonce to another node, at
@@ -183,7 +184,9 @@ export class Workload {
   }
 
   /** A writer whose set to read: one at work, or one of those retired last. */
+  /** Whose room list a read asks for: mostly a recent writer (rooms it made), else a member of the pool (rooms it was added to, through the index add-member writes). */
   readerOf(rng: Rng): RunUser {
+    if (this.pool.length && rng.chance(0.3)) return rng.pick(this.pool);
     return rng.pick(this.writers.slice(-2 * this.cfg.writers));
   }
 

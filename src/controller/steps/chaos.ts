@@ -193,8 +193,8 @@ async function readCopies(probe: ProbeNode[], outDir: string): Promise<{ copies:
 async function check(o: { run: string; runDir: string; nodes: WorkloadNode[]; probe: ProbeNode[]; outDir: string; requireWindow: boolean }): Promise<number> {
   const before = readHistory(o.runDir);
   const runOps = before.ops.filter((x) => x.f !== 'final-read');
-  const { writers } = await readRunUsers(o.runDir);
-  const finals = await finalReads(runOps, writers, o.nodes);
+  const { writers, pool } = await readRunUsers(o.runDir);
+  const finals = await finalReads(runOps, writers, pool ?? [], o.nodes);
   await writeFileAtomic(join(o.runDir, FINAL_FILE), finals.map((x) => JSON.stringify(x) + '\n').join(''), 0o600);
   const { copies, why } = await readCopies(o.probe, o.outDir);
   const r = checkHistory([...runOps, ...finals], before.faults, copies ?? []);

@@ -63,7 +63,7 @@ export function registerRoomRoutes(router: Router, deps: V1Deps): void {
       const room = await requireManager(store, checkRoom(c.param('room')), c.user);
       const o = c.json();
       checkKnownFields(o, ['handle']);
-      const m = await addMember(store, room.name, checkHandle(o.handle), c.user.handle);
+      const m = await addMember(store, room.name, checkHandle(o.handle), c.user.handle, deps.misbehave?.has('skip-member-index'));
       return detail(store, room, m);
     }),
   );
