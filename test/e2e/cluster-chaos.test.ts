@@ -108,6 +108,10 @@ test('chaos under a read-and-write workload: every promise checked', { timeout: 
       assert.equal(prop.violations, 0, `${name}: ${prop.examples.join('; ')}`);
       assert.equal(prop.unexercised, undefined, `${name} exercised`);
     }
+    const copies = JSON.parse(readFileSync(join(p.dir, 'out', 'chaos', run, 'replicas.json'), 'utf8')) as { stream: string; copies: { node: string; kv?: Record<string, string> }[] }[];
+    const index = copies.find((c) => c.stream === 'KV_UNIBUS_rooms_by_member');
+    assert.deepEqual(index?.copies.map((c) => c.node), ['n1', 'n2', 'n3'], 'every copy of the index kept for looking into');
+    assert.ok(Object.keys(index!.copies[0]!.kv ?? {}).length > 0, 'with its values');
     const { ops } = readHistory(join(p.dir, 'out', 'chaos', run));
     const reads = ops.filter((o) => o.f === 'read-rooms' || o.f === 'read-members');
     const clientOps = ops.filter((o) => ['read-rooms', 'read-members', 'add-room', 'add-member'].includes(o.f));

@@ -38,6 +38,9 @@ export interface StreamCopies {
 
 const KV_PREFIX = 'KV_';
 
+/** The copies as read, in the run's folder beside check.json. */
+export const REPLICAS_FILE = 'replicas.json';
+
 async function leaderOf(jsm: JetStreamManager, stream: string): Promise<{ leader: string | null; replicas: string[]; current: Set<string> }> {
   const si = await jsm.streams.info(stream);
   const c = si.cluster;

@@ -27,7 +27,7 @@ import { FINAL_FILE, OPS_FILE, readClock, readHistory, recordFault, type FaultRe
 import { WORKLOAD_PROGRAM, workloadPidOf } from '../chaos/runs.js';
 import { CONFIG_FILE, type WorkloadConfig, type WorkloadNode } from '../chaos/workload.js';
 import { renderTimeline } from '../chaos/timeline.js';
-import { moveLeader, readAllReplicas, REPLICA_STREAMS, type StreamCopies } from '../chaos/replicas.js';
+import { moveLeader, readAllReplicas, REPLICA_STREAMS, REPLICAS_FILE, type StreamCopies } from '../chaos/replicas.js';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connectCluster, probeCluster, type ProbeNode } from '../probe/probe.js';
 import { SCHEDULE_FILE, type ScheduledFault, type StoredSchedule } from '../chaos/schedule.js';
@@ -199,6 +199,8 @@ async function check(o: { run: string; runDir: string; nodes: WorkloadNode[]; pr
   const { copies, why } = await readCopies(o.probe, o.outDir);
   const r = checkHistory([...runOps, ...finals], before.faults, copies ?? []);
   await writeFileAtomic(join(o.runDir, 'check.json'), JSON.stringify(r, null, 1) + '\n', 0o600);
+  // Each copy as read (a KV copy's latest value per key too): what a diverged copy or a broken invariant is looked into with.
+  if (copies) await writeFileAtomic(join(o.runDir, REPLICAS_FILE), JSON.stringify(copies.map((s) => ({ ...s, copies: s.copies.map((c) => ({ ...c, kv: c.kv ? Object.fromEntries(c.kv) : undefined })) }))) + '\n', 0o600);
   // Exercised: a run that wrote nothing, or (when asked) made no quorum refusal, proves nothing.
   const unproven = [
     ...(r.ops.ok === 0 || !runOps.some((x) => x.type === 'ok' && x.f === 'add-room') ? ['no room was acknowledged: the workload proved nothing'] : []),
