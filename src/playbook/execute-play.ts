@@ -140,21 +140,23 @@ async function runOnHosts(task: Task, hosts: HostState[], batch: HostState[], en
 }
 
 /**
- * include_tasks with loop, as Ansible runs it: the loop is rendered per host;
- * for the i-th item, the include's `when` is judged per host with the item
- * bound, and the file's tasks run in order on the hosts that have an i-th item
- * and for which it held, in step as any task does. A host whose loop is not a
- * list fails there.
+ * include_tasks, as Ansible runs it, on `hosts` (of `batch`): without a loop
+ * the file is included once per host; with one, the loop is rendered per host
+ * and, for the i-th item, the file's tasks run on the hosts that have an i-th
+ * item. The include's `when` is judged per host (per item, with the item
+ * bound) before the tasks run, and only the hosts for which it held run them,
+ * in step as any task does. A host whose loop is not a list fails there.
+ * Includes nest: an inner loop's variable is bound beside the outer one's.
  */
-async function runIncludeLoop(task: Task, inc: NonNullable<Task['include']>, batch: HostState[], env: PlayEnv): Promise<void> {
-  const live = batch.filter((h) => h.status === 'active');
+async function runInclude(task: Task, inc: NonNullable<Task['include']>, hosts: HostState[], batch: HostState[], env: PlayEnv): Promise<void> {
+  const live = hosts.filter((h) => h.status === 'active');
   if (!live.length) return;
   env.emit({ event: 'task_start', play: env.playName, task: task.name, role: task.role, hosts: live.map((h) => h.name) });
   const items = new Map<HostState, unknown[]>();
   for (const h of live) {
     let list: unknown;
     try {
-      list = env.toolkit.renderValue(task.loop, taskVars(h, env, batch), task.pos);
+      list = inc.loopVar === undefined ? [undefined] : env.toolkit.renderValue(task.loop, taskVars(h, env, batch), task.pos);
       if (!Array.isArray(list)) throw new Error(`${task.pos.file}:${task.pos.line}:${task.pos.col}: loop: expected a list, got ${typeof list}`);
     } catch (e) {
       h.status = 'failed';
@@ -162,30 +164,38 @@ async function runIncludeLoop(task: Task, inc: NonNullable<Task['include']>, bat
       continue;
     }
     items.set(h, list);
-    record(env, task, { ...emptyRun(h.name), status: 'ok', reason: `included ${inc.file}: ${list.length} item${list.length === 1 ? '' : 's'}` }, false, false);
+    if (inc.loopVar !== undefined) record(env, task, { ...emptyRun(h.name), reason: `included ${inc.file}: ${list.length} item${list.length === 1 ? '' : 's'}` }, false, false);
   }
   const children = inc.tasks.filter((t) => isTaskSelected(t, env));
   const rounds = Math.max(0, ...[...items.values()].map((l) => l.length));
+  const outer = new Map([...items.keys()].map((h) => [h, h.loopVars]));
   try {
     for (let i = 0; i < rounds; i++) {
-      const hosts: HostState[] = [];
+      const included: HostState[] = [];
       for (const [h, list] of items) {
         if (h.status !== 'active' || i >= list.length) continue;
-        h.loopVars = { [inc.loopVar]: list[i] };
+        if (inc.loopVar !== undefined) h.loopVars = { ...outer.get(h), [inc.loopVar]: list[i] };
         try {
-          if (conditionsHold(env.toolkit, task, taskVars(h, env, batch))) hosts.push(h);
+          if (conditionsHold(env.toolkit, task, taskVars(h, env, batch))) included.push(h);
         } catch (e) {
           h.status = 'failed';
           record(env, task, { ...emptyRun(h.name), status: 'failed', reason: (e as Error).message }, false);
         }
       }
+      if (i === 0 && inc.loopVar === undefined) {
+        for (const h of items.keys()) if (h.status === 'active') record(env, task, { ...emptyRun(h.name), ...(included.includes(h) ? { reason: `included ${inc.file}` } : { status: 'skipped' as const, reason: 'condition false (when)' }) }, false, false);
+      }
       for (const child of children) {
         if (env.signal?.aborted) return;
-        await runOnHosts(child, hosts, batch, env, false);
+        if (child.include) await runInclude(child, child.include, included, batch, env);
+        else await runOnHosts(child, included, batch, env, false);
       }
     }
   } finally {
-    for (const h of items.keys()) delete h.loopVars;
+    for (const [h, v] of outer) {
+      if (v === undefined) delete h.loopVars;
+      else h.loopVars = v;
+    }
   }
 }
 
@@ -240,7 +250,7 @@ export async function runPlay(play: Play, hosts: HostState[], env: PlayEnv): Pro
     for (const h of batch) h.lookahead = new Lookahead(tasks);
     for (const [index, task] of tasks.entries()) {
       if (env.signal?.aborted) return false;
-      if (task.include) await runIncludeLoop(task, task.include, batch, env);
+      if (task.include) await runInclude(task, task.include, batch, batch, env);
       else await runOnHosts(task, batch, batch, env, false, index);
       if (!batch.some((h) => h.status === 'active')) break;
     }

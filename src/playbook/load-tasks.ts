@@ -1,12 +1,13 @@
 // Parses a YAML task list (a play's tasks or handlers, a role's tasks.yaml,
 // an included file) into Task objects, Ansible-style: one module key whose
-// value is the args, plus keywords. Static `include_tasks: file.yaml` is
-// expanded in place, its when/tags applied to every included task.
-// `include_tasks` with `loop` (and `loop_control: {loop_var}`) stays one task
-// that holds the file's tasks: the executor runs them once per item, as
-// Ansible does; its `when` is judged per item, with the item bound, before
-// the item's tasks run (Ansible's rule for include_tasks), and is not
-// copied onto them. Loops on import_tasks are refused, as in Ansible.
+// value is the args, plus keywords. `import_tasks: file.yaml` is expanded in
+// place, its when/tags applied to every imported task (static, as in
+// Ansible). `include_tasks` (dynamic) stays one task that holds the file's
+// tasks: the executor runs them when it reaches the include, once, or once per
+// item of its `loop` (with `loop_control: {loop_var}`); its `when` is judged
+// there (per item, with the item bound) and is not copied onto the included
+// tasks; its tags select the include itself, not the tasks in it (Ansible's
+// rules for include_tasks). Loops on import_tasks are refused, as in Ansible.
 // Errors are collected into ctx.errors (all of them, with positions), not thrown.
 import { dirname, resolve } from 'node:path';
 import { ConfigError, ConfigErrors } from '../errors.js';
@@ -178,20 +179,24 @@ function expandInclude(src: YamlSource, at: DataPath, raw: Record<string, unknow
     ctx.errors.push(...(missing ? [configErrorAt(src, [...at, key], `included file not found: ${file}`, 'an existing task file')] : err.errors));
     return [];
   }
-  const inner = { ...ctx, stack: [...ctx.stack, file], tags: [...ctx.tags, ...asList(raw.tags)] };
-  if (!looped) return parseTaskList(inc, [], inc.data, { ...inner, when: [...ctx.when, ...condList(raw.when)] });
-  const tasks = parseTaskList(inc, [], inc.data, inner);
-  const when = condList(raw.when);
+  const own = { tags: [...ctx.tags, ...asList(raw.tags)], when: [...ctx.when, ...condList(raw.when)] };
+  // import_tasks: the file's tasks in place, each with the import's when and tags.
+  if (key === 'import_tasks') return parseTaskList(inc, [], inc.data, { ...ctx, stack: [...ctx.stack, file], ...own });
+  // include_tasks: the include's own when and tags are the include's alone; its
+  // tasks keep only what they inherit from around the include (a play's or an
+  // import's), as in Ansible (where `apply` would hand them on: refused above).
+  const tasks = parseTaskList(inc, [], inc.data, { ...ctx, stack: [...ctx.stack, file] });
+  const when = own.when;
   const task: Task = {
     name: typeof raw.name === 'string' ? raw.name : `include_tasks ${rel}`,
     module: 'include_tasks',
     args: {},
-    loop: raw.loop,
-    tags: inner.tags,
+    ...(looped ? { loop: raw.loop } : {}),
+    tags: own.tags,
     notify: [],
     run_once: false,
     no_log: false,
-    include: { file, tasks, loopVar },
+    include: { file, tasks, ...(looped ? { loopVar } : {}) },
     pos: posAt(src, at),
   };
   if (when.length) task.when = when.length === 1 ? when[0] : when;

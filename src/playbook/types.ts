@@ -30,10 +30,11 @@ export interface Task {
   /** For template/copy src lookups: the role's folder, if any. */
   roleDir?: string;
   /**
-   * `include_tasks` with `loop`: the included file's tasks, run once per item
-   * with `loopVar` bound to it (module is 'include_tasks', args empty).
+   * `include_tasks`: the included file's tasks, run when the include is
+   * reached, once, or with `loop` once per item with `loopVar` bound to it
+   * (module is 'include_tasks', args empty).
    */
-  include?: { file: string; tasks: Task[]; loopVar: string };
+  include?: { file: string; tasks: Task[]; loopVar?: string };
   pos: SourcePos;
 }
 

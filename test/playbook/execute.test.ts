@@ -351,3 +351,49 @@ test('include_tasks with a loop that is not a list fails the host, naming where'
   assert.ok(r.events.some((e) => e.event === 'host_result' && e.status === 'failed' && /loop: expected a list/.test(e.reason)));
   assert.equal(lab.hosts.get('n1')!.execArgvs().filter((a) => a[0] === 'x').length, 0);
 });
+
+test('include_tasks without loop: its when is judged once per host and not handed to the included tasks', async () => {
+  const lab = fakeLab(2);
+  // The first included task changes what the include's when looked at: under
+  // import semantics (the when copied onto each task) the second would be skipped.
+  const children = [
+    task('set_fact', { gate: false }, { name: 'close the gate' }),
+    task('command', { argv: ['inner', '{{ inventory_hostname }}'] }, { name: 'inner' }),
+  ];
+  const include = task('include_tasks', {}, { name: 'gated', when: 'gate and inventory_hostname == "n1"', include: { file: '/p/gated.yaml', tasks: children } });
+  const r = await run(lab, [play([include], { vars: { gate: true } })]);
+  assert.equal(r.exitCode, 0);
+  const inner = (h: string) => lab.hosts.get(h)!.execArgvs().filter((a) => a[0] === 'inner').map((a) => a.join(' '));
+  assert.deepEqual(inner('n1'), ['inner n1'], 'n1 included the file once, and its tasks ran though the gate closed inside');
+  assert.deepEqual(inner('n2'), [], 'n2: the include\'s when was false, nothing of the file ran');
+  const shown = r.events.filter((e) => e.event === 'host_result' && e.task === 'gated').map((e) => [e.host, e.status]);
+  assert.deepEqual(shown.sort(), [['n1', 'ok'], ['n2', 'skipped']]);
+  assert.ok(!r.events.some((e) => e.event === 'host_result' && e.task === 'inner' && e.host === 'n2'), 'no per-task skips for a host that did not include the file');
+});
+
+test('include_tasks tags select the include itself; the included tasks answer to their own tags', async () => {
+  const ran = async (includeTags: string[], o: { tags?: string[]; skipTags?: string[] }) => {
+    const l = fakeLab(1);
+    const children = [task('command', { argv: ['t'] }, { tags: ['x'] }), task('command', { argv: ['u'] })];
+    await run(l, [play([task('include_tasks', {}, { tags: includeTags, include: { file: '/p/i.yaml', tasks: children } })])], o);
+    return l.hosts.get('n1')!.execArgvs().map((a) => a[0]).filter((x) => ['t', 'u'].includes(x!)).join('');
+  };
+  assert.equal(await ran([], {}), 'tu');
+  assert.equal(await ran(['x'], { tags: ['x'] }), 't', 'the include matches x; of its tasks only the one tagged x');
+  assert.equal(await ran([], { tags: ['x'] }), '', 'an untagged include is not selected by --tags x, whatever its tasks carry');
+  assert.equal(await ran(['always'], { tags: ['x'] }), 't');
+  assert.equal(await ran(['x'], { skipTags: ['x'] }), '', '--skip-tags x skips the include and all in it');
+});
+
+test('include_tasks nest: an include inside a looped include sees the outer item, and restores it after', async () => {
+  const lab = fakeLab(1);
+  const innermost = [task('command', { argv: ['in', '{{ outer }}', '{{ inner }}'] })];
+  const inner = task('include_tasks', {}, { name: 'inner', loop: '{{ [1, 2] }}', include: { file: '/p/inner.yaml', tasks: innermost, loopVar: 'inner' } });
+  const plain = task('include_tasks', {}, { name: 'plain', when: "outer != 'b'", include: { file: '/p/plain.yaml', tasks: [task('command', { argv: ['plain', '{{ outer }}'] })] } });
+  const after = task('command', { argv: ['after', '{{ outer }}'] });
+  const outer = task('include_tasks', {}, { name: 'outer', loop: "{{ ['a', 'b'] }}", include: { file: '/p/outer.yaml', tasks: [inner, plain, after], loopVar: 'outer' } });
+  const r = await run(lab, [play([outer])]);
+  assert.equal(r.exitCode, 0);
+  const argvs = lab.hosts.get('n1')!.execArgvs().map((a) => a.join(' ')).filter((a) => /^(in|plain|after) /.test(a));
+  assert.deepEqual(argvs, ['in a 1', 'in a 2', 'plain a', 'after a', 'in b 1', 'in b 2', 'after b']);
+});

@@ -1,5 +1,6 @@
 // A valid project loads into the shapes the executor runs: roles first, then
-// the play's tasks; includes expanded with their when/tags; handlers with listen.
+// the play's tasks; include_tasks as one task holding the file's tasks (its
+// when/tags its own); handlers with listen.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -85,9 +86,12 @@ test('a playbook with a role, an include and handlers loads in execution order',
   assert.deepEqual(stage.tasks.map((t) => [t.name, t.module, t.role ?? null]), [
     ['render', 'template', 'web'],
     ['say hi', 'command', null],
-    ['ensure dir', 'file', null],
+    ['include_tasks ../tasks/common.yaml', 'include_tasks', null],
   ]);
-  const [render, hi, ensure] = stage.tasks;
+  const [render, hi, inc] = stage.tasks;
+  assert.equal(inc.include?.file, join(dir, 'tasks/common.yaml'));
+  assert.equal(inc.include?.loopVar, undefined, 'no loop: included once');
+  const [ensure] = inc.include!.tasks;
   assert.equal(render.roleDir, join(dir, 'roles/web'));
   assert.deepEqual(render.args, { src: 'web.conf.j2', dest: '/etc/web.conf' });
   assert.deepEqual(render.pos, { file: join(dir, 'roles/web/tasks.yaml'), line: 1, col: 3 });
@@ -97,9 +101,12 @@ test('a playbook with a role, an include and handlers loads in execution order',
   assert.equal(hi.changed_when, false);
   assert.deepEqual(hi.notify, ['web changed']);
   assert.deepEqual(hi.pos, { file: pb.file, line: 10, col: 7 });
-  // include: its when comes first, its tags join the task's own
-  assert.deepEqual(ensure.when, ['unit is defined', '{{ true }}']);
-  assert.deepEqual(ensure.tags, ['deploy', 'common', 'inner']);
+  // include_tasks (dynamic): its when and tags are its own; the included task
+  // keeps the play's tags and its own, and its own when (as in Ansible)
+  assert.equal(inc.when, 'unit is defined');
+  assert.deepEqual(inc.tags, ['deploy', 'common']);
+  assert.equal(ensure.when, '{{ true }}');
+  assert.deepEqual(ensure.tags, ['deploy', 'inner']);
   assert.equal(ensure.pos.file, join(dir, 'tasks/common.yaml'));
   // templated args are left for the module to check after rendering
   assert.deepEqual(ensure.args, { path: '/tmp/x', state: 'directory', mode: '{{ dir_mode }}', owner: '{{ 7 }}' });
