@@ -7,7 +7,7 @@
 // fast: it polls stream info (answered by the stream leader) and, while the
 // last poll said "no quorum", refuses at once instead of waiting for a timeout.
 // A positive poll never lets a request skip its nonce write.
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
 import type { Store } from './buckets.js';
 import { NONCE_STREAM } from './buckets.js';
 import { UnavailableError } from '../../protocol/errors.js';
@@ -17,20 +17,36 @@ export type QuorumState = { ok: true } | { ok: false; reason: string };
 /** A replica the leader has not heard from for this long does not count toward quorum (RAFT heartbeats come every second when idle). */
 export const PEER_SILENCE_NS = 3_000_000_000;
 
+type ClusterView = NonNullable<StreamInfo['cluster']>;
+
+/**
+ * Pure: quorum as the nonce stream's leader reports it. `seenLeader` is the
+ * leader the previous look found: a leader elected since then reports, for
+ * the followers, when it last heard from them as a follower or as an earlier
+ * leader (measured on the lab: in a graceful restart's hand-off the new leader
+ * listed its one live follower as silent, and 2 requests were refused in the
+ * 0.1 s before its first heartbeat came back). So silence counts only under a
+ * leader seen before; a new one is judged by `current` alone, which
+ * nats-server itself drops after 10 s of silence.
+ */
+export function judgeQuorum(c: ClusterView | undefined, replicas: number, seenLeader: string | undefined): QuorumState {
+  if (replicas <= 1) return { ok: true };
+  if (!c?.leader) return { ok: false, reason: 'no stream leader' };
+  const trustSilence = c.leader === seenLeader;
+  // `current` stays true for seconds after a peer dies; `active` (time since the
+  // leader last heard from it) shows the loss at once.
+  const current = 1 + (c.replicas ?? []).filter((p) => p.current && !p.offline && (!trustSilence || (p.active ?? 0) < PEER_SILENCE_NS)).length;
+  if (current * 2 <= replicas) return { ok: false, reason: `${current} of ${replicas} replicas current` };
+  return { ok: true };
+}
+
 /** One bounded look at the nonce stream: a leader and a majority current and recently heard from. */
-export async function checkQuorum(jsm: JetStreamManager, replicas: number): Promise<QuorumState> {
+export async function checkQuorum(jsm: JetStreamManager, replicas: number, seenLeader?: string): Promise<{ state: QuorumState; leader?: string }> {
   try {
     const si = await jsm.streams.info(NONCE_STREAM);
-    if (replicas <= 1) return { ok: true };
-    const c = si.cluster;
-    if (!c?.leader) return { ok: false, reason: 'no stream leader' };
-    // `current` stays true for seconds after a peer dies; `active` (time since the
-    // leader last heard from it) shows the loss at once.
-    const current = 1 + (c.replicas ?? []).filter((p) => p.current && !p.offline && (p.active ?? 0) < PEER_SILENCE_NS).length;
-    if (current * 2 <= replicas) return { ok: false, reason: `${current} of ${replicas} replicas current` };
-    return { ok: true };
+    return { state: judgeQuorum(si.cluster, replicas, seenLeader), leader: si.cluster?.leader || undefined };
   } catch (err) {
-    return { ok: false, reason: `stream info failed: ${(err as Error).message}` };
+    return { state: { ok: false, reason: `stream info failed: ${(err as Error).message}` } };
   }
 }
 
@@ -39,6 +55,8 @@ export class QuorumGuard {
   #timer: NodeJS.Timeout | undefined;
   #jsm: JetStreamManager | undefined;
   #polling = false;
+  /** The nonce stream's leader at the last poll. */
+  #leader: string | undefined;
   constructor(
     private readonly store: Store,
     private readonly intervalMs = 500,
@@ -59,7 +77,9 @@ export class QuorumGuard {
     if (!this.#jsm || this.#polling) return this.#state;
     this.#polling = true;
     try {
-      this.#state = await checkQuorum(this.#jsm, this.store.replicas);
+      const { state, leader } = await checkQuorum(this.#jsm, this.store.replicas, this.#leader);
+      this.#state = state;
+      this.#leader = leader;
     } finally {
       this.#polling = false;
     }

@@ -1,0 +1,34 @@
+// judgeQuorum: the nonce stream leader's view, as the quorum guard reads it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { judgeQuorum, PEER_SILENCE_NS } from '../../src/daemon/store/quorum.js';
+
+const peer = (name: string, o: { current?: boolean; offline?: boolean; active?: number } = {}) => ({ name, current: o.current ?? true, offline: o.offline ?? false, active: o.active ?? 200_000_000, lag: 0 });
+const view = (leader: string, replicas: ReturnType<typeof peer>[]) => ({ name: 'c', leader, replicas });
+
+test('a leader and a current follower of three: quorum', () => {
+  assert.deepEqual(judgeQuorum(view('n1', [peer('n2'), peer('n3', { current: false, offline: true })]), 3, 'n1'), { ok: true });
+});
+
+test('no leader, or a leader alone: no quorum, with the reason', () => {
+  assert.deepEqual(judgeQuorum(view('', [peer('n2'), peer('n3')]), 3, 'n1'), { ok: false, reason: 'no stream leader' });
+  assert.deepEqual(judgeQuorum(undefined, 3, undefined), { ok: false, reason: 'no stream leader' });
+  assert.deepEqual(judgeQuorum(view('n1', [peer('n2', { current: false }), peer('n3', { offline: true })]), 3, 'n1'), { ok: false, reason: '1 of 3 replicas current' });
+});
+
+test('a follower silent past the bound does not count under a leader seen before (a peer just died)', () => {
+  const silent = view('n1', [peer('n2', { active: PEER_SILENCE_NS + 1 }), peer('n3', { current: false })]);
+  assert.deepEqual(judgeQuorum(silent, 3, 'n1'), { ok: false, reason: '1 of 3 replicas current' });
+});
+
+test('a leader elected since the last look: its followers\' silence predates it, and only `current` counts', () => {
+  // The hand-off of a graceful restart: n2 now leads; it last heard from n3 long ago, as a follower.
+  const handedOff = view('n2', [peer('n1', { current: false, offline: true }), peer('n3', { active: 40 * PEER_SILENCE_NS })]);
+  assert.deepEqual(judgeQuorum(handedOff, 3, 'n1'), { ok: true });
+  // Once seen, the same view is judged with silence: n3 silent for that long is no longer counted.
+  assert.equal(judgeQuorum(handedOff, 3, 'n2').ok, false);
+});
+
+test('one replica: always quorum', () => {
+  assert.deepEqual(judgeQuorum(undefined, 1, undefined), { ok: true });
+});
