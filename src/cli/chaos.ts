@@ -63,8 +63,8 @@ export function formatReport(r: ChaosReport): string {
     `latency ms: ${dist(r.latency_ms)}`,
     `visibility ms: ${dist(r.visibility_ms)}`,
     ...Object.entries(r.unavailable_ms).map(([fam, d]) => `unavailable ms after ${fam}: ${dist(d)}`),
-    'fault                                                     s    ops   ok  fail  info  unavailable ms  reconnect ms',
-    ...r.faults.map((f) => `${f.name.slice(0, 52).padEnd(52)} ${((f.end - f.start) / 1000).toFixed(1).padStart(6)} ${String(f.ops).padStart(6)} ${String(f.ok).padStart(4)} ${String(f.fail).padStart(5)} ${String(f.info).padStart(5)}  ${num(f.unavailable_ms).padStart(14)}  ${num(f.reconnect_ms ?? null).padStart(12)}`),
+    'fault                                                     s    ops   ok  fail  info  unavailable ms  reconnect ms  not ok elsewhere',
+    ...r.faults.map((f) => `${f.name.slice(0, 52).padEnd(52)} ${((f.end - f.start) / 1000).toFixed(1).padStart(6)} ${String(f.ops).padStart(6)} ${String(f.ok).padStart(4)} ${String(f.fail).padStart(5)} ${String(f.info).padStart(5)}  ${num(f.unavailable_ms).padStart(14)}  ${num(f.reconnect_ms ?? null).padStart(12)}  ${f.elsewhere ? `${f.elsewhere.not_ok} of ${f.elsewhere.ops}` : '-'}`),
   ];
   return lines.join('\n');
 }

@@ -174,6 +174,16 @@ describe('chaos checker', () => {
     assert.equal(r.faults[0]!.unavailable_ms, 80 - 55, 'add-member m1 (70-80) is the first acknowledged write after 55');
   });
 
+  it('requests to the nodes a fault left serving are counted apart, by what each family takes out', () => {
+    const at = (node: string, type: 'ok' | 'fail' | 'info', t: number) => op({ f: 'read-rooms', key: 'rooms:u1', user: 'u1', node, type, status: type === 'ok' ? 200 : 503, invoke: t, complete: t + 1, read: type === 'ok' ? [] : undefined });
+    const ops = [at('n1', 'ok', 10), at('n2', 'fail', 11), at('n3', 'info', 12), at('n3', 'ok', 13), at('n1', 'ok', 50)];
+    const kill: FaultRecord = { id: 1, family: 'kill', name: 'kill n1', targets: ['n1'], no_quorum: [], start: 5, end: 20, wall: 0 };
+    const isolate: FaultRecord = { id: 2, family: 'partition', name: 'isolate n2', targets: ['n1', 'n2', 'n3'], no_quorum: ['n2'], start: 5, end: 20, wall: 0 };
+    const r = checkHistory(ops, [kill, isolate]);
+    assert.deepEqual(r.faults[0]!.elsewhere, { ops: 3, not_ok: 2 }, 'a kill takes out its target: n2 and n3 count');
+    assert.deepEqual(r.faults[1]!.elsewhere, { ops: 3, not_ok: 1 }, 'a partition takes out the node without quorum only: n1 and n3 count');
+  });
+
   it('parses its journal strictly, skipping a torn last line', () => {
     const good = JSON.stringify(add('r1', 0, 1));
     assert.equal(parseOps('ops.ndjson', `${good}\n{"id":`).length, 1);

@@ -48,6 +48,12 @@ export interface FaultSummary {
   unavailable_ms: number | null;
   /** The longest data-plane outage that began inside it: connection lost to reconnected (ms); null: none lost. */
   reconnect_ms: number | null;
+  /**
+   * Requests inside it to the nodes it left serving (neither down, frozen nor
+   * cut from the majority), and how many of them were not answered ok: what
+   * "lose one node and keep serving" is measured by.
+   */
+  elsewhere?: { ops: number; not_ok: number };
 }
 
 export interface CheckResult {
@@ -277,6 +283,9 @@ function faultSummaries(ops: Op[], faults: FaultRecord[]): FaultSummary[] {
     const inside = ops.filter((o) => API_OPS.has(o.f) && o.invoke <= f.end && o.complete >= f.start);
     const first = writes.find((w) => w.invoke >= f.start);
     const lost = outages.filter((o) => o.invoke >= f.start && o.invoke <= f.end).map((o) => o.complete - o.invoke);
+    // A partition's rules are on every node (its targets) but cut off only the ones without quorum; other faults stop or freeze their targets.
+    const out = new Set([...f.no_quorum, ...(f.family === 'partition' ? [] : f.targets)]);
+    const serving = inside.filter((o) => !out.has(o.node));
     return {
       id: f.id,
       name: f.name,
@@ -289,6 +298,7 @@ function faultSummaries(ops: Op[], faults: FaultRecord[]): FaultSummary[] {
       info: inside.filter((o) => o.type === 'info').length,
       unavailable_ms: first ? first.complete - f.start : null,
       reconnect_ms: lost.length ? Math.max(...lost) : null,
+      elsewhere: { ops: serving.length, not_ok: serving.filter((o) => o.type !== 'ok').length },
     };
   });
 }
