@@ -56,6 +56,12 @@ test('partitions: cuts are symmetric; the cut-off minority must refuse; a bridge
   assert.deepEqual(bridge.no_quorum, []);
 });
 
+test('restarts: one node, or every node one at a time with the meta leader last, as play restart orders them', () => {
+  assert.deepEqual(v('restart', 1).targets, ['n2']);
+  assert.deepEqual(v('restart-all'), { name: 'restart-all n1, n3, then n2 (the meta leader last)', targets: ['n1', 'n3', 'n2'], no_quorum: [] });
+  assert.deepEqual(v('restart-all', 0, report(null, {})).targets, NODES, 'no meta leader agreed: inventory order');
+});
+
 test('every fault the schedule knows has victims on a healthy 3-node cluster; fewer than 3 nodes is refused', () => {
   for (const f of NEMESIS_FAULT_NAMES) assert.ok(v(f).targets.length > 0, f);
   assert.throws(() => v('kill-follower', 0, R, ['n1', 'n2']), /needs at least 3 nodes/);

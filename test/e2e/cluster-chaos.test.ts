@@ -147,16 +147,22 @@ test('chaos under a read-and-write workload: every promise checked', { timeout: 
     assert.match(reason, /lost 3, stale [1-9]/);
   });
 
-  await t.test('a second chaos run, a graceful restart under the workload, reuses the key and user and passes again', async () => {
+  await t.test('a second chaos run, play restart\'s rolling restart under the workload, reuses the key and user and passes again', async (st) => {
     const key = readFileSync(join(p.dir, 'secrets', 'chaos.key'), 'utf8');
-    const r = await play(['chaos', ...base, '-e', 'chaos_faults=restart', '-e', 'chaos_duration=3', '-e', 'chaos_gap_max=1'], 300_000);
+    const r = await play(['chaos', ...base, '-e', 'chaos_faults=restart-all', '-e', 'chaos_duration=3', '-e', 'chaos_gap_max=1'], 300_000);
     assert.equal(r.code, 0, why(r));
     assert.equal(readFileSync(join(p.dir, 'secrets', 'chaos.key'), 'utf8'), key);
     assert.equal(resultOf(r, 'workload admin (adds the run\'s users, revokes the probe\'s)')?.status, 'ok');
-    assert.equal(r.results.filter((x) => x.task === 'restart (process manager)' && x.status === 'changed').length, 1, 'one node restarted');
+    const restarted = r.results.filter((x) => x.task === 'restart (process manager)' && x.status === 'changed').map((x) => x.host);
+    assert.equal(restarted.length, 3, 'every node restarted');
+    assert.equal(r.results.filter((x) => x.task === 'every replica current again' && x.status === 'ok').length, 3, 'and waited for, each before the next');
     const run = readFileSync(join(p.dir, 'out', 'chaos', 'latest'), 'utf8').trim();
     const report = JSON.parse(readFileSync(join(p.dir, 'out', 'chaos', run, 'check.json'), 'utf8')) as CheckResult;
-    assert.equal(report.faults.length, 1);
-    assert.match(report.faults[0]!.name, /^restart n[123] \(graceful restart\)$/);
+    const [all, ...each] = [...report.faults].sort((a, b) => a.start - b.start);
+    const order = /^restart-all (n[123]), (n[123]), then (n[123]) \(the meta leader last\)$/.exec(all!.name);
+    assert.ok(order, all!.name);
+    assert.deepEqual(restarted, order.slice(1), 'in the order the fault named');
+    assert.deepEqual(each.map((f) => f.name), order.slice(1).map((n) => `restart ${n} (one of 3, rolling)`), 'each restart in its own window');
+    st.diagnostic(`rolling restart: ${each.map((f) => `${f.name.split(' ')[1]} ${((f.end - f.start) / 1000).toFixed(1)} s, not ok elsewhere ${f.elsewhere!.not_ok} of ${f.elsewhere!.ops}`).join('; ')}`);
   });
 });

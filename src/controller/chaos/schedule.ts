@@ -30,6 +30,7 @@ export const NEMESIS_FAULTS = {
   'partition-majority': { family: 'partition', words: 'split the cluster into a majority and a minority' },
   'partition-bridge': { family: 'partition', words: 'cut two nodes from each other, both still seeing a third' },
   restart: { family: 'restart', words: 'restart one node gracefully (lame duck), as play restart does' },
+  'restart-all': { family: 'restart', words: 'restart every node gracefully, one at a time, the meta leader last, as play restart does' },
   'corrupt-minority': { family: 'corrupt', words: "damage a follower's copy of a control-plane stream on disk while it is stopped, start it, and make it that stream's leader" },
 } as const satisfies Record<string, { family: FaultFamily; words: string }>;
 
@@ -109,9 +110,16 @@ export function makeSchedule(o: ScheduleOptions): ScheduledFault[] {
 
 /** The faults named by a comma list or a YAML list; an unknown name is an error naming the known ones. */
 export function parseFaultList(v: unknown): NemesisFault[] {
+  return readFaultList(v).faults;
+}
+
+/** The faults a list names, and whether it said `all` (then a fault this cluster cannot run is left out rather than refused). */
+export function readFaultList(v: unknown): { faults: NemesisFault[]; all: boolean } {
   const names = (Array.isArray(v) ? v.map(String) : String(v ?? '').split(',')).map((s) => s.trim()).filter(Boolean);
-  const expanded = names.flatMap((n) => (n === 'all' ? NEMESIS_FAULT_NAMES : NEMESIS_FAULT_NAMES.filter((f) => f === n || NEMESIS_FAULTS[f].family === n).length ? NEMESIS_FAULT_NAMES.filter((f) => f === n || NEMESIS_FAULTS[f].family === n) : [n]));
+  const byName = (n: string) => NEMESIS_FAULT_NAMES.filter((f) => f === n || NEMESIS_FAULTS[f].family === n);
+  const expanded = names.flatMap((n) => (n === 'all' ? NEMESIS_FAULT_NAMES : byName(n).length ? byName(n) : [n]));
   const bad = expanded.filter((n) => !(n in NEMESIS_FAULTS));
-  if (bad.length) throw new RangeError(`unknown fault ${bad.map((b) => JSON.stringify(b)).join(', ')} (expected all, a family (kill, pause, partition, restart, corrupt) or one of ${NEMESIS_FAULT_NAMES.join(', ')})`);
-  return [...new Set(expanded)] as NemesisFault[];
+  const families = [...new Set(NEMESIS_FAULT_NAMES.map((f) => NEMESIS_FAULTS[f].family))];
+  if (bad.length) throw new RangeError(`unknown fault ${bad.map((b) => JSON.stringify(b)).join(', ')} (expected all, a family (${families.join(', ')}) or one of ${NEMESIS_FAULT_NAMES.join(', ')})`);
+  return { faults: [...new Set(expanded)] as NemesisFault[], all: names.includes('all') };
 }

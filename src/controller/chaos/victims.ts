@@ -98,6 +98,11 @@ export function findVictims(f: Pick<ScheduledFault, 'fault' | 'pick'>, nodes: re
     }
     case 'restart':
       return one(nth(nodes, f.pick), 'graceful restart', { no_quorum: [] });
+    case 'restart-all': {
+      // As play restart orders them: the followers in inventory order, the meta leader last.
+      const order = [...nodes.filter((n) => n !== meta), ...(meta ? [meta] : [])];
+      return { name: `${f.fault} ${order.slice(0, -1).join(', ')}, then ${order.at(-1)}${meta ? ' (the meta leader last)' : ''}`, targets: order, no_quorum: [] };
+    }
     case 'corrupt-minority': {
       // A control-plane stream (not the health bucket) and one of its followers: a minority of its replicas.
       const led = ledStreams(r).filter((s) => s.name.startsWith('KV_') && !s.name.endsWith('_health'));

@@ -31,7 +31,7 @@ import { formatMode } from '../../util/format.js';
 import type { ArgsSchema, Command, ModuleContext } from '../types.js';
 import { nodesOf } from './node-view.js';
 import { CHAOS_TABLE, isLoopback, PARTITION_STATE } from './partition.js';
-import { makeSchedule, NEMESIS_FAULTS, parseFaultList, type NemesisFault, type ScheduledFault, type StoredSchedule } from '../../controller/chaos/schedule.js';
+import { makeSchedule, NEMESIS_FAULTS, readFaultList, type NemesisFault, type ScheduledFault, type StoredSchedule } from '../../controller/chaos/schedule.js';
 import { findVictims, NoVictimError, skippedResult, victimsResult } from '../../controller/chaos/victims.js';
 import { probeCluster } from '../../controller/probe/probe.js';
 
@@ -115,7 +115,8 @@ const workloadSchema = {
 } as const satisfies ArgsSchema;
 
 /** A number arg that may be written as a string (a rendered variable), bounded; `int` wants an integer. */
-function bounded(field: string, v: number | string | undefined, dflt: number, min: number, max: number, int = true, module = 'cluster_chaos_workload'): number {
+/** A numeric argument of `module` (a number, or a rendered string), its default when absent, refused outside [min, max]. */
+function bounded(module: string, field: string, v: number | string | undefined, dflt: number, min: number, max: number, int = true): number {
   const n = v === undefined || v === '' ? dflt : Number(v);
   if (!Number.isFinite(n) || (int && !Number.isInteger(n)) || n < min || n > max) throw new ModuleArgsError(module, field, `expected ${int ? 'an integer' : 'a number'} between ${min} and ${max}, got ${JSON.stringify(v)}`);
   return n;
@@ -125,6 +126,7 @@ export const cluster_chaos_workload = defineModule({
   name: 'cluster_chaos_workload',
   argsSchema: workloadSchema,
   async plan(args, ctx) {
+    const W = 'cluster_chaos_workload';
     const dir = chaosDir(ctx, args.out);
     const pidFile = join(dir, WORKLOAD_PID_FILE);
     const pid = await runningWorkload(ctx.facts, pidFile);
@@ -144,18 +146,18 @@ export const cluster_chaos_workload = defineModule({
       runDir: join(dir, run),
       nodes: workloadNodes(ctx, args.out),
       admin: { handle, keyFile },
-      clientsPerNode: bounded('clients', args.clients, 4, 1, 64),
-      dataClients: bounded('data_clients', args.data_clients, 2, 0, 16),
-      readShare: bounded('read_share', args.read_share, 0.5, 0, 1, false),
-      writers: bounded('writers', args.writers, 4, 1, 64),
-      roomsPerWriter: bounded('rooms_per_writer', args.rooms_per_writer, 40, 1, 10_000),
-      pool: bounded('pool', args.pool, 24, 1, 1000),
-      timeoutMs: bounded('timeout_ms', args.timeout_ms, 3000, 100, 60_000),
-      revokeEveryMs: bounded('revoke_every', args.revoke_every, 5, 0, 600, false) * 1000,
-      replayShare: bounded('replay_share', args.replay_share, 0.05, 0, 1, false),
+      clientsPerNode: bounded(W, 'clients', args.clients, 4, 1, 64),
+      dataClients: bounded(W, 'data_clients', args.data_clients, 2, 0, 16),
+      readShare: bounded(W, 'read_share', args.read_share, 0.5, 0, 1, false),
+      writers: bounded(W, 'writers', args.writers, 4, 1, 64),
+      roomsPerWriter: bounded(W, 'rooms_per_writer', args.rooms_per_writer, 40, 1, 10_000),
+      pool: bounded(W, 'pool', args.pool, 24, 1, 1000),
+      timeoutMs: bounded(W, 'timeout_ms', args.timeout_ms, 3000, 100, 60_000),
+      revokeEveryMs: bounded(W, 'revoke_every', args.revoke_every, 5, 0, 600, false) * 1000,
+      replayShare: bounded(W, 'replay_share', args.replay_share, 0.05, 0, 1, false),
       // The nonce's lifetime (NONCE_TTL_MS): a replay later than that meets a timestamp out of its window anyway.
       replayWithinMs: 150_000,
-      seed: bounded('seed', args.seed, newSeed(), 0, MAX_SEED),
+      seed: bounded(W, 'seed', args.seed, newSeed(), 0, MAX_SEED),
       maxSeconds: parseSeconds('cluster_chaos_workload', 'max_seconds', args.max_seconds, 600, 3600),
       // The `unibus play` process: the workload ends with the run even when no stop task is reached.
       parentPid: process.pid,
@@ -294,10 +296,11 @@ export const cluster_chaos_schedule = defineModule({
   } as const satisfies ArgsSchema,
   async plan(args, ctx) {
     const M = 'cluster_chaos_schedule';
-    const seed = bounded('seed', args.seed, 0, 0, MAX_SEED, true, M);
+    const seed = bounded(M, 'seed', args.seed, 0, 0, MAX_SEED);
     let faults: NemesisFault[];
+    let all: boolean;
     try {
-      faults = parseFaultList(args.faults ?? 'all');
+      ({ faults, all } = readFaultList(args.faults ?? 'all'));
     } catch (e) {
       throw new ModuleArgsError(M, 'faults', (e as Error).message);
     }
@@ -307,14 +310,13 @@ export const cluster_chaos_schedule = defineModule({
     let note = '';
     // Nodes on this machine's loopback are cut apart by cgroup (cluster_partition), which needs nft here.
     if (shared.length && partitions.length && !(await ctx.facts.read(PARTITION_STATE, { table: CHAOS_TABLE })).nft) {
-      const named = [args.faults ?? 'all'].flat().map(String).join(',').split(',').map((x) => x.trim());
-      if (!named.includes('all')) {
+      if (!all) {
         throw new ModuleArgsError(M, 'faults', `${partitions.join(', ')} refused: ${shared.map((n) => n.name).join(', ')} share this machine's loopback, where a partition needs nft (nftables) on this machine, and it is not installed`);
       }
       faults = faults.filter((f) => !partitions.includes(f));
       note = '; partitions left out (nft not installed on this machine, where the nodes share loopback)';
     }
-    const sec = (k: 'duration' | 'hold_min' | 'hold_max' | 'gap_min' | 'gap_max', dflt: number, min: number, max: number) => bounded(k, args[k], dflt, min, max, false, M);
+    const sec = (k: 'duration' | 'hold_min' | 'hold_max' | 'gap_min' | 'gap_max', dflt: number, min: number, max: number) => bounded(M, k, args[k], dflt, min, max, false);
     const opts = { seed, faults, mode: args.mode ?? 'sequential', durationS: sec('duration', 300, 1, 86_400), holdMinS: sec('hold_min', 1, 0.1, 600), holdMaxS: sec('hold_max', 30, 0.1, 600), gapMinS: sec('gap_min', 0, 0, 600), gapMaxS: sec('gap_max', 10, 0, 600) } as const;
     let sched: ScheduledFault[];
     try {

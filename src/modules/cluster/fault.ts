@@ -15,6 +15,7 @@ import { hostPath, parseSeconds } from '../args.js';
 import { defineModule } from '../define.js';
 import { ModuleArgsError } from '../errors.js';
 import type { Fact } from '../facts/types.js';
+import { cancelWatchdogLines } from './watchdog.js';
 import type { ArgsSchema, Command } from '../types.js';
 
 const ACTIONS = ['kill', 'freeze', 'thaw'] as const;
@@ -53,9 +54,7 @@ export const FAULT_SIGNAL_SCRIPT = [
   `gone() { st=$(pstate "$1"); [ -z "$st" ] || [ "$st" = Z ]; }`,
   `stopped() { [ "$(pstate "$1")" = T ]; }`,
   'if [ "$action" != kill ]; then',
-  '  wd=$(head -n1 -- "$wdfile" 2>/dev/null)',
-  `  case $wd in ''|*[!0-9]*) ;; *) ours "$wd" unibus-thaw && kill "$wd" 2>/dev/null && echo "watchdog pid $wd cancelled";; esac`,
-  '  rm -f -- "$wdfile"',
+  ...cancelWatchdogLines('unibus-thaw').map((l) => `  ${l}`),
   'fi',
   'if [ "$action" = freeze ]; then',
   // Started before anything is stopped: a run that dies between freeze and thaw leaves no node stopped for longer than hold.

@@ -34,6 +34,7 @@ import { hostPath, parseSeconds } from '../args.js';
 import type { Fact } from '../facts/types.js';
 import type { ArgsSchema, Command } from '../types.js';
 import { FAULT_STATE, isOurs } from './fault.js';
+import { cancelWatchdogLines } from './watchdog.js';
 import { sha256Hex } from '../../util/hash.js';
 
 export const CHAOS_TABLE = 'unibus_chaos';
@@ -121,10 +122,7 @@ export const PARTITION_STATE: Fact<{ table: string }, PartitionState> = {
  */
 export const PARTITION_SCRIPT = [
   'state=$1; hold=$2; wdfile=$3; table=$4; shift 4',
-  `ours() { [ -r "/proc/$1/cmdline" ] && tr '\\0' '\\n' < "/proc/$1/cmdline" | grep -qxF -- unibus-heal; }`,
-  'wd=$(head -n1 -- "$wdfile" 2>/dev/null)',
-  `case $wd in ''|*[!0-9]*) ;; *) ours "$wd" && kill "$wd" 2>/dev/null && echo "watchdog pid $wd cancelled";; esac`,
-  'rm -f -- "$wdfile"',
+  ...cancelWatchdogLines('unibus-heal'),
   'if [ "$state" = cut ]; then',
   `  setsid sh -c 'sleep "$1"; nft delete table inet "$2" 2>/dev/null' unibus-heal "$hold" "$table" </dev/null >/dev/null 2>&1 &`,
   '  echo $! > "$wdfile"',
