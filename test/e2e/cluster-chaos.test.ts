@@ -43,8 +43,8 @@ before(async () => {
   base = ['-i', p.inventory, '--json'];
 });
 
-/** A short schedule of four faults, each once (the partition between nodes on loopback by cgroup) (holds up to 5 s, gaps up to 2 s). */
-const FAULTS = ['kill-follower', 'kill-meta-leader', 'pause-majority', 'partition-isolate'];
+/** A short schedule of five faults, each at least once (the partition between nodes on loopback by cgroup) (holds up to 5 s, gaps up to 2 s). */
+const FAULTS = ['kill-follower', 'kill-meta-leader', 'pause-majority', 'partition-isolate', 'skew-node'];
 const SCHEDULE = ['-e', `chaos_faults=${FAULTS.join(',')}`, '-e', 'chaos_duration=60', '-e', 'chaos_hold_min=3', '-e', 'chaos_hold_max=5', '-e', 'chaos_gap_max=2'];
 after(async () => {
   // The workload stops with the run that started it; a test cut short still kills it by its recorded PID.
@@ -97,6 +97,10 @@ test('chaos under a read-and-write workload: every promise checked', { timeout: 
     assert.equal(kills.length, n('kill-follower') + n('kill-meta-leader'), `each kill on one node: ${kills}`);
     assert.equal(chaos.results.filter((x) => x.task.startsWith('pause (SIGSTOP') && x.status === 'changed').length, 2 * n('pause-majority'));
     assert.equal(chaos.results.filter((x) => x.task.startsWith('partition (nftables') && x.status === 'changed').length, 3 * n('partition-isolate'), 'each node of each cut');
+    const shifted = chaos.results.filter((x) => x.task.startsWith("shift its membershipd's clock") && x.status === 'changed').map((x) => x.host);
+    assert.equal(shifted.length, n('skew-node'), `each clock shift on one node: ${shifted}`);
+    for (const h of new Set(shifted)) assert.match(readFileSync(join(p.stateOf(h), 'membershipd.log'), 'utf8'), /TEST ONLY: this node's clock is shifted by -?\d+ ms until/, `${h} took its shift`);
+    assert.deepEqual(['n1', 'n2', 'n3'].filter((h) => existsSync(join(p.stateOf(h), 'test-clock.json'))), [], 'no clock left shifted');
     const reason = resultOf(chaos, CHECK_TASK)!.reason;
     st.diagnostic(`${sched} | ${reason}`);
     assert.ok(count(reason, 'ok') > 0, reason);

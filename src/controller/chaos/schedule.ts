@@ -31,6 +31,7 @@ export const NEMESIS_FAULTS = {
   'partition-bridge': { family: 'partition', words: 'cut two nodes from each other, both still seeing a third' },
   restart: { family: 'restart', words: 'restart one node gracefully (lame duck), as play restart does' },
   'restart-all': { family: 'restart', words: 'restart every node gracefully, one at a time, the meta leader last, as play restart does' },
+  'skew-node': { family: 'skew', words: "shift one node's membershipd clock by seconds to minutes, either way (its test-clock file, which ends on its own)" },
   'corrupt-minority': { family: 'corrupt', words: "damage a follower's copy of a control-plane stream on disk while it is stopped, start it, and make it that stream's leader" },
 } as const satisfies Record<string, { family: FaultFamily; words: string }>;
 

@@ -25,7 +25,12 @@ export interface Victims {
   /** corrupt: the stream whose copy is damaged on the victim, and how. */
   stream?: string;
   how?: 'truncate' | 'bitflip';
+  /** skew: how far the target's membershipd clock is shifted (ms, either way). */
+  skew_ms?: number;
 }
+
+/** The shifts a skew fault picks from: within the nodes' bound (CLOCK_SKEW_MAX_MS, 10 s) and past it, either way. */
+export const SKEW_CHOICES_S = [-120, -30, -3, 3, 30, 120] as const;
 
 export class NoVictimError extends Error {}
 
@@ -102,6 +107,10 @@ export function findVictims(f: Pick<ScheduledFault, 'fault' | 'pick'>, nodes: re
       // As play restart orders them: the followers in inventory order, the meta leader last.
       const order = [...nodes.filter((n) => n !== meta), ...(meta ? [meta] : [])];
       return { name: `${f.fault} ${order.slice(0, -1).join(', ')}, then ${order.at(-1)}${meta ? ' (the meta leader last)' : ''}`, targets: order, no_quorum: [] };
+    }
+    case 'skew-node': {
+      const s = nth(SKEW_CHOICES_S, f.pick >> 2);
+      return one(nth(nodes, f.pick), `its membershipd's clock ${s > 0 ? '+' : ''}${s} s`, { no_quorum: [], skew_ms: s * 1000 });
     }
     case 'corrupt-minority': {
       // A control-plane stream (not the health bucket) and one of its followers: a minority of its replicas.

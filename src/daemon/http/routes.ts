@@ -18,6 +18,7 @@
 //   GET  /v1/rooms/:room/keys/:epoch        the caller's own sealed key
 //   PUT  /v1/rooms/:room/blobs (raw bytes, <= 1 MiB)  -> {sha256, size}
 //   GET  /v1/rooms/:room/blobs/:sha256      members; checked against its hash
+import { join } from 'node:path';
 import type { Router } from 'h3';
 import type { ControlNode } from '../node.js';
 import type { ControlPlane } from './app.js';
@@ -26,7 +27,7 @@ import { QuorumGuard } from '../store/quorum.js';
 import { ClockWatch } from '../store/clock.js';
 import { startRepairs } from '../store/repair.js';
 import { HEALTH_BUCKET } from '../node.js';
-import { clockWithOffset, testClockOffset } from '../clock.js';
+import { ShiftedClock, TEST_CLOCK_FILE, testClockOffset } from '../clock.js';
 import { misbehavioursOf } from '../misbehave.js';
 import { Kvm } from '@nats-io/kv';
 import { followStore, unfollowStore } from '../store/follow.js';
@@ -70,7 +71,9 @@ export async function setupControlPlane(node: ControlNode): Promise<ControlPlane
   // The node's skew against the cluster's clock, measured on the health bucket the readiness write made.
   const offset = testClockOffset(process.env);
   if (offset) log(`TEST ONLY: this node's clock is shifted by ${offset} ms (MEMBERSHIPD_TEST_CLOCK_OFFSET_MS)`);
-  const now = clockWithOffset(offset);
+  const shifted = new ShiftedClock(offset, join(node.options.stateDir, TEST_CLOCK_FILE), log);
+  shifted.start();
+  const now = shifted.now;
   const misbehave = misbehavioursOf(process.env);
   if (misbehave.size) log(`TEST ONLY: breaking promises on purpose: ${[...misbehave].join(', ')} (MEMBERSHIPD_TEST_MISBEHAVE)`);
   // Rooms left half-written by a request that stopped between its writes are rolled forward (store/repair.ts).
@@ -91,6 +94,7 @@ export async function setupControlPlane(node: ControlNode): Promise<ControlPlane
     clockState: () => clock.state,
     close: async () => {
       clock.stop();
+      shifted.stop();
       stopRepairs();
       acl.stop();
       guard.stop();
