@@ -11,7 +11,8 @@ import { makeServers, startServers, stopServers, waitClusterFormed, type TestNat
 import { connectInternal, makeInternal, openTestStore } from '../harness/control-plane.js';
 import type { Store } from '../../src/daemon/store/buckets.js';
 import { ApiError } from '../../src/protocol/errors.js';
-import { claimNonce, nonceHistoryOf } from '../../src/daemon/store/nonces.js';
+import { claimKey, claimNonce, nonceHistoryOf } from '../../src/daemon/store/nonces.js';
+import { TimeoutError } from '@nats-io/nats-core';
 import { createJson } from '../../src/daemon/store/kvjson.js';
 import { HISTORY_MARK, HISTORY_NEEDED_MS, NonceHistory, historyId, historyVerdict, lostMark } from '../../src/daemon/store/nonce-history.js';
 import { moveNonces, readReplicas, scaleSteps } from '../../src/controller/admin/scale.js';
@@ -157,6 +158,25 @@ describe('on a real 3-node cluster', () => {
     const si = await store.jsm.streams.info(NONCES);
     assert.equal(si.config.metadata?.[HISTORY_MARK], historyId(si), 'marked with its own first message');
     await assert.rejects(claimNonce(store, 'alice', first, Date.now()), isCode('replay'));
+  });
+
+  test('a claim whose answer was lost is sent again: ours when the first was stored, a replay when the key is another claim\'s', async () => {
+    // The stream leader's answer lost, as in a hand-off: `send` says whether the try reaches the stream before its answer is lost.
+    const lossy = (send: boolean): Store => {
+      let tries = 0;
+      const js = new Proxy(store.js, {
+        get: (t, k) => (k === 'publish' ? async (...a: Parameters<Store['js']['publish']>) => (++tries === 1 ? (send ? await t.publish(...a) : undefined, Promise.reject(new TimeoutError())) : t.publish(...a)) : Reflect.get(t, k)),
+      });
+      return { ...store, js };
+    };
+    const key = `alice.${nonce()}`;
+    const seq = await claimKey(lossy(true), key, 1, 'claim-a');
+    assert.equal(typeof seq, 'number', 'the first try stored it: the claim is ours');
+    assert.equal((await store.kv.nonces.get(key))?.revision, seq);
+    assert.equal(await claimKey(lossy(false), key, 2, 'claim-b'), false, 'another claim of the same nonce whose first try was lost: a replay');
+    assert.equal(await claimKey(store, key, 3, 'claim-a'), false, 'a first try that finds the key is a replay, whatever it carries');
+    const fresh = `alice.${nonce()}`;
+    assert.equal(typeof (await claimKey(lossy(false), fresh, 4, 'claim-c')), 'number', 'a first try that never arrived: the second stores it');
   });
 
   test('a restart of the stream leader loses nothing: the history keeps its mark and serves at once', async () => {

@@ -3,10 +3,21 @@
 // a delete marker); they expire with the bucket TTL, which outlives the window.
 // A claim counts only in a nonce history that has lost nothing a replay could
 // use (store/nonce-history.ts).
+// A claim whose answer never came (its stream leader handed off with the
+// write in flight: measured in a graceful restart on the lab, 4 requests on
+// the nodes that stayed refused after 2 s) is sent once more. The claim's
+// value carries a token made for this claim alone, so when the second try
+// finds the key taken, reading it tells whether the first try stored it (the
+// claim is ours) or someone else did (a replay of the request carries the
+// same nonce, never this token). nats-server's message-id dedupe cannot
+// tell: 2.10.27 checks the expected last sequence before the message id.
 import type { Store } from './buckets.js';
 import { NONCE_STREAM } from './buckets.js';
 import { ApiError } from '../../protocol/errors.js';
-import { createJson } from './kvjson.js';
+import { isCasConflict, readJson, toApiError } from './kvjson.js';
+import { BUCKETS } from './names.js';
+import { randomBytes } from 'node:crypto';
+import { NoRespondersError, RequestError, TimeoutError } from '@nats-io/nats-core';
 import { NonceHistory } from './nonce-history.js';
 
 const histories = new WeakMap<Store, NonceHistory>();
@@ -24,7 +35,41 @@ export function nonceHistoryOf(store: Store, log?: (line: string) => void): Nonc
 export async function claimNonce(store: Store, handle: string, nonce: string, ts: number): Promise<void> {
   const history = nonceHistoryOf(store);
   const check = await history.confirm();
-  const seq = await createJson(store.kv.nonces, `${handle}.${nonce}`, ts);
+  const seq = await claimKey(store, `${handle}.${nonce}`, ts);
   if (seq === false) throw new ApiError('replay', 'this nonce was already used; sign each request with a fresh nonce');
   history.accept(check, seq);
+}
+
+/** How many times a claim is sent; each try is bounded by the op bound over this. */
+export const CLAIM_TRIES = 2;
+
+/**
+ * Create-if-absent of `key` in the nonce bucket ({ts, claim} as its value):
+ * the stored sequence, or false when the key is someone else's (a replay). A
+ * try that got no answer is sent again; if that one finds the key taken, the
+ * key is read and is ours when it holds `claim`.
+ */
+export async function claimKey(store: Store, key: string, ts: number, claim = randomBytes(12).toString('base64url')): Promise<number | false> {
+  const timeout = Math.max(500, Math.floor(store.opTimeoutMs / CLAIM_TRIES));
+  for (let i = 1; ; i++) {
+    try {
+      const ack = await store.js.publish(`$KV.${BUCKETS.nonces}.${key}`, JSON.stringify({ ts, claim }), { expect: { lastSubjectSequence: 0 }, timeout });
+      return ack.seq;
+    } catch (err) {
+      if (isCasConflict(err)) {
+        if (i === 1) return false;
+        const held = await readJson<{ claim?: string }>(store.kv.nonces, key);
+        return held?.value.claim === claim ? held.revision : false;
+      }
+      if (i >= CLAIM_TRIES || !isUnanswered(err)) throw toApiError(err, `create ${key}`);
+    }
+  }
+}
+
+/** No answer came (a timeout, or nobody to answer): the write may or may not be in. */
+function isUnanswered(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (e instanceof TimeoutError || e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders())) return true;
+  }
+  return false;
 }

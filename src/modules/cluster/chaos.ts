@@ -158,7 +158,7 @@ export const cluster_chaos_workload = defineModule({
       // The nonce's lifetime (NONCE_TTL_MS): a replay later than that meets a timestamp out of its window anyway.
       replayWithinMs: 150_000,
       seed: bounded(W, 'seed', args.seed, newSeed(), 0, MAX_SEED),
-      maxSeconds: parseSeconds('cluster_chaos_workload', 'max_seconds', args.max_seconds, 600, 3600),
+      maxSeconds: parseSeconds('cluster_chaos_workload', 'max_seconds', args.max_seconds, 600, 6 * 3600),
       // The `unibus play` process: the workload ends with the run even when no stop task is reached.
       parentPid: process.pid,
     };
