@@ -9,12 +9,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckResult } from '../src/controller/chaos/checker.js';
+import { readHistory } from '../src/controller/chaos/history.js';
 import { makeProject } from '../test/harness/project.js';
 import { play } from '../test/harness/play.js';
 import { ROOT } from '../test/harness/root.js';
 import { keepChaosRuns } from '../test/harness/keep-chaos.js';
 
 const IPS = ['127.0.0.31', '127.0.0.32', '127.0.0.33'];
+const CLIENT_OPS = new Set(['add-room', 'read-rooms', 'add-member', 'read-members']);
 const runs = Number(process.env.RUNS ?? 1);
 const seeds = (process.env.SEEDS ?? '').split(/\s+/).filter(Boolean);
 const extra = (process.env.CHAOS_VARS ?? '').split(/\s+/).filter(Boolean).flatMap((v) => ['-e', v]);
@@ -31,7 +33,10 @@ try {
     const t0 = Date.now();
     const r = await play(['chaos', ...base, ...seed, ...extra], 1_800_000);
     const secs = ((Date.now() - t0) / 1000).toFixed(0);
-    if (r.code !== 0) console.log(`run ${i + 1} exited ${r.code}: ${keepChaosRuns(p.dir)}`);
+    if (r.code !== 0) {
+      const failed = r.results.filter((x) => x.status === 'failed').map((x) => `${x.task} @ ${x.host}: ${x.reason.slice(0, 300)}`);
+      console.log(`run ${i + 1} exited ${r.code}: ${keepChaosRuns(p.dir)}\n  ${failed.join('\n  ') || r.stderr.slice(-600)}`);
+    }
     const run = readFileSync(join(p.dir, 'out', 'chaos', 'latest'), 'utf8').trim();
     const wl = JSON.parse(readFileSync(join(p.dir, 'out', 'chaos', run, 'workload.json'), 'utf8')) as { seed: number };
     let c: CheckResult;
@@ -46,6 +51,18 @@ try {
     const dur = Math.max(...c.faults.map((f) => f.end), 0);
     rows.push(`| ${run} | ${wl.seed} | exit ${r.code} | ${c.ops.total} ops (ok ${c.ops.ok}, fail ${c.ops.fail}, info ${c.ops.info}) | ${v} | latency p50 ${c.latency.p50?.toFixed(1)} p99 ${c.latency.p99?.toFixed(1)} ms | visibility p50 ${c.visibility.p50?.toFixed(1)} max ${c.visibility.max?.toFixed(1)} ms | ${unavail} | ${secs} s (last fault ends at ${(dur / 1000).toFixed(0)} s) |`);
     console.log(rows.at(-1));
+    // Per fault: the requests to the nodes it left serving that were not answered ok, by what they got.
+    const { ops } = readHistory(join(p.dir, 'out', 'chaos', run));
+    for (const f of c.faults) {
+      if (!f.elsewhere?.not_ok) continue;
+      const errs = new Map<string, number>();
+      for (const o of ops) {
+        if (!CLIENT_OPS.has(o.f) || o.type === 'ok' || o.invoke > f.end || o.complete < f.start) continue;
+        const k = `${o.node} ${o.error ?? o.status}`;
+        errs.set(k, (errs.get(k) ?? 0) + 1);
+      }
+      console.log(`  ${f.name}: not ok elsewhere ${f.elsewhere.not_ok} of ${f.elsewhere.ops}; not ok on any node: ${[...errs].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([e, n]) => `${e} x${n}`).join(', ')}`);
+    }
     for (const [f, k] of Object.entries(c.ops.by_kind)) console.log(`  ${f}: ok ${k.ok}, fail ${k.fail}, info ${k.info}; ${Object.entries(k.errors).sort((a, b) => b[1] - a[1]).slice(0, 4).map(([e, n]) => `${e} x${n}`).join(', ')}`);
   }
   console.log(['| run | seed | exit | ops | violations (? = not exercised) | latency | visibility | unavailability | wall |', '|---|---|---|---|---|---|---|---|---|', ...rows].join('\n'));
