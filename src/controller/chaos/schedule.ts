@@ -102,7 +102,8 @@ export function makeSchedule(o: ScheduleOptions): ScheduledFault[] {
     const hold = round1(nemesis.real(o.holdMinS, o.holdMaxS));
     const pick = nemesis.int(0, 1 << 20);
     const at = round1(t + gap);
-    if (at >= o.durationS) break;
+    // Every named fault comes once, however short the duration; the duration bounds the random ones after.
+    if (at >= o.durationS && k >= firsts.length) break;
     out.push({ id: `f${k + 1}-${fault}`, fault, family: NEMESIS_FAULTS[fault].family, at, gap, hold, pick });
     t = o.mode === 'combined' ? at : at + hold + recovery;
   }
