@@ -15,38 +15,25 @@
 // that it never was within the bound), whether F became the leader, and the
 // messages missing. Exit 1 when F never became healthy or a message was lost.
 // Run by hand: HOW=bitflip node --import tsx bench/repro-corrupt-follower.ts
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
 import { sleep } from '../src/util/time.js';
 import { flipOffsets } from '../src/modules/cluster/corrupt.js';
+import { addStream, NatsTrio } from './lib/nats-trio.js';
 
 const HOW = process.env.HOW === 'truncate' ? 'truncate' : 'bitflip';
 const N = Number(process.env.N ?? 2000);
 const BOUND_S = Number(process.env.BOUND_S ?? 90);
 const IPS = ['127.0.0.91', '127.0.0.92', '127.0.0.93'];
 const work = mkdtempSync(join(tmpdir(), 'unibus-repro-corrupt-'));
-const procs: (ChildProcess | null)[] = [null, null, null];
-
-function start(i: number): void {
-  const dir = join(work, `s${i}`);
-  const routes = IPS.filter((_, j) => j !== i).map((ip) => `nats-route://${ip}:6333`).join(', ');
-  writeFileSync(join(work, `s${i}.conf`), [`server_name: s${i}`, `listen: ${IPS[i]}:4333`, `http: ${IPS[i]}:8333`, `jetstream { store_dir: "${dir}" }`, `cluster { name: repro, listen: ${IPS[i]}:6333, routes: [${routes}] }`, ''].join('\n'));
-  procs[i] = spawn('nats-server', ['-c', join(work, `s${i}.conf`)], { stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-async function stop(i: number): Promise<void> {
-  const p = procs[i];
-  if (!p || p.exitCode !== null) return;
-  const done = new Promise((r) => p.once('exit', r));
-  p.kill('SIGTERM');
-  await Promise.race([done, sleep(30_000)]);
-  if (p.exitCode === null) p.kill('SIGKILL');
-  procs[i] = null;
-}
+const trio = new NatsTrio(IPS, work, { client: 4333, route: 6333, http: 8333 });
+const start = (i: number) => trio.start(i);
+const stop = (i: number) => trio.stop(i);
+const procs = trio.procs;
 
 async function healthy(i: number): Promise<boolean> {
   const r = await fetch(`http://${IPS[i]}:8333/healthz`, { signal: AbortSignal.timeout(2000) }).catch(() => null);
@@ -57,21 +44,10 @@ const version = spawnSync('nats-server', ['--version'], { encoding: 'utf8' }).st
 let nc: NatsConnection | undefined;
 let code = 0;
 try {
-  for (let i = 0; i < 3; i++) start(i);
-  nc = await connect({ servers: IPS.map((ip) => `nats://${ip}:4333`), timeout: 5000, reconnect: true, maxReconnectAttempts: -1, waitOnFirstConnect: true });
-  // JetStream answers once the meta group has a leader (bounded wait).
-  let jsm = await jetstreamManager(nc, { timeout: 5000 }).catch(() => null);
-  for (let t = 0; !jsm && t < 60; t++) {
-    await sleep(500);
-    jsm = await jetstreamManager(nc, { timeout: 5000 }).catch(() => null);
-  }
-  if (!jsm) throw new Error('JetStream never answered within 30 s');
-  for (let t = 0; ; t++) {
-    const e = await jsm.streams.add({ name: 'REPRO', subjects: ['repro.>'], num_replicas: 3, allow_direct: false }).then(() => null, (x: Error) => x);
-    if (!e) break;
-    if (t > 60) throw e;
-    await sleep(500);
-  }
+  const trioUp = await trio.up();
+  nc = trioUp.nc;
+  const jsm = trioUp.jsm;
+  await addStream(jsm, { name: 'REPRO', subjects: ['repro.>'], num_replicas: 3, allow_direct: false });
   const js = jetstream(nc, { timeout: 5000 });
   for (let i = 0; i < N; i++) await js.publish(`repro.k.${i % 100}`, `v${i}`);
   let info = await jsm.streams.info('REPRO');
@@ -133,7 +109,7 @@ try {
   code = up === null || missing > 0 || !still ? 1 : 0;
 } finally {
   await nc?.close().catch(() => undefined);
-  for (let i = 0; i < 3; i++) await stop(i);
+  await trio.stopAll();
   rmSync(work, { recursive: true, force: true });
 }
 process.exit(code);

@@ -20,13 +20,14 @@
 // only with the next write), and the short answers of leaderless replicas.
 // Exit 1 when any answer was short.
 // Run by hand: node --import tsx bench/repro-new-leader-short.ts
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
 import { sleep } from '../src/util/time.js';
+import { addStream, NatsTrio } from './lib/nats-trio.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 30);
 const BURST = Number(process.env.BURST ?? 20);
@@ -34,45 +35,17 @@ const IDLE_MS = Number(process.env.IDLE_MS ?? 3000);
 const MODE = process.env.MODE === 'kill' ? 'kill' : 'stepdown';
 /** How long a round waits for a new leader at most (a killed leader's successor: election timeout 4-9 s). */
 const ELECT_MS = 20_000;
-const IPS = ['127.0.0.94', '127.0.0.95', '127.0.0.96'];
 const work = mkdtempSync(join(tmpdir(), 'unibus-repro-leader-'));
-const procs: (ChildProcess | null)[] = [null, null, null];
-
-function start(i: number): void {
-  const dir = join(work, `s${i}`);
-  const routes = IPS.filter((_, j) => j !== i).map((ip) => `nats-route://${ip}:6334`).join(', ');
-  writeFileSync(join(work, `s${i}.conf`), [`server_name: s${i}`, `listen: ${IPS[i]}:4334`, `jetstream { store_dir: "${dir}" }`, `cluster { name: repro, listen: ${IPS[i]}:6334, routes: [${routes}] }`, ''].join('\n'));
-  procs[i] = spawn('nats-server', ['-c', join(work, `s${i}.conf`)], { stdio: ['ignore', 'ignore', 'ignore'] });
-}
-
-async function stop(i: number): Promise<void> {
-  const p = procs[i];
-  if (!p || p.exitCode !== null) return;
-  const done = new Promise((r) => p.once('exit', r));
-  p.kill('SIGTERM');
-  await Promise.race([done, sleep(30_000)]);
-  if (p.exitCode === null) p.kill('SIGKILL');
-  procs[i] = null;
-}
+const trio = new NatsTrio(['127.0.0.94', '127.0.0.95', '127.0.0.96'], work, { client: 4334, route: 6334 });
 
 const version = spawnSync('nats-server', ['--version'], { encoding: 'utf8' }).stdout.trim();
 let nc: NatsConnection | undefined;
 let code = 0;
 try {
-  for (let i = 0; i < 3; i++) start(i);
-  nc = await connect({ servers: IPS.map((ip) => `nats://${ip}:4334`), timeout: 5000, reconnect: true, maxReconnectAttempts: -1, waitOnFirstConnect: true });
-  let jsm = await jetstreamManager(nc, { timeout: 5000 }).catch(() => null);
-  for (let t = 0; !jsm && t < 60; t++) {
-    await sleep(500);
-    jsm = await jetstreamManager(nc, { timeout: 5000 }).catch(() => null);
-  }
-  if (!jsm) throw new Error('JetStream never answered within 30 s');
-  for (let t = 0; ; t++) {
-    const e = await jsm.streams.add({ name: 'REPRO', subjects: ['repro.>'], num_replicas: 3, max_msgs_per_subject: 1, allow_direct: false }).then(() => null, (x: Error) => x);
-    if (!e) break;
-    if (t > 60) throw e;
-    await sleep(500);
-  }
+  const up = await trio.up();
+  nc = up.nc;
+  const jsm = up.jsm;
+  await addStream(jsm, { name: 'REPRO', subjects: ['repro.>'], num_replicas: 3, max_msgs_per_subject: 1, allow_direct: false });
   const js = jetstream(nc, { timeout: 5000 });
   let shortRounds = 0;
   let stuckRounds = 0;
@@ -85,7 +58,7 @@ try {
     const acks = await Promise.all(Array.from({ length: BURST }, (_, i) => js.publish(`repro.k.${i % 10}`, `r${r}-${i}`)));
     const acked = Math.max(...acks.map((a) => a.seq));
     const gone = Number(before?.slice(1));
-    if (MODE === 'kill') procs[gone]?.kill('SIGKILL');
+    if (MODE === 'kill') trio.procs[gone]?.kill('SIGKILL');
     else await nc.request('$JS.API.STREAM.LEADER.STEPDOWN.REPRO', undefined, { timeout: 5000 }).catch(() => null);
     let t0 = Date.now();
     const bound = t0 + ELECT_MS;
@@ -115,8 +88,8 @@ try {
     if (newLeader) elected++;
     const after = await js.publish('repro.after', `r${r}`).then((a) => a.seq, () => null);
     if (MODE === 'kill') {
-      await stop(gone);
-      start(gone);
+      await trio.stop(gone);
+      trio.start(gone);
       // Back as a current follower before the next round (bounded).
       for (const until = Date.now() + ELECT_MS; Date.now() < until; await sleep(250)) {
         const c = (await jsm.streams.info('REPRO').catch(() => null))?.cluster;
@@ -133,7 +106,7 @@ try {
   code = shortRounds > 0 || leaderlessShort > 0 ? 1 : 0;
 } finally {
   await nc?.close().catch(() => undefined);
-  for (let i = 0; i < 3; i++) await stop(i);
+  await trio.stopAll();
   rmSync(work, { recursive: true, force: true });
 }
 process.exit(code);
