@@ -113,6 +113,11 @@ describeOnLab('cluster playbooks on the lab (3 systemd hosts)', { timeout: 30 * 
     assert.equal(totalChanged(again), 0, changedTasks(again).join(', '));
     const v = await play(['verify', ...base]);
     await ok(v);
+    // At kv_replicas 1 (until scale-r3 below), chaos refuses before anything: a cut-off node would still serve its own streams.
+    const r1 = await play(['chaos', ...base]);
+    assert.equal(r1.code, 2);
+    assert.match(r1.results.find((x) => x.task === 'the streams are replicated (kv_replicas 3 or more)')!.reason, /kv_replicas is 1: chaos checks what three replicas promise; run play scale-r3 first/);
+    assert.ok(!r1.results.some((x) => x.task === 'workload admin (adds the run\'s users, revokes the probe\'s)'), 'nothing run past the refusal');
     for (let i = 0; i < 3; i++) {
       const r = await ssh(i, 'systemctl is-active membershipd; systemctl is-enabled membershipd; stat -c %a /var/lib/unibus/*/cluster.pass; systemctl is-active nats-server; systemctl is-enabled nats-server');
       assert.deepEqual(r.stdout.trim().split('\n'), ['active', 'enabled', '600', 'inactive', 'masked'], "membershipd runs; the package's own nats-server.service is masked and not running");
