@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import { ApiError } from '../../src/protocol/errors.js';
-import { ASK_LEADER, FollowedBucket, READ_LEASE_MS, REFRESH_AFTER_MS, WRITE_SETTLE_MS, waitOutReadLeases } from '../../src/daemon/store/follow.js';
+import { ASK_LEADER, FollowedBucket, LEADERLESS_STEP_MS, READ_LEASE_MS, REFRESH_AFTER_MS, WRITE_SETTLE_MS, waitOutReadLeases } from '../../src/daemon/store/follow.js';
 import { sleep } from '../../src/util/time.js';
 
 
@@ -20,6 +20,8 @@ class FakeBucket {
   leaderDown = false;
   /** Set: STREAM.INFO is answered by a replica that sees no leader, with this last sequence (its own). */
   leaderlessAnswer: number | undefined;
+  /** How many more answers come from a replica that sees no leader (a hand-off), before the leader's. */
+  leaderlessFor = 0;
   #push: ((e: KvWatchEntry) => void) | undefined;
 
   write(key: string, value: unknown): number {
@@ -72,6 +74,10 @@ class FakeBucket {
           await sleep(2);
           if (this.leaderDown) throw new Error('no responders');
           if (this.leaderlessAnswer !== undefined) return { state: { last_seq: this.leaderlessAnswer }, cluster: { name: 'c', leader: '' } };
+          if (this.leaderlessFor > 0) {
+            this.leaderlessFor--;
+            return { state: { last_seq: 1 }, cluster: { name: 'c', leader: '' } };
+          }
           return { state: { last_seq: this.log.length }, cluster: { name: 'c', leader: 'n1' } };
         },
       },
@@ -274,5 +280,23 @@ test('a barrier answered by a replica that sees no leader is refused 503, though
   const got = await next;
   assert.ok(got !== ASK_LEADER);
   assert.equal(got?.value.v, 2);
+  f.stop();
+});
+
+test('a hand-off: answers that name no leader are asked again, and the read waits for the new leader\'s', async () => {
+  const b = new FakeBucket();
+  b.write('room', { v: 1 });
+  const f = await followed(b);
+  b.deliver();
+  b.write('room', { v: 2 });
+  b.leaderlessFor = 3;
+  await sleep(READ_LEASE_MS + 10);
+  const r = f.read('room');
+  await sleep(3 * LEADERLESS_STEP_MS + 50);
+  b.deliver();
+  const got = await r;
+  assert.ok(got !== ASK_LEADER);
+  assert.equal(got?.value.v, 2, 'the barrier the leader named, not the short one');
+  assert.equal(b.leaderlessFor, 0);
   f.stop();
 });

@@ -46,6 +46,9 @@ export interface FollowOptions {
 export const READ_LEASE_MS = 100;
 /** Past this age, a read that a barrier still serves asks for the next one in the background. */
 export const REFRESH_AFTER_MS = READ_LEASE_MS / 2;
+/** How long a barrier waits for an answer that names a leader, asking again every LEADERLESS_STEP_MS. */
+export const LEADERLESS_WAIT_MS = 1000;
+export const LEADERLESS_STEP_MS = 150;
 /** Writers to a followed bucket wait this long after the store's ack: the lease plus room for timers and clock rates. */
 export const WRITE_SETTLE_MS = 2 * READ_LEASE_MS;
 
@@ -151,21 +154,7 @@ export class FollowedBucket<T> {
   #ask(): Barrier {
     this.stats.barriers++;
     const askedAt = performance.now();
-    const seq = this.jsm.streams.info(this.stream).then(
-      (si) => {
-        // A replica that sees no leader answers STREAM.INFO with its own
-        // state (nats-server 2.10.27, jsStreamInfoRequest: "if the group has
-        // no leader" any member answers), and its last sequence may be short
-        // of what the majority committed: measured on the lab, a read served
-        // under such a barrier missed a member added 7 s before. Only an
-        // answer that names a leader is a barrier.
-        if (si.cluster && !si.cluster.leader) throw new UnavailableError(`${this.stream} has no leader (a replica answered with its own state)`);
-        return si.state.last_seq;
-      },
-      (err) => {
-        throw toApiError(err, `${this.stream} leader`);
-      },
-    );
+    const seq = this.#leaderSeq();
     const b = { askedAt, seq };
     // A refused barrier is the waiting reads' to report; the next read asks again.
     seq.catch(() => {
@@ -173,6 +162,31 @@ export class FollowedBucket<T> {
     });
     this.#asked = b;
     return b;
+  }
+
+  /**
+   * The stream's last sequence as its leader answers it. A replica that sees
+   * no leader answers STREAM.INFO with its own state (nats-server 2.10.27,
+   * jsStreamInfoRequest: "if the group has no leader" any member answers),
+   * and its last sequence may be short of what the majority committed:
+   * measured on the lab, a read served under such a barrier missed a member
+   * added 7 s before. Only an answer that names a leader is a barrier; while
+   * none does, the question is asked again every LEADERLESS_STEP_MS (a
+   * hand-off elects the next leader within a second), then refused.
+   */
+  async #leaderSeq(): Promise<number> {
+    const until = performance.now() + LEADERLESS_WAIT_MS;
+    for (;;) {
+      let si;
+      try {
+        si = await this.jsm.streams.info(this.stream);
+      } catch (err) {
+        throw toApiError(err, `${this.stream} leader`);
+      }
+      if (!si.cluster || si.cluster.leader) return si.state.last_seq;
+      if (performance.now() >= until) throw new UnavailableError(`${this.stream} has no leader (a replica answered with its own state)`);
+      await new Promise((r) => setTimeout(r, LEADERLESS_STEP_MS));
+    }
   }
 
   /** True once the copy has applied `seq` (at once when it already has); false after catchUpMs. */

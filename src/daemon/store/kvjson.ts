@@ -19,12 +19,22 @@ export interface Versioned<T> {
   revision: number;
 }
 
+/** JetStream's "cluster not available": the stream has no leader right now (JSClusterNotAvailErr). */
+const NO_LEADER = 10008;
+/** How long a read waits out a stream without a leader (a hand-off elects the next within a second), asking every LEADERLESS_STEP_MS. */
+export const READ_LEADERLESS_WAIT_MS = 1000;
+const LEADERLESS_STEP_MS = 150;
+
 export async function readJson<T>(kv: KV, key: string): Promise<Versioned<T> | null> {
   let e;
-  try {
-    e = await kv.get(key);
-  } catch (err) {
-    throw toApiError(err, `read ${key}`);
+  for (const until = performance.now() + READ_LEADERLESS_WAIT_MS; ; ) {
+    try {
+      e = await kv.get(key);
+      break;
+    } catch (err) {
+      if (!(err instanceof JetStreamApiError && err.code === NO_LEADER) || performance.now() >= until) throw toApiError(err, `read ${key}`);
+      await new Promise((r) => setTimeout(r, LEADERLESS_STEP_MS));
+    }
   }
   if (!e || e.operation !== 'PUT' || e.length === 0) return null;
   return { value: e.json<T>(), revision: e.revision };
