@@ -21,6 +21,8 @@ import type { MembersRecord, UserRecord } from '../src/protocol/model.js';
 import { UnibusClient } from '../src/client/client.js';
 import { makeUser } from '../test/harness/control-plane.js';
 import { membershipdNodeFlags, sleep } from './lib/cluster.js';
+import { JetStreamApiError } from '@nats-io/jetstream';
+import { BUCKETS } from '../src/daemon/store/names.js';
 import { cpuSecs, drive, pct, timed, whyText } from './lib/stats.js';
 
 const HOST = '127.0.0.64';
@@ -59,7 +61,16 @@ async function serve(signPub: string): Promise<void> {
   // a file-backed stream's answer, as the default disk nonce store gives.
   // Its last sequence is the nonce map's newest revision.
   const jsm = { streams: { info: async () => ({ config: { storage: 'file', num_replicas: 1 }, state: { last_seq: kv.nonces.seq() } }) } };
-  const store = { kv, jsm, replicas: 1, opTimeoutMs: 2000 } as unknown as Store;
+  // A nonce claim is a publish to the bucket's subject with the expected last sequence (store/nonces.ts).
+  const js = {
+    publish: async (subject: string, data: string, o: { expect?: { lastSubjectSequence?: number } }) => {
+      const key = subject.slice(`$KV.${BUCKETS.nonces}.`.length);
+      const cur = await kv.nonces.get(key);
+      if ((cur?.revision ?? 0) !== (o.expect?.lastSubjectSequence ?? 0)) throw new JetStreamApiError({ code: 400, err_code: 10071, description: 'wrong last sequence' });
+      return { seq: await kv.nonces.put(key, data) };
+    },
+  };
+  const store = { kv, js, jsm, replicas: 1, opTimeoutMs: 2000 } as unknown as Store;
   const app = createControlApp({
     node: { health: async () => ({ status: 'ok', posture: {} }) } as never,
     plane: { registerRoutes: (router: ReturnType<typeof createRouter>) => registerV1Routes(router, { store }) },

@@ -14,7 +14,7 @@
 import type { Store } from './buckets.js';
 import { NONCE_STREAM } from './buckets.js';
 import { ApiError } from '../../protocol/errors.js';
-import { isCasConflict, readJson, toApiError } from './kvjson.js';
+import { isCasConflict, toApiError } from './kvjson.js';
 import { BUCKETS } from './names.js';
 import { randomBytes } from 'node:crypto';
 import { NoRespondersError, RequestError, TimeoutError } from '@nats-io/nats-core';
@@ -44,24 +44,34 @@ export async function claimNonce(store: Store, handle: string, nonce: string, ts
 export const CLAIM_TRIES = 2;
 
 /**
- * Create-if-absent of `key` in the nonce bucket ({ts, claim} as its value):
- * the stored sequence, or false when the key is someone else's (a replay). A
- * try that got no answer is sent again; if that one finds the key taken, the
- * key is read and is ours when it holds `claim`.
+ * Create-if-absent of `key` in the nonce bucket ({ts, claim} as its value),
+ * over nothing or over a delete or purge marker, as kv.create writes it: the
+ * stored sequence, or false when the key is someone else's (a replay). A try
+ * that got no answer is sent again; if that one finds the key taken, the key
+ * is read and is ours when it holds `claim`.
  */
 export async function claimKey(store: Store, key: string, ts: number, claim = randomBytes(12).toString('base64url')): Promise<number | false> {
   const timeout = Math.max(500, Math.floor(store.opTimeoutMs / CLAIM_TRIES));
-  for (let i = 1; ; i++) {
+  // What the key's last message must be: none, or (as kv.create does it) a delete or purge marker.
+  let after = 0;
+  for (let i = 1; ; ) {
     try {
-      const ack = await store.js.publish(`$KV.${BUCKETS.nonces}.${key}`, JSON.stringify({ ts, claim }), { expect: { lastSubjectSequence: 0 }, timeout });
+      const ack = await store.js.publish(`$KV.${BUCKETS.nonces}.${key}`, JSON.stringify({ ts, claim }), { expect: { lastSubjectSequence: after }, timeout });
       return ack.seq;
     } catch (err) {
       if (isCasConflict(err)) {
-        if (i === 1) return false;
-        const held = await readJson<{ claim?: string }>(store.kv.nonces, key);
-        return held?.value.claim === claim ? held.revision : false;
+        const held = await store.kv.nonces.get(key).catch((e: unknown) => {
+          throw toApiError(e, `read ${key}`);
+        });
+        if (held && held.operation !== 'PUT' && held.revision !== after) {
+          after = held.revision;
+          continue;
+        }
+        // Taken: by this claim's own try whose answer was lost, or by someone else's (a replay).
+        if (i === 1 || !held || held.operation !== 'PUT') return false;
+        return (held.json<{ claim?: string }>().claim ?? null) === claim ? held.revision : false;
       }
-      if (i >= CLAIM_TRIES || !isUnanswered(err)) throw toApiError(err, `create ${key}`);
+      if (++i > CLAIM_TRIES || !isUnanswered(err)) throw toApiError(err, `create ${key}`);
     }
   }
 }
