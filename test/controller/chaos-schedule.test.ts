@@ -42,6 +42,8 @@ test('combined faults start at their gap after the one before started, so they o
 test('the fault list takes names, families and all; an unknown name is refused naming the known ones', () => {
   assert.deepEqual(parseFaultList('kill-follower, pause-nats'), ['kill-follower', 'pause-nats']);
   assert.deepEqual(parseFaultList(['partition']), ['partition-isolate', 'partition-majority', 'partition-bridge']);
+  assert.deepEqual(parseFaultList('restart'), ['restart'], 'a fault\'s own name wins over the family of that name');
+  assert.deepEqual(parseFaultList('skew'), ['skew-node']);
   assert.equal(parseFaultList('all').length, NEMESIS_FAULT_NAMES.length);
   assert.throws(() => parseFaultList('kill-everything'), /unknown fault "kill-everything" \(expected all, a family .* kill-follower/);
   assert.throws(() => makeSchedule({ ...base, faults: [] }), /at least one/);

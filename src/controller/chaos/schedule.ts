@@ -118,7 +118,8 @@ export function parseFaultList(v: unknown): NemesisFault[] {
 /** The faults a list names, and whether it said `all` (then a fault this cluster cannot run is left out rather than refused). */
 export function readFaultList(v: unknown): { faults: NemesisFault[]; all: boolean } {
   const names = (Array.isArray(v) ? v.map(String) : String(v ?? '').split(',')).map((s) => s.trim()).filter(Boolean);
-  const byName = (n: string) => NEMESIS_FAULT_NAMES.filter((f) => f === n || NEMESIS_FAULTS[f].family === n);
+  // A fault's own name wins over a family of that name: `restart` is the one-node restart, not restart-all too.
+  const byName = (n: string) => (n in NEMESIS_FAULTS ? [n as NemesisFault] : NEMESIS_FAULT_NAMES.filter((f) => NEMESIS_FAULTS[f].family === n));
   const expanded = names.flatMap((n) => (n === 'all' ? NEMESIS_FAULT_NAMES : byName(n).length ? byName(n) : [n]));
   const bad = expanded.filter((n) => !(n in NEMESIS_FAULTS));
   const families = [...new Set(NEMESIS_FAULT_NAMES.map((f) => NEMESIS_FAULTS[f].family))];
