@@ -44,21 +44,31 @@ class FakeBucket {
     }
   }
 
+  /** Watches made, and where each asked to resume from. */
+  watches: (number | undefined)[] = [];
+
   get kv(): KV {
     return {
-      watch: async () => {
+      watch: async (o?: { resumeFromRevision?: number }) => {
+        this.watches.push(o?.resumeFromRevision);
+        // A new watch starts from where it is asked to (as a new consumer does).
+        if (o?.resumeFromRevision) this.delivered = o.resumeFromRevision - 1;
         const queue: KvWatchEntry[] = [];
         let wake: (() => void) | undefined;
+        let stopped = false;
         this.#push = (e) => {
           queue.push(e);
           wake?.();
         };
         return {
-          stop: () => undefined,
+          stop: () => {
+            stopped = true;
+            wake?.();
+          },
           async *[Symbol.asyncIterator]() {
-            for (;;) {
+            while (!stopped) {
               while (queue.length) yield queue.shift()!;
-              await new Promise<void>((r) => (wake = r));
+              if (!stopped) await new Promise<void>((r) => (wake = r));
             }
           },
         };
@@ -298,5 +308,34 @@ test('a hand-off: answers that name no leader are asked again, and the read wait
   assert.ok(got !== ASK_LEADER);
   assert.equal(got?.value.v, 2, 'the barrier the leader named, not the short one');
   assert.equal(b.leaderlessFor, 0);
+  f.stop();
+});
+
+test('a copy whose watch stalls is watched again from its next sequence: by a read that missed its barrier, or when idle', async () => {
+  const b = new FakeBucket();
+  b.write('u', { v: 1 });
+  const f = new FollowedBucket<{ v: number }>(b.kv, b.jsm, 'KV_test', { catchUpMs: 50, livenessMs: 50 });
+  f.start();
+  await sleep(5);
+  b.deliver();
+  assert.deepEqual(b.watches, [undefined]);
+  // The watch's server goes quiet: a committed change is never delivered to it.
+  b.write('u', { v: 2 });
+  await sleep(READ_LEASE_MS + 10);
+  assert.equal(await f.read('u'), ASK_LEADER, 'the read missed its barrier and went to the leader');
+  await sleep(20);
+  assert.deepEqual(b.watches, [undefined, 2], 'and the watch was made again at once, from the next sequence');
+  b.deliver();
+  await sleep(READ_LEASE_MS + 10);
+  assert.equal(((await f.read('u')) as { value: { v: number } }).value.v, 2);
+  // Idle, no read: the liveness look finds the copy behind and makes the watch again (at most once a second).
+  b.write('u', { v: 3 });
+  await sleep(1200);
+  assert.equal(b.watches.length, 3, `watches: ${JSON.stringify(b.watches)}`);
+  assert.equal(b.watches[2], 3);
+  b.deliver();
+  await sleep(20);
+  assert.equal(f.current().find(([k]) => k === 'u')?.[1].v, 3, 'the change a stalled watch held back, now applied');
+  assert.equal(f.stats.kicks, 2);
   f.stop();
 });
