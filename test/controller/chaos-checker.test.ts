@@ -176,11 +176,12 @@ describe('chaos checker', () => {
 
   it('requests to the nodes a fault left serving are counted apart, by what each family takes out', () => {
     const at = (node: string, type: 'ok' | 'fail' | 'info', t: number) => op({ f: 'read-rooms', key: 'rooms:u1', user: 'u1', node, type, status: type === 'ok' ? 200 : 503, invoke: t, complete: t + 1, read: type === 'ok' ? [] : undefined });
-    const ops = [at('n1', 'ok', 10), at('n2', 'fail', 11), at('n3', 'info', 12), at('n3', 'ok', 13), at('n1', 'ok', 50)];
+    const refusedReplay = op({ f: 'replay', key: 'rooms:u1', user: 'u1', node: 'n2', type: 'fail', status: 401, invoke: 14, complete: 15 });
+    const ops = [at('n1', 'ok', 10), at('n2', 'fail', 11), at('n3', 'info', 12), at('n3', 'ok', 13), refusedReplay, at('n1', 'ok', 50)];
     const kill: FaultRecord = { id: 1, family: 'kill', name: 'kill n1', targets: ['n1'], no_quorum: [], start: 5, end: 20, wall: 0 };
     const isolate: FaultRecord = { id: 2, family: 'partition', name: 'isolate n2', targets: ['n1', 'n2', 'n3'], no_quorum: ['n2'], start: 5, end: 20, wall: 0 };
     const r = checkHistory(ops, [kill, isolate]);
-    assert.deepEqual(r.faults[0]!.elsewhere, { ops: 3, not_ok: 2 }, 'a kill takes out its target: n2 and n3 count');
+    assert.deepEqual(r.faults[0]!.elsewhere, { ops: 3, not_ok: 2 }, 'a kill takes out its target: n2 and n3 count (a replay refused on purpose does not)');
     assert.deepEqual(r.faults[1]!.elsewhere, { ops: 3, not_ok: 1 }, 'a partition takes out the node without quorum only: n1 and n3 count');
   });
 

@@ -49,9 +49,11 @@ export interface FaultSummary {
   /** The longest data-plane outage that began inside it: connection lost to reconnected (ms); null: none lost. */
   reconnect_ms: number | null;
   /**
-   * Requests inside it to the nodes it left serving (neither down, frozen nor
-   * cut from the majority), and how many of them were not answered ok: what
-   * "lose one node and keep serving" is measured by.
+   * The clients' reads and writes inside it to the nodes it left serving
+   * (neither down, frozen nor cut from the majority), and how many of them
+   * were not answered ok: what "lose one node and keep serving" is measured
+   * by (replays and a revoked user's requests, refused on purpose, are not
+   * counted).
    */
   elsewhere?: { ops: number; not_ok: number };
 }
@@ -99,6 +101,8 @@ export interface CheckResult {
 export const REVOKE_NATS_BOUND_MS = 2000;
 
 const WRITES = new Set(['add-room', 'add-member', 'add-user', 'revoke']);
+/** The workload clients' own requests, each one a user would expect served. */
+const CLIENT_OPS = new Set(['add-room', 'add-member', 'read-rooms', 'read-members']);
 const isRead = (o: Op) => o.f === 'read-rooms' || o.f === 'read-members' || o.f === 'final-read';
 
 export function distribution(values: number[]): Distribution {
@@ -285,7 +289,8 @@ function faultSummaries(ops: Op[], faults: FaultRecord[]): FaultSummary[] {
     const lost = outages.filter((o) => o.invoke >= f.start && o.invoke <= f.end).map((o) => o.complete - o.invoke);
     // A partition's rules are on every node (its targets) but cut off only the ones without quorum; other faults stop or freeze their targets.
     const out = new Set([...f.no_quorum, ...(f.family === 'partition' ? [] : f.targets)]);
-    const serving = inside.filter((o) => !out.has(o.node));
+    // The clients' reads and writes only: a replay or a revoked user's request is refused on purpose.
+    const serving = inside.filter((o) => CLIENT_OPS.has(o.f) && !out.has(o.node));
     return {
       id: f.id,
       name: f.name,
