@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import { ApiError } from '../../src/protocol/errors.js';
-import { ASK_LEADER, FollowedBucket, LEADERLESS_STEP_MS, READ_LEASE_MS, REFRESH_AFTER_MS, WRITE_SETTLE_MS, waitOutReadLeases } from '../../src/daemon/store/follow.js';
+import { ASK_LEADER, FollowedBucket, READ_LEASE_MS, REFRESH_AFTER_MS, WRITE_SETTLE_MS, waitOutReadLeases } from '../../src/daemon/store/follow.js';
+import { LEADERLESS_STEP_MS } from '../../src/daemon/store/kvjson.js';
 import { sleep } from '../../src/util/time.js';
 
 

@@ -31,7 +31,8 @@ import type { KV, KvWatchEntry } from '@nats-io/kv';
 import type { QueuedIterator } from '@nats-io/nats-core';
 import type { MembersRecord, UserRecord } from '../../protocol/model.js';
 import { BUCKETS } from './names.js';
-import { readJson, toApiError, type Versioned } from './kvjson.js';
+import { LEADERLESS_STEP_MS, LEADERLESS_WAIT_MS, readJson, toApiError, type Versioned } from './kvjson.js';
+import { sleep } from '../../util/time.js';
 import { UnavailableError } from '../../protocol/errors.js';
 
 export interface FollowOptions {
@@ -52,9 +53,6 @@ export const REFRESH_AFTER_MS = READ_LEASE_MS / 2;
 export const LIVENESS_MS = 250;
 export const STALL_MS = 500;
 export const KICK_EVERY_MS = 1000;
-/** How long a barrier waits for an answer that names a leader, asking again every LEADERLESS_STEP_MS. */
-export const LEADERLESS_WAIT_MS = 1000;
-export const LEADERLESS_STEP_MS = 150;
 /** Writers to a followed bucket wait this long after the store's ack: the lease plus room for timers and clock rates. */
 export const WRITE_SETTLE_MS = 2 * READ_LEASE_MS;
 
@@ -200,7 +198,7 @@ export class FollowedBucket<T> {
       }
       if (!si.cluster || si.cluster.leader) return si.state.last_seq;
       if (performance.now() >= until) throw new UnavailableError(`${this.stream} has no leader (a replica answered with its own state)`);
-      await new Promise((r) => setTimeout(r, LEADERLESS_STEP_MS));
+      await sleep(LEADERLESS_STEP_MS);
     }
   }
 

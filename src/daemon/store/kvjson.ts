@@ -1,6 +1,7 @@
 // JSON values in KV with bounded, fail-closed error handling and compare-and-set.
 import type { KV } from '@nats-io/kv';
 import { JetStreamApiError } from '@nats-io/jetstream';
+import { sleep } from '../../util/time.js';
 import { ApiError, UnavailableError } from '../../protocol/errors.js';
 
 /** Wrong last sequence: the key changed (or exists) since we read it. */
@@ -21,19 +22,23 @@ export interface Versioned<T> {
 
 /** JetStream's "cluster not available": the stream has no leader right now (JSClusterNotAvailErr). */
 const NO_LEADER = 10008;
-/** How long a read waits out a stream without a leader (a hand-off elects the next within a second), asking every LEADERLESS_STEP_MS. */
-export const READ_LEADERLESS_WAIT_MS = 1000;
-const LEADERLESS_STEP_MS = 150;
+/**
+ * How long a read waits out a stream without a leader, asking again every
+ * LEADERLESS_STEP_MS (a hand-off elects the next leader within a second):
+ * here, and for a followed copy's barrier (follow.ts).
+ */
+export const LEADERLESS_WAIT_MS = 1000;
+export const LEADERLESS_STEP_MS = 150;
 
 export async function readJson<T>(kv: KV, key: string): Promise<Versioned<T> | null> {
   let e;
-  for (const until = performance.now() + READ_LEADERLESS_WAIT_MS; ; ) {
+  for (const until = performance.now() + LEADERLESS_WAIT_MS; ; ) {
     try {
       e = await kv.get(key);
       break;
     } catch (err) {
       if (!(err instanceof JetStreamApiError && err.code === NO_LEADER) || performance.now() >= until) throw toApiError(err, `read ${key}`);
-      await new Promise((r) => setTimeout(r, LEADERLESS_STEP_MS));
+      await sleep(LEADERLESS_STEP_MS);
     }
   }
   if (!e || e.operation !== 'PUT' || e.length === 0) return null;
