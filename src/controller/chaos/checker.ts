@@ -146,9 +146,9 @@ function setsOf(ops: Op[]): Map<string, SetHistory> {
   for (const o of ops) {
     if (!o.key) continue;
     if (o.f === 'add-room' || o.f === 'add-member') of(o.key).adds.push(o);
+    else if (isRead(o)) of(o.key).reads.push(o);
     // A member added to a room has it in its own list of rooms (the index write of the same request).
     if (o.f === 'add-member' && o.value && o.key.startsWith('members:')) of(`rooms:${o.value}`).adds.push({ ...o, key: `rooms:${o.value}`, value: o.key.slice('members:'.length) });
-    else if (isRead(o)) of(o.key).reads.push(o);
     // The room's maker is its first member.
     if (o.f === 'add-room' && o.value && o.user && o.type !== 'fail') of(`members:${o.value}`).initial.add(o.user);
   }

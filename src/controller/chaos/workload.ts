@@ -183,7 +183,6 @@ export class Workload {
     return u;
   }
 
-  /** A writer whose set to read: one at work, or one of those retired last. */
   /** Whose room list a read asks for: mostly a recent writer (rooms it made), else a member of the pool (rooms it was added to, through the index add-member writes). */
   readerOf(rng: Rng): RunUser {
     if (this.pool.length && rng.chance(0.3)) return rng.pick(this.pool);

@@ -78,10 +78,11 @@ export async function repairRooms(store: Store, o: { dryRun?: boolean; graceMs?:
   for (const [name, room] of rooms) {
     if (members.has(name) || (await ageMs(() => store.kv.rooms.get(name))) < grace) continue;
     const rec: MembersRecord = { room: name, epoch: 1, rekey_required: false, members: { [room.owner]: { added_at: room.created_at, added_by: room.owner } } };
-    out.push({ kind: 'members-record', room: name, handle: room.owner, what: `room ${name} had no members record: ${room.owner} (its owner) written as its member` });
+    const repair: Repair = { kind: 'members-record', room: name, handle: room.owner, what: `room ${name} had no members record: ${room.owner} (its owner) written as its member` };
+    out.push(repair);
     if (!o.dryRun) {
       await updateJson<MembersRecord>(store.kv.members, name, (cur) => (cur ? undefined : rec));
-      o.onRepair?.(out.at(-1)!);
+      o.onRepair?.(repair);
     }
     members.set(name, rec);
   }
