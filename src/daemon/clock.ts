@@ -22,11 +22,6 @@ export function testClockOffset(env: NodeJS.ProcessEnv): number {
   return n;
 }
 
-/** The clock membershipd reads: the machine's, shifted by the test-only offset. */
-export function clockWithOffset(offsetMs: number): () => number {
-  return offsetMs === 0 ? Date.now : () => Date.now() + offsetMs;
-}
-
 /** The chaos play's skew fault: a shift that ends on its own (see above). */
 export const TEST_CLOCK_FILE = 'test-clock.json';
 export const CLOCK_FILE_POLL_MS = 500;
