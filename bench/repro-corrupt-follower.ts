@@ -14,9 +14,12 @@
 // Prints the version, what was damaged, how long F took to be healthy (or
 // that it never was within the bound), whether F became the leader, and the
 // messages missing. Exit 1 when F never became healthy or a message was lost.
+// REPAIR=1 first moves F's copy aside (its stream folder and raft group, F
+// stopped), as membershipd's replica audit does, and waits for F to hold the
+// leader's count again before the step-downs.
 // Run by hand: HOW=bitflip node --import tsx bench/repro-corrupt-follower.ts
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -77,6 +80,31 @@ try {
     await sleep(500);
   }
   console.log(up === null ? `s${f} NOT healthy within ${BOUND_S} s of its start` : `s${f} healthy ${(up / 1000).toFixed(1)} s after its start`);
+  // What F's own monitor says of its copy, against the leader's answer: the replica audit's evidence.
+  const ownCopy = async () => {
+    const j = (await fetch(`http://${IPS[f]}:8333/jsz?streams=true`, { signal: AbortSignal.timeout(2000) }).then((r) => r.json(), () => null)) as { account_details?: { stream_detail?: { name: string; state: { messages: number; first_seq: number; last_seq: number }; cluster?: { raft_group?: string } }[] }[] } | null;
+    return j?.account_details?.flatMap((a) => a.stream_detail ?? []).find((x) => x.name === 'REPRO');
+  };
+  await sleep(1000);
+  const seen = await ownCopy();
+  const li = await jsm.streams.info('REPRO');
+  console.log(`s${f}'s own copy: ${seen?.state.messages} messages, seq ${seen?.state.first_seq}..${seen?.state.last_seq}; the leader's (${li.cluster?.leader}): ${li.state.messages}, seq ${li.state.first_seq}..${li.state.last_seq}`);
+  if (process.env.REPAIR === '1') {
+    // As membershipd's replica audit does: the copy and its raft state moved aside while stopped; F rejoins empty.
+    await stop(f);
+    const aside = join(work, 'quarantine');
+    mkdirSync(aside, { recursive: true });
+    renameSync(join(work, `s${f}`, 'jetstream', '$G', 'streams', 'REPRO'), join(aside, 'stream'));
+    if (seen?.cluster?.raft_group) renameSync(join(work, `s${f}`, 'jetstream', '$SYS', '_js_', seen.cluster.raft_group), join(aside, 'raft'));
+    const t2 = Date.now();
+    start(f);
+    let back = await ownCopy();
+    while (Date.now() - t2 < BOUND_S * 1000 && back?.state.messages !== li.state.messages) {
+      await sleep(250);
+      back = await ownCopy();
+    }
+    console.log(`moved aside and started again: s${f}'s copy holds ${back?.state.messages ?? '?'} messages ${((Date.now() - t2) / 1000).toFixed(1)} s after its start`);
+  }
   let leads = false;
   for (let t = 0; t < 20 && !leads; t++) {
     info = await jsm.streams.info('REPRO');

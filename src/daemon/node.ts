@@ -16,6 +16,7 @@ import { connectInternal, openBucketWithRetry, retryWithin } from './nats/connec
 import { allPeersRouted, countPeers, evaluateHealth, fetchServerHealth, fetchSnapshot, routeInMsgs, type HealthVerdict } from './nats/monitor.js';
 import { leaderVerdict } from './nats/leader-view.js';
 import { META_NOT_CURRENT, RouteTalk, STALL_REASON, StallWatch } from './nats/stall-watch.js';
+import { ReplicaAudit, SOON_MS, type OwnCopy } from './nats/replica-audit.js';
 import type { HealthReport, HealthSource, Posture } from './http/healthz.js';
 import { sleep } from '../util/time.js';
 
@@ -157,6 +158,22 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     sup.restartChild(`R${o.kvReplicas} placement refused for ${Math.round(placementWaitMs / 1000)} s with all ${countPeers(s.routez)} peers routed`);
   };
   let cached: { at: number; report: Promise<HealthReport>; ok?: boolean } | null = null;
+  const audit =
+    sup && o.clusterName && o.kvReplicas > 1
+      ? new ReplicaAudit({
+          me: o.serverName,
+          streams: () => [...streams],
+          readOwn: () => readOwnCopies(sup!.monitorPort),
+          readLeader: async (s) => {
+            const info = await (await jetstreamManager(nc, { timeout: 1500 })).streams.info(s);
+            return { leader: info.cluster?.leader, state: info.state, replicas: info.cluster?.replicas ?? [] };
+          },
+          restartWith: (reason, whileDown) => sup!.restartChildWith(reason, whileDown),
+          stepDown: async (s) => void (await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${s}`, undefined, { timeout: 2000 })),
+          storeDir: absolute(o.natsStore),
+          log,
+        })
+      : null;
   // Ready means a replicated write went through, not only open ports. It runs
   // in the background so /healthz answers 503 (not ready) meanwhile.
   // A JetStream request sent before the meta group has a leader goes
@@ -201,8 +218,9 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
   let lastHealth = { ok: true, reason: '', at: 0 };
   async function computeHealth(): Promise<HealthReport> {
     const v = await verdict();
-    const ok = ready && v.ok;
-    const reason = v.reason ?? (readyError ? `not ready: ${(readyError as Error).message}` : 'not ready: first control-plane write pending');
+    const auditReason = !audit ? null : audit.rounds === 0 ? 'not ready: comparing this node\'s stream copies with their leaders' : audit.reason;
+    const ok = ready && v.ok && !auditReason;
+    const reason = v.reason ?? (ready ? auditReason : null) ?? (readyError ? `not ready: ${(readyError as Error).message}` : 'not ready: first control-plane write pending');
     if (ready && (ok !== lastHealth.ok || (!ok && reason !== lastHealth.reason && Date.now() - lastHealth.at > 10_000))) {
       log(ok ? 'healthz: ok' : `healthz: unavailable: ${reason}`);
       lastHealth = { ok, reason, at: Date.now() };
@@ -221,6 +239,35 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     }
     return cached.report;
   };
+
+  // Each copy of a control-plane stream here is compared with its leader's
+  // after the first write and every 10 s; a copy found short is moved aside
+  // and rebuilt from the peers (see replica-audit.ts). /healthz waits for the
+  // first round, so a node back from a stop is not called ready on a copy
+  // nobody looked at.
+  let auditTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  if (audit) {
+    const a = audit;
+    const loop = () => {
+      if (stopped) return;
+      void a.round().then(
+        () => {
+          cached = null;
+          return a.nextInMs;
+        },
+        (err: Error) => {
+          log(`replica audit: round failed: ${err.message}`);
+          return SOON_MS;
+        },
+      ).then((ms) => {
+        if (stopped) return;
+        auditTimer = setTimeout(loop, ms);
+        auditTimer.unref();
+      });
+    };
+    void readyP.then(loop, () => undefined);
+  }
 
   // A child the stream leaders keep seeing behind, with every peer routed, or
   // one that knows no meta leader while every peer is routed and talking, is
@@ -279,6 +326,8 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     reload: async (force = false) => (sup ? sup.reload(force) : false),
     health,
     stop: async () => {
+      stopped = true;
+      clearTimeout(auditTimer);
       clearInterval(stallTimer);
       // Lame duck first so leaders move while our connection still drains.
       await sup?.stop();
@@ -287,6 +336,18 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
   };
 }
 
+
+/** This node's copy of each stream, from its own monitor. */
+async function readOwnCopies(monitorPort: number): Promise<Map<string, OwnCopy>> {
+  const s = await fetchSnapshot(monitorPort, 1000);
+  const out = new Map<string, OwnCopy>();
+  for (const a of s.jsz.account_details ?? []) {
+    for (const d of a.stream_detail ?? []) {
+      if (d.state) out.set(d.name, { stream: d.name, account: a.name, raftGroup: d.cluster?.raft_group, state: d.state, leader: d.cluster?.leader });
+    }
+  }
+  return out;
+}
 
 async function waitMetaLeader(monitorPort: number, budgetMs: number): Promise<void> {
   const deadline = Date.now() + budgetMs;

@@ -70,3 +70,46 @@ test("forwards nats-server's warnings and errors (a repeat once), not its info l
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('restartChildWith: the work runs once the child has exited, then a fresh child starts', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'unibus-sup-'));
+  const lines: string[] = [];
+  const sup = new NatsSupervisor({
+    bin: NATS_BIN,
+    confFile: join(dir, 'nats.conf'),
+    debug: false,
+    log: (l) => lines.push(l),
+    conf: {
+      serverName: 'sup2',
+      host: '127.0.0.1',
+      port: await freePort(),
+      monitorPort: await freePort(),
+      storeDir: join(dir, 'js'),
+      syncInterval: '2m',
+      internalNkey: null,
+      allowlist: [],
+      lameDuckDuration: '30s',
+      lameDuckGracePeriod: '1s',
+    },
+  });
+  try {
+    const first = await sup.start();
+    let oldAlive: boolean | null = null;
+    const back = await sup.restartChildWith('a test', async () => {
+      try {
+        process.kill(first, 0);
+        oldAlive = true;
+      } catch {
+        oldAlive = false;
+      }
+    }, 30_000);
+    assert.equal(back, true, lines.join('\n'));
+    assert.equal(oldAlive, false, 'the work ran while the old child was still alive');
+    assert.notEqual(sup.pid, first);
+    assert.equal((await fetchServerHealth(sup.monitorPort)).ok, true);
+    assert.ok(lines.some((l) => /restarting nats-server \(pid \d+\): a test/.test(l)), lines.join('\n'));
+  } finally {
+    await sup.stop(1000, 5000);
+    await rm(dir, { recursive: true, force: true });
+  }
+});

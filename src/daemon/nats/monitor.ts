@@ -6,7 +6,11 @@ import { UnibusError } from '../../errors.js';
 export class MonitorError extends UnibusError {}
 
 interface Replica { name: string; current?: boolean; offline?: boolean; lag?: number }
-interface StreamDetail { name: string; cluster?: { leader?: string; replicas?: Replica[] } }
+interface StreamDetail {
+  name: string;
+  cluster?: { leader?: string; raft_group?: string; replicas?: Replica[] };
+  state?: { messages: number; first_seq: number; last_seq: number; num_deleted?: number };
+}
 export interface Jsz {
   disabled?: boolean;
   config?: unknown;

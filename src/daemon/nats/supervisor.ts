@@ -46,6 +46,8 @@ export class NatsSupervisor {
   #partial = '';
   #repeats = new Map<string, { at: number; left: number }>();
   #listeners = new Set<(pid: number) => void>();
+  /** Work to do while the child is down, before the restart (rebuildWhileDown). */
+  #whileDown: (() => Promise<void>) | null = null;
 
   constructor(o: SupervisorOptions) {
     this.#o = o;
@@ -181,6 +183,15 @@ export class NatsSupervisor {
   async #onExit(child: ChildProcess, code: number | null, sig: NodeJS.Signals | null): Promise<void> {
     if (this.#stopping || this.#child !== child) return;
     this.#child = null;
+    const work = this.#whileDown;
+    this.#whileDown = null;
+    if (work) {
+      try {
+        await work();
+      } catch (err) {
+        this.#o.log(`while nats-server was down: ${(err as Error).message}`);
+      }
+    }
     // Backoff grows per consecutive failure so a crash loop does not spin.
     let attempt = 0;
     while (!this.#stopping) {
@@ -206,6 +217,33 @@ export class NatsSupervisor {
     if (!c || this.#stopping || c.exitCode !== null) return;
     this.#o.log(`restarting nats-server (pid ${c.pid}): ${reason}`);
     c.kill('SIGTERM');
+  }
+
+  /**
+   * Hands the child's leaderships off and ends it (as stop does), runs
+   * `whileDown` once it has exited, then starts a fresh child through the
+   * crash path. Resolves once the new child is ready (or the bound passes).
+   */
+  async restartChildWith(reason: string, whileDown: () => Promise<void>, boundMs = 60_000): Promise<boolean> {
+    const c = this.#child;
+    if (!c || this.#stopping || c.exitCode !== null) return false;
+    this.#o.log(`restarting nats-server (pid ${c.pid}): ${reason}`);
+    this.#whileDown = whileDown;
+    const back = new Promise<boolean>((r) => {
+      const timer = setTimeout(() => {
+        this.#listeners.delete(fn);
+        r(false);
+      }, boundMs);
+      timer.unref();
+      const fn = () => {
+        clearTimeout(timer);
+        this.#listeners.delete(fn);
+        r(true);
+      };
+      this.#listeners.add(fn);
+    });
+    await this.#handOffAndEnd(c, 5000, 10_000);
+    return back;
   }
 
   /** Replaces the data-plane users; reloads only when the rendered config changed. */
@@ -240,6 +278,10 @@ export class NatsSupervisor {
     this.#stopping = true;
     const child = this.#child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await this.#handOffAndEnd(child, handoffMs, exitMs);
+  }
+
+  async #handOffAndEnd(child: ChildProcess, handoffMs: number, exitMs: number): Promise<void> {
     const gone = new Promise<void>((r) => child.once('exit', () => r()));
     child.kill('SIGUSR2');
     this.#o.log(`nats-server (pid ${child.pid}) in lame duck`);

@@ -1,0 +1,235 @@
+// Whether this node's copy of each control-plane stream holds what the
+// stream's leader holds, and a rebuild from the peers when it does not.
+//
+// nats-server 2.10.27 (bench/repro-corrupt-follower.ts, nats-server alone): a
+// follower whose last message block was cut to half while it was stopped
+// starts again, is healthy within 1 s, and its leader counts it current. Its
+// copy holds 151 of 300 messages (149 deleted, the same first and last
+// sequence as the leader's), and nothing ever fills them in: made the leader,
+// it serves from that copy, and 149 of 600 acknowledged messages are gone.
+// Its own monitor (/jsz) shows it: the leader's first and last sequence,
+// fewer messages. Moving that copy's stream folder and its raft group folder
+// aside while nats-server is stopped makes the node rejoin the group empty;
+// the leader sends it the whole stream (300 messages in 1.7 s) and the loss
+// never happens. Eight bytes inverted inside a block leave the counts as
+// they were: that damage is not seen here (nats-server checks a message's
+// checksum when it reads it; in the repro such a node gave up its
+// leadership and lost nothing).
+//
+// Invariants:
+// - A copy is judged only against answers naming a leader other than this
+//   node, asked before and after the local read, with the stream's first and
+//   last sequence the same in all three reads: a stream written or expired
+//   between them is not judged in that round.
+// - A copy is rebuilt only when found short in two rounds in a row, the
+//   stream's leader and every other replica current (the stream keeps its
+//   quorum without this node), and not rebuilt in the last REBUILD_EVERY_MS.
+// - Nothing is deleted: the copy and its raft state move to
+//   <store>/quarantine/<time>-<stream>/, the newest QUARANTINE_KEPT kept.
+// - A leader's copy found short (this node holds more at the same sequences)
+//   is asked to step down, at most once per REBUILD_EVERY_MS: its own
+//   membershipd finds it short once it follows.
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { sleep } from '../../util/time.js';
+
+/** A stream's state as /jsz and STREAM.INFO give it. */
+export interface CopyState { messages: number; first_seq: number; last_seq: number; num_deleted?: number }
+
+/** This node's copy, from its own monitor. */
+export interface OwnCopy {
+  stream: string;
+  account: string;
+  raftGroup?: string;
+  state: CopyState;
+  leader?: string;
+}
+
+/** The stream as its leader answers STREAM.INFO. */
+export interface LeaderView {
+  leader?: string;
+  state: CopyState;
+  /** The replicas other than the leader. */
+  replicas: { name: string; current?: boolean; offline?: boolean }[];
+}
+
+export type CopyVerdict =
+  | { kind: 'same' }
+  | { kind: 'unjudged'; why: string }
+  | { kind: 'short'; why: string }
+  | { kind: 'leader-short'; why: string };
+
+/** Rounds this far apart while every copy matched; a copy found short is looked at again after SOON_MS. */
+export const AUDIT_EVERY_MS = 10_000;
+export const SOON_MS = 1000;
+/** One rebuild (or leader step-down) per stream in this long. */
+export const REBUILD_EVERY_MS = 600_000;
+export const QUARANTINE_KEPT = 5;
+/** Reads of a round's unjudged streams, 50-150 ms apart. */
+const TRIES = 5;
+
+/** Pure: this node's copy against its leader's, read before and after it. */
+export function judgeCopy(me: string, before: LeaderView | null, own: OwnCopy | undefined, after: LeaderView | null): CopyVerdict {
+  if (!own) return { kind: 'unjudged', why: 'no copy here' };
+  if (!before?.leader || !after?.leader) return { kind: 'unjudged', why: 'no leader answered' };
+  if (before.leader !== after.leader) return { kind: 'unjudged', why: 'leader changed' };
+  if (after.leader === me) return { kind: 'unjudged', why: 'this node leads it' };
+  const a = before.state;
+  const b = after.state;
+  const o = own.state;
+  const still = a.first_seq === b.first_seq && a.last_seq === b.last_seq && a.messages === b.messages;
+  if (!still || o.first_seq !== a.first_seq || o.last_seq !== a.last_seq) return { kind: 'unjudged', why: 'written meanwhile' };
+  const at = `at sequences ${a.first_seq}..${a.last_seq}`;
+  if (o.messages < a.messages) return { kind: 'short', why: `this node's copy holds ${o.messages} messages, the leader's (${after.leader}) ${a.messages}, ${at}` };
+  if (o.messages > a.messages) return { kind: 'leader-short', why: `the leader's (${after.leader}) copy holds ${a.messages} messages, this node's ${o.messages}, ${at}` };
+  return { kind: 'same' };
+}
+
+/** Pure: whether the stream keeps a current majority without this node's copy. */
+export function rebuildSafe(me: string, v: LeaderView): string | null {
+  if (!v.leader || v.leader === me) return 'no other leader';
+  const others = v.replicas.filter((r) => r.name !== me);
+  const behind = others.filter((r) => !r.current || r.offline).map((r) => r.name);
+  return behind.length ? `replica${behind.length > 1 ? 's' : ''} ${behind.join(', ')} not current` : null;
+}
+
+export interface AuditDeps {
+  me: string;
+  /** The control-plane streams to audit. */
+  streams(): string[];
+  /** This node's copies, by stream, from its own monitor. */
+  readOwn(): Promise<Map<string, OwnCopy>>;
+  /** The stream's STREAM.INFO (answered by its leader), or null. */
+  readLeader(stream: string): Promise<LeaderView | null>;
+  /** Stops nats-server, runs `whileDown`, starts it again. */
+  restartWith(reason: string, whileDown: () => Promise<void>): Promise<unknown>;
+  stepDown(stream: string): Promise<void>;
+  /** nats-server's store_dir. */
+  storeDir: string;
+  log(line: string): void;
+  now?: () => number;
+}
+
+export interface AuditRound {
+  verdicts: Map<string, CopyVerdict>;
+  rebuilt: string[];
+}
+
+export class ReplicaAudit {
+  readonly #d: AuditDeps;
+  /** Rounds in a row each stream was found short. */
+  readonly #strikes = new Map<string, number>();
+  readonly #lastAct = new Map<string, number>();
+  #rounds = 0;
+  #reason: string | null = null;
+
+  constructor(d: AuditDeps) {
+    this.#d = d;
+  }
+
+  /** Rounds done so far (the first one gates readiness). */
+  get rounds(): number {
+    return this.#rounds;
+  }
+
+  /** Why this node's copies cannot be vouched for now, or null. */
+  get reason(): string | null {
+    return this.#reason;
+  }
+
+  /** When the next round is due: sooner while a copy is under suspicion. */
+  get nextInMs(): number {
+    return [...this.#strikes.values()].some((n) => n > 0) ? SOON_MS : AUDIT_EVERY_MS;
+  }
+
+  async round(): Promise<AuditRound> {
+    const d = this.#d;
+    const now = d.now ?? Date.now;
+    const verdicts = new Map<string, CopyVerdict>();
+    const views = new Map<string, LeaderView | null>();
+    let own = await d.readOwn();
+    let left = d.streams().filter((s) => own.has(s) && own.get(s)!.leader !== d.me);
+    for (let t = 0; t < TRIES && left.length; t++) {
+      if (t) {
+        await sleep(50 + Math.floor(Math.random() * 100));
+      }
+      const before = await Promise.all(left.map((s) => d.readLeader(s).catch(() => null)));
+      own = await d.readOwn();
+      const after = await Promise.all(left.map((s) => d.readLeader(s).catch(() => null)));
+      left.forEach((s, i) => {
+        verdicts.set(s, judgeCopy(d.me, before[i]!, own.get(s), after[i]!));
+        views.set(s, after[i]!);
+      });
+      left = left.filter((s) => {
+        const v = verdicts.get(s)!;
+        return v.kind === 'unjudged' && v.why === 'written meanwhile';
+      });
+    }
+    const rebuild: OwnCopy[] = [];
+    const reasons: string[] = [];
+    for (const [s, v] of verdicts) {
+      if (v.kind === 'unjudged') continue;
+      if (v.kind === 'same') {
+        this.#strikes.set(s, 0);
+        continue;
+      }
+      const strikes = (this.#strikes.get(s) ?? 0) + 1;
+      this.#strikes.set(s, strikes);
+      if (v.kind === 'leader-short') {
+        if (strikes >= 2 && now() - (this.#lastAct.get(s) ?? -Infinity) >= REBUILD_EVERY_MS) {
+          this.#lastAct.set(s, now());
+          d.log(`replica audit: stream ${s}: ${v.why}; asking the leader to step down`);
+          await d.stepDown(s).catch((e: Error) => d.log(`replica audit: stream ${s}: step-down refused: ${e.message}`));
+        }
+        continue;
+      }
+      reasons.push(`stream ${s}: ${v.why}`);
+      if (strikes < 2) continue;
+      const unsafe = rebuildSafe(d.me, views.get(s)!);
+      const recent = now() - (this.#lastAct.get(s) ?? -Infinity) < REBUILD_EVERY_MS;
+      if (unsafe || recent) {
+        d.log(`replica audit: stream ${s}: ${v.why}; not rebuilt: ${unsafe ?? 'rebuilt less than 10 min ago'}`);
+        continue;
+      }
+      rebuild.push(own.get(s)!);
+    }
+    this.#reason = reasons.length ? `${reasons.join('; ')}${rebuild.length ? ' (rebuilding from the peers)' : ''}` : null;
+    if (rebuild.length) {
+      const names = rebuild.map((c) => c.stream);
+      for (const c of rebuild) {
+        this.#lastAct.set(c.stream, now());
+        this.#strikes.set(c.stream, 0);
+      }
+      const when = new Date(now()).toISOString().replace(/[:.]/g, '-');
+      await d.restartWith(`replica audit: this node's copy of ${names.join(', ')} is short (${reasons.join('; ')}); moving it to ${join(d.storeDir, 'quarantine')} and rejoining empty`, async () => {
+        for (const c of rebuild) d.log(`replica audit: ${c.stream}: moved aside to ${await quarantineCopy(d.storeDir, c, when)}`);
+        await pruneQuarantine(d.storeDir, QUARANTINE_KEPT);
+      });
+    }
+    this.#rounds++;
+    return { verdicts, rebuilt: rebuild.map((c) => c.stream) };
+  }
+}
+
+/** Moves a copy's stream folder and raft group folder to <store>/quarantine/<when>-<stream>/ (one rename each). */
+export async function quarantineCopy(storeDir: string, c: OwnCopy, when: string): Promise<string> {
+  const to = join(storeDir, 'quarantine', `${when}-${c.stream}`);
+  await mkdir(to, { recursive: true, mode: 0o700 });
+  const js = join(storeDir, 'jetstream');
+  await rename(join(js, c.account, 'streams', c.stream), join(to, 'stream'));
+  if (c.raftGroup) {
+    await rename(join(js, '$SYS', '_js_', c.raftGroup), join(to, 'raft')).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+  }
+  return to;
+}
+
+/** Keeps the newest `keep` quarantined copies (their names sort by time). */
+export async function pruneQuarantine(storeDir: string, keep: number): Promise<void> {
+  const dir = join(storeDir, 'quarantine');
+  const names = (await readdir(dir).catch(() => [] as string[])).sort();
+  for (const n of names.slice(0, Math.max(0, names.length - keep))) {
+    if ((await stat(join(dir, n))).isDirectory()) await rm(join(dir, n), { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,144 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { judgeCopy, pruneQuarantine, rebuildSafe, ReplicaAudit, SOON_MS, AUDIT_EVERY_MS, type LeaderView, type OwnCopy } from '../../src/daemon/nats/replica-audit.js';
+
+const state = (messages: number, first = 1, last = 300) => ({ messages, first_seq: first, last_seq: last });
+const view = (messages: number, o: Partial<LeaderView> = {}): LeaderView => ({
+  leader: 'n1',
+  state: state(messages),
+  replicas: [{ name: 'n2', current: true }, { name: 'n3', current: true }],
+  ...o,
+});
+const own = (messages: number, o: Partial<OwnCopy> = {}): OwnCopy => ({ stream: 'KV_UNIBUS_rooms', account: '$G', raftGroup: 'S-R3F-abc', state: state(messages), leader: 'n1', ...o });
+
+test('judgeCopy: the same sequences and fewer messages here is short; more here is the leader short; the same count is the same', () => {
+  assert.deepEqual(judgeCopy('n3', view(300), own(300), view(300)), { kind: 'same' });
+  const short = judgeCopy('n3', view(300), own(151), view(300));
+  assert.equal(short.kind, 'short');
+  assert.match((short as { why: string }).why, /this node's copy holds 151 messages, the leader's \(n1\) 300, at sequences 1\.\.300/);
+  assert.equal(judgeCopy('n3', view(151), own(300), view(151)).kind, 'leader-short');
+});
+
+test('judgeCopy: a stream written, a leader changed or missing, or led here, is not judged', () => {
+  const moved = { ...view(300), state: state(301, 1, 301) };
+  assert.deepEqual(judgeCopy('n3', view(300), own(151), moved), { kind: 'unjudged', why: 'written meanwhile' });
+  assert.deepEqual(judgeCopy('n3', view(300), own(151, { state: state(151, 1, 299) }), view(300)), { kind: 'unjudged', why: 'written meanwhile' });
+  assert.deepEqual(judgeCopy('n3', view(300), own(151, { state: state(151, 2, 300) }), view(300)), { kind: 'unjudged', why: 'written meanwhile' });
+  assert.deepEqual(judgeCopy('n3', view(300), own(151), view(300, { leader: 'n2' })), { kind: 'unjudged', why: 'leader changed' });
+  assert.deepEqual(judgeCopy('n3', view(300, { leader: undefined }), own(151), view(300)), { kind: 'unjudged', why: 'no leader answered' });
+  assert.deepEqual(judgeCopy('n1', view(300), own(151), view(300)), { kind: 'unjudged', why: 'this node leads it' });
+  assert.deepEqual(judgeCopy('n3', view(300), undefined, view(300)), { kind: 'unjudged', why: 'no copy here' });
+});
+
+test('rebuildSafe: only with another leader and every other replica current', () => {
+  assert.equal(rebuildSafe('n3', view(300)), null);
+  assert.equal(rebuildSafe('n3', view(300, { replicas: [{ name: 'n2', current: false }, { name: 'n3', current: true }] })), 'replica n2 not current');
+  assert.equal(rebuildSafe('n3', view(300, { replicas: [{ name: 'n2', current: true, offline: true }, { name: 'n3' }] })), 'replica n2 not current');
+  assert.equal(rebuildSafe('n1', view(300)), 'no other leader');
+});
+
+/** A store folder as nats-server lays it out, with one stream and its raft group. */
+async function storeWith(dir: string): Promise<void> {
+  await mkdir(join(dir, 'jetstream', '$G', 'streams', 'KV_UNIBUS_rooms', 'msgs'), { recursive: true });
+  await writeFile(join(dir, 'jetstream', '$G', 'streams', 'KV_UNIBUS_rooms', 'msgs', '1.blk'), 'damaged');
+  await mkdir(join(dir, 'jetstream', '$SYS', '_js_', 'S-R3F-abc'), { recursive: true });
+  await mkdir(join(dir, 'jetstream', '$G', 'streams', 'KV_UNIBUS_users'), { recursive: true });
+}
+
+function fakeAudit(dir: string, o: { own: () => OwnCopy; leader: () => LeaderView }) {
+  const calls = { restarts: [] as string[], stepDowns: [] as string[], logs: [] as string[], downRan: 0 };
+  let t = 1_000_000;
+  const audit = new ReplicaAudit({
+    me: 'n3',
+    streams: () => ['KV_UNIBUS_rooms'],
+    readOwn: async () => new Map([['KV_UNIBUS_rooms', o.own()]]),
+    readLeader: async () => o.leader(),
+    restartWith: async (reason, whileDown) => {
+      calls.restarts.push(reason);
+      await whileDown();
+      calls.downRan++;
+    },
+    stepDown: async (s) => void calls.stepDowns.push(s),
+    storeDir: dir,
+    log: (l) => calls.logs.push(l),
+    now: () => t,
+  });
+  return { audit, calls, advance: (ms: number) => (t += ms) };
+}
+
+test('a copy short in two rounds in a row is moved aside whole (stream and raft state) and rebuilt; not again within 10 min', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'unibus-audit-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await storeWith(dir);
+  const f = fakeAudit(dir, { own: () => own(151), leader: () => view(300) });
+  assert.equal(f.audit.rounds, 0);
+  const r1 = await f.audit.round();
+  assert.equal(r1.verdicts.get('KV_UNIBUS_rooms')?.kind, 'short');
+  assert.deepEqual(r1.rebuilt, [], 'one round is not enough');
+  assert.match(f.audit.reason ?? '', /stream KV_UNIBUS_rooms: this node's copy holds 151 messages/);
+  assert.equal(f.audit.nextInMs, SOON_MS, 'a suspect copy is looked at again soon');
+  const r2 = await f.audit.round();
+  assert.deepEqual(r2.rebuilt, ['KV_UNIBUS_rooms']);
+  assert.equal(f.calls.downRan, 1);
+  assert.match(f.calls.restarts[0]!, /copy of KV_UNIBUS_rooms is short/);
+  assert.ok(!existsSync(join(dir, 'jetstream', '$G', 'streams', 'KV_UNIBUS_rooms')), 'the damaged copy left the store');
+  assert.ok(!existsSync(join(dir, 'jetstream', '$SYS', '_js_', 'S-R3F-abc')), 'its raft state too');
+  assert.ok(existsSync(join(dir, 'jetstream', '$G', 'streams', 'KV_UNIBUS_users')), 'other streams stay');
+  const q = await readdir(join(dir, 'quarantine'));
+  assert.equal(q.length, 1);
+  assert.match(q[0]!, /-KV_UNIBUS_rooms$/);
+  assert.deepEqual((await readdir(join(dir, 'quarantine', q[0]!))).sort(), ['raft', 'stream']);
+  assert.ok(existsSync(join(dir, 'quarantine', q[0]!, 'stream', 'msgs', '1.blk')), 'nothing deleted');
+  // Still short at once (the same fake): no second rebuild within 10 min, and it says so.
+  await storeWith(dir);
+  await f.audit.round();
+  await f.audit.round();
+  assert.equal(f.calls.downRan, 1);
+  assert.ok(f.calls.logs.some((l) => /not rebuilt: rebuilt less than 10 min ago/.test(l)), f.calls.logs.join('\n'));
+  assert.equal(f.audit.rounds, 4);
+});
+
+test('a short copy is not rebuilt while the other replica is not current (the stream would lose its majority)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'unibus-audit-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await storeWith(dir);
+  const f = fakeAudit(dir, { own: () => own(151), leader: () => view(300, { replicas: [{ name: 'n2', current: false }, { name: 'n3', current: true }] }) });
+  await f.audit.round();
+  await f.audit.round();
+  assert.equal(f.calls.downRan, 0);
+  assert.ok(f.calls.logs.some((l) => /not rebuilt: replica n2 not current/.test(l)), f.calls.logs.join('\n'));
+  assert.ok(existsSync(join(dir, 'jetstream', '$G', 'streams', 'KV_UNIBUS_rooms')));
+  assert.match(f.audit.reason ?? '', /KV_UNIBUS_rooms/, '/healthz keeps saying why');
+});
+
+test('a matching copy clears the suspicion; a leader found short twice is asked to step down once', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'unibus-audit-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  let n = 151;
+  const f = fakeAudit(dir, { own: () => own(n), leader: () => view(300) });
+  await f.audit.round();
+  n = 300;
+  await f.audit.round();
+  assert.equal(f.audit.reason, null);
+  assert.equal(f.audit.nextInMs, AUDIT_EVERY_MS);
+  await f.audit.round();
+  assert.equal(f.calls.downRan, 0, 'one short look, then the same: no rebuild');
+  n = 400;
+  await f.audit.round();
+  await f.audit.round();
+  await f.audit.round();
+  assert.deepEqual(f.calls.stepDowns, ['KV_UNIBUS_rooms']);
+  assert.equal(f.audit.reason, null, "the leader's copy is not this node's to vouch for");
+});
+
+test('pruneQuarantine keeps the newest copies', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'unibus-audit-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  for (const n of ['2026-01-01-A', '2026-01-02-A', '2026-01-03-B']) await mkdir(join(dir, 'quarantine', n), { recursive: true });
+  await pruneQuarantine(dir, 2);
+  assert.deepEqual((await readdir(join(dir, 'quarantine'))).sort(), ['2026-01-02-A', '2026-01-03-B']);
+});
