@@ -27,6 +27,8 @@ export interface ChaosReport {
   visibility_ms: Distribution;
   /** Per fault family: injection to the first acknowledged write after it. */
   unavailable_ms: Record<string, Distribution>;
+  /** The same for the bare nats-server floor stream, per family (absent: no floor written). */
+  floor_ms?: Record<string, Distribution>;
   faults: CheckResult['faults'];
 }
 
@@ -36,6 +38,8 @@ export function reportOf(run: string, check: CheckResult, seed: number | null, s
   const violations = Object.values(properties).reduce((n, p) => n + p.violations, 0);
   const families = [...new Set(check.faults.map((f) => f.family))];
   const unavailable = Object.fromEntries(families.map((fam) => [fam, distribution(check.faults.filter((f) => f.family === fam && f.unavailable_ms !== null).map((f) => f.unavailable_ms!))]));
+  const floored = check.faults.some((f) => f.floor_ms !== undefined);
+  const floor = Object.fromEntries(families.map((fam) => [fam, distribution(check.faults.filter((f) => f.family === fam && typeof f.floor_ms === 'number').map((f) => f.floor_ms!))]));
   return {
     run,
     seed,
@@ -47,6 +51,7 @@ export function reportOf(run: string, check: CheckResult, seed: number | null, s
     latency_ms: check.latency,
     visibility_ms: check.visibility,
     unavailable_ms: unavailable,
+    ...(floored ? { floor_ms: floor } : {}),
     faults: check.faults,
   };
 }
@@ -62,9 +67,9 @@ export function formatReport(r: ChaosReport): string {
     ...Object.entries(r.properties).map(([k, p]) => `${k.padEnd(15)} ${String(p.checked).padStart(7)}  ${String(p.violations).padStart(10)}  ${p.examples[0] ?? p.unexercised ?? ''}`),
     `latency ms: ${dist(r.latency_ms)}`,
     `visibility ms: ${dist(r.visibility_ms)}`,
-    ...Object.entries(r.unavailable_ms).map(([fam, d]) => `unavailable ms after ${fam}: ${dist(d)}`),
-    'fault                                                     s    ops   ok  fail  info  unavailable ms  reconnect ms  not ok elsewhere',
-    ...r.faults.map((f) => `${f.name.slice(0, 52).padEnd(52)} ${((f.end - f.start) / 1000).toFixed(1).padStart(6)} ${String(f.ops).padStart(6)} ${String(f.ok).padStart(4)} ${String(f.fail).padStart(5)} ${String(f.info).padStart(5)}  ${num(f.unavailable_ms).padStart(14)}  ${num(f.reconnect_ms ?? null).padStart(12)}  ${f.elsewhere ? `${f.elsewhere.not_ok} of ${f.elsewhere.ops}` : '-'}`),
+    ...Object.entries(r.unavailable_ms).map(([fam, d]) => `unavailable ms after ${fam}: ${dist(d)}${r.floor_ms?.[fam] ? `; bare nats-server: ${dist(r.floor_ms[fam])}` : ''}`),
+    'fault                                                     s    ops   ok  fail  info  unavailable ms  bare nats ms  reconnect ms  not ok elsewhere',
+    ...r.faults.map((f) => `${f.name.slice(0, 52).padEnd(52)} ${((f.end - f.start) / 1000).toFixed(1).padStart(6)} ${String(f.ops).padStart(6)} ${String(f.ok).padStart(4)} ${String(f.fail).padStart(5)} ${String(f.info).padStart(5)}  ${num(f.unavailable_ms).padStart(14)}  ${(f.floor_ms === undefined ? '-' : num(f.floor_ms)).padStart(12)}  ${num(f.reconnect_ms ?? null).padStart(12)}  ${f.elsewhere ? `${f.elsewhere.not_ok} of ${f.elsewhere.ops}` : '-'}`),
   ];
   return lines.join('\n');
 }

@@ -174,6 +174,19 @@ describe('chaos checker', () => {
     assert.equal(r.faults[0]!.unavailable_ms, 80 - 55, 'add-member m1 (70-80) is the first acknowledged write after 55');
   });
 
+  it("the bare nats-server floor's writes give each fault its floor, and are not the system's ops", () => {
+    const { ops } = clean();
+    const floor = (t: number, type: 'ok' | 'info') => op({ f: 'floor-write', client: 'floor', key: String(t), invoke: t, complete: t + (type === 'ok' ? 2 : 30), type, status: 0 });
+    const fault = { id: 7, family: 'kill' as const, name: 'kill n2', targets: ['n2'], no_quorum: [], start: 55, end: 58, wall: 0 };
+    const r = checkHistory([...ops, floor(50, 'ok'), floor(56, 'info'), floor(61, 'ok')], [fault]);
+    assert.equal(r.faults[0]!.floor_ms, 63 - 55, 'the floor write 61-63 is the first acknowledged after 55 (56 timed out)');
+    assert.equal(r.faults[0]!.unavailable_ms, 80 - 55);
+    assert.equal(r.ops.total, ops.length, 'floor writes are not counted as ops');
+    assert.equal(r.ops.by_kind['floor-write'], undefined);
+    assert.equal(checkHistory(ops, [fault]).faults[0]!.floor_ms, undefined, 'no floor written: none reported');
+    assert.equal(checkHistory([...ops, floor(10, 'ok')], [fault]).faults[0]!.floor_ms, null, 'written, none acknowledged after the fault');
+  });
+
   it('requests to the nodes a fault left serving are counted apart, by what each family takes out', () => {
     const at = (node: string, type: 'ok' | 'fail' | 'info', t: number) => op({ f: 'read-rooms', key: 'rooms:u1', user: 'u1', node, type, status: type === 'ok' ? 200 : 503, invoke: t, complete: t + 1, read: type === 'ok' ? [] : undefined });
     const refusedReplay = op({ f: 'replay', key: 'rooms:u1', user: 'u1', node: 'n2', type: 'fail', status: 401, invoke: 14, complete: 15 });

@@ -63,9 +63,11 @@ describe('cluster_chaos_workload', () => {
     assert.ok(start.kind === 'exec' && start.argv.at(-1) === 'start');
     const o = JSON.parse(String((start as { stdin: string }).stdin));
     assert.deepEqual(o.config.nodes, [
-      { name: 'n1', url: 'http://127.0.0.11:8470', nats: 'nats://127.0.0.11:4250', ca: '/proj/out/n1/ca.pem' },
-      { name: 'n2', url: 'http://127.0.0.12:8470', nats: 'nats://127.0.0.12:4250', ca: '/proj/out/n2/ca.pem' },
+      { name: 'n1', url: 'http://127.0.0.11:8470', nats: 'nats://127.0.0.11:4250', ca: '/proj/out/n1/ca.pem', seedFile: '/proj/out/n1/internal.nk' },
+      { name: 'n2', url: 'http://127.0.0.12:8470', nats: 'nats://127.0.0.12:4250', ca: '/proj/out/n2/ca.pem', seedFile: '/proj/out/n2/internal.nk' },
     ]);
+    assert.equal(o.config.floorEveryMs, 50, 'the bare nats-server floor is written every 50 ms unless told');
+    assert.ok(!String((start as { stdin: string }).stdin).includes('SU'), 'identity files are named, never read into the config');
     assert.deepEqual(o.config.admin, { handle: 'chaos', keyFile: '/proj/secrets/chaos.key' });
     assert.deepEqual([o.config.seed, o.config.clientsPerNode, plan.result!.seed], [42, 2, 42]);
     const fresh = await wl.plan({ state: 'started', key: '/proj/secrets/chaos.key', seed: '' }, ctx(t));

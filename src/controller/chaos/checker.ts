@@ -46,6 +46,12 @@ export interface FaultSummary {
   info: number;
   /** From the injection to the first acknowledged write invoked after it (ms); null: none came. */
   unavailable_ms: number | null;
+  /**
+   * The same for the bare nats-server floor stream (floor.ts: JetStream
+   * written without membershipd, its leader put on a killed stream leader):
+   * what nats-server alone took. Absent: the run wrote no floor.
+   */
+  floor_ms?: number | null;
   /** The longest data-plane outage that began inside it: connection lost to reconnected (ms); null: none lost. */
   reconnect_ms: number | null;
   /**
@@ -280,10 +286,13 @@ function checkDataPlane(ops: Op[]): NonNullable<CheckResult['properties']['data_
   return { ...t.toJSON(), published: dp.filter((o) => o.f === 'dp-publish' && o.type === 'ok').length, reconnects };
 }
 
-function faultSummaries(ops: Op[], faults: FaultRecord[]): FaultSummary[] {
+function faultSummaries(ops: Op[], faults: FaultRecord[], floorOps: Op[]): FaultSummary[] {
   const writes = ops.filter((o) => WRITES.has(o.f) && o.type === 'ok').sort((a, b) => a.invoke - b.invoke);
   const outages = ops.filter((o) => o.f === 'dp-reconnect');
+  const floor = floorOps.filter((o) => o.type === 'ok').sort((a, b) => a.invoke - b.invoke);
+  const wroteFloor = floorOps.length > 0;
   return faults.map((f) => {
+    const firstFloor = floor.find((w) => w.invoke >= f.start);
     const inside = ops.filter((o) => API_OPS.has(o.f) && o.invoke <= f.end && o.complete >= f.start);
     const first = writes.find((w) => w.invoke >= f.start);
     const lost = outages.filter((o) => o.invoke >= f.start && o.invoke <= f.end).map((o) => o.complete - o.invoke);
@@ -302,6 +311,7 @@ function faultSummaries(ops: Op[], faults: FaultRecord[]): FaultSummary[] {
       fail: inside.filter((o) => o.type === 'fail').length,
       info: inside.filter((o) => o.type === 'info').length,
       unavailable_ms: first ? first.complete - f.start : null,
+      ...(wroteFloor ? { floor_ms: firstFloor ? firstFloor.complete - f.start : null } : {}),
       reconnect_ms: lost.length ? Math.max(...lost) : null,
       elsewhere: { ops: serving.length, not_ok: serving.filter((o) => o.type !== 'ok').length },
     };
@@ -417,7 +427,10 @@ function checkCopies(ops: Op[], copies: StreamCopies[]): { replica_lost: Propert
 }
 
 /** Checks a run's history against every property; with `copies`, every replica's copy too. */
-export function checkHistory(ops: Op[], faults: FaultRecord[], copies?: StreamCopies[]): CheckResult {
+export function checkHistory(history: Op[], faults: FaultRecord[], copies?: StreamCopies[]): CheckResult {
+  // The floor's writes are nats-server's, not the system's under test: counted apart, beside each fault only.
+  const ops = history.filter((o) => o.f !== 'floor-write');
+  const floor = history.filter((o) => o.f === 'floor-write');
   const lost = new Tally();
   const stale = new Tally();
   const phantom = new Tally();
@@ -445,7 +458,7 @@ export function checkHistory(ops: Op[], faults: FaultRecord[], copies?: StreamCo
     },
     visibility: distribution(visibility),
     latency: distribution(ops.filter((o) => o.type === 'ok' && API_OPS.has(o.f)).map((o) => o.complete - o.invoke)),
-    faults: faultSummaries(ops, faults),
+    faults: faultSummaries(ops, faults, floor),
   };
 }
 

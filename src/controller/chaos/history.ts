@@ -38,7 +38,7 @@ export type OpType = 'ok' | 'fail' | 'info';
  *   nats-connect  a NATS connection with a user's nkey (key: user), to one node
  *   dp-publish, dp-reconnect, dp-cross   the data plane's (data-plane.ts)
  */
-export type OpKind = 'add-room' | 'read-rooms' | 'add-member' | 'read-members' | 'final-read' | 'replay' | 'add-user' | 'revoke' | 'user-request' | 'nats-connect' | 'dp-publish' | 'dp-reconnect' | 'dp-cross';
+export type OpKind = 'add-room' | 'read-rooms' | 'add-member' | 'read-members' | 'final-read' | 'replay' | 'add-user' | 'revoke' | 'user-request' | 'nats-connect' | 'dp-publish' | 'dp-reconnect' | 'dp-cross' | 'floor-write';
 
 export interface Op {
   id: number;

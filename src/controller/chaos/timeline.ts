@@ -33,7 +33,7 @@ export interface TimelineMeta {
 /** The page for a run's history and its check. */
 export function renderTimeline(ops: Op[], faults: FaultRecord[], check: CheckResult, meta: TimelineMeta): string {
   const nodes = [...new Set(ops.map((o) => o.node))].sort();
-  const runOps = ops.filter((o) => o.f !== 'final-read');
+  const runOps = ops.filter((o) => o.f !== 'final-read' && o.f !== 'floor-write');
   const end = Math.max(1000, ...runOps.map((o) => o.complete), ...faults.map((f) => f.end));
   const plotW = W - LEFT - RIGHT;
   const x = (t: number) => LEFT + (Math.max(0, t) / end) * plotW;
@@ -92,7 +92,7 @@ export function renderTimeline(ops: Op[], faults: FaultRecord[], check: CheckRes
     .map(([k, v]) => `<tr class="property" data-property="${k}" data-violations="${v.violations}"><td>${k}</td><td>${v.checked}</td><td>${v.violations}</td><td>${esc(v.unexercised ?? v.examples[0] ?? '')}</td></tr>`)
     .join('\n');
   const faultRows = check.faults
-    .map((f) => `<tr class="fault-row"><td>${esc(f.name)}</td><td>${fmt(f.start / 1000)}-${fmt(f.end / 1000)} s</td><td>${f.ops}</td><td>${f.ok}/${f.fail}/${f.info}</td><td>${f.unavailable_ms === null ? '-' : `${Math.round(f.unavailable_ms)} ms`}</td></tr>`)
+    .map((f) => `<tr class="fault-row"><td>${esc(f.name)}</td><td>${fmt(f.start / 1000)}-${fmt(f.end / 1000)} s</td><td>${f.ops}</td><td>${f.ok}/${f.fail}/${f.info}</td><td>${f.unavailable_ms === null ? '-' : `${Math.round(f.unavailable_ms)} ms`}</td><td>${typeof f.floor_ms === 'number' ? `${Math.round(f.floor_ms)} ms` : '-'}</td></tr>`)
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>unibus chaos ${esc(meta.run)}</title>
@@ -106,7 +106,7 @@ ${svg.join('\n')}
 <table id="properties"><tr><th>property</th><th>checked</th><th>violations</th><th>first example, or why not exercised</th></tr>
 ${rows}</table>
 <h2>faults</h2>
-<table id="faults"><tr><th>fault</th><th>window</th><th>ops</th><th>ok/fail/info</th><th>unavailable</th></tr>
+<table id="faults"><tr><th>fault</th><th>window</th><th>ops</th><th>ok/fail/info</th><th>unavailable</th><th>bare nats-server</th></tr>
 ${faultRows}</table>
 <pre id="layout"></pre>
 <script>

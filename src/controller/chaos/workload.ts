@@ -37,6 +37,7 @@ import { sleep } from '../../util/time.js';
 import { CLOCK_FILE, OPS_FILE, typeOfStatus, type Op, type OpKind } from './history.js';
 import { Rng } from './random.js';
 import { runDataPlane } from './data-plane.js';
+import { runFloor } from './floor.js';
 
 export const USERS_FILE = 'users.json';
 export const CONFIG_FILE = 'workload.json';
@@ -49,6 +50,8 @@ export interface WorkloadNode {
   nats: string;
   /** The CA file that pins the node's server certificate (absent: the NATS port speaks no TLS). */
   ca?: string;
+  /** The node's internal identity (out/<node>/internal.nk): the floor writer's (floor.ts). */
+  seedFile?: string;
 }
 
 export interface WorkloadConfig {
@@ -76,6 +79,8 @@ export interface WorkloadConfig {
   revokeEveryMs: number;
   /** Data-plane NATS clients (0: none). */
   dataClients?: number;
+  /** A write to the bare nats-server floor stream this often, in ms (floor.ts; 0: none). */
+  floorEveryMs?: number;
   /** Share of accepted reads and member adds sent again (0: no replays). */
   replayShare: number;
   /** A replay goes out within this long of the original (the nonce's lifetime). */
@@ -433,6 +438,7 @@ export async function runWorkload(cfg: WorkloadConfig, adminSeed: Uint8Array, si
     for (const n of cfg.nodes) for (let i = 0; i < cfg.clientsPerNode; i++) parts.push(runClient(w, n.name, `${n.name}/${i}`, rng.split(), signal));
     if (cfg.replayShare > 0) parts.push(runReplays(w, signal));
     if (cfg.revokeEveryMs > 0) parts.push(runRevocations(w, rng.split(), signal));
+    if (cfg.floorEveryMs) parts.push(runFloor(w, signal).then((s) => console.log(`floor: ${s.ok} of ${s.sent} writes acknowledged`)));
     if (cfg.dataClients) parts.push(runDataPlane(w, rng.split(), cfg.dataClients, signal).then((s) => console.log(`data plane: ${s.published} published, ${s.received} received`)));
     await Promise.all(parts);
   } finally {

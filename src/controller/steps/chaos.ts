@@ -27,6 +27,7 @@ import { FINAL_FILE, OPS_FILE, readClock, readHistory, recordFault, type FaultRe
 import { WORKLOAD_PROGRAM, workloadPidOf } from '../chaos/runs.js';
 import { CONFIG_FILE, type WorkloadConfig, type WorkloadNode } from '../chaos/workload.js';
 import { renderTimeline } from '../chaos/timeline.js';
+import { FLOOR_STREAM } from '../chaos/floor.js';
 import { moveLeader, readAllReplicas, REPLICA_STREAMS, REPLICAS_FILE, type StreamCopies } from '../chaos/replicas.js';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connectCluster, probeCluster, type ProbeNode } from '../probe/probe.js';
@@ -175,7 +176,7 @@ async function served(o: { runDir: string; nodes: string[]; since: number; timeo
   }
 }
 
-/** Every replica's copy of the control-plane streams, each read while it leads (replicas.ts); null when the cluster cannot be reached. */
+/** Every replica's copy of the control-plane streams, each read while it leads (replicas.ts), then the run's floor stream deleted; null when the cluster cannot be reached. */
 async function readCopies(probe: ProbeNode[], outDir: string): Promise<{ copies: StreamCopies[] | null; why?: string }> {
   let nc;
   try {
@@ -184,7 +185,10 @@ async function readCopies(probe: ProbeNode[], outDir: string): Promise<{ copies:
     return { copies: null, why: (e as Error).message };
   }
   try {
-    return { copies: await readAllReplicas(nc, REPLICA_STREAMS) };
+    const copies = await readAllReplicas(nc, REPLICA_STREAMS);
+    // The run's floor stream (floor.ts) is the workload's own: it goes with the run.
+    await jetstreamManager(nc, { timeout: 5000 }).then((jsm) => jsm.streams.delete(FLOOR_STREAM)).catch(() => undefined);
+    return { copies };
   } finally {
     await nc.close().catch(() => undefined);
   }

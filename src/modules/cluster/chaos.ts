@@ -39,7 +39,7 @@ const outDir = (ctx: ModuleContext, out: string | undefined) => out ?? join(proj
 const chaosDir = (ctx: ModuleContext, out: string | undefined) => join(outDir(ctx, out), 'chaos');
 /** Each node's control plane and NATS port, with the CA (out/<node>/ca.pem) that pins its server certificate. */
 const workloadNodes = (ctx: ModuleContext, out: string | undefined): WorkloadNode[] =>
-  probeNodes(nodesOf('cluster_chaos', ctx.vars)).map((n) => ({ name: n.name, url: `http://${n.ip}:${n.httpPort}`, nats: `nats://${n.ip}:${n.natsPort}`, ca: nodeFiles(outDir(ctx, out), n.name).clientCa }));
+  probeNodes(nodesOf('cluster_chaos', ctx.vars)).map((n) => ({ name: n.name, url: `http://${n.ip}:${n.httpPort}`, nats: `nats://${n.ip}:${n.natsPort}`, ca: nodeFiles(outDir(ctx, out), n.name).clientCa, seedFile: nodeFiles(outDir(ctx, out), n.name).internalSeed }));
 
 /** A run id: UTC time to the second (room names use it: lowercase, digits, '-'). */
 export function newRunId(now = new Date()): string {
@@ -102,6 +102,8 @@ const workloadSchema = {
     out: { type: 'string' },
     clients: { type: ['integer', 'string'] },
     data_clients: { type: ['integer', 'string'] },
+    /** A write to the bare nats-server floor stream every this many ms (0: none). */
+    floor_every: { type: ['integer', 'string'] },
     read_share: { type: ['number', 'string'] },
     writers: { type: ['integer', 'string'] },
     rooms_per_writer: { type: ['integer', 'string'] },
@@ -148,6 +150,7 @@ export const cluster_chaos_workload = defineModule({
       admin: { handle, keyFile },
       clientsPerNode: bounded(W, 'clients', args.clients, 4, 1, 64),
       dataClients: bounded(W, 'data_clients', args.data_clients, 2, 0, 16),
+      floorEveryMs: bounded(W, 'floor_every', args.floor_every, 50, 0, 10_000),
       readShare: bounded(W, 'read_share', args.read_share, 0.5, 0, 1, false),
       writers: bounded(W, 'writers', args.writers, 4, 1, 64),
       roomsPerWriter: bounded(W, 'rooms_per_writer', args.rooms_per_writer, 40, 1, 10_000),
