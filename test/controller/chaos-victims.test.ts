@@ -5,11 +5,11 @@ import { NEMESIS_FAULT_NAMES, type NemesisFault } from '../../src/controller/cha
 import type { ClusterReport } from '../../src/controller/probe/probe.js';
 
 const NODES = ['n1', 'n2', 'n3'];
-function report(meta: string | null, leaders: Record<string, string | null>): ClusterReport {
+function report(meta: string | null, leaders: Record<string, string | null>, messages: Record<string, number> = {}): ClusterReport {
   return {
     nodes: NODES.map((name) => ({ name, http: 200, status: 'ok', meta_leader: meta })),
     meta_leader: meta,
-    streams: Object.entries(leaders).map(([name, leader]) => ({ name, replicas: 3, leader, peers: [] })),
+    streams: Object.entries(leaders).map(([name, leader]) => ({ name, replicas: 3, leader, peers: [], messages: messages[name] ?? 10 })),
     certs: [],
     nats: { via: 'n1', failed: [] },
   };
@@ -74,4 +74,23 @@ test("the result a fault's tasks read: each cut node's peers by address, the wat
   assert.equal(r.heals_ms, 1000 + (3 + HEAL_SLACK_S) * 1000);
   assert.deepEqual(victimsResult({ hold: 3 }, v('kill-follower', 0), String, 0).processes, ['membershipd', 'nats']);
   assert.deepEqual(skippedResult('f1-x', 5).targets, []);
+});
+
+test("corruption: a follower of a control-plane stream's leader (never the health bucket); cut short or bytes inverted by the seed, or as the fault names it", () => {
+  const r = report('n2', { KV_UNIBUS_health: 'n1', KV_UNIBUS_rooms: 'n3' });
+  const hows = new Set<string>();
+  for (let pick = 0; pick < 64; pick++) {
+    const c = v('corrupt-minority', pick, r);
+    assert.equal(c.stream, 'KV_UNIBUS_rooms');
+    assert.notEqual(c.targets[0], 'n3', 'never the leader');
+    hows.add(c.how!);
+    assert.equal(v('corrupt-truncate', pick, r).how, 'truncate');
+    assert.equal(v('corrupt-bitflip', pick, r).how, 'bitflip');
+  }
+  assert.deepEqual([...hows].sort(), ['bitflip', 'truncate']);
+  assert.match(v('corrupt-truncate', 0, r).name, /^corrupt-truncate n[12] \(truncate its copy of KV_UNIBUS_rooms, then lead it\)$/);
+  // An empty stream has no block on disk to damage (a run once stopped a node for one, and failed there).
+  const empty = report('n2', { KV_UNIBUS_room_keys: 'n1', KV_UNIBUS_rooms: 'n3' }, { KV_UNIBUS_room_keys: 0 });
+  for (let pick = 0; pick < 8; pick++) assert.equal(v('corrupt-minority', pick, empty).stream, 'KV_UNIBUS_rooms');
+  assert.throws(() => v('corrupt-minority', 0, report('n2', { KV_UNIBUS_room_keys: 'n1' }, { KV_UNIBUS_room_keys: 0 })), /no control-plane stream with messages has a leader/);
 });

@@ -32,7 +32,9 @@ export const NEMESIS_FAULTS = {
   restart: { family: 'restart', words: 'restart one node gracefully (lame duck), as play restart does' },
   'restart-all': { family: 'restart', words: 'restart every node gracefully, one at a time, the meta leader last, as play restart does' },
   'skew-node': { family: 'skew', words: "shift one node's membershipd clock by seconds to minutes, either way (its test-clock file, which ends on its own)" },
-  'corrupt-minority': { family: 'corrupt', words: "damage a follower's copy of a control-plane stream on disk while it is stopped, start it, and make it that stream's leader" },
+  'corrupt-minority': { family: 'corrupt', words: "damage a follower's copy of a control-plane stream on disk while it is stopped (cut short or bytes inverted, by the seed), start it, and make it that stream's leader" },
+  'corrupt-truncate': { family: 'corrupt', words: "corrupt-minority, the copy's last block cut to half" },
+  'corrupt-bitflip': { family: 'corrupt', words: "corrupt-minority, eight bytes of the copy's last block inverted" },
 } as const satisfies Record<string, { family: FaultFamily; words: string }>;
 
 export type NemesisFault = keyof typeof NEMESIS_FAULTS;

@@ -112,13 +112,17 @@ export function findVictims(f: Pick<ScheduledFault, 'fault' | 'pick'>, nodes: re
       const s = nth(SKEW_CHOICES_S, f.pick >> 2);
       return one(nth(nodes, f.pick), `its membershipd's clock ${s > 0 ? '+' : ''}${s} s`, { no_quorum: [], skew_ms: s * 1000 });
     }
-    case 'corrupt-minority': {
-      // A control-plane stream (not the health bucket) and one of its followers: a minority of its replicas.
-      const led = ledStreams(r).filter((s) => s.name.startsWith('KV_') && !s.name.endsWith('_health'));
-      if (!led.length) throw new NoVictimError(`${f.fault}: no control-plane stream has a leader`);
+    case 'corrupt-minority':
+    case 'corrupt-truncate':
+    case 'corrupt-bitflip': {
+      // A control-plane stream (not the health bucket) with messages to damage (an empty copy has no
+      // block on disk), and one of its followers: a minority of its replicas.
+      const held = new Set(r.streams.filter((s) => (s.messages ?? 0) > 0).map((s) => s.name));
+      const led = ledStreams(r).filter((s) => s.name.startsWith('KV_') && !s.name.endsWith('_health') && held.has(s.name));
+      if (!led.length) throw new NoVictimError(`${f.fault}: no control-plane stream with messages has a leader`);
       const s = nth(led, f.pick);
       const followers = nodes.filter((n) => n !== s.leader);
-      const how = (f.pick >> 4) % 2 ? 'bitflip' : 'truncate';
+      const how = f.fault === 'corrupt-truncate' ? 'truncate' : f.fault === 'corrupt-bitflip' ? 'bitflip' : (f.pick >> 4) % 2 ? 'bitflip' : 'truncate';
       return one(nth(followers, f.pick >> 1), `${how} its copy of ${s.name}, then lead it`, { no_quorum: [], processes: ['membershipd', 'nats'], stream: s.name, how });
     }
     default:

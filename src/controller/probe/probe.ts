@@ -35,6 +35,8 @@ export interface StreamReport {
   replicas: number | null;
   leader: string | null;
   peers: { name: string; current: boolean; lag: number; offline: boolean }[];
+  /** Messages in the stream, as its leader counts them (absent when it did not answer). */
+  messages?: number;
   error?: string;
 }
 
@@ -115,7 +117,7 @@ export async function readStreams(nc: NatsConnection, names = CLUSTER_STREAMS, t
       const si = await jsm.streams.info(name);
       const c = si.cluster;
       const peers = (c?.replicas ?? []).map((r) => ({ name: r.name, current: !!r.current, lag: r.lag ?? 0, offline: !!r.offline }));
-      out.push({ name, replicas: si.config.num_replicas, leader: c?.leader ?? null, peers });
+      out.push({ name, replicas: si.config.num_replicas, leader: c?.leader ?? null, peers, messages: si.state.messages });
     } catch (e) {
       out.push({ name, replicas: null, leader: null, peers: [], error: (e as Error).message });
     }
