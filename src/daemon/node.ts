@@ -13,7 +13,7 @@ import { loadOrCreateIdentity } from './nats/identity.js';
 import { NatsSupervisor, type Logger } from './nats/supervisor.js';
 import type { AllowUser, NatsConf } from './nats/conf.js';
 import { connectInternal, openBucketWithRetry, retryWithin } from './nats/connect.js';
-import { allPeersRouted, countPeers, evaluateHealth, fetchServerHealth, fetchSnapshot, routeInMsgs, type HealthVerdict } from './nats/monitor.js';
+import { allPeersRouted, countPeers, evaluateHealth, fetchJsz, fetchServerHealth, fetchSnapshot, routeInMsgs, type HealthVerdict } from './nats/monitor.js';
 import { leaderVerdict } from './nats/leader-view.js';
 import { META_NOT_CURRENT, RouteTalk, STALL_REASON, StallWatch } from './nats/stall-watch.js';
 import { ReplicaAudit, SOON_MS, type OwnCopy } from './nats/replica-audit.js';
@@ -218,7 +218,7 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
   let lastHealth = { ok: true, reason: '', at: 0 };
   async function computeHealth(): Promise<HealthReport> {
     const v = await verdict();
-    const auditReason = !audit ? null : audit.rounds === 0 ? 'not ready: comparing this node\'s stream copies with their leaders' : audit.reason;
+    const auditReason = !audit ? null : !audit.settled ? 'not ready: comparing this node\'s stream copies with their leaders' : audit.reason;
     const ok = ready && v.ok && !auditReason;
     const reason = v.reason ?? (ready ? auditReason : null) ?? (readyError ? `not ready: ${(readyError as Error).message}` : 'not ready: first control-plane write pending');
     if (ready && (ok !== lastHealth.ok || (!ok && reason !== lastHealth.reason && Date.now() - lastHealth.at > 10_000))) {
@@ -339,9 +339,9 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
 
 /** This node's copy of each stream, from its own monitor. */
 async function readOwnCopies(monitorPort: number): Promise<Map<string, OwnCopy>> {
-  const s = await fetchSnapshot(monitorPort, 1000);
+  const jsz = await fetchJsz(monitorPort);
   const out = new Map<string, OwnCopy>();
-  for (const a of s.jsz.account_details ?? []) {
+  for (const a of jsz.account_details ?? []) {
     for (const d of a.stream_detail ?? []) {
       if (d.state) out.set(d.name, { stream: d.name, account: a.name, raftGroup: d.cluster?.raft_group, state: d.state, leader: d.cluster?.leader });
     }

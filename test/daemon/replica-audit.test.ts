@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { judgeCopy, pruneQuarantine, rebuildSafe, ReplicaAudit, SOON_MS, AUDIT_EVERY_MS, type LeaderView, type OwnCopy } from '../../src/daemon/nats/replica-audit.js';
+import { judgeCopy, pruneQuarantine, rebuildSafe, ReplicaAudit, SETTLE_MS, SOON_MS, AUDIT_EVERY_MS, type LeaderView, type OwnCopy } from '../../src/daemon/nats/replica-audit.js';
 
 const state = (messages: number, first = 1, last = 300) => ({ messages, first_seq: first, last_seq: last });
 const view = (messages: number, o: Partial<LeaderView> = {}): LeaderView => ({
@@ -19,15 +19,24 @@ test('judgeCopy: the same sequences and fewer messages here is short; more here 
   assert.deepEqual(judgeCopy('n3', view(300), own(300), view(300)), { kind: 'same' });
   const short = judgeCopy('n3', view(300), own(151), view(300));
   assert.equal(short.kind, 'short');
-  assert.match((short as { why: string }).why, /this node's copy holds 151 messages, the leader's \(n1\) 300, at sequences 1\.\.300/);
+  assert.match((short as { why: string }).why, /this node's copy holds 151 messages at sequence 300, the leader's \(n1\) 300 at 300/);
   assert.equal(judgeCopy('n3', view(151), own(300), view(151)).kind, 'leader-short');
 });
 
-test('judgeCopy: a stream written, a leader changed or missing, or led here, is not judged', () => {
-  const moved = { ...view(300), state: state(301, 1, 301) };
-  assert.deepEqual(judgeCopy('n3', view(300), own(151), moved), { kind: 'unjudged', why: 'written meanwhile' });
-  assert.deepEqual(judgeCopy('n3', view(300), own(151, { state: state(151, 1, 299) }), view(300)), { kind: 'unjudged', why: 'written meanwhile' });
-  assert.deepEqual(judgeCopy('n3', view(300), own(151, { state: state(151, 2, 300) }), view(300)), { kind: 'unjudged', why: 'written meanwhile' });
+test('judgeCopy under writes: counts within what the sequences between the reads explain are the same; a copy cut short is still short', () => {
+  const at = (messages: number, last: number, o: Partial<LeaderView> = {}) => view(0, { state: state(messages, 1, last), ...o });
+  const mine = (messages: number, last: number) => own(0, { state: state(messages, 1, last) });
+  // 20 sequences between the reads: each adds one message or replaces one (a KV key keeps one revision).
+  assert.deepEqual(judgeCopy('n3', at(300, 300), mine(290, 310), at(300, 320)), { kind: 'same' }, 'ten replacements applied here so far');
+  assert.deepEqual(judgeCopy('n3', at(300, 300), mine(310, 310), at(320, 320)), { kind: 'same' }, 'ten new keys so far');
+  assert.equal(judgeCopy('n3', at(300, 300), mine(160, 310), at(320, 320)).kind, 'short', 'half gone');
+  assert.equal(judgeCopy('n3', at(300, 300), mine(295, 300), at(300, 300)).kind, 'same', 'within the slack (expiry runs on each replica)');
+  assert.equal(judgeCopy('n3', at(100, 300), mine(300, 300), at(100, 305)).kind, 'leader-short');
+});
+
+test('judgeCopy: a copy behind the leader, a leader changed or missing, or led here, is not judged', () => {
+  assert.deepEqual(judgeCopy('n3', view(300), own(151, { state: state(151, 1, 299) }), view(300)), { kind: 'unjudged', why: 'behind the leader' });
+  assert.deepEqual(judgeCopy('n3', view(300), own(151, { state: state(151, 1, 301) }), view(300)), { kind: 'unjudged', why: 'ahead of the leader' });
   assert.deepEqual(judgeCopy('n3', view(300), own(151), view(300, { leader: 'n2' })), { kind: 'unjudged', why: 'leader changed' });
   assert.deepEqual(judgeCopy('n3', view(300, { leader: undefined }), own(151), view(300)), { kind: 'unjudged', why: 'no leader answered' });
   assert.deepEqual(judgeCopy('n1', view(300), own(151), view(300)), { kind: 'unjudged', why: 'this node leads it' });
@@ -76,14 +85,17 @@ test('a copy short in two rounds in a row is moved aside whole (stream and raft 
   await storeWith(dir);
   const f = fakeAudit(dir, { own: () => own(151), leader: () => view(300) });
   assert.equal(f.audit.rounds, 0);
+  assert.equal(f.audit.settled, false);
   const r1 = await f.audit.round();
   assert.equal(r1.verdicts.get('KV_UNIBUS_rooms')?.kind, 'short');
   assert.deepEqual(r1.rebuilt, [], 'one round is not enough');
   assert.match(f.audit.reason ?? '', /stream KV_UNIBUS_rooms: this node's copy holds 151 messages/);
   assert.equal(f.audit.nextInMs, SOON_MS, 'a suspect copy is looked at again soon');
+  assert.equal(f.audit.settled, true, 'judged (short): settled, and /healthz says why through reason');
   const r2 = await f.audit.round();
   assert.deepEqual(r2.rebuilt, ['KV_UNIBUS_rooms']);
   assert.equal(f.calls.downRan, 1);
+  assert.equal(f.audit.settled, false, 'not ready again until the rebuilt copy is judged');
   assert.match(f.calls.restarts[0]!, /copy of KV_UNIBUS_rooms is short/);
   assert.ok(!existsSync(join(dir, 'jetstream', '$G', 'streams', 'KV_UNIBUS_rooms')), 'the damaged copy left the store');
   assert.ok(!existsSync(join(dir, 'jetstream', '$SYS', '_js_', 'S-R3F-abc')), 'its raft state too');
@@ -133,6 +145,19 @@ test('a matching copy clears the suspicion; a leader found short twice is asked 
   await f.audit.round();
   assert.deepEqual(f.calls.stepDowns, ['KV_UNIBUS_rooms']);
   assert.equal(f.audit.reason, null, "the leader's copy is not this node's to vouch for");
+});
+
+test('a copy never judged (always behind) holds readiness for SETTLE_MS, then lets it go, saying so', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'unibus-audit-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const f = fakeAudit(dir, { own: () => own(300, { state: state(300, 1, 250) }), leader: () => view(300) });
+  await f.audit.round();
+  assert.equal(f.audit.settled, false);
+  assert.equal(f.audit.nextInMs, SOON_MS);
+  f.advance(SETTLE_MS);
+  await f.audit.round();
+  assert.equal(f.audit.settled, true);
+  assert.ok(f.calls.logs.some((l) => /KV_UNIBUS_rooms not judged within 30 s \(behind the leader\); ready without/.test(l)), f.calls.logs.join('\n'));
 });
 
 test('pruneQuarantine keeps the newest copies', async (t) => {

@@ -88,7 +88,7 @@ test('chaos under a read-and-write workload: every promise checked', { timeout: 
     const n = (f: string) => Number(new RegExp(`\\b${f} (\\d+)`).exec(sched)?.[1] ?? 0);
     for (const f of FAULTS) assert.ok(n(f) >= 1, `${f} scheduled: ${sched}`);
     assert.equal(check.results.filter((x) => x.task === 'kill (SIGKILL)' && x.status === 'changed').length, n('kill-meta-leader'), 'each kill is planned, on one node');
-    assert.equal(check.results.filter((x) => x.task.startsWith('damage its copy of the stream on disk') && x.status === 'changed').length, n('corrupt-truncate'), 'each corruption is planned, on one node');
+    assert.equal(check.results.filter((x) => x.task === 'stop for the corruption (process manager)' && x.status === 'changed').length, n('corrupt-truncate'), "each corruption's stop is planned, on one node");
     assert.equal(check.results.filter((x) => x.task.startsWith('pause (SIGSTOP') && x.status === 'changed').length, 2 * n('pause-majority'), 'each freeze is planned, on two nodes');
   });
 

@@ -53,6 +53,11 @@ async function getJson<T>(base: string, path: string, timeoutMs: number): Promis
   }
 }
 
+/** /jsz with every stream's state and cluster view, alone (bounded). */
+export async function fetchJsz(monitorPort: number, timeoutMs = 2000): Promise<Jsz> {
+  return getJson<Jsz>(`http://127.0.0.1:${monitorPort}`, '/jsz?accounts=true&streams=true', timeoutMs);
+}
+
 export async function fetchSnapshot(monitorPort: number, timeoutMs = 2000): Promise<MonitorSnapshot> {
   const base = `http://127.0.0.1:${monitorPort}`;
   const [varz, jsz, routez] = await Promise.all([

@@ -17,10 +17,10 @@
 // leadership and lost nothing).
 //
 // Invariants:
-// - A copy is judged only against answers naming a leader other than this
-//   node, asked before and after the local read, with the stream's first and
-//   last sequence the same in all three reads: a stream written or expired
-//   between them is not judged in that round.
+// - A copy is judged only against answers naming the same leader, other
+//   than this node, asked before and after the local read, and only once it
+//   has applied the leader's first answer: its count must then lie within
+//   what the sequences written between the reads can explain (judgeCopy).
 // - A copy is rebuilt only when found short in two rounds in a row, the
 //   stream's leader and every other replica current (the stream keeps its
 //   quorum without this node), and not rebuilt in the last REBUILD_EVERY_MS.
@@ -65,10 +65,23 @@ export const SOON_MS = 1000;
 /** One rebuild (or leader step-down) per stream in this long. */
 export const REBUILD_EVERY_MS = 600_000;
 export const QUARANTINE_KEPT = 5;
+/** How long readiness waits for every followed copy to be judged once. */
+export const SETTLE_MS = 30_000;
 /** Reads of a round's unjudged streams, 50-150 ms apart. */
 const TRIES = 5;
 
-/** Pure: this node's copy against its leader's, read before and after it. */
+/** Counts within this many messages (or this share of the leader's count, if more) are not judged apart: expiry runs on each replica's own timer. */
+export const MIN_SLACK = 8;
+export const SLACK_SHARE = 0.01;
+
+/**
+ * Pure: this node's copy against its leader's, read before and after it.
+ * Writes go on meanwhile, so the counts are bounded, not compared: each
+ * sequence the copy applied past the leader's first answer adds at most one
+ * message and removes at most one (a KV key keeps one revision), so the copy
+ * holds at least the leader's first count less those sequences, and at most
+ * the leader's second count plus the sequences still to come.
+ */
 export function judgeCopy(me: string, before: LeaderView | null, own: OwnCopy | undefined, after: LeaderView | null): CopyVerdict {
   if (!own) return { kind: 'unjudged', why: 'no copy here' };
   if (!before?.leader || !after?.leader) return { kind: 'unjudged', why: 'no leader answered' };
@@ -77,11 +90,14 @@ export function judgeCopy(me: string, before: LeaderView | null, own: OwnCopy | 
   const a = before.state;
   const b = after.state;
   const o = own.state;
-  const still = a.first_seq === b.first_seq && a.last_seq === b.last_seq && a.messages === b.messages;
-  if (!still || o.first_seq !== a.first_seq || o.last_seq !== a.last_seq) return { kind: 'unjudged', why: 'written meanwhile' };
-  const at = `at sequences ${a.first_seq}..${a.last_seq}`;
-  if (o.messages < a.messages) return { kind: 'short', why: `this node's copy holds ${o.messages} messages, the leader's (${after.leader}) ${a.messages}, ${at}` };
-  if (o.messages > a.messages) return { kind: 'leader-short', why: `the leader's (${after.leader}) copy holds ${a.messages} messages, this node's ${o.messages}, ${at}` };
+  if (o.last_seq < a.last_seq) return { kind: 'unjudged', why: 'behind the leader' };
+  if (o.last_seq > b.last_seq) return { kind: 'unjudged', why: 'ahead of the leader' };
+  const slack = Math.max(MIN_SLACK, Math.ceil(a.messages * SLACK_SHARE));
+  const fewest = a.messages - (o.last_seq - a.last_seq);
+  const most = b.messages + (b.last_seq - o.last_seq);
+  const at = `at sequence ${o.last_seq}`;
+  if (o.messages < fewest - slack) return { kind: 'short', why: `this node's copy holds ${o.messages} messages ${at}, the leader's (${after.leader}) ${a.messages} at ${a.last_seq}` };
+  if (o.messages > most + slack) return { kind: 'leader-short', why: `the leader's (${after.leader}) copy holds ${b.messages} messages at ${b.last_seq}, this node's ${o.messages} ${at}` };
   return { kind: 'same' };
 }
 
@@ -122,6 +138,11 @@ export class ReplicaAudit {
   readonly #lastAct = new Map<string, number>();
   #rounds = 0;
   #reason: string | null = null;
+  /** Streams judged at least once; the ones this node follows but has not judged yet. */
+  readonly #judged = new Set<string>();
+  #unjudged: string[] = [];
+  #firstAt: number | null = null;
+  #saidUnjudged = false;
 
   constructor(d: AuditDeps) {
     this.#d = d;
@@ -137,14 +158,25 @@ export class ReplicaAudit {
     return this.#reason;
   }
 
-  /** When the next round is due: sooner while a copy is under suspicion. */
+  /**
+   * Every copy this node follows judged once (or SETTLE_MS gone by since the
+   * first round, the ones never judged named in the log): until then a node
+   * back from a stop is not called ready on copies nobody looked at.
+   */
+  get settled(): boolean {
+    const now = (this.#d.now ?? Date.now)();
+    return this.#rounds > 0 && (this.#unjudged.length === 0 || now - (this.#firstAt ?? now) >= SETTLE_MS);
+  }
+
+  /** When the next round is due: sooner while a copy is under suspicion or not judged yet. */
   get nextInMs(): number {
-    return [...this.#strikes.values()].some((n) => n > 0) ? SOON_MS : AUDIT_EVERY_MS;
+    return [...this.#strikes.values()].some((n) => n > 0) || this.#unjudged.length ? SOON_MS : AUDIT_EVERY_MS;
   }
 
   async round(): Promise<AuditRound> {
     const d = this.#d;
     const now = d.now ?? Date.now;
+    this.#firstAt ??= now();
     const verdicts = new Map<string, CopyVerdict>();
     const views = new Map<string, LeaderView | null>();
     let own = await d.readOwn();
@@ -162,9 +194,11 @@ export class ReplicaAudit {
       });
       left = left.filter((s) => {
         const v = verdicts.get(s)!;
-        return v.kind === 'unjudged' && v.why === 'written meanwhile';
+        return v.kind === 'unjudged' && (v.why === 'behind the leader' || v.why === 'ahead of the leader' || v.why === 'no leader answered');
       });
     }
+    for (const [s, v] of verdicts) if (v.kind !== 'unjudged') this.#judged.add(s);
+    this.#unjudged = [...verdicts.keys()].filter((s) => !this.#judged.has(s));
     const rebuild: OwnCopy[] = [];
     const reasons: string[] = [];
     for (const [s, v] of verdicts) {
@@ -199,7 +233,11 @@ export class ReplicaAudit {
       for (const c of rebuild) {
         this.#lastAct.set(c.stream, now());
         this.#strikes.set(c.stream, 0);
+        // Not ready again until the rebuilt copy is judged (or SETTLE_MS from now).
+        this.#judged.delete(c.stream);
       }
+      this.#firstAt = now();
+      this.#saidUnjudged = false;
       const when = new Date(now()).toISOString().replace(/[:.]/g, '-');
       await d.restartWith(`replica audit: this node's copy of ${names.join(', ')} is short (${reasons.join('; ')}); moving it to ${join(d.storeDir, 'quarantine')} and rejoining empty`, async () => {
         for (const c of rebuild) d.log(`replica audit: ${c.stream}: moved aside to ${await quarantineCopy(d.storeDir, c, when)}`);
@@ -207,6 +245,11 @@ export class ReplicaAudit {
       });
     }
     this.#rounds++;
+    this.#unjudged = [...verdicts.keys()].filter((s) => !this.#judged.has(s));
+    if (this.settled && this.#unjudged.length && !this.#saidUnjudged) {
+      this.#saidUnjudged = true;
+      d.log(`replica audit: ${this.#unjudged.join(', ')} not judged within ${SETTLE_MS / 1000} s (${this.#unjudged.map((s) => (verdicts.get(s) as { why: string }).why).join('; ')}); ready without`);
+    }
     return { verdicts, rebuilt: rebuild.map((c) => c.stream) };
   }
 }
