@@ -1,11 +1,13 @@
 // readJson over a stream between leaders: JetStream answers "cluster not
 // available" (err_code 10008) until the next leader is elected; the read
 // waits that out (bounded) rather than refusing at once, and refuses past it.
+// Writes whose answer never came are sent once more, idempotently.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { KV, KvEntry } from '@nats-io/kv';
 import { JetStreamApiError } from '@nats-io/jetstream';
-import { LEADERLESS_WAIT_MS, readJson } from '../../src/daemon/store/kvjson.js';
+import { createJson, LEADERLESS_WAIT_MS, readJson, updateJson, WRITE_TRIES } from '../../src/daemon/store/kvjson.js';
+import { TimeoutError } from '@nats-io/nats-core';
 import { ApiError } from '../../src/protocol/errors.js';
 
 const noLeader = () => new JetStreamApiError({ code: 503, err_code: 10008, description: 'JetStream system temporarily unavailable' });
@@ -36,4 +38,58 @@ test('any other error is refused at once', async () => {
   const k = kvFailing(1, () => new Error('timeout'));
   await assert.rejects(readJson(k.kv, 'room'), (e: unknown) => e instanceof ApiError && e.code === 'unavailable');
   assert.equal(k.calls(), 1);
+});
+
+/** A KV of one key in memory whose writes can be made to go unanswered: `landed` says whether such a write still went in. */
+function memKv(o: { unanswered: number; landed: boolean }) {
+  let cur: { value: string; revision: number } | null = { value: JSON.stringify({ members: ['a'] }), revision: 1 };
+  const calls = { update: 0, create: 0 };
+  const write = (value: string) => {
+    if (o.unanswered > 0) {
+      o.unanswered--;
+      if (o.landed) cur = { value, revision: cur!.revision + 1 };
+      throw new TimeoutError();
+    }
+    cur = { value, revision: (cur?.revision ?? 0) + 1 };
+    return cur.revision;
+  };
+  const kv = {
+    get: async () => (cur ? ({ operation: 'PUT', length: cur.value.length, revision: cur.revision, json: () => JSON.parse(cur!.value) } as unknown as KvEntry) : null),
+    update: async (_k: string, v: string, rev: number) => {
+      calls.update++;
+      if (rev !== cur?.revision) throw new JetStreamApiError({ code: 400, err_code: 10071, description: 'wrong last sequence' });
+      return write(v);
+    },
+    create: async (_k: string, v: string) => {
+      calls.create++;
+      if (cur) throw new JetStreamApiError({ code: 400, err_code: 10071, description: 'wrong last sequence' });
+      return write(v);
+    },
+  } as unknown as KV;
+  return { kv, calls, value: () => (cur ? JSON.parse(cur.value) : null) };
+}
+const addB = (c: { members: string[] } | null) => (c!.members.includes('b') ? undefined : { members: [...c!.members, 'b'] });
+
+test('an update whose answer never came, but which went in, is found on the second look and not written again', async () => {
+  const m = memKv({ unanswered: 1, landed: true });
+  assert.deepEqual(await updateJson(m.kv, 'room', addB), { members: ['a', 'b'] });
+  assert.equal(m.calls.update, 1, 'the change found done: no second write');
+  assert.deepEqual(m.value(), { members: ['a', 'b'] });
+});
+
+test('an update whose answer never came, and which did not go in, is written on the second try', async () => {
+  const m = memKv({ unanswered: 1, landed: false });
+  assert.deepEqual(await updateJson(m.kv, 'room', addB), { members: ['a', 'b'] });
+  assert.equal(m.calls.update, 2);
+});
+
+test('an update unanswered twice is a 503; a create unanswered then taken answers false (its caller tells its own)', async () => {
+  const m = memKv({ unanswered: 2, landed: false });
+  await assert.rejects(updateJson(m.kv, 'room', addB), (e: unknown) => e instanceof ApiError && e.code === 'unavailable');
+  assert.equal(m.calls.update, WRITE_TRIES);
+  const c = memKv({ unanswered: 0, landed: false });
+  let tries = 0;
+  const kv = { create: async () => (++tries === 1 ? Promise.reject(new TimeoutError()) : c.kv.create('room', '{}')) } as unknown as KV;
+  assert.equal(await createJson(kv, 'room', {}), false);
+  assert.equal(tries, 2);
 });

@@ -1,6 +1,16 @@
 // JSON values in KV with bounded, fail-closed error handling and compare-and-set.
+//
+// A write whose answer never came (its stream's leader handed off with it in
+// flight: measured on play restart's rolling restarts, a few writes each on
+// the nodes that stayed up) is sent once more: an update reads and changes
+// again (every change given to updateJson is idempotent, so a first try that
+// did land is found, not repeated), a create that then finds its key taken
+// answers false as for any taken key (its callers tell their own write by
+// its content), and a put writes the same value again. Each try of an
+// update is bounded by WRITE_TRY_MS, so both fit in the 2 s op bound.
 import type { KV } from '@nats-io/kv';
 import { JetStreamApiError } from '@nats-io/jetstream';
+import { NoRespondersError, RequestError, TimeoutError } from '@nats-io/nats-core';
 import { sleep } from '../../util/time.js';
 import { ApiError, UnavailableError } from '../../protocol/errors.js';
 
@@ -8,6 +18,18 @@ import { ApiError, UnavailableError } from '../../protocol/errors.js';
 export function isCasConflict(err: unknown): boolean {
   return err instanceof JetStreamApiError && (err.code === 10071 || err.code === 10164);
 }
+
+/** No answer came (a timeout, or nobody to answer): the write may or may not be in. */
+export function isUnanswered(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (e instanceof TimeoutError || e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders())) return true;
+  }
+  return false;
+}
+
+/** How many times a write is sent when no answer came; each update's try is bounded by WRITE_TRY_MS. */
+export const WRITE_TRIES = 2;
+export const WRITE_TRY_MS = 1000;
 
 /** Anything the store throws that is not ours becomes 503: never serve a guess. */
 export function toApiError(err: unknown, what: string): ApiError {
@@ -47,19 +69,23 @@ export async function readJson<T>(kv: KV, key: string): Promise<Versioned<T> | n
 
 /** Create-if-absent; false when the key already exists. */
 export async function createJson(kv: KV, key: string, value: unknown): Promise<number | false> {
-  try {
-    return await kv.create(key, JSON.stringify(value));
-  } catch (err) {
-    if (isCasConflict(err)) return false;
-    throw toApiError(err, `create ${key}`);
+  for (let i = 1; ; i++) {
+    try {
+      return await kv.create(key, JSON.stringify(value));
+    } catch (err) {
+      if (isCasConflict(err)) return false;
+      if (i >= WRITE_TRIES || !isUnanswered(err)) throw toApiError(err, `create ${key}`);
+    }
   }
 }
 
 export async function putJson(kv: KV, key: string, value: unknown): Promise<number> {
-  try {
-    return await kv.put(key, JSON.stringify(value));
-  } catch (err) {
-    throw toApiError(err, `write ${key}`);
+  for (let i = 1; ; i++) {
+    try {
+      return await kv.put(key, JSON.stringify(value));
+    } catch (err) {
+      if (i >= WRITE_TRIES || !isUnanswered(err)) throw toApiError(err, `write ${key}`);
+    }
   }
 }
 
@@ -74,16 +100,18 @@ export async function updateJson<T>(
   change: (current: T | null) => T | undefined,
   attempts = 8,
 ): Promise<T | null> {
+  let unanswered = 0;
   for (let i = 0; i < attempts; i++) {
     const cur = await readJson<T>(kv, key);
     const next = change(cur ? cur.value : null);
     if (next === undefined) return cur ? cur.value : null;
     try {
-      if (cur) await kv.update(key, JSON.stringify(next), cur.revision);
+      if (cur) await kv.update(key, JSON.stringify(next), cur.revision, WRITE_TRY_MS);
       else await kv.create(key, JSON.stringify(next));
       return next;
     } catch (err) {
-      if (!isCasConflict(err)) throw toApiError(err, `update ${key}`);
+      if (isCasConflict(err)) continue;
+      if (!isUnanswered(err) || ++unanswered >= WRITE_TRIES) throw toApiError(err, `update ${key}`);
     }
   }
   throw new ApiError('conflict', `too many concurrent changes to ${key}; retry`);

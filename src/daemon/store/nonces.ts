@@ -14,10 +14,9 @@
 import type { Store } from './buckets.js';
 import { NONCE_STREAM } from './buckets.js';
 import { ApiError } from '../../protocol/errors.js';
-import { isCasConflict, toApiError } from './kvjson.js';
+import { isCasConflict, isUnanswered, toApiError } from './kvjson.js';
 import { BUCKETS } from './names.js';
 import { randomBytes } from 'node:crypto';
-import { NoRespondersError, RequestError, TimeoutError } from '@nats-io/nats-core';
 import { NonceHistory } from './nonce-history.js';
 
 const histories = new WeakMap<Store, NonceHistory>();
@@ -76,10 +75,3 @@ export async function claimKey(store: Store, key: string, ts: number, claim = ra
   }
 }
 
-/** No answer came (a timeout, or nobody to answer): the write may or may not be in. */
-function isUnanswered(err: unknown): boolean {
-  for (let e = err; e instanceof Error; e = e.cause) {
-    if (e instanceof TimeoutError || e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders())) return true;
-  }
-  return false;
-}
