@@ -3,9 +3,12 @@
 // fail, info, the violations of each property, latency and visibility, and
 // each fault's unavailability. Extra `-e` settings go through CHAOS_VARS
 // ("chaos_mode=combined chaos_duration=300"); SEEDS="1 2 3" gives each run
-// its seed. A run that fails keeps its histories and the nodes' logs.
+// its seed; FAULT_SETS="kill pause" gives run i the faults of entry i (mod
+// their count), so one bringup serves a run per family. A run that fails
+// keeps its histories and the nodes' logs.
 //   node --import tsx bench/chaos-local.ts
 //   RUNS=3 CHAOS_VARS="chaos_clients=6" node --import tsx bench/chaos-local.ts
+//   RUNS=6 FAULT_SETS="kill pause partition restart skew corrupt" CHAOS_VARS="chaos_duration=90" node --import tsx bench/chaos-local.ts
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckResult } from '../src/controller/chaos/checker.js';
@@ -19,6 +22,7 @@ const IPS = ['127.0.0.31', '127.0.0.32', '127.0.0.33'];
 const CLIENT_OPS = new Set(['add-room', 'read-rooms', 'add-member', 'read-members']);
 const runs = Number(process.env.RUNS ?? 1);
 const seeds = (process.env.SEEDS ?? '').split(/\s+/).filter(Boolean);
+const faultSets = (process.env.FAULT_SETS ?? '').split(/\s+/).filter(Boolean);
 const extra = (process.env.CHAOS_VARS ?? '').split(/\s+/).filter(Boolean).flatMap((v) => ['-e', v]);
 
 const inv = readFileSync(join(ROOT, 'inventory.yaml'), 'utf8').replace(/127\.0\.0\.1([123])\b/g, '127.0.0.3$1');
@@ -29,7 +33,7 @@ try {
   if (up.code !== 0) throw new Error(`bringup failed:\n${up.stderr}`);
   const rows: string[] = [];
   for (let i = 0; i < runs; i++) {
-    const seed = seeds[i] ? ['-e', `chaos_seed=${seeds[i]}`] : [];
+    const seed = [...(seeds[i] ? ['-e', `chaos_seed=${seeds[i]}`] : []), ...(faultSets.length ? ['-e', `chaos_faults=${faultSets[i % faultSets.length]}`] : [])];
     const t0 = Date.now();
     const r = await play(['chaos', ...base, ...seed, ...extra], 1_800_000);
     const secs = ((Date.now() - t0) / 1000).toFixed(0);
@@ -49,7 +53,8 @@ try {
     const v = Object.entries(c.properties).map(([k, x]) => `${k} ${x.violations}${x.unexercised ? '?' : ''}`).join(', ');
     const unavail = c.faults.map((f) => `${f.name.split(':')[0]}: ${f.unavailable_ms ?? '-'} ms`).join('; ');
     const dur = Math.max(...c.faults.map((f) => f.end), 0);
-    rows.push(`| ${run} | ${wl.seed} | exit ${r.code} | ${c.ops.total} ops (ok ${c.ops.ok}, fail ${c.ops.fail}, info ${c.ops.info}) | ${v} | latency p50 ${c.latency.p50?.toFixed(1)} p99 ${c.latency.p99?.toFixed(1)} ms | visibility p50 ${c.visibility.p50?.toFixed(1)} max ${c.visibility.max?.toFixed(1)} ms | ${unavail} | ${secs} s (last fault ends at ${(dur / 1000).toFixed(0)} s) |`);
+    const floor = c.faults.map((f) => (typeof f.floor_ms === 'number' ? `${f.name.split(' ')[0]}: ${f.unavailable_ms ?? '-'} / ${f.floor_ms} ms` : null)).filter(Boolean).join('; ');
+    rows.push(`| ${run}${faultSets.length ? ` ${faultSets[i % faultSets.length]}` : ''} | ${wl.seed} | exit ${r.code} | ${c.ops.total} ops (ok ${c.ops.ok}, fail ${c.ops.fail}, info ${c.ops.info}) | ${v} | latency p50 ${c.latency.p50?.toFixed(1)} p99 ${c.latency.p99?.toFixed(1)} ms | visibility p50 ${c.visibility.p50?.toFixed(1)} max ${c.visibility.max?.toFixed(1)} ms | ${unavail} | ${floor || '-'} | ${secs} s (last fault ends at ${(dur / 1000).toFixed(0)} s) |`);
     console.log(rows.at(-1));
     // Per fault: the requests to the nodes it left serving that were not answered ok, by what they got.
     const { ops } = readHistory(join(p.dir, 'out', 'chaos', run));
@@ -65,7 +70,7 @@ try {
     }
     for (const [f, k] of Object.entries(c.ops.by_kind)) console.log(`  ${f}: ok ${k.ok}, fail ${k.fail}, info ${k.info}; ${Object.entries(k.errors).sort((a, b) => b[1] - a[1]).slice(0, 4).map(([e, n]) => `${e} x${n}`).join(', ')}`);
   }
-  console.log(['| run | seed | exit | ops | violations (? = not exercised) | latency | visibility | unavailability | wall |', '|---|---|---|---|---|---|---|---|---|', ...rows].join('\n'));
+  console.log(['| run | seed | exit | ops | violations (? = not exercised) | latency | visibility | unavailability | unavailable / bare nats-server | wall |', '|---|---|---|---|---|---|---|---|---|---|', ...rows].join('\n'));
 } finally {
   await p.cleanup();
 }

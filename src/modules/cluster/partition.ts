@@ -130,6 +130,8 @@ export const PARTITION_SCRIPT = [
   '  if [ $# -gt 0 ]; then',
   '    cg=$1; peers=$(echo "$2" | tr , " "); shift 2; pids=$*',
   '    mkdir -p -- "$cg" || exit 1',
+  // Where each process was, so that healing puts it back (a file of ours beside the watchdog's).
+  '    for pid in $pids; do echo "$pid $(sed -n "s/^0:://p" /proc/$pid/cgroup)" >> "$wdfile.cgroups"; done',
   '    for pid in $pids; do echo "$pid" > "$cg/cgroup.procs" || exit 1; done',
   '    echo "pids $pids moved into $cg"',
   '  fi',
@@ -146,7 +148,15 @@ export const PARTITION_SCRIPT = [
   '  echo "partition in place; watchdog pid $! deletes it in $hold s unless healed first"',
   'else',
   '  nft delete table inet "$table" 2>/dev/null && echo "partition removed" || echo "no partition"',
-  '  if [ $# -gt 0 ] && [ -d "$1" ]; then rmdir -- "$1" 2>/dev/null && echo "cgroup $1 removed"; fi',
+  // The node's processes go back where they were (any other, such as a nats-server restarted inside
+  // it, to the hierarchy's root), then its cgroup goes: rmdir refuses a populated one.
+  '  if [ $# -gt 0 ] && [ -d "$1" ]; then',
+  '    root=${1%/*}',
+  '    [ -f "$wdfile.cgroups" ] && while read -r pid path; do grep -qx "$pid" "$1/cgroup.procs" && echo "$pid" > "$root$path/cgroup.procs" 2>/dev/null; done < "$wdfile.cgroups"',
+  '    while read -r pid; do echo "$pid" > "$root/cgroup.procs"; done < "$1/cgroup.procs"',
+  '    rmdir -- "$1" 2>/dev/null && echo "cgroup $1 removed"',
+  '  fi',
+  '  rm -f -- "$wdfile.cgroups"',
   'fi',
   'true',
 ].join('\n');
