@@ -13,38 +13,44 @@ import { NATS_BIN } from '../harness/nats-server.js';
 import { freePort } from '../harness/ports.js';
 import { sleep } from '../../src/util/time.js';
 
+/** A supervisor of a real nats-server in `dir`, its log lines in `lines`. */
+async function supervisorIn(dir: string, lines: string[], name: string, extra: Partial<ConstructorParameters<typeof NatsSupervisor>[0]['conf']> = {}, scrub: string[] = []): Promise<NatsSupervisor> {
+  return new NatsSupervisor({
+    bin: NATS_BIN,
+    confFile: join(dir, 'nats.conf'),
+    debug: false,
+    log: (l) => lines.push(l),
+    scrub,
+    conf: {
+      serverName: name,
+      host: '127.0.0.1',
+      port: await freePort(),
+      monitorPort: await freePort(),
+      storeDir: join(dir, 'js'),
+      syncInterval: '2m',
+      internalNkey: null,
+      allowlist: [],
+      lameDuckDuration: '30s',
+      lameDuckGracePeriod: '1s',
+      ...extra,
+    },
+  });
+}
 
 test("forwards nats-server's warnings and errors (a repeat once), not its info lines, with the route secret scrubbed", async () => {
   const dir = await mkdtemp(join(tmpdir(), 'unibus-sup-'));
   const pass = 'route-secret-Zq81';
   const closed = await freePort();
   const lines: string[] = [];
-  const sup = new NatsSupervisor({
-    bin: NATS_BIN,
-    confFile: join(dir, 'nats.conf'),
-    debug: false,
-    log: (l) => lines.push(l),
-    scrub: [pass],
-    conf: {
-      serverName: 'sup1',
+  const sup = await supervisorIn(dir, lines, 'sup1', {
+    cluster: {
+      name: 'suptest',
       host: '127.0.0.1',
       port: await freePort(),
-      monitorPort: await freePort(),
-      storeDir: join(dir, 'js'),
-      syncInterval: '2m',
-      cluster: {
-        name: 'suptest',
-        host: '127.0.0.1',
-        port: await freePort(),
-        routes: [`nats-route://127.0.0.1:${closed}`],
-        auth: { user: 'route', pass: new Secret(pass) },
-      },
-      internalNkey: null,
-      allowlist: [],
-      lameDuckDuration: '30s',
-      lameDuckGracePeriod: '1s',
+      routes: [`nats-route://127.0.0.1:${closed}`],
+      auth: { user: 'route', pass: new Secret(pass) },
     },
-  });
+  }, [pass]);
   try {
     await sup.start();
     // nats-server logs a failed route connect at [ERR] about once a second.
@@ -74,24 +80,7 @@ test("forwards nats-server's warnings and errors (a repeat once), not its info l
 test('restartChildWith: the work runs once the child has exited, then a fresh child starts', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'unibus-sup-'));
   const lines: string[] = [];
-  const sup = new NatsSupervisor({
-    bin: NATS_BIN,
-    confFile: join(dir, 'nats.conf'),
-    debug: false,
-    log: (l) => lines.push(l),
-    conf: {
-      serverName: 'sup2',
-      host: '127.0.0.1',
-      port: await freePort(),
-      monitorPort: await freePort(),
-      storeDir: join(dir, 'js'),
-      syncInterval: '2m',
-      internalNkey: null,
-      allowlist: [],
-      lameDuckDuration: '30s',
-      lameDuckGracePeriod: '1s',
-    },
-  });
+  const sup = await supervisorIn(dir, lines, 'sup2');
   try {
     const first = await sup.start();
     let oldAlive: boolean | null = null;

@@ -50,6 +50,9 @@ const CROSS_BOUND_MS = 2000;
 const PUBLISH_EVERY_MS = 200;
 const CROSS_EVERY_MS = 5000;
 
+/** How the workload's NATS clients keep their connection: forever, quickly, and a dead server noticed within about 4 s. */
+export const WORKLOAD_RECONNECT = { reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 2000, maxPingOut: 2 } as const;
+
 export interface DataPlaneStats {
   published: number;
   received: number;
@@ -97,11 +100,7 @@ async function runDataClient(w: DataPlaneHost, name: string, mine: { room: strin
         inboxPrefix: inboxPrefix(u.handle),
         ...(tls ? { tls } : {}),
         timeout: w.cfg.timeoutMs,
-        reconnect: true,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 250,
-        pingInterval: 2000,
-        maxPingOut: 2,
+        ...WORKLOAD_RECONNECT,
         name,
       });
     } catch {

@@ -23,6 +23,7 @@ import { jetstream, jetstreamManager, RetentionPolicy, StorageType, DiscardPolic
 import { pinnedTls } from '../../daemon/index.js';
 import { sleep } from '../../util/time.js';
 import type { Op, OpKind } from './history.js';
+import { WORKLOAD_RECONNECT } from './data-plane.js';
 
 export const FLOOR_STREAM = 'UNIBUS_CHAOS_FLOOR';
 export const FLOOR_SUBJECT = 'unibus.chaos.floor';
@@ -44,11 +45,7 @@ async function dial(w: FloorHost, n: FloorHost['cfg']['nodes'][number], signal: 
         authenticator: nkeyAuthenticator(seed),
         ...(tls ? { tls } : {}),
         timeout: w.cfg.timeoutMs,
-        reconnect: true,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 250,
-        pingInterval: 2000,
-        maxPingOut: 2,
+        ...WORKLOAD_RECONNECT,
         name: 'unibus chaos floor',
       });
     } catch {
