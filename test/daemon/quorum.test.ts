@@ -1,7 +1,8 @@
-// judgeQuorum: the nonce stream leader's view, as the quorum guard reads it.
+// judgeQuorum: the nonce stream leader's view, as the quorum guard reads it;
+// tripGuard: how many such looks in a row it takes to refuse on the guard's own.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { judgeQuorum, PEER_SILENCE_NS } from '../../src/daemon/store/quorum.js';
+import { judgeQuorum, PEER_SILENCE_NS, TRIP_AFTER, tripGuard } from '../../src/daemon/store/quorum.js';
 
 const peer = (name: string, o: { current?: boolean; offline?: boolean; active?: number } = {}) => ({ name, current: o.current ?? true, offline: o.offline ?? false, active: o.active ?? 200_000_000, lag: 0 });
 const view = (leader: string, replicas: ReturnType<typeof peer>[]) => ({ name: 'c', leader, replicas });
@@ -31,4 +32,20 @@ test('a leader elected since the last look: its followers\' silence predates it,
 
 test('one replica: always quorum', () => {
   assert.deepEqual(judgeQuorum(undefined, 1, undefined), { ok: true });
+});
+
+test('the guard refuses on its own only after TRIP_AFTER looks in a row without quorum (one look in a hand-off is not quorum lost)', () => {
+  const ok = { ok: true } as const;
+  const lost = { ok: false, reason: 'no stream leader' } as const;
+  assert.equal(TRIP_AFTER, 2);
+  let g = tripGuard(ok, lost, 0);
+  assert.deepEqual(g, { state: ok, misses: 1 }, 'one look: still serving (the nonce claim decides)');
+  g = tripGuard(g.state, ok, g.misses);
+  assert.deepEqual(g, { state: ok, misses: 0 }, 'a leader again: the count starts over');
+  g = tripGuard(g.state, lost, g.misses);
+  g = tripGuard(g.state, lost, g.misses);
+  assert.deepEqual(g, { state: lost, misses: 2 }, 'two in a row: refused at once');
+  g = tripGuard(g.state, { ok: false, reason: '1 of 3 replicas current' }, g.misses);
+  assert.deepEqual(g.state, { ok: false, reason: '1 of 3 replicas current' }, 'while tripped, the latest reason');
+  assert.deepEqual(tripGuard(g.state, ok, g.misses).state, ok, 'one good look serves again');
 });

@@ -40,6 +40,24 @@ export function judgeQuorum(c: ClusterView | undefined, replicas: number, seenLe
   return { ok: true };
 }
 
+/**
+ * Looks in a row that must find no quorum before the guard refuses on its
+ * own. One look between two leaders of a hand-off (no leader for a moment,
+ * or the old leader's answer timing out) is not quorum lost: measured on
+ * play restart's rolling restarts, such single looks refused requests on the
+ * nodes that stayed up that the nonce claim would have served a few hundred
+ * ms later. A request that truly finds no quorum is still refused by its
+ * claim; the guard only makes that fast.
+ */
+export const TRIP_AFTER = 2;
+
+/** Pure: the guard's state after a look that saw `seen`, with `misses` looks in a row before it that saw no quorum. */
+export function tripGuard(prev: QuorumState, seen: QuorumState, misses: number): { state: QuorumState; misses: number } {
+  if (seen.ok) return { state: seen, misses: 0 };
+  const n = misses + 1;
+  return { state: n >= TRIP_AFTER ? seen : prev, misses: n };
+}
+
 /** One bounded look at the nonce stream: a leader and a majority current and recently heard from. */
 export async function checkQuorum(jsm: JetStreamManager, replicas: number, seenLeader?: string): Promise<{ state: QuorumState; leader?: string }> {
   try {
@@ -57,6 +75,8 @@ export class QuorumGuard {
   #polling = false;
   /** The nonce stream's leader at the last poll. */
   #leader: string | undefined;
+  /** Polls in a row that saw no quorum. */
+  #misses = 0;
   constructor(
     private readonly store: Store,
     private readonly intervalMs = 500,
@@ -78,7 +98,7 @@ export class QuorumGuard {
     this.#polling = true;
     try {
       const { state, leader } = await checkQuorum(this.#jsm, this.store.replicas, this.#leader);
-      this.#state = state;
+      ({ state: this.#state, misses: this.#misses } = tripGuard(this.#state, state, this.#misses));
       this.#leader = leader;
     } finally {
       this.#polling = false;
@@ -95,7 +115,7 @@ export class QuorumGuard {
     return this.#state;
   }
 
-  /** Throws 503 at once while the last poll saw no quorum. */
+  /** Throws 503 at once while the last TRIP_AFTER polls saw no quorum. */
   assertNotLost(): void {
     if (!this.#state.ok) throw new UnavailableError(this.#state.reason);
   }
