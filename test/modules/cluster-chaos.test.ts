@@ -131,3 +131,21 @@ describe('cluster_chaos_window', () => {
     assert.throws(() => checkArgs(win, { state: 'open', id: 'Bad Id' }), /cluster_chaos_window: id: /);
   });
 });
+
+describe('cluster_chaos_lead', () => {
+  const lead = getModule('cluster_chaos_lead');
+  const node = (name: string, ip: string) => ({ name, route_ip: ip, ports: { http: 8470, nats: 4250 } });
+  const ctx = () => makeCtx(new FakeTransport('controller'), { baseDirs: ['/proj'], vars: { nodes: [node('n1', '127.0.0.11'), node('n2', '127.0.0.12'), node('n3', '127.0.0.13')] } });
+  it("a stream's leader made, or a node stepped down from every stream it leads (a follower's kill)", async () => {
+    const to = await lead.plan({ stream: 'KV_UNIBUS_rooms', node: 'n2' }, ctx());
+    assert.equal(to.reason, 'make n2 the leader of KV_UNIBUS_rooms');
+    const away = await lead.plan({ node: 'n2', away: true }, ctx());
+    assert.equal(away.reason, 'make n2 a follower of every stream');
+    const c = away.commands[0]!;
+    assert.ok(c.kind === 'exec' && c.argv.at(-1) === 'lead');
+    assert.deepEqual(JSON.parse(String((c as { stdin: string }).stdin)).away, true);
+    await assert.rejects(lead.plan({ node: 'n2', away: true, stream: 'KV_UNIBUS_rooms' }, ctx()), /stream: is not taken with away: true/);
+    await assert.rejects(lead.plan({ node: 'n2' }, ctx()), /stream: is required unless away: true/);
+    await assert.rejects(lead.plan({ node: 'n9', away: true }, ctx()), /"n9" is not a node of the inventory/);
+  });
+});

@@ -69,23 +69,43 @@ export async function moveLeader(nc: NatsConnection, jsm: JetStreamManager, stre
       await sleep(500);
       continue;
     }
-    if (s.leader) {
-      const reply = await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, { timeout: 5000 }).catch((e: Error) => e);
-      if (reply instanceof Error) why = `step-down: ${reply.message}`;
-      else {
-        const r = reply.json<{ success?: boolean; error?: { description?: string } }>();
-        why = r.success ? 'another replica was elected each time' : `step-down refused: ${r.error?.description ?? JSON.stringify(r)}`;
-      }
-    }
-    // An election takes a few hundred ms; wait (bounded) for a new leader.
-    const until = Date.now() + 10_000;
-    for (;;) {
-      await sleep(250);
-      const now = await leaderOf(jsm, stream).catch(() => null);
-      if ((now?.leader && now.leader !== s.leader) || Date.now() > until) break;
-    }
+    if (s.leader) why = (await stepDown(nc, jsm, stream, s.leader)) ?? 'another replica was elected each time';
+    else await stepDown(nc, jsm, stream, null);
   }
   return (await leaderOf(jsm, stream)).leader === node ? null : `never became leader in ${tries} step-downs (${why})`;
+}
+
+/** Steps `node` down from leading `stream`, if it leads it (bounded as moveLeader): null once another replica leads, or why not. */
+export async function moveLeaderAway(nc: NatsConnection, jsm: JetStreamManager, stream: string, node: string, tries = 5): Promise<string | null> {
+  let why = 'no step-down tried';
+  for (let i = 0; i < tries; i++) {
+    const s = await leaderOf(jsm, stream);
+    if (s.leader && s.leader !== node) return null;
+    why = (s.leader ? await stepDown(nc, jsm, stream, s.leader) : (await stepDown(nc, jsm, stream, null), 'no leader')) ?? 'elected again';
+  }
+  const s = await leaderOf(jsm, stream);
+  return s.leader && s.leader !== node ? null : `${node} still leads ${stream} after ${tries} step-downs (${why})`;
+}
+
+/** One step-down of `leader` (none when null: the election is only waited for); waits (10 s at most) for another leader. Returns why it was refused, or null. */
+async function stepDown(nc: NatsConnection, jsm: JetStreamManager, stream: string, leader: string | null): Promise<string | null> {
+  let why: string | null = null;
+  if (leader) {
+    const reply = await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, { timeout: 5000 }).catch((e: Error) => e);
+    if (reply instanceof Error) why = `step-down: ${reply.message}`;
+    else {
+      const r = reply.json<{ success?: boolean; error?: { description?: string } }>();
+      if (!r.success) why = `step-down refused: ${r.error?.description ?? JSON.stringify(r)}`;
+    }
+  }
+  // An election takes a few hundred ms; wait (bounded) for a new leader.
+  const until = Date.now() + 10_000;
+  for (;;) {
+    await sleep(250);
+    const now = await leaderOf(jsm, stream).catch(() => null);
+    if ((now?.leader && now.leader !== leader) || Date.now() > until) break;
+  }
+  return why;
 }
 
 /** A new leader's answers are read once they stop changing: its last sequence the same for this long. */

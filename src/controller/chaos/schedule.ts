@@ -18,7 +18,7 @@ import type { FaultFamily } from './history.js';
 
 /** The faults the nemesis knows, by the name a user picks them with (`-e chaos_faults=...`). */
 export const NEMESIS_FAULTS = {
-  'kill-follower': { family: 'kill', words: 'SIGKILL membershipd and nats-server of a follower' },
+  'kill-follower': { family: 'kill', words: 'SIGKILL membershipd and nats-server of a follower (not the meta leader, stepped down first from every stream it leads)' },
   'kill-stream-leader': { family: 'kill', words: "SIGKILL membershipd and nats-server of a control-plane stream's leader" },
   'kill-meta-leader': { family: 'kill', words: 'SIGKILL membershipd and nats-server of the meta leader' },
   'kill-all': { family: 'kill', words: 'SIGKILL every node at once' },

@@ -9,7 +9,8 @@
 //   schedule  store the seeded schedule (schedule.json) and its start time
 //   victims   wait for a fault's time, probe the cluster, name who plays its
 //          role (a verdict: the task's result)
-//   lead   make a node a stream's leader (the corruption fault's last step)
+//   lead   make a node a stream's leader (the corruption fault's last step),
+//          or step it down from every stream it leads (before a follower's kill)
 //   served wait (bounded) until every node has acknowledged a write sent
 //          after a given time, reading the run's history
 //   check  final reads of every set through every node (final.ndjson), then
@@ -28,9 +29,9 @@ import { WORKLOAD_PROGRAM, workloadPidOf } from '../chaos/runs.js';
 import { CONFIG_FILE, type WorkloadConfig, type WorkloadNode } from '../chaos/workload.js';
 import { renderTimeline } from '../chaos/timeline.js';
 import { FLOOR_STREAM } from '../chaos/floor.js';
-import { moveLeader, readAllReplicas, REPLICA_STREAMS, REPLICAS_FILE, type StreamCopies } from '../chaos/replicas.js';
+import { moveLeader, moveLeaderAway, readAllReplicas, REPLICA_STREAMS, REPLICAS_FILE, type StreamCopies } from '../chaos/replicas.js';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connectCluster, probeCluster, type ProbeNode } from '../probe/probe.js';
+import { CLUSTER_STREAMS, connectCluster, probeCluster, type ProbeNode } from '../probe/probe.js';
 import { SCHEDULE_FILE, type ScheduledFault, type StoredSchedule } from '../chaos/schedule.js';
 import { findVictims, NoVictimError, skippedResult, victimsResult, type Victims } from '../chaos/victims.js';
 
@@ -118,11 +119,24 @@ async function window(o: { runDir: string; action: 'open' | 'close'; id: string;
   return 0;
 }
 
-/** Makes `node` the leader of `stream` (step-downs, bounded); the verdict says whether it leads now, and why not. */
-async function lead(o: { stream: string; node: string; probe: ProbeNode[]; outDir: string }): Promise<number> {
+/**
+ * Makes `node` the leader of `stream` (step-downs, bounded); with `away`,
+ * steps `node` down from every control-plane stream (and the floor's) it
+ * leads, so that it follows all of them. The verdict says whether it did, and why not.
+ */
+async function lead(o: { stream?: string; node: string; away?: boolean; probe: ProbeNode[]; outDir: string }): Promise<number> {
   const nc = await connectCluster(o.probe, o.outDir);
   try {
-    const why = await moveLeader(nc, await jetstreamManager(nc, { timeout: 5000 }), o.stream, o.node, 40);
+    const jsm = await jetstreamManager(nc, { timeout: 5000 });
+    if (o.away) {
+      const left: string[] = [];
+      for (const stream of [...CLUSTER_STREAMS, FLOOR_STREAM]) {
+        const why = await moveLeaderAway(nc, jsm, stream, o.node).catch((e: Error) => (/not found/i.test(e.message) ? null : e.message));
+        if (why) left.push(why);
+      }
+      return printVerdict({ reason: left.length ? `${o.node} still leads: ${left.join('; ')}` : `${o.node} leads no stream`, failed: false, result: { leads_none: !left.length, why: left } });
+    }
+    const why = await moveLeader(nc, jsm, o.stream!, o.node, 40);
     return printVerdict({ reason: why ? `${o.node} does not lead ${o.stream}: ${why}` : `${o.node} leads ${o.stream}`, failed: false, result: { leads: !why, why } });
   } finally {
     await nc.close().catch(() => undefined);

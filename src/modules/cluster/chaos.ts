@@ -256,15 +256,19 @@ export const cluster_chaos_lead = defineModule({
   argsSchema: {
     type: 'object',
     additionalProperties: false,
-    required: ['stream', 'node'],
-    properties: { stream: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }, node: { type: 'string' }, out: { type: 'string' } },
+    required: ['node'],
+    properties: { stream: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }, node: { type: 'string' }, away: { type: 'boolean' }, out: { type: 'string' } },
   } as const satisfies ArgsSchema,
   async plan(args, ctx) {
-    const nodes = nodesOf('cluster_chaos_lead', ctx.vars);
-    if (!nodes.some((n) => n.name === args.node)) throw new ModuleArgsError('cluster_chaos_lead', 'node', `${JSON.stringify(args.node)} is not a node of the inventory`);
-    const stdin = JSON.stringify({ stream: args.stream, node: args.node, probe: probeNodes(nodes), outDir: outDir(ctx, args.out) });
-    const label = `step ${args.stream}'s leader down until ${args.node} is elected (bounded)`;
-    return { changed: true, reason: `make ${args.node} the leader of ${args.stream}`, commands: [{ kind: 'exec', argv: stepArgv('chaos', ['lead']), stdin, verdict: true, timeoutMs: 120_000, label }] };
+    const M = 'cluster_chaos_lead';
+    const nodes = nodesOf(M, ctx.vars);
+    if (!nodes.some((n) => n.name === args.node)) throw new ModuleArgsError(M, 'node', `${JSON.stringify(args.node)} is not a node of the inventory`);
+    if (args.away && args.stream !== undefined) throw new ModuleArgsError(M, 'stream', 'is not taken with away: true (the node is stepped down from every stream it leads)');
+    if (!args.away && args.stream === undefined) throw new ModuleArgsError(M, 'stream', 'is required unless away: true');
+    const stdin = JSON.stringify({ stream: args.stream, node: args.node, away: args.away ?? false, probe: probeNodes(nodes), outDir: outDir(ctx, args.out) });
+    const label = args.away ? `step ${args.node} down from every stream it leads (bounded)` : `step ${args.stream}'s leader down until ${args.node} is elected (bounded)`;
+    const reason = args.away ? `make ${args.node} a follower of every stream` : `make ${args.node} the leader of ${args.stream}`;
+    return { changed: true, reason, commands: [{ kind: 'exec', argv: stepArgv('chaos', ['lead']), stdin, verdict: true, timeoutMs: 180_000, label }] };
   },
 });
 
