@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import { ApiError } from '../../src/protocol/errors.js';
-import { ASK_LEADER, FollowedBucket, READ_LEASE_MS, REFRESH_AFTER_MS, WRITE_SETTLE_MS, waitOutReadLeases } from '../../src/daemon/store/follow.js';
+import { ASK_LEADER, FollowedBucket, READ_LEASE_MS, readConsistent, REFRESH_AFTER_MS, WRITE_SETTLE_MS, waitOutReadLeases } from '../../src/daemon/store/follow.js';
 import { LEADERLESS_STEP_MS } from '../../src/daemon/store/kvjson.js';
 import { sleep } from '../../src/util/time.js';
 
@@ -338,5 +338,22 @@ test('a copy whose watch stalls is watched again from its next sequence: by a re
   await sleep(20);
   assert.equal(f.current().find(([k]) => k === 'u')?.[1].v, 3, 'the change a stalled watch held back, now applied');
   assert.equal(f.stats.kicks, 2);
+  f.stop();
+});
+
+test('a key the copy does not hold is asked of the leader: a copy that lacks a record never answers "no such user" for it', async () => {
+  const b = new FakeBucket();
+  b.write('a', { v: 1 });
+  b.write('u', { v: 9 });
+  // The copy is fed a log that lacks u (as a damaged replica that led would feed it): it reaches the barrier without u.
+  b.log[1] = { key: 'u', value: null };
+  const f = await followed(b);
+  b.deliver();
+  assert.equal(await f.read('u'), null, 'the copy lacks u');
+  const entry = { operation: 'PUT', length: 7, revision: 2, json: () => ({ v: 9 }) };
+  const kv = { get: async (k: string) => (k === 'u' ? entry : null) } as unknown as KV;
+  assert.deepEqual(await readConsistent(kv, f, 'u'), { value: { v: 9 }, revision: 2 }, 'the leader has it');
+  assert.deepEqual(await readConsistent(kv, f, 'a'), { value: { v: 1 }, revision: 1 }, 'a key the copy holds is served from it');
+  assert.equal(await readConsistent(kv, f, 'never'), null, 'absent at the leader too: absent');
   f.stop();
 });
