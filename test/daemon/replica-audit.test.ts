@@ -19,18 +19,21 @@ test('judgeCopy: the same sequences and fewer messages here is short; more here 
   assert.deepEqual(judgeCopy('n3', view(300), own(300), view(300)), { kind: 'same' });
   const short = judgeCopy('n3', view(300), own(151), view(300));
   assert.equal(short.kind, 'short');
-  assert.match((short as { why: string }).why, /this node's copy holds 151 messages at sequence 300, the leader's \(n1\) 300 at 300/);
+  assert.match((short as { why: string }).why, /this node's copy holds 151 messages at sequences 1\.\.300 \(149 missing between\), the leader's \(n1\) 300 at 1\.\.300 \(0\)/);
   assert.equal(judgeCopy('n3', view(151), own(300), view(151)).kind, 'leader-short');
 });
 
-test('judgeCopy under writes: counts within what the sequences between the reads explain are the same; a copy cut short is still short', () => {
-  const at = (messages: number, last: number, o: Partial<LeaderView> = {}) => view(0, { state: state(messages, 1, last), ...o });
-  const mine = (messages: number, last: number) => own(0, { state: state(messages, 1, last) });
-  // 20 sequences between the reads: each adds one message or replaces one (a KV key keeps one revision).
-  assert.deepEqual(judgeCopy('n3', at(300, 300), mine(290, 310), at(300, 320)), { kind: 'same' }, 'ten replacements applied here so far');
-  assert.deepEqual(judgeCopy('n3', at(300, 300), mine(310, 310), at(320, 320)), { kind: 'same' }, 'ten new keys so far');
+test('judgeCopy under writes and expiry: holes the sequences between the reads explain are the same; a copy cut short is still short', () => {
+  const at = (messages: number, last: number, first = 1, o: Partial<LeaderView> = {}) => view(0, { state: state(messages, first, last), ...o });
+  const mine = (messages: number, last: number, first = 1) => own(0, { state: state(messages, first, last) });
+  // 10 sequences applied here past the leader's first answer: each adds a key or replaces one (a hole where its old revision was).
+  assert.deepEqual(judgeCopy('n3', at(300, 300), mine(300, 310), at(300, 320)), { kind: 'same' }, 'ten replacements');
+  assert.deepEqual(judgeCopy('n3', at(300, 300), mine(310, 310), at(320, 320)), { kind: 'same' }, 'ten new keys');
   assert.equal(judgeCopy('n3', at(300, 300), mine(160, 310), at(320, 320)).kind, 'short', 'half gone');
-  assert.equal(judgeCopy('n3', at(300, 300), mine(295, 300), at(300, 300)).kind, 'same', 'within the slack (expiry runs on each replica)');
+  assert.equal(judgeCopy('n3', at(300, 300), mine(295, 300), at(300, 300)).kind, 'same', 'within the slack');
+  // The nonce stream as measured: each replica expires its oldest on its own timer (74 apart at one sequence), no holes.
+  assert.deepEqual(judgeCopy('n3', at(7184, 64163, 56980), mine(7110, 64163, 57054), at(7184, 64163, 56980)), { kind: 'same' });
+  assert.equal(judgeCopy('n3', at(7184, 64163, 56980), mine(3600, 64163, 56980), at(7184, 64163, 56980)).kind, 'short', 'an expiring stream cut short');
   assert.equal(judgeCopy('n3', at(100, 300), mine(300, 300), at(100, 305)).kind, 'leader-short');
 });
 
@@ -131,7 +134,8 @@ test('a matching copy clears the suspicion; a leader found short twice is asked 
   const dir = await mkdtemp(join(tmpdir(), 'unibus-audit-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   let n = 151;
-  const f = fakeAudit(dir, { own: () => own(n), leader: () => view(300) });
+  let leader = 300;
+  const f = fakeAudit(dir, { own: () => own(n), leader: () => view(leader) });
   await f.audit.round();
   n = 300;
   await f.audit.round();
@@ -139,7 +143,7 @@ test('a matching copy clears the suspicion; a leader found short twice is asked 
   assert.equal(f.audit.nextInMs, AUDIT_EVERY_MS);
   await f.audit.round();
   assert.equal(f.calls.downRan, 0, 'one short look, then the same: no rebuild');
-  n = 400;
+  leader = 151;
   await f.audit.round();
   await f.audit.round();
   await f.audit.round();

@@ -105,7 +105,7 @@ test('chaos under a read-and-write workload: every promise checked', { timeout: 
     assert.equal(damaged.length, n('corrupt-truncate'), `each corruption on one node: ${damaged}`);
     for (const h of new Set(damaged)) {
       const log = readFileSync(join(p.stateOf(h), 'membershipd.log'), 'utf8');
-      assert.match(log, /replica audit: this node's copy of KV_UNIBUS_\w+ is short \(stream KV_UNIBUS_\w+: this node's copy holds \d+ messages at sequence \d+, the leader's \(n[123]\) \d+ at \d+/, `${h} found its copy short`);
+      assert.match(log, /replica audit: this node's copy of KV_UNIBUS_\w+ is short \(stream KV_UNIBUS_\w+: this node's copy holds \d+ messages at sequences \d+\.\.\d+ \(\d+ missing between\), the leader's \(n[123]\) \d+/, `${h} found its copy short`);
       assert.match(log, /replica audit: KV_UNIBUS_\w+: moved aside to \S+\/quarantine\/\S+-KV_UNIBUS_\w+/, `${h} moved it aside`);
     }
     assert.equal(chaos.results.filter((x) => x.task.startsWith('pause (SIGSTOP') && x.status === 'changed').length, 2 * n('pause-majority'));
