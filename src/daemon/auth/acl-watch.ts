@@ -35,7 +35,7 @@ export class AclWatcher {
   #applying: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
   #resync: NodeJS.Timeout | undefined;
-  #running = false;
+  #current: Promise<boolean> | null = null;
   #again = false;
   #stopped = false;
   #stops: (() => void)[] = [];
@@ -151,30 +151,41 @@ export class AclWatcher {
   }
 
   /** Recompute and apply when changed. Failures keep the last applied list in force. */
+  /**
+   * Computes and applies the list. Called while one runs (a change heard
+   * meanwhile), it waits for that one and has it run again after: so start()
+   * returns with a list applied, whoever began the first sync.
+   */
   async sync(): Promise<boolean> {
-    if (this.#running) {
+    if (this.#current) {
       this.#again = true;
+      await this.#current.catch(() => false);
       return false;
     }
-    this.#running = true;
+    this.#current = this.#syncOnce();
     try {
-      let users: AllowUser[];
-      try {
-        // A list read before a revoke reached this node still leaves the revoked user out.
-        users = (await computeAllowlist(this.store)).filter((u) => !this.#revoked.has(u.nkey));
-      } catch (err) {
-        this.o.log?.(`allowlist not updated (last list stays in force): ${(err as Error).message}`);
-        throw err;
-      }
-      if (JSON.stringify(users) === this.#last) return false;
-      await this.#apply(() => users, '');
-      return true;
+      return await this.#current;
     } finally {
-      this.#running = false;
+      this.#current = null;
       if (this.#again) {
         this.#again = false;
         this.schedule();
       }
     }
   }
+
+  async #syncOnce(): Promise<boolean> {
+    let users: AllowUser[];
+    try {
+      // A list read before a revoke reached this node still leaves the revoked user out.
+      users = (await computeAllowlist(this.store)).filter((u) => !this.#revoked.has(u.nkey));
+    } catch (err) {
+      this.o.log?.(`allowlist not updated (last list stays in force): ${(err as Error).message}`);
+      throw err;
+    }
+    if (JSON.stringify(users) === this.#last) return false;
+    await this.#apply(() => users, '');
+    return true;
+  }
+
 }
