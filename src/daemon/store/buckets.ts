@@ -17,6 +17,7 @@ import { Objm, type ObjectStore } from '@nats-io/obj';
 import { attemptTimeoutMs } from '../nats/connect.js';
 import type { FollowedBuckets } from './follow.js';
 import { BLOB_STORE, BUCKETS, CONTROL_STREAMS, NONCE_STREAM, type BucketId } from './names.js';
+import { OP_BOUND_MS, TRY_MS } from './kvjson.js';
 
 export { BLOB_STORE, BUCKETS, CONTROL_STREAMS, NONCE_STREAM, type BucketId } from './names.js';
 
@@ -59,11 +60,9 @@ export function nonceBucketOptions(replicas: number, store: NonceStore = 'disk')
 export interface StoreOptions {
   /** Replicas of every bucket (1 for a single node, 3 for an R3 cluster). */
   replicas: number;
-  /** Bound on every KV/object operation: past it the request is refused 503. */
-  opTimeoutMs?: number;
   /** Bind only (operator tools): never create buckets. */
   bindOnly?: boolean;
-  /** Bound on each stream create (or lookup) while opening; defaults to opTimeoutMs. */
+  /** Bound on each stream create (or lookup) while opening; defaults to OP_BOUND_MS. */
   createTimeoutMs?: number;
   /** Where a nonce bucket made now keeps its nonces (default disk); an existing one is moved only by scale-r3. */
   nonceStore?: NonceStore;
@@ -82,9 +81,10 @@ export interface Store {
 }
 
 export async function openStore(nc: NatsConnection, opts: StoreOptions): Promise<Store> {
-  const timeout = opts.opTimeoutMs ?? 2000;
-  const js = jetstream(nc, { timeout });
-  const jsm = await jetstreamManager(nc, { timeout });
+  // Each try is bounded by TRY_MS; the store's calls try again within OP_BOUND_MS (kvjson.ts).
+  const timeout = OP_BOUND_MS;
+  const js = jetstream(nc, { timeout: TRY_MS });
+  const jsm = await jetstreamManager(nc, { timeout: TRY_MS });
   const entries = Object.entries(BUCKETS) as [BucketId, string][];
   if (!opts.bindOnly) {
     // The buckets are independent streams: asking for them together lets the
@@ -115,7 +115,7 @@ export async function openStore(nc: NatsConnection, opts: StoreOptions): Promise
   }
   // Handles for use bind to the streams with the operations' own bound.
   const kvm = new Kvm(js);
-  const handles = await Promise.all(entries.map(([, name]) => kvm.open(name, { allow_direct: false, timeout })));
+  const handles = await Promise.all(entries.map(([, name]) => kvm.open(name, { allow_direct: false, timeout: TRY_MS })));
   // Operator tools (bindOnly) check that the blob store exists; after a create it does.
   const blobs = await new Objm(js).open(BLOB_STORE, !!opts.bindOnly);
   const kv = Object.fromEntries(entries.map(([id], i) => [id, handles[i]!])) as Record<BucketId, KV>;

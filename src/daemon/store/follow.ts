@@ -37,7 +37,7 @@ import type { KV, KvWatchEntry } from '@nats-io/kv';
 import type { QueuedIterator } from '@nats-io/nats-core';
 import type { MembersRecord, UserRecord } from '../../protocol/model.js';
 import { BUCKETS } from './names.js';
-import { LEADERLESS_STEP_MS, LEADERLESS_WAIT_MS, readJson, toApiError, type Versioned } from './kvjson.js';
+import { LEADERLESS_STEP_MS, OP_BOUND_MS, readJson, untilAnswered, type Versioned } from './kvjson.js';
 import { sleep } from '../../util/time.js';
 import { UnavailableError } from '../../protocol/errors.js';
 
@@ -194,19 +194,15 @@ export class FollowedBucket<T> {
    * hand-off elects the next leader within a second), then refused.
    */
   async #leaderSeq(): Promise<number> {
-    const until = performance.now() + LEADERLESS_WAIT_MS;
+    const until = performance.now() + OP_BOUND_MS;
     for (;;) {
-      let si;
-      try {
-        si = await this.jsm.streams.info(this.stream);
-      } catch (err) {
-        throw toApiError(err, `${this.stream} leader`);
-      }
+      const si = await untilAnswered(`${this.stream} leader`, () => this.jsm.streams.info(this.stream), until - performance.now());
       if (!si.cluster || si.cluster.leader) return si.state.last_seq;
       if (performance.now() >= until) throw new UnavailableError(`${this.stream} has no leader (a replica answered with its own state)`);
       await sleep(LEADERLESS_STEP_MS);
     }
   }
+
 
   /**
    * The watch delivers nothing while the server its consumer sits on is down

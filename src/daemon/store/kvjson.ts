@@ -1,13 +1,17 @@
 // JSON values in KV with bounded, fail-closed error handling and compare-and-set.
 //
-// A write whose answer never came (its stream's leader handed off with it in
-// flight: measured on play restart's rolling restarts, a few writes each on
-// the nodes that stayed up) is sent once more: an update reads and changes
-// again (every change given to updateJson is idempotent, so a first try that
-// did land is found, not repeated), a create that then finds its key taken
-// answers false as for any taken key (its callers tell their own write by
-// its content), and a put writes the same value again. Each try of an
-// update is bounded by WRITE_TRY_MS, so both fit in the 2 s op bound.
+// Every call is tried until it is answered, within OP_BOUND_MS: a try that
+// got no answer (its stream's leader handed off with it in flight, measured
+// with nats-server alone in bench/repro-handoff.ts: on a graceful stop a few
+// publishes in flight are never answered, the rest of the stream's gap is
+// under 300 ms), or that found the stream between leaders (no responders,
+// "cluster not available"), is tried again; each try is bounded by TRY_MS,
+// half the op bound, so one lost try leaves time for the next. Repeating a
+// write is safe here: an update reads and changes again (every change given
+// to updateJson is idempotent, so a first try that did land is found, not
+// repeated), a create that then finds its key taken answers false as for any
+// taken key (its callers tell their own write by its content), and a put
+// writes the same value again.
 import type { KV } from '@nats-io/kv';
 import { JetStreamApiError } from '@nats-io/jetstream';
 import { NoRespondersError, RequestError, TimeoutError } from '@nats-io/nats-core';
@@ -27,9 +31,24 @@ export function isUnanswered(err: unknown): boolean {
   return false;
 }
 
-/** How many times a write is sent when no answer came; each update's try is bounded by WRITE_TRY_MS. */
-export const WRITE_TRIES = 2;
-export const WRITE_TRY_MS = 1000;
+/** JetStream's "cluster not available": the stream has no leader right now (JSClusterNotAvailErr). */
+const NO_LEADER = 10008;
+
+/** A try that another may mend: unanswered, or the stream between leaders. */
+export function isPassing(err: unknown): boolean {
+  return isUnanswered(err) || (err instanceof JetStreamApiError && err.code === NO_LEADER);
+}
+
+/** Bound on each store call, its tries together: past it the request is refused 503. */
+export const OP_BOUND_MS = 2000;
+/** Bound on one try (the store's KV handles and stream questions are opened with it). */
+export const TRY_MS = OP_BOUND_MS / 2;
+/**
+ * A try refused at once (no responders, no leader) is sent again after this
+ * (a hand-off elects the next leader within a second): here, and for a
+ * followed copy's barrier (follow.ts).
+ */
+export const LEADERLESS_STEP_MS = 150;
 
 /** Anything the store throws that is not ours becomes 503: never serve a guess. */
 export function toApiError(err: unknown, what: string): ApiError {
@@ -37,62 +56,57 @@ export function toApiError(err: unknown, what: string): ApiError {
   return new UnavailableError(what, err);
 }
 
+/**
+ * `once` tried until it is answered, for `boundMs` at most: a passing failure
+ * is tried again (at once when its try used its bound, after
+ * LEADERLESS_STEP_MS when it was refused at once); any other, or one past the
+ * bound, becomes a 503 naming `what`. `once` must be safe to repeat.
+ */
+export async function untilAnswered<T>(what: string, once: () => Promise<T>, boundMs = OP_BOUND_MS): Promise<T> {
+  const until = performance.now() + boundMs;
+  for (;;) {
+    const began = performance.now();
+    try {
+      return await once();
+    } catch (err) {
+      if (!isPassing(err)) throw toApiError(err, what);
+      if (performance.now() - began < LEADERLESS_STEP_MS) await sleep(LEADERLESS_STEP_MS);
+      if (performance.now() >= until) throw toApiError(err, what);
+    }
+  }
+}
+
 export interface Versioned<T> {
   value: T;
   revision: number;
 }
 
-/** JetStream's "cluster not available": the stream has no leader right now (JSClusterNotAvailErr). */
-const NO_LEADER = 10008;
-/**
- * How long a read waits out a stream without a leader, asking again every
- * LEADERLESS_STEP_MS (a hand-off elects the next leader within a second):
- * here, and for a followed copy's barrier (follow.ts).
- */
-export const LEADERLESS_WAIT_MS = 1000;
-export const LEADERLESS_STEP_MS = 150;
-
 export async function readJson<T>(kv: KV, key: string): Promise<Versioned<T> | null> {
-  let e;
-  for (const until = performance.now() + LEADERLESS_WAIT_MS; ; ) {
-    try {
-      e = await kv.get(key);
-      break;
-    } catch (err) {
-      if (!(err instanceof JetStreamApiError && err.code === NO_LEADER) || performance.now() >= until) throw toApiError(err, `read ${key}`);
-      await sleep(LEADERLESS_STEP_MS);
-    }
-  }
+  const e = await untilAnswered(`read ${key}`, () => kv.get(key));
   if (!e || e.operation !== 'PUT' || e.length === 0) return null;
   return { value: e.json<T>(), revision: e.revision };
 }
 
-/** Create-if-absent; false when the key already exists. */
+/** Create-if-absent; false when the key already exists (a retried try of ours included: see the header). */
 export async function createJson(kv: KV, key: string, value: unknown): Promise<number | false> {
-  for (let i = 1; ; i++) {
-    try {
-      return await kv.create(key, JSON.stringify(value));
-    } catch (err) {
-      if (isCasConflict(err)) return false;
-      if (i >= WRITE_TRIES || !isUnanswered(err)) throw toApiError(err, `create ${key}`);
-    }
-  }
+  return untilAnswered(`create ${key}`, () =>
+    kv.create(key, JSON.stringify(value)).catch((err: unknown) => {
+      if (isCasConflict(err)) return false as const;
+      throw err;
+    }),
+  );
 }
 
 export async function putJson(kv: KV, key: string, value: unknown): Promise<number> {
-  for (let i = 1; ; i++) {
-    try {
-      return await kv.put(key, JSON.stringify(value));
-    } catch (err) {
-      if (i >= WRITE_TRIES || !isUnanswered(err)) throw toApiError(err, `write ${key}`);
-    }
-  }
+  return untilAnswered(`write ${key}`, () => kv.put(key, JSON.stringify(value)));
 }
 
 /**
  * Read-modify-write with the revision as a guard, retried on conflict.
  * `change` returns the new value, or undefined for "no change needed".
  * A missing key is passed as null and created with create-if-absent.
+ * A write that was not answered is judged again from a fresh read, within
+ * OP_BOUND_MS of the first.
  */
 export async function updateJson<T>(
   kv: KV,
@@ -100,29 +114,33 @@ export async function updateJson<T>(
   change: (current: T | null) => T | undefined,
   attempts = 8,
 ): Promise<T | null> {
-  let unanswered = 0;
-  for (let i = 0; i < attempts; i++) {
+  const until = performance.now() + OP_BOUND_MS;
+  for (let i = 0; i < attempts; ) {
     const cur = await readJson<T>(kv, key);
     const next = change(cur ? cur.value : null);
     if (next === undefined) return cur ? cur.value : null;
+    const began = performance.now();
     try {
-      if (cur) await kv.update(key, JSON.stringify(next), cur.revision, WRITE_TRY_MS);
+      if (cur) await kv.update(key, JSON.stringify(next), cur.revision, TRY_MS);
       else await kv.create(key, JSON.stringify(next));
       return next;
     } catch (err) {
-      if (isCasConflict(err)) continue;
-      if (!isUnanswered(err) || ++unanswered >= WRITE_TRIES) throw toApiError(err, `update ${key}`);
+      if (isCasConflict(err)) {
+        i++;
+        continue;
+      }
+      if (!isPassing(err)) throw toApiError(err, `update ${key}`);
+      if (performance.now() - began < LEADERLESS_STEP_MS) await sleep(LEADERLESS_STEP_MS);
+      if (performance.now() >= until) throw toApiError(err, `update ${key}`);
     }
   }
   throw new ApiError('conflict', `too many concurrent changes to ${key}; retry`);
 }
 
 export async function listKeys(kv: KV): Promise<string[]> {
-  try {
+  return untilAnswered('list keys', async () => {
     const out: string[] = [];
     for await (const k of await kv.keys()) out.push(k);
     return out.sort();
-  } catch (err) {
-    throw toApiError(err, 'list keys');
-  }
+  });
 }

@@ -46,6 +46,7 @@ import type { JetStreamManager, StreamInfo } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { NONCE_WINDOW_MS } from './buckets.js';
 import { ApiError, UnavailableError } from '../../protocol/errors.js';
+import { isPassing, LEADERLESS_STEP_MS } from './kvjson.js';
 
 export const HISTORY_NEEDED_MS = 2 * NONCE_WINDOW_MS + 10_000;
 export const HISTORY_LEASE_MS = 1000;
@@ -176,7 +177,10 @@ export class NonceHistory {
       try {
         si = await this.jsm.streams.info(this.stream);
       } catch (err) {
-        return this.#refuse(new UnavailableError(`${this.stream} leader`, err));
+        // Unanswered (a hand-off in flight) or between leaders: asked again within the bound.
+        if (!isPassing(err) || this.#now() + LEADERLESS_STEP_MS >= deadline) return this.#refuse(new UnavailableError(`${this.stream} leader`, err));
+        await new Promise((r) => setTimeout(r, LEADERLESS_STEP_MS));
+        continue;
       }
       this.#storage = si.config.storage;
       const led = !!si.cluster?.leader || Math.max(this.replicas, si.config.num_replicas ?? 1) === 1;

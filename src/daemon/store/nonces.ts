@@ -5,7 +5,8 @@
 // use (store/nonce-history.ts).
 // A claim whose answer never came (its stream leader handed off with the
 // write in flight: measured in a graceful restart on the lab, 4 requests on
-// the nodes that stayed refused after 2 s) is sent once more. The claim's
+// the nodes that stayed refused after 2 s) is sent again, as every store
+// call is (kvjson.ts: tries of TRY_MS within OP_BOUND_MS). The claim's
 // value carries a token made for this claim alone, so when the second try
 // finds the key taken, reading it tells whether the first try stored it (the
 // claim is ours) or someone else did (a replay of the request carries the
@@ -14,7 +15,8 @@
 import type { Store } from './buckets.js';
 import { NONCE_STREAM } from './buckets.js';
 import { ApiError } from '../../protocol/errors.js';
-import { isCasConflict, isUnanswered, toApiError } from './kvjson.js';
+import { isCasConflict, isPassing, LEADERLESS_STEP_MS, toApiError, TRY_MS, untilAnswered } from './kvjson.js';
+import { sleep } from '../../util/time.js';
 import { BUCKETS } from './names.js';
 import { randomBytes } from 'node:crypto';
 import { NonceHistory } from './nonce-history.js';
@@ -39,39 +41,39 @@ export async function claimNonce(store: Store, handle: string, nonce: string, ts
   history.accept(check, seq);
 }
 
-/** How many times a claim is sent; each try is bounded by the op bound over this. */
-export const CLAIM_TRIES = 2;
-
 /**
  * Create-if-absent of `key` in the nonce bucket ({ts, claim} as its value),
  * over nothing or over a delete or purge marker, as kv.create writes it: the
  * stored sequence, or false when the key is someone else's (a replay). A try
- * that got no answer is sent again; if that one finds the key taken, the key
- * is read and is ours when it holds `claim`.
+ * that got no answer is sent again; when one finds the key taken, the key is
+ * read and is ours when it holds `claim`.
  */
 export async function claimKey(store: Store, key: string, ts: number, claim = randomBytes(12).toString('base64url')): Promise<number | false> {
-  const timeout = Math.max(500, Math.floor(store.opTimeoutMs / CLAIM_TRIES));
+  const until = performance.now() + store.opTimeoutMs;
   // What the key's last message must be: none, or (as kv.create does it) a delete or purge marker.
   let after = 0;
-  for (let i = 1; ; ) {
+  // Whether a try went unanswered: only then can a key found taken be this claim's own.
+  let lost = false;
+  for (;;) {
+    const began = performance.now();
     try {
-      const ack = await store.js.publish(`$KV.${BUCKETS.nonces}.${key}`, JSON.stringify({ ts, claim }), { expect: { lastSubjectSequence: after }, timeout });
+      const ack = await store.js.publish(`$KV.${BUCKETS.nonces}.${key}`, JSON.stringify({ ts, claim }), { expect: { lastSubjectSequence: after }, timeout: TRY_MS });
       return ack.seq;
     } catch (err) {
       if (isCasConflict(err)) {
-        const held = await store.kv.nonces.get(key).catch((e: unknown) => {
-          throw toApiError(e, `read ${key}`);
-        });
-        if (held && held.operation !== 'PUT' && held.revision !== after) {
+        const held = await untilAnswered(`read ${key}`, () => store.kv.nonces.get(key));
+        if (held && held.operation !== 'PUT' && held.revision !== after && performance.now() < until) {
           after = held.revision;
           continue;
         }
-        // Taken: by this claim's own try whose answer was lost, or by someone else's (a replay).
-        if (i === 1 || !held || held.operation !== 'PUT') return false;
+        // Taken: by an earlier try of this claim whose answer was lost, or by someone else (a replay).
+        if (!lost || !held || held.operation !== 'PUT') return false;
         return (held.json<{ claim?: string }>().claim ?? null) === claim ? held.revision : false;
       }
-      if (++i > CLAIM_TRIES || !isUnanswered(err)) throw toApiError(err, `create ${key}`);
+      if (!isPassing(err)) throw toApiError(err, `create ${key}`);
+      lost = true;
+      if (performance.now() - began < LEADERLESS_STEP_MS) await sleep(LEADERLESS_STEP_MS);
+      if (performance.now() >= until) throw toApiError(err, `create ${key}`);
     }
   }
 }
-
