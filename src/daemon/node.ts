@@ -158,6 +158,9 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     sup.restartChild(`R${o.kvReplicas} placement refused for ${Math.round(placementWaitMs / 1000)} s with all ${countPeers(s.routez)} peers routed`);
   };
   let cached: { at: number; report: Promise<HealthReport>; ok?: boolean } | null = null;
+  const stepDown = async (s: string) => void (await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${s}`, undefined, { timeout: 2000 }));
+  // A stop hands this node's streams off one at a time before the lame duck (supervisor.ts).
+  sup?.setStepDown(stepDown);
   const audit =
     sup && o.clusterName && o.kvReplicas > 1
       ? new ReplicaAudit({
@@ -169,7 +172,7 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
             return { leader: info.cluster?.leader, state: info.state, replicas: info.cluster?.replicas ?? [] };
           },
           restartWith: (reason, whileDown) => sup!.restartChildWith(reason, whileDown),
-          stepDown: async (s) => void (await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${s}`, undefined, { timeout: 2000 })),
+          stepDown,
           storeDir: absolute(o.natsStore),
           log,
         })

@@ -112,6 +112,27 @@ test('3-node cluster: route TLS + secret, intruders refused, lone node 503', { t
     await waitHealth(nodes[2]!, 200, 90_000);
   });
 
+  await t.test('a graceful stop hands the streams the node leads off one at a time, then the others serve on', async () => {
+    // Who leads what, from each node's own nats-server monitor (its port is in the rendered nats.conf).
+    const ledBy = async (i: number): Promise<string[]> => {
+      const port = /http: "127\.0\.0\.1:(\d+)"/.exec(readFileSync(join(dir, `n${i + 1}`, 'nats.conf'), 'utf8'))![1];
+      const jsz = (await (await fetch(`http://127.0.0.1:${port}/jsz?accounts=true&streams=true`)).json()) as { account_details?: { stream_detail?: { name: string; cluster?: { leader?: string } }[] }[] };
+      return (jsz.account_details ?? []).flatMap((a) => a.stream_detail ?? []).filter((d) => d.cluster?.leader === `n${i + 1}`).map((d) => d.name);
+    };
+    const counts = await Promise.all(HOSTS.map((_, i) => ledBy(i)));
+    const i = counts.reduce((best, c, j) => (c.length > counts[best]!.length ? j : best), 0);
+    const led = counts[i]!;
+    assert.ok(led.length > 0, `some node leads a stream: ${JSON.stringify(counts)}`);
+    const r = await stopDaemon(nodes[i]!, 30_000);
+    assert.equal(r.code, 0);
+    const line = /stepped down from (.*)/.exec(nodes[i]!.output());
+    assert.ok(line, `no step-down line in:\n${nodes[i]!.output()}`);
+    assert.deepEqual(line[1]!.trim().split(', ').sort(), [...led].sort(), 'each stream it led, each handed off before the lame duck');
+    for (const [j, d] of nodes.entries()) if (j !== i) assert.equal((await getHealth(d))?.status, 200, `n${j + 1} serves on`);
+    nodes[i] = start(HOSTS[i]!, `n${i + 1}`, HOSTS.filter((x) => x !== HOSTS[i]), { pass: passFile });
+    await waitHealth(nodes[i]!, 200, 90_000);
+  });
+
   await t.test('one node of three alone answers 503', async () => {
     const [r2, r3] = await Promise.all([stopDaemon(nodes[1], 30_000), stopDaemon(nodes[2], 30_000)]);
     assert.equal(r2.code, 0);
