@@ -1,8 +1,9 @@
 // judgeQuorum: the nonce stream leader's view, as the quorum guard reads it;
-// tripGuard: how many such looks in a row it takes to refuse on the guard's own.
+// tripGuard: how many such looks in a row, over how long, it takes to refuse
+// on the guard's own.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { judgeQuorum, PEER_SILENCE_NS, TRIP_AFTER, tripGuard } from '../../src/daemon/store/quorum.js';
+import { judgeQuorum, PEER_SILENCE_NS, TRIP_AFTER, TRIP_SPAN_MS, tripGuard } from '../../src/daemon/store/quorum.js';
 
 const peer = (name: string, o: { current?: boolean; offline?: boolean; active?: number } = {}) => ({ name, current: o.current ?? true, offline: o.offline ?? false, active: o.active ?? 200_000_000, lag: 0 });
 const view = (leader: string, replicas: ReturnType<typeof peer>[]) => ({ name: 'c', leader, replicas });
@@ -34,18 +35,23 @@ test('one replica: always quorum', () => {
   assert.deepEqual(judgeQuorum(undefined, 1, undefined), { ok: true });
 });
 
-test('the guard refuses on its own only after TRIP_AFTER looks in a row without quorum (one look in a hand-off is not quorum lost)', () => {
+test('the guard refuses on its own only after TRIP_AFTER looks in a row without quorum, over TRIP_SPAN_MS (a hand-off is not quorum lost)', () => {
   const ok = { ok: true } as const;
   const lost = { ok: false, reason: 'no stream leader' } as const;
   assert.equal(TRIP_AFTER, 2);
-  let g = tripGuard(ok, lost, 0);
-  assert.deepEqual(g, { state: ok, misses: 1 }, 'one look: still serving (the nonce claim decides)');
-  g = tripGuard(g.state, ok, g.misses);
-  assert.deepEqual(g, { state: ok, misses: 0 }, 'a leader again: the count starts over');
-  g = tripGuard(g.state, lost, g.misses);
-  g = tripGuard(g.state, lost, g.misses);
-  assert.deepEqual(g, { state: lost, misses: 2 }, 'two in a row: refused at once');
-  g = tripGuard(g.state, { ok: false, reason: '1 of 3 replicas current' }, g.misses);
+  assert.equal(TRIP_SPAN_MS, 1000);
+  let g = tripGuard(ok, lost, { count: 0, since: 0 }, 10_000);
+  assert.deepEqual(g, { state: ok, misses: { count: 1, since: 10_000 } }, 'one look: still serving (the nonce claim decides)');
+  g = tripGuard(g.state, ok, g.misses, 10_500);
+  assert.deepEqual(g, { state: ok, misses: { count: 0, since: 0 } }, 'a leader again: the count starts over');
+  g = tripGuard(g.state, lost, g.misses, 11_000);
+  g = tripGuard(g.state, lost, g.misses, 11_010);
+  assert.deepEqual(g.state, ok, 'two looks 10 ms apart (a failed call asked for the second): still serving');
+  g = tripGuard(g.state, lost, g.misses, 12_000);
+  assert.deepEqual(g, { state: lost, misses: { count: 3, since: 11_000 } }, 'no quorum for 1 s: refused at once');
+  g = tripGuard(g.state, { ok: false, reason: '1 of 3 replicas current' }, g.misses, 12_500);
   assert.deepEqual(g.state, { ok: false, reason: '1 of 3 replicas current' }, 'while tripped, the latest reason');
-  assert.deepEqual(tripGuard(g.state, ok, g.misses).state, ok, 'one good look serves again');
+  assert.deepEqual(tripGuard(g.state, ok, g.misses, 13_000).state, ok, 'one good look serves again');
+  const once = tripGuard(ok, lost, { count: 0, since: 0 }, 20_000);
+  assert.deepEqual(tripGuard(once.state, lost, once.misses, 21_000).state, lost, 'two looks a span apart: refused');
 });

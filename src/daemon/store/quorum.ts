@@ -41,21 +41,32 @@ export function judgeQuorum(c: ClusterView | undefined, replicas: number, seenLe
 }
 
 /**
- * Looks in a row that must find no quorum before the guard refuses on its
- * own. One look between two leaders of a hand-off (no leader for a moment,
- * or the old leader's answer timing out) is not quorum lost: measured on
- * play restart's rolling restarts, such single looks refused requests on the
- * nodes that stayed up that the nonce claim would have served a few hundred
- * ms later. A request that truly finds no quorum is still refused by its
- * claim; the guard only makes that fast.
+ * Looks in a row that must find no quorum, and over how long, before the
+ * guard refuses on its own. One look between two leaders of a hand-off (no
+ * leader for a moment, or the old leader's answer timing out) is not quorum
+ * lost: measured on play restart's rolling restarts, such single looks
+ * refused requests on the nodes that stayed up that the nonce claim would
+ * have served a few hundred ms later. Nor are two looks a few ms apart (a
+ * failed store call asks for a look at once, suspect()): a local graceful
+ * restart's hand-off had the new leader list its one live follower as not
+ * current for two such looks, and a read on a node that stayed up was
+ * refused. A request that truly finds no quorum is still refused by its
+ * claim within the op bound; the guard only makes that fast.
  */
 export const TRIP_AFTER = 2;
+export const TRIP_SPAN_MS = 1000;
 
-/** Pure: the guard's state after a look that saw `seen`, with `misses` looks in a row before it that saw no quorum. */
-export function tripGuard(prev: QuorumState, seen: QuorumState, misses: number): { state: QuorumState; misses: number } {
-  if (seen.ok) return { state: seen, misses: 0 };
-  const n = misses + 1;
-  return { state: n >= TRIP_AFTER ? seen : prev, misses: n };
+/** Looks in a row that saw no quorum, and when the first of them was. */
+export interface Misses {
+  count: number;
+  since: number;
+}
+
+/** Pure: the guard's state after a look at `now` that saw `seen`, with the misses in a row before it. */
+export function tripGuard(prev: QuorumState, seen: QuorumState, m: Misses, now: number): { state: QuorumState; misses: Misses } {
+  if (seen.ok) return { state: seen, misses: { count: 0, since: 0 } };
+  const misses = { count: m.count + 1, since: m.count ? m.since : now };
+  return { state: misses.count >= TRIP_AFTER && now - misses.since >= TRIP_SPAN_MS ? seen : prev, misses };
 }
 
 /** One bounded look at the nonce stream: a leader and a majority current and recently heard from. */
@@ -76,7 +87,7 @@ export class QuorumGuard {
   /** The nonce stream's leader at the last poll. */
   #leader: string | undefined;
   /** Polls in a row that saw no quorum. */
-  #misses = 0;
+  #misses: Misses = { count: 0, since: 0 };
   constructor(
     private readonly store: Store,
     private readonly intervalMs = 500,
@@ -98,7 +109,7 @@ export class QuorumGuard {
     this.#polling = true;
     try {
       const { state, leader } = await checkQuorum(this.#jsm, this.store.replicas, this.#leader);
-      ({ state: this.#state, misses: this.#misses } = tripGuard(this.#state, state, this.#misses));
+      ({ state: this.#state, misses: this.#misses } = tripGuard(this.#state, state, this.#misses, performance.now()));
       this.#leader = leader;
     } finally {
       this.#polling = false;
@@ -115,7 +126,7 @@ export class QuorumGuard {
     return this.#state;
   }
 
-  /** Throws 503 at once while the last TRIP_AFTER polls saw no quorum. */
+  /** Throws 503 at once while the polls of the last TRIP_SPAN_MS (TRIP_AFTER at least) saw no quorum. */
   assertNotLost(): void {
     if (!this.#state.ok) throw new UnavailableError(this.#state.reason);
   }
