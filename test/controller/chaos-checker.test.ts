@@ -172,6 +172,10 @@ describe('chaos checker', () => {
     const { ops } = clean();
     const r = checkHistory(ops, [{ id: 7, family: 'kill', name: 'kill n2', targets: ['n2'], no_quorum: [], start: 55, end: 58, wall: 0 }]);
     assert.equal(r.faults[0]!.unavailable_ms, 80 - 55, 'add-member m1 (70-80) is the first acknowledged write after 55');
+    // A write sent earlier but held (a try at a dead leader) does not hide one acknowledged before it.
+    const held = op({ f: 'add-member', key: 'members:r1', value: 'm9', user: 'u1', invoke: 56, complete: 95, node: 'n1' });
+    const r2 = checkHistory([...ops, held], [{ id: 7, family: 'kill', name: 'kill n2', targets: ['n2'], no_quorum: [], start: 55, end: 58, wall: 0 }]);
+    assert.equal(r2.faults[0]!.unavailable_ms, 80 - 55, 'the first acknowledgement, not the first-sent write');
   });
 
   it("the bare nats-server floor's writes give each fault its floor, and are not the system's ops", () => {

@@ -286,15 +286,26 @@ function checkDataPlane(ops: Op[]): NonNullable<CheckResult['properties']['data_
   return { ...t.toJSON(), published: dp.filter((o) => o.f === 'dp-publish' && o.type === 'ok').length, reconnects };
 }
 
+/**
+ * Of the acknowledged writes invoked at `start` or after, the one acknowledged
+ * first: writes run side by side, and one sent early may be held (a try at a
+ * dead leader) while a later one is already answered.
+ */
+function firstAcknowledged(writes: Op[], start: number): Op | undefined {
+  let first: Op | undefined;
+  for (const w of writes) if (w.invoke >= start && (!first || w.complete < first.complete)) first = w;
+  return first;
+}
+
 function faultSummaries(ops: Op[], faults: FaultRecord[], floorOps: Op[]): FaultSummary[] {
   const writes = ops.filter((o) => WRITES.has(o.f) && o.type === 'ok').sort((a, b) => a.invoke - b.invoke);
   const outages = ops.filter((o) => o.f === 'dp-reconnect');
   const floor = floorOps.filter((o) => o.type === 'ok').sort((a, b) => a.invoke - b.invoke);
   const wroteFloor = floorOps.length > 0;
   return faults.map((f) => {
-    const firstFloor = floor.find((w) => w.invoke >= f.start);
+    const firstFloor = firstAcknowledged(floor, f.start);
     const inside = ops.filter((o) => API_OPS.has(o.f) && o.invoke <= f.end && o.complete >= f.start);
-    const first = writes.find((w) => w.invoke >= f.start);
+    const first = firstAcknowledged(writes, f.start);
     const lost = outages.filter((o) => o.invoke >= f.start && o.invoke <= f.end).map((o) => o.complete - o.invoke);
     // A partition's rules are on every node (its targets) but cut off only the ones without quorum; other faults stop or freeze their targets.
     const out = new Set([...f.no_quorum, ...(f.family === 'partition' ? [] : f.targets)]);
