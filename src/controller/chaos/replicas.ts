@@ -12,7 +12,7 @@
 // - Nothing is written: a step-down changes who leads, never what is stored.
 // - Every wait is bounded (per step-down, per election, per read).
 import { createHash } from 'node:crypto';
-import { jetstreamManager, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
+import { JetStreamApiError, jetstreamManager, type JetStreamManager, type MsgRequest, type StoredMsg, type StreamInfo } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BUCKETS, NONCE_STREAM } from '../../daemon/index.js';
 import { sleep } from '../../util/time.js';
@@ -134,6 +134,30 @@ async function infoAt(jsm: JetStreamManager, stream: string, node: string): Prom
  * has, and a copy read then would look short of what it holds. How far its
  * first answer was behind is kept (firstAnswered).
  */
+/** JetStream's "no message found" (JSNoMessageFoundErr). */
+const NO_MESSAGE = 10037;
+
+/**
+ * The first message at `seq` or after, as the leader holds it, or null past
+ * the last: one request per message, not per sequence (a bucket of one
+ * value per key deletes each older value, and a long-lived stream's
+ * sequences are mostly deleted; asking each one made a bench's read-back
+ * outlast its 5 min bound). nats.js answers "no message found" as null (or
+ * JetStream's error, either way the end); any other refusal is asked again
+ * (3 times).
+ */
+async function nextMessage(jsm: JetStreamManager, stream: string, seq: number): Promise<StoredMsg | null> {
+  for (let i = 1; ; i++) {
+    try {
+      return await jsm.streams.getMessage(stream, { seq, next_by_subj: '>' } as unknown as MsgRequest);
+    } catch (e) {
+      if (e instanceof JetStreamApiError && e.code === NO_MESSAGE) return null;
+      if (i >= 3) throw e;
+      await sleep(250);
+    }
+  }
+}
+
 async function readCopy(jsm: JetStreamManager, stream: string, node: string): Promise<ReplicaCopy> {
   let si = await infoAt(jsm, stream, node);
   const first = si.state.last_seq;
@@ -149,9 +173,10 @@ async function readCopy(jsm: JetStreamManager, stream: string, node: string): Pr
   const h = createHash('sha256');
   const kv = stream.startsWith(KV_PREFIX) ? new Map<string, string>() : undefined;
   const prefix = `$KV.${stream.slice(KV_PREFIX.length)}.`;
-  for (let seq = si.state.first_seq; seq <= si.state.last_seq && si.state.messages > 0; seq++) {
-    const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
-    if (!m) continue;
+  for (let seq = si.state.first_seq; seq <= si.state.last_seq && si.state.messages > 0; ) {
+    const m = await nextMessage(jsm, stream, seq);
+    if (!m || m.seq > si.state.last_seq) break;
+    seq = m.seq + 1;
     h.update(`${m.seq}\0${m.subject}\0`).update(m.data).update('\0');
     if (kv && m.subject.startsWith(prefix)) {
       const op = m.header?.get('KV-Operation');
