@@ -23,7 +23,7 @@
 //   once): `received` goes into the summary line the workload prints.
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { readFile } from 'node:fs/promises';
-import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { connect, nkeyAuthenticator, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { nkeySeedFromRaw } from '../../client/index.js';
 import { inboxPrefix, roomSubject } from '../../daemon/index.js';
 import { sleep } from '../../util/time.js';
@@ -50,8 +50,16 @@ const CROSS_BOUND_MS = 2000;
 const PUBLISH_EVERY_MS = 200;
 const CROSS_EVERY_MS = 5000;
 
-/** How the workload's NATS clients keep their connection: forever, quickly, and a dead server noticed within about 4 s. */
-export const WORKLOAD_RECONNECT = { reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 2000, maxPingOut: 2 } as const;
+/**
+ * How the workload's NATS clients keep their connection: forever, quickly,
+ * and a dead server noticed within about 4 s. nats.js gives up (closes the
+ * connection) after the same authorization error twice in a row whatever
+ * the reconnect policy; a node back from a restart enforces its cached allow
+ * list until it syncs, which may not have a user made since, so that is
+ * waited out too (ignoreAuthErrorAbort): a combined 300 s run's workload
+ * ended at 342 s on a "closed connection" (its subscribe threw).
+ */
+export const WORKLOAD_RECONNECT = { reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 2000, maxPingOut: 2, ignoreAuthErrorAbort: true } as const;
 
 export interface DataPlaneStats {
   published: number;
@@ -124,6 +132,11 @@ async function runDataClient(w: DataPlaneHost, name: string, mine: { room: strin
   let nextCross = w.journal.now() + CROSS_EVERY_MS;
   try {
     for (let seq = 0; !signal.aborted; seq++) {
+      // Closed for good (nats.js gave up): this client ends; the others go on.
+      if (conn.isClosed()) {
+        process.stderr.write(`data plane ${name}: connection closed; this client stops\n`);
+        break;
+      }
       await publishOne(w, conn, name, u, subject, seq, stats);
       if (w.journal.now() >= nextCross) {
         await tryCross(w, conn, name, u, other.room);
@@ -165,7 +178,13 @@ async function tryCross(w: DataPlaneHost, nc: NatsConnection, name: string, u: R
   const wall = Date.now();
   const invoke = w.journal.now();
   const subject = roomSubject(room);
-  const sub = nc.subscribe(subject);
+  let sub: Subscription;
+  try {
+    sub = nc.subscribe(subject);
+  } catch (e) {
+    // A closed connection throws here rather than in a promise: nothing was asked.
+    return w.journal.write({ client: name, node: nodeOf(w, nc), f: 'dp-cross', user: u.handle, key: subject, invoke, complete: w.journal.now(), wall, type: 'info', status: 0, error: (e as Error).message.slice(0, 80) });
+  }
   const answered = await withBound(nc.flush(), CROSS_BOUND_MS).then(() => true, () => false);
   // The -ERR was read before the PONG; its close of the subscription may still be on its way.
   if (answered && !sub.isClosed()) await Promise.race([sub.closed, sleep(200)]);
