@@ -69,11 +69,20 @@ export async function untilAnswered<T>(what: string, once: () => Promise<T>, bou
     try {
       return await once();
     } catch (err) {
-      if (!isPassing(err)) throw toApiError(err, what);
-      if (performance.now() - began < LEADERLESS_STEP_MS) await sleep(LEADERLESS_STEP_MS);
-      if (performance.now() >= until) throw toApiError(err, what);
+      await beforeNextTry(err, what, began, until);
     }
   }
+}
+
+/**
+ * After a try begun at `began` failed with `err`: a 503 naming `what` unless
+ * the failure is passing, else the pause untilAnswered makes (LEADERLESS_STEP_MS
+ * when the try was refused at once), then a 503 if `until` is past.
+ */
+export async function beforeNextTry(err: unknown, what: string, began: number, until: number): Promise<void> {
+  if (!isPassing(err)) throw toApiError(err, what);
+  if (performance.now() - began < LEADERLESS_STEP_MS) await sleep(LEADERLESS_STEP_MS);
+  if (performance.now() >= until) throw toApiError(err, what);
 }
 
 export interface Versioned<T> {
@@ -129,9 +138,7 @@ export async function updateJson<T>(
         i++;
         continue;
       }
-      if (!isPassing(err)) throw toApiError(err, `update ${key}`);
-      if (performance.now() - began < LEADERLESS_STEP_MS) await sleep(LEADERLESS_STEP_MS);
-      if (performance.now() >= until) throw toApiError(err, `update ${key}`);
+      await beforeNextTry(err, `update ${key}`, began, until);
     }
   }
   throw new ApiError('conflict', `too many concurrent changes to ${key}; retry`);

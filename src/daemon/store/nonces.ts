@@ -15,8 +15,7 @@
 import type { Store } from './buckets.js';
 import { NONCE_STREAM } from './buckets.js';
 import { ApiError } from '../../protocol/errors.js';
-import { isCasConflict, isPassing, LEADERLESS_STEP_MS, toApiError, TRY_MS, untilAnswered } from './kvjson.js';
-import { sleep } from '../../util/time.js';
+import { beforeNextTry, isCasConflict, TRY_MS, untilAnswered } from './kvjson.js';
 import { BUCKETS } from './names.js';
 import { randomBytes } from 'node:crypto';
 import { NonceHistory } from './nonce-history.js';
@@ -70,10 +69,8 @@ export async function claimKey(store: Store, key: string, ts: number, claim = ra
         if (!lost || !held || held.operation !== 'PUT') return false;
         return (held.json<{ claim?: string }>().claim ?? null) === claim ? held.revision : false;
       }
-      if (!isPassing(err)) throw toApiError(err, `create ${key}`);
+      await beforeNextTry(err, `create ${key}`, began, until);
       lost = true;
-      if (performance.now() - began < LEADERLESS_STEP_MS) await sleep(LEADERLESS_STEP_MS);
-      if (performance.now() >= until) throw toApiError(err, `create ${key}`);
     }
   }
 }
