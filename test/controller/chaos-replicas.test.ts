@@ -54,3 +54,27 @@ test('every replica of a bucket is read while it leads: equal copies, the latest
     assert.equal(c.kv?.has('k7'), false);
   }
 });
+
+test('a bucket written to while its copies are read is read again, and its copies judged once still', { timeout: 120_000 }, async () => {
+  const kv = await new Kvm(jetstream(nc, { timeout: 5000 })).open('READBACK');
+  const before = (await kv.status()).streamInfo.state.last_seq;
+  // Writes for the first 4 s of the read-back (a round takes a few step-downs, each an election), then none.
+  let written = 0;
+  const until = Date.now() + 4000;
+  const writer = (async () => {
+    while (Date.now() < until) {
+      await kv.put(`w${written % 5}`, `x${written}`).then(() => written++, () => undefined);
+      await sleep(200);
+    }
+  })();
+  const [s] = await readAllReplicas(nc, ['KV_READBACK']);
+  await writer;
+  assert.ok(written > 3, `writes during the read-back: ${written}`);
+  assert.ok(s, 'the stream was read');
+  assert.deepEqual(s.unread, [], JSON.stringify(s.unread));
+  assert.equal(s.copies.length, 3);
+  for (const c of s.copies) {
+    assert.equal(c.lastSeq, before + written, `${c.node}: read after the last write`);
+    assert.equal(c.digest, s.copies[0]!.digest, `${c.node}: the same content as ${s.copies[0]!.node}`);
+  }
+});

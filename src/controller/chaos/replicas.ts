@@ -213,14 +213,35 @@ async function readRound(nc: NatsConnection, jsm: JetStreamManager, stream: stri
 }
 
 /**
+ * Whether `stream` was written to since `first` was read: `first`'s node is
+ * made leader again and its last sequence asked. A node's copy only grows
+ * as the stream is written, so the same last sequence there means no write
+ * came between (and copies read meanwhile that differ differ at rest).
+ * Null when it cannot be told (the node could not be made leader again).
+ */
+async function writtenSince(nc: NatsConnection, jsm: JetStreamManager, stream: string, first: ReplicaCopy): Promise<boolean | null> {
+  const { leader } = await leaderOf(jsm, stream);
+  if (leader !== first.node && (await moveLeader(nc, jsm, stream, first.node))) return null;
+  const si = await infoAt(jsm, stream, first.node).catch(() => null);
+  return si ? si.state.last_seq !== first.lastSeq : null;
+}
+
+/** Each copy's last sequence as read, for a report: "node1 5128, node2 4425". */
+const lastSeqs = (s: StreamCopies) => s.copies.map((c) => `${c.node} ${c.lastSeq}`).join(', ');
+
+/**
  * Each replica of each stream, read while it leads. The daemons still write
  * after the workload stops (the repair sweep finishing half-done writes,
  * measured: four index writes between one copy's read and the next, which
- * read as a copy four sequences short), so a round is judged only when the
- * stream's last sequence did not move from its first read to the end of the
- * round (the leader asked again then); else it is read again, up to
+ * read as a copy four sequences short), so a round is judged only when no
+ * write came between its first read and its end: either every copy read
+ * shows one last sequence and the leader still answers it at the end, or
+ * the first copy's node, made leader again, still answers its last sequence
+ * as read (writtenSince). Copies that differ with no write between are
+ * judged as they are (diverged). A round with writes is read again, up to
  * READ_ROUNDS times, and a stream written to in every round is named in
- * `unread` (a copy that could not be compared) rather than as diverged.
+ * `unread` with each copy's last sequence (a copy that could not be
+ * compared) rather than as diverged.
  */
 export async function readAllReplicas(nc: NatsConnection, streams: string[]): Promise<StreamCopies[]> {
   const jsm = await jetstreamManager(nc, { timeout: 5000 });
@@ -229,12 +250,16 @@ export async function readAllReplicas(nc: NatsConnection, streams: string[]): Pr
     let s: StreamCopies | undefined;
     for (let round = 1; ; round++) {
       s = await readRound(nc, jsm, stream);
-      const firstSeq = s.copies[0]?.lastSeq;
-      const endSeq = await jsm.streams.info(stream).then((si) => (si.cluster && !si.cluster.leader ? undefined : si.state.last_seq), () => undefined);
+      const first = s.copies[0];
       // The nonce stream expires by age and has no digest: it is compared by last sequence as read, each copy at its own moment.
-      if (stream === NONCE_STREAM || firstSeq === undefined || endSeq === firstSeq) break;
+      if (stream === NONCE_STREAM || !first) break;
+      const endSeq = await jsm.streams.info(stream).then((si) => (si.cluster && !si.cluster.leader ? undefined : si.state.last_seq), () => undefined);
+      if (endSeq === first.lastSeq && s.copies.every((c) => c.lastSeq === first.lastSeq)) break;
+      const written = await writtenSince(nc, jsm, stream, first);
+      if (written === false) break;
       if (round >= READ_ROUNDS) {
-        s = { stream, copies: [], unread: [{ node: '*', why: `written to during each of ${READ_ROUNDS} rounds of reading its copies (last seq ${firstSeq} at the first read, ${endSeq ?? 'unknown'} at the end)` }] };
+        const why = written === null ? `${first.node} could not be made leader again to tell` : `${first.node}'s last sequence moved from ${first.lastSeq}`;
+        s = { stream, copies: [], unread: [...s.unread, { node: '*', why: `written to during each of ${READ_ROUNDS} rounds of reading its copies (last round: ${lastSeqs(s)}; ${why})` }] };
         break;
       }
     }
