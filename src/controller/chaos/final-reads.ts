@@ -65,7 +65,8 @@ export async function finalReads(ops: Op[], writers: RunUser[], pool: RunUser[],
   const tick = () => ++clock;
   const out: Op[] = [];
   const targets = targetsOf(ops, writers, pool);
-  for (const n of nodes) {
+  // The nodes side by side, each with its own `concurrency` requests in flight.
+  await Promise.all(nodes.map(async (n) => {
     const clients = new Map<string, UnibusClient>();
     const clientOf = (u: RunUser) => {
       let c = clients.get(u.handle);
@@ -92,6 +93,6 @@ export async function finalReads(ops: Op[], writers: RunUser[], pool: RunUser[],
       }
     });
     for (const c of clients.values()) c.close();
-  }
+  }));
   return out;
 }

@@ -241,32 +241,35 @@ const lastSeqs = (s: StreamCopies) => s.copies.map((c) => `${c.node} ${c.lastSeq
  * judged as they are (diverged). A round with writes is read again, up to
  * READ_ROUNDS times, and a stream written to in every round is named in
  * `unread` with each copy's last sequence (a copy that could not be
- * compared) rather than as diverged.
+ * compared) rather than as diverged. The streams are read side by side
+ * (each stream's leader moves on its own): 26 s one after another in a
+ * local check, most of it elections and settling, not reading.
  */
 export async function readAllReplicas(nc: NatsConnection, streams: string[]): Promise<StreamCopies[]> {
   const jsm = await jetstreamManager(nc, { timeout: 5000 });
-  const out: StreamCopies[] = [];
-  for (const stream of streams) {
-    let s: StreamCopies | undefined;
-    for (let round = 1; ; round++) {
-      s = await readRound(nc, jsm, stream);
-      const first = s.copies[0];
-      // The nonce stream expires by age and has no digest: it is compared by last sequence as read, each copy at its own moment.
-      if (stream === NONCE_STREAM || !first) break;
-      const endSeq = await jsm.streams.info(stream).then((si) => (si.cluster && !si.cluster.leader ? undefined : si.state.last_seq), () => undefined);
-      if (endSeq === first.lastSeq && s.copies.every((c) => c.lastSeq === first.lastSeq)) break;
-      const written = await writtenSince(nc, jsm, stream, first);
-      if (written === false) break;
-      if (round >= READ_ROUNDS) {
-        const why = written === null ? `${first.node} could not be made leader again to tell` : `${first.node}'s last sequence moved from ${first.lastSeq}`;
-        s = { stream, copies: [], unread: [...s.unread, { node: '*', why: `written to during each of ${READ_ROUNDS} rounds of reading its copies (last round: ${lastSeqs(s)}; ${why})` }] };
-        break;
-      }
+  return Promise.all(streams.map((stream) => readStream(nc, jsm, stream)));
+}
+
+/** One stream's copies, read in rounds until one had no write between its reads (READ_ROUNDS at most). */
+async function readStream(nc: NatsConnection, jsm: JetStreamManager, stream: string): Promise<StreamCopies> {
+  let s: StreamCopies | undefined;
+  for (let round = 1; ; round++) {
+    s = await readRound(nc, jsm, stream);
+    const first = s.copies[0];
+    // The nonce stream expires by age and has no digest: it is compared by last sequence as read, each copy at its own moment.
+    if (stream === NONCE_STREAM || !first) break;
+    const endSeq = await jsm.streams.info(stream).then((si) => (si.cluster && !si.cluster.leader ? undefined : si.state.last_seq), () => undefined);
+    if (endSeq === first.lastSeq && s.copies.every((c) => c.lastSeq === first.lastSeq)) break;
+    const written = await writtenSince(nc, jsm, stream, first);
+    if (written === false) break;
+    if (round >= READ_ROUNDS) {
+      const why = written === null ? `${first.node} could not be made leader again to tell` : `${first.node}'s last sequence moved from ${first.lastSeq}`;
+      s = { stream, copies: [], unread: [...s.unread, { node: '*', why: `written to during each of ${READ_ROUNDS} rounds of reading its copies (last round: ${lastSeqs(s)}; ${why})` }] };
+      break;
     }
-    s.copies.sort((a, b) => a.node.localeCompare(b.node));
-    out.push(s);
   }
-  return out;
+  s.copies.sort((a, b) => a.node.localeCompare(b.node));
+  return s;
 }
 
 /** The control-plane buckets' stream names, as readAllReplicas takes them. */
