@@ -4,7 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV, KvOptions } from '@nats-io/kv';
 import type { NodeOptions } from './flags.js';
 import type { Preflight } from './preflight.js';
@@ -161,6 +161,9 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
   const stepDown = async (s: string) => void (await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${s}`, undefined, { timeout: 2000 }));
   // A stop hands this node's streams off one at a time before the lame duck (supervisor.ts).
   sup?.setStepDown(stepDown);
+  // One JetStream manager for the audit's reads (each one made asks the server for its account first); a failed one is made again.
+  let auditJsm: Promise<JetStreamManager> | null = null;
+  const auditManager = () => (auditJsm ??= jetstreamManager(nc, { timeout: 1500 }).catch((e: Error) => ((auditJsm = null), Promise.reject(e))));
   const audit =
     sup && o.clusterName && o.kvReplicas > 1
       ? new ReplicaAudit({
@@ -168,7 +171,7 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
           streams: () => [...streams],
           readOwn: () => readOwnCopies(sup!.monitorPort),
           readLeader: async (s) => {
-            const info = await (await jetstreamManager(nc, { timeout: 1500 })).streams.info(s);
+            const info = await (await auditManager()).streams.info(s);
             return { leader: info.cluster?.leader, state: info.state, replicas: info.cluster?.replicas ?? [] };
           },
           restartWith: (reason, whileDown) => sup!.restartChildWith(reason, whileDown),
