@@ -45,6 +45,29 @@ class FakeBucket {
     }
   }
 
+  /**
+   * Hands the watch every committed entry up to the last, as updates, except
+   * `skipped` (sequences the watch's server goes past without delivering,
+   * though the leader holds them).
+   */
+  deliverSkipping(skipped: number[]): void {
+    while (this.delivered < this.log.length) {
+      const seq = ++this.delivered;
+      if (skipped.includes(seq) || this.superseded(seq)) continue;
+      const { key, value } = this.log[seq - 1]!;
+      const bytes = Buffer.from(JSON.stringify(value));
+      this.#push!({ key, revision: seq, isUpdate: true, operation: 'PUT', length: bytes.length, json: () => JSON.parse(bytes.toString()) } as unknown as KvWatchEntry);
+    }
+  }
+
+  /** A bucket of one value per key deletes a value once its key is written again. */
+  superseded(seq: number): boolean {
+    return this.log.some((e, i) => i + 1 > seq && e.key === this.log[seq - 1]!.key);
+  }
+
+  /** MSG.GET asked of the leader (with next_by_subj: the first held at or after seq). */
+  gets: number[] = [];
+
   /** Watches made, and where each asked to resume from. */
   watches: (number | undefined)[] = [];
 
@@ -90,6 +113,11 @@ class FakeBucket {
             return { state: { last_seq: 1 }, cluster: { name: 'c', leader: '' } };
           }
           return { state: { last_seq: this.log.length }, cluster: { name: 'c', leader: 'n1' } };
+        },
+        getMessage: async (_stream: string, q: { seq: number }) => {
+          this.gets.push(q.seq);
+          for (let seq = q.seq; seq <= this.log.length; seq++) if (!this.superseded(seq)) return { seq };
+          throw new Error('no message found');
         },
       },
     } as unknown as JetStreamManager;
@@ -355,5 +383,35 @@ test('a key the copy does not hold is asked of the leader: a copy that lacks a r
   assert.deepEqual(await readConsistent(kv, f, 'u'), { value: { v: 9 }, revision: 2 }, 'the leader has it');
   assert.deepEqual(await readConsistent(kv, f, 'a'), { value: { v: 1 }, revision: 1 }, 'a key the copy holds is served from it');
   assert.equal(await readConsistent(kv, f, 'never'), null, 'absent at the leader too: absent');
+  f.stop();
+});
+
+test('a watch that jumps past a value the leader still holds is made again from its next sequence; a jump over deleted values is not', async () => {
+  const b = new FakeBucket();
+  b.write('a', { v: 1 });
+  const f = new FollowedBucket<{ v: number }>(b.kv, b.jsm, 'KV_test', { catchUpMs: 50, livenessMs: 20 });
+  f.start();
+  await sleep(5);
+  b.deliver();
+  // c written twice: its first value (seq 3) is deleted by the second, so the watch rightly jumps from 2 to 4.
+  b.write('b', { v: 1 });
+  b.write('c', { v: 1 });
+  b.write('c', { v: 2 });
+  b.deliverSkipping([]);
+  await sleep(20);
+  assert.deepEqual(b.watches, [undefined], 'a jump over a deleted value: no new watch');
+  assert.deepEqual(b.gets, [3], 'the leader was asked what it holds from 3 (the jump from 2 to 4)');
+  // The watch's server goes past d (seq 5), which every replica holds, and delivers e (seq 6).
+  b.write('d', { v: 1 });
+  b.write('e', { v: 1 });
+  b.deliverSkipping([5]);
+  await sleep(60);
+  assert.equal(f.current().find(([k]) => k === 'e'), undefined, 'the value after the jump is not applied');
+  assert.deepEqual(b.watches, [undefined, 5], 'made again from the sequence after the last applied');
+  assert.equal(f.stats.skips, 1);
+  b.deliver();
+  await sleep(20);
+  assert.deepEqual(Object.fromEntries(f.current().map(([k, v]) => [k, v.v])), { a: 1, b: 1, c: 2, d: 1, e: 1 }, 'd, which the first watch went past, is in the copy');
+  assert.equal(((await f.read('d')) as { value: { v: number } }).value.v, 1);
   f.stop();
 });

@@ -32,7 +32,7 @@
 // since) must not answer "no such user" for an acknowledged one. Seen in a
 // combined chaos run: users acknowledged minutes before answered 401 by one
 // node after another once a damaged copy of KV_UNIBUS_users had led.
-import type { JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager, MsgRequest } from '@nats-io/jetstream';
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import type { QueuedIterator } from '@nats-io/nats-core';
 import type { MembersRecord, UserRecord } from '../../protocol/model.js';
@@ -92,8 +92,8 @@ export class FollowedBucket<T> {
   #kicked = false;
   #stopped = false;
   readonly #listeners = new Set<(key: string, value: T | null) => void>();
-  /** Leader round trips asked so far, and reads they served (the sharing, for logs and tests). */
-  readonly stats = { barriers: 0, reads: 0, leaderReads: 0, kicks: 0 };
+  /** Leader round trips asked so far, reads they served (the sharing, for logs and tests), watches made again, and jumps past a held value. */
+  readonly stats = { barriers: 0, reads: 0, leaderReads: 0, kicks: 0, skips: 0 };
 
   constructor(
     private readonly kv: KV,
@@ -245,6 +245,26 @@ export class FollowedBucket<T> {
     }
   }
 
+  /**
+   * The first sequence after `seen` and before `upTo` that the stream's
+   * leader still holds, or null (none, or the leader did not answer). In a
+   * bucket of one value per key, a watch that jumps sequences is normal only
+   * over values a later write deleted; one the leader still holds was
+   * skipped by the server the watch's consumer sits on. Seen once in a local
+   * chaos run (kill-follower, seed 302): a copy made while its replica was
+   * catching up missed one member added 20 s before, every replica holding
+   * it; the cause in nats-server is open (docs/chaos.md). One MSG.GET per
+   * jump.
+   */
+  async #heldBetween(seen: number, upTo: number): Promise<number | null> {
+    try {
+      const m = await this.jsm.streams.getMessage(this.stream, { seq: seen + 1, next_by_subj: '>' } as unknown as MsgRequest);
+      return m && m.seq < upTo ? m.seq : null;
+    } catch {
+      return null; // none held (JetStream's "no message found"), or no leader to ask now
+    }
+  }
+
   /** True once the copy has applied `seq` (at once when it already has); false after catchUpMs. */
   #reach(seq: number): Promise<boolean> {
     if (this.#seen >= seq) return Promise.resolve(true);
@@ -288,10 +308,26 @@ export class FollowedBucket<T> {
     while (!this.#stopped) {
       try {
         // After a break, go on from the next sequence: nothing between is skipped.
-        const it = await this.kv.watch(this.#seen > 0 ? { resumeFromRevision: this.#seen + 1 } : {});
+        // A resumed watch delivers every sequence still held, so any jump in it is checked; a first one's
+        // first values (the last value of each key) jump over every deleted sequence, so only its updates are.
+        const resumed = this.#seen > 0;
+        const it = await this.kv.watch(resumed ? { resumeFromRevision: this.#seen + 1 } : {});
         this.#watch = it;
         if (this.#stopped) it.stop();
-        for await (const e of it) this.#apply(e);
+        for await (const e of it) {
+          if ((resumed || e.isUpdate) && this.#seen > 0 && e.revision > this.#seen + 1) {
+            const held = await this.#heldBetween(this.#seen, e.revision);
+            if (held !== null) {
+              this.stats.skips++;
+              this.o.log?.(`following ${this.stream}: the watch went from ${this.#seen} to ${e.revision} past ${held}, which the leader holds; following again from ${this.#seen + 1}`);
+              it.stop();
+              this.#kicked = true;
+              await sleep(this.o.livenessMs ?? LIVENESS_MS);
+              break;
+            }
+          }
+          this.#apply(e);
+        }
       } catch (err) {
         this.o.log?.(`following ${this.stream}: ${(err as Error).message}; following again`);
       }
