@@ -9,7 +9,7 @@
 //   node --import tsx bench/chaos-local.ts
 //   RUNS=3 CHAOS_VARS="chaos_clients=6" node --import tsx bench/chaos-local.ts
 //   RUNS=6 FAULT_SETS="kill pause partition restart skew corrupt" CHAOS_VARS="chaos_duration=90" node --import tsx bench/chaos-local.ts
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckResult } from '../src/controller/chaos/checker.js';
 import { readHistory } from '../src/controller/chaos/history.js';
@@ -67,6 +67,13 @@ try {
         errs.set(k, (errs.get(k) ?? 0) + 1);
       }
       console.log(`  ${f.name}: not ok elsewhere ${f.elsewhere.not_ok} of ${f.elsewhere.ops}; not ok on any node: ${[...errs].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([e, n]) => `${e} x${n}`).join(', ')}`);
+    }
+    // The followed copies' own repairs in the nodes' logs so far: watches made again (kicks), and jumps past a held value.
+    for (const n of ['n1', 'n2', 'n3']) {
+      const log = join(p.dir, '.unibus', 'local', n, 'membershipd.log');
+      const lines = existsSync(log) ? readFileSync(log, 'utf8').split('\n') : [];
+      const jumps = lines.filter((l) => l.includes('which the leader holds'));
+      console.log(`  ${n} log: ${lines.filter((l) => /following KV_\S+: the copy /.test(l)).length} watches made again, ${jumps.length} jumps past a held value${jumps.length ? `: ${jumps.slice(-3).join(' | ')}` : ''}`);
     }
     for (const [f, k] of Object.entries(c.ops.by_kind)) console.log(`  ${f}: ok ${k.ok}, fail ${k.fail}, info ${k.info}; ${Object.entries(k.errors).sort((a, b) => b[1] - a[1]).slice(0, 4).map(([e, n]) => `${e} x${n}`).join(', ')}`);
   }
