@@ -190,6 +190,14 @@ async function readCopy(jsm: JetStreamManager, stream: string, node: string): Pr
   return out;
 }
 
+/**
+ * Tries at one replica's copy: made leader, it may lose the lead before it is
+ * read (CI lab run: "node1 no longer leads KV_UNIBUS_nonces (answer from
+ * node3)"; an election of nats-server's own, or membershipd's replica audit
+ * stepping a short leader down), and is then made leader again.
+ */
+export const READ_TRIES = 3;
+
 /** Rounds of reading one stream's copies, when the stream was written to during a round. */
 export const READ_ROUNDS = 3;
 
@@ -198,16 +206,17 @@ async function readRound(nc: NatsConnection, jsm: JetStreamManager, stream: stri
   const { replicas } = await leaderOf(jsm, stream);
   const s: StreamCopies = { stream, copies: [], unread: [] };
   for (const node of replicas) {
-    try {
-      const why = await moveLeader(nc, jsm, stream, node);
-      if (why) {
-        s.unread.push({ node, why });
-        continue;
+    let why: string | null = 'not tried';
+    for (let i = 0; i < READ_TRIES && why !== null; i++) {
+      try {
+        why = await moveLeader(nc, jsm, stream, node);
+        if (why) break;
+        s.copies.push(await readCopy(jsm, stream, node));
+      } catch (e) {
+        why = (e as Error).message;
       }
-      s.copies.push(await readCopy(jsm, stream, node));
-    } catch (e) {
-      s.unread.push({ node, why: (e as Error).message });
     }
+    if (why) s.unread.push({ node, why });
   }
   return s;
 }
