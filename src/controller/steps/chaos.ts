@@ -30,7 +30,7 @@ import { CONFIG_FILE, type WorkloadConfig, type WorkloadNode } from '../chaos/wo
 import { renderTimeline } from '../chaos/timeline.js';
 import { FLOOR_STREAM } from '../chaos/floor.js';
 import { moveLeader, moveLeaderAway, readAllReplicas, REPLICA_STREAMS, REPLICAS_FILE, type StreamCopies } from '../chaos/replicas.js';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { CLUSTER_STREAMS, connectCluster, probeCluster, type ProbeNode } from '../probe/probe.js';
 import { SCHEDULE_FILE, type ScheduledFault, type StoredSchedule } from '../chaos/schedule.js';
 import { findVictims, NoVictimError, skippedResult, victimsResult, type Victims } from '../chaos/victims.js';
@@ -127,7 +127,14 @@ async function window(o: { runDir: string; action: 'open' | 'close'; id: string;
 async function lead(o: { stream?: string; node: string; away?: boolean; probe: ProbeNode[]; outDir: string }): Promise<number> {
   const nc = await connectCluster(o.probe, o.outDir);
   try {
-    const jsm = await jetstreamManager(nc, { timeout: 5000 });
+    // The JetStream API may not answer at once (a bench run's first fault, 30 s after bringup: "timeout"): asked 3 times, then the fault goes on named as not prepared.
+    let jsm: JetStreamManager | undefined;
+    let err = '';
+    for (let i = 0; i < 3 && !jsm; i++) jsm = await jetstreamManager(nc, { timeout: 5000 }).catch((e: Error) => ((err = e.message), undefined));
+    if (!jsm) {
+      const why = `the JetStream API did not answer (${err})`;
+      return printVerdict({ reason: `${o.node} not moved: ${why}`, failed: false, result: o.away ? { leads_none: false, why: [why] } : { leads: false, why } });
+    }
     if (o.away) {
       const left: string[] = [];
       for (const stream of [...CLUSTER_STREAMS, FLOOR_STREAM]) {
