@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { NatsConnection } from '@nats-io/nats-core';
+import type { KV } from '@nats-io/kv';
 import type { Store } from '../../src/daemon/store/buckets.js';
 import { createRoom, listRoomsOf, getMembers } from '../../src/daemon/store/rooms.js';
 import { addUser } from '../../src/daemon/store/users.js';
@@ -95,4 +96,21 @@ test('membershipd repair runs it through the operator path', { timeout: 60_000 }
     '2 repair(s)',
   ]);
   assert.deepEqual(await listRoomsOf(store, 'ben'), ['half2', 'whole']);
+});
+
+test('a listing that misses keys (its consumer on a replica behind) makes no repair: each is read again first', { timeout: 60_000 }, async () => {
+  await createRoom(store, 'late', 'ann');
+  const m = (await getMembers(store, 'late'))!;
+  await store.kv.members.put('late', JSON.stringify({ ...m, members: { ...m.members, ben: { added_at: new Date().toISOString(), added_by: 'ann' } } }));
+  await store.kv.roomsByMember.put('ben', JSON.stringify({ handle: 'ben', rooms: [...(await listRoomsOf(store, 'ben')), 'late'].sort() }));
+  assert.deepEqual(await repairRooms(store, { graceMs: 0 }), [], 'all in step beforehand');
+  // The listings of rooms and members as a replica that has not seen 'late' answers them.
+  const without = (kv: KV): KV => new Proxy(kv, {
+    get: (t, k) => (k === 'keys' ? async () => (async function* () { for await (const x of await t.keys()) if (x !== 'late') yield x; })() : Reflect.get(t, k)),
+  });
+  const behind = { ...store, kv: { ...store.kv, rooms: without(store.kv.rooms), members: without(store.kv.members) } } as Store;
+  assert.deepEqual(await repairRooms(behind, { graceMs: 0 }), [], 'nothing to repair: late is whole at the leader');
+  assert.ok((await listRoomsOf(store, 'ann')).includes('late'), 'ann keeps late in her index');
+  assert.ok((await listRoomsOf(store, 'ben')).includes('late'), 'ben keeps late in his index');
+  assert.deepEqual(Object.keys((await getMembers(store, 'late'))!.members).sort(), ['ann', 'ben']);
 });

@@ -14,6 +14,14 @@
 //   its writes right now, and will finish them itself.
 // Each repair is a CAS write (updateJson), so repairs on several nodes at
 // once, or beside a live request, converge.
+// - The key listings are a guide, never the evidence: a listing is an
+//   ordered consumer that nats-server may place on a replica that is behind,
+//   and it then lacks recent keys (a local skew run, seed 343: a sweep that
+//   listed members without recent rooms read them as having no members
+//   record, took each such room's members to be its owner alone, and dropped
+//   96 acknowledged rooms from their members' indexes on every replica).
+//   Each repair is made only once the records it rests on, read again at the
+//   stream leader, still call for it.
 import type { KvEntry } from '@nats-io/kv';
 import type { Store } from './buckets.js';
 import { listKeys, readJson, updateJson } from './kvjson.js';
@@ -79,6 +87,12 @@ export async function repairRooms(store: Store, o: { dryRun?: boolean; graceMs?:
     if (members.has(name) || (await ageMs(() => store.kv.rooms.get(name))) < grace) continue;
     const rec: MembersRecord = { room: name, epoch: 1, rekey_required: false, members: { [room.owner]: { added_at: room.created_at, added_by: room.owner } } };
     const repair: Repair = { kind: 'members-record', room: name, handle: room.owner, what: `room ${name} had no members record: ${room.owner} (its owner) written as its member` };
+    // The listing may have missed it (see the header): asked again, a record that exists is no repair.
+    const now = await readJson<MembersRecord>(store.kv.members, name);
+    if (now) {
+      members.set(name, now.value);
+      continue;
+    }
     out.push(repair);
     if (!o.dryRun) {
       await updateJson<MembersRecord>(store.kv.members, name, (cur) => (cur ? undefined : rec));
@@ -96,6 +110,13 @@ export async function repairRooms(store: Store, o: { dryRun?: boolean; graceMs?:
       s.add(name);
     }
   }
+  // Whether `h` is a member of room `r` as the stream leaders answer now (the room and its members record read
+  // again); a room still without a members record has the one step 1 gives it (written, or named in a dry run).
+  const memberNow = async (r: string, h: string) => {
+    if (!(await readJson<RoomRecord>(store.kv.rooms, r))) return false;
+    const m = (await readJson<MembersRecord>(store.kv.members, r))?.value ?? members.get(r);
+    return !!m?.members[h];
+  };
   const handles = new Set([...want.keys(), ...(await listKeys(store.kv.roomsByMember))]);
   for (const h of [...handles].sort()) {
     const cur = await readJson<RoomsOfMember>(store.kv.roomsByMember, h);
@@ -104,9 +125,9 @@ export async function repairRooms(store: Store, o: { dryRun?: boolean; graceMs?:
     // A change whose evidence (the index entry, the room's records) is recent may be a request between its writes.
     const settled = async (r: string) => Math.min(await ageMs(() => store.kv.members.get(r)), await ageMs(() => store.kv.rooms.get(r))) >= grace;
     const add: string[] = [];
-    for (const r of should) if (!have.has(r) && (await settled(r))) add.push(r);
+    for (const r of should) if (!have.has(r) && (await settled(r)) && (await memberNow(r, h))) add.push(r);
     const drop: string[] = [];
-    for (const r of have) if (!should.has(r) && (await settled(r))) drop.push(r);
+    for (const r of have) if (!should.has(r) && (await settled(r)) && !(await memberNow(r, h))) drop.push(r);
     if (!add.length && !drop.length) continue;
     if ((await ageMs(() => store.kv.roomsByMember.get(h))) < grace) continue;
     const these: Repair[] = [
