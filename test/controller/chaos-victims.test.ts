@@ -20,7 +20,7 @@ const v = (fault: NemesisFault, pick = 0, r = R, nodes = NODES) => findVictims({
 test('kills: a follower is never the meta leader; the meta leader is; a stream leader is the one the probe names', () => {
   for (let pick = 0; pick < 6; pick++) assert.notEqual(v('kill-follower', pick).targets[0], 'n2');
   assert.deepEqual(v('kill-meta-leader').targets, ['n2']);
-  assert.deepEqual(v('kill-stream-leader', 0), { name: 'kill-stream-leader n1 (leader of KV_UNIBUS_users)', targets: ['n1'], no_quorum: [], processes: ['membershipd', 'nats'] });
+  assert.deepEqual(v('kill-stream-leader', 0), { name: 'kill-stream-leader n1 (leader of KV_UNIBUS_users)', targets: ['n1'], no_quorum: [], processes: ['membershipd', 'nats'], stream: 'KV_UNIBUS_users' });
   assert.deepEqual(v('kill-stream-leader', 1).targets, ['n3']);
   assert.deepEqual(v('kill-all').targets, NODES);
   assert.throws(() => v('kill-meta-leader', 0, report(null, {})), NoVictimError);

@@ -148,4 +148,10 @@ describe('cluster_chaos_lead', () => {
     await assert.rejects(lead.plan({ node: 'n2' }, ctx()), /stream: is required unless away: true/);
     await assert.rejects(lead.plan({ node: 'n9', away: true }, ctx()), /"n9" is not a node of the inventory/);
   });
+  it("a stream leader's victim stepped down from every stream but the ones it keeps (a kill-stream-leader)", async () => {
+    const p = await lead.plan({ node: 'n2', away: true, keep: ['KV_UNIBUS_rooms', 'UNIBUS_CHAOS_FLOOR'] }, ctx());
+    assert.equal(p.reason, 'make n2 a follower of every stream but KV_UNIBUS_rooms, UNIBUS_CHAOS_FLOOR');
+    assert.deepEqual(JSON.parse(String((p.commands[0] as { stdin: string }).stdin)).keep, ['KV_UNIBUS_rooms', 'UNIBUS_CHAOS_FLOOR']);
+    await assert.rejects(lead.plan({ node: 'n2', stream: 'KV_UNIBUS_rooms', keep: ['KV_UNIBUS_users'] }, ctx()), /keep: is taken only with away: true/);
+  });
 });

@@ -22,7 +22,7 @@ export interface Victims {
   cut?: Record<string, string[]>;
   /** kill, pause: which processes ('membershipd', 'nats'). */
   processes?: ('membershipd' | 'nats')[];
-  /** corrupt: the stream whose copy is damaged on the victim, and how. */
+  /** kill-stream-leader: the stream whose leader is killed; corrupt: the stream whose copy is damaged on the victim. */
   stream?: string;
   how?: 'truncate' | 'bitflip';
   /** skew: how far the target's membershipd clock is shifted (ms, either way). */
@@ -69,7 +69,7 @@ export function findVictims(f: Pick<ScheduledFault, 'fault' | 'pick'>, nodes: re
       const led = ledStreams(r);
       if (!led.length) throw new NoVictimError(`${f.fault}: no stream has a leader (${r.streams.map((s) => `${s.name}: ${s.error ?? 'none'}`).join(', ')})`);
       const s = nth(led, f.pick);
-      return one(s.leader, `leader of ${s.name}`, { no_quorum: [], processes: ['membershipd', 'nats'] });
+      return one(s.leader, `leader of ${s.name}`, { no_quorum: [], processes: ['membershipd', 'nats'], stream: s.name });
     }
     case 'kill-all':
       return { name: `${f.fault} ${nodes.join(', ')}`, targets: [...nodes], no_quorum: [], processes: ['membershipd', 'nats'] };

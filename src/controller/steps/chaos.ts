@@ -122,9 +122,10 @@ async function window(o: { runDir: string; action: 'open' | 'close'; id: string;
 /**
  * Makes `node` the leader of `stream` (step-downs, bounded); with `away`,
  * steps `node` down from every control-plane stream (and the floor's) it
- * leads, so that it follows all of them. The verdict says whether it did, and why not.
+ * leads but those in `keep`, so that it follows all the others. The verdict
+ * says whether it did, and why not.
  */
-async function lead(o: { stream?: string; node: string; away?: boolean; probe: ProbeNode[]; outDir: string }): Promise<number> {
+async function lead(o: { stream?: string; node: string; away?: boolean; keep?: string[]; probe: ProbeNode[]; outDir: string }): Promise<number> {
   const nc = await connectCluster(o.probe, o.outDir);
   try {
     // The JetStream API may not answer at once (a bench run's first fault, 30 s after bringup: "timeout"): asked 3 times, then the fault goes on named as not prepared.
@@ -137,7 +138,7 @@ async function lead(o: { stream?: string; node: string; away?: boolean; probe: P
     }
     if (o.away) {
       const left: string[] = [];
-      for (const stream of [...CLUSTER_STREAMS, FLOOR_STREAM]) {
+      for (const stream of [...CLUSTER_STREAMS, FLOOR_STREAM].filter((x) => !o.keep?.includes(x))) {
         const why = await moveLeaderAway(nc, jsm, stream, o.node).catch((e: Error) => (/not found/i.test(e.message) ? null : e.message));
         if (why) left.push(why);
       }

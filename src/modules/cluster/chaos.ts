@@ -250,14 +250,24 @@ export const cluster_chaos_window = defineModule({
   },
 });
 
-/** Makes a node the leader of a stream (step-downs, bounded; a step whose verdict says whether it leads). */
+/**
+ * Makes a node the leader of a stream, or with `away` a follower of every
+ * stream it leads but those in `keep` (step-downs, bounded; a step whose
+ * verdict says whether it did).
+ */
 export const cluster_chaos_lead = defineModule({
   name: 'cluster_chaos_lead',
   argsSchema: {
     type: 'object',
     additionalProperties: false,
     required: ['node'],
-    properties: { stream: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }, node: { type: 'string' }, away: { type: 'boolean' }, out: { type: 'string' } },
+    properties: {
+      stream: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
+      node: { type: 'string' },
+      away: { type: 'boolean' },
+      keep: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } },
+      out: { type: 'string' },
+    },
   } as const satisfies ArgsSchema,
   async plan(args, ctx) {
     const M = 'cluster_chaos_lead';
@@ -265,9 +275,12 @@ export const cluster_chaos_lead = defineModule({
     if (!nodes.some((n) => n.name === args.node)) throw new ModuleArgsError(M, 'node', `${JSON.stringify(args.node)} is not a node of the inventory`);
     if (args.away && args.stream !== undefined) throw new ModuleArgsError(M, 'stream', 'is not taken with away: true (the node is stepped down from every stream it leads)');
     if (!args.away && args.stream === undefined) throw new ModuleArgsError(M, 'stream', 'is required unless away: true');
-    const stdin = JSON.stringify({ stream: args.stream, node: args.node, away: args.away ?? false, probe: probeNodes(nodes), outDir: outDir(ctx, args.out) });
-    const label = args.away ? `step ${args.node} down from every stream it leads (bounded)` : `step ${args.stream}'s leader down until ${args.node} is elected (bounded)`;
-    const reason = args.away ? `make ${args.node} a follower of every stream` : `make ${args.node} the leader of ${args.stream}`;
+    if (!args.away && args.keep !== undefined) throw new ModuleArgsError(M, 'keep', 'is taken only with away: true (the streams the node may go on leading)');
+    const keep = args.keep ?? [];
+    const stdin = JSON.stringify({ stream: args.stream, node: args.node, away: args.away ?? false, keep, probe: probeNodes(nodes), outDir: outDir(ctx, args.out) });
+    const but = keep.length ? ` but ${keep.join(', ')}` : '';
+    const label = args.away ? `step ${args.node} down from every stream it leads${but} (bounded)` : `step ${args.stream}'s leader down until ${args.node} is elected (bounded)`;
+    const reason = args.away ? `make ${args.node} a follower of every stream${but}` : `make ${args.node} the leader of ${args.stream}`;
     return { changed: true, reason, commands: [{ kind: 'exec', argv: stepArgv('chaos', ['lead']), stdin, verdict: true, timeoutMs: 180_000, label }] };
   },
 });
