@@ -14,6 +14,11 @@
 // Prints the version, what was damaged, how long F took to be healthy (or
 // that it never was within the bound), whether F became the leader, and the
 // messages missing. Exit 1 when F never became healthy or a message was lost.
+// KEYS=K writes the messages on K subjects (100); PER_SUBJECT=1 keeps one
+// message per subject, as a KV bucket does: the second N then go to subjects
+// of their own, and every first-phase subject's last value is read back at
+// the leader (a KV key's acknowledged value lost). The replica audit's
+// verdict on F's copy (judgeCopy, as membershipd judges it) is printed.
 // REPAIR=1 first moves F's copy aside (its stream folder and raft group, F
 // stopped), as membershipd's replica audit does, and waits for F to hold the
 // leader's count again before the step-downs.
@@ -26,10 +31,13 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { sleep } from '../src/util/time.js';
 import { flipOffsets } from '../src/modules/cluster/corrupt.js';
+import { judgeCopy } from '../src/daemon/nats/replica-audit.js';
 import { addStream, NatsTrio } from './lib/nats-trio.js';
 
 const HOW = process.env.HOW === 'truncate' ? 'truncate' : 'bitflip';
 const N = Number(process.env.N ?? 2000);
+const KEYS = Number(process.env.KEYS ?? 100);
+const PER_SUBJECT = process.env.PER_SUBJECT ? Number(process.env.PER_SUBJECT) : undefined;
 const BOUND_S = Number(process.env.BOUND_S ?? 90);
 const IPS = ['127.0.0.91', '127.0.0.92', '127.0.0.93'];
 const work = mkdtempSync(join(tmpdir(), 'unibus-repro-corrupt-'));
@@ -50,9 +58,9 @@ try {
   const trioUp = await trio.up();
   nc = trioUp.nc;
   const jsm = trioUp.jsm;
-  await addStream(jsm, { name: 'REPRO', subjects: ['repro.>'], num_replicas: 3, allow_direct: false });
+  await addStream(jsm, { name: 'REPRO', subjects: ['repro.>'], num_replicas: 3, allow_direct: false, ...(PER_SUBJECT ? { max_msgs_per_subject: PER_SUBJECT } : {}) });
   const js = jetstream(nc, { timeout: 5000 });
-  for (let i = 0; i < N; i++) await js.publish(`repro.k.${i % 100}`, `v${i}`);
+  for (let i = 0; i < N; i++) await js.publish(`repro.k.${i % KEYS}`, `v${i}`);
   let info = await jsm.streams.info('REPRO');
   const leader = info.cluster!.leader!;
   const f = [0, 1, 2].find((i) => `s${i}` !== leader && info.cluster!.replicas!.some((r) => r.name === `s${i}` && r.current))!;
@@ -89,6 +97,9 @@ try {
   const seen = await ownCopy();
   const li = await jsm.streams.info('REPRO');
   console.log(`s${f}'s own copy: ${seen?.state.messages} messages, seq ${seen?.state.first_seq}..${seen?.state.last_seq}; the leader's (${li.cluster?.leader}): ${li.state.messages}, seq ${li.state.first_seq}..${li.state.last_seq}`);
+  const view = { leader: li.cluster?.leader, state: li.state, replicas: li.cluster?.replicas ?? [], expires: (li.config.max_age ?? 0) > 0 };
+  const verdict = judgeCopy(`s${f}`, view, seen && { stream: 'REPRO', account: '$G', state: seen.state }, view);
+  console.log(`the replica audit's verdict on s${f}'s copy: ${verdict.kind}${'why' in verdict ? ` (${verdict.why})` : ''}`);
   if (process.env.REPAIR === '1') {
     // As membershipd's replica audit does: the copy and its raft state moved aside while stopped; F rejoins empty.
     await stop(f);
@@ -116,10 +127,20 @@ try {
   }
   console.log(leads ? `s${f} leads REPRO` : `s${f} never became REPRO's leader in 20 step-downs`);
   let acked = N;
-  for (let i = N; i < 2 * N; i++) if (await js.publish(`repro.k.${i % 100}`, `v${i}`).then(() => true, () => false)) acked++;
+  for (let i = N; i < 2 * N; i++) if (await js.publish(PER_SUBJECT ? `repro.n.${i}` : `repro.k.${i % KEYS}`, `v${i}`).then(() => true, () => false)) acked++;
   info = await jsm.streams.info('REPRO');
-  const missing = acked - info.state.messages;
-  console.log(`acknowledged ${acked}; the leader (${info.cluster?.leader}) holds ${info.state.messages} (last seq ${info.state.last_seq}): ${missing > 0 ? `${missing} MISSING` : 'none missing'}`);
+  let missing = acked - info.state.messages;
+  if (PER_SUBJECT) {
+    // Each first-phase subject's last acknowledged value, read at the leader.
+    missing = 0;
+    for (let k = 0; k < Math.min(KEYS, N); k++) {
+      const want = `v${N - 1 - ((N - 1 - k) % KEYS)}`;
+      const got = await jsm.streams.getMessage('REPRO', { last_by_subj: `repro.k.${k}` }).then((m) => m?.string() ?? null, () => null);
+      if (got !== want) missing++;
+    }
+  }
+  const what = PER_SUBJECT ? ` subjects' last values of ${Math.min(KEYS, N)}` : '';
+  console.log(`acknowledged ${acked}; the leader (${info.cluster?.leader}) holds ${info.state.messages} (last seq ${info.state.last_seq}): ${missing > 0 ? `${missing}${what} MISSING` : 'none missing'}`);
   // The damaged node afterwards: does it come (back) to health, and does its own copy hold what the leader holds?
   const t1 = Date.now();
   let still = false;

@@ -30,10 +30,14 @@ test('judgeCopy under writes and expiry: holes the sequences between the reads e
   assert.deepEqual(judgeCopy('n3', at(300, 300), mine(300, 310), at(300, 320)), { kind: 'same' }, 'ten replacements');
   assert.deepEqual(judgeCopy('n3', at(300, 300), mine(310, 310), at(320, 320)), { kind: 'same' }, 'ten new keys');
   assert.equal(judgeCopy('n3', at(300, 300), mine(160, 310), at(320, 320)).kind, 'short', 'half gone');
-  assert.equal(judgeCopy('n3', at(300, 300), mine(295, 300), at(300, 300)).kind, 'same', 'within the slack');
+  // Outside an expiring stream every replica has the same holes at one sequence: five keys lost are short (no slack hides them).
+  assert.equal(judgeCopy('n3', at(300, 300), mine(295, 300), at(300, 300)).kind, 'short', 'five keys lost');
+  assert.equal(judgeCopy('n3', at(300, 300), mine(299, 300), at(300, 300)).kind, 'short', 'one key lost');
+  const exp = { expires: true };
+  assert.equal(judgeCopy('n3', at(300, 300, 1, exp), mine(295, 300), at(300, 300, 1, exp)).kind, 'same', 'an expiring stream: within the slack');
   // The nonce stream as measured: each replica expires its oldest on its own timer (74 apart at one sequence), no holes.
-  assert.deepEqual(judgeCopy('n3', at(7184, 64163, 56980), mine(7110, 64163, 57054), at(7184, 64163, 56980)), { kind: 'same' });
-  assert.equal(judgeCopy('n3', at(7184, 64163, 56980), mine(3600, 64163, 56980), at(7184, 64163, 56980)).kind, 'short', 'an expiring stream cut short');
+  assert.deepEqual(judgeCopy('n3', at(7184, 64163, 56980, exp), mine(7110, 64163, 57054), at(7184, 64163, 56980, exp)), { kind: 'same' });
+  assert.equal(judgeCopy('n3', at(7184, 64163, 56980, exp), mine(3600, 64163, 56980), at(7184, 64163, 56980, exp)).kind, 'short', 'an expiring stream cut short');
   assert.equal(judgeCopy('n3', at(100, 300), mine(300, 300), at(100, 305)).kind, 'leader-short');
 });
 
@@ -43,7 +47,9 @@ test('judgeCopy: a copy behind the leader, a leader changed or missing, or led h
   assert.deepEqual(judgeCopy('n3', view(300), own(151), view(300, { leader: 'n2' })), { kind: 'unjudged', why: 'leader changed' });
   assert.deepEqual(judgeCopy('n3', view(300, { leader: undefined }), own(151), view(300)), { kind: 'unjudged', why: 'no leader answered' });
   assert.deepEqual(judgeCopy('n1', view(300), own(151), view(300)), { kind: 'unjudged', why: 'this node leads it' });
-  assert.deepEqual(judgeCopy('n3', view(300), undefined, view(300)), { kind: 'unjudged', why: 'no copy here' });
+  assert.deepEqual(judgeCopy('n3', view(300), undefined, view(300)), { kind: 'unjudged', why: "a replica here, not listed by this node's monitor yet" });
+  const elsewhere = view(300, { replicas: [{ name: 'n2', current: true }, { name: 'n4', current: true }] });
+  assert.deepEqual(judgeCopy('n3', elsewhere, undefined, elsewhere), { kind: 'unjudged', why: 'no copy here' });
 });
 
 test('rebuildSafe: only with another leader and every other replica current', () => {
@@ -61,13 +67,16 @@ async function storeWith(dir: string): Promise<void> {
   await mkdir(join(dir, 'jetstream', '$G', 'streams', 'KV_UNIBUS_users'), { recursive: true });
 }
 
-function fakeAudit(dir: string, o: { own: () => OwnCopy; leader: () => LeaderView }) {
+function fakeAudit(dir: string, o: { own: () => OwnCopy | undefined; leader: () => LeaderView }) {
   const calls = { restarts: [] as string[], stepDowns: [] as string[], logs: [] as string[], downRan: 0 };
   let t = 1_000_000;
   const audit = new ReplicaAudit({
     me: 'n3',
     streams: () => ['KV_UNIBUS_rooms'],
-    readOwn: async () => new Map([['KV_UNIBUS_rooms', o.own()]]),
+    readOwn: async () => {
+      const c = o.own();
+      return new Map(c ? [['KV_UNIBUS_rooms', c]] : []);
+    },
     readLeader: async () => o.leader(),
     restartWith: async (reason, whileDown) => {
       calls.restarts.push(reason);
@@ -162,6 +171,25 @@ test('a copy never judged (always behind) holds readiness for SETTLE_MS, then le
   await f.audit.round();
   assert.equal(f.audit.settled, true);
   assert.ok(f.calls.logs.some((l) => /KV_UNIBUS_rooms not judged within 30 s \(behind the leader\); ready without/.test(l)), f.calls.logs.join('\n'));
+});
+
+test("a copy its leader names here but this node's monitor does not list yet holds readiness until it is listed and judged", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'unibus-audit-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  let listed = false;
+  const f = fakeAudit(dir, { own: () => (listed ? own(300) : undefined), leader: () => view(300) });
+  const r1 = await f.audit.round();
+  assert.deepEqual(r1.verdicts.get('KV_UNIBUS_rooms'), { kind: 'unjudged', why: "a replica here, not listed by this node's monitor yet" });
+  assert.equal(f.audit.settled, false, 'not ready on a copy nobody looked at');
+  assert.equal(f.audit.nextInMs, SOON_MS);
+  listed = true;
+  await f.audit.round();
+  assert.equal(f.audit.settled, true);
+  // A stream with no replica on this node is none of its business: settled at once, no verdict.
+  const g = fakeAudit(dir, { own: () => undefined, leader: () => view(300, { replicas: [{ name: 'n2', current: true }, { name: 'n4', current: true }] }) });
+  const r2 = await g.audit.round();
+  assert.equal(r2.verdicts.size, 0);
+  assert.equal(g.audit.settled, true);
 });
 
 test('pruneQuarantine keeps the newest copies', async (t) => {

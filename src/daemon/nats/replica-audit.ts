@@ -21,6 +21,12 @@
 //   than this node, asked before and after the local read, and only once it
 //   has applied the leader's first answer: its count must then lie within
 //   what the sequences written between the reads can explain (judgeCopy).
+// - Every stream whose leader names this node a replica is judged, whether or
+//   not this node's monitor lists it yet: a copy not listed at the first
+//   round holds readiness like one not judged (it is not skipped).
+// - Holes are judged apart with slack only in a stream that expires by age
+//   (the nonces): elsewhere every replica holds the same holes at the same
+//   last sequence, and slack would hide a handful of lost keys.
 // - A copy is rebuilt only when found short in two rounds in a row, the
 //   stream's leader and every other replica current (the stream keeps its
 //   quorum without this node), and not rebuilt in the last REBUILD_EVERY_MS.
@@ -51,6 +57,8 @@ export interface LeaderView {
   state: CopyState;
   /** The replicas other than the leader. */
   replicas: { name: string; current?: boolean; offline?: boolean }[];
+  /** The stream drops its oldest messages by age (max_age): each replica on its own timer. */
+  expires?: boolean;
 }
 
 export type CopyVerdict =
@@ -70,7 +78,7 @@ export const SETTLE_MS = 30_000;
 /** Reads of a round's unjudged streams, 50-150 ms apart. */
 const TRIES = 5;
 
-/** Holes within this many (or this share of the leader's count, if more) are not judged apart. */
+/** In a stream that expires by age, holes within this many (or this share of the leader's count, if more) are not judged apart. */
 export const MIN_SLACK = 8;
 export const SLACK_SHARE = 0.01;
 
@@ -91,16 +99,17 @@ export function holesOf(c: CopyState): number {
  * in the repro).
  */
 export function judgeCopy(me: string, before: LeaderView | null, own: OwnCopy | undefined, after: LeaderView | null): CopyVerdict {
-  if (!own) return { kind: 'unjudged', why: 'no copy here' };
-  if (!before?.leader || !after?.leader) return { kind: 'unjudged', why: 'no leader answered' };
+  if (!before?.leader || !after?.leader) return { kind: 'unjudged', why: own ? 'no leader answered' : 'no copy here' };
   if (before.leader !== after.leader) return { kind: 'unjudged', why: 'leader changed' };
   if (after.leader === me) return { kind: 'unjudged', why: 'this node leads it' };
+  if (!own) return { kind: 'unjudged', why: after.replicas.some((r) => r.name === me) ? NOT_LISTED : 'no copy here' };
   const a = before.state;
   const b = after.state;
   const o = own.state;
   if (o.last_seq < a.last_seq) return { kind: 'unjudged', why: 'behind the leader' };
   if (o.last_seq > b.last_seq) return { kind: 'unjudged', why: 'ahead of the leader' };
-  const slack = Math.max(MIN_SLACK, Math.ceil(a.messages * SLACK_SHARE));
+  // Expiry on each replica's own timer leaves more holes at the front of a copy that expired later.
+  const slack = before.expires || after.expires ? Math.max(MIN_SLACK, Math.ceil(a.messages * SLACK_SHARE)) : 0;
   const mine = holesOf(o);
   const at = `at sequences ${o.first_seq}..${o.last_seq}`;
   if (mine > holesOf(a) + (o.last_seq - a.last_seq) + slack) {
@@ -111,6 +120,11 @@ export function judgeCopy(me: string, before: LeaderView | null, own: OwnCopy | 
   }
   return { kind: 'same' };
 }
+
+/** A stream the leader names this node a replica of, missing from this node's own monitor (still loading after a start). */
+const NOT_LISTED = "a replica here, not listed by this node's monitor yet";
+/** Verdicts a round's next read may change: tried again within the round. */
+const RETRIED = new Set(['behind the leader', 'ahead of the leader', 'no leader answered', NOT_LISTED]);
 
 /** Pure: whether the stream keeps a current majority without this node's copy. */
 export function rebuildSafe(me: string, v: LeaderView): string | null {
@@ -191,7 +205,8 @@ export class ReplicaAudit {
     const verdicts = new Map<string, CopyVerdict>();
     const views = new Map<string, LeaderView | null>();
     let own = await d.readOwn();
-    let left = d.streams().filter((s) => own.has(s) && own.get(s)!.leader !== d.me);
+    // Not only the copies this node's monitor lists: a stream not listed yet is asked of its leader too.
+    let left = d.streams().filter((s) => own.get(s)?.leader !== d.me);
     for (let t = 0; t < TRIES && left.length; t++) {
       if (t) {
         await sleep(50 + Math.floor(Math.random() * 100));
@@ -205,9 +220,11 @@ export class ReplicaAudit {
       });
       left = left.filter((s) => {
         const v = verdicts.get(s)!;
-        return v.kind === 'unjudged' && (v.why === 'behind the leader' || v.why === 'ahead of the leader' || v.why === 'no leader answered');
+        return v.kind === 'unjudged' && RETRIED.has(v.why);
       });
     }
+    // A stream with no replica here is not this node's to judge.
+    for (const [s, v] of verdicts) if (v.kind === 'unjudged' && v.why === 'no copy here') verdicts.delete(s);
     for (const [s, v] of verdicts) if (v.kind !== 'unjudged') this.#judged.add(s);
     this.#unjudged = [...verdicts.keys()].filter((s) => !this.#judged.has(s));
     const rebuild: OwnCopy[] = [];
