@@ -67,7 +67,7 @@ async function storeWith(dir: string): Promise<void> {
   await mkdir(join(dir, 'jetstream', '$G', 'streams', 'KV_UNIBUS_users'), { recursive: true });
 }
 
-function fakeAudit(dir: string, o: { own: () => OwnCopy | undefined; leader: () => LeaderView }) {
+function fakeAudit(dir: string, o: { own: () => OwnCopy | undefined; leader: () => LeaderView; catchUpMs?: number }) {
   const calls = { restarts: [] as string[], stepDowns: [] as string[], logs: [] as string[], downRan: 0 };
   let t = 1_000_000;
   const audit = new ReplicaAudit({
@@ -87,6 +87,7 @@ function fakeAudit(dir: string, o: { own: () => OwnCopy | undefined; leader: () 
     storeDir: dir,
     log: (l) => calls.logs.push(l),
     now: () => t,
+    catchUpMs: o.catchUpMs ?? 0,
   });
   return { audit, calls, advance: (ms: number) => (t += ms) };
 }
@@ -171,6 +172,34 @@ test('a copy never judged (always behind) holds readiness for SETTLE_MS, then le
   await f.audit.round();
   assert.equal(f.audit.settled, true);
   assert.ok(f.calls.logs.some((l) => /KV_UNIBUS_rooms not judged within 30 s \(behind the leader\); ready without/.test(l)), f.calls.logs.join('\n'));
+});
+
+test('a copy applying behind its leader is read again until it passed the leader; a short one is found, a whole one judged the same', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'unibus-audit-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  // Under steady writes: the leader's last sequence grows by 10 between answers; this copy applies 25 behind it, and reaches
+  // the leader's earlier answer only after a few reads of its own.
+  for (const [lost, want] of [[0, 'same'], [100, 'short']] as const) {
+    let leaderLast = 1000;
+    let reads = 0;
+    const f = fakeAudit(dir, {
+      leader: () => ((leaderLast += 10), view(0, { state: state(leaderLast - 400, 1, leaderLast) })),
+      own: () => {
+        reads++;
+        const last = leaderLast - 25 + reads * 10;
+        return own(0, { state: state(last - 400 - lost, 1, Math.min(last, leaderLast)) });
+      },
+      catchUpMs: 500,
+    });
+    const r = await f.audit.round();
+    assert.equal(r.verdicts.get('KV_UNIBUS_rooms')?.kind, want, JSON.stringify(r.verdicts.get('KV_UNIBUS_rooms')));
+    assert.ok(reads > 1, 'read again while behind');
+    assert.equal(f.audit.settled, true);
+  }
+  // Without reading again (catchUpMs 0) the same copy is never judged.
+  let leaderLast = 1000;
+  const g = fakeAudit(dir, { leader: () => ((leaderLast += 10), view(0, { state: state(leaderLast - 400, 1, leaderLast) })), own: () => own(0, { state: state(leaderLast - 425, 1, leaderLast - 25) }) });
+  assert.deepEqual((await g.audit.round()).verdicts.get('KV_UNIBUS_rooms'), { kind: 'unjudged', why: 'behind the leader' });
 });
 
 test("a copy its leader names here but this node's monitor does not list yet holds readiness until it is listed and judged", async (t) => {

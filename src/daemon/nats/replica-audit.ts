@@ -21,6 +21,12 @@
 //   than this node, asked before and after the local read, and only once it
 //   has applied the leader's first answer: its count must then lie within
 //   what the sequences written between the reads can explain (judgeCopy).
+// - A copy that applies behind its leader is read again (every POLL_MS, for
+//   catchUpMs) until it has passed the leader's first answer, then the
+//   leader is asked again: under steady writes a follower is always a few
+//   sequences behind, and a copy judged only when it happened to be ahead
+//   went unjudged for SETTLE_MS and was called ready without (a local
+//   combined run: the members copy on every restart).
 // - Every stream whose leader names this node a replica is judged, whether or
 //   not this node's monitor lists it yet: a copy not listed at the first
 //   round holds readiness like one not judged (it is not skipped).
@@ -77,6 +83,9 @@ export const QUARANTINE_KEPT = 5;
 export const SETTLE_MS = 30_000;
 /** Reads of a round's unjudged streams, 50-150 ms apart. */
 const TRIES = 5;
+/** A try reads this node's copies again every POLL_MS, for CATCH_UP_MS at most, until each has passed its leader's first answer. */
+export const CATCH_UP_MS = 2000;
+const POLL_MS = 50;
 
 /** In a stream that expires by age, holes within this many (or this share of the leader's count, if more) are not judged apart. */
 export const MIN_SLACK = 8;
@@ -149,6 +158,8 @@ export interface AuditDeps {
   storeDir: string;
   log(line: string): void;
   now?: () => number;
+  /** How long a try waits for this node's copies to pass the leader's first answer (CATCH_UP_MS). */
+  catchUpMs?: number;
 }
 
 export interface AuditRound {
@@ -213,6 +224,12 @@ export class ReplicaAudit {
       }
       const before = await Promise.all(left.map((s) => d.readLeader(s).catch(() => null)));
       own = await d.readOwn();
+      // A follower applies what its leader holds a little later: wait (bounded) until it passed the first answer.
+      const behind = () => left.some((s, i) => own.has(s) && before[i]?.leader && own.get(s)!.state.last_seq < before[i]!.state.last_seq);
+      for (let n = Math.ceil((d.catchUpMs ?? CATCH_UP_MS) / POLL_MS); n > 0 && behind(); n--) {
+        await sleep(POLL_MS);
+        own = await d.readOwn();
+      }
       const after = await Promise.all(left.map((s) => d.readLeader(s).catch(() => null)));
       left.forEach((s, i) => {
         verdicts.set(s, judgeCopy(d.me, before[i]!, own.get(s), after[i]!));
