@@ -161,17 +161,34 @@ test('a matching copy clears the suspicion; a leader found short twice is asked 
   assert.equal(f.audit.reason, null, "the leader's copy is not this node's to vouch for");
 });
 
-test('a copy never judged (always behind) holds readiness for SETTLE_MS, then lets it go, saying so', async (t) => {
+test('a copy that stays behind its leader for SETTLE_MS is judged short and rebuilt, never called ready without', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'unibus-audit-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const f = fakeAudit(dir, { own: () => own(300, { state: state(300, 1, 250) }), leader: () => view(300) });
+  await storeWith(dir);
+  const f = fakeAudit(dir, { own: () => own(250, { state: state(250, 1, 250) }), leader: () => view(300) });
+  await f.audit.round();
+  assert.equal(f.audit.settled, false);
+  assert.equal(f.audit.nextInMs, SOON_MS);
+  f.advance(SETTLE_MS);
+  const r = await f.audit.round();
+  assert.equal(r.verdicts.get('KV_UNIBUS_rooms')?.kind, 'short');
+  assert.match(f.audit.reason ?? '', /this node's copy stayed behind the leader's \(n1\) for 30 s \(at sequence 250, the leader's 300\)/);
+  assert.ok(!f.calls.logs.some((l) => /ready without/.test(l)), f.calls.logs.join('\n'));
+  f.advance(SOON_MS);
+  assert.deepEqual((await f.audit.round()).rebuilt, ['KV_UNIBUS_rooms']);
+});
+
+test('a copy never judged (no leader answers) holds readiness for SETTLE_MS, then lets it go, saying so', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'unibus-audit-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const f = fakeAudit(dir, { own: () => own(300), leader: () => view(300, { leader: undefined }) });
   await f.audit.round();
   assert.equal(f.audit.settled, false);
   assert.equal(f.audit.nextInMs, SOON_MS);
   f.advance(SETTLE_MS);
   await f.audit.round();
   assert.equal(f.audit.settled, true);
-  assert.ok(f.calls.logs.some((l) => /KV_UNIBUS_rooms not judged within 30 s \(behind the leader\); ready without/.test(l)), f.calls.logs.join('\n'));
+  assert.ok(f.calls.logs.some((l) => /KV_UNIBUS_rooms not judged within 30 s \(no leader answered\); ready without/.test(l)), f.calls.logs.join('\n'));
 });
 
 test('a copy applying behind its leader is read again until it passed the leader; a short one is found, a whole one judged the same', async (t) => {

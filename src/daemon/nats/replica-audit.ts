@@ -27,6 +27,9 @@
 //   sequences behind, and a copy judged only when it happened to be ahead
 //   went unjudged for SETTLE_MS and was called ready without (a local
 //   combined run: the members copy on every restart).
+//   A copy still behind after every try of every round for SETTLE_MS does not
+//   apply what its leader sends (a store cut short below its raft state, as a
+//   truncated block can leave it): it is judged short, never ready without.
 // - Every stream whose leader names this node a replica is judged, whether or
 //   not this node's monitor lists it yet: a copy not listed at the first
 //   round holds readiness like one not judged (it is not skipped).
@@ -179,6 +182,8 @@ export class ReplicaAudit {
   #unjudged: string[] = [];
   #firstAt: number | null = null;
   #saidUnjudged = false;
+  /** Since when each stream's copy was found behind its leader in every try of every round. */
+  readonly #behindSince = new Map<string, number>();
 
   constructor(d: AuditDeps) {
     this.#d = d;
@@ -242,6 +247,19 @@ export class ReplicaAudit {
     }
     // A stream with no replica here is not this node's to judge.
     for (const [s, v] of verdicts) if (v.kind === 'unjudged' && v.why === 'no copy here') verdicts.delete(s);
+    // A copy that stays behind through every try for SETTLE_MS does not apply what its leader holds: short.
+    for (const [s, v] of verdicts) {
+      if (v.kind !== 'unjudged' || v.why !== 'behind the leader') {
+        this.#behindSince.delete(s);
+        continue;
+      }
+      const since = this.#behindSince.get(s) ?? now();
+      this.#behindSince.set(s, since);
+      if (now() - since >= SETTLE_MS) {
+        const o = own.get(s)!.state;
+        verdicts.set(s, { kind: 'short', why: `this node's copy stayed behind the leader's (${views.get(s)?.leader}) for ${Math.round((now() - since) / 1000)} s (at sequence ${o.last_seq}, the leader's ${views.get(s)?.state.last_seq})` });
+      }
+    }
     for (const [s, v] of verdicts) if (v.kind !== 'unjudged') this.#judged.add(s);
     this.#unjudged = [...verdicts.keys()].filter((s) => !this.#judged.has(s));
     const rebuild: OwnCopy[] = [];
