@@ -132,6 +132,21 @@ describe('cluster_chaos_window', () => {
   });
 });
 
+describe('cluster_chaos_check', () => {
+  const check = getModule('cluster_chaos_check');
+  const node = (name: string, ip: string) => ({ name, route_ip: ip, ports: { http: 8470, nats: 4250 } });
+  it('reads the run back through the chaos step, bounded by its timeout (300 s unless given)', async () => {
+    const t = new FakeTransport('controller');
+    t.addFile('/proj/out/chaos/latest', '20261206-010203\n');
+    const ctx = makeCtx(t, { baseDirs: ['/proj'], vars: { nodes: [node('n1', '127.0.0.11'), node('n2', '127.0.0.12'), node('n3', '127.0.0.13')] } });
+    const c = (await check.plan({}, ctx)).commands[0]!;
+    assert.ok(c.kind === 'exec' && c.argv.at(-1) === 'check' && c.timeoutMs === 300_000);
+    assert.equal(JSON.parse(String(c.stdin)).runDir, '/proj/out/chaos/20261206-010203');
+    assert.equal((await check.plan({ timeout: '900' }, ctx)).commands[0]!.timeoutMs, 900_000);
+    await assert.rejects(check.plan({ timeout: 'soon' }, ctx), /cluster_chaos_check: timeout: expected seconds/);
+  });
+});
+
 describe('cluster_chaos_lead', () => {
   const lead = getModule('cluster_chaos_lead');
   const node = (name: string, ip: string) => ({ name, route_ip: ip, ports: { http: 8470, nats: 4250 } });

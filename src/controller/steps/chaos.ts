@@ -220,9 +220,13 @@ async function check(o: { run: string; runDir: string; nodes: WorkloadNode[]; pr
   const before = readHistory(o.runDir);
   const runOps = before.ops.filter((x) => x.f !== 'final-read');
   const { writers, pool } = await readRunUsers(o.runDir);
+  let t0 = Date.now();
   const finals = await finalReads(runOps, writers, pool ?? [], o.nodes);
   await writeFileAtomic(join(o.runDir, FINAL_FILE), finals.map((x) => JSON.stringify(x) + '\n').join(''), 0o600);
+  console.log(`final reads: ${finals.length} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  t0 = Date.now();
   const { copies, why } = await readCopies(o.probe, o.outDir);
+  console.log(`replica read-back: ${copies ? `${copies.reduce((n, s) => n + s.copies.length, 0)} copies` : 'none'} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const r = checkHistory([...runOps, ...finals], before.faults, copies ?? []);
   await writeFileAtomic(join(o.runDir, 'check.json'), JSON.stringify(r, null, 1) + '\n', 0o600);
   // Each copy as read (a KV copy's latest value per key too): what a diverged copy or a broken invariant is looked into with.

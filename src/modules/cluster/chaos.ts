@@ -410,9 +410,11 @@ export const cluster_chaos_check = defineModule({
   argsSchema: {
     type: 'object',
     additionalProperties: false,
-    properties: { run: { type: 'string' }, out: { type: 'string' }, require_window: { type: 'boolean' } },
+    properties: { run: { type: 'string' }, out: { type: 'string' }, require_window: { type: 'boolean' }, timeout: { type: ['number', 'string'] } },
   } as const satisfies ArgsSchema,
   async plan(args, ctx) {
+    // The read-back grows with what the run wrote: a 300 s combined run (25 min of workload) needed more than 300 s.
+    const timeoutS = parseSeconds('cluster_chaos_check', 'timeout', args.timeout, 300, 6 * 3600);
     const dir = chaosDir(ctx, args.out);
     const run = await runOf(ctx.facts, dir, args.run);
     if (!run && !ctx.check) return { changed: false, failed: true, reason: `no workload run in ${dir}: nothing to check`, commands: [] };
@@ -421,7 +423,7 @@ export const cluster_chaos_check = defineModule({
     const probe = probeNodes(nodesOf('cluster_chaos_check', ctx.vars));
     const stdin = JSON.stringify({ run: run ?? '<run>', runDir, nodes, probe, outDir: outDir(ctx, args.out), requireWindow: args.require_window ?? true });
     // The read-back is a step apply runs; its verdict is the task's reason and result.
-    const check: Command = { kind: 'exec', argv: stepArgv('chaos', ['check']), stdin, timeoutMs: 300_000, verdict: true, label: `check ${runDir}: the history, every set read back through ${nodes.map((n) => n.name).join(', ')}, and every replica read while it leads` };
+    const check: Command = { kind: 'exec', argv: stepArgv('chaos', ['check']), stdin, timeoutMs: timeoutS * 1000, verdict: true, label: `check ${runDir}: the history, every set read back through ${nodes.map((n) => n.name).join(', ')}, and every replica read while it leads` };
     return { changed: false, reason: `check the journal of run ${run ?? '(the one started)'} against a read-back through every node`, commands: [check], report: true };
   },
 });
