@@ -172,7 +172,7 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
           readOwn: () => readOwnCopies(sup!.monitorPort),
           readLeader: async (s) => {
             const info = await (await auditManager()).streams.info(s);
-            return { leader: info.cluster?.leader, state: info.state, replicas: info.cluster?.replicas ?? [], expires: (info.config.max_age ?? 0) > 0 };
+            return { leader: info.cluster?.leader, state: info.state, replicas: info.cluster?.replicas ?? [], expires: (info.config.max_age ?? 0) > 0, perKey: s.startsWith('KV_') && info.config.max_msgs_per_subject === 1 };
           },
           restartWith: (reason, whileDown) => sup!.restartChildWith(reason, whileDown),
           stepDown,

@@ -33,9 +33,11 @@
 // - Every stream whose leader names this node a replica is judged, whether or
 //   not this node's monitor lists it yet: a copy not listed at the first
 //   round holds readiness like one not judged (it is not skipped).
-// - Holes are judged apart with slack only in a stream that expires by age
-//   (the nonces): elsewhere every replica holds the same holes at the same
-//   last sequence, and slack would hide a handful of lost keys.
+// - In a KV bucket of history 1 that does not expire, each write adds one
+//   message or replaces one: the copy's count is judged exactly against the
+//   counts the leader's answers allow, and so are its holes. Elsewhere (the
+//   nonces expire by age, an object store replaces many chunks in one write)
+//   holes are judged with slack.
 // - A copy is rebuilt only when found short in two rounds in a row, the
 //   stream's leader and every other replica current (the stream keeps its
 //   quorum without this node), and not rebuilt in the last REBUILD_EVERY_MS.
@@ -68,6 +70,8 @@ export interface LeaderView {
   replicas: { name: string; current?: boolean; offline?: boolean }[];
   /** The stream drops its oldest messages by age (max_age): each replica on its own timer. */
   expires?: boolean;
+  /** One message per subject (a KV bucket of history 1): each write adds one message or replaces one. */
+  perKey?: boolean;
 }
 
 export type CopyVerdict =
@@ -120,10 +124,21 @@ export function judgeCopy(me: string, before: LeaderView | null, own: OwnCopy | 
   const o = own.state;
   if (o.last_seq < a.last_seq) return { kind: 'unjudged', why: 'behind the leader' };
   if (o.last_seq > b.last_seq) return { kind: 'unjudged', why: 'ahead of the leader' };
-  // Expiry on each replica's own timer leaves more holes at the front of a copy that expired later.
-  const slack = before.expires || after.expires ? Math.max(MIN_SLACK, Math.ceil(a.messages * SLACK_SHARE)) : 0;
-  const mine = holesOf(o);
+  const expires = before.expires || after.expires;
+  const exact = !expires && before.perKey && after.perKey;
   const at = `at sequences ${o.first_seq}..${o.last_seq}`;
+  if (exact) {
+    // Each write adds a message or replaces one: the leader's count at this copy's sequence lies within these.
+    const fewest = Math.max(a.messages, b.messages - (b.last_seq - o.last_seq));
+    const most = a.messages + (o.last_seq - a.last_seq);
+    const theirs = `the leader's (${after.leader}) ${a.messages} at ${a.first_seq}..${a.last_seq}${b.last_seq !== a.last_seq ? `, then ${b.messages} at ${b.first_seq}..${b.last_seq}` : ''}`;
+    if (o.messages < fewest) return { kind: 'short', why: `this node's copy holds ${o.messages} messages ${at}, ${theirs}` };
+    if (o.messages > most) return { kind: 'leader-short', why: `${theirs[0]!.toUpperCase()}${theirs.slice(1)}, this node's copy ${o.messages} ${at}` };
+  }
+  // Expiry on each replica's own timer leaves more holes at the front of a copy that expired later; an object
+  // store's replaced object leaves many holes in one write.
+  const slack = exact ? 0 : Math.max(MIN_SLACK, Math.ceil(a.messages * SLACK_SHARE));
+  const mine = holesOf(o);
   if (mine > holesOf(a) + (o.last_seq - a.last_seq) + slack) {
     return { kind: 'short', why: `this node's copy holds ${o.messages} messages ${at} (${mine} missing between), the leader's (${after.leader}) ${a.messages} at ${a.first_seq}..${a.last_seq} (${holesOf(a)})` };
   }
