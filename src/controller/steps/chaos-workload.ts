@@ -3,6 +3,7 @@
 // file): reads its configuration file (argv[2]; it names the admin's key
 // file, it holds no secret), runs until SIGTERM, its time bound, or the end
 // of the `unibus play` run that started it.
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { isAlive } from '../../util/process.js';
 import { readSeedFile } from '../chaos/final-reads.js';
@@ -14,6 +15,8 @@ async function main(): Promise<number> {
   const cfg = JSON.parse(readFileSync(file, 'utf8')) as WorkloadConfig;
   const seed = await readSeedFile(cfg.admin.keyFile);
   const ac = new AbortController();
+  // Every client, the data plane, the probes and the floor wait on this one signal at once (not a leak: each wait removes its own listener).
+  setMaxListeners(0, ac.signal);
   const stop = (why: string) => {
     if (ac.signal.aborted) return;
     console.log(`${new Date().toISOString()} stopping: ${why}`);
