@@ -5,7 +5,8 @@
 // ("chaos_mode=combined chaos_duration=300"); SEEDS="1 2 3" gives each run
 // its seed; FAULT_SETS="kill pause" gives run i the faults of entry i (mod
 // their count), so one bringup serves a run per family. A run that fails
-// keeps its histories and the nodes' logs.
+// keeps its histories and the nodes' logs, and the cluster is brought up
+// again before the next run.
 //   node --import tsx bench/chaos-local.ts
 //   RUNS=3 CHAOS_VARS="chaos_clients=6" node --import tsx bench/chaos-local.ts
 //   RUNS=6 FAULT_SETS="kill pause partition restart skew corrupt" CHAOS_VARS="chaos_duration=90" node --import tsx bench/chaos-local.ts
@@ -40,6 +41,9 @@ try {
     if (r.code !== 0) {
       const failed = r.results.filter((x) => x.status === 'failed').map((x) => `${x.task} @ ${x.host}: ${x.reason.slice(0, 300)}`);
       console.log(`run ${i + 1} exited ${r.code}: ${keepChaosRuns(p.dir)}\n  ${failed.join('\n  ') || r.stderr.slice(-600)}`);
+      // A run that failed may leave a node stopped: the next run starts from a converged cluster.
+      const again = await play(['bringup', ...base], 600_000);
+      if (again.code !== 0) console.log(`bringup after run ${i + 1} exited ${again.code}: ${again.stderr.slice(-300)}`);
     }
     const run = readFileSync(join(p.dir, 'out', 'chaos', 'latest'), 'utf8').trim();
     const wl = JSON.parse(readFileSync(join(p.dir, 'out', 'chaos', run, 'workload.json'), 'utf8')) as { seed: number };

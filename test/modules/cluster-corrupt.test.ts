@@ -16,10 +16,10 @@ import { makeCtx } from './helpers.js';
 const DIR = '/srv/unibus/n1';
 const corrupt = getModule('cluster_corrupt');
 const hex = (argv: string[]) => Buffer.from(argv.join('\0') + '\0').toString('hex');
-function host(natsRunning: boolean) {
+function host(natsRunning: boolean, blocks = true) {
   const t = new FakeTransport('n1');
   t.on((req) => req.argv[2] === FAULT_FACT_SCRIPT, () => ({ code: 0, stderr: '', stdout: natsRunning ? `nats 202 S ${hex(['/usr/bin/nats-server', '-c', `${DIR}/nats.conf`])}\n` : 'nats none\n' }));
-  t.on((req) => req.argv[3] === 'unibus-blocks', () => ({ code: 0, stderr: '', stdout: `4096 ${DIR}/jetstream/jetstream/$G/streams/KV_UNIBUS_rooms/msgs/2.blk\n9000 ${DIR}/jetstream/jetstream/$G/streams/KV_UNIBUS_rooms/msgs/10.blk\n` }));
+  t.on((req) => req.argv[3] === 'unibus-blocks', () => ({ code: 0, stderr: '', stdout: blocks ? `4096 ${DIR}/jetstream/jetstream/$G/streams/KV_UNIBUS_rooms/msgs/2.blk\n9000 ${DIR}/jetstream/jetstream/$G/streams/KV_UNIBUS_rooms/msgs/10.blk\n` : '' }));
   return t;
 }
 
@@ -33,6 +33,12 @@ describe('cluster_corrupt', () => {
     if (c.kind !== 'exec') throw new Error('exec expected');
     assert.deepEqual(c.argv.slice(3, 8), ['unibus-corrupt', 'bitflip', `${DIR}/jetstream/jetstream/$G/streams/KV_UNIBUS_rooms/msgs/10.blk`, `${DIR}/nats-server.pid`, '9000']);
     assert.deepEqual(c.argv.slice(8).map(Number), flipOffsets(9000, 7));
+  });
+
+  it('an empty copy (one being rebuilt from its peers) is left as it is, and the run goes on to bring the node back', async () => {
+    const p = await corrupt.plan({ state_dir: DIR, stream: 'KV_UNIBUS_rooms', how: 'truncate' }, makeCtx(host(false, false)));
+    assert.deepEqual([p.failed ?? false, p.changed, p.commands.length, p.result], [false, false, 0, { damaged: false }]);
+    assert.match(p.reason, /nothing damaged: no message block of KV_UNIBUS_rooms/);
   });
 
   it('the same pick gives the same eight distinct offsets inside the file', () => {

@@ -87,7 +87,9 @@ export const cluster_corrupt = defineModule({
     const nats = procs.find((f) => f.target === 'nats' && f.pid !== null && f.state !== 'dead');
     if (nats && !ctx.check) return { changed: false, failed: true, reason: `refused: nats-server (pid ${nats.pid}) runs; stop the node before its files are damaged`, commands: [] };
     const blocks = (await ctx.facts.read(BLOCKS, { stateDir, stream: args.stream }, ctx.become)).filter((b) => b.size > 0);
-    if (!blocks.length) return { changed: false, failed: !ctx.check, reason: `no message block of ${args.stream} under ${stateDir}/jetstream`, commands: [] };
+    // A copy just rebuilt from its peers holds no block until they have sent it: nothing to damage, and the node is
+    // brought back as after any corruption (a failed task here left it stopped, and the cluster without quorum).
+    if (!blocks.length) return { changed: false, reason: `nothing damaged: no message block of ${args.stream} under ${stateDir}/jetstream (an empty copy, as one being rebuilt from its peers)`, commands: [], result: { damaged: false } };
     const last = blocks.sort((a, b) => blockNo(a.path) - blockNo(b.path)).at(-1)!;
     const offsets = args.how === 'bitflip' ? flipOffsets(last.size, pick) : [];
     const cmd: Command = {
@@ -97,6 +99,6 @@ export const cluster_corrupt = defineModule({
       timeoutMs: 30_000,
       label: args.how === 'truncate' ? `truncate ${last.path} from ${last.size} to ${Math.floor(last.size / 2)} bytes` : `invert the bytes at ${offsets.join(', ')} of ${last.path} (${last.size} bytes)`,
     };
-    return { changed: true, reason: `${args.how} ${args.stream}'s last block (${last.path}, ${last.size} bytes)`, commands: [cmd], result: { file: last.path, size: last.size, offsets } };
+    return { changed: true, reason: `${args.how} ${args.stream}'s last block (${last.path}, ${last.size} bytes)`, commands: [cmd], result: { damaged: true, file: last.path, size: last.size, offsets } };
   },
 });
