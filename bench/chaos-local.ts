@@ -10,7 +10,7 @@
 //   node --import tsx bench/chaos-local.ts
 //   RUNS=3 CHAOS_VARS="chaos_clients=6" node --import tsx bench/chaos-local.ts
 //   RUNS=6 FAULT_SETS="kill pause partition restart skew corrupt" CHAOS_VARS="chaos_duration=90" node --import tsx bench/chaos-local.ts
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckResult } from '../src/controller/chaos/checker.js';
 import { readHistory } from '../src/controller/chaos/history.js';
@@ -38,6 +38,9 @@ try {
     const t0 = Date.now();
     const r = await play(['chaos', ...base, ...seed, ...extra], 1_800_000);
     const secs = ((Date.now() - t0) / 1000).toFixed(0);
+    const run = readFileSync(join(p.dir, 'out', 'chaos', 'latest'), 'utf8').trim();
+    // The play's own account of each task (victims, signals, step verdicts), beside the run's journal.
+    writeFileSync(join(p.dir, 'out', 'chaos', run, 'play.ndjson'), r.stdout, { mode: 0o600 });
     if (r.code !== 0) {
       const failed = r.results.filter((x) => x.status === 'failed').map((x) => `${x.task} @ ${x.host}: ${x.reason.slice(0, 300)}`);
       console.log(`run ${i + 1} exited ${r.code}: ${keepChaosRuns(p.dir)}\n  ${failed.join('\n  ') || r.stderr.slice(-600)}`);
@@ -45,7 +48,6 @@ try {
       const again = await play(['bringup', ...base], 600_000);
       if (again.code !== 0) console.log(`bringup after run ${i + 1} exited ${again.code}: ${again.stderr.slice(-300)}`);
     }
-    const run = readFileSync(join(p.dir, 'out', 'chaos', 'latest'), 'utf8').trim();
     const wl = JSON.parse(readFileSync(join(p.dir, 'out', 'chaos', run, 'workload.json'), 'utf8')) as { seed: number };
     let c: CheckResult;
     try {

@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { checkHistory, formatCheck, violationsOf } from '../chaos/checker.js';
 import { finalReads, readRunUsers } from '../chaos/final-reads.js';
-import { FINAL_FILE, OPS_FILE, readClock, readHistory, recordFault, type FaultRecord } from '../chaos/history.js';
+import { FINAL_FILE, OPS_FILE, readClock, readHistory, readOpsFrom, recordFault, type FaultRecord } from '../chaos/history.js';
 import { WORKLOAD_PROGRAM, workloadPidOf } from '../chaos/runs.js';
 import { CONFIG_FILE, type WorkloadConfig, type WorkloadNode } from '../chaos/workload.js';
 import { renderTimeline } from '../chaos/timeline.js';
@@ -182,9 +182,12 @@ async function served(o: { runDir: string; nodes: string[]; since: number; timeo
   const clock = readClock(o.runDir);
   if (!clock) throw new Error(`${o.runDir}: no workload clock (clock.json): the workload has not started`);
   const since = clock(o.since);
-  for (;;) {
-    const { ops } = readHistory(o.runDir);
-    const ok = new Set(ops.filter((a) => a.invoke >= since && a.type === 'ok' && (a.f === 'add-room' || a.f === 'add-member')).map((a) => a.node));
+  // Only what the journal gained since the last look is read (a long run's journal is hundreds of MB).
+  const ok = new Set<string>();
+  for (let offset = 0; ; ) {
+    const next = readOpsFrom(o.runDir, offset);
+    offset = next.offset;
+    for (const a of next.ops) if (a.invoke >= since && a.type === 'ok' && (a.f === 'add-room' || a.f === 'add-member')) ok.add(a.node);
     const waiting = o.nodes.filter((n) => !ok.has(n));
     if (!waiting.length) {
       console.log(`every node acknowledges writes again (${((Date.now() - o.since) / 1000).toFixed(1)} s)`);

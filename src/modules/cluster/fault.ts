@@ -76,7 +76,10 @@ export const FAULT_SIGNAL_SCRIPT = [
   '  kill -"$sig" "$pid" && echo "SIG$sig pid $pid ($want)"',
   '  if [ "$action" = kill ]; then n=0; while ! gone "$pid" && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done; fi',
   // SIGSTOP lands when the process is next scheduled: a freeze is done once the process shows stopped (bounded).
-  '  if [ "$action" = freeze ]; then n=0; while ! stopped "$pid" && ! gone "$pid" && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done; fi',
+  '  if [ "$action" = freeze ]; then n=0; while ! stopped "$pid" && ! gone "$pid" && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done',
+  // A freeze that did not take is a failed fault, never a window judged as if it had.
+  `    if ! stopped "$pid"; then echo "pid $pid ($want) not stopped 5 s after SIGSTOP (state $(pstate "$pid"))" >&2; exit 4; fi`,
+  '  fi',
   'done',
 ].join('\n');
 
