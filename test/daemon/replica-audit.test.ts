@@ -187,6 +187,26 @@ test('a copy that stays behind its leader for SETTLE_MS is judged short and rebu
   assert.deepEqual((await f.audit.round()).rebuilt, ['KV_UNIBUS_rooms']);
 });
 
+test('a copy that falls behind after the first round is not let go with the others at SETTLE_MS: it is judged short once behind that long itself', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'unibus-audit-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  let leaderUp = false;
+  const f = fakeAudit(dir, { own: () => own(250, { state: state(250, 1, 250) }), leader: () => (leaderUp ? view(300) : view(300, { leader: undefined })) });
+  await f.audit.round();
+  f.advance(SETTLE_MS / 2);
+  leaderUp = true;
+  await f.audit.round();
+  assert.equal(f.audit.settled, false, 'behind now');
+  f.advance(SETTLE_MS / 2);
+  await f.audit.round();
+  assert.equal(f.audit.settled, false, 'SETTLE_MS since the first round, but behind for half of it only');
+  assert.ok(!f.calls.logs.some((l) => /ready without/.test(l)), f.calls.logs.join('\n'));
+  f.advance(SETTLE_MS / 2);
+  const r = await f.audit.round();
+  assert.equal(r.verdicts.get('KV_UNIBUS_rooms')?.kind, 'short');
+  assert.equal(f.audit.settled, true, 'judged (short): /healthz says why through reason');
+});
+
 test('a copy never judged (no leader answers) holds readiness for SETTLE_MS, then lets it go, saying so', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'unibus-audit-'));
   t.after(() => rm(dir, { recursive: true, force: true }));

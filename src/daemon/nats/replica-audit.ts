@@ -217,11 +217,16 @@ export class ReplicaAudit {
   /**
    * Every copy this node follows judged once (or SETTLE_MS gone by since the
    * first round, the ones never judged named in the log): until then a node
-   * back from a stop is not called ready on copies nobody looked at.
+   * back from a stop is not called ready on copies nobody looked at. A copy
+   * behind its leader is never let go this way: it is judged short once it
+   * has stayed behind for SETTLE_MS of its own (it may have started lagging
+   * after the first round).
    */
   get settled(): boolean {
     const now = (this.#d.now ?? Date.now)();
-    return this.#rounds > 0 && (this.#unjudged.length === 0 || now - (this.#firstAt ?? now) >= SETTLE_MS);
+    if (this.#rounds === 0) return false;
+    if (this.#unjudged.length === 0) return true;
+    return now - (this.#firstAt ?? now) >= SETTLE_MS && !this.#unjudged.some((s) => this.#behindSince.has(s));
   }
 
   /** When the next round is due: sooner while a copy is under suspicion or not judged yet. */
