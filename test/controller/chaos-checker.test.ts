@@ -5,7 +5,7 @@
 // the same against a real cluster made to misbehave.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkHistory, formatCheck, violationsOf } from '../../src/controller/chaos/checker.js';
+import { checkHistory, formatCheck, quorumWindows, violationsOf } from '../../src/controller/chaos/checker.js';
 import { parseOps, type FaultRecord, type Op } from '../../src/controller/chaos/history.js';
 import type { StreamCopies } from '../../src/controller/chaos/replicas.js';
 
@@ -130,6 +130,22 @@ describe('chaos checker', () => {
     );
     assert.equal(r.properties.no_quorum.violations, 1, formatCheck(r));
     assert.match(r.properties.no_quorum.examples[0]!, /^n3 answered 200 to op \d+ \(read-rooms via n3, 0\.220 s-0\.230 s\) inside "isolate n3" \(0\.200 s-0\.300 s\), where it had no quorum$/);
+  });
+
+  it("a pause's no-quorum window ends where a later fault starts one of its frozen nodes afresh (combined mode)", () => {
+    const { ops } = clean();
+    const pause: FaultRecord = { id: 1, family: 'pause', name: 'pause n1, n2', targets: ['n1', 'n2'], no_quorum: ['n3'], start: 200, end: 300, wall: 0 };
+    const kill: FaultRecord = { id: 2, family: 'kill', name: 'kill n2', targets: ['n2'], no_quorum: [], start: 250, end: 260, wall: 0 };
+    const other: FaultRecord = { id: 3, family: 'restart', name: 'restart n3', targets: ['n3'], no_quorum: [], start: 230, end: 240, wall: 0 };
+    const reads = [read(['r1', 'r2', 'r3'], 220, 230, { node: 'n3' }), read(['r1', 'r2', 'r3'], 270, 280, { node: 'n3' })];
+    assert.equal(checkHistory([...ops, ...reads], [pause]).properties.no_quorum.violations, 2, 'the pause alone: both answers');
+    const r = checkHistory([...ops, ...reads], [pause, kill, other]);
+    assert.equal(r.properties.no_quorum.violations, 1, formatCheck(r));
+    assert.match(r.properties.no_quorum.examples[0]!, /0\.220 s-0\.230 s\) inside "pause n1, n2" \(0\.200 s-0\.250 s\)/);
+    assert.deepEqual(quorumWindows([pause, other]).map((f) => f.end), [300], 'a fault on a node the pause did not freeze leaves it whole');
+    // A pause begun while an earlier one still held n2 frozen: from the earlier window's end its watchdog may thaw n2.
+    const earlier: FaultRecord = { id: 4, family: 'pause', name: 'pause n2', targets: ['n2'], no_quorum: ['n2'], start: 150, end: 240, wall: 0 };
+    assert.deepEqual(quorumWindows([earlier, pause]).map((f) => [f.id, f.end]), [[4, 240], [1, 240]]);
   });
 
   it('a window nothing reached is reported as not exercised', () => {

@@ -222,9 +222,35 @@ function checkSets(ops: Op[], lost: Tally, stale: Tally, phantom: Tally, visibil
 /** The control plane's answers: what a node may only give with quorum (the data plane and NATS dials are not). */
 const API_OPS = new Set<Op['f']>(['add-room', 'read-rooms', 'add-member', 'read-members', 'replay', 'add-user', 'revoke', 'user-request']);
 
+/**
+ * In combined mode a pause holds only until a later fault (a kill, a
+ * restart, a corruption's stop and start) starts one of its frozen nodes
+ * afresh, or until the watchdog of an earlier pause that had already frozen
+ * one of them thaws it (a freeze of a stopped process is a no-op: the earlier
+ * watchdog stays in charge, from the earlier window's end on). Its no-quorum
+ * window ends there. Seen in a combined run: a pause-majority of n2 and n3
+ * that began while n2 was still frozen by an earlier one let its minority
+ * (n1) commit once that earlier watchdog thawed n2, and it was counted
+ * against n1.
+ */
+export function quorumWindows(faults: FaultRecord[]): FaultRecord[] {
+  const shares = (f: FaultRecord, g: FaultRecord) => g.targets.some((n) => f.targets.includes(n));
+  return faults
+    .filter((f) => f.no_quorum.length)
+    .map((f) => {
+      if (f.family !== 'pause') return f;
+      const ends = [
+        ...faults.filter((g) => RESTARTS.has(g.family) && g.start >= f.start && g.start < f.end && shares(f, g)).map((g) => g.start),
+        ...faults.filter((g) => g !== f && g.family === 'pause' && g.start <= f.start && g.end > f.start && g.end < f.end && shares(f, g)).map((g) => g.end),
+      ];
+      return ends.length ? { ...f, end: Math.min(...ends) } : f;
+    });
+}
+const RESTARTS = new Set(['kill', 'restart', 'corrupt']);
+
 function checkQuorum(ops: Op[], faults: FaultRecord[], t: Tally): number {
   let refused = 0;
-  const windows = faults.filter((f) => f.no_quorum.length);
+  const windows = quorumWindows(faults);
   for (const o of ops) {
     if (!API_OPS.has(o.f)) continue;
     for (const f of windows) {
