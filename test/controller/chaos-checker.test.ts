@@ -146,6 +146,10 @@ describe('chaos checker', () => {
     // A pause begun while an earlier one still held n2 frozen: from the earlier window's end its watchdog may thaw n2.
     const earlier: FaultRecord = { id: 4, family: 'pause', name: 'pause n2', targets: ['n2'], no_quorum: ['n2'], start: 150, end: 240, wall: 0 };
     assert.deepEqual(quorumWindows([earlier, pause]).map((f) => [f.id, f.end]), [[4, 240], [1, 240]]);
+    // Begun after the earlier window closed but before its watchdog's latest heal (5 s on): at once.
+    const late: FaultRecord = { ...pause, id: 5, start: 242, end: 300 };
+    assert.deepEqual(quorumWindows([earlier, late]).map((f) => [f.id, f.end]), [[4, 240], [5, 242]]);
+    assert.deepEqual(quorumWindows([earlier, { ...late, start: 5240 + 1, end: 5300 }]).map((f) => f.end), [240, 5300], 'well after: whole');
   });
 
   it('a window nothing reached is reported as not exercised', () => {

@@ -14,6 +14,7 @@
 //   was invoked must be in that read.
 import type { FaultRecord, Op } from './history.js';
 import type { StreamCopies } from './replicas.js';
+import { HEAL_SLACK_S } from './victims.js';
 
 export const EXAMPLES = 5;
 
@@ -241,7 +242,8 @@ export function quorumWindows(faults: FaultRecord[]): FaultRecord[] {
       if (f.family !== 'pause') return f;
       const ends = [
         ...faults.filter((g) => RESTARTS.has(g.family) && g.start >= f.start && g.start < f.end && shares(f, g)).map((g) => g.start),
-        ...faults.filter((g) => g !== f && g.family === 'pause' && g.start <= f.start && g.end > f.start && g.end < f.end && shares(f, g)).map((g) => g.end),
+        // The earlier watchdog fires HEAL_SLACK_S after the earlier window's end at the latest (victims.ts).
+        ...faults.filter((g) => g !== f && g.family === 'pause' && g.start <= f.start && g.end + HEAL_SLACK_S * 1000 > f.start && g.end < f.end && shares(f, g)).map((g) => Math.max(g.end, f.start)),
       ];
       return ends.length ? { ...f, end: Math.min(...ends) } : f;
     });
