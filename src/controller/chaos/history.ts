@@ -140,27 +140,36 @@ export function parseFaults(file: string, text: string | string[]): FaultRecord[
   });
 }
 
-/**
- * A file's lines (none when it is absent), split as bytes: a long run's
- * journal outgrows the longest string V8 makes (512 MiB; a 300 s combined
- * run wrote 530 MB, each read's answer kept whole).
- */
-export function readLines(file: string): string[] {
-  let buf: Buffer;
+/** A file's bytes, or null when it is absent. */
+function readBytes(file: string): Buffer | null {
   try {
-    buf = readFileSync(file);
+    return readFileSync(file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new HistoryError(`${file}: cannot read (${(e as Error).message})`, { cause: e });
   }
+}
+
+/**
+ * The lines of buf[0, end), split as bytes: a long run's journal outgrows the
+ * longest string V8 makes (512 MiB; a 300 s combined run wrote 630 MB, each
+ * read's answer kept whole).
+ */
+function splitLines(buf: Buffer, end = buf.length): string[] {
   const lines: string[] = [];
-  for (let at = 0; at < buf.length; ) {
+  for (let at = 0; at < end; ) {
     const nl = buf.indexOf(0x0a, at);
-    const end = nl === -1 ? buf.length : nl;
-    lines.push(buf.toString('utf8', at, end));
-    at = end + 1;
+    const stop = nl === -1 || nl > end ? end : nl;
+    lines.push(buf.toString('utf8', at, stop));
+    at = stop + 1;
   }
   return lines;
+}
+
+/** A file's lines (none when it is absent). */
+export function readLines(file: string): string[] {
+  const buf = readBytes(file);
+  return buf ? splitLines(buf) : [];
 }
 
 export function readHistory(runDir: string): { ops: Op[]; faults: FaultRecord[] } {
@@ -192,7 +201,7 @@ export function readOpsFrom(runDir: string, offset: number): { ops: Op[]; offset
     const n = readSync(fd, buf, 0, buf.length, offset);
     const end = buf.lastIndexOf(0x0a, n - 1);
     if (end < 0) return { ops: [], offset };
-    return { ops: parseOps(file, buf.toString('utf8', 0, end).split('\n')), offset: offset + end + 1 };
+    return { ops: parseOps(file, splitLines(buf, end)), offset: offset + end + 1 };
   } finally {
     closeSync(fd);
   }
@@ -200,7 +209,7 @@ export function readOpsFrom(runDir: string, offset: number): { ops: Op[]; offset
 
 /** The workload's clock: a wall time (ms since the epoch) as ms since the run's start. Null before the workload wrote it. */
 export function readClock(runDir: string): ((wall: number) => number) | null {
-  const text = readLines(join(runDir, CLOCK_FILE)).join('\n');
+  const text = readBytes(join(runDir, CLOCK_FILE))?.toString('utf8') ?? '';
   if (!text) return null;
   const t0 = (JSON.parse(text) as { t0_wall?: unknown }).t0_wall;
   if (!isNum(t0)) throw new HistoryError(`${join(runDir, CLOCK_FILE)}: t0_wall: expected a number`);
