@@ -25,7 +25,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
+import { moveLeader } from '../src/controller/chaos/replicas.js';
 import { sleep } from '../src/util/time.js';
 import { addStream, NatsTrio } from './lib/nats-trio.js';
 import { pct } from './lib/stats.js';
@@ -42,22 +43,6 @@ const version = spawnSync('nats-server', ['--version'], { encoding: 'utf8' }).st
 
 /** Each stream's publishes: [invoke, complete] of the acknowledged ones (ms, monotonic). */
 const acked = new Map<string, [number, number][]>(names.map((n) => [n, []]));
-
-async function leaderOf(jsm: JetStreamManager, stream: string): Promise<string | undefined> {
-  const si = await jsm.streams.info(stream).catch(() => null);
-  return si?.cluster?.leader || undefined;
-}
-
-/** Steps `stream`'s leader down until `server` leads it (40 tries); whether it does. */
-async function moveOnto(nc: NatsConnection, jsm: JetStreamManager, stream: string, server: string): Promise<boolean> {
-  for (let t = 0; t < 40; t++) {
-    const l = await leaderOf(jsm, stream);
-    if (l === server) return true;
-    if (l) await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, { timeout: 2000 }).catch(() => null);
-    await sleep(300);
-  }
-  return false;
-}
 
 const conns: NatsConnection[] = [];
 let stop = false;
@@ -85,9 +70,9 @@ try {
     const victim = r % 3;
     via = (victim + 1) % 3;
     const server = `s${victim}`;
-    const moved = await Promise.all(names.map((n) => moveOnto(up.nc, jsm, n, server)));
-    if (moved.includes(false)) {
-      console.log(`round ${r + 1}: ${server} could not be made leader of every stream; skipped`);
+    const why = (await Promise.all(names.map((n) => moveLeader(up.nc, jsm, n, server, 40)))).filter(Boolean);
+    if (why.length) {
+      console.log(`round ${r + 1}: ${server} could not be made leader of every stream (${why.join('; ')}); skipped`);
       continue;
     }
     await sleep(500);
