@@ -17,7 +17,7 @@ import { clientFor, makeV1Handler } from '../harness/control-app.js';
 import type { Store } from '../../src/daemon/store/buckets.js';
 import { QuorumGuard } from '../../src/daemon/store/quorum.js';
 import { addUser } from '../../src/daemon/store/users.js';
-import { ClockWatch, CLOCK_SKEW_MAX_MS, skewOf } from '../../src/daemon/store/clock.js';
+import { ClockWatch, CLOCK_SKEW_MAX_MS, listClockKeys, skewOf } from '../../src/daemon/store/clock.js';
 import { HEALTH_BUCKET } from '../../src/daemon/node.js';
 import { testClockOffset } from '../../src/daemon/clock.js';
 import { newNonce } from '../../src/protocol/sign.js';
@@ -80,10 +80,17 @@ test('without the clock watch, a node 100 s behind accepts a replay whose nonce 
 });
 
 test('with it, the skewed node names its skew and refuses signed requests; the others serve', { timeout: 30_000 }, async () => {
-  const watches = [0, 1, 2].map((i) => new ClockWatch(kvs[i]!, `n${i + 1}`, now[i]));
+  const watches = [0, 1, 2].map((i) => new ClockWatch(kvs[i]!, () => listClockKeys(stores[i]!.jsm, HEALTH_BUCKET), `n${i + 1}`, now[i]));
+  // The peers are found without a consumer: each one made is a meta-group proposal.
+  const made = ncs[0]!.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.CREATED.KV_${HEALTH_BUCKET}.>`);
+  await ncs[0]!.flush();
   // Two rounds: each node's first write, then every node sees the others.
   for (let round = 0; round < 2; round++) for (const w of watches) await w.measure();
+  await ncs[0]!.flush();
+  made.unsubscribe();
+  assert.equal(made.getReceived(), 0, 'consumers made on the health bucket');
   const [a, b, c] = watches.map((w) => w.state);
+  assert.deepEqual((await listClockKeys(stores[1]!.jsm, HEALTH_BUCKET)).sort(), ['clock.n1', 'clock.n2', 'clock.n3']);
   assert.ok(a!.ok && b!.ok, `the right clocks pass: ${JSON.stringify([a, b])}`);
   assert.ok(Math.abs(a!.skewMs!) < 1000 && Math.abs(b!.skewMs!) < 1000);
   assert.equal(c!.ok, false);

@@ -24,7 +24,7 @@ import type { ControlNode } from '../node.js';
 import type { ControlPlane } from './app.js';
 import { CONTROL_STREAMS, openStoreWithRetry } from '../store/buckets.js';
 import { QuorumGuard } from '../store/quorum.js';
-import { ClockWatch } from '../store/clock.js';
+import { ClockWatch, listClockKeys } from '../store/clock.js';
 import { startRepairs } from '../store/repair.js';
 import { HEALTH_BUCKET } from '../node.js';
 import { ShiftedClock, TEST_CLOCK_FILE, testClockOffset } from '../clock.js';
@@ -78,7 +78,7 @@ export async function setupControlPlane(node: ControlNode): Promise<ControlPlane
   if (misbehave.size) log(`TEST ONLY: breaking promises on purpose: ${[...misbehave].join(', ')} (MEMBERSHIPD_TEST_MISBEHAVE)`);
   // Rooms left half-written by a request that stopped between its writes are rolled forward (store/repair.ts).
   const stopRepairs = startRepairs(store, log);
-  const clock = new ClockWatch(await new Kvm(store.nc).open(HEALTH_BUCKET), node.options.serverName, now, log);
+  const clock = new ClockWatch(await new Kvm(store.nc).open(HEALTH_BUCKET), () => listClockKeys(store.jsm, HEALTH_BUCKET), node.options.serverName, now, log);
   clock.start();
   const acl = new AclWatcher(store, {
     apply: (users) => node.setAllowlist(users),

@@ -17,6 +17,14 @@
 // every fresh offset, so that one wrong clock, even the leader's, is named
 // as the odd one out rather than making every other node refuse.
 //
+// The other nodes' entries are found from the stream's subject counts (one
+// STREAM.INFO with a subject filter), not by listing the bucket's keys: a
+// listing is an ordered consumer, and each consumer made and removed is a
+// proposal to the meta group. Three nodes listing every 5 s kept a meta group
+// busy that had fallen behind after a damaged copy led (a combined chaos
+// run: "Consumer assignment ... not cleaned up, retrying" for the health
+// bucket, then "JetStream API queue limit reached").
+//
 // Invariants:
 // - A node without a measure (first round pending, no quorum to write) is
 //   not refused for its clock: the quorum guard refuses it already when the
@@ -24,6 +32,7 @@
 // - Alone (one node, or no other fresh entry) a node only compares against
 //   the leader, itself on a single node: skew 0.
 import type { KV } from '@nats-io/kv';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import { ApiError } from '../../protocol/errors.js';
 
 /**
@@ -62,11 +71,18 @@ export async function recordClock(kv: KV, node: string, now: () => number): Prom
   return { node, offsetMs: (t0 + t1) / 2 - at, at };
 }
 
-/** The other nodes' latest clock entries, fresh within CLOCK_FRESH_MS of `leaderNow`. */
-export async function readPeerClocks(kv: KV, self: string, leaderNow: number): Promise<ClockSample[]> {
+/** The clock entries' keys of bucket `bucket`, from its stream's subject counts (no consumer). */
+export async function listClockKeys(jsm: JetStreamManager, bucket: string): Promise<string[]> {
+  const prefix = `$KV.${bucket}.`;
+  const si = await jsm.streams.info(`KV_${bucket}`, { subjects_filter: `${prefix}${CLOCK_KEY_PREFIX}>` });
+  return Object.keys(si.state.subjects ?? {}).map((s) => s.slice(prefix.length));
+}
+
+/** The other nodes' latest clock entries among `keys`, fresh within CLOCK_FRESH_MS of `leaderNow`. */
+export async function readPeerClocks(kv: KV, keys: string[], self: string, leaderNow: number): Promise<ClockSample[]> {
   const out: ClockSample[] = [];
-  const keys = await kv.keys(`${CLOCK_KEY_PREFIX}>`);
-  for await (const k of keys) {
+  for (const k of keys) {
+    if (!k.startsWith(CLOCK_KEY_PREFIX)) continue;
     const node = k.slice(CLOCK_KEY_PREFIX.length);
     if (node === self) continue;
     const e = await kv.get(k);
@@ -105,6 +121,8 @@ export class ClockWatch {
   #busy = false;
   constructor(
     private readonly kv: KV,
+    /** The clock entries' keys (listClockKeys). */
+    private readonly listKeys: () => Promise<string[]>,
     private readonly node: string,
     private readonly now: () => number = Date.now,
     private readonly log: (line: string) => void = () => undefined,
@@ -131,7 +149,7 @@ export class ClockWatch {
     this.#busy = true;
     try {
       const self = await recordClock(this.kv, this.node, this.now);
-      const peers = await readPeerClocks(this.kv, this.node, self.at);
+      const peers = await readPeerClocks(this.kv, await this.listKeys(), this.node, self.at);
       const next = judgeSkew(skewOf(self, peers), peers.length);
       if (next.ok !== this.#state.ok) this.log(next.ok ? `clock: within ${CLOCK_SKEW_MAX_MS / 1000} s of the cluster's again (skew ${Math.round(next.skewMs ?? 0)} ms)` : next.reason);
       this.#state = next;
