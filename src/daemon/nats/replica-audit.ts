@@ -338,7 +338,7 @@ export class ReplicaAudit {
 }
 
 /** Moves a copy's stream folder and raft group folder to <store>/quarantine/<when>-<stream>/ (one rename each). */
-export async function quarantineCopy(storeDir: string, c: OwnCopy, when: string): Promise<string> {
+export async function quarantineCopy(storeDir: string, c: Pick<OwnCopy, 'stream' | 'account' | 'raftGroup'>, when: string): Promise<string> {
   const to = join(storeDir, 'quarantine', `${when}-${c.stream}`);
   await mkdir(to, { recursive: true, mode: 0o700 });
   const js = join(storeDir, 'jetstream');

@@ -8,8 +8,11 @@ import { UnibusError } from '../../errors.js';
 import { renderNatsConf, type AllowUser, type NatsConf } from './conf.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { NatsConfInvalidError, validateConfFile } from './validate.js';
-import { fetchSnapshot } from './monitor.js';
+import { fetchJsz, fetchSnapshot, type Jsz } from './monitor.js';
 import { sleep } from '../../util/time.js';
+import { totalmem } from 'node:os';
+import { listCopiesOnDisk, readCopyOnDisk, readProc, RunawayWatch, StreamLog, LED_LOOK_MS, SILENT_MS, WATCH_MS, type StreamRef } from './runaway.js';
+import { pruneQuarantine, quarantineCopy, QUARANTINE_KEPT, REBUILD_EVERY_MS } from './replica-audit.js';
 
 export class SupervisorError extends UnibusError {}
 
@@ -25,6 +28,10 @@ export interface SupervisorOptions {
   /** Strings scrubbed from any forwarded child output (the route secret). */
   scrub?: string[];
   startTimeoutMs?: number;
+  /** Resident memory past which the child has run away (default: half the machine's). */
+  maxRssBytes?: number;
+  /** Monitor silence (while not stopped) that means a runaway (runaway.ts). */
+  silentMs?: number;
 }
 
 /** nats-server log levels forwarded without debug. */
@@ -36,6 +43,13 @@ const REPEAT_MS = 30_000;
 /** The answer to the supervisor's own readiness probe while the child starts: not news. */
 const OWN_PROBE = /Healthcheck failed: "failed to be ready for connections/;
 
+
+/** The replicated streams `me` leads, as its monitor says. */
+function ledIn(j: Jsz, me: string): StreamRef[] {
+  const out: StreamRef[] = [];
+  for (const a of j.account_details ?? []) for (const d of a.stream_detail ?? []) if (d.cluster?.replicas?.length && d.cluster.leader === me) out.push({ account: a.name, stream: d.name });
+  return out;
+}
 
 export class NatsSupervisor {
   #o: SupervisorOptions;
@@ -52,6 +66,12 @@ export class NatsSupervisor {
   #whileDown: (() => Promise<void>) | null = null;
   /** Asks the cluster to step this node down from leading one stream (set once connected). */
   #stepDown: ((stream: string) => Promise<void>) | null = null;
+  /** What the child's log says of its streams: who to suspect when it runs away. */
+  #streamLog = new StreamLog();
+  #runaway: RunawayWatch | null = null;
+  #watchTimer: NodeJS.Timeout | undefined;
+  /** When each stream's copy was last moved aside here. */
+  #movedAt = new Map<string, number>();
 
   constructor(o: SupervisorOptions) {
     this.#o = o;
@@ -107,6 +127,7 @@ export class NatsSupervisor {
     for (const raw of lines) {
       if (!raw) continue;
       const line = this.#scrub(raw);
+      this.#streamLog.see(line);
       this.#tail.push(line);
       if (this.#tail.length > 20) this.#tail.shift();
       // nats-server's own warnings and errors belong in the daemon's journal:
@@ -137,12 +158,97 @@ export class NatsSupervisor {
 
   async start(): Promise<number> {
     await this.#writeConf();
-    return this.#spawnReady();
+    let pid: number;
+    try {
+      pid = await this.#spawnReady();
+    } catch (err) {
+      // A restore that never ended: its copy is moved aside and the child tried once more.
+      if (!(await this.#moveAside(this.#streamLog.restoring, 'its restore did not end'))) throw err;
+      pid = await this.#spawnReady();
+    }
+    this.#watch();
+    return pid;
+  }
+
+  get #maxRss(): number {
+    return this.#o.maxRssBytes ?? totalmem() / 2;
+  }
+
+  /**
+   * Every WATCH_MS: a running child whose monitor stays silent, or whose
+   * memory passes the bound, is killed, the copies it restores or leads
+   * moved aside while it is down (runaway.ts), and started again through the
+   * crash path.
+   */
+  #watch(): void {
+    this.#runaway = new RunawayWatch(this.#o.silentMs ?? SILENT_MS, this.#maxRss);
+    let busy = false;
+    let ledAt = 0;
+    let bareAt = -Infinity;
+    this.#watchTimer = setInterval(() => {
+      const c = this.#child;
+      if (busy || this.#stopping || !c || c.exitCode !== null || c.signalCode !== null || this.#whileDown) return;
+      busy = true;
+      void (async () => {
+        const answered = await fetch(`http://127.0.0.1:${this.#conf.monitorPort}/healthz?js-enabled-only=true`, { signal: AbortSignal.timeout(2000) }).then(
+          (r) => (void r.body?.cancel().catch(() => undefined), true),
+          () => false,
+        );
+        if (this.#child !== c) return;
+        if (answered && Date.now() - ledAt >= LED_LOOK_MS) {
+          ledAt = Date.now();
+          const led = await fetchJsz(this.#conf.monitorPort, 2000).then((j) => ledIn(j, this.#conf.serverName), () => null);
+          if (led && this.#child === c) this.#streamLog.setLed(led);
+        }
+        const v = this.#runaway!.observe({ answered, proc: await readProc(c.pid!) }, Date.now());
+        if (!v || this.#child !== c) return;
+        let suspects = this.#streamLog.suspects();
+        let what = suspects.length ? `moving aside its copy of ${suspects.map((r) => r.stream).join(', ')} (restored or led when it ran away)` : 'no copy to suspect (it restored and led none)';
+        if (!suspects.length && Date.now() - bareAt < REBUILD_EVERY_MS) {
+          suspects = await listCopiesOnDisk(this.#conf.storeDir);
+          what = `the second time in ${REBUILD_EVERY_MS / 60_000} min with no copy to suspect: moving aside every replicated copy, to rejoin each stream empty`;
+        } else if (!suspects.length) bareAt = Date.now();
+        this.#o.log(`nats-server (pid ${c.pid}) ran away: ${v.why}; killing it, ${what}`);
+        this.#whileDown = async () => void (await this.#moveAside(suspects, 'its nats-server ran away on it'));
+        c.kill('SIGKILL');
+      })()
+        .catch((err: Error) => this.#o.log(`runaway watch: ${err.message}`))
+        .finally(() => (busy = false));
+    }, WATCH_MS);
+    this.#watchTimer.unref();
+  }
+
+  /**
+   * Moves each suspect copy aside (<store>/quarantine/) while the child is
+   * down: never a copy of one replica, never one moved within
+   * REBUILD_EVERY_MS. True when anything moved.
+   */
+  async #moveAside(refs: StreamRef[], why: string): Promise<boolean> {
+    let moved = false;
+    const when = new Date().toISOString().replace(/[:.]/g, '-');
+    for (const ref of refs) {
+      const copy = await readCopyOnDisk(this.#conf.storeDir, ref);
+      if (!copy) continue;
+      if (copy.replicas < 2) {
+        this.#o.log(`${ref.stream}: ${why}, but it is the only copy (R${copy.replicas}): left in place`);
+        continue;
+      }
+      if (Date.now() - (this.#movedAt.get(ref.stream) ?? -Infinity) < REBUILD_EVERY_MS) {
+        this.#o.log(`${ref.stream}: ${why}, but its copy was moved aside less than ${REBUILD_EVERY_MS / 60_000} min ago: left in place`);
+        continue;
+      }
+      this.#movedAt.set(ref.stream, Date.now());
+      this.#o.log(`${ref.stream}: ${why}; copy moved aside to ${await quarantineCopy(this.#conf.storeDir, copy, when)}, rejoining empty`);
+      moved = true;
+    }
+    if (moved) await pruneQuarantine(this.#conf.storeDir, QUARANTINE_KEPT);
+    return moved;
   }
 
   async #spawnReady(): Promise<number> {
     this.#tail = [];
     this.#partial = '';
+    this.#streamLog.reset();
     // The child gets no copy of a route secret passed through the environment.
     const env = { ...process.env };
     delete env.UNIBUS_CLUSTER_PASS;
@@ -165,6 +271,7 @@ export class NatsSupervisor {
       throw err;
     }
     child.once('exit', (code, sig) => void this.#onExit(child, code, sig));
+    this.#runaway?.reset(Date.now());
     for (const fn of this.#listeners) fn(child.pid!);
     return child.pid!;
   }
@@ -172,12 +279,21 @@ export class NatsSupervisor {
   async #waitMonitor(timeoutMs: number, child: ChildProcess): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const url = `http://127.0.0.1:${this.#conf.monitorPort}/healthz?js-enabled-only=true`;
+    let nextLook = 0;
     while (Date.now() < deadline && child.exitCode === null) {
       try {
         const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
         if (res.ok) return;
       } catch {
         // not listening yet
+      }
+      if (Date.now() >= nextLook) {
+        nextLook = Date.now() + 1000;
+        const p = await readProc(child.pid!);
+        if (p && p.rssBytes > this.#maxRss) {
+          const restoring = this.#streamLog.restoring.map((r) => r.stream).join(', ');
+          throw new SupervisorError(`nats-server ran away while starting: ${Math.round(p.rssBytes / 2 ** 20)} MiB resident (bound ${Math.round(this.#maxRss / 2 ** 20)} MiB)${restoring ? `, restoring ${restoring}` : ''}`);
+        }
       }
       await sleep(25);
     }
@@ -210,6 +326,7 @@ export class NatsSupervisor {
         return;
       } catch (err) {
         this.#o.log(`nats-server restart failed: ${(err as Error).message}`);
+        await this.#moveAside(this.#streamLog.restoring, 'its restore did not end').catch((e: Error) => this.#o.log(`moving a copy aside failed: ${e.message}`));
         attempt++;
       }
     }
@@ -294,6 +411,7 @@ export class NatsSupervisor {
    */
   async stop(handoffMs = 5000, exitMs = 10_000): Promise<void> {
     this.#stopping = true;
+    clearInterval(this.#watchTimer);
     const child = this.#child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     await this.#handOffAndEnd(child, handoffMs, exitMs);

@@ -1,0 +1,218 @@
+// When a nats-server child has run away on a damaged copy, and which copy.
+//
+// nats-server reads a message block whose bytes were inverted on disk
+// without bound (bench/repro-corrupt-follower.ts, HOW=bitflip, nats-server
+// alone on loopback). 2.10.27 restores the copy and turns healthy; once the
+// node is made that stream's leader, its memory grows to 5-6 GB within
+// seconds and its monitor and its clients get no answer, for as long as it
+// runs. 2.15.1 never finishes the stream's restore ("Starting restore for
+// stream" with no "Restored ... for stream"): 23 GB within a minute, never
+// ready. A restart alone brings either back to the same place. In a combined
+// chaos run this left a node's monitor silent for minutes and its JetStream
+// API queue full.
+//
+// So the supervisor watches its child every WATCH_MS (1 s): a process that is not
+// stopped (a SIGSTOP is an operator's or the chaos play's pause, and is
+// left alone) whose monitor has not answered for SILENT_MS, or whose
+// resident memory passes the bound, has run away. It is killed (a hung
+// process does not go through lame duck), the copies the log points at are
+// moved aside while it is down, and it starts again: the node rejoins those
+// streams empty and their leaders send them again.
+//
+// Invariants:
+// - Suspects come from the child itself: a stream whose restore began and
+//   did not end (its log), and the streams it leads, as its monitor last
+//   said (every LED_LOOK_MS while it answers) and as its log said since. A
+//   damaged copy ran away only once its node took the lead and wrote (42 s
+//   after the lead in one test run), so "led lately" is not enough.
+// - A runaway with no suspect (a follower's copy ran away: seen once, after
+//   the led copy's restart) is only restarted; a second within
+//   REBUILD_EVERY_MS moves every replicated copy aside, and the node rejoins
+//   every stream empty.
+// - A copy of one replica is never moved (it is the only copy): the child is
+//   restarted, and the log says so.
+// - A stream's copy is moved at most once per REBUILD_EVERY_MS (the replica
+//   audit's bound); nothing is deleted, it goes to <store>/quarantine/.
+// - Pure but for readProc, readCopyOnDisk and listCopiesOnDisk, which read files.
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * How often the child is looked at: its memory grew by 1-5 GB per second
+ * in the repro, so a bound on it must be read often (one /proc read and one
+ * loopback request).
+ */
+export const WATCH_MS = 1000;
+/**
+ * Monitor silence that means a runaway. A busy node answers its monitor
+ * within a second; the longest pause the chaos play holds (30 s) is skipped
+ * as stopped, not counted. Twice the stall watch's first wait at most.
+ */
+export const SILENT_MS = 30_000;
+/** How often the streams the child leads are read from its monitor while it answers. */
+export const LED_LOOK_MS = 5000;
+
+const RESTORE_START = /Starting restore for stream '([^']+) > ([^']+)'/;
+const RESTORE_DONE = /Restored [\d,]+ messages for stream '([^']+) > ([^']+)'/;
+const NEW_LEADER = /JetStream cluster new stream leader for '([^']+) > ([^']+)'/;
+
+export interface StreamRef { account: string; stream: string }
+
+const keyOf = (r: StreamRef) => `${r.account} > ${r.stream}`;
+
+/** What the child's log and monitor say of the streams it restores and leads. */
+export class StreamLog {
+  #restoring = new Map<string, StreamRef>();
+  #led = new Map<string, StreamRef>();
+
+  /** Feeds one log line. */
+  see(line: string): void {
+    let m = RESTORE_START.exec(line);
+    if (m) {
+      this.#restoring.set(`${m[1]} > ${m[2]}`, { account: m[1]!, stream: m[2]! });
+      return;
+    }
+    m = RESTORE_DONE.exec(line);
+    if (m) {
+      this.#restoring.delete(`${m[1]} > ${m[2]}`);
+      return;
+    }
+    m = NEW_LEADER.exec(line);
+    if (m) this.#led.set(`${m[1]} > ${m[2]}`, { account: m[1]!, stream: m[2]! });
+  }
+
+  /** The streams the monitor says the child leads now: they replace what the log said before. */
+  setLed(refs: StreamRef[]): void {
+    this.#led = new Map(refs.map((r) => [keyOf(r), r]));
+  }
+
+  /** A new child: its restores start again, it leads nothing yet. */
+  reset(): void {
+    this.#restoring.clear();
+    this.#led.clear();
+  }
+
+  /** Streams whose restore has not ended, and those the child leads. */
+  suspects(): StreamRef[] {
+    return [...new Map([...this.#restoring, ...this.#led]).values()];
+  }
+
+  /** Whether a restore began and has not ended. */
+  get restoring(): StreamRef[] {
+    return [...this.#restoring.values()];
+  }
+}
+
+export interface ProcLook {
+  /** /proc state letter: R running, S sleeping, D disk, T stopped, Z zombie. */
+  state: string;
+  rssBytes: number;
+}
+
+export interface ChildLook {
+  /** The monitor answered this look. */
+  answered: boolean;
+  /** null when the process could not be read (gone). */
+  proc: ProcLook | null;
+}
+
+export type RunawayVerdict = { why: string; silentSinceMs: number } | null;
+
+/** Judges the looks at one child; forgets on reset (a new child). */
+export class RunawayWatch {
+  #lastAnswer: number;
+  constructor(
+    private readonly silentMs = SILENT_MS,
+    private readonly maxRssBytes = Infinity,
+    now = Date.now(),
+  ) {
+    this.#lastAnswer = now;
+  }
+
+  reset(now: number): void {
+    this.#lastAnswer = now;
+  }
+
+  /** When the monitor last answered (or the watch began). */
+  get lastAnswer(): number {
+    return this.#lastAnswer;
+  }
+
+  observe(look: ChildLook, now: number): RunawayVerdict {
+    const p = look.proc;
+    if (look.answered || !p || p.state === 'Z') {
+      if (look.answered) this.#lastAnswer = now;
+      return null;
+    }
+    // Stopped on purpose: the silence is the pause's, and starts afresh at its end.
+    if (p.state === 'T' || p.state === 't') {
+      this.#lastAnswer = now;
+      return null;
+    }
+    const mib = Math.round(p.rssBytes / 2 ** 20);
+    if (p.rssBytes > this.maxRssBytes) {
+      return { why: `its memory reached ${mib} MiB (bound ${Math.round(this.maxRssBytes / 2 ** 20)} MiB) with its monitor silent`, silentSinceMs: this.#lastAnswer };
+    }
+    const silent = now - this.#lastAnswer;
+    if (silent < this.silentMs) return null;
+    return { why: `its monitor has not answered for ${Math.round(silent / 1000)} s while it runs (state ${p.state}, ${mib} MiB resident)`, silentSinceMs: this.#lastAnswer };
+  }
+}
+
+/** The state letter and resident bytes of a process, from /proc; null when it is gone. */
+export async function readProc(pid: number): Promise<ProcLook | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name is in parentheses and may hold spaces: the state follows the last ')'.
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return { state, rssBytes: kib * 1024 };
+  } catch {
+    return null;
+  }
+}
+
+/** A copy on disk, as the supervisor can find it while nats-server is down. */
+export interface CopyOnDisk extends StreamRef {
+  replicas: number;
+  raftGroup?: string;
+}
+
+/** Every stream copy in the store (each account's streams folder). */
+export async function listCopiesOnDisk(storeDir: string): Promise<StreamRef[]> {
+  const js = join(storeDir, 'jetstream');
+  const out: StreamRef[] = [];
+  for (const account of await readdir(js).catch(() => [] as string[])) {
+    if (account === '$SYS') continue;
+    for (const stream of await readdir(join(js, account, 'streams')).catch(() => [] as string[])) out.push({ account, stream });
+  }
+  return out.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
+}
+
+/**
+ * The copy's replica count (its meta.inf) and raft group folder (the one whose
+ * meta.inf names the stream), read from the store while the child is down.
+ * null when the node holds no such copy.
+ */
+export async function readCopyOnDisk(storeDir: string, ref: StreamRef): Promise<CopyOnDisk | null> {
+  const js = join(storeDir, 'jetstream');
+  let replicas: number;
+  try {
+    const meta = JSON.parse(await readFile(join(js, ref.account, 'streams', ref.stream, 'meta.inf'), 'utf8')) as { num_replicas?: number };
+    replicas = meta.num_replicas ?? 1;
+  } catch {
+    return null;
+  }
+  const groups = join(js, '$SYS', '_js_');
+  for (const g of await readdir(groups).catch(() => [] as string[])) {
+    if (!g.startsWith('S-')) continue;
+    try {
+      const m = JSON.parse(await readFile(join(groups, g, 'meta.inf'), 'utf8')) as { metadata?: { account?: string; stream?: string; type?: string } };
+      if (m.metadata?.type === 'stream' && m.metadata.account === ref.account && m.metadata.stream === ref.stream) return { ...ref, replicas, raftGroup: g };
+    } catch {
+      // a group folder without a readable meta.inf: not this one
+    }
+  }
+  return { ...ref, replicas };
+}

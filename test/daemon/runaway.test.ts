@@ -1,0 +1,186 @@
+// The supervisor's runaway watch (src/daemon/nats/runaway.ts): what the
+// child's log makes a suspect, when silence or memory means a runaway, how a
+// copy is found on disk while nats-server is down, and, against three real
+// nats-servers, a node whose bit-flipped copy leads being killed, that copy
+// moved aside, and the node rejoining with the whole stream.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { listCopiesOnDisk, readCopyOnDisk, readProc, RunawayWatch, StreamLog } from '../../src/daemon/nats/runaway.js';
+import { NatsSupervisor } from '../../src/daemon/nats/supervisor.js';
+import { fetchJsz } from '../../src/daemon/nats/monitor.js';
+import { flipOffsets } from '../../src/modules/cluster/corrupt.js';
+import { Secret } from '../../src/secret.js';
+import { NATS_BIN } from '../harness/nats-server.js';
+import { freePort } from '../harness/ports.js';
+import { sleep } from '../../src/util/time.js';
+
+test('StreamLog: a restore begun and not ended, and the streams led (the monitor\'s word replacing the log\'s), are the suspects', () => {
+  const log = new StreamLog();
+  log.see("[1] 2026/12/07 00:58:22.076612 [INF]   Starting restore for stream '$G > A'");
+  log.see("[1] 2026/12/07 00:58:22.076612 [INF]   Starting restore for stream 'ACC > B'");
+  log.see("[1] 2026/12/07 00:59:48.984573 [INF]   Restored 2,000 messages for stream '$G > A' in 0s");
+  assert.deepEqual(log.restoring, [{ account: 'ACC', stream: 'B' }]);
+  log.see("[1] 2026/12/07 00:59:54.784876 [INF] JetStream cluster new stream leader for '$G > C'");
+  assert.deepEqual(log.suspects().map((r) => r.stream), ['B', 'C']);
+  log.setLed([{ account: '$G', stream: 'D' }]);
+  assert.deepEqual(log.suspects().map((r) => r.stream), ['B', 'D'], 'C was handed on, as the monitor says');
+  log.see("[1] [INF] JetStream cluster new stream leader for '$G > C'");
+  log.see("[1] [INF] JetStream cluster new consumer leader for '$G > E > c'");
+  assert.deepEqual(log.suspects().map((r) => r.stream), ['B', 'D', 'C'], 'a consumer leader is no stream lead');
+  log.reset();
+  assert.deepEqual(log.suspects(), []);
+});
+
+test('RunawayWatch: silence while running past the bound, or memory past its bound, is a runaway; a stopped process or a gone one is not', () => {
+  const running = { state: 'S', rssBytes: 100 * 2 ** 20 };
+  const w = new RunawayWatch(30_000, 2 ** 30, 0);
+  assert.equal(w.observe({ answered: true, proc: running }, 1000), null);
+  assert.equal(w.observe({ answered: false, proc: running }, 20_000), null);
+  const v = w.observe({ answered: false, proc: running }, 31_001);
+  assert.ok(v, 'silent 30 s while running');
+  assert.match(v.why, /monitor has not answered for 30 s while it runs \(state S, 100 MiB resident\)/);
+  assert.equal(v.silentSinceMs, 1000);
+
+  const paused = new RunawayWatch(30_000, 2 ** 30, 0);
+  assert.equal(paused.observe({ answered: false, proc: { ...running, state: 'T' } }, 40_000), null, 'a SIGSTOP is a pause, not a runaway');
+  assert.equal(paused.observe({ answered: false, proc: running }, 60_000), null, 'the silence counts from the pause\'s end');
+  assert.ok(paused.observe({ answered: false, proc: running }, 70_001));
+
+  const big = new RunawayWatch(30_000, 2 ** 30, 0);
+  const m = big.observe({ answered: false, proc: { state: 'R', rssBytes: 3 * 2 ** 30 } }, 2000);
+  assert.match(m?.why ?? '', /memory reached 3072 MiB \(bound 1024 MiB\)/);
+  assert.equal(big.observe({ answered: true, proc: { state: 'R', rssBytes: 3 * 2 ** 30 } }, 3000), null, 'a large node that answers is not judged on memory');
+  assert.equal(big.observe({ answered: false, proc: null }, 90_000), null, 'gone: the crash path restarts it');
+});
+
+test('readProc reads a live process and says null for a gone one', async () => {
+  const me = await readProc(process.pid);
+  assert.ok(me && /^[RS]$/.test(me.state) && me.rssBytes > 10 * 2 ** 20, JSON.stringify(me));
+  assert.equal(await readProc(2 ** 22 + 12345), null);
+});
+
+test("readCopyOnDisk: a copy's replica count and its raft group, from the store's meta files; null when absent; listCopiesOnDisk lists them all", async () => {
+  const store = await mkdtemp(join(tmpdir(), 'unibus-runaway-'));
+  try {
+    const js = join(store, 'jetstream');
+    await mkdir(join(js, '$G', 'streams', 'REPRO'), { recursive: true });
+    await writeFile(join(js, '$G', 'streams', 'REPRO', 'meta.inf'), JSON.stringify({ name: 'REPRO', num_replicas: 3 }));
+    for (const [g, stream] of [['S-R3F-other', 'OTHER'], ['S-R3F-aF6Q3xxI', 'REPRO']] as const) {
+      await mkdir(join(js, '$SYS', '_js_', g), { recursive: true });
+      await writeFile(join(js, '$SYS', '_js_', g, 'meta.inf'), JSON.stringify({ name: g, metadata: { account: '$G', stream, type: 'stream' } }));
+    }
+    await mkdir(join(js, '$SYS', '_js_', '_meta_'), { recursive: true });
+    assert.deepEqual(await readCopyOnDisk(store, { account: '$G', stream: 'REPRO' }), { account: '$G', stream: 'REPRO', replicas: 3, raftGroup: 'S-R3F-aF6Q3xxI' });
+    assert.equal(await readCopyOnDisk(store, { account: '$G', stream: 'NONE' }), null);
+    await mkdir(join(js, 'ACC', 'streams', 'X'), { recursive: true });
+    assert.deepEqual(await listCopiesOnDisk(store), [{ account: '$G', stream: 'REPRO' }, { account: 'ACC', stream: 'X' }], 'the system account\'s raft groups are no copies');
+  } finally {
+    await rm(store, { recursive: true, force: true });
+  }
+});
+
+test('a node whose bit-flipped copy leads runs away: its supervisor kills it, moves that copy aside, and it rejoins with the whole stream', { timeout: 300_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'unibus-runaway-'));
+  const ports = await Promise.all([0, 1, 2].map(async () => ({ client: await freePort(), monitor: await freePort(), route: await freePort() })));
+  const lines: string[][] = [[], [], []];
+  const supervisor = (i: number) =>
+    new NatsSupervisor({
+      bin: NATS_BIN,
+      confFile: join(dir, `n${i}.conf`),
+      debug: false,
+      log: (l) => lines[i]!.push(l),
+      // The repro's runaway grows by GBs within seconds: a low bound ends it early here.
+      maxRssBytes: 1024 * 2 ** 20,
+      silentMs: 10_000,
+      conf: {
+        serverName: `n${i}`,
+        host: '127.0.0.1',
+        port: ports[i]!.client,
+        monitorPort: ports[i]!.monitor,
+        storeDir: join(dir, `n${i}`),
+        syncInterval: '2m',
+        internalNkey: null,
+        allowlist: [],
+        lameDuckDuration: '30s',
+        lameDuckGracePeriod: '1s',
+        cluster: {
+          name: 'runaway',
+          host: '127.0.0.1',
+          port: ports[i]!.route,
+          routes: ports.filter((_, j) => j !== i).map((p) => `nats-route://127.0.0.1:${p.route}`),
+          auth: { user: 'route', pass: new Secret('runaway-route-pass') },
+        },
+      },
+    });
+  const sups = [0, 1, 2].map(supervisor);
+  const nc = await Promise.all(sups.map((s) => s.start())).then(() =>
+    connect({ servers: ports.map((p) => `nats://127.0.0.1:${p.client}`), timeout: 5000, reconnect: true, maxReconnectAttempts: -1 }),
+  );
+  try {
+    // The meta group elects its leader after the three are up: asked again (30 s at most).
+    let jsm = await jetstreamManager(nc, { timeout: 5000 }).catch(() => null);
+    for (let t = 0; !jsm && t < 60; t++) jsm = await sleep(500).then(() => jetstreamManager(nc, { timeout: 5000 }).catch(() => null));
+    assert.ok(jsm, 'JetStream never answered');
+    // What bench/repro-corrupt-follower.ts writes, so the same bytes are inverted.
+    for (let t = 0; ; t++) {
+      const e = await jsm.streams.add({ name: 'REPRO', subjects: ['repro.>'], num_replicas: 3, allow_direct: false }).then(() => null, (x: Error) => x);
+      if (!e) break;
+      if (t > 60) throw e;
+      await sleep(500);
+    }
+    const js = jetstream(nc, { timeout: 5000 });
+    for (let i = 0; i < 2000; i++) await js.publish(`repro.k.${i % 100}`, `v${i}`);
+    let info = await jsm.streams.info('REPRO');
+    const f = [0, 1, 2].find((i) => `n${i}` !== info.cluster!.leader && info.cluster!.replicas!.some((r) => r.name === `n${i}` && r.current))!;
+    assert.notEqual(f, undefined, JSON.stringify(info.cluster));
+    await sups[f]!.stop(2000, 10_000);
+    const msgs = join(dir, `n${f}`, 'jetstream', '$G', 'streams', 'REPRO', 'msgs');
+    const blk = join(msgs, (await readdir(msgs)).filter((x) => x.endsWith('.blk')).sort((a, b) => parseInt(a) - parseInt(b)).at(-1)!);
+    const b = await readFile(blk);
+    for (const o of flipOffsets(b.length, 7)) b[o] = b[o]! ^ 0xff;
+    await writeFile(blk, b);
+    sups[f] = supervisor(f);
+    await sups[f]!.start();
+
+    // Made the stream's leader, the damaged copy runs away (nats-server 2.10.27).
+    let leads = false;
+    for (let k = 0; k < 20 && !leads; k++) {
+      info = await jsm.streams.info('REPRO');
+      leads = info.cluster?.leader === `n${f}`;
+      if (!leads) {
+        await nc.request('$JS.API.STREAM.LEADER.STEPDOWN.REPRO', undefined, { timeout: 5000 }).catch(() => null);
+        await sleep(2000);
+      }
+    }
+    assert.ok(leads, `n${f} never led REPRO`);
+    let acked = 2000;
+    for (let i = 0; i < 200; i++) if (await js.publish(`repro.n.${i}`, `w${i}`).then(() => true, () => false)) acked++;
+
+    const seen = (re: RegExp) => lines[f]!.some((l) => re.test(l));
+    for (const until = Date.now() + 60_000; Date.now() < until && !seen(/copy moved aside/); ) await sleep(250);
+    const log = lines[f]!.join('\n');
+    t.diagnostic(lines[f]!.filter((l) => /ran away|moved aside/.test(l)).join(' | '));
+    assert.match(log, /nats-server \(pid \d+\) ran away: (its memory reached \d+ MiB|its monitor has not answered).*moving aside its copy of REPRO \(restored or led when it ran away\)/, log);
+    assert.match(log, /REPRO: its nats-server ran away on it; copy moved aside to .*quarantine.*REPRO, rejoining empty/, log);
+
+    // Back, empty, then sent the whole stream: its own copy holds the leader's.
+    let own = -1;
+    for (const until = Date.now() + 90_000; Date.now() < until; await sleep(500)) {
+      info = await jsm.streams.info('REPRO').catch(() => info);
+      const j = await fetchJsz(sups[f]!.monitorPort, 2000).catch(() => null);
+      own = j?.account_details?.flatMap((a) => a.stream_detail ?? []).find((d) => d.name === 'REPRO')?.state?.messages ?? -1;
+      if (own === info.state.messages && info.state.messages >= acked) break;
+    }
+    assert.ok(info.state.messages >= acked, `acknowledged ${acked}, the stream holds ${info.state.messages}`);
+    assert.equal(own, info.state.messages, `n${f}'s copy against its leader's`);
+  } finally {
+    await nc.close().catch(() => undefined);
+    await Promise.all(sups.map((s) => s.stop(1000, 5000)));
+    await rm(dir, { recursive: true, force: true });
+  }
+});
