@@ -163,7 +163,10 @@ export class NatsSupervisor {
       pid = await this.#spawnReady();
     } catch (err) {
       // A restore that never ended: its copy is moved aside and the child tried once more.
-      if (!(await this.#moveAside(this.#streamLog.restoring, 'its restore did not end'))) throw err;
+      const restoring = this.#streamLog.restoring;
+      if (!restoring.length) throw err;
+      this.#o.log(`nats-server did not start: ${(err as Error).message}`);
+      if (!(await this.#moveAside(restoring, 'its restore did not end'))) throw err;
       pid = await this.#spawnReady();
     }
     this.#watch();
@@ -263,11 +266,16 @@ export class NatsSupervisor {
       );
     });
     exited.catch(() => {});
+    const gone = new Promise<void>((r) => child.once('exit', () => r()));
     const timeout = this.#o.startTimeoutMs ?? 30_000;
     try {
       await Promise.race([exited, this.#waitMonitor(timeout, child)]);
     } catch (err) {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        // Its ports and store are free only once it is gone: the next try needs them.
+        await Promise.race([gone, sleep(5000)]);
+      }
       throw err;
     }
     child.once('exit', (code, sig) => void this.#onExit(child, code, sig));
