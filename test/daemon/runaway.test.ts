@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { listCopiesOnDisk, readCopyOnDisk, readProc, RunawayWatch, StreamLog } from '../../src/daemon/nats/runaway.js';
+import { listCopiesOnDisk, planMoveAside, readCopyOnDisk, readProc, resolveRefs, RunawayWatch, StreamLog } from '../../src/daemon/nats/runaway.js';
 import { NatsSupervisor } from '../../src/daemon/nats/supervisor.js';
 import { fetchJsz } from '../../src/daemon/nats/monitor.js';
 import { flipOffsets } from '../../src/modules/cluster/corrupt.js';
@@ -19,19 +19,26 @@ import { NATS_BIN } from '../harness/nats-server.js';
 import { freePort } from '../harness/ports.js';
 import { sleep } from '../../src/util/time.js';
 
-test('StreamLog: a restore begun and not ended, and the streams led (the monitor\'s word replacing the log\'s), are the suspects', () => {
+test('StreamLog: a restore begun and not ended and a read that took seconds are the suspects; failing those, the streams led (the monitor\'s word replacing the log\'s)', () => {
   const log = new StreamLog();
   log.see("[1] 2026/12/07 00:58:22.076612 [INF]   Starting restore for stream '$G > A'");
-  log.see("[1] 2026/12/07 00:58:22.076612 [INF]   Starting restore for stream 'ACC > B'");
   log.see("[1] 2026/12/07 00:59:48.984573 [INF]   Restored 2,000 messages for stream '$G > A' in 0s");
-  assert.deepEqual(log.restoring, [{ account: 'ACC', stream: 'B' }]);
   log.see("[1] 2026/12/07 00:59:54.784876 [INF] JetStream cluster new stream leader for '$G > C'");
-  assert.deepEqual(log.suspects().map((r) => r.stream), ['B', 'C']);
+  assert.deepEqual(log.restoring, []);
+  assert.deepEqual(log.suspects().map((r) => r.stream), ['C']);
   log.setLed([{ account: '$G', stream: 'D' }]);
-  assert.deepEqual(log.suspects().map((r) => r.stream), ['B', 'D'], 'C was handed on, as the monitor says');
+  assert.deepEqual(log.suspects().map((r) => r.stream), ['D'], 'C was handed on, as the monitor says');
   log.see("[1] [INF] JetStream cluster new stream leader for '$G > C'");
   log.see("[1] [INF] JetStream cluster new consumer leader for '$G > E > c'");
-  assert.deepEqual(log.suspects().map((r) => r.stream), ['B', 'D', 'C'], 'a consumer leader is no stream lead');
+  assert.deepEqual(log.suspects().map((r) => r.stream), ['D', 'C'], 'a consumer leader is no stream lead');
+
+  // A restore that did not end, or a read of stored messages that took seconds, comes first: the leads drop out.
+  log.see("[1] 2026/12/07 00:58:22.076612 [INF]   Starting restore for stream 'ACC > B'");
+  assert.deepEqual(log.restoring, [{ account: 'ACC', stream: 'B' }]);
+  log.see('[7347] 2026/12/07 01:47:43.959943 [WRN] Internal subscription on "$JS.API.STREAM.MSG.GET.KV_UNIBUS_members" took too long: 24.750035107s');
+  log.see('[7347] [WRN] Internal subscription on "$JS.API.DIRECT.GET.KV_UNIBUS_users.$KV.UNIBUS_users.x" took too long: 3.1s');
+  log.see('[7347] [WRN] Internal subscription on "$JS.API.STREAM.INFO.KV_UNIBUS_rooms" took too long: 3.1s');
+  assert.deepEqual(log.suspects(), [{ account: 'ACC', stream: 'B' }, { account: '', stream: 'KV_UNIBUS_members' }, { account: '', stream: 'KV_UNIBUS_users' }]);
   log.reset();
   assert.deepEqual(log.suspects(), []);
 });
@@ -56,6 +63,16 @@ test('RunawayWatch: silence while running past the bound, or memory past its bou
   assert.match(m?.why ?? '', /memory reached 3072 MiB \(bound 1024 MiB\)/);
   assert.equal(big.observe({ answered: true, proc: { state: 'R', rssBytes: 3 * 2 ** 30 } }, 3000), null, 'a large node that answers is not judged on memory');
   assert.equal(big.observe({ answered: false, proc: null }, 90_000), null, 'gone: the crash path restarts it');
+});
+
+test('planMoveAside: the suspects, or every copy the second time within the bound; resolveRefs finds the account of a stream named alone', () => {
+  const members = { account: '', stream: 'KV_UNIBUS_members' };
+  assert.deepEqual(planMoveAside([members], -Infinity, 1_000_000, 600_000), { all: false, what: 'moving aside its copy of KV_UNIBUS_members (restored, slow to read, or led when it ran away)' });
+  assert.equal(planMoveAside([], -Infinity, 1_000_000, 600_000).what, 'no copy to suspect (it restored and led none)');
+  assert.equal(planMoveAside([members], 500_000, 1_000_000, 600_000).all, true, 'a second runaway 500 s after the first');
+  assert.equal(planMoveAside([], 300_000, 1_000_000, 600_000).all, false, 'the first was 700 s ago');
+  const onDisk = [{ account: '$G', stream: 'KV_UNIBUS_members' }, { account: '$G', stream: 'KV_UNIBUS_users' }];
+  assert.deepEqual(resolveRefs([members, { account: '$G', stream: 'X' }, { account: '', stream: 'GONE' }], onDisk), [onDisk[0], { account: '$G', stream: 'X' }]);
 });
 
 test('readProc reads a live process and says null for a gone one', async () => {
@@ -166,7 +183,7 @@ test('a node whose bit-flipped copy leads runs away: its supervisor kills it, mo
     const log = lines[f]!.join('\n');
     t.diagnostic(lines[f]!.filter((l) => /ran away|moved aside/.test(l)).join(' | '));
     // 2.10.27 runs away once the copy leads and is written; 2.15.1 already in the copy's restore.
-    assert.match(log, /nats-server \(pid \d+\) ran away: (its memory reached \d+ MiB|its monitor has not answered).*moving aside its copy of REPRO \(restored or led when it ran away\)|nats-server did not start: nats-server ran away while starting: \d+ MiB resident \(bound 1024 MiB\), restoring REPRO/, log);
+    assert.match(log, /nats-server \(pid \d+\) ran away: (its memory reached \d+ MiB|its monitor has not answered).*moving aside its copy of REPRO \(restored, slow to read, or led when it ran away\)|nats-server did not start: nats-server ran away while starting: \d+ MiB resident \(bound 1024 MiB\), restoring REPRO/, log);
     assert.match(log, /REPRO: its (nats-server ran away on it|restore did not end); copy moved aside to .*quarantine.*REPRO, rejoining empty/, log);
 
     // Back, empty, then sent the whole stream: its own copy holds the leader's.

@@ -14,21 +14,25 @@
 // So the supervisor watches its child every WATCH_MS (1 s): a process that is not
 // stopped (a SIGSTOP is an operator's or the chaos play's pause, and is
 // left alone) whose monitor has not answered for SILENT_MS, or whose
-// resident memory passes the bound, has run away. It is killed (a hung
+// resident memory passes the bound (2 GiB, or half the machine's if less)
+// with its monitor silent, has run away. It is killed (a hung
 // process does not go through lame duck), the copies the log points at are
 // moved aside while it is down, and it starts again: the node rejoins those
 // streams empty and their leaders send them again.
 //
 // Invariants:
 // - Suspects come from the child itself: a stream whose restore began and
-//   did not end (its log), and the streams it leads, as its monitor last
-//   said (every LED_LOOK_MS while it answers) and as its log said since. A
-//   damaged copy ran away only once its node took the lead and wrote (42 s
-//   after the lead in one test run), so "led lately" is not enough.
-// - A runaway with no suspect (a follower's copy ran away: seen once, after
-//   the led copy's restart) is only restarted; a second within
-//   REBUILD_EVERY_MS moves every replicated copy aside, and the node rejoins
-//   every stream empty.
+//   did not end, or whose stored messages took seconds to read ("Internal
+//   subscription on $JS.API.STREAM.MSG.GET.<stream> took too long: 24.7s"
+//   in a combined chaos run, from a follower's bit-flipped copy); failing
+//   those, the streams it leads, as its monitor last said (every
+//   LED_LOOK_MS while it answers) and its log since. A damaged leader ran
+//   away only once written to (42 s after it took the lead in one test
+//   run), so "led lately" would not do.
+// - A second runaway within REBUILD_EVERY_MS moves every replicated copy
+//   aside, whatever was suspected: the node rejoins every stream empty. A
+//   follower's copy read by this node's own clients ran away with no word
+//   in the log, and the streams it led were moved aside instead.
 // - A copy of one replica is never moved (it is the only copy): the child is
 //   restarted, and the log says so.
 // - A stream's copy is moved at most once per REBUILD_EVERY_MS (the replica
@@ -55,6 +59,8 @@ export const LED_LOOK_MS = 5000;
 const RESTORE_START = /Starting restore for stream '([^']+) > ([^']+)'/;
 const RESTORE_DONE = /Restored [\d,]+ messages for stream '([^']+) > ([^']+)'/;
 const NEW_LEADER = /JetStream cluster new stream leader for '([^']+) > ([^']+)'/;
+/** A read of stored messages that held the server's API handler for seconds: the subject names the stream, not its account. */
+const SLOW_READ = /Internal subscription on "\$JS\.API\.(?:STREAM\.MSG\.GET|DIRECT\.GET)\.([^."]+)[^"]*" took too long/;
 
 export interface StreamRef { account: string; stream: string }
 
@@ -64,6 +70,7 @@ const keyOf = (r: StreamRef) => `${r.account} > ${r.stream}`;
 export class StreamLog {
   #restoring = new Map<string, StreamRef>();
   #led = new Map<string, StreamRef>();
+  #slow = new Set<string>();
 
   /** Feeds one log line. */
   see(line: string): void {
@@ -78,7 +85,12 @@ export class StreamLog {
       return;
     }
     m = NEW_LEADER.exec(line);
-    if (m) this.#led.set(`${m[1]} > ${m[2]}`, { account: m[1]!, stream: m[2]! });
+    if (m) {
+      this.#led.set(`${m[1]} > ${m[2]}`, { account: m[1]!, stream: m[2]! });
+      return;
+    }
+    m = SLOW_READ.exec(line);
+    if (m) this.#slow.add(m[1]!);
   }
 
   /** The streams the monitor says the child leads now: they replace what the log said before. */
@@ -90,11 +102,18 @@ export class StreamLog {
   reset(): void {
     this.#restoring.clear();
     this.#led.clear();
+    this.#slow.clear();
   }
 
-  /** Streams whose restore has not ended, and those the child leads. */
+  /**
+   * The streams to suspect: those whose restore has not ended and those whose
+   * reads took seconds (account '' when only the stream is named); when there
+   * are none, those the child leads.
+   */
   suspects(): StreamRef[] {
-    return [...new Map([...this.#restoring, ...this.#led]).values()];
+    const direct = new Map<string, StreamRef>(this.#restoring);
+    for (const stream of this.#slow) if (![...direct.values()].some((r) => r.stream === stream)) direct.set(` > ${stream}`, { account: '', stream });
+    return [...(direct.size ? direct : this.#led).values()];
   }
 
   /** Whether a restore began and has not ended. */
@@ -157,6 +176,21 @@ export class RunawayWatch {
     if (silent < this.silentMs) return null;
     return { why: `its monitor has not answered for ${Math.round(silent / 1000)} s while it runs (state ${p.state}, ${mib} MiB resident)`, silentSinceMs: this.#lastAnswer };
   }
+}
+
+/**
+ * What a runaway moves aside: its suspects, or, the second time within
+ * REBUILD_EVERY_MS, every copy (`all`), and how the log says it.
+ */
+export function planMoveAside(suspects: StreamRef[], lastRunawayMs: number, now: number, everyMs: number): { all: boolean; what: string } {
+  if (now - lastRunawayMs < everyMs) return { all: true, what: `the second time in ${everyMs / 60_000} min: moving aside every replicated copy, to rejoin each stream empty` };
+  if (!suspects.length) return { all: false, what: 'no copy to suspect (it restored and led none)' };
+  return { all: false, what: `moving aside its copy of ${suspects.map((r) => r.stream).join(', ')} (restored, slow to read, or led when it ran away)` };
+}
+
+/** Each ref with its account; one named by its stream alone takes the account whose store holds it (dropped when none does). */
+export function resolveRefs(refs: StreamRef[], onDisk: StreamRef[]): StreamRef[] {
+  return refs.flatMap((r) => (r.account ? [r] : onDisk.filter((d) => d.stream === r.stream).slice(0, 1)));
 }
 
 /** The state letter and resident bytes of a process, from /proc; null when it is gone. */

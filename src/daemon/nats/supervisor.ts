@@ -11,10 +11,12 @@ import { NatsConfInvalidError, validateConfFile } from './validate.js';
 import { fetchJsz, fetchSnapshot, type Jsz } from './monitor.js';
 import { sleep } from '../../util/time.js';
 import { totalmem } from 'node:os';
-import { listCopiesOnDisk, readCopyOnDisk, readProc, RunawayWatch, StreamLog, LED_LOOK_MS, SILENT_MS, WATCH_MS, type StreamRef } from './runaway.js';
+import { listCopiesOnDisk, planMoveAside, readCopyOnDisk, readProc, resolveRefs, RunawayWatch, StreamLog, LED_LOOK_MS, SILENT_MS, WATCH_MS, type StreamRef } from './runaway.js';
 import { pruneQuarantine, quarantineCopy, QUARANTINE_KEPT, REBUILD_EVERY_MS } from './replica-audit.js';
 
 export class SupervisorError extends UnibusError {}
+/** The child's memory passed the bound before it was ready (runaway.ts): a restore that does not end. */
+export class RunawayStartError extends SupervisorError {}
 
 export type Logger = (line: string) => void;
 
@@ -33,6 +35,14 @@ export interface SupervisorOptions {
   /** Monitor silence (while not stopped) that means a runaway (runaway.ts). */
   silentMs?: number;
 }
+
+/**
+ * The memory bound's default (or half the machine's, if less). A control
+ * plane's nats-server held 130-150 MB in a combined chaos run; one running
+ * away on a damaged copy passed 12 GB within 80 s, its monitor answering now
+ * and then (so the silence alone did not end it).
+ */
+const DEFAULT_MAX_RSS = 2 * 2 ** 30;
 
 /** nats-server log levels forwarded without debug. */
 const FORWARDED = /\[(WRN|ERR|FTL)\]/;
@@ -69,6 +79,8 @@ export class NatsSupervisor {
   /** What the child's log says of its streams: who to suspect when it runs away. */
   #streamLog = new StreamLog();
   #runaway: RunawayWatch | null = null;
+  /** The child once it was ready: the runaway watch judges no child still starting (#waitMonitor bounds those). */
+  #readyChild: ChildProcess | null = null;
   #watchTimer: NodeJS.Timeout | undefined;
   /** When each stream's copy was last moved aside here. */
   #movedAt = new Map<string, number>();
@@ -164,7 +176,8 @@ export class NatsSupervisor {
     } catch (err) {
       // A restore that never ended: its copy is moved aside and the child tried once more.
       const restoring = this.#streamLog.restoring;
-      if (!restoring.length) throw err;
+      // Only a runaway: a restore that is merely slow (a large stream) keeps its copy.
+      if (!(err instanceof RunawayStartError) || !restoring.length) throw err;
       this.#o.log(`nats-server did not start: ${(err as Error).message}`);
       if (!(await this.#moveAside(restoring, 'its restore did not end'))) throw err;
       pid = await this.#spawnReady();
@@ -174,7 +187,7 @@ export class NatsSupervisor {
   }
 
   get #maxRss(): number {
-    return this.#o.maxRssBytes ?? totalmem() / 2;
+    return this.#o.maxRssBytes ?? Math.min(totalmem() / 2, DEFAULT_MAX_RSS);
   }
 
   /**
@@ -187,10 +200,10 @@ export class NatsSupervisor {
     this.#runaway = new RunawayWatch(this.#o.silentMs ?? SILENT_MS, this.#maxRss);
     let busy = false;
     let ledAt = 0;
-    let bareAt = -Infinity;
+    let lastRunaway = -Infinity;
     this.#watchTimer = setInterval(() => {
       const c = this.#child;
-      if (busy || this.#stopping || !c || c.exitCode !== null || c.signalCode !== null || this.#whileDown) return;
+      if (busy || this.#stopping || !c || c !== this.#readyChild || c.exitCode !== null || c.signalCode !== null || this.#whileDown) return;
       busy = true;
       void (async () => {
         const answered = await fetch(`http://127.0.0.1:${this.#conf.monitorPort}/healthz?js-enabled-only=true`, { signal: AbortSignal.timeout(2000) }).then(
@@ -205,12 +218,10 @@ export class NatsSupervisor {
         }
         const v = this.#runaway!.observe({ answered, proc: await readProc(c.pid!) }, Date.now());
         if (!v || this.#child !== c) return;
-        let suspects = this.#streamLog.suspects();
-        let what = suspects.length ? `moving aside its copy of ${suspects.map((r) => r.stream).join(', ')} (restored or led when it ran away)` : 'no copy to suspect (it restored and led none)';
-        if (!suspects.length && Date.now() - bareAt < REBUILD_EVERY_MS) {
-          suspects = await listCopiesOnDisk(this.#conf.storeDir);
-          what = `the second time in ${REBUILD_EVERY_MS / 60_000} min with no copy to suspect: moving aside every replicated copy, to rejoin each stream empty`;
-        } else if (!suspects.length) bareAt = Date.now();
+        const plan = planMoveAside(this.#streamLog.suspects(), lastRunaway, Date.now(), REBUILD_EVERY_MS);
+        const suspects = plan.all ? await listCopiesOnDisk(this.#conf.storeDir) : this.#streamLog.suspects();
+        const what = plan.what;
+        lastRunaway = Date.now();
         this.#o.log(`nats-server (pid ${c.pid}) ran away: ${v.why}; killing it, ${what}`);
         this.#whileDown = async () => void (await this.#moveAside(suspects, 'its nats-server ran away on it'));
         c.kill('SIGKILL');
@@ -229,7 +240,8 @@ export class NatsSupervisor {
   async #moveAside(refs: StreamRef[], why: string): Promise<boolean> {
     let moved = false;
     const when = new Date().toISOString().replace(/[:.]/g, '-');
-    for (const ref of refs) {
+    const onDisk = refs.some((r) => !r.account) ? await listCopiesOnDisk(this.#conf.storeDir) : [];
+    for (const ref of resolveRefs(refs, onDisk)) {
       const copy = await readCopyOnDisk(this.#conf.storeDir, ref);
       if (!copy) continue;
       if (copy.replicas < 2) {
@@ -280,6 +292,7 @@ export class NatsSupervisor {
     }
     child.once('exit', (code, sig) => void this.#onExit(child, code, sig));
     this.#runaway?.reset(Date.now());
+    this.#readyChild = child;
     for (const fn of this.#listeners) fn(child.pid!);
     return child.pid!;
   }
@@ -300,7 +313,7 @@ export class NatsSupervisor {
         const p = await readProc(child.pid!);
         if (p && p.rssBytes > this.#maxRss) {
           const restoring = this.#streamLog.restoring.map((r) => r.stream).join(', ');
-          throw new SupervisorError(`nats-server ran away while starting: ${Math.round(p.rssBytes / 2 ** 20)} MiB resident (bound ${Math.round(this.#maxRss / 2 ** 20)} MiB)${restoring ? `, restoring ${restoring}` : ''}`);
+          throw new RunawayStartError(`nats-server ran away while starting: ${Math.round(p.rssBytes / 2 ** 20)} MiB resident (bound ${Math.round(this.#maxRss / 2 ** 20)} MiB)${restoring ? `, restoring ${restoring}` : ''}`);
         }
       }
       await sleep(25);
@@ -334,7 +347,7 @@ export class NatsSupervisor {
         return;
       } catch (err) {
         this.#o.log(`nats-server restart failed: ${(err as Error).message}`);
-        await this.#moveAside(this.#streamLog.restoring, 'its restore did not end').catch((e: Error) => this.#o.log(`moving a copy aside failed: ${e.message}`));
+        if (err instanceof RunawayStartError) await this.#moveAside(this.#streamLog.restoring, 'its restore did not end').catch((e: Error) => this.#o.log(`moving a copy aside failed: ${e.message}`));
         attempt++;
       }
     }
