@@ -51,6 +51,10 @@ export interface PlayEnv extends TaskEnv, TagFilter {
   allHostVars: Record<string, Record<string, unknown>>;
   /** The play being run (for events). */
   playName: string;
+  /** The play's any_errors_fatal: one host's failure ends the play for every host. */
+  anyErrorsFatal?: boolean;
+  /** Set once any_errors_fatal ended the play. */
+  fatal?: boolean;
 }
 
 export function batchesOf<T>(hosts: T[], serial: number | string | undefined): T[][] {
@@ -137,6 +141,27 @@ async function runOnHosts(task: Task, hosts: HostState[], batch: HostState[], en
       await h.pending?.remove(task.notify.filter((n) => !h.notified.has(n)));
     }
   });
+  endIfFatal(task, live, batch, env);
+}
+
+/**
+ * any_errors_fatal, as Ansible runs it: once a task failed (or found its host
+ * unreachable) on any host, every host of the batch that is still going ends
+ * there too, and the play runs no further task, handler or batch. Without it
+ * only the failed host drops out: a chaos run went on for 20 min without
+ * one node, its faults recorded against that node and never made.
+ */
+function endIfFatal(task: Task, live: HostState[], batch: HostState[], env: PlayEnv): void {
+  if (!env.anyErrorsFatal) return;
+  const failed = live.filter((h) => h.status !== 'active');
+  if (!failed.length) return;
+  env.fatal = true;
+  const why = `any_errors_fatal: ${failed.map((h) => h.name).join(', ')} failed "${task.name}"; the play ends for every host`;
+  for (const h of batch) {
+    if (h.status !== 'active') continue;
+    h.status = 'failed';
+    record(env, task, { ...emptyRun(h.name), status: 'failed', reason: why }, false, false);
+  }
 }
 
 /**
@@ -166,6 +191,7 @@ async function runInclude(task: Task, inc: NonNullable<Task['include']>, hosts: 
     items.set(h, list);
     if (inc.loopVar !== undefined) record(env, task, { ...emptyRun(h.name), reason: `included ${inc.file}: ${list.length} item${list.length === 1 ? '' : 's'}` }, false, false);
   }
+  endIfFatal(task, live, batch, env);
   const children = inc.tasks.filter((t) => isTaskSelected(t, env));
   const rounds = Math.max(0, ...[...items.values()].map((l) => l.length));
   const outer = new Map([...items.keys()].map((h) => [h, h.loopVars]));
@@ -185,8 +211,9 @@ async function runInclude(task: Task, inc: NonNullable<Task['include']>, hosts: 
       if (i === 0 && inc.loopVar === undefined) {
         for (const h of items.keys()) if (h.status === 'active') record(env, task, { ...emptyRun(h.name), ...(included.includes(h) ? { reason: `included ${inc.file}` } : { status: 'skipped' as const, reason: 'condition false (when)' }) }, false, false);
       }
+      endIfFatal(task, live, batch, env);
       for (const child of children) {
-        if (env.signal?.aborted) return;
+        if (env.signal?.aborted || env.fatal) return;
         if (child.include) await runInclude(child, child.include, included, batch, env);
         else await runOnHosts(child, included, batch, env, false);
       }
@@ -236,6 +263,8 @@ export async function runPlay(play: Play, hosts: HostState[], env: PlayEnv): Pro
   const batches = batchesOf(hosts, play.serial);
   const tasks = play.tasks.filter((t) => isTaskSelected(t, env));
   env.playName = play.name;
+  env.anyErrorsFatal = play.any_errors_fatal === true;
+  env.fatal = false;
   for (const [i, batch] of batches.entries()) {
     env.emit({ event: 'play_start', play: play.name, hosts: batch.map((h) => h.name), ...(batches.length > 1 ? { batch: i + 1, batches: batches.length } : {}) });
     for (const h of batch) {
@@ -254,7 +283,7 @@ export async function runPlay(play: Play, hosts: HostState[], env: PlayEnv): Pro
       else await runOnHosts(task, batch, batch, env, false, index);
       if (!batch.some((h) => h.status === 'active')) break;
     }
-    if (env.signal?.aborted) return false;
+    if (env.signal?.aborted || env.fatal) return false;
     await runHandlers(play, batch, env);
     const batchFailed = batch.some((h) => h.status !== 'active');
     if (batchFailed && play.serial !== undefined) return false;

@@ -131,6 +131,7 @@ function loadPlay(
     pos: posAt(src, at),
   };
   if (p.serial !== undefined) play.serial = p.serial as number | string;
+  if (p.any_errors_fatal !== undefined) play.any_errors_fatal = p.any_errors_fatal as boolean;
   hostsOrigin.set(play, posAt(src, [...at, 'hosts']));
   return play;
 }

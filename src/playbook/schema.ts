@@ -23,6 +23,7 @@ export const playSchema = {
       anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^[0-9]{1,3}%$' }],
       description: "a batch size: a positive integer or a percentage like '50%'",
     },
+    any_errors_fatal: { type: 'boolean', description: 'true or false' },
     vars: { type: 'object', description: 'a mapping of variables' },
     roles: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', description: 'a role name (a folder under roles/)' }, description: 'a list of role names' },
     tags: strOrList('tags applied to every task of the play'),

@@ -44,6 +44,8 @@ export interface Play {
   hosts: string[];
   /** Batch size (number or percentage string like '50%'); absent: all at once. */
   serial?: number | string;
+  /** Ansible's any_errors_fatal (play level): one host's failure ends the play for all. */
+  any_errors_fatal?: boolean;
   vars: Record<string, unknown>;
   roles: string[];
   /** Role tasks first (in role order), then the play's own tasks. */

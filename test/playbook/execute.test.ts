@@ -97,6 +97,30 @@ test('without serial a failed host is dropped and the others go on', async () =>
   assert.equal(r.counts.n2!.changed, 2);
 });
 
+test('any_errors_fatal: one host failing a task, inside a looped include too, ends the play for every host there; later plays do not run', async () => {
+  const lab = fakeLab(3);
+  lab.hosts.get('n3')!.on(['verify', 'b'], { code: 1, stdout: '', stderr: 'not current' });
+  const include = task('include_tasks', {}, {
+    name: 'faults',
+    loop: "{{ ['a', 'b', 'c'] }}",
+    include: { file: '/p/fault.yaml', tasks: [task('command', { argv: ['verify', '{{ fault }}'] }, { name: 'verify' })], loopVar: 'fault' },
+  });
+  const r = await run(lab, [play([include, task('command', { argv: ['check'] }, { name: 'check' })], { any_errors_fatal: true }), play([task('command', { argv: ['later'] })])]);
+  const steps = (l: typeof lab, h: string) => l.hosts.get(h)!.execArgvs().filter((a) => a[0] !== 'sh').map((a) => a.join(' '));
+  for (const h of ['n1', 'n2', 'n3']) assert.deepEqual(steps(lab, h), ['verify a', 'verify b'], `${h}: nothing after the failed item`);
+  assert.equal(r.counts.n3!.failed, 1);
+  assert.equal(r.counts.n1!.failed, 0, 'the recap counts the failure where it happened');
+  const ended = r.events.flatMap((e) => (e.event === 'host_result' && e.status === 'failed' && /^any_errors_fatal: n3 failed "verify"; the play ends for every host$/.test(e.reason) ? [e.host] : []));
+  assert.deepEqual(ended.sort(), ['n1', 'n2']);
+  assert.equal(r.exitCode, 2);
+
+  // Without it, the same failure drops n3 alone and the others go on to the end.
+  const lab2 = fakeLab(3);
+  lab2.hosts.get('n3')!.on(['verify', 'b'], { code: 1, stdout: '', stderr: 'not current' });
+  await run(lab2, [play([include, task('command', { argv: ['check'] }, { name: 'check' })])]);
+  assert.deepEqual(steps(lab2, 'n1'), ['verify a', 'verify b', 'verify c', 'check']);
+});
+
 test('tags: always, never, --tags and --skip-tags', async () => {
   const lab = fakeLab(1);
   const tasks = [

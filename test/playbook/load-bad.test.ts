@@ -35,7 +35,7 @@ const cases: Case[] = [
   {
     name: 'unknown play key',
     files: { [PB]: '- hosts: all\n  gather_facts: false\n  tasks:\n    - command: echo\n' },
-    want: [[PB, { line: 2, col: 3, msg: "unknown key 'gather_facts' (expected one of: name, hosts, serial, vars, roles, tags, tasks, handlers)", path: '[0].gather_facts' }]],
+    want: [[PB, { line: 2, col: 3, msg: "unknown key 'gather_facts' (expected one of: name, hosts, serial, any_errors_fatal, vars, roles, tags, tasks, handlers)", path: '[0].gather_facts' }]],
   },
   {
     name: 'a play without hosts',
@@ -86,6 +86,11 @@ const cases: Case[] = [
     name: 'serial that is neither a count nor a percentage',
     files: { [PB]: '- hosts: all\n  serial: half\n  tasks:\n    - command: echo\n' },
     want: [[PB, { line: 2, col: 11, msg: "wrong type or shape: got string \"half\" (expected a batch size: a positive integer or a percentage like '50%')" }]],
+  },
+  {
+    name: 'any_errors_fatal that is not a boolean',
+    files: { [PB]: '- hosts: all\n  any_errors_fatal: sometimes\n  tasks:\n    - command: echo\n' },
+    want: [[PB, { line: 2, col: 21, msg: 'wrong type: got string "sometimes" (expected true or false)' }]],
   },
   {
     name: 'when of the wrong shape',
