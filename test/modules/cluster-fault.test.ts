@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { FAULT_FACT_SCRIPT, FAULT_SIGNAL_SCRIPT, parseFaultFacts, THAW_PID_FILE } from '../../src/modules/cluster/fault.js';
+import { FAULT_FACT_SCRIPT, FAULT_SIGNAL_SCRIPT, parseFaultFacts, thawPidFile } from '../../src/modules/cluster/fault.js';
 import { getModule } from '../../src/modules/index.js';
 import type { Command } from '../../src/modules/types.js';
 import { FakeTransport } from '../harness/fake-transport.js';
@@ -41,7 +41,7 @@ describe('cluster_fault on the fake', () => {
     const plan = await fault.plan({ action: 'kill', state_dir: DIR }, makeCtx(t));
     assert.equal(plan.changed, true);
     assert.equal(plan.commands.length, 1);
-    assert.deepEqual(execOf(plan.commands[0]!), ['sh', '-c', FAULT_SIGNAL_SCRIPT, 'unibus-fault', 'kill', 'KILL', '60', `${DIR}/${THAW_PID_FILE}`, '101', `${DIR}/app/membershipd.mjs`, '202', `${DIR}/nats.conf`]);
+    assert.deepEqual(execOf(plan.commands[0]!), ['sh', '-c', FAULT_SIGNAL_SCRIPT, 'unibus-fault', 'kill', 'KILL', '60', `${DIR}/${thawPidFile('membershipd')}`, '101', `${DIR}/app/membershipd.mjs`, '202', `${DIR}/nats.conf`]);
     // Planning only read facts: one exec, the fact script, with the targets in kill order.
     assert.deepEqual(t.execArgvs().map((a) => a.slice(3)), [['unibus-fault-facts', DIR, 'process', 'membershipd', 'membershipd', 'nats']]);
   });
@@ -49,18 +49,24 @@ describe('cluster_fault on the fake', () => {
   it('freeze: SIGSTOP nats-server only, with the watchdog bound; thaw: SIGCONT only what is stopped', async () => {
     const t = host({ nats: [202, 'S', NATS] });
     const plan = await fault.plan({ action: 'freeze', state_dir: DIR, hold_max: 30 }, makeCtx(t));
-    assert.deepEqual(execOf(plan.commands[0]!).slice(3), ['unibus-fault', 'freeze', 'STOP', '30', `${DIR}/${THAW_PID_FILE}`, '202', `${DIR}/nats.conf`]);
+    assert.deepEqual(execOf(plan.commands[0]!).slice(3), ['unibus-fault', 'freeze', 'STOP', '30', `${DIR}/${thawPidFile('nats')}`, '202', `${DIR}/nats.conf`]);
     assert.match(plan.commands[0]!.kind === 'exec' ? plan.commands[0]!.label! : '', /SIGSTOP nats-server pid 202 \(SIGCONT by a watchdog after 30 s/);
     const frozen = host({ nats: [202, 'T', NATS] });
     const thaw = await fault.plan({ action: 'thaw', state_dir: DIR }, makeCtx(frozen));
     assert.equal(thaw.changed, true);
-    assert.deepEqual(execOf(thaw.commands[0]!).slice(3), ['unibus-fault', 'thaw', 'CONT', '60', `${DIR}/${THAW_PID_FILE}`, '202', `${DIR}/nats.conf`]);
+    assert.deepEqual(execOf(thaw.commands[0]!).slice(3), ['unibus-fault', 'thaw', 'CONT', '60', `${DIR}/${thawPidFile('nats')}`, '202', `${DIR}/nats.conf`]);
     const again = await fault.plan({ action: 'freeze', state_dir: DIR }, makeCtx(frozen));
     assert.equal(again.changed, false, 'already stopped');
+    // Both frozen: one watchdog each, so that a later freeze or thaw of one leaves the other's armed.
+    const both = await fault.plan({ action: 'freeze', targets: ['membershipd', 'nats'], state_dir: DIR, hold_max: 30 }, makeCtx(host({ membershipd: [101, 'S', MEMBERSHIPD], nats: [202, 'S', NATS] })));
+    assert.deepEqual(both.commands.map((c) => execOf(c).slice(7)), [[`${DIR}/${thawPidFile('membershipd')}`, '101', `${DIR}/app/membershipd.mjs`], [`${DIR}/${thawPidFile('nats')}`, '202', `${DIR}/nats.conf`]]);
+    // membershipd already frozen by an earlier pause: only nats-server is frozen now, and membershipd's watchdog is not touched.
+    const later = await fault.plan({ action: 'freeze', targets: ['membershipd', 'nats'], state_dir: DIR, hold_max: 30 }, makeCtx(host({ membershipd: [101, 'T', MEMBERSHIPD], nats: [202, 'S', NATS] })));
+    assert.deepEqual(later.commands.map((c) => execOf(c).slice(7)), [[`${DIR}/${thawPidFile('nats')}`, '202', `${DIR}/nats.conf`]]);
     // Thawing a running node changes nothing; it only clears a watchdog that may be left.
     const running = await fault.plan({ action: 'thaw', state_dir: DIR }, makeCtx(t));
     assert.equal(running.changed, false);
-    assert.deepEqual(execOf(running.commands[0]!).slice(3), ['unibus-fault', 'thaw', 'CONT', '60', `${DIR}/${THAW_PID_FILE}`]);
+    assert.deepEqual(execOf(running.commands[0]!).slice(3), ['unibus-fault', 'thaw', 'CONT', '60', `${DIR}/${thawPidFile('nats')}`]);
   });
 
   it('refuses a pid whose process is not this node\'s program, and signals nothing', async () => {
@@ -119,7 +125,7 @@ describe('cluster_fault scripts, run for real', () => {
     }
   };
   const sig = (action: string, signal: string, hold: string, ...pairs: string[]) =>
-    spawnSync('sh', ['-c', FAULT_SIGNAL_SCRIPT, 'unibus-fault', action, signal, hold, join(dir, THAW_PID_FILE), ...pairs], { encoding: 'utf8', timeout: 20_000 });
+    spawnSync('sh', ['-c', FAULT_SIGNAL_SCRIPT, 'unibus-fault', action, signal, hold, join(dir, thawPidFile(pairs[1]?.endsWith('.mjs') ? 'membershipd' : 'nats')), ...pairs], { encoding: 'utf8', timeout: 20_000 });
 
   it('the fact script reads the pid files and the command lines', () => {
     const pid = proc(join(dir, 'nats.conf'));
@@ -137,14 +143,30 @@ describe('cluster_fault scripts, run for real', () => {
     const f = sig('freeze', 'STOP', '30', String(pid), marker);
     assert.equal(f.status, 0, f.stderr);
     assert.equal(state(pid), 'T');
-    const wd = Number(readFileSync(join(dir, THAW_PID_FILE), 'utf8'));
+    const wd = Number(readFileSync(join(dir, thawPidFile('nats')), 'utf8'));
     assert.match(readFileSync(`/proc/${wd}/cmdline`, 'utf8'), /unibus-thaw/);
     const t = sig('thaw', 'CONT', '30', String(pid), marker);
     assert.equal(t.status, 0, t.stderr);
     assert.notEqual(state(pid), 'T');
-    assert.ok(!existsSync(join(dir, THAW_PID_FILE)));
+    assert.ok(!existsSync(join(dir, thawPidFile('nats'))));
     for (let i = 0; i < 20 && state(wd) !== 'gone' && state(wd) !== 'Z'; i++) await sleep(50);
     assert.ok(['gone', 'Z'].includes(state(wd)), 'the watchdog is cancelled');
+  });
+
+  it("a freeze of nats-server leaves the watchdog of a membershipd frozen before it: each is thawed by its own", async () => {
+    const m = join(dir, 'app', 'membershipd.mjs');
+    const n = join(dir, 'nats.conf');
+    const mp = proc(m);
+    const np = proc(n);
+    assert.equal(sig('freeze', 'STOP', '30', String(mp), m).status, 0);
+    const mwd = Number(readFileSync(join(dir, thawPidFile('membershipd')), 'utf8'));
+    assert.equal(sig('freeze', 'STOP', '1', String(np), n).status, 0);
+    assert.match(readFileSync(`/proc/${mwd}/cmdline`, 'utf8'), /unibus-thaw/, "membershipd's watchdog still armed");
+    for (let i = 0; i < 60 && state(np) === 'T'; i++) await sleep(100);
+    assert.notEqual(state(np), 'T', 'nats-server continued by its own watchdog');
+    assert.equal(state(mp), 'T', 'membershipd stays frozen until its own hold ends');
+    assert.equal(sig('thaw', 'CONT', '30', String(mp), m).status, 0);
+    assert.notEqual(state(mp), 'T');
   });
 
   it('the watchdog thaws a frozen process by itself when no thaw comes', async () => {

@@ -20,10 +20,12 @@ import type { ArgsSchema, Command } from '../types.js';
 
 const ACTIONS = ['kill', 'freeze', 'thaw'] as const;
 const TARGETS = ['membershipd', 'nats'] as const;
-type Target = (typeof TARGETS)[number];
+export type Target = (typeof TARGETS)[number];
 
-/** The watchdog's record, in the state folder. */
-export const THAW_PID_FILE = 'chaos-thaw.pid';
+/** A target's freeze watchdog's record, in the state folder (one per target). */
+export function thawPidFile(target: Target): string {
+  return `chaos-thaw-${target}.pid`;
+}
 
 /** Prints per target: `T none`, `T dead PID`, or `T PID STATE HEX(cmdline)`. */
 export const FAULT_FACT_SCRIPT = [
@@ -169,17 +171,26 @@ export const cluster_fault = defineModule({
       const why = action === 'kill' ? 'not running' : 'already stopped';
       return { changed: false, reason: `${targets.join(', ')} ${why}`, commands: [], result };
     }
-    const pairs = todo.flatMap((f) => [String(f.pid), markerOf(f.target, stateDir)]);
-    const what = todo.map((f) => `${f.target === 'nats' ? 'nats-server' : 'membershipd'} pid ${f.pid}`).join(', ');
-    const cmd: Command = {
+    const pairsOf = (fs: FaultFact[]) => fs.flatMap((f) => [String(f.pid), markerOf(f.target, stateDir)]);
+    const whatOf = (fs: FaultFact[]) => fs.map((f) => `${f.target === 'nats' ? 'nats-server' : 'membershipd'} pid ${f.pid}`).join(', ');
+    const what = whatOf(todo);
+    const cmdOf = (fs: FaultFact[], wd: Target): Command => ({
       kind: 'exec',
-      argv: ['sh', '-c', FAULT_SIGNAL_SCRIPT, 'unibus-fault', action, SIGNAL[action], String(holdMax), `${stateDir}/${THAW_PID_FILE}`, ...pairs],
+      argv: ['sh', '-c', FAULT_SIGNAL_SCRIPT, 'unibus-fault', action, SIGNAL[action], String(holdMax), `${stateDir}/${thawPidFile(wd)}`, ...pairsOf(fs)],
       sudo,
       timeoutMs: 30_000,
-      label: todo.length ? `SIG${SIGNAL[action]} ${what}${action === 'freeze' ? ` (SIGCONT by a watchdog after ${holdMax} s at the latest)` : ''}` : 'cancel a freeze watchdog, if any',
-    };
+      label: fs.length ? `SIG${SIGNAL[action]} ${whatOf(fs)}${action === 'freeze' ? ` (SIGCONT by a watchdog after ${holdMax} s at the latest)` : ''}` : `cancel the ${wd} freeze watchdog, if any`,
+    });
+    // One watchdog per target: a freeze of nats-server while membershipd is
+    // frozen by an earlier pause must not cancel the watchdog that thaws
+    // membershipd (a combined run left n1's membershipd frozen for 2 min,
+    // until a kill). A target already stopped keeps the watchdog it has.
+    const commands =
+      action === 'kill'
+        ? [cmdOf(todo, targets[0]!)]
+        : targets.filter((t) => action === 'thaw' || todo.some((f) => f.target === t)).map((t) => cmdOf(todo.filter((f) => f.target === t), t));
     // thaw with nothing stopped still clears a watchdog left by a run that ended early: housekeeping, not a change.
-    if (!todo.length) return { changed: false, reason: `${targets.join(', ')} not stopped`, commands: [cmd], result };
-    return { changed: true, reason: `${action}: ${what}`, commands: [cmd], result };
+    if (!todo.length) return { changed: false, reason: `${targets.join(', ')} not stopped`, commands, result };
+    return { changed: true, reason: `${action}: ${what}`, commands, result };
   },
 });
