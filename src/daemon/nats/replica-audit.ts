@@ -135,9 +135,10 @@ export function judgeCopy(me: string, before: LeaderView | null, own: OwnCopy | 
     if (o.messages < fewest) return { kind: 'short', why: `this node's copy holds ${o.messages} messages ${at}, ${theirs}` };
     if (o.messages > most) return { kind: 'leader-short', why: `${theirs[0]!.toUpperCase()}${theirs.slice(1)}, this node's copy ${o.messages} ${at}` };
   }
-  // Expiry on each replica's own timer leaves more holes at the front of a copy that expired later; an object
-  // store's replaced object leaves many holes in one write.
-  const slack = exact ? 0 : Math.max(MIN_SLACK, Math.ceil(a.messages * SLACK_SHARE));
+  // Expiry on each replica's own timer leaves more holes at the front of a copy that expired later: at most
+  // one per sequence it holds before the leader's first. In a KV bucket of history 1 that is all (each write
+  // replaces at most one message); an object store's replaced object leaves many holes in one write.
+  const slack = exact ? 0 : expires && before.perKey && after.perKey ? Math.max(0, a.first_seq - o.first_seq) : Math.max(MIN_SLACK, Math.ceil(a.messages * SLACK_SHARE));
   const mine = holesOf(o);
   if (mine > holesOf(a) + (o.last_seq - a.last_seq) + slack) {
     return { kind: 'short', why: `this node's copy holds ${o.messages} messages ${at} (${mine} missing between), the leader's (${after.leader}) ${a.messages} at ${a.first_seq}..${a.last_seq} (${holesOf(a)})` };
