@@ -285,6 +285,12 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     const watch = new StallWatch();
     const talk = new RouteTalk();
     let busy = false;
+    // A child that another part restarted starts a new stall episode (rearm).
+    let ownRestart = false;
+    child.onReady(() => {
+      if (!ownRestart) watch.rearm();
+      ownRestart = false;
+    });
     stallTimer = setInterval(() => {
       if (busy) return;
       busy = true;
@@ -309,7 +315,10 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
           peersHeard = s ? talk.observe(routeInMsgs(s.routez), Date.now()) : false;
         } else talk.reset();
         const why = watch.observe({ ok, reason, peersRouted, peersHeard, ready }, Date.now());
-        if (why) child.restartChild(why);
+        if (why) {
+          ownRestart = true;
+          child.restartChild(why);
+        }
       })()
         .catch(() => undefined)
         .finally(() => (busy = false));

@@ -23,6 +23,16 @@ test('a node seen behind with every peer routed is restarted after the wait, and
   assert.equal(w.waitMs, 120_000);
 });
 
+test('a child restarted by another part (rearm) waits the base again, not the doubled wait', () => {
+  const w = new StallWatch(30_000, 120_000, 600_000);
+  assert.deepEqual(run(w, 0, 35_000, behind), [30_000]);
+  assert.equal(w.waitMs, 60_000);
+  // The replica audit rebuilt a copy and restarted the child at 40 s: still behind, it is restarted after 30 s, not 60 s.
+  w.rearm();
+  assert.deepEqual(run(w, 40_000, 100_000, behind), [70_000]);
+  assert.equal(w.waitMs, 60_000);
+});
+
 test("nats-server's own 'not current with the meta leader' is a stall too (R1 streams have no leader view to ask)", () => {
   const w = new StallWatch(30_000);
   const meta = { ok: false, reason: 'nats-server: JetStream is not current with the meta leader', peersRouted: true };

@@ -68,6 +68,18 @@ export class StallWatch {
     return this.#waitMs;
   }
 
+  /**
+   * A child another part restarted (the replica audit's rebuild, the runaway
+   * watch): its stall, if any, is a new one, waited for from the base again.
+   * The doubling is for restarts of this watch's own that did not help: kept
+   * across the audit's restart, a node that came back unheard after a rebuild
+   * waited 60 s, and a local chaos run's 120 s bound ran out.
+   */
+  rearm(): void {
+    this.#since = null;
+    this.#waitMs = this.#baseMs;
+  }
+
   /** Returns why the child should be restarted now, or null. */
   observe(o: StallObservation, now: number): string | null {
     if (o.ok) {
