@@ -30,7 +30,7 @@ export interface SupervisorOptions {
   /** Strings scrubbed from any forwarded child output (the route secret). */
   scrub?: string[];
   startTimeoutMs?: number;
-  /** Resident memory past which the child has run away (default: half the machine's). */
+  /** Resident memory past which the child has run away (default: 2 GiB, or half the machine's if less). */
   maxRssBytes?: number;
   /** Monitor silence (while not stopped) that means a runaway (runaway.ts). */
   silentMs?: number;
@@ -54,10 +54,16 @@ const REPEAT_MS = 30_000;
 const OWN_PROBE = /Healthcheck failed: "failed to be ready for connections/;
 
 
-/** The replicated streams `me` leads, as its monitor says. */
-function ledIn(j: Jsz, me: string): StreamRef[] {
+/** The replicated streams `me` leads, as its monitor says; with `orNone`, also those with no leader yet (an election under way). */
+function ledIn(j: Jsz, me: string, orNone = false): StreamRef[] {
   const out: StreamRef[] = [];
-  for (const a of j.account_details ?? []) for (const d of a.stream_detail ?? []) if (d.cluster?.replicas?.length && d.cluster.leader === me) out.push({ account: a.name, stream: d.name });
+  for (const a of j.account_details ?? []) {
+    for (const d of a.stream_detail ?? []) {
+      // A stream of one replica has nobody to hand it to.
+      if (!d.cluster?.replicas?.length) continue;
+      if (d.cluster.leader === me || (orNone && !d.cluster.leader)) out.push({ account: a.name, stream: d.name });
+    }
+  }
   return out;
 }
 
@@ -218,11 +224,11 @@ export class NatsSupervisor {
         }
         const v = this.#runaway!.observe({ answered, proc: await readProc(c.pid!) }, Date.now());
         if (!v || this.#child !== c) return;
-        const plan = planMoveAside(this.#streamLog.suspects(), lastRunaway, Date.now(), REBUILD_EVERY_MS);
-        const suspects = plan.all ? await listCopiesOnDisk(this.#conf.storeDir) : this.#streamLog.suspects();
-        const what = plan.what;
+        const suspected = this.#streamLog.suspects();
+        const plan = planMoveAside(suspected, lastRunaway, Date.now(), REBUILD_EVERY_MS);
+        const suspects = plan.all ? await listCopiesOnDisk(this.#conf.storeDir) : suspected;
         lastRunaway = Date.now();
-        this.#o.log(`nats-server (pid ${c.pid}) ran away: ${v.why}; killing it, ${what}`);
+        this.#o.log(`nats-server (pid ${c.pid}) ran away: ${v.why}; killing it, ${plan.what}`);
         this.#whileDown = async () => void (await this.#moveAside(suspects, 'its nats-server ran away on it'));
         c.kill('SIGKILL');
       })()
@@ -481,16 +487,7 @@ export class NatsSupervisor {
   async #ledStreams(orNone = false): Promise<string[]> {
     try {
       const s = await fetchSnapshot(this.#conf.monitorPort, 1000);
-      const me = s.varz.server_name;
-      const out: string[] = [];
-      for (const a of s.jsz.account_details ?? []) {
-        for (const d of a.stream_detail ?? []) {
-          // A stream of one replica has nobody to hand it to.
-          if (!d.cluster?.replicas?.length) continue;
-          if (d.cluster.leader === me || (orNone && !d.cluster.leader)) out.push(d.name);
-        }
-      }
-      return out;
+      return ledIn(s.jsz, s.varz.server_name, orNone).map((r) => r.stream);
     } catch {
       return [];
     }
