@@ -74,19 +74,20 @@ export class StreamLog {
 
   /** Feeds one log line. */
   see(line: string): void {
+    const ref = (m: RegExpExecArray): StreamRef => ({ account: m[1]!, stream: m[2]! });
     let m = RESTORE_START.exec(line);
     if (m) {
-      this.#restoring.set(`${m[1]} > ${m[2]}`, { account: m[1]!, stream: m[2]! });
+      this.#restoring.set(keyOf(ref(m)), ref(m));
       return;
     }
     m = RESTORE_DONE.exec(line);
     if (m) {
-      this.#restoring.delete(`${m[1]} > ${m[2]}`);
+      this.#restoring.delete(keyOf(ref(m)));
       return;
     }
     m = NEW_LEADER.exec(line);
     if (m) {
-      this.#led.set(`${m[1]} > ${m[2]}`, { account: m[1]!, stream: m[2]! });
+      this.#led.set(keyOf(ref(m)), ref(m));
       return;
     }
     m = SLOW_READ.exec(line);
@@ -150,11 +151,6 @@ export class RunawayWatch {
 
   reset(now: number): void {
     this.#lastAnswer = now;
-  }
-
-  /** When the monitor last answered (or the watch began). */
-  get lastAnswer(): number {
-    return this.#lastAnswer;
   }
 
   observe(look: ChildLook, now: number): RunawayVerdict {
