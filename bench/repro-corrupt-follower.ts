@@ -32,7 +32,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { sleep } from '../src/util/time.js';
 import { flipOffsets } from '../src/modules/cluster/corrupt.js';
 import { judgeCopy } from '../src/daemon/nats/replica-audit.js';
-import { addStream, NatsTrio } from './lib/nats-trio.js';
+import { addStream, NatsTrio, serverVersion } from './lib/nats-trio.js';
 
 const HOW = process.env.HOW === 'truncate' ? 'truncate' : 'bitflip';
 const N = Number(process.env.N ?? 2000);
@@ -51,7 +51,7 @@ async function healthy(i: number): Promise<boolean> {
   return r?.status === 200;
 }
 
-const version = spawnSync('nats-server', ['--version'], { encoding: 'utf8' }).stdout.trim();
+const version = serverVersion();
 let nc: NatsConnection | undefined;
 let code = 0;
 try {

@@ -17,7 +17,6 @@
 // each stream's longest gap between two acknowledgements around the stop
 // (p50, max over the streams and rounds).
 // Run by hand: MODE=serial node --import tsx bench/repro-handoff.ts
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +24,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
 import { NoRespondersError, RequestError, TimeoutError } from '@nats-io/nats-core';
 import { sleep } from '../src/util/time.js';
-import { addStream, NatsTrio } from './lib/nats-trio.js';
+import { addStream, NatsTrio, serverVersion } from './lib/nats-trio.js';
 import { pct } from './lib/stats.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 6);
@@ -35,7 +34,7 @@ const work = mkdtempSync(join(tmpdir(), 'unibus-repro-handoff-'));
 const trio = new NatsTrio(['127.0.0.97', '127.0.0.98', '127.0.0.99'], work, { client: 4336, route: 6336, http: 8336 });
 const names = Array.from({ length: STREAMS }, (_, i) => `H${i}`);
 
-const version = spawnSync('nats-server', ['--version'], { encoding: 'utf8' }).stdout.trim();
+const version = serverVersion();
 
 async function leaders(jsm: JetStreamManager): Promise<Map<string, { leader?: string; current: number }>> {
   const out = new Map<string, { leader?: string; current: number }>();

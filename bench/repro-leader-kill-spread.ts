@@ -20,7 +20,6 @@
 // (p50, max, rounds over 1 s), and the gap between stream 0 and the slowest
 // of the others (a write that needs two streams' leaders, against one).
 // Run by hand: ROUNDS=12 node --import tsx bench/repro-leader-kill-spread.ts
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +27,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { moveLeader } from '../src/controller/chaos/replicas.js';
 import { sleep } from '../src/util/time.js';
-import { addStream, NatsTrio } from './lib/nats-trio.js';
+import { addStream, NatsTrio, serverVersion } from './lib/nats-trio.js';
 import { pct } from './lib/stats.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 12);
@@ -39,7 +38,7 @@ const PORTS = { client: 4338, route: 6338 };
 const work = mkdtempSync(join(tmpdir(), 'unibus-repro-spread-'));
 const trio = new NatsTrio(IPS, work, PORTS);
 const names = Array.from({ length: STREAMS }, (_, i) => `S${i}`);
-const version = spawnSync('nats-server', ['--version'], { encoding: 'utf8' }).stdout.trim();
+const version = serverVersion();
 
 /** Each stream's publishes: [invoke, complete] of the acknowledged ones (ms, monotonic). */
 const acked = new Map<string, [number, number][]>(names.map((n) => [n, []]));

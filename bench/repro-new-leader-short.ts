@@ -20,14 +20,13 @@
 // only with the next write), and the short answers of leaderless replicas.
 // Exit 1 when any answer was short.
 // Run by hand: node --import tsx bench/repro-new-leader-short.ts
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { sleep } from '../src/util/time.js';
-import { addStream, NatsTrio } from './lib/nats-trio.js';
+import { addStream, NatsTrio, serverVersion } from './lib/nats-trio.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 30);
 const BURST = Number(process.env.BURST ?? 20);
@@ -38,7 +37,7 @@ const ELECT_MS = 20_000;
 const work = mkdtempSync(join(tmpdir(), 'unibus-repro-leader-'));
 const trio = new NatsTrio(['127.0.0.94', '127.0.0.95', '127.0.0.96'], work, { client: 4334, route: 6334 });
 
-const version = spawnSync('nats-server', ['--version'], { encoding: 'utf8' }).stdout.trim();
+const version = serverVersion();
 let nc: NatsConnection | undefined;
 let code = 0;
 try {

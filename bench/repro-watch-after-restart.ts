@@ -16,7 +16,6 @@
 // the leader's: still to come (the watch stalled) or missed (the watch went
 // past the update without delivering it). Exit 1 when any round missed one.
 // Run by hand: node --import tsx bench/repro-watch-after-restart.ts
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +23,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { sleep } from '../src/util/time.js';
-import { NatsTrio } from './lib/nats-trio.js';
+import { NatsTrio, serverVersion } from './lib/nats-trio.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 9);
 const KEYS = Number(process.env.KEYS ?? 200);
@@ -36,7 +35,7 @@ const ips = ['127.0.0.91', '127.0.0.92', '127.0.0.93'];
 const port = 4338;
 const work = mkdtempSync(join(tmpdir(), 'unibus-repro-watch-'));
 const trio = new NatsTrio(ips, work, { client: port, route: 6338 });
-const version = spawnSync('nats-server', ['--version'], { encoding: 'utf8' }).stdout.trim();
+const version = serverVersion();
 
 let writer: NatsConnection | undefined;
 let bad = 0;

@@ -1,12 +1,15 @@
 // Three plain nats-servers on loopback for the minimal reproductions
 // (bench/repro-*.ts): no TLS, no auth, no unibus part; each in its own
 // folder under `work`, cluster `repro`, JetStream on. Every wait is bounded.
-import { spawn, type ChildProcess } from 'node:child_process';
+// NATS_SERVER_BIN names another nats-server binary (default: the one on PATH).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { sleep } from '../../src/util/time.js';
+
+export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN || 'nats-server';
 
 export class NatsTrio {
   readonly procs: (ChildProcess | null)[] = [null, null, null];
@@ -20,7 +23,7 @@ export class NatsTrio {
     const routes = this.ips.filter((_, j) => j !== i).map((ip) => `nats-route://${ip}:${this.ports.route}`).join(', ');
     const conf = [`server_name: s${i}`, `listen: ${this.ips[i]}:${this.ports.client}`, ...(this.ports.http ? [`http: ${this.ips[i]}:${this.ports.http}`] : []), `jetstream { store_dir: "${join(this.work, `s${i}`)}" }`, `cluster { name: repro, listen: ${this.ips[i]}:${this.ports.route}, routes: [${routes}] }`, ''];
     writeFileSync(join(this.work, `s${i}.conf`), conf.join('\n'));
-    this.procs[i] = spawn('nats-server', ['-c', join(this.work, `s${i}.conf`)], { stdio: ['ignore', 'ignore', 'ignore'] });
+    this.procs[i] = spawn(NATS_SERVER_BIN, ['-c', join(this.work, `s${i}.conf`)], { stdio: ['ignore', 'ignore', 'ignore'] });
   }
 
   /** SIGTERM, waited for (30 s), then SIGKILL. */
@@ -60,4 +63,9 @@ export async function addStream(jsm: JetStreamManager, cfg: Partial<StreamConfig
     if (t > 60) throw e;
     await sleep(500);
   }
+}
+
+/** The version line of the nats-server the trio runs. */
+export function serverVersion(): string {
+  return spawnSync(NATS_SERVER_BIN, ['--version'], { encoding: 'utf8' }).stdout.trim();
 }
