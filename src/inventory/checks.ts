@@ -5,6 +5,7 @@
 import type { ConfigError } from '../errors.js';
 import { configErrorAt, type YamlSource } from '../yaml/source.js';
 import type { ClusterSpec, NodeSpec } from './types.js';
+import { compareVersions, MIN_NATS_SERVER, RELEASES, shippedVersions } from '../controller/nats-server/releases.js';
 
 export const PORT_VARS = { http: 'http_port', nats: 'nats_port', route: 'route_port' } as const;
 
@@ -87,6 +88,13 @@ export function checkNodes(src: YamlSource, cluster: ClusterSpec, nodes: NodeSpe
     nodes.forEach((n, i) => {
       if (!n.wg_ip) errors.push(configErrorAt(src, ['nodes', i], `node '${n.name}' has no wg_ip but cluster.route_network is wg`, 'a wg_ip on every node when route_network is wg'));
     });
+  }
+  const ns = cluster.nats_server;
+  if (ns?.version && ns.source === 'bundled' && !RELEASES[ns.version]) {
+    errors.push(configErrorAt(src, ['cluster', 'nats_server', 'version'], `nats-server ${ns.version} is not a release unibus ships`, `one of ${shippedVersions().join(', ')} (or source: debian for the hosts' own package)`));
+  }
+  if (ns?.version && ns.source === 'debian' && compareVersions(ns.version, MIN_NATS_SERVER) < 0) {
+    errors.push(configErrorAt(src, ['cluster', 'nats_server', 'version'], `nats-server ${ns.version} is older than membershipd runs on`, `${MIN_NATS_SERVER} or newer`));
   }
   if (cluster.kv_replicas > nodes.length) {
     errors.push(configErrorAt(src, ['cluster', 'kv_replicas'], `kv_replicas ${cluster.kv_replicas} is more than the ${nodes.length} node(s)`, `at most ${nodes.length}`));

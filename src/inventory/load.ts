@@ -14,6 +14,7 @@ import { checkNodes } from './checks.js';
 import { DEFAULT_STATE_DIR, inventorySchema, NODE_FIELD_DEFAULTS } from './schema.js';
 import type { ClusterSpec, Inventory, NodeSpec } from './types.js';
 import { isSecretName } from './vars.js';
+import { DEFAULT_NATS_SERVER } from '../controller/nats-server/releases.js';
 
 const validate = compileSchema(inventorySchema);
 
@@ -37,6 +38,9 @@ export function loadInventory(file: string, text?: string): Inventory {
   const defaults = raw.defaults ?? {};
   const cluster: ClusterSpec = { ...raw.cluster };
   cluster.state_dir ??= DEFAULT_STATE_DIR;
+  // A bundled nats-server without a version is the newest one the project has tested.
+  const ns = cluster.nats_server ?? { source: 'bundled' };
+  cluster.nats_server = { ...ns, ...(ns.source === 'bundled' && !ns.version ? { version: DEFAULT_NATS_SERVER } : {}) };
   const nodes = raw.nodes.map((n) => buildNode(n, defaults));
   const { errors, warnings } = checkNodes(src, cluster, nodes);
   throwIfErrors(errors);

@@ -57,6 +57,16 @@ export const inventorySchema = {
         cluster_user: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'a route user name: letters, digits, _ and -' },
         sync_interval: { type: ['string', 'integer'], pattern: '^(always|[0-9]+(ms|s|m|h))$', description: "JetStream's sync_interval: always, a duration like '2m', or seconds" },
         state_dir: { type: 'string', minLength: 1, description: 'a folder; each node keeps its state in <state_dir>/<node name>' },
+        nats_server: {
+          type: 'object',
+          description: 'a mapping with version and source (bundled or debian)',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            version: { type: 'string', pattern: '^[0-9]+\\.[0-9]+\\.[0-9]+$', description: 'a nats-server version such as "2.15.1"' },
+            source: { enum: ['bundled', 'debian'], default: 'bundled', description: "bundled (unibus ships Debian's binary of that version) or debian (the host's own package)" },
+          },
+        },
         admin: {
           type: 'object',
           description: 'the first admin: a handle and its public keys',

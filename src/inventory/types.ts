@@ -11,6 +11,8 @@ export interface ClusterSpec {
   kv_replicas: number;
   /** Where the control plane keeps nonces (the schema's default: disk). */
   nonce_store?: 'disk' | 'memory';
+  /** The nats-server nodes run: `bundled` (shipped by unibus, version pinned; load fills the default) or the hosts' own `debian` package. */
+  nats_server?: { version?: string; source: 'bundled' | 'debian' };
   /** Free-form extra cluster settings (sync_interval, cluster_user, ...). */
   [key: string]: unknown;
 }

@@ -8,8 +8,9 @@ import { injectRouteAuth, renderNatsConf, type NatsConf } from '../../src/daemon
 import { checkNatsVersion, parseNatsVersion, validateConfFile, NatsConfInvalidError } from '../../src/daemon/nats/validate.js';
 import { Secret } from '../../src/secret.js';
 import { makeCa, makeLeaf } from '../harness/certs.js';
+import { NATS_BIN } from '../harness/nats-server.js';
 
-const BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
+const BIN = NATS_BIN;
 const internal = createUser().getPublicKey();
 const member = createUser().getPublicKey();
 

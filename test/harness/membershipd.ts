@@ -2,6 +2,7 @@
 // wait on /healthz (bounded), find its nats-server child by pid_file, stop
 // everything by PID, even when a test fails.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { NATS_BIN } from './nats-server.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep } from '../../src/util/time.js';
@@ -30,7 +31,8 @@ export function spawnDaemon(args: string[], o: { stateDir: string; http: string;
   const nodeArgs = process.env.MEMBERSHIPD_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const proc = spawn(process.execPath, [...nodeArgs, ...pre, '--state-dir', o.stateDir, ...args], {
     cwd: ROOT,
-    env: { ...process.env, ...o.env },
+    // The nats-server every test runs (harness/nats-server.ts), unless the test names another.
+    env: { ...process.env, UNIBUS_NATS_SERVER_BIN: NATS_BIN, ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -9,11 +9,25 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { renderNatsConf, type AllowUser, type NatsConf } from '../../src/daemon/nats/conf.js';
+import { cachedPaths, cacheRoot } from '../../src/controller/nats-server/fetch.js';
+import { debianArch, DEFAULT_NATS_SERVER } from '../../src/controller/nats-server/releases.js';
 import { sleep } from '../../src/util/time.js';
 import { freePort } from './ports.js';
 
-export const NATS_BIN = process.env.NATS_SERVER_BIN ?? '/usr/local/bin/nats-server';
+/**
+ * The nats-server tests run: $NATS_SERVER_BIN, else the release a cluster
+ * runs by default (DEFAULT_NATS_SERVER), from the cache that
+ * scripts/setup-tests.sh fills (the same file `play bringup` ships).
+ */
+export const NATS_BIN = process.env.NATS_SERVER_BIN ?? defaultReleaseBin();
+
+function defaultReleaseBin(): string {
+  const bin = cachedPaths(cacheRoot(), DEFAULT_NATS_SERVER, debianArch(process.arch) ?? 'amd64').bin;
+  if (!existsSync(bin)) throw new Error(`nats-server ${DEFAULT_NATS_SERVER} is not in ${bin}: run bash scripts/setup-tests.sh (or set NATS_SERVER_BIN)`);
+  return bin;
+}
 
 /** The most of a server's log kept in memory (the newest part). */
 const LOG_CAP = 1 << 20;

@@ -96,6 +96,21 @@ const cases: Case[] = [
     want: [{ line: 3, col: 16, msg: 'kv_replicas 3 is more than the 1 node(s) (expected at most 1)' }],
   },
   {
+    name: 'a bundled nats-server version unibus does not ship',
+    yaml: 'cluster:\n  name: t\n  nats_server:\n    version: 2.14.0\nnodes:\n  - name: a\n    public_ip: 10.0.0.1\n',
+    want: [{ line: 4, col: 14, msg: 'nats-server 2.14.0 is not a release unibus ships (expected one of 2.10.27, 2.15.1 (or source: debian' }],
+  },
+  {
+    name: "a debian nats-server older than membershipd runs on",
+    yaml: 'cluster:\n  name: t\n  nats_server: { source: debian, version: 2.9.10 }\nnodes:\n  - name: a\n    public_ip: 10.0.0.1\n',
+    want: [{ line: 3, col: 43, msg: 'nats-server 2.9.10 is older than membershipd runs on (expected 2.10.0 or newer)' }],
+  },
+  {
+    name: 'a nats_server source outside its enum',
+    yaml: 'cluster:\n  name: t\n  nats_server: { source: github }\nnodes:\n  - name: a\n    public_ip: 10.0.0.1\n',
+    want: [{ line: 3, col: 26, msg: 'invalid value "github" (expected one of: bundled, debian)', path: 'cluster.nats_server.source' }],
+  },
+  {
     name: 'node name that is not a plain identifier',
     yaml: 'cluster:\n  name: t\nnodes:\n  - name: Node.1\n    public_ip: 10.0.0.1\n',
     want: [{ line: 4, col: 11, msg: 'invalid value "Node.1" (expected a plain identifier', path: 'nodes[0].name' }],

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { loadInventory } from '../../src/inventory/load.js';
 import { HostPatternError, selectHosts } from '../../src/inventory/select.js';
 import { hostVars, redactVars } from '../../src/inventory/vars.js';
+import { DEFAULT_NATS_SERVER } from '../../src/controller/nats-server/releases.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -19,6 +20,8 @@ test('the default inventory.yaml: three local nodes under process, R3, state in 
     ['n3', '127.0.0.13', 'local', 'process'],
   ]);
   assert.equal(inv.cluster.kv_replicas, 3);
+  // No nats_server in the file: the bundled release the project tested last.
+  assert.deepEqual(inv.cluster.nats_server, { source: 'bundled', version: DEFAULT_NATS_SERVER });
   assert.deepEqual(inv.cluster.ports, { http: 8470, nats: 4250, route: 6250 });
   assert.deepEqual(inv.warnings, []);
   const v = hostVars(inv, inv.nodes[1]);

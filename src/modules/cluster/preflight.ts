@@ -1,13 +1,14 @@
 // cluster_preflight: before anything changes on a node: its ports are free
 // (or held by this cluster's own running membershipd), its state folder's
-// disk has room, and its clock is within max_skew_s of the controller's.
+// disk has room, and its clock is within max_skew_s of the controller's;
+// its machine architecture is registered for the nats-server it is given.
 // Read-only, so it runs in check mode as well.
 import { parseSeconds } from '../args.js';
 import { defineModule } from '../define.js';
 import type { Fact } from '../facts/types.js';
 import type { ArgsSchema } from '../types.js';
 
-/** Prints `now=EPOCH running=yes|no busy=P,P avail=KiB dir=D`. */
+/** Prints `now=EPOCH running=yes|no busy=P,P avail=KiB dir=D arch=M`. */
 export const PREFLIGHT_SCRIPT = [
   'ip=$1; dir=$2; mgr=$3; unit=$4; pidfile=$5; shift 5',
   'running=no',
@@ -25,7 +26,7 @@ export const PREFLIGHT_SCRIPT = [
   'for p in "$@"; do if listening "$p"; then busy="$busy$p,"; fi; done',
   'd=$dir; while [ ! -d "$d" ]; do d=$(dirname -- "$d"); done',
   `avail=$(df -Pk -- "$d" | awk 'NR==2 {print $4}')`,
-  'echo "now=$(date +%s.%N) running=$running busy=$busy avail=$avail dir=$d"',
+  'echo "now=$(date +%s.%N) running=$running busy=$busy avail=$avail dir=$d arch=$(uname -m)"',
 ].join('\n');
 
 function parse(stdout: string): Record<string, string> {
@@ -74,7 +75,8 @@ export const cluster_preflight = defineModule({
     const now = Number(f.now);
     const skew = now < before ? before - now : now > after ? now - after : 0;
     if (!(skew <= maxSkew)) problems.push(`clock is ${skew.toFixed(2)} s off the controller's (at most ${maxSkew} s)`);
-    const result = { running: f.running === 'yes', busy, avail_kib: Number(f.avail), skew_s: Number(skew.toFixed(3)) };
+    // The machine (uname -m): which build of a bundled nats-server the node gets.
+    const result = { running: f.running === 'yes', busy, avail_kib: Number(f.avail), skew_s: Number(skew.toFixed(3)), arch: f.arch ?? '' };
     if (problems.length) return { changed: false, failed: true, reason: problems.join('; '), commands: [], result };
     return { changed: false, reason: `ports ${busy.length ? `held by the running node` : 'free'}, ${Math.round(Number(f.avail) / 1024)} MiB free, clock skew ${skew.toFixed(2)} s`, commands: [], result };
   },
