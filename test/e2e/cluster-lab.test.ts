@@ -25,6 +25,10 @@ import { startWriter } from '../harness/writer.js';
 import { play, type PlayRun } from '../harness/play.js';
 import { keepChaosRuns } from '../harness/keep-chaos.js';
 import type { CheckResult } from '../../src/controller/chaos/checker.js';
+import { DEFAULT_NATS_SERVER } from '../../src/controller/nats-server/releases.js';
+
+/** The nats-server the lab's cluster runs: the default release, or UNIBUS_LAB_NATS_SERVER (another shipped one). */
+const NATS_VERSION = process.env.UNIBUS_LAB_NATS_SERVER ?? DEFAULT_NATS_SERVER;
 
 const CLEAN = 'systemctl disable --now membershipd 2>/dev/null; rm -f /etc/systemd/system/membershipd.service; systemctl unmask nats-server.service 2>/dev/null; systemctl daemon-reload; rm -rf /var/lib/unibus; true';
 
@@ -51,6 +55,7 @@ function inventoryText(lab: LabInfo, kvReplicas: number, adminPub: string): stri
     '  ports: { http: 8470, nats: 4250, route: 6250 }',
     `  kv_replicas: ${kvReplicas}`,
     '  state_dir: /var/lib/unibus',
+    `  nats_server: { source: bundled, version: "${NATS_VERSION}" }`,
     `  admin: { handle: ops, pubkeys: ["ed25519:${adminPub}"] }`,
     'defaults:',
     '  connection: ssh',
@@ -119,8 +124,9 @@ describeOnLab('cluster playbooks on the lab (3 systemd hosts)', { timeout: 30 * 
     assert.match(r1.results.find((x) => x.task === 'the streams are replicated (kv_replicas 3 or more)')!.reason, /kv_replicas is 1: chaos checks what three replicas promise; run play scale-r3 first/);
     assert.ok(!r1.results.some((x) => x.task === 'workload admin (adds the run\'s users, revokes the probe\'s)'), 'nothing run past the refusal');
     for (let i = 0; i < 3; i++) {
-      const r = await ssh(i, 'systemctl is-active membershipd; systemctl is-enabled membershipd; stat -c %a /var/lib/unibus/*/cluster.pass; systemctl is-active nats-server; systemctl is-enabled nats-server');
-      assert.deepEqual(r.stdout.trim().split('\n'), ['active', 'enabled', '600', 'inactive', 'masked'], "membershipd runs; the package's own nats-server.service is masked and not running");
+      const r = await ssh(i, 'systemctl is-active membershipd; systemctl is-enabled membershipd; stat -c %a /var/lib/unibus/*/cluster.pass; systemctl is-active nats-server; readlink /proc/$(cat /var/lib/unibus/*/nats-server.pid)/exe');
+      const name = hosts()[i]!.name;
+      assert.deepEqual(r.stdout.trim().split('\n'), ['active', 'enabled', '600', 'inactive', `/var/lib/unibus/${name}/bin/${NATS_VERSION}/nats-server`], 'membershipd runs the nats-server bringup shipped; no packaged nats-server.service runs');
     }
   });
 

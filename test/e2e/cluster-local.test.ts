@@ -6,7 +6,7 @@
 // nonce_store memory rolls out and scale-r3 moves the nonce bucket to memory.
 import assert from 'node:assert/strict';
 import { X509Certificate, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { ApiClientError, UnibusClient, rawPublicKey } from '../../src/client/index.js';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -18,6 +18,7 @@ import { probeNodesOf } from '../../src/controller/probe/nodes.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { makeProject, pidOf, unibus, type Project } from '../harness/project.js';
 import { ROOT } from '../harness/root.js';
+import { DEFAULT_NATS_SERVER } from '../../src/controller/nats-server/releases.js';
 
 const NODES = ['n1', 'n2', 'n3'];
 let p: Project;
@@ -66,8 +67,15 @@ test('bringup, re-run, verify, drift, heal, stop, start again', { timeout: 600_0
 
   const pids: (number | null)[] = [];
   pids.push(...NODES.map((n) => pidOf(p, n)));
-  await t.test('three nodes run, with secrets 0600 and no secret in the env file', () => {
+  await t.test('three nodes run the pinned nats-server, with secrets 0600 and no secret in the env file', () => {
     assert.ok(pids.every((x) => x !== null), `pids ${pids}`);
+    const pin = loadInventory(p.inventory).cluster.nats_server!;
+    assert.deepEqual(pin, { source: 'bundled', version: DEFAULT_NATS_SERVER });
+    for (const n of NODES) {
+      // The process membershipd started is the binary bringup staged for this version.
+      const nats = Number(readFileSync(join(p.stateOf(n), 'nats-server.pid'), 'utf8').trim());
+      assert.equal(readlinkSync(`/proc/${nats}/exe`), join(p.stateOf(n), 'bin', DEFAULT_NATS_SERVER, 'nats-server'), n);
+    }
     const pass = readFileSync(join(p.dir, 'secrets', 'cluster.pass'), 'utf8').trim();
     for (const n of NODES) {
       for (const f of ['cluster.pass', 'internal.nk', 'tls/server.key', 'tls/route.key']) {
