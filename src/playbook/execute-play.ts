@@ -12,6 +12,8 @@ import { handlerNames, handlersFor, type PendingStore } from './handlers.js';
 import type { Recap } from './recap.js';
 import { isTaskSelected, type TagFilter } from './tags.js';
 import type { Play, Task } from './types.js';
+import { markLazy } from '../template/render.js';
+import { BUILTIN_VARS } from '../inventory/vars.js';
 
 export interface HostState {
   name: string;
@@ -252,6 +254,9 @@ async function runHandlers(play: Play, batch: HostState[], env: PlayEnv): Promis
 function resolvePlayVars(play: Play, h: HostState, env: PlayEnv): Record<string, unknown> {
   // Role defaults are the lowest precedence; the inventory's built-ins (in baseVars) win over them.
   const vars: Record<string, unknown> = { ...play.roleDefaults, ...h.baseVars };
+  // Role defaults and inventory vars holding templates are rendered when used (render.ts markLazy), as in Ansible.
+  const builtin = new Set(BUILTIN_VARS);
+  markLazy(vars, [...Object.keys(play.roleDefaults ?? {}), ...Object.keys(h.node.vars)].filter((k) => !builtin.has(k)));
   for (const [k, v] of Object.entries(play.vars)) {
     vars[k] = env.toolkit.renderValue(v, { ...vars, ...env.extraVars, inventory_hostname: h.name }, play.pos);
   }

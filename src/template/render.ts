@@ -21,7 +21,7 @@ import { dirname, resolve } from 'node:path';
 import nunjucks from 'nunjucks';
 import { ConfigError, type SourcePos } from '../errors.js';
 import { addAnsibleExtras, isTruthy } from './filters.js';
-import { installStrictLookups, takeLookupFailure } from './strict.js';
+import { installStrictLookups, setLookupResolver, takeLookupFailure } from './strict.js';
 
 /** A template problem: undefined variable, syntax error, failing filter. `path` is the variable when known. */
 export class TemplateError extends ConfigError {}
@@ -97,12 +97,59 @@ function envKey(env: nunjucks.Environment): string {
 
 function renderText(text: string, vars: Record<string, unknown>, name: string, env: nunjucks.Environment, origin?: SourcePos, colShift = 0): string {
   takeLookupFailure();
+  rendering.push(vars);
   try {
     return compileCached(text, env, name).render(vars);
   } catch (err) {
     throw toTemplateError(err, name, origin, colShift);
+  } finally {
+    rendering.pop();
   }
 }
+
+/**
+ * Variables whose values are themselves templates, rendered when a template
+ * looks them up, as Ansible templates role defaults and inventory vars
+ * lazily (`state_bin: "{{ state_dir }}/bin"` means the rendered path). Set by
+ * markLazy on a vars object (spreads carry it); a name is rendered only while
+ * it still holds the value it was marked with, so a registered result or a
+ * set_fact that replaced it is never templated.
+ */
+export const LAZY_VARS = Symbol('unibus.lazyVars');
+class RecursiveVarError extends Error {}
+/** The vars of each render under way, innermost last (nunjucks copies them without the mark). */
+const rendering: Record<string, unknown>[] = [];
+const resolving = new Set<string>();
+
+function hasTemplate(v: unknown): boolean {
+  if (typeof v === 'string') return v.includes('{{') || v.includes('{%');
+  if (Array.isArray(v)) return v.some(hasTemplate);
+  if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) return Object.values(v).some(hasTemplate);
+  return false;
+}
+
+/** Marks the `names` of `vars` that hold templates to be rendered when looked up. */
+export function markLazy(vars: Record<string, unknown>, names: Iterable<string>): void {
+  const m = new Map<string, unknown>();
+  for (const n of names) if (hasTemplate(vars[n])) m.set(n, vars[n]);
+  Object.defineProperty(vars, LAZY_VARS, { value: m, enumerable: true, configurable: true, writable: true });
+}
+
+setLookupResolver((name, value) => {
+  const vars = rendering.at(-1);
+  const marked = (vars as { [LAZY_VARS]?: Map<string, unknown> } | undefined)?.[LAZY_VARS];
+  if (!vars || marked?.get(name) !== value) return value;
+  if (resolving.has(name)) throw new RecursiveVarError(`recursive loop detected in template string: ${name} (${[...resolving, name].join(' -> ')})`);
+  resolving.add(name);
+  try {
+    return renderValue(value, vars);
+  } catch (err) {
+    for (let e: unknown = err; e instanceof Error; e = e.cause) if (e instanceof RecursiveVarError) throw e;
+    throw new Error(`in the value of '${name}': ${(err as Error).message}`, { cause: err });
+  } finally {
+    resolving.delete(name);
+  }
+});
 
 function toTemplateError(err: unknown, name: string, origin?: SourcePos, colShift = 0): TemplateError {
   const undef = takeLookupFailure();

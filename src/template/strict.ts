@@ -7,7 +7,8 @@
 // filter stay lenient, as in Jinja, so optional values can still be tested.
 //
 // installStrictLookups() patches nunjucks' compiler once per process; it only
-// changes the code emitted for symbols and attribute lookups.
+// changes the code emitted for symbols, attribute lookups and `+` (Jinja's,
+// where lists concatenate: JavaScript's `+` would join them as text).
 import nunjucks from 'nunjucks';
 
 export class UndefinedVariable extends Error {
@@ -34,6 +35,21 @@ export function takeLookupFailure(): UndefinedVariable | null {
   const f = lastFailure;
   lastFailure = null;
   return f;
+}
+
+/** Applied to every variable a template looks up (render.ts: lazily rendered defaults and inventory vars). */
+let resolveLookup: ((name: string, value: unknown) => unknown) | null = null;
+export function setLookupResolver(fn: (name: string, value: unknown) => unknown): void {
+  resolveLookup = fn;
+}
+
+/** Jinja's `+`: lists concatenate; a list and anything else is an error (Python's TypeError), never JavaScript's string join. */
+export function jinjaAdd(a: unknown, b: unknown): unknown {
+  const la = Array.isArray(a);
+  const lb = Array.isArray(b);
+  if (la && lb) return [...a, ...b];
+  if (la || lb) throw new Error(`can only concatenate list (not "${la ? typeof b : typeof a}") to list`);
+  return (a as number) + (b as number);
 }
 
 const LENIENT_TESTS = new Set(['defined', 'undefined', 'none']);
@@ -77,8 +93,9 @@ export function installStrictLookups(): void {
   rt.unibusLookup = (context: unknown, frame: unknown, name: string, lenient: boolean, line: number, col: number, tpl?: string) => {
     const v = rt.contextOrFrameLookup(context, frame, name);
     if (v === undefined && !lenient) throw (lastFailure = new UndefinedVariable(name, line, col, undefined, tpl));
-    return v;
+    return resolveLookup && v !== undefined ? resolveLookup(name, v) : v;
   };
+  rt.unibusAdd = jinjaAdd;
   rt.unibusMember = (obj: unknown, key: unknown, path: string, lenient: boolean, line: number, col: number, tpl?: string) => {
     if (obj === undefined || obj === null) {
       if (lenient) return undefined;
@@ -106,6 +123,13 @@ export function installStrictLookups(): void {
     const v = frame.lookup(name);
     if (v) this._emit(v);
     else this._emit(`runtime.unibusLookup(context, frame, ${JSON.stringify(name)}, ${Boolean(this._lenient)}, ${node.lineno + 1}, ${node.colno + 1}, ${JSON.stringify(this.templateName ?? '')})`);
+  };
+  proto.compileAdd = function (this: Self, node: NjNode & { left: unknown; right: unknown }, frame: unknown) {
+    this._emit('runtime.unibusAdd(');
+    this.compile(node.left, frame);
+    this._emit(', ');
+    this.compile(node.right, frame);
+    this._emit(')');
   };
   proto.compileLookupVal = function (this: Self, node: NjNode, frame: unknown) {
     this._emit('runtime.unibusMember((');

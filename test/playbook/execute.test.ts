@@ -421,3 +421,31 @@ test('include_tasks nest: an include inside a looped include sees the outer item
   const argvs = lab.hosts.get('n1')!.execArgvs().map((a) => a.join(' ')).filter((a) => /^(in|plain|after) /.test(a));
   assert.deepEqual(argvs, ['in a 1', 'in a 2', 'plain a', 'after a', 'in b 1', 'in b 2', 'after b']);
 });
+
+test('role defaults and inventory vars that are templates render when used, as in Ansible; a registered result is never templated; + joins lists', async () => {
+  const lab = fakeLab(1);
+  lab.inv.nodes[0]!.vars = { bin_dir: '{{ state_dir }}/bin', pkgs: ['{{ base_pkg }}'] };
+  lab.hosts.get('n1')!.on(['emit'], { code: 0, stdout: '{{ not_a_var }}', stderr: '' });
+  const r = await run(lab, [
+    play(
+      [
+        task('command', { argv: ['{{ nats_bin }}', '{{ (pkgs + ["extra"]) | join(",") }}'] }, { name: 'uses the defaults' }),
+        task('command', { argv: ['emit'] }, { name: 'emit', register: 'out' }),
+        task('command', { argv: ['echo', '{{ out.stdout }}'] }, { name: 'registered' }),
+      ],
+      { roleDefaults: { nats_bin: '{{ bin_dir }}/nats-server', base_pkg: 'nodejs' } },
+    ),
+  ]);
+  assert.equal(r.exitCode, 0, JSON.stringify(r.results.filter((x) => x.status === 'failed')));
+  const argvs = lab.hosts.get('n1')!.execArgvs();
+  assert.ok(argvs.some((a) => a[0] === '/var/lib/unibus/n1/bin/nats-server' && a[1] === 'nodejs,extra'), JSON.stringify(argvs.slice(-6)));
+  // The command's own output holds braces: printed as it came, not rendered (it would fail: not_a_var is undefined).
+  assert.ok(argvs.some((a) => a[0] === 'echo' && a[1] === '{{ not_a_var }}'), JSON.stringify(argvs.slice(-3)));
+});
+
+test('a default that refers to itself through another is an error naming the loop', async () => {
+  const lab = fakeLab(1);
+  const r = await run(lab, [play([task('command', { argv: ['{{ a }}'] }, { name: 'loops' })], { roleDefaults: { a: '{{ b }}', b: '{{ a }}' } })]);
+  assert.equal(r.counts.n1!.failed, 1);
+  assert.match(r.results.find((x) => x.task === 'loops')!.reason, /recursive loop detected in template string: a \(a -> b -> a\)/);
+});
