@@ -213,7 +213,7 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
         const reason = await leaderVerdict(jsm, want.streams.filter((n) => hosted.has(n)), snap.varz.server_name, size);
         return reason ? { ok: false, reason, node: v.node } : v;
       } catch (err) {
-        return { ok: false, reason: `nats-server not answering: ${(err as Error).message}`, node: { server_name: o.serverName, meta_leader: null, routes: 0, jetstream: false } };
+        return { ok: false, reason: `nats-server not answering: ${(err as Error).message}`, node: { server_name: o.serverName, meta_leader: null, routes: 0, jetstream: false, nats_version: null } };
       }
     }
     return externalVerdict(nc, [...streams]);
@@ -379,7 +379,7 @@ async function waitMetaLeader(monitorPort: number, budgetMs: number): Promise<vo
 
 /** With --nats-url there is no local monitor: ask the JetStream API, bounded. */
 async function externalVerdict(nc: NatsConnection, streams: string[]): Promise<HealthVerdict> {
-  const node = { server_name: nc.info?.server_name ?? null, meta_leader: null as string | null, routes: 0, jetstream: false };
+  const node = { server_name: nc.info?.server_name ?? null, meta_leader: null as string | null, routes: 0, jetstream: false, nats_version: nc.info?.version ?? null };
   try {
     const jsm = await jetstreamManager(nc, { timeout: 2000 });
     await jsm.getAccountInfo();

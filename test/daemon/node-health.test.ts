@@ -13,7 +13,7 @@ function snap(o: { leader?: string; peers?: string[]; stream?: { leader?: string
     cluster: { leader: o.stream?.leader ?? 'n2', replicas: [{ name: 'n1', current: o.stream?.current ?? true }, { name: 'n3', current: true }] },
   }];
   return {
-    varz: { server_name: 'n1' },
+    varz: { server_name: 'n1', version: '2.15.1' },
     jsz: {
       ...(o.disabled ? { disabled: true } : { config: { store_dir: '/x' } }),
       meta_cluster: { name: 'c', leader: 'leader' in o ? o.leader : 'n2', cluster_size: 3 },
@@ -26,7 +26,7 @@ function snap(o: { leader?: string; peers?: string[]; stream?: { leader?: string
 test('healthy: meta leader, quorum of routes, stream led and current here', () => {
   const v = evaluateHealth(snap(), want);
   assert.equal(v.ok, true);
-  assert.deepEqual(v.node, { server_name: 'n1', meta_leader: 'n2', routes: 2, jetstream: true });
+  assert.deepEqual(v.node, { server_name: 'n1', meta_leader: 'n2', routes: 2, jetstream: true, nats_version: '2.15.1' });
 });
 
 test('refusals name the reason', () => {

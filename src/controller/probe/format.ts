@@ -10,10 +10,11 @@ function table(head: string[], rows: string[][]): string {
 
 export function formatReport(r: ClusterReport, drift: string[]): string {
   const nodes = table(
-    ['NODE', 'HEALTH', 'ROUTES', 'META LEADER', 'POSTURE'],
+    ['NODE', 'HEALTH', 'NATS', 'ROUTES', 'META LEADER', 'POSTURE'],
     r.nodes.map((n) => [
       n.name,
       n.http === 200 ? 'ok' : `${n.http ?? '-'} ${n.reason ?? n.status}`.slice(0, 60),
+      n.nats_version ?? '-',
       n.routes === undefined ? '-' : String(n.routes),
       n.meta_leader ?? '-',
       n.posture ? `auth=${n.posture.bus_auth} acl=${n.posture.acl} tls=${n.posture.tls} route_tls=${n.posture.route_tls} store=${n.posture.store} R${n.posture.kv_replicas}` : '-',

@@ -28,6 +28,8 @@ export interface NodeReport {
   posture?: Record<string, unknown>;
   routes?: number;
   meta_leader?: string | null;
+  /** The nats-server version the node runs, as its /healthz says (absent from an older membershipd). */
+  nats_version?: string | null;
 }
 
 export interface StreamReport {
@@ -70,8 +72,8 @@ export class ClusterConnectError extends UnibusError {
 export async function readHealth(n: ProbeNode, timeoutMs: number): Promise<NodeReport> {
   try {
     const res = await fetch(`http://${n.ip}:${n.httpPort}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
-    const b = (await res.json()) as { status: string; reason?: string; posture?: Record<string, unknown>; node?: { routes?: number; meta_leader?: string | null } };
-    return { name: n.name, http: res.status, status: b.status, reason: b.reason, posture: b.posture, routes: b.node?.routes, meta_leader: b.node?.meta_leader ?? null };
+    const b = (await res.json()) as { status: string; reason?: string; posture?: Record<string, unknown>; node?: { routes?: number; meta_leader?: string | null; nats_version?: string | null } };
+    return { name: n.name, http: res.status, status: b.status, reason: b.reason, posture: b.posture, routes: b.node?.routes, meta_leader: b.node?.meta_leader ?? null, nats_version: b.node?.nats_version ?? null };
   } catch (e) {
     const cause = describeNetError(e, { address: `${n.ip}:${n.httpPort}`, timeoutMs });
     return { name: n.name, http: null, status: 'unreachable', reason: cause.message, cause };

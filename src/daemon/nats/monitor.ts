@@ -21,7 +21,7 @@ export interface Routez {
   num_routes: number;
   routes?: { remote_name?: string; remote_id?: string; in_msgs?: number }[];
 }
-export interface Varz { server_name: string }
+export interface Varz { server_name: string; version?: string }
 
 export interface MonitorSnapshot { varz: Varz; jsz: Jsz; routez: Routez }
 
@@ -31,6 +31,8 @@ export interface NodeView {
   /** Distinct peers this node has a route to. */
   routes: number;
   jetstream: boolean;
+  /** The running nats-server's version (its /varz), for status and `play upgrade`. */
+  nats_version: string | null;
 }
 
 export interface HealthVerdict { ok: boolean; reason?: string; node: NodeView }
@@ -100,7 +102,7 @@ export function evaluateHealth(s: MonitorSnapshot, want: HealthExpectations): He
   const meta = s.jsz.meta_cluster;
   // A standalone server has no meta group: it is its own leader.
   const metaLeader = want.clustered ? (meta?.leader || null) : jetstream ? self : null;
-  const node: NodeView = { server_name: self, meta_leader: metaLeader, routes: peers, jetstream };
+  const node: NodeView = { server_name: self, meta_leader: metaLeader, routes: peers, jetstream, nats_version: s.varz.version ?? null };
   const fail = (reason: string): HealthVerdict => ({ ok: false, reason, node });
   if (!jetstream) return fail('jetstream is not enabled');
   if (!metaLeader) return fail('no JetStream meta leader known');
