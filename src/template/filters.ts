@@ -64,6 +64,39 @@ const filters: Record<string, (...args: never[]) => unknown> = {
 
 type Result = { failed?: boolean; changed?: boolean; skipped?: boolean; rc?: number };
 
+const VERSION_OPS: Record<string, (c: number) => boolean> = {
+  '<': (c) => c < 0, lt: (c) => c < 0, '<=': (c) => c <= 0, le: (c) => c <= 0,
+  '>': (c) => c > 0, gt: (c) => c > 0, '>=': (c) => c >= 0, ge: (c) => c >= 0,
+  '==': (c) => c === 0, '=': (c) => c === 0, eq: (c) => c === 0, '!=': (c) => c !== 0, '<>': (c) => c !== 0, ne: (c) => c !== 0,
+};
+
+/** Python's LooseVersion order: runs of digits compare as numbers, other runs as text, a number before text. */
+function compareLoose(a: string, b: string): number {
+  const parts = (v: string) => (v.match(/\d+|[a-z]+/gi) ?? []).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+  const pa = parts(a);
+  const pb = parts(b);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i];
+    const y = pb[i];
+    if (x === undefined) return -1;
+    if (y === undefined) return 1;
+    if (x === y) continue;
+    if (typeof x === typeof y) return x < y ? -1 : 1;
+    return typeof x === 'number' ? -1 : 1;
+  }
+  return 0;
+}
+
+/** Ansible's `version` test (loose comparison, its default); other version types are refused, not guessed. */
+function versionTest(value: unknown, version: unknown, operator: unknown = 'eq', ...rest: unknown[]): boolean {
+  const op = VERSION_OPS[String(operator)];
+  if (!op) throw new FilterError(`version: invalid operator ${JSON.stringify(operator)} (expected one of ${Object.keys(VERSION_OPS).join(', ')})`);
+  const kw = rest.find((a) => a && typeof a === 'object' && (a as { __keywords?: boolean }).__keywords) as { strict?: boolean; version_type?: string } | undefined;
+  if (kw?.strict || (kw?.version_type && kw.version_type !== 'loose')) throw new FilterError(`version: only the loose comparison is supported (version_type ${kw.version_type ?? 'strict'} is not)`);
+  if (value === undefined || value === null || value === '') throw new FilterError('version: the value to compare is empty');
+  return op(compareLoose(String(value), String(version)));
+}
+
 const tests: Record<string, (...args: never[]) => boolean> = {
   succeeded: (r: Result) => !r?.failed && (r?.rc === undefined || r.rc === 0),
   success: (r: Result) => !r?.failed && (r?.rc === undefined || r.rc === 0),
@@ -73,6 +106,8 @@ const tests: Record<string, (...args: never[]) => boolean> = {
   match: (v: unknown, pattern: string) => pyRegex(`^(?:${pattern})`).test(String(v)),
   search: (v: unknown, pattern: string) => pyRegex(pattern).test(String(v)),
   truthy: (v: unknown) => isTruthy(v),
+  version: versionTest,
+  version_compare: versionTest,
   falsy: (v: unknown) => !isTruthy(v),
 };
 

@@ -141,10 +141,19 @@ export function installStrictLookups(): void {
     while (head.typename === 'LookupVal' && head.target) head = head.target;
     this._emit(`, ${JSON.stringify(describe(node))}, ${Boolean(this._lenient)}, ${head.lineno + 1}, ${head.colno + 1}, ${JSON.stringify(this.templateName ?? '')})`);
   };
-  const origIs = proto.compileIs as (this: unknown, node: NjNode, frame: unknown) => void;
-  proto.compileIs = function (this: { _lenient?: boolean }, node: NjNode, frame: unknown) {
+  // nunjucks' own compileIs joins a test's arguments without commas (`x is version(a, '<')` did not compile).
+  type IsSelf = { _lenient?: boolean; _emit(s: string): void; compile(n: unknown, f: unknown): void; _compileAggregate(n: unknown, f: unknown, a: string, b: string): void };
+  proto.compileIs = function (this: IsSelf, node: NjNode & { left?: unknown; right?: NjNode & { args?: unknown } }, frame: unknown) {
     const test = String(node.right?.name ? node.right.name.value : node.right?.value);
-    withLenient.call(this, LENIENT_TESTS.has(test) || Boolean(this._lenient), () => origIs.call(this, node, frame));
+    withLenient.call(this, LENIENT_TESTS.has(test) || Boolean(this._lenient), () => {
+      this._emit(`env.getTest(${JSON.stringify(test)}).call(context, `);
+      this.compile(node.left, frame);
+      if (node.right?.args) {
+        this._emit(',');
+        this._compileAggregate(node.right.args, frame, '', '');
+      }
+      this._emit(') === true');
+    });
   };
   const origFilter = proto.compileFilter as (this: unknown, node: NjNode, frame: unknown) => void;
   type FilterSelf = { _lenient?: boolean; _emit(s: string): void; compile(n: unknown, f: unknown): void };

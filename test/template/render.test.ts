@@ -155,3 +155,22 @@ test('a failing filter reports the line and column of the filter', () => {
   assert.deepEqual(e.pos, { file: 'f.j2', line: 2, col: 10 });
   assert.match(e.message, /from_json: not valid JSON/);
 });
+
+test("Ansible's version test: loose order, every operator spelling, two arguments and keywords; a version type it does not do is refused", () => {
+  const v = { running: '2.10.27', pin: '2.15.1' };
+  assert.equal(evalCondition("running is version(pin, '<')", v), true);
+  assert.equal(evalCondition("pin is version('2.9.99', 'gt')", v), true, '2.15.1 > 2.9.99: numbers, not text');
+  assert.equal(evalCondition("running is version('2.10.27')", v), true, 'eq by default');
+  assert.equal(evalCondition("running is version('2.10.27', '!=')", v), false);
+  assert.equal(evalCondition("'1.0a' is version('1.0', '>')", v), true);
+  assert.equal(evalCondition("running is version_compare(pin, 'lt')", v), true);
+  assert.match(templateError(() => evalCondition("running is version(pin, 'newer')", v)).message, /version: invalid operator "newer"/);
+  assert.match(templateError(() => evalCondition("running is version(pin, '<', version_type='semver')", v)).message, /only the loose comparison is supported \(version_type semver is not\)/);
+});
+
+test("Jinja's + on lists concatenates; a list plus a string is an error", () => {
+  assert.deepEqual(renderValue("{{ ['a'] + ['b', 'c'] }}", {}), ['a', 'b', 'c']);
+  assert.equal(renderValue('{{ 1 + 2 }}', {}), 3);
+  assert.equal(renderValue("{{ 'a' + 'b' }}", {}), 'ab');
+  assert.match(templateError(() => renderValue("{{ ['a'] + 'b' }}", {})).message, /can only concatenate list \(not "string"\) to list/);
+});
