@@ -77,6 +77,8 @@ function taskVars(h: HostState, env: PlayEnv, batch: HostState[]): Record<string
     play_hosts: batch.map((b) => b.name),
     hostvars: env.allHostVars,
     unibus_check_mode: env.check,
+    // Ansible's magic variable, under its own name: playbooks written for Ansible test it.
+    ansible_check_mode: env.check,
     ...env.extraVars,
   };
 }

@@ -449,3 +449,13 @@ test('a default that refers to itself through another is an error naming the loo
   assert.equal(r.counts.n1!.failed, 1);
   assert.match(r.results.find((x) => x.task === 'loops')!.reason, /recursive loop detected in template string: a \(a -> b -> a\)/);
 });
+
+test("ansible_check_mode is Ansible's magic variable: true in check mode, false in a run", async () => {
+  const lab = fakeLab(1);
+  const pb = [play([task('command', { argv: ['only-when-applied'] }, { name: 'applied only', when: ['not ansible_check_mode'] })])];
+  const checked = await run(lab, pb, { check: true });
+  assert.equal(checked.results.find((x) => x.task === 'applied only')!.status, 'skipped');
+  const applied = await run(lab, pb);
+  assert.equal(applied.results.find((x) => x.task === 'applied only')!.status, 'changed');
+  assert.ok(lab.hosts.get('n1')!.execArgvs().some((a) => a[0] === 'only-when-applied'));
+});

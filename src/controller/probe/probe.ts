@@ -58,6 +58,11 @@ export interface ClusterReport {
   nats: NatsReport;
 }
 
+/** What cluster_verify registers: the report, what drifts, the meta leader, and each node's running nats-server version (null when unknown). */
+export function verifyResult(report: ClusterReport, drift: string[]) {
+  return { report, drift, meta_leader: report.meta_leader, nats_versions: Object.fromEntries(report.nodes.map((n) => [n.name, n.nats_version ?? null])) };
+}
+
 /** No node's NATS port could be used; `failed` says why for each one dialled. */
 export class ClusterConnectError extends UnibusError {
   constructor(

@@ -4,7 +4,7 @@
 // and result) is the last probe: verified, or every difference still there.
 import { findDrift, type Expected } from '../probe/drift.js';
 import { formatVerdict } from '../probe/format.js';
-import { probeCluster, type ProbeNode } from '../probe/probe.js';
+import { probeCluster, verifyResult, type ProbeNode } from '../probe/probe.js';
 import { sleep } from '../../util/time.js';
 import { printVerdict, runControllerStep } from './step.js';
 
@@ -16,7 +16,7 @@ runControllerStep<{ nodes: ProbeNode[]; out: string; want: Expected; timeoutMs: 
     const done = !drift.length || Date.now() >= deadline;
     if (done) {
       const reason = formatVerdict(report, drift, o.want, o.nodes, o.table === true);
-      return printVerdict({ reason: drift.length ? `after ${Math.round(o.timeoutMs / 1000)} s, ${reason}` : reason, failed: drift.length > 0, result: { report, drift, meta_leader: report.meta_leader } });
+      return printVerdict({ reason: drift.length ? `after ${Math.round(o.timeoutMs / 1000)} s, ${reason}` : reason, failed: drift.length > 0, result: verifyResult(report, drift) });
     }
     await sleep(500);
   }

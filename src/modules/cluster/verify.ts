@@ -42,11 +42,11 @@ export const cluster_verify = defineModule({
     const want = { clusterName: cluster.name, kvReplicas: Number(args.kv_replicas ?? cluster.kv_replicas), nodeCount: nodes.length, postureReplicas: args.posture_kv_replicas !== false };
     const timeoutS = parseSeconds('cluster_verify', 'timeout', args.timeout, 0, 600);
     // nats.js loads when a cluster task runs, not with every `unibus` command.
-    const { probeCluster } = await import('../../controller/probe/probe.js');
+    const { probeCluster, verifyResult } = await import('../../controller/probe/probe.js');
     // One probe (each of its reads is bounded); a wait for the drift to clear is a step apply runs.
     const report = await probeCluster(nodes, out);
     const drift = findDrift(report, want);
-    const result = { report, drift, meta_leader: report.meta_leader };
+    const result = verifyResult(report, drift);
     if (drift.length && timeoutS > 0) {
       const wait: Command = { kind: 'exec', argv: stepArgv('verify'), stdin: JSON.stringify({ nodes, out, want, timeoutMs: timeoutS * 1000, table: args.table === true }), timeoutMs: (timeoutS + 60) * 1000, verdict: true, label: `wait up to ${timeoutS} s until nothing drifts` };
       return { changed: false, reason: `waiting up to ${timeoutS} s for: ${drift.join('; ')}`, commands: [wait], result, report: args.table === true };
