@@ -10,6 +10,9 @@
 //   node --import tsx bench/chaos-local.ts
 //   RUNS=3 CHAOS_VARS="chaos_clients=6" node --import tsx bench/chaos-local.ts
 //   RUNS=6 FAULT_SETS="kill pause partition restart skew corrupt" CHAOS_VARS="chaos_duration=90" node --import tsx bench/chaos-local.ts
+// NATS_VERSION=2.10.27 pins another nats-server release than the inventory's.
+// PLAY_TIMEOUT_MIN bounds each `play chaos` (default 60: a 300 s combined run
+// takes 20-25 min of faults, and its check several more minutes).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckResult } from '../src/controller/chaos/checker.js';
@@ -26,7 +29,12 @@ const seeds = (process.env.SEEDS ?? '').split(/\s+/).filter(Boolean);
 const faultSets = (process.env.FAULT_SETS ?? '').split(/\s+/).filter(Boolean);
 const extra = (process.env.CHAOS_VARS ?? '').split(/\s+/).filter(Boolean).flatMap((v) => ['-e', v]);
 
-const inv = readFileSync(join(ROOT, 'inventory.yaml'), 'utf8').replace(/127\.0\.0\.1([123])\b/g, '127.0.0.3$1');
+const playMs = Number(process.env.PLAY_TIMEOUT_MIN ?? 60) * 60_000;
+let inv = readFileSync(join(ROOT, 'inventory.yaml'), 'utf8').replace(/127\.0\.0\.1([123])\b/g, '127.0.0.3$1');
+if (process.env.NATS_VERSION) {
+  inv = inv.replace(/^ {4}version: "[0-9.]+"$/m, `    version: "${process.env.NATS_VERSION}"`);
+  if (!inv.includes(`version: "${process.env.NATS_VERSION}"`)) throw new Error('inventory.yaml has no cluster.nats_server.version line to set');
+}
 const p = await makeProject(inv, IPS);
 const base = ['-i', p.inventory, '--json'];
 try {
@@ -36,7 +44,7 @@ try {
   for (let i = 0; i < runs; i++) {
     const seed = [...(seeds[i] ? ['-e', `chaos_seed=${seeds[i]}`] : []), ...(faultSets.length ? ['-e', `chaos_faults=${faultSets[i % faultSets.length]}`] : [])];
     const t0 = Date.now();
-    const r = await play(['chaos', ...base, ...seed, ...extra], 1_800_000);
+    const r = await play(['chaos', ...base, ...seed, ...extra], playMs);
     const secs = ((Date.now() - t0) / 1000).toFixed(0);
     const run = readFileSync(join(p.dir, 'out', 'chaos', 'latest'), 'utf8').trim();
     // The play's own account of each task (victims, signals, step verdicts), beside the run's journal.

@@ -25,10 +25,10 @@ import { startWriter } from '../harness/writer.js';
 import { play, type PlayRun } from '../harness/play.js';
 import { keepChaosRuns } from '../harness/keep-chaos.js';
 import type { CheckResult } from '../../src/controller/chaos/checker.js';
-import { DEFAULT_NATS_SERVER } from '../../src/controller/nats-server/releases.js';
+import { DEFAULT_NATS_SERVER, shippedVersions } from '../../src/controller/nats-server/releases.js';
 
-/** The nats-server the lab's cluster runs: the default release, or UNIBUS_LAB_NATS_SERVER (another shipped one). */
-const NATS_VERSION = process.env.UNIBUS_LAB_NATS_SERVER ?? DEFAULT_NATS_SERVER;
+/** The nats-server the lab's cluster is brought up on (the oldest release unibus ships); `play upgrade` moves it to the default midway. */
+const FROM = shippedVersions()[0]!;
 
 const CLEAN = 'systemctl disable --now membershipd 2>/dev/null; rm -f /etc/systemd/system/membershipd.service; systemctl unmask nats-server.service 2>/dev/null; systemctl daemon-reload; rm -rf /var/lib/unibus; true';
 
@@ -48,14 +48,14 @@ const changedTasks = (r: PlayRun) => r.results.filter((x) => x.status === 'chang
 const totalChanged = (r: PlayRun) => Object.values(r.recap ?? {}).reduce((n, h) => n + h.changed, 0);
 const why = (r: PlayRun) => `${r.stderr}\n${r.results.filter((x) => x.status === 'failed').map((x) => `${x.task} @ ${x.host}: ${x.reason}`).join('\n')}`;
 
-function inventoryText(lab: LabInfo, kvReplicas: number, adminPub: string): string {
+function inventoryText(lab: LabInfo, kvReplicas: number, adminPub: string, nats = FROM): string {
   return [
     'cluster:',
     '  name: unibus-lab',
     '  ports: { http: 8470, nats: 4250, route: 6250 }',
     `  kv_replicas: ${kvReplicas}`,
     '  state_dir: /var/lib/unibus',
-    `  nats_server: { source: bundled, version: "${NATS_VERSION}" }`,
+    `  nats_server: { source: bundled, version: "${nats}" }`,
     `  admin: { handle: ops, pubkeys: ["ed25519:${adminPub}"] }`,
     'defaults:',
     '  connection: ssh',
@@ -126,7 +126,7 @@ describeOnLab('cluster playbooks on the lab (3 systemd hosts)', { timeout: 30 * 
     for (let i = 0; i < 3; i++) {
       const r = await ssh(i, 'systemctl is-active membershipd; systemctl is-enabled membershipd; stat -c %a /var/lib/unibus/*/cluster.pass; systemctl is-active nats-server; readlink /proc/$(cat /var/lib/unibus/*/nats-server.pid)/exe');
       const name = hosts()[i]!.name;
-      assert.deepEqual(r.stdout.trim().split('\n'), ['active', 'enabled', '600', 'inactive', `/var/lib/unibus/${name}/bin/${NATS_VERSION}/nats-server`], 'membershipd runs the nats-server bringup shipped; no packaged nats-server.service runs');
+      assert.deepEqual(r.stdout.trim().split('\n'), ['active', 'enabled', '600', 'inactive', `/var/lib/unibus/${name}/bin/${FROM}/nats-server`], 'membershipd runs the nats-server bringup shipped; no packaged nats-server.service runs');
     }
   });
 
@@ -168,17 +168,17 @@ describeOnLab('cluster playbooks on the lab (3 systemd hosts)', { timeout: 30 * 
     await ok(v);
   });
 
-  test('restart under a steady stream of signed writes loses none and fails none', async () => {
+  /** Runs `args` under a steady stream of signed writes: none may fail or be lost. Returns the play and its seconds. */
+  const underWrites = async (args: string[], what: string): Promise<{ r: PlayRun; secs: number }> => {
     const urls = hosts().map((h) => `http://${h.ip}:8470`);
-    const me = await new UnibusClient({ baseUrl: urls[0]!, handle: 'ops', seed }).me();
-    assert.equal(me.role, 'admin', 'the inventory seeded the first admin');
     const w = await startWriter(urls, 'ops', seed);
     await new Promise((r) => setTimeout(r, 1500));
-    const r = await play(['restart', ...base], 600_000);
+    const t0 = Date.now();
+    const r = await play(args, 900_000);
+    const secs = (Date.now() - t0) / 1000;
     await new Promise((r2) => setTimeout(r2, 1500));
     const stats = await w.stop();
     await ok(r);
-    assert.equal(r.results.filter((x) => x.task === 'restart (systemd)' && x.status === 'changed').length, 3);
     assert.equal(stats.failed, 0, `failed writes (retries ${stats.retries})`);
     assert.ok(stats.acked.length > 20, `writes made: ${stats.acked.length}`);
     const reader = new UnibusClient({ baseUrl: urls[1]!, handle: 'ops', seed });
@@ -188,7 +188,36 @@ describeOnLab('cluster playbooks on the lab (3 systemd hosts)', { timeout: 30 * 
       if (!got || createHash('sha256').update(got).digest('hex') !== sha) lost.push(sha);
     }
     assert.deepEqual(lost, [], `lost ${lost.length} of ${stats.acked.length} acknowledged writes`);
-    process.stdout.write(`# restart under writes: ${stats.acked.length} blob writes, ${stats.retries} retries, 0 lost\n`);
+    process.stdout.write(`# ${what} under writes: ${secs.toFixed(0)} s, ${stats.acked.length} blob writes, ${stats.retries} retries, 0 failed, 0 lost\n`);
+    return { r, secs };
+  };
+  let restartSecs = 0;
+
+  test('restart under a steady stream of signed writes loses none and fails none', async () => {
+    const me = await new UnibusClient({ baseUrl: `http://${hosts()[0]!.ip}:8470`, handle: 'ops', seed }).me();
+    assert.equal(me.role, 'admin', 'the inventory seeded the first admin');
+    const { r, secs } = await underWrites(['restart', ...base], 'restart');
+    restartSecs = secs;
+    assert.equal(r.results.filter((x) => x.task === 'restart (systemd)' && x.status === 'changed').length, 3);
+  });
+
+  test(`upgrade from nats-server ${FROM} to ${DEFAULT_NATS_SERVER} under signed writes: one node at a time, the meta leader last, none failed or lost`, async () => {
+    writeFileSync(p.inventory, inventoryText(lab, 3, adminPub, DEFAULT_NATS_SERVER));
+    const { r, secs } = await underWrites(['upgrade', ...base], `upgrade ${FROM} -> ${DEFAULT_NATS_SERVER}`);
+    const order = r.results.filter((x) => x.task === 'restart (systemd)' && x.status === 'changed').map((x) => x.host);
+    assert.deepEqual([...order].sort(), hosts().map((h) => h.name));
+    // The meta leader the play found before it changed anything is the last one restarted.
+    const metaBefore = /meta leader (\S+),/.exec(r.results.find((x) => x.task === 'cluster verified')?.reason ?? '')?.[1];
+    assert.equal(order.at(-1), metaBefore, `restarted ${order.join(', ')}; the meta leader was ${metaBefore}`);
+    for (let i = 0; i < 3; i++) {
+      const exe = await ssh(i, 'readlink /proc/$(cat /var/lib/unibus/*/nats-server.pid)/exe');
+      assert.equal(exe.stdout.trim(), `/var/lib/unibus/${hosts()[i]!.name}/bin/${DEFAULT_NATS_SERVER}/nats-server`);
+    }
+    // What shipping the binary took: from that task's start to the next task's.
+    const starts = r.events.filter((e) => e.event === 'task_start');
+    const at = starts.findIndex((e) => e.task === 'nats-server binary (bundled)');
+    const ship = at >= 0 && starts[at + 1] ? (Date.parse(String(starts[at + 1]!.ts)) - Date.parse(String(starts[at]!.ts))) / 1000 : NaN;
+    process.stdout.write(`# upgrade ${secs.toFixed(0)} s against the rolling restart's ${restartSecs.toFixed(0)} s (x${(secs / restartSecs).toFixed(2)}); shipping the binary ${ship.toFixed(1)} s\n`);
   });
 
   test('a host rebooted with systemctl reboot comes back and rejoins', async () => {
