@@ -19,11 +19,11 @@ export DEBIAN_FRONTEND=noninteractive
 
 bash scripts/setup.sh
 
-# The nats-server releases unibus ships (src/controller/nats-server/releases.ts),
+# The nats-server releases unibus ships (src/inventory/nats-releases.ts),
 # fetched into the controller's cache as `play bringup` fetches them (sha256
 # checked, nothing installed): tests run the default one, the lab both.
 arch=$(dpkg --print-architecture)
-for v in $(node --input-type=module -e "const m = await import('./dist/controller/nats-server/releases.js'); console.log(m.shippedVersions().join(' '))"); do
+for v in $(node --input-type=module -e "const m = await import('./dist/inventory/nats-releases.js'); console.log(m.shippedVersions().join(' '))"); do
   node dist/controller/steps/nats-server.js "$v" "$arch" >/dev/null
   echo "setup-tests: nats-server $v ($arch) in the cache"
 done

@@ -5,7 +5,7 @@
 import type { ConfigError } from '../errors.js';
 import { configErrorAt, type YamlSource } from '../yaml/source.js';
 import type { ClusterSpec, NodeSpec } from './types.js';
-import { compareVersions, MIN_NATS_SERVER, RELEASES, shippedVersions } from '../controller/nats-server/releases.js';
+import { compareVersions, MIN_NATS_SERVER, RELEASES, shippedVersions } from './nats-releases.js';
 
 export const PORT_VARS = { http: 'http_port', nats: 'nats_port', route: 'route_port' } as const;
 

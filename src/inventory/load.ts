@@ -14,7 +14,7 @@ import { checkNodes } from './checks.js';
 import { DEFAULT_STATE_DIR, inventorySchema, NODE_FIELD_DEFAULTS } from './schema.js';
 import type { ClusterSpec, Inventory, NodeSpec } from './types.js';
 import { isSecretName } from './vars.js';
-import { DEFAULT_NATS_SERVER } from '../controller/nats-server/releases.js';
+import { DEFAULT_NATS_SERVER } from './nats-releases.js';
 
 const validate = compileSchema(inventorySchema);
 

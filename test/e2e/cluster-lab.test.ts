@@ -25,7 +25,7 @@ import { startWriter } from '../harness/writer.js';
 import { play, type PlayRun } from '../harness/play.js';
 import { keepChaosRuns } from '../harness/keep-chaos.js';
 import type { CheckResult } from '../../src/controller/chaos/checker.js';
-import { DEFAULT_NATS_SERVER, shippedVersions } from '../../src/controller/nats-server/releases.js';
+import { DEFAULT_NATS_SERVER, shippedVersions } from '../../src/inventory/nats-releases.js';
 
 /** The nats-server the lab's cluster is brought up on (the oldest release unibus ships); `play upgrade` moves it to the default midway. */
 const FROM = shippedVersions()[0]!;

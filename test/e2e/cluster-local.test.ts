@@ -18,7 +18,7 @@ import { probeNodesOf } from '../../src/controller/probe/nodes.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { makeProject, pidOf, unibus, type Project } from '../harness/project.js';
 import { ROOT } from '../harness/root.js';
-import { DEFAULT_NATS_SERVER } from '../../src/controller/nats-server/releases.js';
+import { DEFAULT_NATS_SERVER } from '../../src/inventory/nats-releases.js';
 
 const NODES = ['n1', 'n2', 'n3'];
 let p: Project;

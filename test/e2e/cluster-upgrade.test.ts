@@ -10,7 +10,7 @@ import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { UnibusClient, rawPublicKey } from '../../src/client/index.js';
-import { DEFAULT_NATS_SERVER } from '../../src/controller/nats-server/releases.js';
+import { DEFAULT_NATS_SERVER } from '../../src/inventory/nats-releases.js';
 import { probeNodesOf } from '../../src/controller/probe/nodes.js';
 import { probeCluster } from '../../src/controller/probe/probe.js';
 import { loadInventory } from '../../src/inventory/load.js';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { renderNatsConf, type AllowUser, type NatsConf } from '../../src/daemon/nats/conf.js';
 import { cachedPaths, cacheRoot } from '../../src/controller/nats-server/fetch.js';
-import { debianArch, DEFAULT_NATS_SERVER } from '../../src/controller/nats-server/releases.js';
+import { debianArch, DEFAULT_NATS_SERVER } from '../../src/inventory/nats-releases.js';
 import { sleep } from '../../src/util/time.js';
 import { freePort } from './ports.js';
 

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { loadInventory } from '../../src/inventory/load.js';
 import { HostPatternError, selectHosts } from '../../src/inventory/select.js';
 import { hostVars, redactVars } from '../../src/inventory/vars.js';
-import { DEFAULT_NATS_SERVER } from '../../src/controller/nats-server/releases.js';
+import { DEFAULT_NATS_SERVER } from '../../src/inventory/nats-releases.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 

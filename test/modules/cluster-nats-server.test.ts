@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cachedPaths, cacheRoot, ensureRelease } from '../../src/controller/nats-server/fetch.js';
-import { compareVersions, debianArch, DEFAULT_NATS_SERVER, parseServerVersion, RELEASES, shippedVersions, type Arch } from '../../src/controller/nats-server/releases.js';
+import { compareVersions, debianArch, DEFAULT_NATS_SERVER, parseServerVersion, RELEASES, shippedVersions, type Arch } from '../../src/inventory/nats-releases.js';
 import { cluster_nats_check, cluster_nats_release } from '../../src/modules/cluster/nats-server.js';
 import { DirectReader } from '../../src/modules/facts/read.js';
 import { LazyLocalTransport } from '../../src/transport/connect.js';

@@ -1,4 +1,4 @@
-// The nats-server binary of a pinned release (releases.ts), on the
+// The nats-server binary of a pinned release (inventory/nats-releases.ts), on the
 // controller: taken from the cache when its sha256 is the pinned one, else
 // Debian's package fetched from the mirror, checked, and its binary taken out
 // with dpkg-deb. Nothing touches the machine's apt configuration or installs
@@ -17,7 +17,7 @@ import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { UNIBUS_ROOT } from '../paths.js';
-import { RELEASES, shippedVersions, type Arch } from './releases.js';
+import { RELEASES, shippedVersions, type Arch } from '../../inventory/nats-releases.js';
 
 const run = promisify(execFile);
 const DOWNLOAD_MS = 120_000;

@@ -2,7 +2,7 @@
 // nats-server/fetch.ts): `nats-server.ts <version> <arch>`. Its verdict line
 // carries the binary's path for the tasks that stage it.
 import { ensureRelease } from '../nats-server/fetch.js';
-import type { Arch } from '../nats-server/releases.js';
+import type { Arch } from '../../inventory/nats-releases.js';
 import { printVerdict } from './step.js';
 
 const [version, arch] = process.argv.slice(2) as [string, Arch];

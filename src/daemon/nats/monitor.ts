@@ -135,14 +135,17 @@ export function evaluateHealth(s: MonitorSnapshot, want: HealthExpectations): He
 }
 
 /**
- * nats-server's own verdict on this server's JetStream (`/healthz?js-server-only=true`):
- * among others, whether it is current with the meta leader. Not used for
- * /healthz (nats-server logs every failed check); the stall watch asks it
- * every few seconds at most.
+ * nats-server's own verdict on this server's meta layer
+ * (`/healthz?js-meta-only=true`): whether it is current with the meta
+ * leader. Not used for /healthz (nats-server logs every failed check); the
+ * stall watch asks it every few seconds at most. Not js-server-only: from
+ * 2.11 on that one answers ok for a clustered server that has no meta leader
+ * at all (2.15.1, measured: ok, where js-meta-only says "JetStream is still
+ * recovering meta layer"; 2.10.27 answers both alike).
  */
 export async function fetchServerHealth(monitorPort: number, timeoutMs = 1000): Promise<{ ok: boolean; error?: string }> {
   try {
-    const res = await fetch(`http://127.0.0.1:${monitorPort}/healthz?js-server-only=true`, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(`http://127.0.0.1:${monitorPort}/healthz?js-meta-only=true`, { signal: AbortSignal.timeout(timeoutMs) });
     const body = (await res.json().catch(() => ({}))) as { status?: string; error?: string };
     return res.ok && body.status === 'ok' ? { ok: true } : { ok: false, error: body.error ?? `HTTP ${res.status}` };
   } catch (err) {

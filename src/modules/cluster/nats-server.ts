@@ -11,7 +11,7 @@
 // fetch what is missing. Both are read-only on nodes, so they run in check mode.
 import { existsSync, readFileSync } from 'node:fs';
 import { cachedPaths, cacheRoot } from '../../controller/nats-server/fetch.js';
-import { compareVersions, debianArch, parseServerVersion, RELEASES, shippedVersions } from '../../controller/nats-server/releases.js';
+import { compareVersions, debianArch, parseServerVersion, RELEASES, shippedVersions } from '../../inventory/nats-releases.js';
 import { stepArgv } from '../../controller/steps/step.js';
 import { sha256Hex } from '../../util/hash.js';
 import { defineModule } from '../define.js';
