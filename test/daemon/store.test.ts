@@ -130,6 +130,55 @@ test('rooms: a create stored by this request but answered "already exists" goes 
   await assert.rejects(createRoom(store, 'dora-1', 'dora'), code('conflict'), 'a second create by the same owner is a conflict: another creation time');
 });
 
+/**
+ * As chaos saw it on nats-server 2.15.1 with the stream's leader killed: the
+ * create goes in, its answer is "already exists", and the first reads after
+ * do not show the key yet. Returns the undo.
+ */
+function createdUnseen(kv: Store['kv']['rooms'], hiddenReads: number): () => void {
+  const real = { create: kv.create.bind(kv), get: kv.get.bind(kv) };
+  let hidden = 0;
+  kv.create = async (key: string, data: Parameters<typeof real.create>[1]) => {
+    await real.create(key, data);
+    hidden = hiddenReads;
+    return real.create(key, data);
+  };
+  kv.get = async (key: string, o?: Parameters<typeof real.get>[1]) => (hidden > 0 ? (hidden--, null) : real.get(key, o));
+  return () => Object.assign(kv, real);
+}
+
+test('rooms and users: a create answered "already exists" whose key the next reads do not show yet is this request\'s own once it shows: created, index and key kept', async () => {
+  await addUser(store, { handle: 'fay', sign_pub: makeUser('fay').sign_pub, role: 'member' });
+  const undoRooms = createdUnseen(store.kv.rooms, 3);
+  try {
+    const room = await createRoom(store, 'fay-1', 'fay');
+    assert.equal(room.owner, 'fay');
+    assert.deepEqual(await listRoomsOf(store, 'fay'), ['fay-1'], 'the index written too');
+  } finally {
+    undoRooms();
+  }
+  const gus = makeUser('gus');
+  const undoUsers = createdUnseen(store.kv.users, 2);
+  try {
+    const r = await addUser(store, { handle: 'gus', sign_pub: gus.sign_pub, role: 'member' });
+    assert.equal(r.created, true);
+  } finally {
+    undoUsers();
+  }
+  // The key it reserved still names it: another handle with gus's key is refused.
+  await assert.rejects(addUser(store, { handle: 'gus2', sign_pub: gus.sign_pub, role: 'member' }), code('conflict'));
+});
+
+test('a create answered "already exists" whose key never shows within the bound is a 503, not a 409', async () => {
+  await addUser(store, { handle: 'hal', sign_pub: makeUser('hal').sign_pub, role: 'member' });
+  const undo = createdUnseen(store.kv.rooms, 1_000_000);
+  try {
+    await assert.rejects(createRoom(store, 'hal-1', 'hal'), code('unavailable'));
+  } finally {
+    undo();
+  }
+});
+
 test('rooms: once the room is written, an index write that gives up is a 503 (repeat to finish), not a 409', async () => {
   await addUser(store, { handle: 'erin', sign_pub: makeUser('erin').sign_pub, role: 'member' });
   const kv = store.kv.roomsByMember;

@@ -106,6 +106,26 @@ export async function createJson(kv: KV, key: string, value: unknown): Promise<n
   );
 }
 
+/**
+ * The value a create answered "already exists" found: read until the key
+ * shows, within OP_BOUND_MS. The stream's leader refused the create because
+ * the key is taken, yet a read right after may not see it: measured under
+ * chaos (nats-server 2.15.1, the rooms stream's leader killed), a create whose
+ * first try went in unanswered was refused on its retry by the next leader,
+ * and the read that followed found nothing, so the request answered 409 for
+ * its own room. Never showing within the bound is a 503: the key's state is
+ * not known, never "someone else's".
+ */
+export async function readCreated<T>(kv: KV, key: string): Promise<Versioned<T>> {
+  const until = performance.now() + OP_BOUND_MS;
+  for (;;) {
+    const found = await readJson<T>(kv, key);
+    if (found) return found;
+    if (performance.now() >= until) throw new UnavailableError(`${key}: its create was refused as taken, and it could not be read within ${OP_BOUND_MS} ms`);
+    await sleep(LEADERLESS_STEP_MS);
+  }
+}
+
 export async function putJson(kv: KV, key: string, value: unknown): Promise<number> {
   return untilAnswered(`write ${key}`, () => kv.put(key, JSON.stringify(value)));
 }

@@ -9,14 +9,16 @@
 // this very request (measured under chaos: a create answered conflict whose
 // room then showed up, created by nobody else): the room found is this
 // request's own when its owner and creation time (ms) are this request's,
-// and the create goes on as if it had been answered ok.
+// and the create goes on as if it had been answered ok. The room is read
+// until it shows (readCreated): a read right after the refusal may not see it
+// yet, and that is never taken for someone else's room.
 // Once a request's first write is in, it never answers a 4xx: a later write
 // that gives up (CAS retries spent under leader changes) is a 503, since
 // the request half happened and repeating it finishes it (measured under
 // chaos: a 409 "too many concurrent changes" for a room that then existed).
 import type { Store } from './buckets.js';
 import { ApiError, UnavailableError } from '../../protocol/errors.js';
-import { createJson, readJson, updateJson } from './kvjson.js';
+import { createJson, readCreated, readJson, updateJson } from './kvjson.js';
 import { readConsistent, waitOutReadLeases } from './follow.js';
 import { nowIso, type MembersRecord, type RoomRecord, type RoomsOfMember, type UserRecord } from '../../protocol/model.js';
 import { getUser } from './users.js';
@@ -59,8 +61,8 @@ export async function createRoom(store: Store, name: string, owner: string): Pro
   const at = nowIso();
   const room: RoomRecord = { name, owner, created_at: at };
   if ((await createJson(store.kv.rooms, name, room)) === false) {
-    const found = await getRoom(store, name);
-    if (!found || found.owner !== owner || found.created_at !== at) throw new ApiError('conflict', `room ${name} already exists${found ? ` (created ${found.created_at})` : ''}`);
+    const found = (await readCreated<RoomRecord>(store.kv.rooms, name)).value;
+    if (found.owner !== owner || found.created_at !== at) throw new ApiError('conflict', `room ${name} already exists (created ${found.created_at})`);
   }
   const members: MembersRecord = { room: name, epoch: 1, rekey_required: false, members: { [owner]: { added_at: at, added_by: owner } } };
   await thenWrite(`members of ${name}`, updateJson<MembersRecord>(store.kv.members, name, () => members));

@@ -12,7 +12,7 @@
 //   - a refused add or revoke has written nothing (no record, no reservation).
 import type { Store } from './buckets.js';
 import { ApiError } from '../../protocol/errors.js';
-import { createJson, listKeys, readJson, toApiError, updateJson } from './kvjson.js';
+import { createJson, listKeys, readCreated, readJson, toApiError, updateJson } from './kvjson.js';
 import { readConsistent, waitOutReadLeases } from './follow.js';
 import { HANDLE_RE, checkHandle, checkHex32, checkRole, nowIso, type Role, type UserRecord } from '../../protocol/model.js';
 
@@ -67,14 +67,18 @@ export async function addUser(store: Store, input: NewUserInput): Promise<{ user
     await waitOutReadLeases();
     return { user: rec, created: true };
   }
-  if (reserved !== false) {
-    // This add is refused below: free the key it reserved.
+  // "Exists" may be this request's own create, gone in on a try whose answer was lost: read until it shows.
+  const cur = (await readCreated<UserRecord>(store.kv.users, u.handle)).value;
+  if (cur.sign_pub === u.sign_pub && cur.created_at === rec.created_at && cur.status === 'active') {
+    await waitOutReadLeases();
+    return { user: cur, created: true };
+  }
+  if (reserved !== false && cur.sign_pub !== u.sign_pub) {
+    // This add is refused below: free the key it reserved (a key the handle already holds stays).
     await store.kv.users.delete(keyIndex(u.sign_pub)).catch((err) => {
       throw toApiError(err, 'release key');
     });
   }
-  const cur = await getUser(store, u.handle);
-  if (!cur) throw new ApiError('conflict', `user ${u.handle}: concurrent change; retry`);
   if (cur.status === 'revoked') throw new ApiError('conflict', `user ${u.handle} is revoked; handles are never reused`);
   if (cur.sign_pub !== u.sign_pub) throw new ApiError('conflict', `user ${u.handle} exists with another signing key`);
   if (cur.role !== u.role || (u.box_pub && cur.box_pub !== u.box_pub)) {
