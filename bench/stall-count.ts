@@ -11,7 +11,7 @@
 //   VERSIONS=2.15.1 ROLLING=10 WHOLE=10 node --import tsx bench/stall-count.ts
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { shippedVersions } from '../src/controller/nats-server/releases.js';
+import { shippedVersions } from '../src/inventory/nats-releases.js';
 import { makeProject } from '../test/harness/project.js';
 import { play } from '../test/harness/play.js';
 import { ROOT } from '../test/harness/root.js';
