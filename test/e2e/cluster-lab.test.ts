@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Kvm } from '@nats-io/kv';
@@ -21,7 +21,7 @@ import { waitFor } from '../lab/exec.js';
 import { ensureLab, holdLabLock, labSsh, type LabInfo } from '../lab/lab.js';
 import { describeOnLab } from '../lab/suite.js';
 import { makeProject, unibus, type Project } from '../harness/project.js';
-import { startWriter } from '../harness/writer.js';
+import { lostBlobs, startWriter } from '../harness/writer.js';
 import { play, type PlayRun } from '../harness/play.js';
 import { keepChaosRuns } from '../harness/keep-chaos.js';
 import type { CheckResult } from '../../src/controller/chaos/checker.js';
@@ -181,12 +181,7 @@ describeOnLab('cluster playbooks on the lab (3 systemd hosts)', { timeout: 30 * 
     await ok(r);
     assert.equal(stats.failed, 0, `failed writes (retries ${stats.retries})`);
     assert.ok(stats.acked.length > 20, `writes made: ${stats.acked.length}`);
-    const reader = new UnibusClient({ baseUrl: urls[1]!, handle: 'ops', seed });
-    const lost: string[] = [];
-    for (const sha of stats.acked) {
-      const got = await reader.getBlob(w.room, sha).catch(() => null);
-      if (!got || createHash('sha256').update(got).digest('hex') !== sha) lost.push(sha);
-    }
+    const lost = await lostBlobs(new UnibusClient({ baseUrl: urls[1]!, handle: 'ops', seed }), w.room, stats.acked);
     assert.deepEqual(lost, [], `lost ${lost.length} of ${stats.acked.length} acknowledged writes`);
     process.stdout.write(`# ${what} under writes: ${secs.toFixed(0)} s, ${stats.acked.length} blob writes, ${stats.retries} retries, 0 failed, 0 lost\n`);
     return { r, secs };

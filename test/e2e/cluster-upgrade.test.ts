@@ -5,7 +5,7 @@
 // every node then runs the new release. A second upgrade changes nothing,
 // and a downgrade is refused with nothing staged or restarted.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -17,7 +17,7 @@ import { loadInventory } from '../../src/inventory/load.js';
 import { play, type PlayRun } from '../harness/play.js';
 import { makeProject, pidOf, type Project } from '../harness/project.js';
 import { ROOT } from '../harness/root.js';
-import { startWriter } from '../harness/writer.js';
+import { lostBlobs, startWriter } from '../harness/writer.js';
 
 const NODES = ['n1', 'n2', 'n3'];
 const FROM = '2.10.27';
@@ -82,12 +82,7 @@ test(`play upgrade: nats-server ${FROM} to ${DEFAULT_NATS_SERVER} under signed w
     assert.equal(order.at(-1), metaBefore, `the meta leader (${metaBefore}) last: ${order.join(', ')}`);
     assert.equal(stats.failed, 0, `failed writes (retries ${stats.retries})`);
     assert.ok(stats.acked.length > 20, `writes made: ${stats.acked.length}`);
-    const reader = new UnibusClient({ baseUrl: live[1]!, handle: 'ops', seed });
-    const lost: string[] = [];
-    for (const sha of stats.acked) {
-      const got = await reader.getBlob(w.room, sha).catch(() => null);
-      if (!got || createHash('sha256').update(got).digest('hex') !== sha) lost.push(sha);
-    }
+    const lost = await lostBlobs(new UnibusClient({ baseUrl: live[1]!, handle: 'ops', seed }), w.room, stats.acked);
     assert.deepEqual(lost, [], `lost ${lost.length} of ${stats.acked.length} acknowledged writes`);
     const r = await report();
     assert.deepEqual(r.nodes.map((n) => n.nats_version), NODES.map(() => DEFAULT_NATS_SERVER));

@@ -3,7 +3,7 @@
 // landed is harmless) in one room. A write that fails is retried on the next
 // node and counted. Blobs change no allowlist, so the writes themselves do
 // not make every node reload its server.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { UnibusClient } from '../../src/client/index.js';
 
 export interface WriterStats { acked: string[]; retries: number; failed: number }
@@ -42,4 +42,14 @@ export async function startWriter(baseUrls: string[], handle: string, seed: Uint
       return stats;
     },
   };
+}
+
+/** The acknowledged blobs that `reader` does not give back with their content (none should be). */
+export async function lostBlobs(reader: UnibusClient, room: string, acked: string[]): Promise<string[]> {
+  const lost: string[] = [];
+  for (const sha of acked) {
+    const got = await reader.getBlob(room, sha).catch(() => null);
+    if (!got || createHash('sha256').update(got).digest('hex') !== sha) lost.push(sha);
+  }
+  return lost;
 }
