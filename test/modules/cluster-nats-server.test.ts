@@ -104,6 +104,14 @@ describe('fetch from a Debian mirror on loopback', () => {
     await assert.rejects(ensureRelease('2.10.27', ARCH, { root: join(work, 'c'), mirror }), /HTTP 404/);
   });
 
+  it('a mirror that refuses the connection is an error naming the URL and why', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise((r) => closed.close(r));
+    await assert.rejects(ensureRelease('2.10.27', ARCH, { root: join(work, 'e'), mirror: `http://127.0.0.1:${port}` }), new RegExp(`http://127\\.0\\.0\\.1:${port}/pool/.*ECONNREFUSED`));
+  });
+
   it('a release unibus does not ship is refused before anything is fetched', async () => {
     const n = requests.length;
     await assert.rejects(ensureRelease('2.14.0', ARCH, { root: join(work, 'd'), mirror }), /2\.14\.0 is not a release unibus ships \(it ships 2\.10\.27, 2\.15\.1\)/);

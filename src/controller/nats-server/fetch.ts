@@ -54,7 +54,10 @@ export async function debianMirror(env: NodeJS.ProcessEnv = process.env): Promis
 
 async function download(url: string): Promise<Buffer> {
   if (url.startsWith('file://')) return readFileSync(new URL(url));
-  const r = await fetch(url, { signal: AbortSignal.timeout(DOWNLOAD_MS) });
+  const r = await fetch(url, { signal: AbortSignal.timeout(DOWNLOAD_MS) }).catch((e: Error) => {
+    // fetch says only "fetch failed": the cause (refused, DNS, timeout) is what an operator can act on.
+    throw new Error(`${url}: ${(e.cause as Error | undefined)?.message ?? e.message}`, { cause: e });
+  });
   if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
   return Buffer.from(await r.arrayBuffer());
 }
