@@ -103,3 +103,45 @@ test('a write nobody answered (the stream between leaders) is sent again until a
   assert.equal(await putJson(kv, 'room', {}), 42);
   assert.equal(tries, 4);
 });
+
+/** The leader holds {a, b} at revision 2 (the write went in), while its reads show {a} at revision 1 for `stale` more reads. */
+function staleKv(stale: number) {
+  let reads = 0;
+  const calls = { update: 0 };
+  const at = (members: string[], revision: number) => ({ operation: 'PUT', length: 9, revision, json: () => ({ members }) }) as unknown as KvEntry;
+  const kv = {
+    get: async () => (++reads <= stale ? at(['a'], 1) : at(['a', 'b'], 2)),
+    update: async (_k: string, _v: string, rev: number) => {
+      calls.update++;
+      throw new JetStreamApiError({ code: 400, err_code: 10071, description: `wrong last sequence: ${rev}` });
+    },
+  } as unknown as KV;
+  return { kv, calls, reads: () => reads };
+}
+
+test('a conflict whose next read has not moved is a read behind the leader: waited out, not a lost try; the change is then found done', async () => {
+  const s = staleKv(12);
+  assert.deepEqual(await updateJson(s.kv, 'room', addB), { members: ['a', 'b'] });
+  assert.equal(s.reads(), 13);
+  assert.ok(s.calls.update >= 8, `every stale read tried once more: ${s.calls.update}`);
+});
+
+test('reads that never reach the leader within the bound: a 503 (the write may be in), not a 409', async () => {
+  const s = staleKv(1_000_000);
+  const t0 = performance.now();
+  await assert.rejects(updateJson(s.kv, 'room', addB), (e: unknown) => e instanceof ApiError && e.code === 'unavailable');
+  assert.ok(performance.now() - t0 >= OP_BOUND_MS);
+});
+
+test('another writer changing the key before each try: a 409 after the tries, at once', async () => {
+  let rev = 1;
+  const kv = {
+    get: async () => ({ operation: 'PUT', length: 9, revision: rev, json: () => ({ members: ['a'] }) }) as unknown as KvEntry,
+    update: async () => {
+      rev++;
+      throw new JetStreamApiError({ code: 400, err_code: 10071, description: 'wrong last sequence' });
+    },
+  } as unknown as KV;
+  await assert.rejects(updateJson(kv, 'room', addB), (e: unknown) => e instanceof ApiError && e.code === 'conflict');
+  assert.equal(rev, 9, '8 tries, each against a new revision');
+});
