@@ -1,6 +1,7 @@
 // What `unibus doctor` checks on the controller, and how it judges what it
 // found. Pure: probing (running the commands) lives in probe.ts, so the
 // judging and the report are tested on given outputs.
+import { compareVersions } from '../util/version.js';
 
 export type Group = 'controller' | 'lab';
 
@@ -49,16 +50,7 @@ export function parseVersion(output: string): string | undefined {
   return /(\d+\.\d+(?:\.\d+)?)/.exec(output)?.[1];
 }
 
-/** Compares dotted versions numerically, missing parts as 0: -1, 0 or 1. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d < 0 ? -1 : 1;
-  }
-  return 0;
-}
+export { compareVersions };
 
 export const CHECKS: CheckSpec[] = [
   { id: 'node', command: 'node', versionArgs: ['--version'], min: '20.19', group: 'controller',

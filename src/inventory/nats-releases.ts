@@ -10,6 +10,10 @@
 // - Every release names a package for each architecture a node may run.
 // - Versions compare numerically (2.10.27 < 2.15.1), never as text.
 
+import { compareVersions } from '../util/version.js';
+
+export { compareVersions };
+
 export type Arch = 'amd64' | 'arm64';
 
 export interface ReleaseFile {
@@ -75,8 +79,6 @@ export const DEFAULT_NATS_SERVER = '2.15.1';
 /** The oldest nats-server a `debian` source may bring: JetStream clustering as membershipd uses it (2.10's stream and KV API). */
 export const MIN_NATS_SERVER = '2.10.0';
 
-export const ARCHES: readonly Arch[] = ['amd64', 'arm64'];
-
 /** Node's process.arch (or `uname -m`) as Debian names it, or null for one unibus ships nothing for. */
 export function debianArch(machine: string): Arch | null {
   if (machine === 'x64' || machine === 'x86_64' || machine === 'amd64') return 'amd64';
@@ -84,16 +86,6 @@ export function debianArch(machine: string): Arch | null {
   return null;
 }
 
-/** -1, 0 or 1: numeric comparison of dotted versions (missing parts count as 0). */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d) return Math.sign(d);
-  }
-  return 0;
-}
 
 /** The version in `nats-server --version` output ("nats-server: v2.15.1"), or null. */
 export function parseServerVersion(out: string): string | null {

@@ -11,12 +11,12 @@
 //   a run cut short leaves the old state or none, never half a binary.
 // - Every download and extraction is time-bounded.
 import { execFile } from 'node:child_process';
-import { chmodSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
-import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { UNIBUS_ROOT } from '../paths.js';
+import { sha256Hex } from '../../util/hash.js';
 import { RELEASES, shippedVersions, type Arch } from '../../inventory/nats-releases.js';
 
 const run = promisify(execFile);
@@ -39,10 +39,11 @@ export interface Fetched {
   fetched: boolean;
 }
 
-async function fileSha256(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const c of createReadStream(path)) h.update(c as Buffer);
-  return h.digest('hex');
+/** The release as the cache holds it, or null unless its binary has the pinned digest and its package is beside it. */
+export function inCache(root: string, version: string, arch: Arch): Fetched | null {
+  const p = cachedPaths(root, version, arch);
+  const ok = existsSync(p.bin) && existsSync(p.deb) && sha256Hex(readFileSync(p.bin)) === RELEASES[version]!.files[arch].binSha256;
+  return ok ? { path: p.bin, deb: p.deb, version, arch, fetched: false } : null;
 }
 
 /** The Debian mirror: $UNIBUS_DEBIAN_MIRROR, else the one this machine's apt sources use (scripts/debian-mirror.sh). */
@@ -79,13 +80,12 @@ export async function ensureRelease(version: string, arch: Arch, opts: { root?: 
   const root = opts.root ?? cacheRoot();
   const p = cachedPaths(root, version, arch);
   const file = RELEASES[version]!.files[arch];
-  if (existsSync(p.bin) && (await fileSha256(p.bin)) === file.binSha256 && existsSync(p.deb)) {
-    return { path: p.bin, deb: p.deb, version, arch, fetched: false };
-  }
+  const cached = inCache(root, version, arch);
+  if (cached) return cached;
   const mirror = opts.mirror ?? (await debianMirror());
   const url = `${mirror}/${file.deb.split('/').map(encodeURIComponent).join('/')}`;
   const body = await download(url);
-  const got = createHash('sha256').update(body).digest('hex');
+  const got = sha256Hex(body);
   if (got !== file.debSha256) throw new Error(`${url}: sha256 ${got}, expected ${file.debSha256} (nats-server ${version} ${arch}); nothing kept`);
   mkdirSync(p.dir, { recursive: true, mode: 0o755 });
   const tmp = mkdtempSync(join(p.dir, '.fetch-'));
@@ -95,7 +95,7 @@ export async function ensureRelease(version: string, arch: Arch, opts: { root?: 
     await run('dpkg-deb', ['-x', deb, join(tmp, 'x')], { timeout: 60_000 });
     const bin = join(tmp, 'x', 'usr', 'sbin', 'nats-server');
     if (!existsSync(bin)) throw new Error(`${url}: no usr/sbin/nats-server in the package`);
-    const binSum = await fileSha256(bin);
+    const binSum = sha256Hex(readFileSync(bin));
     if (binSum !== file.binSha256) throw new Error(`${url}: usr/sbin/nats-server has sha256 ${binSum}, expected ${file.binSha256}; nothing kept`);
     renameSync(deb, p.deb);
     const staged = join(tmp, 'nats-server');

@@ -9,11 +9,9 @@
 //
 // Facts first: the cache's digest, the host's `--version`; a command only to
 // fetch what is missing. Both are read-only on nodes, so they run in check mode.
-import { existsSync, readFileSync } from 'node:fs';
-import { cachedPaths, cacheRoot } from '../../controller/nats-server/fetch.js';
+import { cachedPaths, cacheRoot, inCache } from '../../controller/nats-server/fetch.js';
 import { compareVersions, debianArch, parseServerVersion, RELEASES, shippedVersions } from '../../inventory/nats-releases.js';
 import { stepArgv } from '../../controller/steps/step.js';
-import { sha256Hex } from '../../util/hash.js';
 import { defineModule } from '../define.js';
 import type { Fact } from '../facts/types.js';
 import type { ArgsSchema } from '../types.js';
@@ -36,7 +34,7 @@ export const cluster_nats_release = defineModule({
     const p = cachedPaths(cacheRoot(), args.version, arch);
     const result = { path: p.bin, deb: p.deb, version: args.version, arch };
     // A binary in the cache counts only with its pinned digest (16 MB read, a few ms).
-    if (existsSync(p.bin) && existsSync(p.deb) && sha256Hex(readFileSync(p.bin)) === rel.files[arch].binSha256) {
+    if (inCache(cacheRoot(), args.version, arch)) {
       return { changed: false, reason: `nats-server ${args.version} (${arch}) in ${p.bin}, sha256 as pinned`, commands: [], result };
     }
     return {
