@@ -329,7 +329,7 @@ export const cluster_chaos_schedule = defineModule({
     const partitions = faults.filter((f) => NEMESIS_FAULTS[f].family === 'partition');
     let note = '';
     // Nodes on this machine's loopback are cut apart by cgroup (cluster_partition), which needs nft here.
-    if (shared.length && partitions.length && !(await ctx.facts.read(PARTITION_STATE, { table: CHAOS_TABLE })).nft) {
+    if (shared.length && partitions.length && !(await ctx.facts.read(PARTITION_STATE, { prefix: CHAOS_TABLE, cgroup: '' })).nft) {
       if (!all) {
         throw new ModuleArgsError(M, 'faults', `${partitions.join(', ')} refused: ${shared.map((n) => n.name).join(', ')} share this machine's loopback, where a partition needs nft (nftables) on this machine, and it is not installed`);
       }
