@@ -1,15 +1,18 @@
 // The chaos check's replica read-back on a real 3-node loopback cluster: each
 // replica of a bucket made leader in turn and read whole, message by message
 // (the deleted sequences of a bucket of one value per key skipped by the
-// server, not asked one by one), each copy's latest value per key kept.
-import { test, before, after } from 'node:test';
+// server, not asked one by one), each copy's latest value per key kept; and
+// play repair's judgement of the copies and its rebuild of a follower's.
+import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kvm } from '@nats-io/kv';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { makeServers, startServers, stopServers, type TestNatsServer } from '../harness/nats-server.js';
 import { connectInternal, makeInternal } from '../harness/control-plane.js';
 import { readAllReplicas } from '../../src/controller/chaos/replicas.js';
+import { diverged } from '../../src/controller/chaos/copies.js';
+import { judgeCopies, rebuildCopies } from '../../src/controller/admin/repair.js';
 import { sleep } from '../../src/util/time.js';
 
 const HOSTS = ['127.0.0.81', '127.0.0.82', '127.0.0.83'];
@@ -77,4 +80,48 @@ test('a bucket written to while its copies are read is read again, and its copie
     assert.equal(c.lastSeq, before + written, `${c.node}: read after the last write`);
     assert.equal(c.digest, s.copies[0]!.digest, `${c.node}: the same content as ${s.copies[0]!.node}`);
   }
+});
+
+test("play repair's rebuild: a follower's copy rebuilt from the leader's (R1 and back), every copy equal after, every value kept", { timeout: 120_000 }, async () => {
+  const kv = await new Kvm(jetstream(nc, { timeout: 5000 })).open('READBACK');
+  const jsm = await jetstreamManager(nc, { timeout: 5000 });
+  const before = await jsm.streams.info('KV_READBACK');
+  const leader = before.cluster!.leader!;
+  const victim = before.cluster!.replicas![0]!.name;
+  const log: string[] = [];
+  await rebuildCopies(nc, jsm, { stream: 'KV_READBACK', healthy: [leader], damaged: [victim] }, 30_000, (s) => log.push(s));
+  assert.deepEqual(log.map((l) => l.replace(/\bn\d\b/g, 'nX').replace(/\d+/g, 'N')), ['KV_READBACK: led by nX (a healthy copy); RN -> RN', 'KV_READBACK: RN on nX; RN -> RN, the other copies rebuilt from it', 'KV_READBACK: RN, every replica current']);
+  const after = await jsm.streams.info('KV_READBACK');
+  assert.deepEqual([after.config.num_replicas, after.cluster?.leader, after.state.last_seq, after.state.messages], [3, leader, before.state.last_seq, before.state.messages]);
+  const [s] = await readAllReplicas(nc, ['KV_READBACK']);
+  assert.deepEqual(diverged(s!), []);
+  assert.equal(s!.copies.length, 3);
+  assert.equal((await kv.get('k3'))?.string(), 'v283');
+  // A leader that is not a healthy copy, and cannot be made one, stops it before anything changes.
+  await assert.rejects(rebuildCopies(nc, jsm, { stream: 'KV_READBACK', healthy: ['n9'], damaged: [] }, 5_000, () => undefined), /could not be moved onto the healthy copy of n9/);
+  assert.equal((await jsm.streams.info('KV_READBACK')).config.num_replicas, 3);
+});
+
+describe('which copies play repair rebuilds', () => {
+  const copy = (node: string, lastSeq: number, digest: string) => ({ node, messages: 10, lastSeq, digest });
+  it('the copy that differs from a majority, or that could not be read', () => {
+    assert.deepEqual(judgeCopies({ stream: 'S', copies: [copy('n1', 9, 'a'), copy('n2', 9, 'b'), copy('n3', 9, 'a')], unread: [] }, 3), { stream: 'S', healthy: ['n1', 'n3'], damaged: ['n2'] });
+    assert.deepEqual(judgeCopies({ stream: 'S', copies: [copy('n1', 9, 'a'), copy('n3', 9, 'a')], unread: [{ node: 'n2', why: 'not current' }] }, 3), { stream: 'S', healthy: ['n1', 'n3'], damaged: ['n2'] });
+    assert.deepEqual(judgeCopies({ stream: 'S', copies: [copy('n1', 9, 'a'), copy('n2', 9, 'a'), copy('n3', 9, 'a')], unread: [] }, 3), { stream: 'S', healthy: ['n1', 'n2', 'n3'], damaged: [] });
+  });
+  it('nothing without a majority of equal copies, or when the copies could not be compared', () => {
+    assert.match(judgeCopies({ stream: 'S', copies: [copy('n1', 9, 'a'), copy('n2', 8, 'b'), copy('n3', 9, 'c')], unread: [] }, 3).undecided ?? '', /no 2 of its 3 copies hold the same/);
+    assert.match(judgeCopies({ stream: 'S', copies: [copy('n1', 9, 'a')], unread: [{ node: 'n2', why: 'x' }, { node: 'n3', why: 'y' }] }, 3).undecided ?? '', /no 2 of its 3/);
+    assert.match(judgeCopies({ stream: 'S', copies: [], unread: [{ node: '*', why: 'written to during each of 3 rounds' }] }, 3).undecided ?? '', /could not be compared \(written to/);
+  });
+  it('a named replica is rebuilt whatever it holds, when the others agree', () => {
+    assert.deepEqual(judgeCopies({ stream: 'S', copies: [copy('n1', 9, 'a'), copy('n2', 9, 'a'), copy('n3', 9, 'a')], unread: [] }, 3, 'n2'), { stream: 'S', healthy: ['n1', 'n3'], damaged: ['n2'] });
+    assert.match(judgeCopies({ stream: 'S', copies: [copy('n1', 9, 'a'), copy('n2', 9, 'a'), copy('n3', 9, 'b')], unread: [] }, 3, 'n2').undecided ?? '', /leaving n2 out/);
+  });
+  it('diverged names each copy that differs from the first, by stream and node', () => {
+    assert.deepEqual(diverged({ stream: 'S', copies: [{ ...copy('n1', 9, 'aaaa'), firstSeq: 1 }, { ...copy('n2', 8, 'bbbb'), firstSeq: 1 }], unread: [{ node: 'n3', why: 'not current' }] }), [
+      "S: n3's copy could not be read (not current)",
+      'S: n2 (10 messages, first 1, last 8, sha256 bbbb) differs from n1 (10 messages, first 1, last 9, sha256 aaaa)',
+    ]);
+  });
 });

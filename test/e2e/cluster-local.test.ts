@@ -3,7 +3,9 @@
 // predicts bringup; bringup forms a real 3-node R3 cluster; a re-run changes
 // and restarts nothing; verify and status pass and fail on a stopped node;
 // bringup heals it; stop keeps the data, and a later bringup serves it again;
-// nonce_store memory rolls out and scale-r3 moves the nonce bucket to memory.
+// nonce_store memory rolls out and scale-r3 moves the nonce bucket to memory;
+// the deep check of verify reads every replica and finds them equal; play
+// repair rebuilds a named replica's copy and keeps every value.
 import assert from 'node:assert/strict';
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
@@ -242,6 +244,51 @@ test('bringup, re-run, verify, drift, heal, stop, start again', { timeout: 600_0
     const again = await play(['scale-r3', ...base]);
     assert.equal(again.code, 0, why(again));
     assert.equal(totalChanged(again), 0, 'moved already: nothing to do');
+  });
+
+  await t.test('verify --tags deep reads every replica of every control-plane stream and finds them equal; --check reads none', async () => {
+    const check = await play(['verify', ...base, '--tags', 'deep', '--check']);
+    assert.equal(check.code, 0, why(check));
+    assert.equal(check.results.find((x) => x.task === 'every replica of every control-plane stream equal')?.status, 'ok');
+    const deep = await play(['verify', ...base, '--tags', 'deep'], 600_000);
+    assert.equal(deep.code, 0, why(deep));
+    const r = deep.results.find((x) => x.task === 'every replica of every control-plane stream equal')!;
+    assert.equal(r.status, 'ok', r.reason);
+    // One line per stream: each node's copy as read, `n1 (M messages, first F, last L, sha256 D)`.
+    const lines = new Map([...r.reason.matchAll(/^ +(KV_UNIBUS_\w+): (.*)$/gm)].map((m) => [m[1]!, [...m[2]!.matchAll(/(n\d) \(([^)]*)\)/g)].map((c) => [c[1]!, c[2]!] as const)]));
+    assert.deepEqual([...lines.keys()], ['KV_UNIBUS_users', 'KV_UNIBUS_rooms', 'KV_UNIBUS_members', 'KV_UNIBUS_rooms_by_member', 'KV_UNIBUS_nonces']);
+    for (const [stream, copies] of lines) {
+      assert.deepEqual(copies.map(([n]) => n), NODES, `${stream}: every node's copy read`);
+      if (stream === 'KV_UNIBUS_nonces') continue;
+      assert.match(copies[0]![1], /^\d+ messages, first \d+, last \d+, sha256 [0-9a-f]{12}$/);
+      assert.equal(new Set(copies.map(([, c]) => c)).size, 1, `${stream}: ${JSON.stringify(copies)}`);
+    }
+    // alice (added above) is in every copy of the users stream.
+    assert.doesNotMatch(lines.get('KV_UNIBUS_users')![0]![1], /^0 messages/);
+    assert.match(r.reason, /every replica equal, 15 copies of 5 streams/);
+  });
+
+  await t.test("play repair: nothing to rebuild when every copy is equal; a named replica's copy rebuilt from a healthy one, every value kept", async () => {
+    const TASK = 'diverged copies rebuilt from a healthy majority';
+    const check = await play(['repair', ...base, '-e', 'stream=KV_UNIBUS_users', '-e', 'replica=n2', '--check']);
+    assert.equal(check.code, 0, why(check));
+    assert.match(check.results.find((x) => x.task === TASK)!.reason, /n2's copy of KV_UNIBUS_users to be rebuilt/);
+    const none = await play(['repair', ...base], 600_000);
+    assert.equal(none.code, 0, why(none));
+    const judged = none.results.find((x) => x.task === TASK)!;
+    assert.deepEqual([judged.status, judged.reason.replace(/ \([\d.]+ s\)$/, '')], ['ok', 'every copy equal: nothing to rebuild']);
+    const one = await play(['repair', ...base, '-e', 'stream=KV_UNIBUS_users', '-e', 'replica=n2'], 600_000);
+    assert.equal(one.code, 0, why(one));
+    const rebuilt = one.results.find((x) => x.task === TASK)!;
+    assert.equal(rebuilt.status, 'changed');
+    assert.match(rebuilt.reason, /^rebuilt KV_UNIBUS_users \(n2 rebuilt, with every other follower, from (n1|n3)'s copy, equal to (n1|n3), in [\d.]+ s\); every copy equal after/);
+    assert.equal(one.results.find((x) => x.task === 'every replica of every control-plane stream equal after')?.status, 'ok');
+    // alice's record came through: her signed request is served through the rebuilt node.
+    const httpPort = /^    http: (\d+)/m.exec(readFileSync(p.inventory, 'utf8'))![1];
+    assert.equal((await new UnibusClient({ baseUrl: `http://127.0.0.12:${httpPort}`, handle: 'alice', seed }).me()).role, 'admin');
+    const bad = await play(['repair', ...base, '-e', 'stream=KV_UNIBUS_nope']);
+    assert.notEqual(bad.code, 0);
+    assert.match(why(bad), /stream.*"KV_UNIBUS_nope": expected one of KV_UNIBUS_users/);
   });
 
   await t.test('stop leaves no process behind', async () => {

@@ -13,7 +13,7 @@
 // - "Before" is the workload's monotonic clock: an add completed before a read
 //   was invoked must be in that read.
 import type { FaultRecord, Op } from './history.js';
-import type { StreamCopies } from './replicas.js';
+import { diverged, type StreamCopies } from './copies.js';
 import { HEAL_SLACK_S } from './victims.js';
 
 export const EXAMPLES = 5;
@@ -393,17 +393,8 @@ function checkCopies(ops: Op[], copies: StreamCopies[]): { replica_lost: Propert
   const conv = new Tally();
   const inv = new Tally();
   for (const s of copies) {
-    for (const u of s.unread) conv.add(() => `${s.stream}: ${u.node}'s copy could not be read (${u.why})`);
     conv.checked += s.copies.length;
-    const [first, ...rest] = s.copies;
-    for (const c of rest) {
-      // A stream without a digest (the nonces: expiring by age, each replica at its own moment) is compared by its last sequence alone.
-      const same = c.lastSeq === first!.lastSeq && (first!.digest === undefined || (c.messages === first!.messages && c.digest === first!.digest));
-      if (!same) {
-        const d = (x: typeof c) => `${x.node} (${x.messages} messages, last ${x.lastSeq}${x.digest ? `, sha256 ${x.digest.slice(0, 12)}` : ''})`;
-        conv.add(() => `${s.stream}: ${d(c)} differs from ${d(first!)}`);
-      }
-    }
+    for (const d of diverged(s)) conv.add(() => d);
   }
   const byStream = new Map(copies.map((s) => [s.stream.replace(/^KV_UNIBUS_/, ''), s]));
   const nodes = [...new Set(copies.flatMap((s) => s.copies.map((c) => c.node)))].sort();

@@ -16,25 +16,9 @@ import { JetStreamApiError, jetstreamManager, type JetStreamManager, type MsgReq
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BUCKETS, NONCE_STREAM } from '../../daemon/index.js';
 import { sleep } from '../../util/time.js';
+import type { ReplicaCopy, StreamCopies } from './copies.js';
 
-export interface ReplicaCopy {
-  node: string;
-  messages: number;
-  lastSeq: number;
-  /** The last sequence the new leader first answered with, when it still rose before the read (a leader applying its log). */
-  firstAnswered?: number;
-  /** sha256 over every message (absent for the nonce stream). */
-  digest?: string;
-  /** KV buckets: key -> latest value (JSON text). */
-  kv?: Map<string, string>;
-}
-
-export interface StreamCopies {
-  stream: string;
-  /** One per replica that could be made leader and read; the others are named in `unread`. */
-  copies: ReplicaCopy[];
-  unread: { node: string; why: string }[];
-}
+export type { ReplicaCopy, StreamCopies } from './copies.js';
 
 const KV_PREFIX = 'KV_';
 
@@ -168,7 +152,7 @@ async function readCopy(jsm: JetStreamManager, stream: string, node: string): Pr
     if (next.state.last_seq !== si.state.last_seq || next.state.messages !== si.state.messages) stable = Date.now();
     si = next;
   }
-  const out: ReplicaCopy = { node, messages: si.state.messages, lastSeq: si.state.last_seq, ...(si.state.last_seq !== first ? { firstAnswered: first } : {}) };
+  const out: ReplicaCopy = { node, messages: si.state.messages, firstSeq: si.state.first_seq, lastSeq: si.state.last_seq, ...(si.state.last_seq !== first ? { firstAnswered: first } : {}) };
   if (stream === NONCE_STREAM) return out;
   const h = createHash('sha256');
   const kv = stream.startsWith(KV_PREFIX) ? new Map<string, string>() : undefined;

@@ -1,0 +1,42 @@
+// What a replica's copy of a stream is, as read back (replicas.ts reads
+// them), and how copies of one stream are compared: pure, shared by the chaos
+// checker and the deep check of `play verify`.
+
+export interface ReplicaCopy {
+  node: string;
+  messages: number;
+  firstSeq?: number;
+  lastSeq: number;
+  /** The last sequence the new leader first answered with, when it still rose before the read (a leader applying its log). */
+  firstAnswered?: number;
+  /** sha256 over every message (absent for the nonce stream). */
+  digest?: string;
+  /** KV buckets: key -> latest value (JSON text). */
+  kv?: Map<string, string>;
+}
+
+export interface StreamCopies {
+  stream: string;
+  /** One per replica that could be made leader and read; the others are named in `unread`. */
+  copies: ReplicaCopy[];
+  unread: { node: string; why: string }[];
+}
+
+/** A copy as a report names it: "n2 (812 messages, last 4425, sha256 0f3a…)". */
+export const describeCopy = (c: ReplicaCopy) => `${c.node} (${c.messages} messages, ${c.firstSeq === undefined ? '' : `first ${c.firstSeq}, `}last ${c.lastSeq}${c.digest ? `, sha256 ${c.digest.slice(0, 12)}` : ''})`;
+
+/**
+ * How a stream's copies differ: each copy that could not be read, and each
+ * that differs from the first read. A stream without a digest (the nonces:
+ * expiring by age, each replica at its own moment) is compared by its last
+ * sequence alone; the others by message count, last sequence and digest.
+ */
+export function diverged(s: StreamCopies): string[] {
+  const out = s.unread.map((u) => `${s.stream}: ${u.node}'s copy could not be read (${u.why})`);
+  const [first, ...rest] = s.copies;
+  for (const c of rest) {
+    const same = c.lastSeq === first!.lastSeq && (first!.digest === undefined || (c.messages === first!.messages && c.digest === first!.digest));
+    if (!same) out.push(`${s.stream}: ${describeCopy(c)} differs from ${describeCopy(first!)}`);
+  }
+  return out;
+}
