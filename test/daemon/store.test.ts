@@ -12,7 +12,7 @@ import { WRITE_SETTLE_MS } from '../../src/daemon/store/follow.js';
 import { addUser, getUser, listUsers, revokeUser } from '../../src/daemon/store/users.js';
 import { addMember, createRoom, getMembers, listRoomsOf, removeMember, getRoom } from '../../src/daemon/store/rooms.js';
 import { claimNonce } from '../../src/daemon/store/nonces.js';
-import { updateJson } from '../../src/daemon/store/kvjson.js';
+import { listKeys, readJson, updateJson } from '../../src/daemon/store/kvjson.js';
 import { checkKeyUpload, putRoomKeys, getRoomKey } from '../../src/daemon/store/keys.js';
 
 let servers: TestNatsServer[] = [];
@@ -209,4 +209,16 @@ test('nonces: a nonce is accepted once per handle', async () => {
   await claimNonce(store, 'alice', 'n0000000000000001', Date.now());
   await assert.rejects(claimNonce(store, 'alice', 'n0000000000000001', Date.now()), code('replay'));
   await claimNonce(store, 'carol', 'n0000000000000001', Date.now());
+});
+
+test("listKeys: every key as the stream's leader holds it, a deleted one listed (and read as absent), and no consumer left behind", async () => {
+  const kv = store.kv.users;
+  for (const k of ['list.b', 'list.a', 'list.c']) await kv.put(k, '{}');
+  await kv.delete('list.c');
+  const keys = (await listKeys(kv)).filter((k) => k.startsWith('list.'));
+  assert.deepEqual(keys, ['list.a', 'list.b', 'list.c']);
+  assert.equal(await readJson(kv, 'list.c'), null);
+  for (let i = 0; i < 20; i++) await listKeys(kv);
+  // kv.keys() would have left 20 consumers for 300 s (nats.js' inactive_threshold).
+  assert.equal((await store.jsm.streams.info(`KV_${BUCKETS.users}`)).state.consumer_count, 0);
 });

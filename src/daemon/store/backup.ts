@@ -9,7 +9,7 @@ import type { Store, BucketId } from './buckets.js';
 import { BUCKETS } from './buckets.js';
 import { UnibusError } from '../../errors.js';
 import { sha256Hex } from '../../util/hash.js';
-import { toApiError } from './kvjson.js';
+import { listKeys, toApiError } from './kvjson.js';
 import { waitOutReadLeases } from './follow.js';
 
 export class BackupError extends UnibusError {}
@@ -44,9 +44,7 @@ export async function backupStore(store: Store): Promise<BackupDoc> {
     for (const id of BACKED_UP) {
       const kv = store.kv[id];
       const out: BackupEntry[] = [];
-      const keys: string[] = [];
-      for await (const k of await kv.keys()) keys.push(k);
-      for (const k of keys.sort()) {
+      for (const k of await listKeys(kv)) {
         const e = await kv.get(k);
         if (e && e.operation === 'PUT') out.push({ key: k, value: Buffer.from(e.value).toString('base64'), created: e.created.toISOString() });
       }
