@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHAOS_TABLE, PARTITION_SCRIPT, PARTITION_WATCHDOG_FILE, cutTag, partitionRuleset, sharedNames } from '../../src/modules/cluster/partition.js';
+import { CHAOS_TABLE, PARTITION_SCRIPT, PARTITION_WATCHDOG_FILE, cutTag, partitionRuleset, rulePeers, sharedNames } from '../../src/modules/cluster/partition.js';
 import { FAULT_FACT_SCRIPT } from '../../src/modules/cluster/fault.js';
 import { getModule } from '../../src/modules/index.js';
 import { FakeTransport } from '../harness/fake-transport.js';
@@ -107,6 +107,12 @@ describe('cluster_partition', () => {
     assert.match(plan.reason, /started since the cut: 101 cut off from 127\.0\.0\.12, 127\.0\.0\.13/);
     const inside = await partition.plan({ state: 'enforced', state_dir: DIR }, makeCtx(host('present', '/sys/fs/cgroup', cut, [101, 202])));
     assert.deepEqual([inside.changed, inside.commands.length], [false, 0]);
+    // nft lists a set of one address without braces.
+    const one = await partition.plan({ state: 'enforced', state_dir: DIR }, makeCtx(host('present', '/sys/fs/cgroup', { [`${table}_f8_partition_isolate`]: [`socket cgroupv2 level 1 "${cgroup}" ip daddr 127.0.0.12 drop`] }, [202])));
+    const oc = one.commands[0]!;
+    if (oc.kind !== 'exec') throw new Error('exec expected');
+    assert.equal(oc.argv[7], '127.0.0.12');
+    assert.deepEqual(rulePeers(['ip saddr { 10.99.1.12, fd00::2 } drop', 'ip6 daddr fd00::3 drop', 'socket cgroupv2 level 1 "unibus-chaos-1" ip daddr 127.0.0.13 drop']), ['10.99.1.12', 'fd00::2', 'fd00::3', '127.0.0.13']);
     const none = await partition.plan({ state: 'enforced', state_dir: DIR }, makeCtx(host('absent')));
     assert.deepEqual([none.changed, none.commands.length, none.reason], [false, 0, 'no partition by cgroup in force']);
   });

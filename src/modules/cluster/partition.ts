@@ -273,8 +273,16 @@ const argsSchema = {
   },
 } as const satisfies ArgsSchema;
 
-/** Each address named in a table's rules. */
-const rulePeers = (rules: readonly string[]) => [...new Set(rules.flatMap((r) => (r.match(/\{([^}]*)\}/)?.[1] ?? '').match(ADDRESS) ?? []))];
+/**
+ * Each address named in a table's rules as nft lists them: a set in braces,
+ * or one address alone (`ip daddr 127.0.0.32 drop`: nft prints a set of one
+ * without braces; missed, a restarted node's routes to that peer were not
+ * reset and held through the partition in a combined chaos run).
+ */
+export const rulePeers = (rules: readonly string[]) => [...new Set(rules.flatMap((r) => {
+  const m = /\b[sd]addr (?:\{([^}]*)\}|(\S+))/.exec(r);
+  return (m?.[1] ?? m?.[2] ?? '').match(ADDRESS) ?? [];
+}))];
 
 export const cluster_partition = defineModule({
   name: 'cluster_partition',
