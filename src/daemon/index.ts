@@ -8,5 +8,7 @@ export { HISTORY_MARK, HISTORY_NEEDED_MS, lostMark } from './store/nonce-history
 export { connectInternal, pinnedTls } from './nats/connect.js';
 export { bindOperatorStore, openOperatorStore } from './operator.js';
 export { addUser, checkNewUser, getUser } from './store/users.js';
+// Backup and restore of the control plane (play backup, play restore).
+export { BackupError, backupStore, checkBackupDoc, restoreStore, type BackupDoc, type RestoreResult } from './store/backup.js';
 // The data plane's subjects, as a NATS client of a user must use them (the chaos workload's data plane).
 export { inboxPrefix, roomSubject } from './auth/allowlist.js';
