@@ -12,10 +12,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { UnibusClient, rawPublicKey } from '../../src/client/index.js';
+import { UnibusClient } from '../../src/client/index.js';
 import { play, type PlayRun } from '../harness/play.js';
-import { makeProject, type Project } from '../harness/project.js';
-import { ROOT } from '../harness/root.js';
+import { makeProject, opsInventory, type Project } from '../harness/project.js';
 
 const NODES = ['n1', 'n2', 'n3'];
 const seed = randomBytes(32);
@@ -23,10 +22,7 @@ let p: Project;
 let base: string[];
 
 before(async () => {
-  const text = readFileSync(join(ROOT, 'inventory.yaml'), 'utf8')
-    .replace(/127\.0\.0\.1([123])\b/g, '127.0.0.6$1')
-    .replace(/^ {2}state_dir: (.*)$/m, `  state_dir: $1\n  admin: { handle: ops, pubkeys: ["ed25519:${rawPublicKey(seed).toString('hex')}"] }`);
-  assert.ok(text.includes('handle: ops'), 'the inventory has its state_dir line');
+  const text = opsInventory('127.0.0.6', seed);
   p = await makeProject(text, ['127.0.0.61', '127.0.0.62', '127.0.0.63']);
   base = ['-i', p.inventory, '--json'];
 });

@@ -9,14 +9,13 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { UnibusClient, rawPublicKey } from '../../src/client/index.js';
+import { UnibusClient } from '../../src/client/index.js';
 import { DEFAULT_NATS_SERVER } from '../../src/inventory/nats-releases.js';
 import { probeNodesOf } from '../../src/controller/probe/nodes.js';
 import { probeCluster } from '../../src/controller/probe/probe.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { play, type PlayRun } from '../harness/play.js';
-import { makeProject, pidOf, type Project } from '../harness/project.js';
-import { ROOT } from '../harness/root.js';
+import { makeProject, opsInventory, pidOf, type Project } from '../harness/project.js';
 import { lostBlobs, startWriter } from '../harness/writer.js';
 
 const NODES = ['n1', 'n2', 'n3'];
@@ -35,10 +34,7 @@ function pinned(text: string, version: string): string {
 const pin = (version: string) => writeFileSync(p.inventory, pinned(readFileSync(p.inventory, 'utf8'), version));
 
 before(async () => {
-  const text = readFileSync(join(ROOT, 'inventory.yaml'), 'utf8')
-    .replace(/127\.0\.0\.1([123])\b/g, '127.0.0.5$1')
-    .replace(/^ {2}state_dir: (.*)$/m, `  state_dir: $1\n  admin: { handle: ops, pubkeys: ["ed25519:${rawPublicKey(seed).toString('hex')}"] }`);
-  assert.ok(text.includes('handle: ops'), 'the inventory has its state_dir line');
+  const text = opsInventory('127.0.0.5', seed);
   p = await makeProject(pinned(text, FROM), ['127.0.0.51', '127.0.0.52', '127.0.0.53']);
   base = ['-i', p.inventory, '--json'];
 });

@@ -6,8 +6,22 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { rawPublicKey } from '../../src/client/index.js';
 import { freePortOn } from './ports.js';
 import { CLI_FROM_SOURCE, ROOT } from './root.js';
+
+/**
+ * The default inventory on other loopback addresses (`127.0.0.1N` becomes
+ * `${prefix}N`), with a first admin `ops` whose signing key is `seed`'s: a
+ * test's signed requests are served from the first bringup on.
+ */
+export function opsInventory(prefix: string, seed: Buffer): string {
+  const text = readFileSync(join(ROOT, 'inventory.yaml'), 'utf8')
+    .replace(/127\.0\.0\.1([123])\b/g, `${prefix}$1`)
+    .replace(/^ {2}state_dir: (.*)$/m, `  state_dir: $1\n  admin: { handle: ops, pubkeys: ["ed25519:${rawPublicKey(seed).toString('hex')}"] }`);
+  if (!text.includes('handle: ops')) throw new Error('inventory.yaml has no cluster.state_dir line to put the admin beside');
+  return text;
+}
 
 export interface Project {
   dir: string;
