@@ -55,6 +55,13 @@ try {
       // A run that failed may leave a node stopped: the next run starts from a converged cluster.
       const again = await play(['bringup', ...base], 600_000);
       if (again.code !== 0) console.log(`bringup after run ${i + 1} exited ${again.code}: ${again.stderr.slice(-300)}`);
+      // A run cut short (a node that did not come back within its bound) is still checked: its history, the final reads and every replica.
+      else if (!existsSync(join(p.dir, 'out', 'chaos', run, 'check.json'))) {
+        const chk = await play(['chaos', ...base, '--tags', 'check'], playMs);
+        console.log(`run ${i + 1} checked after the bringup: exit ${chk.code}${chk.code ? `: ${chk.results.filter((x) => x.status === 'failed').map((x) => x.reason.slice(0, 600)).join(' | ')}` : ''}`);
+        writeFileSync(join(p.dir, 'out', 'chaos', run, 'play-check.ndjson'), chk.stdout, { mode: 0o600 });
+        console.log(`  ${keepChaosRuns(p.dir)}`);
+      }
     }
     const wl = JSON.parse(readFileSync(join(p.dir, 'out', 'chaos', run, 'workload.json'), 'utf8')) as { seed: number };
     let c: CheckResult;
