@@ -265,7 +265,8 @@ describeOnLab('cluster playbooks on the lab (3 systemd hosts)', { timeout: 30 * 
     assert.equal(rs.name, `restart ${restarted[0]} (graceful restart)`);
     t.diagnostic(`graceful restart of ${restarted[0]}: ${((rs.end - rs.start) / 1000).toFixed(1)} s, not ok elsewhere ${rs.elsewhere!.not_ok} of ${rs.elsewhere!.ops}`);
     // The stream leader's kill beside the bare nats-server floor (the floor stream led by the same node when it died).
-    const kill = report.faults.find((f) => f.family === 'kill')!;
+    const kill = report.faults.find((f) => f.family === 'kill');
+    assert.ok(kill, `the kill was injected (faults: ${report.faults.map((f) => f.name).join('; ')}; skipped: ${c.results.filter((x) => / skipped: /.test(x.reason)).map((x) => x.reason).join('; ') || 'none named'})`);
     assert.equal(typeof kill.floor_ms, 'number', JSON.stringify(kill));
     t.diagnostic(`${kill.name}: unavailable ${kill.unavailable_ms} ms, bare nats-server ${kill.floor_ms} ms`);
     for (let i = 0; i < 3; i++) {

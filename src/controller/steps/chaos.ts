@@ -160,19 +160,28 @@ async function schedule(o: { runDir: string; schedule: StoredSchedule }): Promis
 }
 
 /** Waits for the fault's time (bounded by the schedule), probes the cluster once, and names its victims. */
+/** How long a sequential fault looks again for a node to play its role. */
+const VICTIM_RETRY_MS = 15_000;
+
 async function victims(o: { runDir: string; fault: ScheduledFault; nodes: { name: string; ip: string }[]; probe: ProbeNode[]; outDir: string }): Promise<number> {
   const sched = JSON.parse(readFileSync(join(o.runDir, SCHEDULE_FILE), 'utf8')) as StoredSchedule;
   const until = sched.mode === 'combined' ? sched.t0 + o.fault.at * 1000 : Date.now() + o.fault.gap * 1000;
   await sleep(Math.max(0, Math.min(until - Date.now(), MAX_WAIT_MS)));
-  const report = await probeCluster(o.probe, o.outDir, 3000);
   const ip = new Map(o.nodes.map((n) => [n.name, n.ip]));
   let v: Victims;
-  try {
-    v = findVictims(o.fault, o.nodes.map((n) => n.name), report);
-  } catch (e) {
-    if (!(e instanceof NoVictimError)) throw e;
-    // A combined schedule may find the cluster too broken for a role: that fault is skipped, named.
-    return printVerdict({ reason: `${o.fault.id} skipped: ${e.message}`, failed: false, result: skippedResult(o.fault.id, Date.now()) });
+  // Sequential: the cluster served every node before this fault, so a probe that finds no one for the role is a read
+  // that failed, and is made again (bounded). A CI lab run skipped its only kill so: "no stream has a leader".
+  for (const retryUntil = sched.mode === 'sequential' ? Date.now() + VICTIM_RETRY_MS : 0; ; await sleep(500)) {
+    const report = await probeCluster(o.probe, o.outDir, 3000);
+    try {
+      v = findVictims(o.fault, o.nodes.map((n) => n.name), report);
+      break;
+    } catch (e) {
+      if (!(e instanceof NoVictimError)) throw e;
+      if (Date.now() < retryUntil) continue;
+      // A combined schedule may find the cluster too broken for a role: that fault is skipped, named.
+      return printVerdict({ reason: `${o.fault.id} skipped: ${e.message}`, failed: false, result: skippedResult(o.fault.id, Date.now()) });
+    }
   }
   return printVerdict({ reason: `${o.fault.id}: ${v.name}, held ${o.fault.hold} s`, failed: false, result: victimsResult(o.fault, v, (n) => ip.get(n)!, Date.now()) });
 }
