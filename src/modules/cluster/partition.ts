@@ -237,13 +237,15 @@ export const PARTITION_SCRIPT = [
   '  ;;',
   'healed)',
   '  wdbase=$1; prefix=$2; record=$3; tag=$4; cg=${5-}',
+  // The node's tables: its prefix alone, or the prefix and a cut's tag.
+  `  ours() { nft list tables inet 2>/dev/null | while read -r _ _ t; do case $t in "$prefix"|"$prefix"_*) echo "$t";; esac; done; }`,
   '  if [ -n "$tag" ]; then wds="$wdbase-$tag.pid"; tables="${prefix}_$tag"',
-  `  else wds=$(ls -d -- "$wdbase.pid" "$wdbase"-*.pid 2>/dev/null); tables=$(nft list tables inet 2>/dev/null | while read -r _ _ t; do case $t in "$prefix"|"$prefix"_*) echo "$t";; esac; done); fi`,
+  '  else wds=$(ls -d -- "$wdbase.pid" "$wdbase"-*.pid 2>/dev/null); tables=$(ours); fi',
   '  for w in $wds; do cancel "$w"; done',
   '  for t in $tables; do nft delete table inet "$t" 2>/dev/null && echo "partition $t removed"; done',
   // The node's processes go back where they were (any other, such as a nats-server restarted inside
   // it, to the hierarchy's root), then its cgroup goes: rmdir refuses a populated one.
-  `  left=$(nft list tables inet 2>/dev/null | while read -r _ _ t; do case $t in "$prefix"|"$prefix"_*) echo "$t";; esac; done)`,
+  '  left=$(ours)',
   '  if [ -z "$left" ] && [ -n "$cg" ] && [ -d "$cg" ]; then',
   '    root=${cg%/*}',
   '    [ -f "$record" ] && while read -r pid path; do grep -qx "$pid" "$cg/cgroup.procs" && echo "$pid" > "$root$path/cgroup.procs" 2>/dev/null; done < "$record"',
