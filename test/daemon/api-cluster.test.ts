@@ -202,7 +202,7 @@ test('with two nodes killed every authenticated request is refused 503', async (
   for (let round = 0; round < 2; round++) {
     for (const [name, call] of calls) {
       const r = await call();
-      assert.equal(r.status, 503, `${name} round ${round}`);
+      assert.equal(r.status, 503, `${name} round ${round}: ${JSON.stringify(r.json())}`);
       assert.equal(r.json<{ error: { code: string } }>().error.code, 'unavailable');
     }
   }

@@ -267,4 +267,22 @@ describe('on a real 3-node cluster', () => {
     await untilLeader();
     await assert.rejects(claimNonce(await openTestStore(nc, 3, 'memory'), 'bob', nonce(), Date.now()), isCode('unavailable', /nonce history was lost/));
   });
+
+  test('a claim on a stream leader that lost its quorum is a 503, never a replay: its unanswered try is still in flight there', async () => {
+    await untilLeader();
+    const leaderName = await leaderOf();
+    const leader = servers.find((s) => s.conf.serverName === leaderName)!;
+    const lone = await connectInternal([leader.url], id);
+    try {
+      const alone = await openTestStore(lone, 3, 'memory');
+      for (const s of servers) if (s !== leader) await s.kill();
+      // Each claim's first try waits out its bound unanswered; the next meets that try held in
+      // flight by the leader (10164, "wrong last sequence", nothing stored), which was a "replay".
+      for (let i = 0; i < 3; i++) await assert.rejects(claimKey(alone, `bob.${nonce()}`, Date.now()), isCode('unavailable'), `claim ${i + 1}`);
+    } finally {
+      await lone.close().catch(() => undefined);
+      for (const s of servers) if (s !== leader) await s.start();
+      await waitClusterFormed(servers, 30_000);
+    }
+  });
 });

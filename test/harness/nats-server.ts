@@ -226,10 +226,17 @@ export class TestNatsServer extends NatsServer {
   }
 
   /** Re-renders with a new allowlist and reloads (SIGHUP), as the node supervisor does. */
+  /** Rewrites the allow list and returns once the server has loaded it (its /varz config_load_time moves; bounded 5 s): a SIGHUP alone returns before the reload, and a connect right after met the old list. */
   async setAllowlist(users: AllowUser[]): Promise<void> {
     this.conf = { ...this.conf, allowlist: users };
     await writeFile(this.confFile, renderNatsConf(this.conf), { mode: 0o600 });
+    const loadedAt = async () => (await this.monitor<{ config_load_time: string }>('/varz')).config_load_time;
+    const before = await loadedAt();
     this.signal('SIGHUP');
+    for (const until = Date.now() + 5_000; ; await sleep(20)) {
+      if ((await loadedAt()) !== before) return;
+      if (Date.now() > until) throw new Error(`nats-server ${this.conf.serverName} did not reload its config within 5 s`);
+    }
   }
 }
 

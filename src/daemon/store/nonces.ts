@@ -14,8 +14,9 @@
 // tell: 2.10.27 checks the expected last sequence before the message id.
 import type { Store } from './buckets.js';
 import { NONCE_STREAM } from './buckets.js';
-import { ApiError } from '../../protocol/errors.js';
-import { beforeNextTry, isCasConflict, TRY_MS, untilAnswered } from './kvjson.js';
+import { ApiError, UnavailableError } from '../../protocol/errors.js';
+import { beforeNextTry, isCasConflict, LEADERLESS_STEP_MS, TRY_MS, untilAnswered } from './kvjson.js';
+import { sleep } from '../../util/time.js';
 import { BUCKETS } from './names.js';
 import { randomBytes } from 'node:crypto';
 import { NonceHistory } from './nonce-history.js';
@@ -63,6 +64,18 @@ export async function claimKey(store: Store, key: string, ts: number, claim = ra
         const held = await untilAnswered(`read ${key}`, () => store.kv.nonces.get(key));
         if (held && held.operation !== 'PUT' && held.revision !== after && performance.now() < until) {
           after = held.revision;
+          continue;
+        }
+        // Refused while the key's last stored message is still the one this try expected: the
+        // leader holds a write to the key in flight, not yet committed (seen with two of three
+        // nodes killed, nats-server 2.15.1: a try unanswered for want of quorum, then 10164 "wrong
+        // last sequence" with nothing stored). After a lost try that write may be this claim's:
+        // whose it is is known once it commits or fails, so it is asked again, and never judged
+        // within the bound is a 503, not a replay.
+        const inFlight = !held || (held.operation !== 'PUT' && held.revision === after);
+        if (lost && inFlight) {
+          if (performance.now() >= until) throw new UnavailableError(`create ${key}`, err);
+          await sleep(LEADERLESS_STEP_MS);
           continue;
         }
         // Taken: by an earlier try of this claim whose answer was lost, or by someone else (a replay).
