@@ -15,7 +15,7 @@ const STRING_FLAGS = [
   'bind', 'http-port', 'nats-port', 'bus-auth', 'tls-cert', 'tls-key', 'tls-ca',
   'cluster-name', 'server-name', 'cluster-port', 'routes', 'cluster-user',
   'cluster-pass-file', 'route-tls-cert', 'route-tls-key', 'route-tls-ca',
-  'internal-id-file', 'store', 'kv-replicas', 'nonce-store', 'nats-store', 'nats-server-bin',
+  'internal-id-file', 'system-id-file', 'store', 'kv-replicas', 'nonce-store', 'nats-store', 'nats-server-bin',
   'nats-url', 'sync-interval', 'state-dir',
 ] as const;
 type FlagName = (typeof STRING_FLAGS)[number];
@@ -38,6 +38,8 @@ export interface NodeOptions {
   routeTls?: { cert: string; key: string; ca: string };
   stateDir: string;
   internalIdFile: string;
+  /** The system-account identity's seed (made by unibus, never by membershipd); an absent file: $SYS gets no user. */
+  systemIdFile: string;
   store: 'kv';
   kvReplicas: number;
   /** Where a nonce bucket made by this node keeps nonces: disk (default) or memory (R3+, store/nonce-history.ts). */
@@ -174,6 +176,7 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
     routeTls: rCert && rKey && rCa ? { cert: rCert, key: rKey, ca: rCa } : undefined,
     stateDir,
     internalIdFile: get('internal-id-file') ?? join(stateDir, 'internal.nk'),
+    systemIdFile: get('system-id-file') ?? join(stateDir, 'system.nk'),
     store,
     kvReplicas,
     nonceStore,

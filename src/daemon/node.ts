@@ -9,7 +9,7 @@ import type { KV, KvOptions } from '@nats-io/kv';
 import type { NodeOptions } from './flags.js';
 import type { Preflight } from './preflight.js';
 import { pickLoopbackPort } from './preflight.js';
-import { loadOrCreateIdentity } from './nats/identity.js';
+import { loadOrCreateIdentity, readIdentity } from './nats/identity.js';
 import { NatsSupervisor, type Logger } from './nats/supervisor.js';
 import type { AllowUser, NatsConf } from './nats/conf.js';
 import { connectInternal, openBucketWithRetry, retryWithin } from './nats/connect.js';
@@ -101,6 +101,7 @@ export interface StartExtras {
 export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extras: StartExtras = {}): Promise<MembershipNode> {
   await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
   const id = await loadOrCreateIdentity(o.internalIdFile);
+  const system = await readIdentity(o.systemIdFile);
   const enforce = o.busAuth === 'enforce';
   let sup: NatsSupervisor | null = null;
   let servers = o.natsUrl ?? '';
@@ -108,6 +109,7 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     const monitorPort = await pickLoopbackPort();
     const conf = buildConf(o, pf, enforce ? id.publicKey : null, monitorPort);
     conf.allowlist = extras.initialAllowlist ?? [];
+    if (enforce && system) conf.systemNkey = system.publicKey;
     sup = new NatsSupervisor({
       bin: o.natsServerBin,
       confFile: join(o.stateDir, 'nats.conf'),

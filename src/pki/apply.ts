@@ -120,6 +120,7 @@ export async function applyPki(plan: PkiPlan): Promise<PkiResult> {
         if (a.op === 'mint') out.fingerprint = await mintLeaf(a, route, ROUTE_EKU, now);
         break;
       case 'internal-nkey':
+      case 'system-nkey':
         if (a.op !== 'reuse') out.fingerprint = await mintNkey(f0, f1, a.op === 'write');
         break;
       case 'cluster-pass':

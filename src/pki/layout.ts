@@ -36,5 +36,8 @@ export function nodeFiles(outDir: string, node: string) {
     routeKey: join(d, 'route.key'),
     internalSeed: join(d, 'internal.nk'),
     internalPub: join(d, 'internal.pub'),
+    // The node's system-account identity (nats-server's $SYS): the controller's peer removal (play replace-node).
+    systemSeed: join(d, 'system.nk'),
+    systemPub: join(d, 'system.pub'),
   };
 }

@@ -91,6 +91,7 @@ export async function planPki(opts: PkiOptions): Promise<PkiPlan> {
     const server = await judgeLeaf({ ...base, certFile: f.serverCert, keyFile: f.serverKey, sans, eku: SERVER_EKU, ca: clientCur, caLabel: 'client CA' });
     const route = await judgeLeaf({ ...base, certFile: f.routeCert, keyFile: f.routeKey, sans, eku: ROUTE_EKU, ca: routeCurrent, caLabel: 'route CA' });
     const nkey = await judgeNkey(f.internalSeed, f.internalPub);
+    const sys = await judgeNkey(f.systemSeed, f.systemPub);
     const node = n.name;
     actions.push(
       { kind: 'client-ca-copy', node, files: [f.clientCa], ...(await judgeCopy(f.clientCa, clientPem, 'the client CA is new')) },
@@ -98,6 +99,7 @@ export async function planPki(opts: PkiOptions): Promise<PkiPlan> {
       { kind: 'route-ca-bundle', node, files: [f.routeCaBundle], ...(await judgeCopy(f.routeCaBundle, bundlePem, 'the route CA is new')) },
       { kind: 'route-cert', node, files: [f.routeCert, f.routeKey], op: route.mint ? 'mint' : 'reuse', reason: route.reason, fingerprint: route.fingerprint, notAfter: route.notAfter, sans: sanStrings(sans) },
       { kind: 'internal-nkey', node, files: [f.internalSeed, f.internalPub], op: nkey.op, reason: nkey.reason, fingerprint: nkey.publicKey },
+      { kind: 'system-nkey', node, files: [f.systemSeed, f.systemPub], op: sys.op, reason: sys.reason, fingerprint: sys.publicKey },
     );
   }
 

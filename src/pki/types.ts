@@ -38,6 +38,7 @@ export type ArtifactKind =
   | 'route-ca-bundle'
   | 'cluster-pass'
   | 'internal-nkey'
+  | 'system-nkey'
   | 'admin-key';
 
 /**

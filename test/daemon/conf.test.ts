@@ -87,6 +87,17 @@ test('conf rendering', async (t) => {
     assert.equal(renderNatsConf(base(dir)), renderNatsConf(base(dir)));
   });
 
+  await t.test("the system identity is $SYS's one user, the others stay global; none: no accounts block", async () => {
+    const sys = createUser().getPublicKey();
+    const text = renderNatsConf({ ...base(dir), systemNkey: sys });
+    const accounts = text.slice(text.indexOf('accounts {'));
+    assert.match(accounts, /^accounts \{\n {2}\$SYS \{\n {4}users: \[\n {6}\{\n {8}nkey: "U[A-Z2-7]{55}"\n {6}\}\n {4}\]\n {2}\}\n\}\n$/);
+    assert.ok(accounts.includes(sys));
+    assert.ok(!accounts.includes(internal), 'the internal user is not in $SYS');
+    await validate(dir, text);
+    assert.doesNotMatch(renderNatsConf(base(dir)), /accounts/);
+  });
+
   await t.test('nats-server -t rejects a broken conf with its own message', async () => {
     await assert.rejects(validate(dir, 'listen: "127.0.0.1:4250"\nlame_duck_duration: "5s"\n'), (e: Error) => e instanceof NatsConfInvalidError && /lame_duck_duration/.test(e.message));
   });

@@ -66,11 +66,12 @@ function alive(pid: number): boolean {
 /**
  * Kills every membershipd the runs started under stateRoot and its
  * nats-server: each by the PID in its pidfile, and only when that process's
- * command line names this state folder.
+ * command line names this state folder. `only`: that node's alone.
  */
-export function killStarted(stateRoot: string): void {
+export function killStarted(stateRoot: string, only?: string): void {
   if (!existsSync(stateRoot)) return;
   for (const node of readdirSync(stateRoot)) {
+    if (only !== undefined && node !== only) continue;
     for (const f of ['membershipd.pid', 'nats-server.pid']) {
       const file = join(stateRoot, node, f);
       if (!existsSync(file)) continue;

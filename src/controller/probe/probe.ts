@@ -85,20 +85,26 @@ export async function readHealth(n: ProbeNode, timeoutMs: number): Promise<NodeR
   }
 }
 
-/** Connects with the first node whose internal identity is on the controller and whose NATS port answers; each failure is named. */
-export async function connectFirst(nodes: ProbeNode[], outDir: string, timeoutMs: number): Promise<{ nc: NatsConnection; via: string; failed: NatsReport['failed'] }> {
+/**
+ * Connects with the first node whose identity is on the controller and whose
+ * NATS port answers; each failure is named. `internal`: the node's internal
+ * identity (the global account, where the control plane lives); `system`: its
+ * system-account identity ($SYS, for the meta group's peer removal).
+ */
+export async function connectFirst(nodes: ProbeNode[], outDir: string, timeoutMs: number, as: 'internal' | 'system' = 'internal'): Promise<{ nc: NatsConnection; via: string; failed: NatsReport['failed'] }> {
   const failed: NatsReport['failed'] = [];
   let tried = 0;
+  const seedOf = (f: ReturnType<typeof nodeFiles>) => (as === 'internal' ? f.internalSeed : f.systemSeed);
   for (const n of nodes) {
     const f = nodeFiles(outDir, n.name);
-    if (!existsSync(f.internalSeed) || !existsSync(f.clientCa)) continue;
+    if (!existsSync(seedOf(f)) || !existsSync(f.clientCa)) continue;
     tried++;
     try {
       const nc = await connectInternal({
         servers: `nats://${n.ip}:${n.natsPort}`,
-        seed: new Secret(readFileSync(f.internalSeed, 'utf8').trim()),
+        seed: new Secret(readFileSync(seedOf(f), 'utf8').trim()),
         caFile: f.clientCa,
-        name: 'unibus controller',
+        name: `unibus controller${as === 'system' ? ' (system)' : ''}`,
         timeoutMs,
       });
       return { nc, via: n.name, failed };
@@ -107,8 +113,9 @@ export async function connectFirst(nodes: ProbeNode[], outDir: string, timeoutMs
     }
   }
   // Without a node's identity and CA nothing was dialled: say where they were looked for.
-  if (!tried) throw new ClusterConnectError(`no node's internal identity under ${outDir} (<node>/internal.nk and <node>/ca.pem, written by bringup)`, failed);
-  throw new ClusterConnectError(`no node's NATS port answered with its internal identity: ${failed.map((x) => `${x.node}: ${x.cause.message}`).join('; ')}`, failed);
+  const file = as === 'internal' ? 'internal.nk' : 'system.nk';
+  if (!tried) throw new ClusterConnectError(`no node's ${as} identity under ${outDir} (<node>/${file} and <node>/ca.pem, written by bringup)`, failed);
+  throw new ClusterConnectError(`no node's NATS port answered with its ${as} identity: ${failed.map((x) => `${x.node}: ${x.cause.message}`).join('; ')}`, failed);
 }
 
 /** Connects with the first reachable node's internal identity (from the controller's out/<node>/). */

@@ -11,7 +11,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 
 /** The names of the step programs in this folder. */
-export type StepName = 'admin' | 'backup' | 'bundle' | 'chaos' | 'chaos-workload' | 'nats-server' | 'pki' | 'repair' | 'replicas' | 'scale' | 'verify';
+export type StepName = 'admin' | 'backup' | 'bundle' | 'chaos' | 'chaos-workload' | 'nats-server' | 'peers' | 'pki' | 'repair' | 'replicas' | 'scale' | 'verify';
 
 /** argv that runs src/controller/steps/<name>.ts (or dist/controller/steps/<name>.js) with this node. */
 export function stepArgv(name: StepName, args: string[] = []): string[] {

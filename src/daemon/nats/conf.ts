@@ -45,6 +45,8 @@ export interface NatsConf {
   cluster?: ClusterConf;
   /** null means no authorization block at all (bus auth off, loopback only). */
   internalNkey: string | null;
+  /** The node's system-account identity's public nkey, the only user of $SYS; absent: $SYS has no user. */
+  systemNkey?: string;
   allowlist: AllowUser[];
   lameDuckDuration: string;
   lameDuckGracePeriod: string;
@@ -156,6 +158,16 @@ export function renderNatsConf(c: NatsConf): string {
     const internal: AllowUser = { nkey: c.internalNkey };
     const users = [internal, ...c.allowlist.filter((u) => u.nkey !== c.internalNkey)];
     out.push('authorization {', '  users: [', users.map((u) => renderUser(u, '    ')).join(',\n'), '  ]', '}');
+  }
+  if (c.systemNkey) {
+    // One user in the system account nats-server already runs ($SYS, its
+    // default name: a system account of another name would not match the
+    // peers' during a rolling restart, and their RAFT traffic runs in it). The
+    // users above stay in the global account, whose JetStream holds the
+    // control plane (checked on 2.10.27 and 2.15.1: the global account keeps
+    // JetStream beside an accounts block naming only $SYS). Only this holds
+    // $JS.API.SERVER.REMOVE, the meta group's peer removal (play replace-node).
+    out.push('accounts {', '  $SYS {', '    users: [', renderUser({ nkey: c.systemNkey }, '      '), '    ]', '  }', '}');
   }
   return out.join('\n') + '\n';
 }

@@ -16,7 +16,17 @@ export interface InternalIdentity {
 }
 
 export async function loadOrCreateIdentity(file: string): Promise<InternalIdentity> {
-  let text: string | undefined;
+  const found = await readIdentity(file);
+  if (found) return found;
+  const kp = createUser();
+  const seed = new TextDecoder().decode(kp.getSeed());
+  await writeFileAtomic(file, seed + '\n', 0o600);
+  return { seed: new Secret(seed), publicKey: kp.getPublicKey() };
+}
+
+/** The identity in `file`, or null when there is none; a file too open or not a user seed is an error. */
+export async function readIdentity(file: string): Promise<InternalIdentity | null> {
+  let text: string;
   try {
     const st = await stat(file);
     if ((st.mode & 0o077) !== 0) {
@@ -25,15 +35,8 @@ export async function loadOrCreateIdentity(file: string): Promise<InternalIdenti
     text = (await readFile(file, 'utf8')).trim();
   } catch (err) {
     if (err instanceof IdentityError) throw err;
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new IdentityError(`${file}: cannot read the internal identity`, { cause: err });
-    }
-  }
-  if (text === undefined) {
-    const kp = createUser();
-    const seed = new TextDecoder().decode(kp.getSeed());
-    await writeFileAtomic(file, seed + '\n', 0o600);
-    return { seed: new Secret(seed), publicKey: kp.getPublicKey() };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new IdentityError(`${file}: cannot read the identity`, { cause: err });
   }
   try {
     const kp = fromSeed(new TextEncoder().encode(text));
