@@ -20,6 +20,7 @@ import { loadInventory } from '../../src/inventory/load.js';
 import { waitFor } from '../lab/exec.js';
 import { ensureLab, holdLabLock, labSsh, type LabInfo } from '../lab/lab.js';
 import { describeOnLab } from '../lab/suite.js';
+import { CLEAN, labInventory } from '../lab/cluster.js';
 import { makeProject, unibus, type Project } from '../harness/project.js';
 import { lostBlobs, startWriter } from '../harness/writer.js';
 import { play, type PlayRun } from '../harness/play.js';
@@ -30,7 +31,6 @@ import { DEFAULT_NATS_SERVER, shippedVersions } from '../../src/inventory/nats-r
 /** The nats-server the lab's cluster is brought up on (the oldest release unibus ships); `play upgrade` moves it to the default midway. */
 const FROM = shippedVersions()[0]!;
 
-const CLEAN = 'systemctl disable --now membershipd 2>/dev/null; rm -f /etc/systemd/system/membershipd.service; systemctl unmask nats-server.service 2>/dev/null; systemctl daemon-reload; rm -rf /var/lib/unibus; true';
 
 /**
  * What a host's nats-server says of the meta group and its routes, read from
@@ -49,24 +49,7 @@ const totalChanged = (r: PlayRun) => Object.values(r.recap ?? {}).reduce((n, h) 
 const why = (r: PlayRun) => `${r.stderr}\n${r.results.filter((x) => x.status === 'failed').map((x) => `${x.task} @ ${x.host}: ${x.reason}`).join('\n')}`;
 
 function inventoryText(lab: LabInfo, kvReplicas: number, adminPub: string, nats = FROM): string {
-  return [
-    'cluster:',
-    '  name: unibus-lab',
-    '  ports: { http: 8470, nats: 4250, route: 6250 }',
-    `  kv_replicas: ${kvReplicas}`,
-    '  state_dir: /var/lib/unibus',
-    `  nats_server: { source: bundled, version: "${nats}" }`,
-    `  admin: { handle: ops, pubkeys: ["ed25519:${adminPub}"] }`,
-    'defaults:',
-    '  connection: ssh',
-    '  service_manager: systemd',
-    '  user: root',
-    `  identity_file: ${lab.identityFile}`,
-    `  vars: { known_hosts: ${lab.knownHostsFile} }`,
-    'nodes:',
-    ...lab.hosts.slice(0, 3).map((h) => `  - { name: ${h.name}, public_ip: ${h.ip} }`),
-    '',
-  ].join('\n');
+  return labInventory(lab, lab.hosts.slice(0, 3), { kvReplicas, adminPub, nats });
 }
 
 describeOnLab('cluster playbooks on the lab (3 systemd hosts)', { timeout: 30 * 60_000 }, () => {

@@ -15,13 +15,12 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { UnibusClient } from '../../src/client/index.js';
 import { probeNodesOf } from '../../src/controller/probe/nodes.js';
-import { connectFirst, probeCluster } from '../../src/controller/probe/probe.js';
-import { isDead, readMetaGroup } from '../../src/controller/admin/peers.js';
+import { probeCluster } from '../../src/controller/probe/probe.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { play, type PlayRun } from '../harness/play.js';
 import { killStarted, makeProject, opsInventory, pidOf, type Project } from '../harness/project.js';
 import { lostBlobs, startWriter } from '../harness/writer.js';
-import { sleep } from '../../src/util/time.js';
+import { metaOf as readMeta, untilDead } from '../harness/meta.js';
 
 const seed = randomBytes(32);
 let p: Project;
@@ -40,15 +39,7 @@ const changedOn = (r: PlayRun, task: string) => r.results.filter((x) => x.task =
 const httpPort = () => /^    http: (\d+)/m.exec(readFileSync(p.inventory, 'utf8'))![1];
 const url = (n: number) => `http://127.0.0.10${n}:${httpPort()}`;
 const ops = (n: number) => new UnibusClient({ baseUrl: url(n), handle: 'ops', seed });
-const metaOf = async () => {
-  const nodes = probeNodesOf(loadInventory(p.inventory));
-  const { nc } = await connectFirst(nodes, join(p.dir, 'out'), 4000, 'system');
-  try {
-    return await readMetaGroup(nc);
-  } finally {
-    await nc.close();
-  }
-};
+const metaOf = () => readMeta(p.inventory, p.dir);
 
 test('a dead node replaced by a new host under signed writes', { timeout: 900_000 }, async (t) => {
   await t.test('three nodes up, a room written; a live node is refused and nothing is touched', async () => {
@@ -80,11 +71,7 @@ test('a dead node replaced by a new host under signed writes', { timeout: 900_00
     const refusedAtOnce = await play(['replace-node', ...base, '-e', 'old=n2']);
     assert.notEqual(refusedAtOnce.code, 0, 'a peer silent for less than SILENT_MS is refused');
     assert.match(why(refusedAtOnce), /n2 is online in the meta group|no meta leader answered/);
-    // (A meta group between leaders, n2 having led it, does not answer: asked again.)
-    const metaNow = () => metaOf().catch((e: Error) => ({ leader: null, peers: [], error: e.message }));
-    for (let until = Date.now() + 60_000, m = await metaNow(); !m.peers.some((x) => x.name === 'n2' && isDead(x)); await sleep(1000), m = await metaNow()) {
-      assert.ok(Date.now() < until, `n2 not counted dead by the meta group within 60 s: ${JSON.stringify(m)}`);
-    }
+    await untilDead(p.inventory, p.dir, 'n2');
     const check = await play(['replace-node', ...base, '-e', 'old=n2', '--check']);
     assert.equal(check.code, 0, why(check));
     assert.deepEqual(staged(), [], '--check staged nothing for n4');

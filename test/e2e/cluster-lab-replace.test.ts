@@ -1,0 +1,92 @@
+// play replace-node on the lab's real Debian hosts (systemd, ssh): a cluster
+// of node1-node3 at R3 loses node2 (its processes killed, its unit gone, its
+// state folder deleted, as a host that died); the inventory names node4
+// instead, and `play replace-node -e old=node2` runs under a steady stream of
+// signed writes through node1 and node3. After: node2 is out of the meta
+// group, every control-plane stream is at R3 on node1, node3 and node4 and
+// current, nothing acknowledged is lost, the data written before is served
+// through node4, and the deep check passes. Hosts are put back as they were.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { UnibusClient, rawPublicKey } from '../../src/client/index.js';
+import { probeNodesOf } from '../../src/controller/probe/nodes.js';
+import { probeCluster } from '../../src/controller/probe/probe.js';
+import { loadInventory } from '../../src/inventory/load.js';
+import { DEFAULT_NATS_SERVER } from '../../src/inventory/nats-releases.js';
+import { ensureLab, holdLabLock, labSsh, type LabInfo } from '../lab/lab.js';
+import { CLEAN, labInventory } from '../lab/cluster.js';
+import { describeOnLab } from '../lab/suite.js';
+import { makeProject, type Project } from '../harness/project.js';
+import { metaOf, untilDead } from '../harness/meta.js';
+import { lostBlobs, startWriter } from '../harness/writer.js';
+import { play, type PlayRun } from '../harness/play.js';
+
+const why = (r: PlayRun) => `${r.stderr}\n${r.results.filter((x) => x.status === 'failed').map((x) => `${x.task} @ ${x.host}: ${x.reason}`).join('\n')}`;
+
+describeOnLab('play replace-node on the lab (4 systemd hosts)', { timeout: 20 * 60_000 }, () => {
+  let lab: LabInfo;
+  let p: Project;
+  let base: string[];
+  const seed = randomBytes(32);
+  const adminPub = rawPublicKey(seed).toString('hex');
+  const url = (i: number) => `http://${lab.hosts[i]!.ip}:8470`;
+  const ops = (i: number) => new UnibusClient({ baseUrl: url(i), handle: 'ops', seed });
+  let lock: ChildProcess | undefined;
+
+  before(async () => {
+    lab = await ensureLab(4);
+    lock = await holdLabLock(lab);
+    await Promise.all(lab.hosts.slice(0, 4).map((h) => labSsh(lab, h, CLEAN)));
+    const text = labInventory(lab, lab.hosts.slice(0, 3), { kvReplicas: 3, adminPub, nats: DEFAULT_NATS_SERVER });
+    p = await makeProject(text, []);
+    writeFileSync(p.inventory, text);
+    base = ['-i', p.inventory, '--json'];
+  });
+  after(async () => {
+    if (lab && process.env.UNIBUS_LAB_KEEP !== '1') await Promise.all(lab.hosts.slice(0, 4).map((h) => labSsh(lab, h, CLEAN)));
+    await p?.cleanup();
+    if (lock?.pid) process.kill(-lock.pid, 'SIGKILL');
+  });
+
+  test('node2 dies with its state; node4 replaces it under signed writes; nothing acknowledged is lost', async (t) => {
+    const [n1, n2, n3, n4] = lab.hosts.slice(0, 4).map((h) => h.name);
+    const up = await play(['bringup', ...base], 600_000);
+    assert.equal(up.code, 0, why(up));
+    await ops(0).createRoom('before-replace');
+    // A host that died: its processes killed (no lame duck), its unit and state gone.
+    const dead = await labSsh(lab, lab.hosts[1]!, 'systemctl kill --signal=SIGKILL membershipd; systemctl disable --now membershipd 2>/dev/null; rm -rf /var/lib/unibus; systemctl is-active membershipd; true');
+    assert.match(dead.stdout, /inactive|failed/);
+    writeFileSync(p.inventory, labInventory(lab, [lab.hosts[0]!, lab.hosts[2]!, lab.hosts[3]!], { kvReplicas: 3, adminPub, nats: DEFAULT_NATS_SERVER }));
+    assert.ok(!readFileSync(p.inventory, 'utf8').includes(`name: ${n2}`));
+    await untilDead(p.inventory, p.dir, n2!);
+
+    const writer = await startWriter([url(0), url(2)], 'ops', seed);
+    const t0 = Date.now();
+    const run = await play(['replace-node', ...base, '-e', `old=${n2}`], 600_000);
+    const seconds = (Date.now() - t0) / 1000;
+    const stats = await writer.stop();
+    assert.equal(run.code, 0, why(run));
+    const removal = run.results.find((x) => x.task === 'dead node removed; every stream at its replicas on live peers')!;
+    assert.equal(removal.status, 'changed', removal.reason);
+    // The whole play bounds the target's span (its start to every stream at R3 and current on the new peers).
+    t.diagnostic(`replace-node on the lab: ${seconds.toFixed(1)} s from the play's start to verified; ${removal.reason}; writes ${stats.acked.length} acknowledged, ${stats.retries} retries, ${stats.failed} failed`);
+
+    const meta = await metaOf(p.inventory, p.dir);
+    assert.deepEqual(meta.peers.map((x) => x.name).sort(), [n1, n3, n4].sort());
+    const r = await probeCluster(probeNodesOf(loadInventory(p.inventory)), join(p.dir, 'out'));
+    for (const s of r.streams) {
+      assert.equal(s.replicas, 3, s.name);
+      assert.deepEqual([s.leader, ...s.peers.map((x) => x.name)].sort(), [n1, n3, n4].sort(), `${s.name}: placed on the live peers`);
+      assert.ok(s.peers.every((x) => x.current), `${s.name}: every copy current`);
+    }
+    assert.equal(stats.failed, 0, 'no signed write failed');
+    assert.deepEqual(await lostBlobs(ops(3), writer.room, stats.acked), [], 'every acknowledged write is read back through node4');
+    assert.ok((await ops(3).listRooms()).rooms.includes('before-replace'));
+    const v = await play(['verify', ...base, '--tags', 'deep'], 300_000);
+    assert.equal(v.code, 0, why(v));
+  });
+});
