@@ -3,32 +3,34 @@
 // streams from being settled without the removed peer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeMeta, isDead, refuseRemoval, SILENT_MS, unsettledStreams, type MetaGroup } from '../../src/controller/admin/peers.js';
+import { describeMeta, isDead, refuseRemoval, unsettledStreams, type MetaGroup } from '../../src/controller/admin/peers.js';
 import type { StreamReport } from '../../src/controller/probe/probe.js';
 
-const peer = (name: string, o: { offline?: boolean; current?: boolean; silentMs?: number } = {}) => ({ name, offline: o.offline ?? false, current: o.current ?? true, silentMs: o.silentMs ?? 200 });
+const peer = (name: string, o: { offline?: boolean; current?: boolean; silentMs?: number; routed?: boolean } = {}) => ({ name, offline: o.offline ?? false, current: o.current ?? true, silentMs: o.silentMs ?? 200, routed: o.routed ?? true });
 const meta = (...peers: ReturnType<typeof peer>[]): MetaGroup => ({ leader: peers[0]!.name, peers });
+const gone = { current: false, routed: false, silentMs: 0 };
 
-test('dead: offline, or not current and silent for SILENT_MS; a live or briefly silent peer is not', () => {
+test('dead: offline, or not current with no route from a live server; a current or routed peer is not', () => {
   assert.equal(isDead(peer('n2', { offline: true })), true);
-  assert.equal(isDead(peer('n2', { current: false, silentMs: SILENT_MS })), true);
-  assert.equal(isDead(peer('n2', { current: false, silentMs: SILENT_MS - 1 })), false, 'a peer between heartbeats');
-  assert.equal(isDead(peer('n2', { current: true, silentMs: SILENT_MS * 10 })), false, 'current: not dead');
+  assert.equal(isDead(peer('n2', gone)), true, 'a peer a new leader never heard from, with no route: dead');
+  assert.equal(isDead(peer('n2', { current: false, routed: true })), false, 'routed to: alive, lagging or not yet heard');
+  assert.equal(isDead(peer('n2', { current: true, routed: false })), false, 'current: not dead');
 });
 
 test('a live peer is refused; too few live peers left for the replicas are refused; a dead or absent peer with enough left is not', () => {
   const live = meta(peer('n1'), peer('n2'), peer('n3'));
-  assert.match(refuseRemoval(live, 'n2', 3)!, /^n2 is online in the meta group \(heard from\)/);
+  assert.match(refuseRemoval(live, 'n2', 3)!, /^n2 is online in the meta group \(current\)/);
+  assert.match(refuseRemoval(meta(peer('n1'), peer('n2', { current: false })), 'n2', 0)!, /\(routed to\)/);
   assert.match(refuseRemoval(live, 'n1', 0)!, /its leader/);
-  const n2dead = meta(peer('n1'), peer('n2', { current: false, silentMs: 30_000 }), peer('n3'));
+  const n2dead = meta(peer('n1'), peer('n2', gone), peer('n3'));
   assert.match(refuseRemoval(n2dead, 'n2', 3)!, /^2 live peers \(n1, n3\) without n2, for streams of 3 replicas/);
   assert.equal(refuseRemoval(n2dead, 'n2', 2), null);
   const joined = meta(peer('n1'), peer('n2', { offline: true }), peer('n3'), peer('n4'));
   assert.equal(refuseRemoval(joined, 'n2', 3), null);
-  const notYet = meta(peer('n1'), peer('n2', { offline: true }), peer('n3'), peer('n4', { current: false, silentMs: Number.MAX_SAFE_INTEGER }));
-  assert.match(refuseRemoval(notYet, 'n2', 3)!, /2 live peers/, 'a replacement never heard from is not live yet');
+  const notYet = meta(peer('n1'), peer('n2', { offline: true }), peer('n3'), peer('n4', gone));
+  assert.match(refuseRemoval(notYet, 'n2', 3)!, /2 live peers/, 'a replacement not joined yet is not live');
   assert.equal(refuseRemoval(meta(peer('n1'), peer('n3'), peer('n4')), 'n2', 3), null, 'gone already');
-  assert.match(describeMeta(notYet), /^n1 leader; n2 offline current, silent 0 s; n3 current, silent 0 s; n4 not current, silent ever$/);
+  assert.equal(describeMeta(notYet), 'n1 leader; n2 offline current, heard 0 s ago; n3 current, heard 0 s ago; n4 not current, no route, heard 0 s ago');
 });
 
 test('settled: every stream at its replicas, led, placed without the peer, every copy current', () => {

@@ -2,9 +2,9 @@
 // every control-plane stream back at its replicas on live peers.
 //
 // Invariants:
-// - Only a dead peer is removed: one the meta group marks offline, or has not
-//   heard from for SILENT_MS and does not count as current. A live one is
-//   refused (its copies would be dropped while it still serves).
+// - Only a dead peer is removed: one the meta group marks offline, or does
+//   not count as current while no live server has a route to it. A live one
+//   is refused (its copies would be dropped while it still serves).
 // - A removal that would leave fewer live peers than the streams' replicas is
 //   refused before anything is sent: nats-server would drop the copies and
 //   find nowhere to place new ones.
@@ -21,25 +21,32 @@ import type { StreamReport } from '../probe/probe.js';
 
 export class PeerRemoveError extends UnibusError {}
 
+/** What a leaving node's removal leaves to the operator (play remove-node). */
+export const NEXT = '; next: delete its entry from the inventory and run play bringup (the other nodes drop their route to it, one at a time)';
+
 export interface MetaPeer {
   name: string;
   offline: boolean;
   current: boolean;
-  /** Since the meta leader last heard from it, in ms (0 for the leader itself). */
+  /** Since the meta leader last heard from it, in ms (0 for the leader itself, and for a peer it never heard from). */
   silentMs: number;
+  /** Whether a server that answered has a route to it (the leader itself: true). */
+  routed: boolean;
 }
 
 /**
- * A peer silent this long is dead to the meta group. nats-server marks a
- * killed server \`offline\` only once its system heartbeats are missed for
- * minutes (a node killed in the replace test was still not offline after
- * 60 s, nats-server 2.15.1), while a live peer answers the meta leader's RAFT
- * heartbeats every second or two.
+ * Dead: marked offline, or not current with no route from any live server.
+ * nats-server marks a killed server \`offline\` only once its system
+ * heartbeats are missed for minutes, and a meta leader elected after the
+ * peer died reports it as heard 0 ns ago (both seen on 2.15.1: a node killed
+ * in the replace test was neither offline nor silent 60 s later). A killed
+ * server's routes close at once, while a live one, even one a new leader has
+ * not heard from yet, keeps its routes.
  */
-export const SILENT_MS = 10_000;
+export const isDead = (p: MetaPeer) => p.offline || (!p.current && !p.routed);
 
-/** Whether the meta group counts `p` as dead. */
-export const isDead = (p: MetaPeer) => p.offline || (!p.current && p.silentMs >= SILENT_MS);
+/** How long the servers' route reports are collected. */
+const ROUTEZ_WAIT_MS = 1000;
 
 export interface MetaGroup {
   leader: string | null;
@@ -60,22 +67,34 @@ export async function readMetaGroup(sys: NatsConnection, timeoutMs = 3000): Prom
   if (j.error) throw new PeerRemoveError(`the meta leader's JetStream report: ${j.error.description ?? 'an error'}`);
   const m = j.data?.meta_cluster;
   if (!m?.leader) throw new PeerRemoveError('the meta group has no leader: nothing can be removed without quorum');
+  const routed = await routedNames(sys);
   // \`active\` is a Go duration: nanoseconds since the leader last heard from the peer.
-  const others = (m.replicas ?? []).map((p) => ({ name: p.name, offline: !!p.offline, current: !!p.current, silentMs: Math.round((p.active ?? 0) / 1e6) }));
-  return { leader: m.leader, peers: [{ name: m.leader, offline: false, current: true, silentMs: 0 }, ...others] };
+  const others = (m.replicas ?? []).map((p) => ({ name: p.name, offline: !!p.offline, current: !!p.current, silentMs: Math.round((p.active ?? 0) / 1e6), routed: routed.has(p.name) }));
+  return { leader: m.leader, peers: [{ name: m.leader, offline: false, current: true, silentMs: 0, routed: true }, ...others] };
+}
+
+/** The server names that some answering server has a route to (every server answers $SYS.REQ.SERVER.PING.ROUTEZ; replies collected ROUTEZ_WAIT_MS). */
+async function routedNames(sys: NatsConnection): Promise<Set<string>> {
+  const out = new Set<string>();
+  const replies = await sys.requestMany('$SYS.REQ.SERVER.PING.ROUTEZ', '', { strategy: 'timer', maxWait: ROUTEZ_WAIT_MS });
+  for await (const r of replies) {
+    const j = r.json<{ data?: { routes?: { remote_name?: string }[] } }>();
+    for (const route of j.data?.routes ?? []) if (route.remote_name) out.add(route.remote_name);
+  }
+  return out;
 }
 
 /** The meta group in one line: each peer, and how the leader hears it. */
 export function describeMeta(meta: MetaGroup): string {
-  return meta.peers.map((p) => `${p.name}${p.name === meta.leader ? ' leader' : `${p.offline ? ' offline' : ''}${p.current ? ' current' : ' not current'}, silent ${p.silentMs > 86_400_000 ? 'ever' : `${Math.round(p.silentMs / 1000)} s`}`}`).join('; ');
+  return meta.peers.map((p) => `${p.name}${p.name === meta.leader ? ' leader' : `${p.offline ? ' offline' : ''}${p.current ? ' current' : ' not current'}${p.routed ? '' : ', no route'}, heard ${Math.round(p.silentMs / 1000)} s ago`}`).join('; ');
 }
 
 /** Why `peer` may not be removed from `meta` for streams of `replicas`, or null when it may (or is gone already). */
 export function refuseRemoval(meta: MetaGroup, peer: string, replicas: number): string | null {
   const p = meta.peers.find((x) => x.name === peer);
   if (p && !isDead(p)) {
-    const heard = p.silentMs < 1000 ? 'heard from' : `silent ${Math.round(p.silentMs / 1000)} s, not yet ${SILENT_MS / 1000} s`;
-    return `${peer} is online in the meta group (${meta.leader === peer ? 'its leader' : heard}): only a dead node is replaced; stop it first`;
+    const how = meta.leader === peer ? 'its leader' : p.current ? 'current' : 'routed to';
+    return `${peer} is online in the meta group (${how}): only a dead node is replaced; stop it first`;
   }
   const live = meta.peers.filter((x) => x.name !== peer && !isDead(x)).map((x) => x.name);
   if (live.length < replicas) {
