@@ -96,7 +96,7 @@ export function diffInventories(a: Inventory, b: Inventory): InventoryDiff {
   for (const n of a.nodes) {
     if (now.has(n.name)) continue;
     d.removed.push(n.name);
-    d.changes.push({ path: `nodes.${n.name}`, before: n.public_ip, after: undefined, meaning: 'node removed: the others re-render their routes and restart; unibus does not stop or wipe it' });
+    d.changes.push({ path: `nodes.${n.name}`, before: n.public_ip, after: undefined, meaning: 'node removed: the others re-render their routes and restart; unibus does not stop or wipe it (play remove-node drains and removes a live node before its entry goes; play replace-node removes a dead one from the meta group)' });
     everyone();
   }
   if (a.nodes.length !== b.nodes.length && b.nodes.length < b.cluster.kv_replicas) d.notes.push('fewer nodes than kv_replicas');
