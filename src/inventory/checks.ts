@@ -96,6 +96,16 @@ export function checkNodes(src: YamlSource, cluster: ClusterSpec, nodes: NodeSpe
   if (ns?.version && ns.source === 'debian' && compareVersions(ns.version, MIN_NATS_SERVER) < 0) {
     errors.push(configErrorAt(src, ['cluster', 'nats_server', 'version'], `nats-server ${ns.version} is older than membershipd runs on`, `${MIN_NATS_SERVER} or newer`));
   }
+  // A user's own service: nothing on the host is done as root.
+  nodes.forEach((n, i) => {
+    if (n.service_manager !== 'systemd-user') return;
+    const where = hasField(src, i, 'service_manager') ? at(i, 'service_manager') : ['defaults', 'service_manager'];
+    if (n.user === 'root') errors.push(configErrorAt(src, where, `node '${n.name}': systemd-user runs membershipd under its user's own service manager, and its user is root`, "a non-root user (the node's or the defaults' user), or service_manager systemd"));
+    if (ns?.source === 'debian') errors.push(configErrorAt(src, ['cluster', 'nats_server', 'source'], `node '${n.name}' is a systemd-user node, and installing the host's nats-server package needs root`, 'source: bundled (unibus ships the binary into the state folder)'));
+    if ((src.data as { cluster?: { state_dir?: unknown } }).cluster?.state_dir === undefined) {
+      errors.push(configErrorAt(src, ['cluster'], `node '${n.name}' is a systemd-user node, and the default state_dir ${cluster.state_dir} is not its user's to write`, "a cluster.state_dir in the user's home, such as /home/<user>/.local/state/unibus"));
+    }
+  });
   if (cluster.kv_replicas > nodes.length) {
     errors.push(configErrorAt(src, ['cluster', 'kv_replicas'], `kv_replicas ${cluster.kv_replicas} is more than the ${nodes.length} node(s)`, `at most ${nodes.length}`));
   }

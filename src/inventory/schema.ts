@@ -27,7 +27,7 @@ const nodeDefaultable = {
   identity_file: { type: 'string', minLength: 1, description: 'a path to an SSH private key file' },
   role: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,62}$', description: 'a role name: lowercase letters, digits, _ and -' },
   connection: { enum: ['ssh', 'local'], description: 'ssh or local' },
-  service_manager: { enum: ['systemd', 'process'], description: 'systemd or process' },
+  service_manager: { enum: ['systemd', 'systemd-user', 'process'], description: "systemd, systemd-user (the node's user's own service manager: one node on a workstation or LAN host) or process" },
   vars: freeVars,
 };
 

@@ -2,7 +2,7 @@ import type { SourcePos } from '../errors.js';
 
 export type RouteNetwork = 'public' | 'wg';
 export type Connection = 'ssh' | 'local';
-export type ServiceManager = 'systemd' | 'process';
+export type ServiceManager = 'systemd' | 'systemd-user' | 'process';
 
 export interface ClusterSpec {
   name: string;

@@ -1,4 +1,4 @@
-import { UNIT_STATE } from './facts/systemd.js';
+import { UNIT_STATE, USER_UNIT_STATE } from './facts/systemd.js';
 import type { Command, ModuleContext, ModulePlan } from './types.js';
 
 export interface SystemdArgs {
@@ -7,6 +7,8 @@ export interface SystemdArgs {
   enabled?: boolean;
   /** Reload systemd when it says the unit file changed (default true). */
   daemonReload: boolean;
+  /** system (default) or user: the login user's own service manager (systemctl --user), never through sudo. */
+  scope?: 'system' | 'user';
 }
 
 
@@ -19,12 +21,13 @@ const RUNNING = new Set(['active', 'activating', 'reloading']);
  * written) gets a daemon-reload first, in check mode and apply alike.
  */
 export async function planSystemd(a: SystemdArgs, ctx: ModuleContext): Promise<ModulePlan> {
-  const sudo = ctx.become || undefined;
-  const f = await ctx.facts.read(UNIT_STATE, a.name, ctx.become);
+  const user = a.scope === 'user';
+  const sudo = (!user && ctx.become) || undefined;
+  const f = await ctx.facts.read(user ? USER_UNIT_STATE : UNIT_STATE, a.name, !user && ctx.become);
   const result = { name: a.name, status: { ...f } };
   const commands: Command[] = [];
   const why: string[] = [];
-  const sc = (...argv: string[]): Command => ({ kind: 'exec', argv: ['systemctl', ...argv], sudo, timeoutMs: 120_000 });
+  const sc = (...argv: string[]): Command => ({ kind: 'exec', argv: ['systemctl', ...(user ? ['--user'] : []), ...argv], sudo, timeoutMs: 120_000 });
 
   if (a.daemonReload && (f.LoadState === 'not-found' || f.NeedDaemonReload === 'yes')) {
     commands.push(sc('daemon-reload'));
@@ -61,7 +64,7 @@ export async function planSystemd(a: SystemdArgs, ctx: ModuleContext): Promise<M
   // A daemon-reload alone changes no service state, and check mode cannot see
   // a unit file an earlier task will write: counting it would make check and
   // apply disagree. It runs (the executor runs any commands) but is not a change.
-  if (commands.length === 1 && commands[0]!.kind === 'exec' && commands[0]!.argv[1] === 'daemon-reload') {
+  if (commands.length === 1 && commands[0]!.kind === 'exec' && commands[0]!.argv.at(-1) === 'daemon-reload') {
     return { changed: false, reason: `${why[0]}: daemon-reload, otherwise up to date`, commands, result };
   }
   return { changed: true, reason: why.join(', '), commands, result };

@@ -15,6 +15,7 @@ const argsSchema = {
     enabled: { type: 'boolean' },
     daemon_reload: { type: 'boolean' },
     manager: { enum: ['systemd', 'process'] },
+    scope: { enum: ['system', 'user'] },
     cmd: { type: 'array', items: { type: ['string', 'number'] } },
     pidfile: { type: 'string' },
     log: { type: 'string' },
@@ -26,7 +27,9 @@ const argsSchema = {
 /**
  * Services under systemd (default) or, with `manager: process`, a detached
  * process tracked by a pidfile for hosts without systemd. The inventory's
- * service_manager is what playbooks pass as `manager`.
+ * service_manager is what playbooks pass as `manager`. `scope: user` (as
+ * Ansible's systemd_service has it) runs `systemctl --user`: the login user's
+ * own service manager, for the inventory's systemd-user nodes.
  */
 export const service = defineModule({
   name: 'service',
@@ -34,11 +37,12 @@ export const service = defineModule({
   async plan(args, ctx) {
     const { name, state, enabled } = args;
     if (!/^[A-Za-z0-9@._:-]+$/.test(name)) throw new ModuleArgsError('service', 'name', `${JSON.stringify(name)} is not a unit name`);
+    if (args.scope !== undefined && args.manager === 'process') throw new ModuleArgsError('service', 'scope', 'is for systemd units (manager systemd); manager process has none');
     if ((args.manager ?? 'systemd') === 'systemd') {
       if (state === undefined && enabled === undefined) {
         throw new ModuleArgsError('service', 'state', 'give state, enabled or both');
       }
-      return planSystemd({ name, state, enabled, daemonReload: args.daemon_reload ?? true }, ctx);
+      return planSystemd({ name, state, enabled, daemonReload: args.daemon_reload ?? true, scope: args.scope }, ctx);
     }
     const cmd = args.cmd?.map(String);
     if (!cmd?.length) throw new ModuleArgsError('service', 'cmd', 'manager process needs cmd (the argv to run)');

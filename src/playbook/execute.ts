@@ -115,7 +115,7 @@ export async function runPlaybook(o: RunOptions): Promise<RunOutcome> {
     try {
       const transport = await o.connect(node);
       opened.push(transport);
-      hosts.push({ name: node.name, node, transport, baseVars: o.toolkit.hostVars(o.inventory, node), vars: {}, registered: {}, status: 'active', become: node.user !== 'root', notified: new Set(), pendingNames: [] });
+      hosts.push({ name: node.name, node, transport, baseVars: o.toolkit.hostVars(o.inventory, node), vars: {}, registered: {}, status: 'active', become: node.user !== 'root' && node.service_manager !== 'systemd-user', notified: new Set(), pendingNames: [] });
     } catch (e) {
       recap.count(node.name, 'unreachable');
       o.emit({ event: 'host_result', task: 'connect', handler: false, check: o.check, host: node.name, status: 'unreachable', reason: (e as Error).message, commands: [], diff: [], noLog: false });

@@ -49,6 +49,19 @@ const cases: Case[] = [
     want: [{ line: 7, col: 20, msg: 'placeholder <DOMAIN>', path: 'nodes[0].vars.admin_email' }],
   },
   {
+    name: 'systemd-user as root',
+    yaml: 'cluster:\n  name: t\n  state_dir: /home/u/.local/state/unibus\nnodes:\n  - name: a\n    public_ip: 10.0.0.1\n    service_manager: systemd-user\n',
+    want: [{ line: 7, col: 22, msg: "node 'a': systemd-user runs membershipd under its user's own service manager, and its user is root", path: 'nodes[0].service_manager' }],
+  },
+  {
+    name: 'systemd-user from the defaults, with the debian nats-server and the default state_dir',
+    yaml: 'cluster:\n  name: t\n  nats_server: { source: debian, version: "2.10.27" }\ndefaults:\n  user: unibus\n  service_manager: systemd-user\nnodes:\n  - name: a\n    public_ip: 10.0.0.1\n',
+    want: [
+      { line: 3, col: 26, msg: "node 'a' is a systemd-user node, and installing the host's nats-server package needs root", path: 'cluster.nats_server.source' },
+      { line: 2, col: 3, msg: "node 'a' is a systemd-user node, and the default state_dir /var/lib/unibus is not its user's to write", path: 'cluster' },
+    ],
+  },
+  {
     name: 'duplicate node name',
     yaml: 'cluster:\n  name: t\nnodes:\n  - name: a\n    public_ip: 10.0.0.1\n  - name: a\n    public_ip: 10.0.0.2\n',
     want: [{ line: 6, col: 11, msg: "duplicate node name 'a' (already used by node 'a')", path: 'nodes[1].name' }],

@@ -44,6 +44,14 @@ test('examples/production.yaml: magnus, homer, datardos over ssh and systemd on 
   assert.deepEqual(inv.warnings, []);
 });
 
+test('examples/user-service.yaml: one systemd-user node, not root, bundled nats-server, state in the home folder', () => {
+  const inv = loadInventory(`${root}examples/user-service.yaml`);
+  assert.deepEqual(inv.nodes.map((n) => [n.name, n.service_manager, n.user]), [['desk', 'systemd-user', 'unibus']]);
+  assert.equal(inv.cluster.nats_server?.source, 'bundled');
+  assert.match(inv.cluster.state_dir!, /^\/home\/unibus\//);
+  assert.deepEqual(inv.warnings, []);
+});
+
 const base = (extra = '', nodes = 3) =>
   `cluster:\n  name: t\n${extra}nodes:\n` + Array.from({ length: nodes }, (_, i) => `  - name: n${i + 1}\n    public_ip: 10.0.0.${i + 1}\n    role: ${i === 0 ? 'seed' : 'node'}\n`).join('');
 

@@ -122,6 +122,38 @@ describe('service (systemd)', () => {
   });
 });
 
+describe('service (systemd, scope user)', () => {
+  const service = getModule('service');
+  const up = { LoadState: 'loaded', ActiveState: 'active', UnitFileState: 'enabled', NeedDaemonReload: 'no' };
+  const userHost = (show: Record<string, string>) => {
+    const t = fakeHost();
+    t.on(['systemctl', '--user', 'show'], { code: 0, stderr: '', stdout: Object.entries(show).map(([k, v]) => `${k}=${v}\n`).join('') });
+    return t;
+  };
+  it("reads and drives the user's own manager, never through sudo even for a non-root login", async () => {
+    const t = userHost({ LoadState: 'not-found', ActiveState: 'inactive', UnitFileState: '', NeedDaemonReload: 'no' });
+    const plan = await service.plan({ name: 'membershipd', state: 'started', enabled: true, scope: 'user' }, makeCtx(t, { become: true }));
+    assert.equal(plan.changed, true);
+    assert.deepEqual(argvs(plan.commands), [
+      ['systemctl', '--user', 'daemon-reload'],
+      ['systemctl', '--user', 'enable', '--', 'membershipd'],
+      ['systemctl', '--user', 'start', '--', 'membershipd'],
+    ]);
+    assert.ok(plan.commands.every((c) => c.kind === 'exec' && !c.sudo), 'no sudo');
+    assert.ok(t.calls.every((c) => c.op !== 'exec' || !c.req.sudo), 'the fact read without sudo');
+    assert.deepEqual(t.calls.flatMap((c) => (c.op === 'exec' ? [c.req.argv.slice(0, 3)] : [])), [['systemctl', '--user', 'show']]);
+  });
+  it('a daemon-reload alone is not a change; up to date is up to date', async () => {
+    const reload = await service.plan({ name: 'membershipd', state: 'started', scope: 'user' }, makeCtx(userHost({ ...up, NeedDaemonReload: 'yes' })));
+    assert.equal(reload.changed, false);
+    assert.deepEqual(argvs(reload.commands), [['systemctl', '--user', 'daemon-reload']]);
+    assert.equal((await service.plan({ name: 'membershipd', state: 'stopped', scope: 'user' }, makeCtx(userHost({ ...up, ActiveState: 'inactive' })))).changed, false);
+  });
+  it('scope is refused with the process manager', async () => {
+    await assert.rejects(service.plan({ name: 'app', state: 'started', manager: 'process', cmd: ['x'], scope: 'user' }, makeCtx(fakeHost())), /scope: is for systemd units/);
+  });
+});
+
 function procHost(fact: string) {
   const t = fakeHost();
   t.on((req) => req.argv[2] === PROC_FACT_SCRIPT, { code: 0, stderr: '', stdout: fact + '\n' });

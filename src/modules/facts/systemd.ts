@@ -12,11 +12,20 @@ export function parseShow(stdout: string): Record<string, string> {
   return out;
 }
 
+const SHOWN = ['-p', 'LoadState', '-p', 'ActiveState', '-p', 'UnitFileState', '-p', 'NeedDaemonReload'];
+
 export const UNIT_STATE: Fact<string, Record<string, string>> = {
   name: 'state of unit',
-  argv: (unit) => ['systemctl', 'show', '-p', 'LoadState', '-p', 'ActiveState', '-p', 'UnitFileState', '-p', 'NeedDaemonReload', '--', unit],
+  argv: (unit) => ['systemctl', 'show', ...SHOWN, '--', unit],
   parse(_unit, r) {
     const f = parseShow(r.stdout);
     return r.code === 0 && f.LoadState ? f : null;
   },
+};
+
+/** The same, of a unit of the login user's own service manager (systemctl --user). */
+export const USER_UNIT_STATE: Fact<string, Record<string, string>> = {
+  ...UNIT_STATE,
+  name: 'state of user unit',
+  argv: (unit) => ['systemctl', '--user', 'show', ...SHOWN, '--', unit],
 };
