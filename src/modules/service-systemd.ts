@@ -1,4 +1,4 @@
-import { UNIT_STATE, USER_UNIT_STATE } from './facts/systemd.js';
+import { UNIT_STATE, USER_UNIT_STATE, userSystemctl } from './facts/systemd.js';
 import type { Command, ModuleContext, ModulePlan } from './types.js';
 
 export interface SystemdArgs {
@@ -27,7 +27,7 @@ export async function planSystemd(a: SystemdArgs, ctx: ModuleContext): Promise<M
   const result = { name: a.name, status: { ...f } };
   const commands: Command[] = [];
   const why: string[] = [];
-  const sc = (...argv: string[]): Command => ({ kind: 'exec', argv: ['systemctl', ...(user ? ['--user'] : []), ...argv], sudo, timeoutMs: 120_000 });
+  const sc = (...argv: string[]): Command => ({ kind: 'exec', argv: user ? userSystemctl(...argv) : ['systemctl', ...argv], sudo, timeoutMs: 120_000 });
 
   if (a.daemonReload && (f.LoadState === 'not-found' || f.NeedDaemonReload === 'yes')) {
     commands.push(sc('daemon-reload'));

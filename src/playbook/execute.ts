@@ -3,7 +3,7 @@
 // audit line, release the leases. Returns the recap and the exit code.
 import { UnibusError } from '../errors.js';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
-import type { Transport } from '../transport/types.js';
+import { withoutSudo, type Transport } from '../transport/types.js';
 import { auditLine } from './audit.js';
 import { CheckModeReader, CheckModeTransport } from './facts-check.js';
 import { BatchingReader } from './facts-read.js';
@@ -113,9 +113,12 @@ export async function runPlaybook(o: RunOptions): Promise<RunOutcome> {
   const opened: Transport[] = [];
   await mapLimit(nodes, forks, async (node) => {
     try {
-      const transport = await o.connect(node);
-      opened.push(transport);
-      hosts.push({ name: node.name, node, transport, baseVars: o.toolkit.hostVars(o.inventory, node), vars: {}, registered: {}, status: 'active', become: node.user !== 'root' && node.service_manager !== 'systemd-user', notified: new Set(), pendingNames: [] });
+      const opened1 = await o.connect(node);
+      opened.push(opened1);
+      // A systemd-user node's login user does everything itself: no sudo, for the deploy lease too.
+      const own = node.service_manager === 'systemd-user';
+      const transport = own ? withoutSudo(opened1) : opened1;
+      hosts.push({ name: node.name, node, transport, baseVars: o.toolkit.hostVars(o.inventory, node), vars: {}, registered: {}, status: 'active', become: node.user !== 'root' && !own, notified: new Set(), pendingNames: [] });
     } catch (e) {
       recap.count(node.name, 'unreachable');
       o.emit({ event: 'host_result', task: 'connect', handler: false, check: o.check, host: node.name, status: 'unreachable', reason: (e as Error).message, commands: [], diff: [], noLog: false });

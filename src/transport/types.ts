@@ -40,3 +40,20 @@ export interface Transport {
   get(path: string, opts?: { sudo?: boolean }): Promise<Buffer | null>;
   close(): Promise<void>;
 }
+
+/**
+ * The same transport, never through sudo: for a host whose login user does
+ * everything itself (a systemd-user node, which gets no root). Commands and
+ * files that would have asked for sudo run as that user.
+ */
+export function withoutSudo(t: Transport): Transport {
+  return {
+    get host() {
+      return t.host;
+    },
+    exec: (req) => t.exec({ ...req, sudo: false }),
+    put: (path, content, opts) => t.put(path, content, { ...opts, sudo: false }),
+    get: (path, opts) => t.get(path, { ...opts, sudo: false }),
+    close: () => t.close(),
+  };
+}

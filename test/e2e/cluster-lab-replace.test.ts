@@ -5,10 +5,13 @@
 // signed writes through node1 and node3. After: node2 is out of the meta
 // group, every control-plane stream is at R3 on node1, node3 and node4 and
 // current, nothing acknowledged is lost, the data written before is served
-// through node4, and the deep check passes. Hosts are put back as they were.
+// through node4, and the deep check passes. Then play backup; the three
+// hosts and the controller's secrets/ and out/ wiped; play restore brings the
+// same cluster back on the fresh hosts, every acknowledged write served.
+// Hosts are put back as they were.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -27,7 +30,7 @@ import { play, type PlayRun } from '../harness/play.js';
 
 const why = (r: PlayRun) => `${r.stderr}\n${r.results.filter((x) => x.status === 'failed').map((x) => `${x.task} @ ${x.host}: ${x.reason}`).join('\n')}`;
 
-describeOnLab('play replace-node on the lab (4 systemd hosts)', { timeout: 20 * 60_000 }, () => {
+describeOnLab('play replace-node, backup and restore on the lab (4 systemd hosts)', { timeout: 20 * 60_000 }, () => {
   let lab: LabInfo;
   let p: Project;
   let base: string[];
@@ -36,6 +39,7 @@ describeOnLab('play replace-node on the lab (4 systemd hosts)', { timeout: 20 * 
   const url = (i: number) => `http://${lab.hosts[i]!.ip}:8470`;
   const ops = (i: number) => new UnibusClient({ baseUrl: url(i), handle: 'ops', seed });
   let lock: ChildProcess | undefined;
+  let written: { room: string; acked: string[] } | undefined;
 
   before(async () => {
     lab = await ensureLab(4);
@@ -87,6 +91,26 @@ describeOnLab('play replace-node on the lab (4 systemd hosts)', { timeout: 20 * 
     assert.deepEqual(await lostBlobs(ops(3), writer.room, stats.acked), [], 'every acknowledged write is read back through node4');
     assert.ok((await ops(3).listRooms()).rooms.includes('before-replace'));
     const v = await play(['verify', ...base, '--tags', 'deep'], 300_000);
+    assert.equal(v.code, 0, why(v));
+    written = { room: writer.room, acked: stats.acked };
+  });
+
+  test('play backup, every host and the controller state wiped, play restore into the fresh hosts: the same data served', async (t) => {
+    assert.ok(written, 'the replace test wrote the data');
+    const b = await play(['backup', ...base]);
+    assert.equal(b.code, 0, why(b));
+    const [dir] = readdirSync(join(p.dir, 'backups')).filter((d) => !d.startsWith('.'));
+    const live = [0, 2, 3].map((i) => lab.hosts[i]!);
+    await Promise.all(live.map((h) => labSsh(lab, h, CLEAN)));
+    for (const d of ['secrets', 'out']) rmSync(join(p.dir, d), { recursive: true, force: true });
+    const t0 = Date.now();
+    const r = await play(['restore', ...base, '-e', `from=backups/${dir}`], 600_000);
+    const seconds = (Date.now() - t0) / 1000;
+    assert.equal(r.code, 0, why(r));
+    t.diagnostic(`restore into 3 fresh lab hosts, bringup included: ${seconds.toFixed(1)} s; ${r.results.find((x) => x.task === 'control plane restored')!.reason}`);
+    assert.ok((await ops(3).listRooms()).rooms.includes('before-replace'));
+    assert.deepEqual(await lostBlobs(ops(0), written!.room, written!.acked), [], 'every write acknowledged before the backup is served after the restore');
+    const v = await play(['verify', ...base], 300_000);
     assert.equal(v.code, 0, why(v));
   });
 });

@@ -16,8 +16,12 @@ export const RECIPE = {
   suite: 'trixie',
   variant: 'minbase',
   include: ['systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'iproute2', 'procps', 'ca-certificates', 'sudo'],
-  /** Their whole .deb closure goes into the repository the hosts install from (nftables: the chaos play's partitions). */
-  repoPackages: ['nodejs', 'nats-server', 'nftables'],
+  /**
+   * Their whole .deb closure goes into the repository the hosts install from
+   * (nftables: the chaos play's partitions; libpam-systemd: a user's own
+   * systemd manager, for the systemd-user node, which minbase lacks).
+   */
+  repoPackages: ['nodejs', 'nats-server', 'nftables', 'libpam-systemd'],
   /**
    * Timers debootstrap enabled: apt-daily* would take the dpkg lock in the
    * middle of a deploy's package task, and the rest do nothing useful here.

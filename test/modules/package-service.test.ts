@@ -7,6 +7,7 @@ import { PROC_FACT_SCRIPT } from '../../src/modules/facts/process.js';
 import type { Command } from '../../src/modules/types.js';
 import type { ExecRequest } from '../../src/transport/types.js';
 import { fakeHost, makeCtx } from './helpers.js';
+import { userSystemctl } from '../../src/modules/facts/systemd.js';
 
 const APT = ['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', '-q', '-y', '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold'];
 const argvs = (cmds: Command[]) => cmds.map((c) => (c.kind === 'exec' ? c.argv : ['upload', c.path]));
@@ -127,7 +128,7 @@ describe('service (systemd, scope user)', () => {
   const up = { LoadState: 'loaded', ActiveState: 'active', UnitFileState: 'enabled', NeedDaemonReload: 'no' };
   const userHost = (show: Record<string, string>) => {
     const t = fakeHost();
-    t.on(['systemctl', '--user', 'show'], { code: 0, stderr: '', stdout: Object.entries(show).map(([k, v]) => `${k}=${v}\n`).join('') });
+    t.on(userSystemctl('show'), { code: 0, stderr: '', stdout: Object.entries(show).map(([k, v]) => `${k}=${v}\n`).join('') });
     return t;
   };
   it("reads and drives the user's own manager, never through sudo even for a non-root login", async () => {
@@ -135,18 +136,19 @@ describe('service (systemd, scope user)', () => {
     const plan = await service.plan({ name: 'membershipd', state: 'started', enabled: true, scope: 'user' }, makeCtx(t, { become: true }));
     assert.equal(plan.changed, true);
     assert.deepEqual(argvs(plan.commands), [
-      ['systemctl', '--user', 'daemon-reload'],
-      ['systemctl', '--user', 'enable', '--', 'membershipd'],
-      ['systemctl', '--user', 'start', '--', 'membershipd'],
+      userSystemctl('daemon-reload'),
+      userSystemctl('enable', '--', 'membershipd'),
+      userSystemctl('start', '--', 'membershipd'),
     ]);
+    assert.deepEqual(userSystemctl('start').slice(0, 2), ['sh', '-c'], 'through sh, which sets XDG_RUNTIME_DIR when the session has none');
     assert.ok(plan.commands.every((c) => c.kind === 'exec' && !c.sudo), 'no sudo');
     assert.ok(t.calls.every((c) => c.op !== 'exec' || !c.req.sudo), 'the fact read without sudo');
-    assert.deepEqual(t.calls.flatMap((c) => (c.op === 'exec' ? [c.req.argv.slice(0, 3)] : [])), [['systemctl', '--user', 'show']]);
+    assert.deepEqual(t.calls.flatMap((c) => (c.op === 'exec' ? [c.req.argv.slice(0, 5)] : [])), [userSystemctl('show')]);
   });
   it('a daemon-reload alone is not a change; up to date is up to date', async () => {
     const reload = await service.plan({ name: 'membershipd', state: 'started', scope: 'user' }, makeCtx(userHost({ ...up, NeedDaemonReload: 'yes' })));
     assert.equal(reload.changed, false);
-    assert.deepEqual(argvs(reload.commands), [['systemctl', '--user', 'daemon-reload']]);
+    assert.deepEqual(argvs(reload.commands), [userSystemctl('daemon-reload')]);
     assert.equal((await service.plan({ name: 'membershipd', state: 'stopped', scope: 'user' }, makeCtx(userHost({ ...up, ActiveState: 'inactive' })))).changed, false);
   });
   it('scope is refused with the process manager', async () => {

@@ -22,7 +22,9 @@ export interface Expected {
  */
 export function findDrift(r: ClusterReport, want: Expected): string[] {
   const d: string[] = [];
-  const posture = { bus_auth: 'enforce', acl: 'per-user', tls: true, cluster: want.clusterName, route_tls: true, store: 'kv', kv_replicas: want.kvReplicas };
+  // A node alone in its inventory runs JetStream without a cluster (templates/cluster.env.j2): no cluster name, no meta group.
+  const alone = want.nodeCount === 1;
+  const posture = { bus_auth: 'enforce', acl: 'per-user', tls: true, cluster: alone ? null : want.clusterName, route_tls: true, store: 'kv', kv_replicas: want.kvReplicas };
   const down = new Set(r.nodes.filter((n) => n.http === null).map((n) => n.name));
   const allDown = r.nodes.length > 0 && down.size === r.nodes.length;
   // With half the nodes or more not answering, no quorum is expected among the rest.
@@ -47,7 +49,7 @@ export function findDrift(r: ClusterReport, want: Expected): string[] {
   }
   const leaders = new Set(r.nodes.filter((n) => n.http === 200).map((n) => n.meta_leader));
   if (!r.meta_leader && leaders.size > 1) d.push(`nodes disagree on the meta leader (${[...leaders].join(', ')})`);
-  else if (!r.meta_leader && !quorumLost) d.push('no meta leader');
+  else if (!r.meta_leader && !quorumLost && !alone) d.push('no meta leader');
   const errors = new Map<string, string[]>();
   for (const s of r.streams) {
     if (s.error) {

@@ -8,12 +8,12 @@ import { defineModule } from '../define.js';
 import type { Fact } from '../facts/types.js';
 import type { ArgsSchema } from '../types.js';
 
-/** Prints `now=EPOCH running=yes|no busy=P,P avail=KiB dir=D arch=M`, and for systemd-user ` home=H linger=yes|no`. */
+/** Prints `now=EPOCH running=yes|no busy=P,P avail=KiB dir=D arch=M`, and for systemd-user ` home=H linger=yes|no manager=up|down`. */
 export const PREFLIGHT_SCRIPT = [
   'ip=$1; dir=$2; mgr=$3; unit=$4; pidfile=$5; shift 5',
   'running=no',
   'if [ "$mgr" = systemd ]; then systemctl is-active --quiet "$unit" && running=yes',
-  'elif [ "$mgr" = systemd-user ]; then systemctl --user is-active --quiet "$unit" && running=yes',
+  'elif [ "$mgr" = systemd-user ]; then XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/run/user/$(id -u)}" systemctl --user is-active --quiet "$unit" && running=yes',
   'elif [ -f "$pidfile" ] && kill -0 "$(head -n1 "$pidfile")" 2>/dev/null; then running=yes; fi',
   // A port is busy when a socket listens on it at this address or at the
   // wildcard. Read from /proc/net/tcp{,6}, not by connecting: a connect to a
@@ -28,7 +28,7 @@ export const PREFLIGHT_SCRIPT = [
   'd=$dir; while [ ! -d "$d" ]; do d=$(dirname -- "$d"); done',
   `avail=$(df -Pk -- "$d" | awk 'NR==2 {print $4}')`,
   // A user's service: where its units go, and whether its manager outlives its logins (linger).
-  'user=; if [ "$mgr" = systemd-user ]; then user=" home=$HOME linger=$(loginctl show-user "$(id -un)" -p Linger --value 2>/dev/null || echo no)"; fi',
+  'user=; if [ "$mgr" = systemd-user ]; then user=" home=$HOME linger=$(loginctl show-user "$(id -un)" -p Linger --value 2>/dev/null || echo no) manager=$([ -S "/run/user/$(id -u)/systemd/private" ] && echo up || echo down)"; fi',
   'echo "now=$(date +%s.%N) running=$running busy=$busy avail=$avail dir=$d arch=$(uname -m)$user"',
 ].join('\n');
 
@@ -81,6 +81,8 @@ export const cluster_preflight = defineModule({
     // The machine (uname -m): which build of a bundled nats-server the node gets.
     const result = { running: f.running === 'yes', busy, avail_kib: Number(f.avail), skew_s: Number(skew.toFixed(3)), arch: f.arch ?? '', ...(args.manager === 'systemd-user' ? { home: f.home ?? '', linger: f.linger === 'yes' } : {}) };
     if (args.manager === 'systemd-user' && !f.home?.startsWith('/')) problems.push(`no home folder for the user's service units (HOME=${JSON.stringify(f.home ?? '')})`);
+    // Lingering starts the user's manager; one that is not running failed to start (seen without pam_systemd).
+    if (args.manager === 'systemd-user' && f.linger === 'yes' && f.manager !== 'up') problems.push("the user lingers but its own systemd manager is not running (user@UID.service: on Debian it needs libpam-systemd)");
     if (problems.length) return { changed: false, failed: true, reason: problems.join('; '), commands: [], result };
     return { changed: false, reason: `ports ${busy.length ? `held by the running node` : 'free'}, ${Math.round(Number(f.avail) / 1024)} MiB free, clock skew ${skew.toFixed(2)} s`, commands: [], result };
   },

@@ -23,9 +23,20 @@ export const UNIT_STATE: Fact<string, Record<string, string>> = {
   },
 };
 
+/**
+ * argv of `systemctl --user ARGS` for the login user's own manager. An ssh
+ * command without a login session has no XDG_RUNTIME_DIR (seen on the lab's
+ * Debian hosts: "Failed to connect to user scope bus"), so it is set to the
+ * user's runtime folder when absent; the manager itself runs there while the
+ * user lingers.
+ */
+export function userSystemctl(...args: string[]): string[] {
+  return ['sh', '-c', 'XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/run/user/$(id -u)}" exec systemctl --user "$@"', 'systemctl', ...args];
+}
+
 /** The same, of a unit of the login user's own service manager (systemctl --user). */
 export const USER_UNIT_STATE: Fact<string, Record<string, string>> = {
   ...UNIT_STATE,
   name: 'state of user unit',
-  argv: (unit) => ['systemctl', '--user', 'show', ...SHOWN, '--', unit],
+  argv: (unit) => userSystemctl('show', ...SHOWN, '--', unit),
 };
