@@ -8,7 +8,9 @@
 // restart one at a time with their new routes, and the play ends verified.
 // Nothing acknowledged is lost, the data written before is served through
 // n4, and a second run changes nothing. Then `play remove-node`: refused
-// below kv_replicas; with n5 added, n3 is drained, stopped and removed under
+// below kv_replicas; with n5 added by the inventory and bringup (--check
+// names its certificates, the others restart with their new routes, the
+// streams stay at kv_replicas), n3 is drained, stopped and removed under
 // signed writes, and after its entry leaves the inventory, bringup restarts
 // the others without their route to it.
 import assert from 'node:assert/strict';
@@ -118,9 +120,18 @@ test('a dead node replaced by a new host under signed writes', { timeout: 900_00
     assert.notEqual(below.code, 0);
     assert.match(why(below), /removing n3 leaves 2 nodes for kv_replicas 3: nothing drained/);
     assert.ok(pidOf(p, 'n3'), 'n3 still runs');
+    // Adding a node: --check names its certificates; the run starts it and restarts the others with their new routes.
     writeFileSync(p.inventory, readFileSync(p.inventory, 'utf8').replace(/(\n {2}- name: n4\n {4}public_ip: 127\.0\.0\.104\n)/, '$1  - name: n5\n    public_ip: 127.0.0.105\n'));
+    const growCheck = await play(['bringup', ...base, '--check'], 600_000);
+    assert.equal(growCheck.code, 0, why(growCheck));
+    assert.match(growCheck.results.find((x) => x.task === 'certificates and secrets')!.reason, /n5/);
     const grow = await play(['bringup', ...base], 600_000);
     assert.equal(grow.code, 0, why(grow));
+    assert.deepEqual(changedOn(grow, 'start (process manager, every node at once)'), ['n5']);
+    assert.deepEqual(changedOn(grow, 'restart (process manager)'), ['n1', 'n3', 'n4'], 'the others restarted with their new routes');
+    const grown = await probeCluster(probeNodesOf(loadInventory(p.inventory)), join(p.dir, 'out'));
+    assert.deepEqual(grown.nodes.map((n) => [n.name, n.http, n.routes]).sort(), ['n1', 'n3', 'n4', 'n5'].map((n) => [n, 200, 3]));
+    for (const s of grown.streams) assert.equal(s.replicas, 3, `${s.name}: kv_replicas unchanged by the new node`);
     const check = await play(['remove-node', ...base, '-e', 'old=n3', '--check']);
     assert.equal(check.code, 0, why(check));
     assert.ok(pidOf(p, 'n3'), '--check stopped nothing');
