@@ -1,11 +1,11 @@
 // play replace-node on the lab's real Debian hosts (systemd, ssh): a cluster
 // of node1-node3 at R3 loses node2 (its processes killed, its unit gone, its
-// state folder deleted, as a host that died); the inventory names node4
+// state folder deleted, as a host that died); the inventory names node7
 // instead, and `play replace-node -e old=node2` runs under a steady stream of
 // signed writes through node1 and node3. After: node2 is out of the meta
-// group, every control-plane stream is at R3 on node1, node3 and node4 and
+// group, every control-plane stream is at R3 on node1, node3 and node7 and
 // current, nothing acknowledged is lost, the data written before is served
-// through node4, and the deep check passes. Then play backup; the three
+// through node7, and the deep check passes. Then play backup; the three
 // hosts and the controller's secrets/ and out/ wiped; play restore brings the
 // same cluster back on the fresh hosts, every acknowledged write served.
 // Hosts are put back as they were.
@@ -30,41 +30,44 @@ import { play, type PlayRun } from '../harness/play.js';
 
 const why = (r: PlayRun) => `${r.stderr}\n${r.results.filter((x) => x.status === 'failed').map((x) => `${x.task} @ ${x.host}: ${x.reason}`).join('\n')}`;
 
-describeOnLab('play replace-node, backup and restore on the lab (4 systemd hosts)', { timeout: 20 * 60_000 }, () => {
+describeOnLab('play replace-node, backup and restore on the lab (4 systemd hosts of 7)', { timeout: 20 * 60_000 }, () => {
   let lab: LabInfo;
   let p: Project;
   let base: string[];
   const seed = randomBytes(32);
   const adminPub = rawPublicKey(seed).toString('hex');
-  const url = (i: number) => `http://${lab.hosts[i]!.ip}:8470`;
+  /** node1, node2, node3, and the replacement (node7). */
+  const used = () => [0, 1, 2, 6].map((i) => lab.hosts[i]!);
+  const url = (i: number) => `http://${used()[i]!.ip}:8470`;
   const ops = (i: number) => new UnibusClient({ baseUrl: url(i), handle: 'ops', seed });
   let lock: ChildProcess | undefined;
   let written: { room: string; acked: string[] } | undefined;
 
   before(async () => {
-    lab = await ensureLab(4);
+    // node1-3 for the cluster, and a host the other lab suites leave alone (the runner's are node4-6).
+    lab = await ensureLab(7);
     lock = await holdLabLock(lab);
-    await Promise.all(lab.hosts.slice(0, 4).map((h) => labSsh(lab, h, CLEAN)));
+    await Promise.all(used().map((h) => labSsh(lab, h, CLEAN)));
     const text = labInventory(lab, lab.hosts.slice(0, 3), { kvReplicas: 3, adminPub, nats: DEFAULT_NATS_SERVER });
     p = await makeProject(text, []);
     writeFileSync(p.inventory, text);
     base = ['-i', p.inventory, '--json'];
   });
   after(async () => {
-    if (lab && process.env.UNIBUS_LAB_KEEP !== '1') await Promise.all(lab.hosts.slice(0, 4).map((h) => labSsh(lab, h, CLEAN)));
+    if (lab && process.env.UNIBUS_LAB_KEEP !== '1') await Promise.all(used().map((h) => labSsh(lab, h, CLEAN)));
     await p?.cleanup();
     if (lock?.pid) process.kill(-lock.pid, 'SIGKILL');
   });
 
-  test('node2 dies with its state; node4 replaces it under signed writes; nothing acknowledged is lost', async (t) => {
-    const [n1, n2, n3, n4] = lab.hosts.slice(0, 4).map((h) => h.name);
+  test('node2 dies with its state; node7 replaces it under signed writes; nothing acknowledged is lost', async (t) => {
+    const [n1, n2, n3, n4] = used().map((h) => h.name);
     const up = await play(['bringup', ...base], 600_000);
     assert.equal(up.code, 0, why(up));
     await ops(0).createRoom('before-replace');
     // A host that died: its processes killed (no lame duck), its unit and state gone.
-    const dead = await labSsh(lab, lab.hosts[1]!, 'systemctl kill --signal=SIGKILL membershipd; systemctl disable --now membershipd 2>/dev/null; rm -rf /var/lib/unibus; systemctl is-active membershipd; true');
+    const dead = await labSsh(lab, used()[1]!, 'systemctl kill --signal=SIGKILL membershipd; systemctl disable --now membershipd 2>/dev/null; rm -rf /var/lib/unibus; systemctl is-active membershipd; true');
     assert.match(dead.stdout, /inactive|failed/);
-    writeFileSync(p.inventory, labInventory(lab, [lab.hosts[0]!, lab.hosts[2]!, lab.hosts[3]!], { kvReplicas: 3, adminPub, nats: DEFAULT_NATS_SERVER }));
+    writeFileSync(p.inventory, labInventory(lab, [used()[0]!, used()[2]!, used()[3]!], { kvReplicas: 3, adminPub, nats: DEFAULT_NATS_SERVER }));
     assert.ok(!readFileSync(p.inventory, 'utf8').includes(`name: ${n2}`));
     await untilDead(p.inventory, p.dir, n2!);
 
@@ -88,7 +91,7 @@ describeOnLab('play replace-node, backup and restore on the lab (4 systemd hosts
       assert.ok(s.peers.every((x) => x.current), `${s.name}: every copy current`);
     }
     assert.equal(stats.failed, 0, 'no signed write failed');
-    assert.deepEqual(await lostBlobs(ops(3), writer.room, stats.acked), [], 'every acknowledged write is read back through node4');
+    assert.deepEqual(await lostBlobs(ops(3), writer.room, stats.acked), [], 'every acknowledged write is read back through node7');
     assert.ok((await ops(3).listRooms()).rooms.includes('before-replace'));
     const v = await play(['verify', ...base, '--tags', 'deep'], 300_000);
     assert.equal(v.code, 0, why(v));
@@ -100,7 +103,7 @@ describeOnLab('play replace-node, backup and restore on the lab (4 systemd hosts
     const b = await play(['backup', ...base]);
     assert.equal(b.code, 0, why(b));
     const [dir] = readdirSync(join(p.dir, 'backups')).filter((d) => !d.startsWith('.'));
-    const live = [0, 2, 3].map((i) => lab.hosts[i]!);
+    const live = [0, 2, 3].map((i) => used()[i]!);
     await Promise.all(live.map((h) => labSsh(lab, h, CLEAN)));
     for (const d of ['secrets', 'out']) rmSync(join(p.dir, d), { recursive: true, force: true });
     const t0 = Date.now();

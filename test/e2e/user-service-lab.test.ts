@@ -34,7 +34,8 @@ const MAKE_USER = [
   'DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs libpam-systemd >/dev/null',
   `! command -v sudo >/dev/null || ! sudo -l -U ${USER} 2>/dev/null | grep -q '(ALL'`,
 ].join(' && ');
-const DROP_USER = `loginctl disable-linger ${USER} 2>/dev/null; loginctl terminate-user ${USER} 2>/dev/null; sleep 1; pkill -KILL -u ${USER} 2>/dev/null; userdel -r ${USER} 2>/dev/null; true`;
+// The user's manager and runtime folder units, stopped with the user, are left failed: reset, so the host is running again, not degraded.
+const DROP_USER = `loginctl disable-linger ${USER} 2>/dev/null; loginctl terminate-user ${USER} 2>/dev/null; sleep 1; pkill -KILL -u ${USER} 2>/dev/null; userdel -r ${USER} 2>/dev/null; systemctl reset-failed; true`;
 
 describeOnLab('one node as a systemd user service on the lab (non-root)', { timeout: 15 * 60_000 }, () => {
   let lab: LabInfo;
@@ -74,7 +75,11 @@ describeOnLab('one node as a systemd user service on the lab (non-root)', { time
     base = ['-i', p.inventory, '--json'];
   });
   after(async () => {
-    if (lab && process.env.UNIBUS_LAB_KEEP !== '1') await labSsh(lab, host(), DROP_USER);
+    if (lab && process.env.UNIBUS_LAB_KEEP !== '1') {
+      await labSsh(lab, host(), DROP_USER);
+      const state = await labSsh(lab, host(), 'systemctl is-system-running; systemctl --failed --no-legend');
+      assert.equal(state.stdout.trim(), 'running', `${host().name} put back as it was: ${state.stdout}`);
+    }
     await p?.cleanup();
     if (lock?.pid) process.kill(-lock.pid, 'SIGKILL');
   });
