@@ -6,9 +6,7 @@
 // rooms_by_member; USERS users), then readAllReplicas timed RUNS times.
 //   ROOMS=10000 RUNS=3 node --import tsx bench/deep-check.ts
 // Prints each run's seconds and messages read per second, and whether the
-// copies were equal; then, for comparison, one copy of the members stream
-// read through an ordered consumer (served by whichever replica nats-server
-// places it on) instead of one request per message.
+// copies were equal. NATS_SERVER_BIN runs another nats-server release.
 import { Kvm } from '@nats-io/kv';
 import { jetstream } from '@nats-io/jetstream';
 import { BUCKETS } from '../src/daemon/index.js';
@@ -56,24 +54,6 @@ try {
     const msgs = copies.reduce((n, c) => n + c.copies.reduce((m, x) => m + (x.digest ? x.messages : 0), 0), 0);
     const wrong = copies.flatMap(diverged);
     console.log(`run ${run}: ${s.toFixed(1)} s, ${copies.reduce((n, c) => n + c.copies.length, 0)} copies, ${msgs} messages read (${Math.round(msgs / s)}/s), ${wrong.length ? `DIVERGED: ${wrong.join('; ')}` : 'every copy equal'}`);
-  }
-  // The bound experiment: the same messages through one ordered consumer.
-  const js = jetstream(nc, { timeout: 10_000 });
-  const stream = `KV_${BUCKETS.members}`;
-  for (let run = 1; run <= RUNS; run++) {
-    const t = Date.now();
-    const c = await js.consumers.get(stream);
-    const host = (await c.info()).cluster?.leader;
-    const last = (await js.jetstreamManager().then((m) => m.streams.info(stream))).state.last_seq;
-    let n = 0;
-    const it = await c.consume({ max_messages: 1000 });
-    for await (const m of it) {
-      n++;
-      if (m.seq >= last) break;
-    }
-    await it.close();
-    const s = (Date.now() - t) / 1000;
-    console.log(`ordered consumer on ${host}: ${n} messages of ${stream} in ${s.toFixed(2)} s (${Math.round(n / s)}/s)`);
   }
 } finally {
   await nc.close().catch(() => undefined);

@@ -1,16 +1,17 @@
 // The chaos check's replica read-back on a real 3-node loopback cluster: each
-// replica of a bucket made leader in turn and read whole, message by message
-// (the deleted sequences of a bucket of one value per key skipped by the
-// server, not asked one by one), each copy's latest value per key kept; and
+// replica of a bucket read whole through a reader placed on it (the deleted
+// sequences of a bucket of one value per key skipped), each copy's latest
+// value per key kept, a copy's reader answering from that server's own store
+// with both other servers down; and
 // play repair's judgement of the copies and its rebuild of a follower's.
 import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kvm } from '@nats-io/kv';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { makeServers, startServers, stopServers, type TestNatsServer } from '../harness/nats-server.js';
+import { makeServers, startServers, stopServers, waitClusterFormed, type TestNatsServer } from '../harness/nats-server.js';
 import { connectInternal, makeInternal } from '../harness/control-plane.js';
-import { readAllReplicas } from '../../src/controller/chaos/replicas.js';
+import { placeReader, readAllReplicas, readThrough } from '../../src/controller/chaos/replicas.js';
 import { diverged } from '../../src/controller/chaos/copies.js';
 import { judgeCopies, rebuildCopies } from '../../src/controller/admin/repair.js';
 import { sleep } from '../../src/util/time.js';
@@ -31,7 +32,7 @@ after(async () => {
   await stopServers(servers);
 });
 
-test('every replica of a bucket is read while it leads: equal copies, the latest value of each key, deleted keys gone', { timeout: 120_000 }, async () => {
+test('every replica of a bucket is read from its own store: equal copies, the latest value of each key, deleted keys gone', { timeout: 120_000 }, async () => {
   const kvm = new Kvm(jetstream(nc, { timeout: 5000 }));
   let kv;
   for (let t = 0; !kv; t++) {
@@ -60,26 +61,41 @@ test('every replica of a bucket is read while it leads: equal copies, the latest
 
 test('a bucket written to while its copies are read is read again, and its copies judged once still', { timeout: 120_000 }, async () => {
   const kv = await new Kvm(jetstream(nc, { timeout: 5000 })).open('READBACK');
+  const jsm = await jetstreamManager(nc, { timeout: 5000 });
   const before = (await kv.status()).streamInfo.state.last_seq;
-  // Writes for the first 4 s of the read-back (a round takes a few step-downs, each an election), then none.
-  let written = 0;
-  const until = Date.now() + 4000;
+  // 300 writes back to back while the copies are read (a round takes several
+  // round trips, a consumer made by the meta leader among them, so each
+  // round meets a write until the last): only a round after the last counts.
+  const W = 300;
   const writer = (async () => {
-    while (Date.now() < until) {
-      await kv.put(`w${written % 5}`, `x${written}`).then(() => written++, () => undefined);
-      await sleep(200);
-    }
+    for (let i = 0; i < W; i++) await kv.put(`w${i % 5}`, `x${i}`);
   })();
-  const [s] = await readAllReplicas(nc, ['KV_READBACK']);
+  const [s] = await readAllReplicas(nc, ['KV_READBACK'], 100);
   await writer;
-  assert.ok(written > 3, `writes during the read-back: ${written}`);
   assert.ok(s, 'the stream was read');
   assert.deepEqual(s.unread, [], JSON.stringify(s.unread));
   assert.equal(s.copies.length, 3);
   for (const c of s.copies) {
-    assert.equal(c.lastSeq, before + written, `${c.node}: read after the last write`);
+    assert.equal(c.lastSeq, before + W, `${c.node}: read after the last write`);
     assert.equal(c.digest, s.copies[0]!.digest, `${c.node}: the same content as ${s.copies[0]!.node}`);
   }
+  assert.deepEqual((await jsm.consumers.list('KV_READBACK').next()).map((c) => c.name), [], 'every reader deleted');
+});
+
+test('a bucket written to during every round is named as not compared, not as diverged', { timeout: 120_000 }, async () => {
+  const kv = await new Kvm(jetstream(nc, { timeout: 5000 })).open('READBACK');
+  let stop = false;
+  let written = 0;
+  const writer = (async () => {
+    while (!stop) await kv.put(`w${written % 5}`, `y${written}`).then(() => written++, () => undefined);
+  })();
+  const [s] = await readAllReplicas(nc, ['KV_READBACK']).finally(() => (stop = true));
+  await writer;
+  assert.ok(s, 'the stream was read');
+  assert.deepEqual(s.copies, []);
+  assert.equal(s.unread.length, 1, JSON.stringify(s.unread));
+  assert.match(s.unread[0]!.why, /written to during each of 3 rounds/);
+  assert.deepEqual(diverged(s), [`KV_READBACK: *'s copy could not be read (${s.unread[0]!.why})`]);
 });
 
 test("play repair's rebuild: a follower's copy rebuilt from the leader's (R1 and back), every copy equal after, every value kept", { timeout: 120_000 }, async () => {
@@ -100,6 +116,26 @@ test("play repair's rebuild: a follower's copy rebuilt from the leader's (R1 and
   // A leader that is not a healthy copy, and cannot be made one, stops it before anything changes.
   await assert.rejects(rebuildCopies(nc, jsm, { stream: 'KV_READBACK', healthy: ['n9'], damaged: [] }, 5_000, () => undefined), /could not be moved onto the healthy copy of n9/);
   assert.equal((await jsm.streams.info('KV_READBACK')).config.num_replicas, 3);
+});
+
+test("a reader placed on a follower answers that follower's own copy: all of it with both other servers down", { timeout: 120_000 }, async () => {
+  const jsm = await jetstreamManager(nc, { timeout: 5000 });
+  const si = await jsm.streams.info('KV_READBACK');
+  const follower = si.cluster!.replicas![0]!.name;
+  const ci = await placeReader(jsm, 'KV_READBACK', follower, false);
+  assert.equal(ci.cluster?.leader, follower);
+  const at = servers.findIndex((s) => s.conf.serverName === follower);
+  const others = servers.filter((_, i) => i !== at);
+  const own = await connectInternal(servers[at]!.url, id);
+  try {
+    await Promise.all(others.map((s) => s.kill()));
+    const c = await readThrough(jetstream(own, { timeout: 5000 }), 'KV_READBACK', follower, ci);
+    assert.deepEqual([c.messages, c.lastSeq], [si.state.messages, si.state.last_seq], `${follower}'s copy read whole, alone`);
+  } finally {
+    await own.close().catch(() => undefined);
+    await Promise.all(others.map((s) => s.start()));
+    await waitClusterFormed(servers);
+  }
 });
 
 describe('which copies play repair rebuilds', () => {

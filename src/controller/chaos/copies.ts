@@ -7,7 +7,7 @@ export interface ReplicaCopy {
   messages: number;
   firstSeq?: number;
   lastSeq: number;
-  /** The last sequence the new leader first answered with, when it still rose before the read (a leader applying its log). */
+  /** The last sequence this copy was first read at, when it grew before the copies agreed (a follower applying entries it held). */
   firstAnswered?: number;
   /** sha256 over every message (absent for the nonce stream). */
   digest?: string;
@@ -17,7 +17,7 @@ export interface ReplicaCopy {
 
 export interface StreamCopies {
   stream: string;
-  /** One per replica that could be made leader and read; the others are named in `unread`. */
+  /** One per replica that could be read; the others are named in `unread`. */
   copies: ReplicaCopy[];
   unread: { node: string; why: string }[];
 }

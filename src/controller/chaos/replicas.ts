@@ -1,19 +1,24 @@
 // Every replica's copy, read after healing. JetStream answers reads at a
 // stream's leader only, so a damaged follower copy never shows through the
-// API; here each replica is made leader in turn (a leader step-down until
-// the wanted one is elected, bounded) and the stream is read there in full.
+// message API; here each copy is read through a reader of its own: an R1
+// consumer in memory that nats-server placed on that replica, which
+// delivers from that server's store. Made leader in turn and read one
+// request per message, the copies of 10,000 rooms took 16-17 s; read so,
+// a copy of 10,000 messages takes about 0.2 s and no leader moves.
 //
-// What a copy is: for each control-plane stream, its message count, last
-// sequence and a digest over every message (sequence, subject, data); for a
-// KV bucket, its latest value per key as well. The nonce stream, large and
-// short-lived, is compared by count and last sequence only.
+// What a copy is: for each control-plane stream, its message count, first
+// and last sequence and a digest over every message (sequence, subject,
+// data); for a KV bucket, its latest value per key as well. The nonce
+// stream, short-lived, is counted, not compared.
 //
 // Invariants:
-// - Nothing is written: a step-down changes who leads, never what is stored.
-// - Every wait is bounded (per step-down, per election, per read).
+// - Nothing stored is written: a reader is made and deleted per copy (and
+//   expires by itself when its deletion is lost). The leader moves
+//   (moveLeader, for play repair) change who leads, never what is stored.
+// - Every wait is bounded (per placement, per batch, per election).
 import { createHash } from 'node:crypto';
-import { JetStreamApiError, jetstreamManager, type JetStreamManager, type MsgRequest, type StoredMsg, type StreamInfo } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerInfo, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { BUCKETS, NONCE_STREAM } from '../../daemon/index.js';
 import { sleep } from '../../util/time.js';
 import type { ReplicaCopy, StreamCopies } from './copies.js';
@@ -92,174 +97,174 @@ async function stepDown(nc: NatsConnection, jsm: JetStreamManager, stream: strin
   return why;
 }
 
-/** A new leader's answers are read once they stop changing: its last sequence the same for this long. */
-export const SETTLE_MS = 500;
-/** ... and for no longer than this (then it is read as it is). */
-export const SETTLE_MAX_MS = 15_000;
+/** Tries at placing a reader on one replica: nats-server places an R1 consumer at random among a stream's live replicas (measured on 2.15.1: 12 creations on a 3-node stream went 5/4/3), so 40 tries miss a live replica with odds (2/3)^40. */
+export const PLACE_TRIES = 40;
+
+/** How long an abandoned reader outlives its reading (nats-server deletes it then). */
+const READER_IDLE_MS = 30_000;
 
 /**
- * STREAM.INFO as `node`, the leader, answers it: a replica that sees no
- * leader answers with its own state too (nats-server 2.10.27), and such an
- * answer is not the leader's copy. Bounded: a few tries, then an error.
+ * An R1 consumer in memory on `node`'s copy of `stream`: created, and deleted
+ * again while nats-server placed it on another replica (bounded). `single`:
+ * the stream has one replica, whose reader names no cluster leader.
  */
-async function infoAt(jsm: JetStreamManager, stream: string, node: string): Promise<StreamInfo> {
-  let si = await jsm.streams.info(stream);
-  for (let i = 0; si.cluster?.leader !== node; i++) {
-    if (i >= 8) throw new Error(`${node} no longer leads ${stream} (answer from ${si.cluster?.leader || 'a replica that sees no leader'})`);
-    await sleep(250);
-    si = await jsm.streams.info(stream);
+export async function placeReader(jsm: JetStreamManager, stream: string, node: string, single: boolean): Promise<ConsumerInfo> {
+  for (let i = 0; i < PLACE_TRIES; i++) {
+    const ci = await jsm.consumers.add(stream, { ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, num_replicas: 1, mem_storage: true, inactive_threshold: nanos(READER_IDLE_MS) });
+    if (ci.cluster?.leader === node || (single && !ci.cluster?.leader)) return ci;
+    await jsm.consumers.delete(stream, ci.name).catch(() => undefined);
   }
-  return si;
+  throw new Error(`no reader was placed on ${node} in ${PLACE_TRIES} tries (not a live replica)`);
 }
 
-/**
- * The stream as its current leader has it, once the leader's own answer stops
- * changing (bounded): a leader just elected may still be applying entries it
- * has, and a copy read then would look short of what it holds. How far its
- * first answer was behind is kept (firstAnswered).
- */
-/** JetStream's "no message found" (JSNoMessageFoundErr). */
-const NO_MESSAGE = 10037;
+/** Messages asked of a reader at a time. */
+const BATCH = 1000;
+/** A batch not answered within this is a copy that stopped answering. */
+const BATCH_MS = 10_000;
 
 /**
- * The first message at `seq` or after, as the leader holds it, or null past
- * the last: one request per message, not per sequence (a bucket of one
- * value per key deletes each older value, and a long-lived stream's
- * sequences are mostly deleted; asking each one made a bench's read-back
- * outlast its 5 min bound). nats.js answers "no message found" as null (or
- * JetStream's error, either way the end); any other refusal is asked again
- * (3 times).
+ * `node`'s copy of `stream`, read whole through a reader placed on it: every
+ * message that copy holds, from its own store (a reader on a follower
+ * answered all 10,000 messages of its copy with both other servers killed),
+ * to the last it held when the reader was made (each message says how many
+ * are left after it). Its count, first and last sequence are of the
+ * messages read.
  */
-async function nextMessage(jsm: JetStreamManager, stream: string, seq: number): Promise<StoredMsg | null> {
-  for (let i = 1; ; i++) {
-    try {
-      return await jsm.streams.getMessage(stream, { seq, next_by_subj: '>' } as unknown as MsgRequest);
-    } catch (e) {
-      if (e instanceof JetStreamApiError && e.code === NO_MESSAGE) return null;
-      if (i >= 3) throw e;
-      await sleep(250);
-    }
+async function readCopy(js: JetStreamClient, jsm: JetStreamManager, stream: string, node: string, single: boolean): Promise<ReplicaCopy> {
+  const ci = await placeReader(jsm, stream, node, single);
+  try {
+    return await readThrough(js, stream, node, ci);
+  } finally {
+    await jsm.consumers.delete(stream, ci.name).catch(() => undefined);
   }
 }
 
-async function readCopy(jsm: JetStreamManager, stream: string, node: string): Promise<ReplicaCopy> {
-  let si = await infoAt(jsm, stream, node);
-  const first = si.state.last_seq;
-  const until = Date.now() + SETTLE_MAX_MS;
-  for (let stable = Date.now(); Date.now() - stable < SETTLE_MS && Date.now() < until; ) {
-    await sleep(250);
-    const next = await infoAt(jsm, stream, node);
-    if (next.state.last_seq !== si.state.last_seq || next.state.messages !== si.state.messages) stable = Date.now();
-    si = next;
-  }
-  const out: ReplicaCopy = { node, messages: si.state.messages, firstSeq: si.state.first_seq, lastSeq: si.state.last_seq, ...(si.state.last_seq !== first ? { firstAnswered: first } : {}) };
-  if (stream === NONCE_STREAM) return out;
-  const h = createHash('sha256');
+/** `node`'s copy as its reader `ci` delivers it, from the first message to the last it held when the reader was made. */
+export async function readThrough(js: JetStreamClient, stream: string, node: string, ci: ConsumerInfo): Promise<ReplicaCopy> {
+  const out: ReplicaCopy = { node, messages: 0, lastSeq: 0 };
+  const h = stream === NONCE_STREAM ? undefined : createHash('sha256');
   const kv = stream.startsWith(KV_PREFIX) ? new Map<string, string>() : undefined;
   const prefix = `$KV.${stream.slice(KV_PREFIX.length)}.`;
-  for (let seq = si.state.first_seq; seq <= si.state.last_seq && si.state.messages > 0; ) {
-    const m = await nextMessage(jsm, stream, seq);
-    if (!m || m.seq > si.state.last_seq) break;
-    seq = m.seq + 1;
-    h.update(`${m.seq}\0${m.subject}\0`).update(m.data).update('\0');
-    if (kv && m.subject.startsWith(prefix)) {
-      const op = m.header?.get('KV-Operation');
-      const key = m.subject.slice(prefix.length);
-      if (op === 'DEL' || op === 'PURGE') kv.delete(key);
-      else kv.set(key, new TextDecoder().decode(m.data));
+  const reader = await js.consumers.get(stream, ci.name);
+  for (let pending = ci.num_pending; pending > 0; ) {
+    const batch = await reader.fetch({ max_messages: Math.min(pending, BATCH), expires: BATCH_MS });
+    let got = 0;
+    for await (const m of batch) {
+      got++;
+      pending = m.info.pending;
+      out.messages++;
+      out.firstSeq ??= m.seq;
+      out.lastSeq = m.seq;
+      h?.update(`${m.seq}\0${m.subject}\0`).update(m.data).update('\0');
+      if (kv && m.subject.startsWith(prefix)) {
+        const op = m.headers?.get('KV-Operation');
+        const key = m.subject.slice(prefix.length);
+        if (op === 'DEL' || op === 'PURGE') kv.delete(key);
+        else kv.set(key, new TextDecoder().decode(m.data));
+      }
+      if (pending === 0) break;
     }
+    if (!got) throw new Error(`${node}'s copy stopped answering after ${out.messages} messages`);
   }
-  out.digest = h.digest('hex');
-  if (kv) out.kv = kv;
+  if (h) out.digest = h.digest('hex');
+  if (kv && h) out.kv = kv;
   return out;
 }
 
-/**
- * Tries at one replica's copy: made leader, it may lose the lead before it is
- * read (CI lab run: "node1 no longer leads KV_UNIBUS_nonces (answer from
- * node3)"; an election of nats-server's own, or membershipd's replica audit
- * stepping a short leader down), and is then made leader again.
- */
+/** Tries at one replica's copy (a reader's answer lost to an election, or a batch that timed out). */
 export const READ_TRIES = 3;
 
 /** Rounds of reading one stream's copies, when the stream was written to during a round. */
 export const READ_ROUNDS = 3;
 
-/** One round: each replica made leader in turn and read, the leader first (it needs no step-down). */
-async function readRound(nc: NatsConnection, jsm: JetStreamManager, stream: string): Promise<StreamCopies> {
-  const { replicas } = await leaderOf(jsm, stream);
-  const s: StreamCopies = { stream, copies: [], unread: [] };
-  for (const node of replicas) {
-    let why: string | null = 'not tried';
-    for (let i = 0; i < READ_TRIES && why !== null; i++) {
-      try {
-        why = await moveLeader(nc, jsm, stream, node);
-        if (why) break;
-        s.copies.push(await readCopy(jsm, stream, node));
-      } catch (e) {
-        why = (e as Error).message;
-      }
-    }
-    if (why) s.unread.push({ node, why });
-  }
-  return s;
+/** A follower not current yet is waited for this long before its copy is read as it is. */
+export const CURRENT_WAIT_MS = 10_000;
+
+/** Copies that differ at rest are read again after this... */
+export const SETTLE_MS = 500;
+/** ... until they agree or this has gone by (then they are judged as they are). */
+export const SETTLE_MAX_MS = 15_000;
+
+interface Round {
+  s: StreamCopies;
+  /** The leader's last sequence moved while the copies were read. */
+  written: boolean;
 }
 
-/**
- * Whether `stream` was written to since `first` was read: `first`'s node is
- * made leader again and its last sequence asked. A node's copy only grows
- * as the stream is written, so the same last sequence there means no write
- * came between (and copies read meanwhile that differ differ at rest).
- * Null when it cannot be told (the node could not be made leader again).
- */
-async function writtenSince(nc: NatsConnection, jsm: JetStreamManager, stream: string, first: ReplicaCopy): Promise<boolean | null> {
-  const { leader } = await leaderOf(jsm, stream);
-  if (leader !== first.node && (await moveLeader(nc, jsm, stream, first.node))) return null;
-  const si = await infoAt(jsm, stream, first.node).catch(() => null);
-  return si ? si.state.last_seq !== first.lastSeq : null;
+/** One copy: its replica waited for until current (bounded), then read (READ_TRIES). */
+async function readReplica(js: JetStreamClient, jsm: JetStreamManager, stream: string, node: string, single: boolean): Promise<ReplicaCopy | string> {
+  for (const until = Date.now() + CURRENT_WAIT_MS; Date.now() < until; await sleep(250)) {
+    const s = await leaderOf(jsm, stream).catch(() => null);
+    if (s && (s.leader === node || s.current.has(node))) break;
+  }
+  let why = 'not tried';
+  for (let i = 0; i < READ_TRIES; i++) {
+    try {
+      return await readCopy(js, jsm, stream, node, single);
+    } catch (e) {
+      why = (e as Error).message;
+    }
+  }
+  return why;
+}
+
+/** One round: every replica read side by side, the leader's last sequence asked before and after. */
+async function readRound(js: JetStreamClient, jsm: JetStreamManager, stream: string): Promise<Round> {
+  const before = await jsm.streams.info(stream);
+  const { replicas: nodes } = await leaderOf(jsm, stream);
+  const read = await Promise.all(nodes.map((node) => readReplica(js, jsm, stream, node, nodes.length === 1)));
+  const s: StreamCopies = { stream, copies: [], unread: [] };
+  read.forEach((r, i) => (typeof r === 'string' ? s.unread.push({ node: nodes[i]!, why: r }) : s.copies.push(r)));
+  const after = await jsm.streams.info(stream).catch(() => null);
+  return { s, written: after?.state.last_seq !== before.state.last_seq };
 }
 
 /** Each copy's last sequence as read, for a report: "node1 5128, node2 4425". */
 const lastSeqs = (s: StreamCopies) => s.copies.map((c) => `${c.node} ${c.lastSeq}`).join(', ');
 
 /**
- * Each replica of each stream, read while it leads. The daemons still write
- * after the workload stops (the repair sweep finishing half-done writes,
- * measured: four index writes between one copy's read and the next, which
- * read as a copy four sequences short), so a round is judged only when no
- * write came between its first read and its end: either every copy read
- * shows one last sequence and the leader still answers it at the end, or
- * the first copy's node, made leader again, still answers its last sequence
- * as read (writtenSince). Copies that differ with no write between are
- * judged as they are (diverged). A round with writes is read again, up to
- * READ_ROUNDS times, and a stream written to in every round is named in
- * `unread` with each copy's last sequence (a copy that could not be
- * compared) rather than as diverged. The streams are read side by side
- * (each stream's leader moves on its own): 26 s one after another in a
- * local check, most of it elections and settling, not reading.
+ * Each replica of each stream, read from its own store by a reader placed
+ * on it (no leader moves: nothing in the cluster changes but a consumer
+ * made and deleted per copy). The daemons still write after a workload
+ * stops (the repair sweep finishing half-done writes), so a round is judged
+ * only when the leader's last sequence did not move while its copies were
+ * read; a round with writes is read again, up to READ_ROUNDS times, and a
+ * stream written to in every round is named in `unread` with each copy's
+ * last sequence (a copy that could not be compared) rather than as
+ * diverged. Copies that differ at rest are read again (SETTLE_MS apart, for
+ * SETTLE_MAX_MS at most): a follower just current may still be applying
+ * entries it holds; a copy that grew so keeps the last sequence it was
+ * first read at (firstAnswered). Streams are read side by side.
  */
-export async function readAllReplicas(nc: NatsConnection, streams: string[]): Promise<StreamCopies[]> {
+export async function readAllReplicas(nc: NatsConnection, streams: string[], rounds = READ_ROUNDS): Promise<StreamCopies[]> {
   const jsm = await jetstreamManager(nc, { timeout: 5000 });
-  return Promise.all(streams.map((stream) => readStream(nc, jsm, stream)));
+  const js = jetstream(nc, { timeout: 5000 });
+  return Promise.all(streams.map((stream) => readStream(js, jsm, stream, rounds)));
 }
 
-/** One stream's copies, read in rounds until one had no write between its reads (READ_ROUNDS at most). */
-async function readStream(nc: NatsConnection, jsm: JetStreamManager, stream: string): Promise<StreamCopies> {
-  let s: StreamCopies | undefined;
-  for (let round = 1; ; round++) {
-    s = await readRound(nc, jsm, stream);
-    const first = s.copies[0];
+/** One stream's copies, read in rounds until one had no write while it was read (READ_ROUNDS at most) and its copies agree or settled. */
+async function readStream(js: JetStreamClient, jsm: JetStreamManager, stream: string, rounds: number): Promise<StreamCopies> {
+  const firstRead = new Map<string, number>();
+  const settleUntil = Date.now() + SETTLE_MAX_MS;
+  let s: StreamCopies;
+  for (let written = 0; ; ) {
+    const r = await readRound(js, jsm, stream);
+    s = r.s;
     // The nonce stream is not compared (copies.ts): read once.
-    if (stream === NONCE_STREAM || !first) break;
-    const endSeq = await jsm.streams.info(stream).then((si) => (si.cluster && !si.cluster.leader ? undefined : si.state.last_seq), () => undefined);
-    if (endSeq === first.lastSeq && s.copies.every((c) => c.lastSeq === first.lastSeq)) break;
-    const written = await writtenSince(nc, jsm, stream, first);
-    if (written === false) break;
-    if (round >= READ_ROUNDS) {
-      const why = written === null ? `${first.node} could not be made leader again to tell` : `${first.node}'s last sequence moved from ${first.lastSeq}`;
-      s = { stream, copies: [], unread: [...s.unread, { node: '*', why: `written to during each of ${READ_ROUNDS} rounds of reading its copies (last round: ${lastSeqs(s)}; ${why})` }] };
+    if (stream === NONCE_STREAM) break;
+    if (r.written) {
+      if (++written < rounds) continue;
+      s = { stream, copies: [], unread: [...s.unread, { node: '*', why: `written to during each of ${rounds} rounds of reading its copies (last round: ${lastSeqs(s)})` }] };
       break;
     }
+    for (const c of s.copies) if (!firstRead.has(c.node)) firstRead.set(c.node, c.lastSeq);
+    const agree = s.copies.every((c) => c.lastSeq === s.copies[0]!.lastSeq && c.digest === s.copies[0]!.digest);
+    if ((agree && !s.unread.length) || Date.now() + SETTLE_MS > settleUntil) break;
+    await sleep(SETTLE_MS);
+  }
+  for (const c of s.copies) {
+    const first = firstRead.get(c.node);
+    if (first !== undefined && first !== c.lastSeq) c.firstAnswered = first;
   }
   s.copies.sort((a, b) => a.node.localeCompare(b.node));
   return s;

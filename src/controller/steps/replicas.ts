@@ -1,9 +1,9 @@
 // `cluster_replicas`'s read on the controller: reads {nodes, out} as JSON on
 // stdin, connects with a node's internal identity, reads every replica of
-// every control-plane stream (each made its stream's leader in turn,
+// every control-plane stream (each through a reader placed on that replica,
 // replicas.ts) and compares them (copies.ts). Its verdict: every copy
-// equal, or each divergence named by stream and node. Nothing is written;
-// leaders move.
+// equal, or each divergence named by stream and node. Nothing stored is
+// written, and no leader moves.
 import { diverged, describeCopy } from '../chaos/copies.js';
 import { readAllReplicas, REPLICA_STREAMS } from '../chaos/replicas.js';
 import { connectCluster, type ProbeNode } from '../probe/probe.js';

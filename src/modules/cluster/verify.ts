@@ -60,8 +60,9 @@ export const cluster_verify = defineModule({
 // stream read and compared (message count, first and last sequence, a
 // sha256 over every message), each divergence named by stream and node: a
 // controller step (steps/replicas.ts). JetStream answers reads at a
-// stream's leader only, so each replica is made leader in turn: leaders
-// move, nothing is written. Check mode says so and reads nothing.
+// stream's leader only, so each copy is read through a consumer placed on
+// its replica: no leader moves, nothing stored is written. Check mode says
+// so and reads nothing.
 export const cluster_replicas = defineModule({
   name: 'cluster_replicas',
   argsSchema: {
@@ -76,8 +77,8 @@ export const cluster_replicas = defineModule({
     const nodes = probeNodes(nodesOf('cluster_replicas', ctx.vars));
     const out = args.out ?? join(projectDirOf(ctx.baseDirs), 'out');
     const timeoutS = parseSeconds('cluster_replicas', 'timeout', args.timeout, 300, 3600);
-    const cmd: Command = { kind: 'exec', argv: stepArgv('replicas'), stdin: JSON.stringify({ nodes, out }), timeoutMs: timeoutS * 1000, verdict: true, label: "read every replica of every control-plane stream, each made its stream's leader in turn" };
-    return { changed: false, reason: `every replica of ${nodes.length} nodes to be read and compared (leaders move; nothing is written)`, commands: [cmd] };
+    const cmd: Command = { kind: 'exec', argv: stepArgv('replicas'), stdin: JSON.stringify({ nodes, out }), timeoutMs: timeoutS * 1000, verdict: true, label: 'read every replica of every control-plane stream, each through a reader placed on it' };
+    return { changed: false, reason: `every replica of ${nodes.length} nodes to be read and compared (no leader moves; nothing stored is written)`, commands: [cmd] };
   },
 });
 
