@@ -49,7 +49,8 @@ const filters: Record<string, (...args: never[]) => unknown> = {
   basename: (v: unknown) => basename(String(v)),
   dirname: (v: unknown) => dirname(String(v)),
   quote: (v: unknown) => quoteShell(v),
-  ternary: (v: unknown, yes: unknown, no: unknown) => (v ? yes : no),
+  // Ansible's: none_val (when given) for a null value, then Python truth.
+  ternary: (v: unknown, yes: unknown, no: unknown, none?: unknown) => (v === null && none !== undefined && none !== null ? none : isTruthy(v) ? yes : no),
   mandatory: (v: unknown, msg?: string) => {
     if (v === undefined) throw new FilterError(msg ?? 'mandatory variable is undefined');
     return v;
@@ -111,11 +112,31 @@ const tests: Record<string, (...args: never[]) => boolean> = {
   falsy: (v: unknown) => !isTruthy(v),
 };
 
-/** Python truthiness: empty lists, mappings and strings are false, as in Jinja. */
+/** Python truthiness: empty lists, mappings, sets and strings are false, as in Jinja. */
 export function isTruthy(v: unknown): boolean {
   if (Array.isArray(v)) return v.length > 0;
+  if (v instanceof Map || v instanceof Set) return v.size > 0;
   if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) return Object.keys(v).length > 0;
+  // nunjucks' SafeString (a String object): its text decides.
+  if (v instanceof String) return v.length > 0;
   return Boolean(v);
+}
+
+/** An item's attribute as Jinja's selectattr names it: dotted for nested ones ("a.b"). */
+const attrOf = (item: unknown, attr: string) => String(attr).split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | null | undefined)?.[k], item);
+
+type FilterThis = { env: { getTest(name: string): (...a: unknown[]) => boolean } };
+
+/** Jinja's selectattr/rejectattr: the items whose attribute passes the named test (truth without one), or fails it. */
+const byAttr = (keep: boolean) =>
+  function (this: FilterThis, seq: unknown[], attr: string, test?: string, ...args: unknown[]) {
+    const pass = test === undefined ? isTruthy : (v: unknown) => this.env.getTest(test).call(this, v, ...args) === true;
+    return [...(seq ?? [])].filter((item) => pass(attrOf(item, attr)) === keep);
+  };
+
+/** Jinja's default: the fallback for an undefined value, and with `boolean` true also for a false one (Python truth). */
+function defaultFilter(v: unknown, fallback: unknown, boolean?: boolean): unknown {
+  return v === undefined || (boolean === true && !isTruthy(v)) ? fallback : v;
 }
 
 export function addAnsibleExtras(env: Environment): void {
@@ -131,6 +152,11 @@ export function addAnsibleExtras(env: Environment): void {
     const fn = env.getFilter(String(name)) as (...a: unknown[]) => unknown;
     return (seq ?? []).map((x) => fn(x, ...rest));
   });
+  // nunjucks' own test JavaScript truth, and its selectattr takes no test.
+  env.addFilter('default', defaultFilter);
+  env.addFilter('d', defaultFilter);
+  env.addFilter('selectattr', byAttr(true));
+  env.addFilter('rejectattr', byAttr(false));
   env.addGlobal('True', true);
   env.addGlobal('False', false);
   env.addGlobal('None', null);

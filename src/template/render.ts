@@ -22,6 +22,7 @@ import nunjucks from 'nunjucks';
 import { ConfigError, type SourcePos } from '../errors.js';
 import { addAnsibleExtras, isTruthy } from './filters.js';
 import { installStrictLookups, setLookupResolver, takeLookupFailure } from './strict.js';
+import { installJinjaTruth } from './truthy.js';
 
 /** A template problem: undefined variable, syntax error, failing filter. `path` is the variable when known. */
 export class TemplateError extends ConfigError {}
@@ -36,6 +37,7 @@ export interface TemplateSource {
 // Python-style methods on values (.items(), .keys(), .split(), list slices) as Ansible users write them.
 nunjucks.installJinjaCompat();
 installStrictLookups();
+installJinjaTruth();
 const envs = new Map<string, nunjucks.Environment>();
 
 function envFor(searchDir: string | null): nunjucks.Environment {

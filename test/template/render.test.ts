@@ -174,3 +174,28 @@ test("Jinja's + on lists concatenates; a list plus a string is an error", () => 
   assert.equal(renderValue("{{ 'a' + 'b' }}", {}), 'ab');
   assert.match(templateError(() => renderValue("{{ ['a'] + 'b' }}", {})).message, /can only concatenate list \(not "string"\) to list/);
 });
+
+test("Jinja's truth in templates: an empty list or mapping is false in if, elif, inline if, not, and, or", () => {
+  const v = { e: [], o: {}, l: [1], s: '', n: 0 };
+  const r = (text: string) => renderTemplate({ text }, v);
+  assert.equal(r('{% if e %}Y{% else %}N{% endif %}'), 'N');
+  assert.equal(r('{% if o %}Y{% elif l %}L{% endif %}'), 'L');
+  assert.equal(r('{% if e or o %}Y{% elif not s and not n %}Z{% endif %}'), 'Z');
+  assert.equal(r('{{ "Y" if o else "N" }}'), 'N');
+  assert.equal(r('{{ (not e) ~ "," ~ (not l) }}'), 'true,false');
+  // and/or give the deciding operand, as Python does, and short-circuit.
+  assert.equal(r('{{ e or "fb" }}|{{ l or "fb" }}|{{ (e and "x") | length }}|{{ l and "x" }}'), 'fb|1|0|x');
+  assert.equal(r('{{ later is defined and later.field }}'), 'false', 'the right of and is not looked up when the left decides');
+  assert.equal(evalCondition('e and l', v), false);
+  assert.equal(evalCondition('o or l', v), true);
+});
+
+test("default(x, true), ternary and selectattr/rejectattr as Jinja and Ansible document them", () => {
+  const v = { e: [], z: 0, nil: null, ps: [{ a: 1, b: { c: 0 } }, { a: 0, b: { c: 2 } }] };
+  const r = (text: string) => renderTemplate({ text }, v);
+  assert.equal(r('{{ e | default("D", true) }}|{{ e | d("D", true) | length }}|{{ e | default("D") | length }}|{{ z | default(5) }}'), 'D|1|0|0');
+  assert.equal(r('{{ e | ternary("y", "n") }} {{ nil | ternary("y", "n", "none") }} {{ nil | ternary("y", "n") }}'), 'n none n');
+  assert.equal(r('{{ ps | selectattr("a") | length }} {{ ps | rejectattr("a") | length }}'), '1 1');
+  assert.equal(r('{{ ps | selectattr("b.c", "equalto", 2) | map(attribute="a") | join(",") }}'), '0');
+  assert.equal(r('{{ ps | rejectattr("b.c", "equalto", 2) | map(attribute="a") | join(",") }}'), '1');
+});
