@@ -91,6 +91,13 @@ test('route_network wg: routes and listeners on the WireGuard addresses', () => 
   assert.deepEqual(o.routes, ['nats-route://10.8.0.2:6250', 'nats-route://10.8.0.3:6250']);
 });
 
+test('one node alone: cluster.env names no cluster and no routes (its peers, an empty list, are false in the template as in Jinja)', () => {
+  const f = writeTmp('one.yaml', ['cluster: { name: solo, kv_replicas: 1 }', 'nodes:', '  - { name: a, public_ip: 192.0.2.1 }', ''].join('\n'));
+  const env = parseEnvFile(renderForNodes(f, 'cluster.env.j2').get('a')!);
+  assert.equal(env.get('UNIBUS_SERVER_NAME'), 'a');
+  assert.deepEqual(['UNIBUS_CLUSTER_NAME', 'UNIBUS_CLUSTER_PORT', 'UNIBUS_ROUTES'].filter((k) => env.has(k)), []);
+});
+
 test('the cluster unit is hardened yet can write its state folder and stops through lame duck', () => {
   const [[node, text]] = [...renderForNodes(INVENTORIES[1]!, 'membershipd-cluster.service.j2')];
   for (const opt of ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes']) assert.ok(text.includes(`\n${opt}\n`), opt);
