@@ -59,6 +59,21 @@ test('every replica of a bucket is read from its own store: equal copies, the la
   }
 });
 
+test("an emptied stream's copies say where it stands, as STREAM.INFO does: first = last + 1", { timeout: 60_000 }, async () => {
+  const jsm = await jetstreamManager(nc, { timeout: 5000 });
+  for (let t = 0; ; t++) {
+    const made = await jsm.streams.add({ name: 'EMPTIED', subjects: ['emptied.>'], num_replicas: 3 }).catch((e: Error) => (t > 60 ? Promise.reject(e) : undefined));
+    if (made) break;
+    await sleep(500);
+  }
+  for (let i = 0; i < 5; i++) await nc.request('emptied.x', String(i), { timeout: 5000 });
+  await jsm.streams.purge('EMPTIED');
+  const [s] = await readAllReplicas(nc, ['EMPTIED']);
+  assert.deepEqual(s!.copies.map((c) => [c.node, c.messages, c.firstSeq, c.lastSeq]), ['n1', 'n2', 'n3'].map((n) => [n, 0, 6, 5]));
+  assert.deepEqual(diverged(s!), []);
+  await jsm.streams.delete('EMPTIED');
+});
+
 test('a bucket written to while its copies are read is read again, and its copies judged once still', { timeout: 120_000 }, async () => {
   const kv = await new Kvm(jetstream(nc, { timeout: 5000 })).open('READBACK');
   const jsm = await jetstreamManager(nc, { timeout: 5000 });

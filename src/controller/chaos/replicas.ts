@@ -139,7 +139,7 @@ async function readCopy(js: JetStreamClient, jsm: JetStreamManager, stream: stri
   }
 }
 
-/** `node`'s copy as its reader `ci` delivers it, from the first message to the last it held when the reader was made. */
+/** `node`'s copy as its reader `ci` delivers it, from the first message to the last it held when the reader was made (an empty copy: its sequences as the reader starts). */
 export async function readThrough(js: JetStreamClient, stream: string, node: string, ci: ConsumerInfo): Promise<ReplicaCopy> {
   const out: ReplicaCopy = { node, messages: 0, lastSeq: 0 };
   const h = stream === NONCE_STREAM ? undefined : createHash('sha256');
@@ -166,6 +166,9 @@ export async function readThrough(js: JetStreamClient, stream: string, node: str
     }
     if (!got) throw new Error(`${node}'s copy stopped answering after ${out.messages} messages`);
   }
+  // An empty copy's sequences as STREAM.INFO gives an emptied stream's (first = last + 1): a reader made
+  // to deliver all starts past the copy's first sequence less one (measured: purged after 5, it says 5).
+  if (!out.messages) (out.firstSeq = ci.delivered.stream_seq + 1), (out.lastSeq = ci.delivered.stream_seq);
   if (h) out.digest = h.digest('hex');
   if (kv && h) out.kv = kv;
   return out;
