@@ -14,6 +14,8 @@ import { addMember, createRoom, getMembers, listRoomsOf, removeMember, getRoom }
 import { claimNonce } from '../../src/daemon/store/nonces.js';
 import { listKeys, readJson, updateJson } from '../../src/daemon/store/kvjson.js';
 import { checkKeyUpload, putRoomKeys, getRoomKey } from '../../src/daemon/store/keys.js';
+import { BLOB_MAX_BYTES, getBlob, putBlob } from '../../src/daemon/store/blobs.js';
+import { BLOB_STORE } from '../../src/daemon/store/names.js';
 
 let servers: TestNatsServer[] = [];
 let nc: NatsConnection;
@@ -221,4 +223,19 @@ test("listKeys: every key as the stream's leader holds it, a deleted one listed 
   for (let i = 0; i < 20; i++) await listKeys(kv);
   // kv.keys() would have left 20 consumers for 300 s (nats.js' inactive_threshold).
   assert.equal((await store.jsm.streams.info(`KV_${BUCKETS.users}`)).state.consumer_count, 0);
+});
+
+test('a blob reads back whole, one chunk or many; a missing one is not_found; 1,100 reads leave no consumer behind', async () => {
+  const small = new Uint8Array([1, 2, 3, 4, 5]);
+  const big = new Uint8Array(BLOB_MAX_BYTES).map((_, i) => (i * 7919) % 251);
+  const a = await putBlob(store, 'room-blobs', small, 'alice');
+  const b = await putBlob(store, 'room-blobs', big, 'alice');
+  assert.deepEqual(await getBlob(store, 'room-blobs', a.sha256), small);
+  assert.ok(((await store.blobs.info(`room-blobs/${b.sha256}`))?.chunks ?? 0) > 1, 'the big blob spans several chunks');
+  assert.deepEqual(await getBlob(store, 'room-blobs', b.sha256), big);
+  await assert.rejects(getBlob(store, 'room-blobs', 'f'.repeat(64)), code('not_found'));
+  await assert.rejects(getBlob(store, 'other-room', a.sha256), code('not_found'), "a blob is found only in its own room");
+  // nats.js' own object read leaves an ordered consumer for 5 min, and nats-server 2.15 stops a stream at 1,000.
+  for (let i = 0; i < 1100; i++) await getBlob(store, 'room-blobs', a.sha256);
+  assert.equal((await store.jsm.streams.info(`OBJ_${BLOB_STORE}`)).state.consumer_count, 0);
 });

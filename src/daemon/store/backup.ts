@@ -9,6 +9,7 @@ import type { Store, BucketId } from './buckets.js';
 import { BUCKETS } from './buckets.js';
 import { UnibusError } from '../../errors.js';
 import { sha256Hex } from '../../util/hash.js';
+import { readBlob } from './blobs.js';
 import { listKeys, toApiError } from './kvjson.js';
 import { waitOutReadLeases } from './follow.js';
 
@@ -52,7 +53,7 @@ export async function backupStore(store: Store): Promise<BackupDoc> {
     }
     const blobs: BackupDoc['blobs'] = [];
     for (const info of (await store.blobs.list()).filter((i) => !i.deleted).sort((a, b) => a.name.localeCompare(b.name))) {
-      const data = await store.blobs.getBlob(info.name);
+      const data = await readBlob(store, info.name);
       if (!data) throw new BackupError(`blob ${info.name} vanished during the backup; run it again`);
       const sha = sha256Hex(data);
       if (!info.name.endsWith(`/${sha}`)) throw new BackupError(`blob ${info.name} read back with hash ${sha}; refusing a corrupt backup`);
