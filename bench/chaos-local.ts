@@ -23,6 +23,10 @@ import { ROOT } from '../test/harness/root.js';
 import { keepChaosRuns } from '../test/harness/keep-chaos.js';
 
 const IPS = ['127.0.0.31', '127.0.0.32', '127.0.0.33'];
+/** The stall watch's restarts, as bench/stall-count.ts counts them. */
+const STALL = /restarting nats-server \(pid \d+\): (no meta leader known|not counted current by its leaders)/;
+/** Each node's log lines already counted by an earlier run. */
+const logSeen = new Map<string, number>();
 const CLIENT_OPS = new Set(['add-room', 'read-rooms', 'add-member', 'read-members']);
 const runs = Number(process.env.RUNS ?? 1);
 const seeds = (process.env.SEEDS ?? '').split(/\s+/).filter(Boolean);
@@ -89,12 +93,16 @@ try {
       }
       console.log(`  ${f.name}: not ok elsewhere ${f.elsewhere.not_ok} of ${f.elsewhere.ops}; not ok on any node: ${[...errs].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([e, n]) => `${e} x${n}`).join(', ')}`);
     }
-    // The followed copies' own repairs in the nodes' logs so far: watches made again (kicks), and jumps past a held value.
+    // The nodes' own repairs in this run's part of their logs: followed copies' watches made again (kicks) and jumps
+    // past a held value; the stall watch's restarts (a node come back unheard); runaway kills; copies moved aside.
     for (const n of ['n1', 'n2', 'n3']) {
       const log = join(p.dir, '.unibus', 'local', n, 'membershipd.log');
-      const lines = existsSync(log) ? readFileSync(log, 'utf8').split('\n') : [];
+      const all = existsSync(log) ? readFileSync(log, 'utf8').split('\n') : [];
+      const lines = all.slice(logSeen.get(n) ?? 0);
+      logSeen.set(n, all.length);
       const jumps = lines.filter((l) => l.includes('which the leader holds'));
-      console.log(`  ${n} log: ${lines.filter((l) => /following KV_\S+: the copy /.test(l)).length} watches made again, ${jumps.length} jumps past a held value${jumps.length ? `: ${jumps.slice(-3).join(' | ')}` : ''}`);
+      const count = (re: RegExp) => lines.filter((l) => re.test(l)).length;
+      console.log(`  ${n} log: ${count(/following KV_\S+: the copy /)} watches made again, ${jumps.length} jumps past a held value${jumps.length ? ` (${jumps.slice(-3).join(' | ')})` : ''}, ${count(STALL)} stall restarts, ${count(/ran away:/)} runaway kills, ${count(/copy moved aside to/)} copies moved aside`);
     }
     for (const [f, k] of Object.entries(c.ops.by_kind)) console.log(`  ${f}: ok ${k.ok}, fail ${k.fail}, info ${k.info}; ${Object.entries(k.errors).sort((a, b) => b[1] - a[1]).slice(0, 4).map(([e, n]) => `${e} x${n}`).join(', ')}`);
   }

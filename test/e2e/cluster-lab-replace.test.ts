@@ -5,10 +5,15 @@
 // signed writes through node1 and node3. After: node2 is out of the meta
 // group, every control-plane stream is at R3 on node1, node3 and node7 and
 // current, nothing acknowledged is lost, the data written before is served
-// through node7, and the deep check passes. Then play backup; the three
-// hosts and the controller's secrets/ and out/ wiped; play restore brings the
-// same cluster back on the fresh hosts, every acknowledged write served.
-// Hosts are put back as they were.
+// through node7, and the deep check passes. Then `play remove-node`:
+// refused below kv_replicas touching nothing; node2's wiped host joins as a
+// new node, node8 (bringup); node3 is drained, stopped and removed under
+// signed writes, its streams placed on the nodes that stay, and its entry
+// taken out of the inventory, bringup restarts the others without their
+// route to it. Then play backup; the three hosts and the controller's
+// secrets/ and out/ wiped; play restore brings the same cluster back on the
+// fresh hosts, every acknowledged write served. Hosts are put back as they
+// were.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,7 +35,7 @@ import { play, type PlayRun } from '../harness/play.js';
 
 const why = (r: PlayRun) => `${r.stderr}\n${r.results.filter((x) => x.status === 'failed').map((x) => `${x.task} @ ${x.host}: ${x.reason}`).join('\n')}`;
 
-describeOnLab('play replace-node, backup and restore on the lab (4 systemd hosts of 7)', { timeout: 20 * 60_000 }, () => {
+describeOnLab('play replace-node, remove-node, backup and restore on the lab (4 systemd hosts of 7)', { timeout: 20 * 60_000 }, () => {
   let lab: LabInfo;
   let p: Project;
   let base: string[];
@@ -42,6 +47,11 @@ describeOnLab('play replace-node, backup and restore on the lab (4 systemd hosts
   const ops = (i: number) => new UnibusClient({ baseUrl: url(i), handle: 'ops', seed });
   let lock: ChildProcess | undefined;
   let written: { room: string; acked: string[] } | undefined;
+  /** node2's host, wiped by the replace test, as the node remove-node's test adds. */
+  const node8 = () => ({ ...used()[1]!, name: 'node8' });
+  /** The cluster the backup is taken of: node1, node7, and node8 after remove-node took node3 out. */
+  let live = () => [used()[0]!, used()[2]!, used()[3]!];
+  const changedOn = (r: PlayRun, task: string) => r.results.filter((x) => x.task === task && x.status === 'changed').map((x) => x.host).sort();
 
   before(async () => {
     // node1-3 for the cluster, and a host the other lab suites leave alone (the runner's are node4-6).
@@ -98,13 +108,53 @@ describeOnLab('play replace-node, backup and restore on the lab (4 systemd hosts
     written = { room: writer.room, acked: stats.acked };
   });
 
+  test('remove-node: refused below kv_replicas touching nothing; node8 added; node3 drained and removed under signed writes', async (t) => {
+    assert.ok(written, 'the replace test left node1, node3 and node7 running');
+    const [n1, , n3, n7] = used().map((h) => h.name);
+    const below = await play(['remove-node', ...base, '-e', `old=${n3}`]);
+    assert.notEqual(below.code, 0);
+    assert.match(why(below), new RegExp(`removing ${n3} leaves 2 nodes for kv_replicas 3: nothing drained`));
+    assert.equal((await labSsh(lab, used()[2]!, 'systemctl is-active membershipd')).stdout.trim(), 'active', `${n3} still runs`);
+    // node2's host, its state wiped as it died, comes back as a new node: bringup starts it and restarts the others with their new routes.
+    writeFileSync(p.inventory, labInventory(lab, [used()[0]!, used()[2]!, used()[3]!, node8()], { kvReplicas: 3, adminPub, nats: DEFAULT_NATS_SERVER }));
+    const grow = await play(['bringup', ...base], 600_000);
+    assert.equal(grow.code, 0, why(grow));
+    assert.deepEqual(changedOn(grow, 'restart (systemd)'), [n1, n3, n7].sort(), 'the others restarted with their route to node8');
+
+    const writer = await startWriter([url(0), url(3)], 'ops', seed);
+    const t0 = Date.now();
+    const run = await play(['remove-node', ...base, '-e', `old=${n3}`], 600_000);
+    const seconds = (Date.now() - t0) / 1000;
+    const stats = await writer.stop();
+    assert.equal(run.code, 0, why(run));
+    const removal = run.results.find((x) => x.task === 'node removed; every stream at its replicas on the nodes that stay')!;
+    assert.equal(removal.status, 'changed', removal.reason);
+    t.diagnostic(`remove-node on the lab: ${seconds.toFixed(1)} s; ${removal.reason}; writes ${stats.acked.length} acknowledged, ${stats.retries} retries, ${stats.failed} failed`);
+    assert.deepEqual((await labSsh(lab, used()[2]!, 'systemctl is-active membershipd; systemctl is-enabled membershipd')).stdout.trim().split('\n'), ['inactive', 'disabled'], `${n3} stopped, and not started at boot`);
+    assert.deepEqual((await metaOf(p.inventory, p.dir)).peers.map((x) => x.name).sort(), [n1, n7, 'node8'].sort());
+    assert.equal(stats.failed, 0, 'no signed write failed');
+    assert.deepEqual(await lostBlobs(ops(0), writer.room, stats.acked), [], 'every acknowledged write is read back');
+    // The operator's next step: the entry out of the inventory, and bringup re-renders the routes.
+    live = () => [used()[0]!, used()[3]!, node8()];
+    writeFileSync(p.inventory, labInventory(lab, live(), { kvReplicas: 3, adminPub, nats: DEFAULT_NATS_SERVER }));
+    const up = await play(['bringup', ...base], 600_000);
+    assert.equal(up.code, 0, why(up));
+    assert.deepEqual(changedOn(up, 'restart (systemd)'), [n1, n7, 'node8'].sort(), 'the others restarted without their route to node3');
+    const r = await probeCluster(probeNodesOf(loadInventory(p.inventory)), join(p.dir, 'out'));
+    for (const s of r.streams) {
+      assert.equal(s.replicas, 3, s.name);
+      assert.deepEqual([s.leader, ...s.peers.map((x) => x.name)].sort(), [n1, n7, 'node8'].sort(), `${s.name}: placed on the nodes that stay`);
+      assert.ok(s.peers.every((x) => x.current), `${s.name}: every copy current`);
+    }
+    assert.deepEqual(await lostBlobs(ops(0), written!.room, written!.acked), [], "the replace test's writes are all still served");
+  });
+
   test('play backup, every host and the controller state wiped, play restore into the fresh hosts: the same data served', async (t) => {
     assert.ok(written, 'the replace test wrote the data');
     const b = await play(['backup', ...base]);
     assert.equal(b.code, 0, why(b));
     const [dir] = readdirSync(join(p.dir, 'backups')).filter((d) => !d.startsWith('.'));
-    const live = [0, 2, 3].map((i) => used()[i]!);
-    await Promise.all(live.map((h) => labSsh(lab, h, CLEAN)));
+    await Promise.all(live().map((h) => labSsh(lab, h, CLEAN)));
     for (const d of ['secrets', 'out']) rmSync(join(p.dir, d), { recursive: true, force: true });
     const t0 = Date.now();
     const r = await play(['restore', ...base, '-e', `from=backups/${dir}`], 600_000);

@@ -1,5 +1,7 @@
 // The cluster playbooks on the lab's real Debian hosts (systemd, ssh, apt
-// from the lab repository), from an inventory at kv_replicas 1:
+// from the lab repository), from an inventory at kv_replicas 1 on the
+// hosts' own nats-server package (source: debian, 2.10 from the lab
+// repository), upgraded midway to the bundled default:
 // --check predicts bringup and touches nothing; bringup; a re-run changes
 // nothing; verify passes; scale-r3 refuses with a node down, then scales
 // every stream to R3; the committed inventory change rolls out one node at a
@@ -20,7 +22,7 @@ import { loadInventory } from '../../src/inventory/load.js';
 import { waitFor } from '../lab/exec.js';
 import { ensureLab, holdLabLock, labSsh, type LabInfo } from '../lab/lab.js';
 import { describeOnLab } from '../lab/suite.js';
-import { CLEAN, labInventory } from '../lab/cluster.js';
+import { CLEAN, HAS_NATS_PACKAGE, PURGE_NATS_PACKAGE, labInventory } from '../lab/cluster.js';
 import { makeProject, unibus, type Project } from '../harness/project.js';
 import { lostBlobs, startWriter } from '../harness/writer.js';
 import { play, type PlayRun } from '../harness/play.js';
@@ -28,8 +30,10 @@ import { keepChaosRuns } from '../harness/keep-chaos.js';
 import type { CheckResult } from '../../src/controller/chaos/checker.js';
 import { DEFAULT_NATS_SERVER, shippedVersions } from '../../src/inventory/nats-releases.js';
 
-/** The nats-server the lab's cluster is brought up on (the oldest release unibus ships); `play upgrade` moves it to the default midway. */
-const FROM = shippedVersions()[0]!;
+/** The nats-server the lab's cluster is brought up on: the hosts' own package (Debian 13's, the oldest release unibus ships); `play upgrade` moves it to the bundled default midway. */
+const FROM = 'debian';
+/** Debian 13's nats-server, as the lab repository carries it. */
+const DEBIAN_VERSION = shippedVersions()[0]!;
 
 
 /**
@@ -70,10 +74,13 @@ describeOnLab('cluster playbooks on the lab (3 systemd hosts)', { timeout: 30 * 
   };
 
   let lock: ChildProcess | undefined;
+  /** The hosts that had Debian's nats-server package before bringup installed it (source: debian): the others get it purged at the end. */
+  let hadPackage: boolean[] = [];
   before(async () => {
     lab = await ensureLab(3);
     lock = await holdLabLock(lab);
     await Promise.all(hosts().map((_, i) => ssh(i, CLEAN)));
+    hadPackage = await Promise.all(hosts().map(async (_, i) => (await ssh(i, HAS_NATS_PACKAGE)).stdout.trim() === 'yes'));
     p = await makeProject(inventoryText(lab, 1, adminPub), []);
     // makeProject swapped the ports for free local ones; the lab hosts have their own addresses.
     writeFileSync(p.inventory, inventoryText(lab, 1, adminPub));
@@ -81,7 +88,10 @@ describeOnLab('cluster playbooks on the lab (3 systemd hosts)', { timeout: 30 * 
   });
   after(async () => {
     // UNIBUS_LAB_KEEP=1 leaves the hosts as the last test left them, to look at by hand.
-    if (lab && process.env.UNIBUS_LAB_KEEP !== '1') await Promise.all(hosts().map((_, i) => ssh(i, CLEAN)));
+    if (lab && process.env.UNIBUS_LAB_KEEP !== '1') {
+      await Promise.all(hosts().map((_, i) => ssh(i, CLEAN)));
+      await Promise.all(hosts().map((_, i) => (hadPackage[i] === false ? labSsh(lab, hosts()[i]!, PURGE_NATS_PACKAGE, 300_000) : undefined)));
+    }
     await p?.cleanup();
     if (lock?.pid) process.kill(-lock.pid, 'SIGKILL');
   });
@@ -109,7 +119,7 @@ describeOnLab('cluster playbooks on the lab (3 systemd hosts)', { timeout: 30 * 
     for (let i = 0; i < 3; i++) {
       const r = await ssh(i, 'systemctl is-active membershipd; systemctl is-enabled membershipd; stat -c %a /var/lib/unibus/*/cluster.pass; systemctl is-active nats-server; readlink /proc/$(cat /var/lib/unibus/*/nats-server.pid)/exe');
       const name = hosts()[i]!.name;
-      assert.deepEqual(r.stdout.trim().split('\n'), ['active', 'enabled', '600', 'inactive', `/var/lib/unibus/${name}/bin/${FROM}/nats-server`], 'membershipd runs the nats-server bringup shipped; no packaged nats-server.service runs');
+      assert.deepEqual(r.stdout.trim().split('\n'), ['active', 'enabled', '600', 'inactive', '/usr/sbin/nats-server'], "membershipd runs the host's packaged nats-server; the package's own nats-server.service does not run");
     }
   });
 
@@ -179,9 +189,11 @@ describeOnLab('cluster playbooks on the lab (3 systemd hosts)', { timeout: 30 * 
     assert.equal(r.results.filter((x) => x.task === 'restart (systemd)' && x.status === 'changed').length, 3);
   });
 
-  test(`upgrade from nats-server ${FROM} to ${DEFAULT_NATS_SERVER} under signed writes: one node at a time, the meta leader last, none failed or lost`, async () => {
+  test(`upgrade from the hosts' nats-server package (${DEBIAN_VERSION}) to the bundled ${DEFAULT_NATS_SERVER} under signed writes: one node at a time, the meta leader last, none failed or lost`, async () => {
+    const st = JSON.parse((await unibus(['status', '-i', p.inventory, '--json'])).stdout) as { nodes: { nats_version?: string }[] };
+    assert.deepEqual(st.nodes.map((n) => n.nats_version), hosts().map(() => DEBIAN_VERSION), "every node on the lab repository's package");
     writeFileSync(p.inventory, inventoryText(lab, 3, adminPub, DEFAULT_NATS_SERVER));
-    const { r, secs } = await underWrites(['upgrade', ...base], `upgrade ${FROM} -> ${DEFAULT_NATS_SERVER}`);
+    const { r, secs } = await underWrites(['upgrade', ...base], `upgrade debian ${DEBIAN_VERSION} -> bundled ${DEFAULT_NATS_SERVER}`);
     const order = r.results.filter((x) => x.task === 'restart (systemd)' && x.status === 'changed').map((x) => x.host);
     assert.deepEqual([...order].sort(), hosts().map((h) => h.name));
     // The meta leader the play found before it changed anything is the last one restarted.
