@@ -64,7 +64,7 @@ export const inventorySchema = {
           default: {},
           properties: {
             version: { type: 'string', pattern: '^[0-9]+\\.[0-9]+\\.[0-9]+$', description: 'a nats-server version such as "2.15.1"' },
-            source: { enum: ['bundled', 'debian'], default: 'bundled', description: "bundled (unibus ships Debian's binary of that version) or debian (the host's own package)" },
+            source: { enum: ['bundled', 'debian'], default: 'bundled', description: "bundled (unibus ships Debian's binary of that version) or debian (the host's own package, of that version when one is given)" },
           },
         },
         admin: {

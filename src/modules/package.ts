@@ -17,9 +17,19 @@ const argsSchema = {
 const NAME = /^[a-z0-9][a-z0-9+.-]+$/;
 const VERSION = /^[A-Za-z0-9.+~:-]+$/;
 
+/** A pinned version as Ansible's apt takes one: exact, or with fnmatch's `*` and `?` (`nats-server=2.10.27-*`). */
+const PIN = /^[A-Za-z0-9.+~:*?-]+$/;
+
 interface Spec {
   name: string;
   min?: string;
+  pin?: string;
+}
+
+/** Whether a Debian version matches a pin (fnmatch's * and ?, the rest literal). */
+export function pinMatches(version: string, pin: string): boolean {
+  const re = pin.replace(/[.+^$()|[\]{}\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${re}$`).test(version);
 }
 
 /** Fails the task when apt could not reach the minimum version. */
@@ -32,6 +42,12 @@ function readSpecs(args: FromSchema<typeof argsSchema>): Spec[] {
   const list = typeof given === 'string' ? [given] : given;
   if (!list?.length) throw new ModuleArgsError('package', 'name', 'is required (a package name or a list)');
   return list.map((s, i) => {
+    if (!s.includes('>=') && s.includes('=')) {
+      const [name, pin] = s.split('=').map((x) => x.trim());
+      if (!name || !NAME.test(name)) throw new ModuleArgsError('package', `name[${i}]`, `${JSON.stringify(s)} is not a Debian package name`);
+      if (!pin || !PIN.test(pin)) throw new ModuleArgsError('package', `name[${i}]`, `${JSON.stringify(pin ?? '')} is not a version (exact, or with * and ?: name=2.10.27-*)`);
+      return { name, pin };
+    }
     const [name, min] = s.split('>=').map((x) => x.trim());
     if (!name || !NAME.test(name)) throw new ModuleArgsError('package', `name[${i}]`, `${JSON.stringify(s)} is not a Debian package name`);
     if (min !== undefined && !VERSION.test(min)) throw new ModuleArgsError('package', `name[${i}]`, `${JSON.stringify(min)} is not a version`);
@@ -42,9 +58,14 @@ function readSpecs(args: FromSchema<typeof argsSchema>): Spec[] {
 const APT = ['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', '-q', '-y', '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold'];
 
 /**
- * apt packages: present, absent, latest, and minimum versions (`nodejs>=20.19`,
- * compared with dpkg --compare-versions). `update_cache` runs apt-get update
- * only when something is to be installed, so a converged host stays unchanged.
+ * apt packages: present, absent, latest, minimum versions (`nodejs>=20.19`,
+ * compared with dpkg --compare-versions), and pinned versions as Ansible's apt
+ * takes them (`nats-server=2.10.27-1+b2`, or `nats-server=2.10.27-*`: the
+ * newest version apt offers that matches, installed as `name=version`; one
+ * installed that matches is left alone; a pin apt would have to downgrade to
+ * fails, as apt-get does without --allow-downgrades). `update_cache` runs
+ * apt-get update only when something is to be installed, so a converged host
+ * stays unchanged.
  */
 export const pkg = defineModule({
   name: 'package',
@@ -56,8 +77,11 @@ export const pkg = defineModule({
     if (state !== 'present' && specs.some((s) => s.min)) {
       throw new ModuleArgsError('package', 'name', 'a minimum version (>=) goes with state present only');
     }
+    if (state !== 'present' && specs.some((s) => s.pin)) {
+      throw new ModuleArgsError('package', 'name', 'a pinned version (=) goes with state present only');
+    }
     const sudo = ctx.become || undefined;
-    const facts = await ctx.facts.read(PACKAGE_STATE, { candidates: state === 'latest', specs: specs.map((s) => (s.min ? `${s.name}>=${s.min}` : s.name)) }, ctx.become);
+    const facts = await ctx.facts.read(PACKAGE_STATE, { candidates: state === 'latest', specs: specs.map((s) => (s.min ? `${s.name}>=${s.min}` : s.pin ? `${s.name}=${s.pin}` : s.name)) }, ctx.become);
     const versions = Object.fromEntries(facts.map((f) => [f.name, f.version ?? null]));
 
     if (state === 'absent') {
@@ -70,6 +94,14 @@ export const pkg = defineModule({
     const checks: Command[] = [];
     for (const [i, f] of facts.entries()) {
       const s = specs[i]!;
+      if (s.pin) {
+        if (f.installed && f.version && pinMatches(f.version, s.pin)) continue;
+        const to = (f.offered ?? []).find((v) => pinMatches(v, s.pin!));
+        if (!to) return { changed: false, failed: true, reason: `no version of ${f.name} matches ${s.pin} (apt offers ${f.offered?.length ? f.offered.join(', ') : 'none'})`, commands: [], result: { versions } };
+        install.push(`${f.name}=${to}`);
+        why.push(`${f.name} ${f.installed ? f.version : 'missing'} -> ${to}`);
+        continue;
+      }
       if (!f.installed) {
         install.push(f.name);
         why.push(`${f.name} missing`);

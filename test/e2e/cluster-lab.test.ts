@@ -1,7 +1,7 @@
 // The cluster playbooks on the lab's real Debian hosts (systemd, ssh, apt
 // from the lab repository), from an inventory at kv_replicas 1 on the
-// hosts' own nats-server package (source: debian, 2.10 from the lab
-// repository), upgraded midway to the bundled default:
+// hosts' own nats-server package (source: debian, pinned to 2.10.27 where the
+// lab repository also offers 2.15.1), upgraded midway to the bundled default:
 // --check predicts bringup and touches nothing; bringup; a re-run changes
 // nothing; verify passes; scale-r3 refuses with a node down, then scales
 // every stream to R3; the committed inventory change rolls out one node at a
@@ -30,10 +30,10 @@ import { keepChaosRuns } from '../harness/keep-chaos.js';
 import type { CheckResult } from '../../src/controller/chaos/checker.js';
 import { DEFAULT_NATS_SERVER, shippedVersions } from '../../src/inventory/nats-releases.js';
 
-/** The nats-server the lab's cluster is brought up on: the hosts' own package (Debian 13's, the oldest release unibus ships); `play upgrade` moves it to the bundled default midway. */
-const FROM = 'debian';
-/** Debian 13's nats-server, as the lab repository carries it. */
+/** The oldest release unibus ships (Debian 13's), one of the packages the lab repository carries. */
 const DEBIAN_VERSION = shippedVersions()[0]!;
+/** The nats-server the lab's cluster is brought up on: the hosts' own package, pinned to DEBIAN_VERSION (apt would pick the newest the repository offers); `play upgrade` moves it to the bundled default midway. */
+const FROM = `debian=${DEBIAN_VERSION}`;
 
 
 /**

@@ -2,17 +2,19 @@
 // built once with debootstrap and cached under CACHE_DIR, keyed by a hash of
 // the recipe below: change the recipe and the next `up` builds a new base.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LabError, run } from './exec.js';
 import { CACHE_DIR } from './state.js';
+import { cacheRoot, inCache } from '../../src/controller/nats-server/fetch.js';
+import { shippedVersions } from '../../src/inventory/nats-releases.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Everything that shapes the base. Bump `revision` when the steps in buildBase change. */
 export const RECIPE = {
-  revision: 1,
+  revision: 2,
   suite: 'trixie',
   variant: 'minbase',
   include: ['systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'iproute2', 'procps', 'ca-certificates', 'sudo'],
@@ -22,6 +24,13 @@ export const RECIPE = {
    * systemd manager, for the systemd-user node, which minbase lacks).
    */
   repoPackages: ['nodejs', 'nats-server', 'nftables', 'libpam-systemd'],
+  /**
+   * Debian's nats-server package of every release unibus ships, from the
+   * controller's cache (scripts/setup-tests.sh fetches them, sha256-pinned),
+   * beside the suite's own: `source: debian` with a version installs the
+   * one it pins, without one apt picks the newest.
+   */
+  repoReleases: shippedVersions(),
   /**
    * Timers debootstrap enabled: apt-daily* would take the dpkg lock in the
    * middle of a deploy's package task, and the rest do nothing useful here.
@@ -103,6 +112,13 @@ async function buildBase(b: Base): Promise<void> {
   const debs = readdirSync(archives).filter((f) => f.endsWith('.deb'));
   if (!debs.some((f) => f.startsWith('nats-server_'))) throw new LabError('the .deb closure holds no nats-server package');
   for (const f of debs) renameSync(join(archives, f), join(b.repo, f));
+  for (const v of RECIPE.repoReleases) {
+    // The lab's hosts run this machine's architecture (debootstrap builds its own).
+    const arch = process.arch === 'arm64' ? 'arm64' : 'amd64';
+    const c = inCache(cacheRoot(), v, arch);
+    if (!c) throw new LabError(`nats-server ${v} (${arch}) is not in the cache: run 'bash scripts/setup-tests.sh', which fetches it`);
+    copyFileSync(c.deb, join(b.repo, c.deb.split('/').pop()!));
+  }
   const scan = await run(['dpkg-scanpackages', '-m', '.', '/dev/null'], { cwd: b.repo, timeoutMs: 120_000 });
   writeFileSync(join(b.repo, 'Packages'), scan.stdout);
 

@@ -2,6 +2,7 @@
 // strict host-key checking, boot to `running`, are distinct machines on the lab
 // network only, and install nats-server with apt from the local repository.
 import assert from 'node:assert/strict';
+import { shippedVersions } from '../../src/inventory/nats-releases.js';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -100,7 +101,7 @@ describeOnLab('lab smoke (3 hosts)', { timeout: 25 * 60_000 }, () => {
     assert.equal(r.stdout.trim(), 'running');
   });
 
-  test('apt installs nats-server 2.10 from the local repository only', async () => {
+  test('apt offers every nats-server release unibus ships from the local repository only, and installs the newest', async () => {
     const h = lab.hosts[0]!;
     const src = await labSsh(lab, h, 'cat /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null | grep -v "^#"');
     assert.deepEqual(src.stdout.trim().split('\n'), ['deb [trusted=yes] file:/srv/repo ./']);
@@ -108,10 +109,12 @@ describeOnLab('lab smoke (3 hosts)', { timeout: 25 * 60_000 }, () => {
     const had = (await labSsh(lab, h, "dpkg-query -W -f='${Status}' nats-server 2>/dev/null")).stdout.includes('install ok installed');
     const apt = 'DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=120';
     try {
-      const r = await labSsh(lab, h, `${apt} update && ${apt} install --reinstall nats-server && nats-server --version`, 300_000);
+      const r = await labSsh(lab, h, `${apt} update && ${apt} install --reinstall nats-server && nats-server --version && apt-cache madison nats-server`, 300_000);
       assert.equal(r.code, 0, r.stderr + r.stdout);
-      assert.match(r.stdout, /nats-server: v2\.10\.\d+/);
+      const newest = shippedVersions().at(-1)!;
+      assert.match(r.stdout, new RegExp(`nats-server: v${newest.replace(/\./g, '\\.')}\\b`), 'the newest release installed');
       assert.match(r.stdout, /file:\/srv\/repo/, 'apt read the local repository');
+      for (const v of shippedVersions()) assert.match(r.stdout, new RegExp(`nats-server \\| ${v.replace(/\./g, '\\.')}-\\S+ \\| file:/srv/repo`), `the repository offers ${v}`);
     } finally {
       // Leave the shared lab as it was for the tests that deploy to it.
       if (!had) await labSsh(lab, h, `${apt} purge nats-server && ${apt} autoremove`, 300_000);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { getModule } from '../../src/modules/index.js';
+import { pinMatches } from '../../src/modules/package.js';
 import { describeCommand } from '../../src/modules/print.js';
 import { PKG_SCRIPT } from '../../src/modules/facts/package.js';
 import { PROC_FACT_SCRIPT } from '../../src/modules/facts/process.js';
@@ -12,8 +13,8 @@ import { userSystemctl } from '../../src/modules/facts/systemd.js';
 const APT = ['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', '-q', '-y', '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold'];
 const argvs = (cmds: Command[]) => cmds.map((c) => (c.kind === 'exec' ? c.argv : ['upload', c.path]));
 
-/** A fake whose dpkg facts come from a table: name -> [status-abbrev, version, min-ok, candidate]. */
-function pkgHost(table: Record<string, [string, string, string, string]>) {
+/** A fake whose dpkg facts come from a table: name -> [status-abbrev, version, min-ok, candidate, offered (a pin's)]. */
+function pkgHost(table: Record<string, [string, string, string, string, string?]>) {
   const t = fakeHost();
   t.on(
     (req: ExecRequest) => req.argv[2] === PKG_SCRIPT,
@@ -21,9 +22,10 @@ function pkgHost(table: Record<string, [string, string, string, string]>) {
       code: 0,
       stderr: '',
       stdout: req.argv.slice(5).map((spec) => {
-        const name = spec.split('>=')[0]!;
-        const [st, ver, ok, cand] = table[name] ?? ['un ', '', spec.includes('>=') ? 'no' : '-', '(none)'];
-        return `${name}|${st}|${ver}|${ok}|${cand}\n`;
+        const name = spec.split(/>?=/)[0]!;
+        const [st, ver, ok, cand, offered] = table[name] ?? ['un ', '', spec.includes('>=') ? 'no' : '-', '(none)', ''];
+        const pinned = !spec.includes('>=') && spec.includes('=');
+        return `${name}|${st}|${ver}|${ok}|${cand}|${pinned ? (offered ?? '') : '-'}\n`;
       }).join(''),
     }),
   );
@@ -70,6 +72,32 @@ describe('package', () => {
     const plan = await pkg.plan({ name: ['curl', 'jq'], state: 'latest' }, makeCtx(t));
     assert.deepEqual(argvs(plan.commands), [[...APT, 'install', 'curl']]);
     assert.equal(plan.reason, 'curl 7.88 -> 7.89');
+  });
+  it("a pinned version as Ansible's apt takes one: left alone when installed, else the newest offered match installed as name=version", async () => {
+    const offered = '2.15.1-1,2.10.27-1+b2,';
+    const keep = await pkg.plan({ name: 'nats-server=2.10.27-*' }, makeCtx(pkgHost({ 'nats-server': ['ii ', '2.10.27-1+b2', '-', '-', offered] })));
+    assert.equal(keep.changed, false);
+    const t = pkgHost({ 'nats-server': ['un ', '', '-', '-', offered] });
+    const fresh = await pkg.plan({ name: ['nodejs', 'nats-server=2.10.27-*'] }, makeCtx(pkgHost({ nodejs: ['ii ', '20.19.2', '-', '-'], 'nats-server': ['un ', '', '-', '-', offered] })));
+    assert.deepEqual(argvs(fresh.commands), [[...APT, 'install', 'nats-server=2.10.27-1+b2']]);
+    assert.equal(fresh.reason, 'nats-server missing -> 2.10.27-1+b2');
+    const other = await pkg.plan({ name: 'nats-server=2.15.1-1' }, makeCtx(pkgHost({ 'nats-server': ['ii ', '2.10.27-1+b2', '-', '-', offered] })));
+    assert.deepEqual(argvs(other.commands), [[...APT, 'install', 'nats-server=2.15.1-1']]);
+    const none = await pkg.plan({ name: 'nats-server=2.12.*' }, makeCtx(t));
+    assert.equal(none.failed, true);
+    assert.equal(none.reason, 'no version of nats-server matches 2.12.* (apt offers 2.15.1-1, 2.10.27-1+b2)');
+    const req = t.calls[0]!.op === 'exec' ? t.calls[0]!.req : undefined;
+    assert.deepEqual(req?.argv.slice(4), ['0', 'nats-server=2.12.*'], 'the pin reaches the fact, which lists what apt offers');
+    await assert.rejects(pkg.plan({ name: 'nats-server=2.10.27', state: 'latest' }, makeCtx(pkgHost({}))), /a pinned version \(=\) goes with state present only/);
+    await assert.rejects(pkg.plan({ name: 'nats-server=' }, makeCtx(pkgHost({}))), /is not a version/);
+  });
+  it('pinMatches: exact, *, ?, and the dots and pluses of Debian versions taken literally', () => {
+    assert.ok(pinMatches('2.10.27-1+b2', '2.10.27-1+b2'));
+    assert.ok(pinMatches('2.10.27-1+b2', '2.10.27-*'));
+    assert.ok(pinMatches('2.10.27-1', '2.10.2?-1'));
+    assert.ok(!pinMatches('2.10.27-1+b2', '2.10.27'));
+    assert.ok(!pinMatches('2.10.270-1', '2.10.27-*'));
+    assert.ok(!pinMatches('2x10.27-1', '2.10.27-*'), 'a dot is a dot');
   });
   it('rejects a bad name and a version with absent', async () => {
     await assert.rejects(pkg.plan({ name: 'Bad Name' }, makeCtx(pkgHost({}))), /name\[0\]: "Bad Name" is not a Debian package name/);

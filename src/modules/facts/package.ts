@@ -1,17 +1,21 @@
 // The package fact: whether each package is installed, its version, whether
-// it meets a minimum, and (for state latest) apt's candidate, in one exec.
+// it meets a minimum, (for state latest) apt's candidate, and (for a pinned
+// version) every version apt offers, in one exec.
 import type { Fact } from './types.js';
 
 /**
  * One exec for every package of the task. Arg 1 is 1 when candidates are
- * wanted (state latest); then `name` or `name>=version` specs. One line per
- * spec: `name|status-abbrev|version|min-ok(yes/no/-)|candidate`.
+ * wanted (state latest); then `name`, `name>=version` or `name=version`
+ * specs. One line per spec:
+ * `name|status-abbrev|version|min-ok(yes/no/-)|candidate|offered`, where
+ * offered (for `name=version` only, else -) is every version apt offers,
+ * newest first, each followed by a comma.
  */
 export const PKG_SCRIPT = [
   'want_cand=$1; shift',
   'for spec in "$@"; do',
-  '  name=${spec%%>=*}; min=',
-  `  case $spec in *'>='*) min=\${spec#*>=};; esac`,
+  '  name=${spec%%[=>]*}; min=; pin=',
+  `  case $spec in *'>='*) min=\${spec#*>=};; *'='*) pin=\${spec#*=};; esac`,
   `  st=$(dpkg-query -W -f='\${db:Status-Abbrev}|\${Version}' -- "$name" 2>/dev/null) || st='un|'`,
   '  ver=${st#*|}; ok=-',
   '  if [ -n "$min" ]; then',
@@ -19,7 +23,9 @@ export const PKG_SCRIPT = [
   '  fi',
   '  cand=-',
   `  if [ "$want_cand" = 1 ]; then cand=$(apt-cache policy -- "$name" 2>/dev/null | sed -n 's/^ *Candidate: //p'); fi`,
-  `  printf '%s|%s|%s|%s\\n' "$name" "$st" "$ok" "\${cand:-(none)}"`,
+  '  offered=-',
+  `  if [ -n "$pin" ]; then offered=$(apt-cache madison -- "$name" 2>/dev/null | awk -F'|' '{ gsub(/ /, "", $2); printf "%s,", $2 }'); fi`,
+  `  printf '%s|%s|%s|%s|%s\\n' "$name" "$st" "$ok" "\${cand:-(none)}" "$offered"`,
   'done',
 ].join('\n');
 
@@ -29,6 +35,8 @@ export interface PkgFact {
   version?: string;
   minOk?: boolean;
   candidate?: string;
+  /** For a pinned version: every version apt offers, newest first. */
+  offered?: string[];
 }
 
 export function parsePkgFacts(stdout: string, count: number): PkgFact[] | null {
@@ -36,7 +44,7 @@ export function parsePkgFacts(stdout: string, count: number): PkgFact[] | null {
   if (lines.length !== count) return null;
   const out: PkgFact[] = [];
   for (const l of lines) {
-    const [name, abbrev, version, ok, cand] = l.split('|');
+    const [name, abbrev, version, ok, cand, offered] = l.split('|');
     if (name === undefined || abbrev === undefined || cand === undefined) return null;
     // Second letter of db:Status-Abbrev: n = not installed, c = config files only.
     const installed = !['n', 'c', undefined].includes(abbrev[1]);
@@ -46,12 +54,13 @@ export function parsePkgFacts(stdout: string, count: number): PkgFact[] | null {
       ...(installed && version ? { version } : {}),
       ...(ok === 'yes' ? { minOk: true } : ok === 'no' ? { minOk: false } : {}),
       ...(cand !== '-' && cand !== '(none)' ? { candidate: cand } : {}),
+      ...(offered !== undefined && offered !== '-' ? { offered: offered.split(',').filter(Boolean) } : {}),
     });
   }
   return out;
 }
 
-/** `specs`: `name` or `name>=version`; `candidates`: also read apt's candidate (state latest). */
+/** `specs`: `name`, `name>=version` or `name=version`; `candidates`: also read apt's candidate (state latest). */
 export const PACKAGE_STATE: Fact<{ candidates: boolean; specs: string[] }, PkgFact[]> = {
   name: 'package state of',
   describe: (q) => q.specs.join(', '),
