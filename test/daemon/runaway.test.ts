@@ -43,6 +43,19 @@ test('StreamLog: a restore begun and not ended and a read that took seconds are 
   assert.deepEqual(log.suspects(), []);
 });
 
+test('StreamLog: a copy that stopped applying (a critical write error) is named once, with its account; a reset forgets it', () => {
+  const log = new StreamLog();
+  log.see("[1659] 2026/12/07 15:04:12.220362 [ERR] JetStream failed to store a msg on stream '$G > KV_UNIBUS_members': malformed or corrupt message in 3.blk: invalid checksum");
+  assert.deepEqual(log.takeStuck(), [], 'a failed store alone is not the stop');
+  log.see("[1659] 2026/12/07 15:04:12.220366 [ERR] JetStream stream '$G > KV_UNIBUS_members' critical write error: malformed or corrupt message in 3.blk: invalid checksum");
+  log.see("[1659] 2026/12/07 15:04:12.220366 [ERR] JetStream stream '$G > KV_UNIBUS_members' critical write error: malformed or corrupt message in 3.blk: invalid checksum");
+  assert.deepEqual(log.takeStuck(), [{ account: '$G', stream: 'KV_UNIBUS_members' }]);
+  assert.deepEqual(log.takeStuck(), [], 'named once');
+  log.see("[1] [ERR] JetStream stream 'ACC > S' critical write error: x");
+  log.reset();
+  assert.deepEqual(log.takeStuck(), []);
+});
+
 test('RunawayWatch: silence while running past the bound, or memory past its bound, is a runaway; a stopped process or a gone one is not', () => {
   const running = { state: 'S', rssBytes: 100 * 2 ** 20 };
   const w = new RunawayWatch(30_000, 2 ** 30, 0);

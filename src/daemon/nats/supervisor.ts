@@ -90,6 +90,8 @@ export class NatsSupervisor {
   #watchTimer: NodeJS.Timeout | undefined;
   /** When each stream's copy was last moved aside here. */
   #movedAt = new Map<string, number>();
+  /** A copy that stopped applying is being rebuilt (#rebuildStuck): one at a time. */
+  #rebuildingStuck = false;
 
   constructor(o: SupervisorOptions) {
     this.#o = o;
@@ -146,6 +148,8 @@ export class NatsSupervisor {
       if (!raw) continue;
       const line = this.#scrub(raw);
       this.#streamLog.see(line);
+      const stuck = this.#streamLog.takeStuck();
+      if (stuck.length) void this.#rebuildStuck(stuck);
       this.#tail.push(line);
       if (this.#tail.length > 20) this.#tail.shift();
       // nats-server's own warnings and errors belong in the daemon's journal:
@@ -236,6 +240,33 @@ export class NatsSupervisor {
         .finally(() => (busy = false));
     }, WATCH_MS);
     this.#watchTimer.unref();
+  }
+
+  /**
+   * A copy the child says stopped applying (a critical write error): moved
+   * aside through a graceful restart, so the node rejoins that stream empty
+   * and its leader sends it again. Only a replicated copy not moved within
+   * REBUILD_EVERY_MS (#moveAside's bounds, checked first so nothing restarts
+   * for a copy that would stay); one such restart at a time.
+   */
+  async #rebuildStuck(refs: StreamRef[]): Promise<void> {
+    if (this.#rebuildingStuck || this.#stopping) return;
+    this.#rebuildingStuck = true;
+    try {
+      const movable: StreamRef[] = [];
+      for (const ref of refs) {
+        const copy = await readCopyOnDisk(this.#conf.storeDir, ref).catch(() => null);
+        if (copy && copy.replicas >= 2 && Date.now() - (this.#movedAt.get(ref.stream) ?? -Infinity) >= REBUILD_EVERY_MS) movable.push(ref);
+        else this.#o.log(`${ref.stream}: its copy stopped applying (a critical write error), ${!copy ? 'but its copy is not on disk' : copy.replicas < 2 ? `but it is the only copy (R${copy.replicas})` : `but it was moved aside less than ${REBUILD_EVERY_MS / 60_000} min ago`}: left in place`);
+      }
+      if (!movable.length) return;
+      const names = movable.map((r) => r.stream).join(', ');
+      await this.restartChildWith(`${names}: its copy stopped applying (a critical write error)`, async () => void (await this.#moveAside(movable, 'its copy stopped applying (a critical write error)')));
+    } catch (err) {
+      this.#o.log(`rebuilding a copy that stopped applying failed: ${(err as Error).message}`);
+    } finally {
+      this.#rebuildingStuck = false;
+    }
   }
 
   /**
