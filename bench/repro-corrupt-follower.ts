@@ -24,15 +24,15 @@
 // leader's count again before the step-downs.
 // Run by hand: HOW=bitflip node --import tsx bench/repro-corrupt-follower.ts
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { sleep } from '../src/util/time.js';
-import { flipOffsets } from '../src/modules/cluster/corrupt.js';
 import { judgeCopy } from '../src/daemon/nats/replica-audit.js';
 import { addStream, NatsTrio, serverVersion } from './lib/nats-trio.js';
+import { damageBlock } from './lib/damage.js';
 
 const HOW = process.env.HOW === 'truncate' ? 'truncate' : 'bitflip';
 const N = Number(process.env.N ?? 2000);
@@ -69,13 +69,7 @@ try {
   const msgs = join(work, `s${f}`, 'jetstream', '$G', 'streams', 'REPRO', 'msgs');
   const blocks = readdirSync(msgs).filter((x) => x.endsWith('.blk')).sort((a, b) => parseInt(a) - parseInt(b));
   const last = join(msgs, blocks.at(-1)!);
-  const size = statSync(last).size;
-  if (HOW === 'truncate') truncateSync(last, Math.floor(size / 2));
-  else {
-    const b = readFileSync(last);
-    for (const o of flipOffsets(size, 7)) b[o] = b[o]! ^ 0xff;
-    writeFileSync(last, b);
-  }
+  const size = damageBlock(last, HOW);
   console.log(`${HOW} ${last} (${size} bytes)`);
   const t0 = Date.now();
   start(f);
