@@ -121,6 +121,14 @@ export async function placeReader(jsm: JetStreamManager, stream: string, node: s
 const BATCH = 1000;
 /** A batch not answered within this is a copy that stopped answering. */
 const BATCH_MS = 10_000;
+/**
+ * What a copy that stopped answering is named by: its reader got nothing
+ * more before the end it was made with (a bit-flipped block on disk, in
+ * bench/repair-corrupt.ts). Read again it stops again, so it is judged at
+ * once: neither tried again nor waited for (which made one such copy's
+ * deep check take 62 s).
+ */
+const STOPPED = 'stopped answering';
 
 /**
  * `node`'s copy of `stream`, read whole through a reader placed on it: every
@@ -133,14 +141,14 @@ const BATCH_MS = 10_000;
 async function readCopy(js: JetStreamClient, jsm: JetStreamManager, stream: string, node: string, single: boolean): Promise<ReplicaCopy> {
   const ci = await placeReader(jsm, stream, node, single);
   try {
-    return await readThrough(js, stream, node, ci);
+    return await readThrough(js, stream, node, ci, jsm);
   } finally {
     await jsm.consumers.delete(stream, ci.name).catch(() => undefined);
   }
 }
 
 /** `node`'s copy as its reader `ci` delivers it, from the first message to the last it held when the reader was made (an empty copy: its sequences as the reader starts). */
-export async function readThrough(js: JetStreamClient, stream: string, node: string, ci: ConsumerInfo): Promise<ReplicaCopy> {
+export async function readThrough(js: JetStreamClient, stream: string, node: string, ci: ConsumerInfo, jsm?: JetStreamManager): Promise<ReplicaCopy> {
   const out: ReplicaCopy = { node, messages: 0, lastSeq: 0 };
   const h = stream === NONCE_STREAM ? undefined : createHash('sha256');
   const kv = stream.startsWith(KV_PREFIX) ? new Map<string, string>() : undefined;
@@ -164,7 +172,11 @@ export async function readThrough(js: JetStreamClient, stream: string, node: str
       }
       if (pending === 0) break;
     }
-    if (!got) throw new Error(`${node}'s copy stopped answering after ${out.messages} messages`);
+    if (!got) {
+      // A reader gone with its server (a restart while it read) is tried again; one still there that delivers nothing is the copy.
+      const still = jsm ? await jsm.consumers.info(stream, ci.name).then(() => true, () => false) : true;
+      throw new Error(still ? `${node}'s copy ${STOPPED} after ${out.messages} messages` : `${node}'s reader was lost after ${out.messages} messages`);
+    }
   }
   // An empty copy's sequences as STREAM.INFO gives an emptied stream's (first = last + 1): a reader made
   // to deliver all starts past the copy's first sequence less one (measured: purged after 5, it says 5).
@@ -206,6 +218,7 @@ async function readReplica(js: JetStreamClient, jsm: JetStreamManager, stream: s
       return await readCopy(js, jsm, stream, node, single);
     } catch (e) {
       why = (e as Error).message;
+      if (why.includes(STOPPED)) break;
     }
   }
   return why;
@@ -262,7 +275,9 @@ async function readStream(js: JetStreamClient, jsm: JetStreamManager, stream: st
     }
     for (const c of s.copies) if (!firstRead.has(c.node)) firstRead.set(c.node, c.lastSeq);
     const agree = s.copies.every((c) => c.lastSeq === s.copies[0]!.lastSeq && c.digest === s.copies[0]!.digest);
-    if ((agree && !s.unread.length) || Date.now() + SETTLE_MS > settleUntil) break;
+    // A copy that could not be placed on may be read once its server is back; one that stopped answering will not be.
+    const waitable = s.unread.some((u) => !u.why.includes(STOPPED));
+    if ((agree && !waitable) || Date.now() + SETTLE_MS > settleUntil) break;
     await sleep(SETTLE_MS);
   }
   for (const c of s.copies) {
