@@ -11,7 +11,7 @@ import { NatsConfInvalidError, validateConfFile } from './validate.js';
 import { fetchJsz, fetchSnapshot, type Jsz } from './monitor.js';
 import { sleep } from '../../util/time.js';
 import { totalmem } from 'node:os';
-import { listCopiesOnDisk, planMoveAside, readCopyOnDisk, readProc, resolveRefs, RunawayWatch, StreamLog, LED_LOOK_MS, SILENT_MS, WATCH_MS, type StreamRef } from './runaway.js';
+import { listCopiesOnDisk, planMoveAside, readCopyOnDisk, readProc, resolveRefs, RunawayWatch, StreamLog, LED_LOOK_MS, SILENT_MS, WATCH_MS, type CopyOnDisk, type StreamRef } from './runaway.js';
 import { pruneQuarantine, quarantineCopy, QUARANTINE_KEPT, REBUILD_EVERY_MS } from './replica-audit.js';
 
 export class SupervisorError extends UnibusError {}
@@ -253,20 +253,29 @@ export class NatsSupervisor {
     if (this.#rebuildingStuck || this.#stopping) return;
     this.#rebuildingStuck = true;
     try {
+      const why = 'its copy stopped applying (a critical write error)';
       const movable: StreamRef[] = [];
       for (const ref of refs) {
-        const copy = await readCopyOnDisk(this.#conf.storeDir, ref).catch(() => null);
-        if (copy && copy.replicas >= 2 && Date.now() - (this.#movedAt.get(ref.stream) ?? -Infinity) >= REBUILD_EVERY_MS) movable.push(ref);
-        else this.#o.log(`${ref.stream}: its copy stopped applying (a critical write error), ${!copy ? 'but its copy is not on disk' : copy.replicas < 2 ? `but it is the only copy (R${copy.replicas})` : `but it was moved aside less than ${REBUILD_EVERY_MS / 60_000} min ago`}: left in place`);
+        const stays = this.#staysInPlace(ref, await readCopyOnDisk(this.#conf.storeDir, ref).catch(() => null));
+        if (stays) this.#o.log(`${ref.stream}: ${why}, but ${stays}: left in place`);
+        else movable.push(ref);
       }
       if (!movable.length) return;
       const names = movable.map((r) => r.stream).join(', ');
-      await this.restartChildWith(`${names}: its copy stopped applying (a critical write error)`, async () => void (await this.#moveAside(movable, 'its copy stopped applying (a critical write error)')));
+      await this.restartChildWith(`${names}: ${why}`, async () => void (await this.#moveAside(movable, why)));
     } catch (err) {
       this.#o.log(`rebuilding a copy that stopped applying failed: ${(err as Error).message}`);
     } finally {
       this.#rebuildingStuck = false;
     }
+  }
+
+  /** Why a copy is not moved aside (not on disk, the only copy, or moved within REBUILD_EVERY_MS), or null when it may be. */
+  #staysInPlace(ref: StreamRef, copy: CopyOnDisk | null): string | null {
+    if (!copy) return 'its copy is not on disk';
+    if (copy.replicas < 2) return `it is the only copy (R${copy.replicas})`;
+    if (Date.now() - (this.#movedAt.get(ref.stream) ?? -Infinity) < REBUILD_EVERY_MS) return `its copy was moved aside less than ${REBUILD_EVERY_MS / 60_000} min ago`;
+    return null;
   }
 
   /**
@@ -281,12 +290,9 @@ export class NatsSupervisor {
     for (const ref of resolveRefs(refs, onDisk)) {
       const copy = await readCopyOnDisk(this.#conf.storeDir, ref);
       if (!copy) continue;
-      if (copy.replicas < 2) {
-        this.#o.log(`${ref.stream}: ${why}, but it is the only copy (R${copy.replicas}): left in place`);
-        continue;
-      }
-      if (Date.now() - (this.#movedAt.get(ref.stream) ?? -Infinity) < REBUILD_EVERY_MS) {
-        this.#o.log(`${ref.stream}: ${why}, but its copy was moved aside less than ${REBUILD_EVERY_MS / 60_000} min ago: left in place`);
+      const stays = this.#staysInPlace(ref, copy);
+      if (stays) {
+        this.#o.log(`${ref.stream}: ${why}, but ${stays}: left in place`);
         continue;
       }
       this.#movedAt.set(ref.stream, Date.now());
