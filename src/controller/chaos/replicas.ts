@@ -17,7 +17,7 @@
 //   (moveLeader, for play repair) change who leads, never what is stored.
 // - Every wait is bounded (per placement, per batch, per election).
 import { createHash } from 'node:crypto';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerInfo, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerInfo, type JetStreamClient, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { BUCKETS, NONCE_STREAM } from '../../daemon/index.js';
 import { sleep } from '../../util/time.js';
@@ -31,7 +31,11 @@ const KV_PREFIX = 'KV_';
 export const REPLICAS_FILE = 'replicas.json';
 
 async function leaderOf(jsm: JetStreamManager, stream: string): Promise<{ leader: string | null; replicas: string[]; current: Set<string> }> {
-  const si = await jsm.streams.info(stream);
+  return placementOf(await jsm.streams.info(stream));
+}
+
+/** Who leads a stream, its replicas (the leader first) and the followers that are current, from one STREAM.INFO answer. */
+function placementOf(si: StreamInfo): { leader: string | null; replicas: string[]; current: Set<string> } {
   const c = si.cluster;
   const followers = c?.replicas ?? [];
   return {
@@ -227,7 +231,7 @@ async function readReplica(js: JetStreamClient, jsm: JetStreamManager, stream: s
 /** One round: every replica read side by side, the leader's last sequence asked before and after. */
 async function readRound(js: JetStreamClient, jsm: JetStreamManager, stream: string): Promise<Round> {
   const before = await jsm.streams.info(stream);
-  const { replicas: nodes } = await leaderOf(jsm, stream);
+  const { replicas: nodes } = placementOf(before);
   const read = await Promise.all(nodes.map((node) => readReplica(js, jsm, stream, node, nodes.length === 1)));
   const s: StreamCopies = { stream, copies: [], unread: [] };
   read.forEach((r, i) => (typeof r === 'string' ? s.unread.push({ node: nodes[i]!, why: r }) : s.copies.push(r)));
