@@ -42,16 +42,17 @@ function readSpecs(args: FromSchema<typeof argsSchema>): Spec[] {
   const list = typeof given === 'string' ? [given] : given;
   if (!list?.length) throw new ModuleArgsError('package', 'name', 'is required (a package name or a list)');
   return list.map((s, i) => {
-    if (!s.includes('>=') && s.includes('=')) {
-      const [name, pin] = s.split('=').map((x) => x.trim());
-      if (!name || !NAME.test(name)) throw new ModuleArgsError('package', `name[${i}]`, `${JSON.stringify(s)} is not a Debian package name`);
-      if (!pin || !PIN.test(pin)) throw new ModuleArgsError('package', `name[${i}]`, `${JSON.stringify(pin ?? '')} is not a version (exact, or with * and ?: name=2.10.27-*)`);
-      return { name, pin };
+    // `name`, `name>=minimum` or `name=pin`.
+    const [, rawName, op, rawVer] = /^([^=>]*)(>=|=)?(.*)$/s.exec(s)!;
+    const name = rawName!.trim();
+    const ver = rawVer!.trim();
+    if (!name || !NAME.test(name) || (!op && ver)) throw new ModuleArgsError('package', `name[${i}]`, `${JSON.stringify(s)} is not a Debian package name`);
+    if (op === '=') {
+      if (!ver || !PIN.test(ver)) throw new ModuleArgsError('package', `name[${i}]`, `${JSON.stringify(ver)} is not a version (exact, or with * and ?: name=2.10.27-*)`);
+      return { name, pin: ver };
     }
-    const [name, min] = s.split('>=').map((x) => x.trim());
-    if (!name || !NAME.test(name)) throw new ModuleArgsError('package', `name[${i}]`, `${JSON.stringify(s)} is not a Debian package name`);
-    if (min !== undefined && !VERSION.test(min)) throw new ModuleArgsError('package', `name[${i}]`, `${JSON.stringify(min)} is not a version`);
-    return min === undefined ? { name } : { name, min };
+    if (op === '>=' && !VERSION.test(ver)) throw new ModuleArgsError('package', `name[${i}]`, `${JSON.stringify(ver)} is not a version`);
+    return op === '>=' ? { name, min: ver } : { name };
   });
 }
 
