@@ -182,6 +182,8 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
           log,
         })
       : null;
+  // A copy nats-server rebuilt from its blocks at a start does not lead until it is judged (replica-audit.ts copyLed).
+  if (audit) sup!.setCopyWatch((n) => (n.kind === 'rebuilt' ? audit.copyRebuilt(n.stream) : void audit.copyLed(n.stream)));
   // Ready means a replicated write went through, not only open ports. It runs
   // in the background so /healthz answers 503 (not ready) meanwhile.
   // A JetStream request sent before the meta group has a leader goes

@@ -177,6 +177,36 @@ test('a matching copy clears the suspicion; a leader found short twice is asked 
   assert.equal(f.audit.reason, null, "the leader's copy is not this node's to vouch for");
 });
 
+test('a copy rebuilt from its blocks steps down once when elected before it is judged, and is rebuilt on its first short verdict', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'unibus-audit-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await storeWith(dir);
+  let n = 151;
+  const f = fakeAudit(dir, { own: () => own(n), leader: () => view(300) });
+  await f.audit.copyLed('KV_UNIBUS_rooms');
+  assert.deepEqual(f.calls.stepDowns, [], 'a copy not rebuilt keeps the lead it won');
+  f.audit.copyRebuilt('KV_UNIBUS_rooms');
+  f.audit.copyRebuilt('KV_UNIBUS_other');
+  assert.deepEqual(f.audit.rebuiltUnjudged, ['KV_UNIBUS_rooms'], 'only the streams audited');
+  await f.audit.copyLed('KV_UNIBUS_other');
+  await f.audit.copyLed('KV_UNIBUS_rooms');
+  await f.audit.copyLed('KV_UNIBUS_rooms');
+  assert.deepEqual(f.calls.stepDowns, ['KV_UNIBUS_rooms'], 'once per rebuild: a cluster whose every copy was rebuilt keeps a leader');
+  assert.ok(f.calls.logs.some((l) => /elected its leader while its copy, rebuilt from its blocks at the start, is not judged yet; stepping down/.test(l)), f.calls.logs.join('\n'));
+  assert.equal(f.audit.nextInMs, SOON_MS, 'a rebuilt copy is looked at soon');
+  const r = await f.audit.round();
+  assert.deepEqual(r.rebuilt, ['KV_UNIBUS_rooms'], 'one short verdict: the rebuild was its first strike');
+  assert.deepEqual(f.audit.rebuiltUnjudged, []);
+  // A rebuilt copy judged the same is no longer suspect: elected, it keeps the lead.
+  n = 300;
+  f.audit.copyRebuilt('KV_UNIBUS_rooms');
+  assert.equal((await f.audit.round()).verdicts.get('KV_UNIBUS_rooms')?.kind, 'same');
+  assert.deepEqual(f.audit.rebuiltUnjudged, []);
+  await f.audit.copyLed('KV_UNIBUS_rooms');
+  assert.equal(f.calls.stepDowns.length, 1);
+  assert.equal(f.audit.nextInMs, AUDIT_EVERY_MS);
+});
+
 test('a copy that stays behind its leader for SETTLE_MS is judged short and rebuilt, never called ready without', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'unibus-audit-'));
   t.after(() => rm(dir, { recursive: true, force: true }));

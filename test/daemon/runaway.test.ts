@@ -56,6 +56,31 @@ test('StreamLog: a copy that stopped applying (a critical write error) is named 
   assert.deepEqual(log.takeStuck(), []);
 });
 
+test('StreamLog: a copy rebuilt from its blocks is news once per child (its stream, never a raft group\'s store); each election won is news', () => {
+  const log = new StreamLog();
+  // Lines from a local chaos run (2.15.1): a block cut short while stopped, then a kill.
+  log.see('[8133] 2026/12/07 16:59:56.299828 [WRN] Filestore [KV_UNIBUS_rooms_by_member] Stream state outdated, last block has additional entries, will rebuild');
+  log.see('[8133] 2026/12/07 16:59:56.299849 [WRN] Filestore [KV_UNIBUS_rooms_by_member] Recovering stream state from index errored: prior state file');
+  log.see('[8133] 2026/12/07 16:59:56.299849 [WRN] Filestore [_meta_] Stream state outdated, last block has additional entries, will rebuild');
+  log.see('[8133] 2026/12/07 16:59:56.299849 [WRN] Filestore [S-R3F-gMvAbhYf] Recovering stream state from index errored: prior state file');
+  log.see('[20437] 2026/12/07 04:22:30.959798 [WRN] Filestore [KV_UNIBUS_users] Stream state too short (0 bytes)');
+  log.see("[8133] 2026/12/07 16:59:57.100000 [INF] JetStream cluster new stream leader for '$G > KV_UNIBUS_rooms_by_member'");
+  assert.deepEqual(log.takeNews(), [
+    { kind: 'rebuilt', stream: 'KV_UNIBUS_rooms_by_member' },
+    { kind: 'rebuilt', stream: 'KV_UNIBUS_users' },
+    { kind: 'led', stream: 'KV_UNIBUS_rooms_by_member' },
+  ]);
+  assert.deepEqual(log.takeNews(), [], 'taken once');
+  assert.deepEqual(log.rebuilt, ['KV_UNIBUS_rooms_by_member', 'KV_UNIBUS_users']);
+  assert.deepEqual(log.led, [{ account: '$G', stream: 'KV_UNIBUS_rooms_by_member' }]);
+  log.see("[8133] 2026/12/07 16:59:58.100000 [INF] JetStream cluster new stream leader for '$G > KV_UNIBUS_rooms_by_member'");
+  assert.deepEqual(log.takeNews(), [{ kind: 'led', stream: 'KV_UNIBUS_rooms_by_member' }], 'each election');
+  log.reset();
+  assert.deepEqual(log.rebuilt, []);
+  log.see('[9] [WRN] Filestore [KV_UNIBUS_users] Stream state outdated, last block has additional entries, will rebuild');
+  assert.deepEqual(log.takeNews(), [{ kind: 'rebuilt', stream: 'KV_UNIBUS_users' }], 'a new child rebuilds afresh');
+});
+
 test('RunawayWatch: silence while running past the bound, or memory past its bound, is a runaway; a stopped process or a gone one is not', () => {
   const running = { state: 'S', rssBytes: 100 * 2 ** 20 };
   const w = new RunawayWatch(30_000, 2 ** 30, 0);

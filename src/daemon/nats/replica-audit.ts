@@ -46,6 +46,9 @@
 // - A leader's copy found short (this node holds more at the same sequences)
 //   is asked to step down, at most once per REBUILD_EVERY_MS: its own
 //   membershipd finds it short once it follows.
+// - A copy nats-server rebuilt from its blocks at a start is suspect until
+//   judged the same: elected before that, it steps down (once per rebuild),
+//   and one short verdict rebuilds it (copyRebuilt, copyLed).
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sleep } from '../../util/time.js';
@@ -200,6 +203,8 @@ export class ReplicaAudit {
   #saidUnjudged = false;
   /** Since when each stream's copy was found behind its leader in every try of every round. */
   readonly #behindSince = new Map<string, number>();
+  /** Copies nats-server rebuilt from their blocks at a start, not judged the same since: whether this node handed off their lead. */
+  readonly #rebuiltCopies = new Map<string, { steppedDown: boolean }>();
 
   constructor(d: AuditDeps) {
     this.#d = d;
@@ -230,9 +235,44 @@ export class ReplicaAudit {
     return now - (this.#firstAt ?? now) >= SETTLE_MS && !this.#unjudged.some((s) => this.#behindSince.has(s));
   }
 
+  /**
+   * nats-server rebuilt this node's copy from its blocks at a start (its log
+   * says so: runaway.ts REBUILT). Until a round judges it the same as its
+   * leader's, it is suspect: looked at every SOON_MS, rebuilt from the peers
+   * on its first short verdict (the rebuild is its first strike), not ready,
+   * and, once elected, it hands the lead off (copyLed).
+   */
+  copyRebuilt(stream: string): void {
+    // Not checked against streams() here: the control plane names its streams after the child's start.
+    this.#rebuiltCopies.set(stream, { steppedDown: false });
+    this.#judged.delete(stream);
+  }
+
+  /**
+   * This node was elected the leader of `stream`. A copy rebuilt from its
+   * blocks and not judged yet steps down, once per rebuild: a leader's own
+   * copy is never judged here (judgeCopy), and raft holds no record of what
+   * the rebuild lost. Made the leader with a block cut short, a copy served
+   * reads without 7 of its 44 keys for 14 s, until the followers' rounds
+   * found it short (a local chaos run, 2.15.1). Once: when every copy was
+   * rebuilt (a whole cluster killed), the stream keeps a leader.
+   */
+  async copyLed(stream: string): Promise<void> {
+    const r = this.#rebuiltCopies.get(stream);
+    if (!r || r.steppedDown || !this.#d.streams().includes(stream)) return;
+    r.steppedDown = true;
+    this.#d.log(`replica audit: stream ${stream}: this node was elected its leader while its copy, rebuilt from its blocks at the start, is not judged yet; stepping down until it is compared with the new leader's`);
+    await this.#d.stepDown(stream).catch((e: Error) => this.#d.log(`replica audit: stream ${stream}: step-down refused: ${e.message}`));
+  }
+
+  /** The copies rebuilt from their blocks and not judged the same since. */
+  get rebuiltUnjudged(): string[] {
+    return [...this.#rebuiltCopies.keys()].filter((s) => this.#d.streams().includes(s));
+  }
+
   /** When the next round is due: sooner while a copy is under suspicion or not judged yet. */
   get nextInMs(): number {
-    return [...this.#strikes.values()].some((n) => n > 0) || this.#unjudged.length ? SOON_MS : AUDIT_EVERY_MS;
+    return [...this.#strikes.values()].some((n) => n > 0) || this.#unjudged.length || this.rebuiltUnjudged.length ? SOON_MS : AUDIT_EVERY_MS;
   }
 
   async round(): Promise<AuditRound> {
@@ -289,6 +329,7 @@ export class ReplicaAudit {
       if (v.kind === 'unjudged') continue;
       if (v.kind === 'same') {
         this.#strikes.set(s, 0);
+        this.#rebuiltCopies.delete(s);
         continue;
       }
       const strikes = (this.#strikes.get(s) ?? 0) + 1;
@@ -302,7 +343,7 @@ export class ReplicaAudit {
         continue;
       }
       reasons.push(`stream ${s}: ${v.why}`);
-      if (strikes < 2) continue;
+      if (strikes < 2 && !this.#rebuiltCopies.has(s)) continue;
       const unsafe = rebuildSafe(d.me, views.get(s)!);
       const recent = now() - (this.#lastAct.get(s) ?? -Infinity) < REBUILD_EVERY_MS;
       if (unsafe || recent) {
@@ -317,6 +358,7 @@ export class ReplicaAudit {
       for (const c of rebuild) {
         this.#lastAct.set(c.stream, now());
         this.#strikes.set(c.stream, 0);
+        this.#rebuiltCopies.delete(c.stream);
         // Not ready again until the rebuilt copy is judged (or SETTLE_MS from now).
         this.#judged.delete(c.stream);
       }

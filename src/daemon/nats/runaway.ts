@@ -74,8 +74,21 @@ const SLOW_READ = /Internal subscription on "\$JS\.API\.(?:STREAM\.MSG\.GET|DIRE
  * the stream with no leader at all).
  */
 const CRITICAL_WRITE = /JetStream stream '([^']+) > ([^']+)' critical write error/;
+/**
+ * A copy nats-server rebuilt from its message blocks at a start, the index
+ * it wrote at its last stop not matching them: after a kill, and after a
+ * block cut short while it was stopped alike ("Stream state outdated, last
+ * block has additional entries, will rebuild" in both, a local chaos run).
+ * Raft holds no record of what such a copy lost: elected, it serves without
+ * it (replica-audit.ts). The line names the stream, not its account; a raft
+ * group's own store (S-R3F-..., _meta_) is not a stream copy.
+ */
+const REBUILT = /Filestore \[(?!_meta_\]|S-R\d+F-)([^\]]+)\] (?:Stream state outdated|Recovering stream state from index errored|Stream state detected prior state|Stream state too short|Stream state encountered internal inconsistency)/;
 
 export interface StreamRef { account: string; stream: string }
+
+/** A copy rebuilt from its blocks at a start, or an election this child won (its log names the stream). */
+export interface CopyNews { kind: 'rebuilt' | 'led'; stream: string }
 
 const keyOf = (r: StreamRef) => `${r.account} > ${r.stream}`;
 
@@ -85,11 +98,19 @@ export class StreamLog {
   #led = new Map<string, StreamRef>();
   #slow = new Set<string>();
   #stuck = new Map<string, StreamRef>();
+  #rebuilt = new Set<string>();
+  #news: CopyNews[] = [];
 
   /** Feeds one log line. */
   see(line: string): void {
     const ref = (m: RegExpExecArray): StreamRef => ({ account: m[1]!, stream: m[2]! });
-    let m = RESTORE_START.exec(line);
+    let m = REBUILT.exec(line);
+    if (m) {
+      if (!this.#rebuilt.has(m[1]!)) this.#news.push({ kind: 'rebuilt', stream: m[1]! });
+      this.#rebuilt.add(m[1]!);
+      return;
+    }
+    m = RESTORE_START.exec(line);
     if (m) {
       this.#restoring.set(keyOf(ref(m)), ref(m));
       return;
@@ -102,6 +123,7 @@ export class StreamLog {
     m = NEW_LEADER.exec(line);
     if (m) {
       this.#led.set(keyOf(ref(m)), ref(m));
+      this.#news.push({ kind: 'led', stream: m[2]! });
       return;
     }
     m = CRITICAL_WRITE.exec(line);
@@ -120,6 +142,23 @@ export class StreamLog {
     return out;
   }
 
+  /** What the lines since the last call said of this child's copies: each rebuilt copy once, each election won. */
+  takeNews(): CopyNews[] {
+    const out = this.#news;
+    this.#news = [];
+    return out;
+  }
+
+  /** The streams the child leads, as its log and monitor last said. */
+  get led(): StreamRef[] {
+    return [...this.#led.values()];
+  }
+
+  /** The copies this child rebuilt from their blocks at its start. */
+  get rebuilt(): string[] {
+    return [...this.#rebuilt];
+  }
+
   /** The streams the monitor says the child leads now: they replace what the log said before. */
   setLed(refs: StreamRef[]): void {
     this.#led = new Map(refs.map((r) => [keyOf(r), r]));
@@ -131,6 +170,8 @@ export class StreamLog {
     this.#led.clear();
     this.#slow.clear();
     this.#stuck.clear();
+    this.#rebuilt.clear();
+    this.#news = [];
   }
 
   /**

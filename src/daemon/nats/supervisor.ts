@@ -11,7 +11,7 @@ import { NatsConfInvalidError, validateConfFile } from './validate.js';
 import { fetchJsz, fetchSnapshot, type Jsz } from './monitor.js';
 import { sleep } from '../../util/time.js';
 import { totalmem } from 'node:os';
-import { listCopiesOnDisk, planMoveAside, readCopyOnDisk, readProc, resolveRefs, RunawayWatch, StreamLog, LED_LOOK_MS, SILENT_MS, WATCH_MS, type CopyOnDisk, type StreamRef } from './runaway.js';
+import { listCopiesOnDisk, planMoveAside, readCopyOnDisk, readProc, resolveRefs, RunawayWatch, StreamLog, LED_LOOK_MS, SILENT_MS, WATCH_MS, type CopyNews, type CopyOnDisk, type StreamRef } from './runaway.js';
 import { pruneQuarantine, quarantineCopy, QUARANTINE_KEPT, REBUILD_EVERY_MS } from './replica-audit.js';
 
 export class SupervisorError extends UnibusError {}
@@ -82,6 +82,7 @@ export class NatsSupervisor {
   #whileDown: (() => Promise<void>) | null = null;
   /** Asks the cluster to step this node down from leading one stream (set once connected). */
   #stepDown: ((stream: string) => Promise<void>) | null = null;
+  #copyWatch: ((n: CopyNews) => void) | null = null;
   /** What the child's log says of its streams: who to suspect when it runs away. */
   #streamLog = new StreamLog();
   #runaway: RunawayWatch | null = null;
@@ -150,6 +151,7 @@ export class NatsSupervisor {
       this.#streamLog.see(line);
       const stuck = this.#streamLog.takeStuck();
       if (stuck.length) void this.#rebuildStuck(stuck);
+      for (const n of this.#streamLog.takeNews()) this.#copyWatch?.(n);
       this.#tail.push(line);
       if (this.#tail.length > 20) this.#tail.shift();
       // nats-server's own warnings and errors belong in the daemon's journal:
@@ -465,6 +467,20 @@ export class NatsSupervisor {
    */
   setStepDown(fn: (stream: string) => Promise<void>): void {
     this.#stepDown = fn;
+  }
+
+  /**
+   * Told of each copy the child rebuilt from its blocks at a start and of
+   * each election it wins, as its log says them (the replica audit keeps a
+   * rebuilt copy from leading until it is judged). Set after the child
+   * started: what its log said before is told at once (the copies it
+   * rebuilt, and those of them it leads already).
+   */
+  setCopyWatch(fn: (n: CopyNews) => void): void {
+    this.#copyWatch = fn;
+    const rebuilt = this.#streamLog.rebuilt;
+    for (const stream of rebuilt) fn({ kind: 'rebuilt', stream });
+    for (const r of this.#streamLog.led) if (rebuilt.includes(r.stream)) fn({ kind: 'led', stream: r.stream });
   }
 
   /**
