@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnibusClient } from '../src/client/index.js';
-import { damageBlock } from './lib/damage.js';
+import { damageBlock } from '../test/harness/damage.js';
 import { BUCKETS } from '../src/daemon/store/names.js';
 import { makeProject, opsInventory } from '../test/harness/project.js';
 import { play, type PlayRun } from '../test/harness/play.js';

@@ -32,7 +32,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { sleep } from '../src/util/time.js';
 import { judgeCopy } from '../src/daemon/nats/replica-audit.js';
 import { addStream, NatsTrio, serverVersion } from './lib/nats-trio.js';
-import { damageBlock } from './lib/damage.js';
+import { damageBlock } from '../test/harness/damage.js';
 
 const HOW = process.env.HOW === 'truncate' ? 'truncate' : 'bitflip';
 const N = Number(process.env.N ?? 2000);

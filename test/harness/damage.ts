@@ -1,6 +1,6 @@
 // A message block damaged on disk as the chaos play's minority corruption
 // does it (src/modules/cluster/corrupt.ts): cut to half its size, or 8 bytes
-// inverted at flipOffsets(size, 7). For benches that damage a stopped
+// inverted at flipOffsets(size, 7). For tests and benches that damage a stopped
 // server's copy by hand.
 import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { flipOffsets } from '../../src/modules/cluster/corrupt.js';
