@@ -45,39 +45,51 @@ function placementOf(si: StreamInfo): { leader: string | null; replicas: string[
   };
 }
 
+/** Who leads `stream`, or why STREAM.INFO went unanswered (a node restarting to rebuild its copy, an election): a try of its own, never the end of a move. */
+async function askLeader(jsm: JetStreamManager, stream: string): Promise<Awaited<ReturnType<typeof leaderOf>> | Error> {
+  return leaderOf(jsm, stream).catch((e: Error) => e);
+}
+
 /**
  * Steps the leader down until `node` leads `stream`: the new leader is
  * elected among the current followers at random, so this takes a few
  * rounds; a follower that is not current yet is waited for first. Bounded:
- * `tries` step-downs, each election waited for at most 10 s. Returns why
- * not, or null once `node` leads.
+ * `tries` step-downs or unanswered asks (500 ms apart), each election
+ * waited for at most 10 s. Returns why not, or null once `node` leads.
  */
 export async function moveLeader(nc: NatsConnection, jsm: JetStreamManager, stream: string, node: string, tries = 20): Promise<string | null> {
   let why = 'no step-down tried';
   for (let i = 0; i < tries; i++) {
-    const s = await leaderOf(jsm, stream);
-    if (s.leader === node) return null;
-    if (!s.current.has(node)) {
-      why = `${node} is not a current replica`;
+    const s = await askLeader(jsm, stream);
+    if (s instanceof Error || !s.current.has(node)) {
+      if (!(s instanceof Error) && s.leader === node) return null;
+      why = s instanceof Error ? `stream info: ${s.message}` : `${node} is not a current replica`;
       await sleep(500);
       continue;
     }
+    if (s.leader === node) return null;
     if (s.leader) why = (await stepDown(nc, jsm, stream, s.leader)) ?? 'another replica was elected each time';
     else await stepDown(nc, jsm, stream, null);
   }
-  return (await leaderOf(jsm, stream)).leader === node ? null : `never became leader in ${tries} step-downs (${why})`;
+  const s = await askLeader(jsm, stream);
+  return !(s instanceof Error) && s.leader === node ? null : `never became leader in ${tries} tries (${s instanceof Error ? `stream info: ${s.message}` : why})`;
 }
 
 /** Steps `node` down from leading `stream`, if it leads it (bounded as moveLeader): null once another replica leads, or why not. */
 export async function moveLeaderAway(nc: NatsConnection, jsm: JetStreamManager, stream: string, node: string, tries = 5): Promise<string | null> {
   let why = 'no step-down tried';
   for (let i = 0; i < tries; i++) {
-    const s = await leaderOf(jsm, stream);
+    const s = await askLeader(jsm, stream);
+    if (s instanceof Error) {
+      why = `stream info: ${s.message}`;
+      await sleep(500);
+      continue;
+    }
     if (s.leader && s.leader !== node) return null;
     why = (s.leader ? await stepDown(nc, jsm, stream, s.leader) : (await stepDown(nc, jsm, stream, null), 'no leader')) ?? 'elected again';
   }
-  const s = await leaderOf(jsm, stream);
-  return s.leader && s.leader !== node ? null : `${node} still leads ${stream} after ${tries} step-downs (${why})`;
+  const s = await askLeader(jsm, stream);
+  return !(s instanceof Error) && s.leader && s.leader !== node ? null : `${node} still leads ${stream} after ${tries} tries (${s instanceof Error ? `stream info: ${s.message}` : why})`;
 }
 
 /** One step-down of `leader` (none when null: the election is only waited for); waits (10 s at most) for another leader. Returns why it was refused, or null. */
