@@ -47,8 +47,10 @@
 //   is asked to step down, at most once per REBUILD_EVERY_MS: its own
 //   membershipd finds it short once it follows.
 // - A copy nats-server rebuilt from its blocks at a start is suspect until
-//   judged the same: elected before that, it steps down (once per rebuild),
-//   and one short verdict rebuilds it (copyRebuilt, copyLed).
+//   judged the same: elected before that, it steps down (STEP_DOWNS_PER_REBUILD
+//   times at most), one short verdict rebuilds it (copyRebuilt, copyLed), and
+//   in an expiring stream it is short too when it starts well after the
+//   leader's copy (its front lost, with no holes to show it).
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sleep } from '../../util/time.js';
@@ -88,6 +90,13 @@ export const AUDIT_EVERY_MS = 10_000;
 export const SOON_MS = 1000;
 /** One rebuild (or leader step-down) per stream in this long. */
 export const REBUILD_EVERY_MS = 600_000;
+/**
+ * Step-downs of a rebuilt copy not judged yet, per rebuild: more than one,
+ * as the chaos play's corruption elects its victim again at once (a local
+ * chaos run: a cut nonce copy re-elected after its one step-down led, and
+ * accepted 3 replays).
+ */
+export const STEP_DOWNS_PER_REBUILD = 3;
 export const QUARANTINE_KEPT = 5;
 /** How long readiness waits for every followed copy to be judged once. */
 export const SETTLE_MS = 30_000;
@@ -117,7 +126,7 @@ export function holesOf(c: CopyState): number {
  * disk keeps its last sequence and has the lost ones as holes (149 of 300
  * in the repro).
  */
-export function judgeCopy(me: string, before: LeaderView | null, own: OwnCopy | undefined, after: LeaderView | null): CopyVerdict {
+export function judgeCopy(me: string, before: LeaderView | null, own: OwnCopy | undefined, after: LeaderView | null, o2: { rebuilt?: boolean } = {}): CopyVerdict {
   if (!before?.leader || !after?.leader) return { kind: 'unjudged', why: own ? 'no leader answered' : 'no copy here' };
   if (before.leader !== after.leader) return { kind: 'unjudged', why: 'leader changed' };
   if (after.leader === me) return { kind: 'unjudged', why: 'this node leads it' };
@@ -141,6 +150,13 @@ export function judgeCopy(me: string, before: LeaderView | null, own: OwnCopy | 
   // Expiry on each replica's own timer leaves more holes at the front of a copy that expired later: at most
   // one per sequence it holds before the leader's first. In a KV bucket of history 1 that is all (each write
   // replaces at most one message); an object store's replaced object leaves many holes in one write.
+  // A copy rebuilt from its blocks at a start may have lost the front of an expiring stream: it then starts later than
+  // the leader's, with no holes, which expiry on its own timer would explain only by a few messages (a local chaos run:
+  // a cut nonce copy started 6,800 sequences after the leader's, 15,412 messages, and a replay was accepted through it).
+  const front = Math.max(MIN_SLACK, Math.ceil(b.messages * SLACK_SHARE));
+  if (o2.rebuilt && expires && o.first_seq > b.first_seq + front) {
+    return { kind: 'short', why: `this node's copy, rebuilt from its blocks at the start, holds ${o.messages} messages ${at}, the leader's (${after.leader}) ${b.messages} from ${b.first_seq}: ${o.first_seq - b.first_seq} missing at its front` };
+  }
   const slack = exact ? 0 : expires && before.perKey && after.perKey ? Math.max(0, a.first_seq - o.first_seq) : Math.max(MIN_SLACK, Math.ceil(a.messages * SLACK_SHARE));
   const mine = holesOf(o);
   if (mine > holesOf(a) + (o.last_seq - a.last_seq) + slack) {
@@ -204,7 +220,7 @@ export class ReplicaAudit {
   /** Since when each stream's copy was found behind its leader in every try of every round. */
   readonly #behindSince = new Map<string, number>();
   /** Copies nats-server rebuilt from their blocks at a start, not judged the same since: whether this node handed off their lead. */
-  readonly #rebuiltCopies = new Map<string, { steppedDown: boolean }>();
+  readonly #rebuiltCopies = new Map<string, { stepDowns: number }>();
 
   constructor(d: AuditDeps) {
     this.#d = d;
@@ -244,23 +260,25 @@ export class ReplicaAudit {
    */
   copyRebuilt(stream: string): void {
     // Not checked against streams() here: the control plane names its streams after the child's start.
-    this.#rebuiltCopies.set(stream, { steppedDown: false });
+    this.#rebuiltCopies.set(stream, { stepDowns: 0 });
     this.#judged.delete(stream);
   }
 
   /**
    * This node was elected the leader of `stream`. A copy rebuilt from its
-   * blocks and not judged yet steps down, once per rebuild: a leader's own
-   * copy is never judged here (judgeCopy), and raft holds no record of what
-   * the rebuild lost. Made the leader with a block cut short, a copy served
-   * reads without 7 of its 44 keys for 14 s, until the followers' rounds
-   * found it short (a local chaos run, 2.15.1). Once: when every copy was
-   * rebuilt (a whole cluster killed), the stream keeps a leader.
+   * blocks and not judged yet steps down, STEP_DOWNS_PER_REBUILD times at
+   * most: a leader's own copy is never judged here (judgeCopy), and raft
+   * holds no record of what the rebuild lost. Made the leader with a block
+   * cut short, a copy served reads without 7 of its 44 keys for 14 s, until
+   * the followers' rounds found it short (a local chaos run, 2.15.1).
+   * Bounded: when every copy was rebuilt (a whole cluster killed), the
+   * stream keeps a leader; between elections its followers judge their
+   * copies, and a copy judged the same no longer steps down.
    */
   async copyLed(stream: string): Promise<void> {
     const r = this.#rebuiltCopies.get(stream);
-    if (!r || r.steppedDown || !this.#d.streams().includes(stream)) return;
-    r.steppedDown = true;
+    if (!r || r.stepDowns >= STEP_DOWNS_PER_REBUILD || !this.#d.streams().includes(stream)) return;
+    r.stepDowns++;
     this.#d.log(`replica audit: stream ${stream}: this node was elected its leader while its copy, rebuilt from its blocks at the start, is not judged yet; stepping down until it is compared with the new leader's`);
     await this.#d.stepDown(stream).catch((e: Error) => this.#d.log(`replica audit: stream ${stream}: step-down refused: ${e.message}`));
   }
@@ -298,7 +316,7 @@ export class ReplicaAudit {
       }
       const after = await Promise.all(left.map((s) => d.readLeader(s).catch(() => null)));
       left.forEach((s, i) => {
-        verdicts.set(s, judgeCopy(d.me, before[i]!, own.get(s), after[i]!));
+        verdicts.set(s, judgeCopy(d.me, before[i]!, own.get(s), after[i]!, { rebuilt: this.#rebuiltCopies.has(s) }));
         views.set(s, after[i]!);
       });
       left = left.filter((s) => {
