@@ -22,6 +22,9 @@
 // REPAIR=1 first moves F's copy aside (its stream folder and raft group, F
 // stopped), as membershipd's replica audit does, and waits for F to hold the
 // leader's count again before the step-downs.
+// WAIT_S=S waits S seconds after the writes before the stop: nats-server
+// 2.15.1 compacts a stream's raft log on its own timer, and on a fresh
+// stream the follower filled its cut copy back from that log.
 // Run by hand: HOW=bitflip node --import tsx bench/repro-corrupt-follower.ts
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
@@ -39,6 +42,7 @@ const N = Number(process.env.N ?? 2000);
 const KEYS = Number(process.env.KEYS ?? 100);
 const PER_SUBJECT = process.env.PER_SUBJECT ? Number(process.env.PER_SUBJECT) : undefined;
 const BOUND_S = Number(process.env.BOUND_S ?? 90);
+const WAIT_S = Number(process.env.WAIT_S ?? 0);
 const IPS = ['127.0.0.91', '127.0.0.92', '127.0.0.93'];
 const work = mkdtempSync(join(tmpdir(), 'unibus-repro-corrupt-'));
 const trio = new NatsTrio(IPS, work, { client: 4333, route: 6333, http: 8333 });
@@ -61,6 +65,10 @@ try {
   await addStream(jsm, { name: 'REPRO', subjects: ['repro.>'], num_replicas: 3, allow_direct: false, ...(PER_SUBJECT ? { max_msgs_per_subject: PER_SUBJECT } : {}) });
   const js = jetstream(nc, { timeout: 5000 });
   for (let i = 0; i < N; i++) await js.publish(`repro.k.${i % KEYS}`, `v${i}`);
+  if (WAIT_S) {
+    console.log(`waiting ${WAIT_S} s before the stop`);
+    await sleep(WAIT_S * 1000);
+  }
   let info = await jsm.streams.info('REPRO');
   const leader = info.cluster!.leader!;
   const f = [0, 1, 2].find((i) => `s${i}` !== leader && info.cluster!.replicas!.some((r) => r.name === `s${i}` && r.current))!;
