@@ -177,24 +177,39 @@ test('reads within the lease share one barrier; after it they ask again', async 
 });
 
 test('under steady reads the next barrier is asked halfway through the lease, and no read waits when it ends', async () => {
-  const { b, f } = await copyOfA();
-  const t0 = performance.now();
-  await f.read('a');
-  assert.equal(b.infoCalls, 1);
-  await sleep(REFRESH_AFTER_MS + 10);
-  assert.ok(((await f.read('a')) as { value: { v: number } }).value.v === 1, 'served at once from the copy');
-  await sleep(10);
-  assert.equal(b.infoCalls, 2, 'the next barrier was asked in the background');
-  await f.read('a');
-  assert.equal(b.infoCalls, 2, 'once per lease: a barrier in flight or newly applied is not asked again');
-  // Past the first barrier's lease, the second serves: with the leader gone
-  // now, a read that asked would be refused.
-  await sleep(Math.max(0, t0 + READ_LEASE_MS + 10 - performance.now()));
-  b.leaderDown = true;
-  const got = await f.read('a');
-  assert.ok(got !== ASK_LEADER && got?.value.v === 1);
-  assert.equal(b.infoCalls, 2);
-  f.stop();
+  // Real time against a 100 ms lease: a try whose steps overran their window (a loaded machine: the unit suite
+  // runs two files at once) shows nothing either way, and is run again, five times at most.
+  for (let attempt = 1; ; attempt++) {
+    const { b, f } = await copyOfA();
+    try {
+      const t0 = performance.now();
+      await f.read('a');
+      const first = b.infoCalls;
+      await sleep(REFRESH_AFTER_MS + 10);
+      const served = (await f.read('a')) as { value: { v: number } };
+      await sleep(10);
+      const background = b.infoCalls;
+      await f.read('a');
+      const perLease = b.infoCalls;
+      const inFirstLease = performance.now() - t0 < READ_LEASE_MS;
+      // Past the first barrier's lease, the second serves: with the leader gone now, a read that asked would be refused.
+      await sleep(Math.max(0, t0 + READ_LEASE_MS + 10 - performance.now()));
+      b.leaderDown = true;
+      const got = await f.read('a');
+      const inSecondLease = performance.now() - t0 < REFRESH_AFTER_MS + 10 + READ_LEASE_MS;
+      if (!(inFirstLease && inSecondLease) && attempt < 5) continue;
+      assert.ok(inFirstLease && inSecondLease, `five tries each overran the lease (${attempt} tries)`);
+      assert.equal(first, 1);
+      assert.equal(served.value.v, 1, 'served at once from the copy');
+      assert.equal(background, 2, 'the next barrier was asked in the background');
+      assert.equal(perLease, 2, 'once per lease: a barrier in flight or newly applied is not asked again');
+      assert.ok(got !== ASK_LEADER && got?.value.v === 1);
+      assert.equal(b.infoCalls, 2);
+      return;
+    } finally {
+      f.stop();
+    }
+  }
 });
 
 test('a barrier asked ahead serves no read before the copy has applied it', async () => {
