@@ -126,7 +126,7 @@ export function holesOf(c: CopyState): number {
  * disk keeps its last sequence and has the lost ones as holes (149 of 300
  * in the repro).
  */
-export function judgeCopy(me: string, before: LeaderView | null, own: OwnCopy | undefined, after: LeaderView | null, o2: { rebuilt?: boolean } = {}): CopyVerdict {
+export function judgeCopy(me: string, before: LeaderView | null, own: OwnCopy | undefined, after: LeaderView | null, copy: { rebuilt?: boolean } = {}): CopyVerdict {
   if (!before?.leader || !after?.leader) return { kind: 'unjudged', why: own ? 'no leader answered' : 'no copy here' };
   if (before.leader !== after.leader) return { kind: 'unjudged', why: 'leader changed' };
   if (after.leader === me) return { kind: 'unjudged', why: 'this node leads it' };
@@ -147,16 +147,16 @@ export function judgeCopy(me: string, before: LeaderView | null, own: OwnCopy | 
     if (o.messages < fewest) return { kind: 'short', why: `this node's copy holds ${o.messages} messages ${at}, ${theirs}` };
     if (o.messages > most) return { kind: 'leader-short', why: `${theirs[0]!.toUpperCase()}${theirs.slice(1)}, this node's copy ${o.messages} ${at}` };
   }
-  // Expiry on each replica's own timer leaves more holes at the front of a copy that expired later: at most
-  // one per sequence it holds before the leader's first. In a KV bucket of history 1 that is all (each write
-  // replaces at most one message); an object store's replaced object leaves many holes in one write.
   // A copy rebuilt from its blocks at a start may have lost the front of an expiring stream: it then starts later than
   // the leader's, with no holes, which expiry on its own timer would explain only by a few messages (a local chaos run:
   // a cut nonce copy started 6,800 sequences after the leader's, 15,412 messages, and a replay was accepted through it).
   const front = Math.max(MIN_SLACK, Math.ceil(b.messages * SLACK_SHARE));
-  if (o2.rebuilt && expires && o.first_seq > b.first_seq + front) {
+  if (copy.rebuilt && expires && o.first_seq > b.first_seq + front) {
     return { kind: 'short', why: `this node's copy, rebuilt from its blocks at the start, holds ${o.messages} messages ${at}, the leader's (${after.leader}) ${b.messages} from ${b.first_seq}: ${o.first_seq - b.first_seq} missing at its front` };
   }
+  // Expiry on each replica's own timer leaves more holes at the front of a copy that expired later: at most
+  // one per sequence it holds before the leader's first. In a KV bucket of history 1 that is all (each write
+  // replaces at most one message); an object store's replaced object leaves many holes in one write.
   const slack = exact ? 0 : expires && before.perKey && after.perKey ? Math.max(0, a.first_seq - o.first_seq) : Math.max(MIN_SLACK, Math.ceil(a.messages * SLACK_SHARE));
   const mine = holesOf(o);
   if (mine > holesOf(a) + (o.last_seq - a.last_seq) + slack) {
@@ -219,7 +219,7 @@ export class ReplicaAudit {
   #saidUnjudged = false;
   /** Since when each stream's copy was found behind its leader in every try of every round. */
   readonly #behindSince = new Map<string, number>();
-  /** Copies nats-server rebuilt from their blocks at a start, not judged the same since: whether this node handed off their lead. */
+  /** Copies nats-server rebuilt from their blocks at a start, not judged the same since: how often this node handed off their lead. */
   readonly #rebuiltCopies = new Map<string, { stepDowns: number }>();
 
   constructor(d: AuditDeps) {
