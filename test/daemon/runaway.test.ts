@@ -56,6 +56,25 @@ test('StreamLog: a copy that stopped applying (a critical write error) is named 
   assert.deepEqual(log.takeStuck(), []);
 });
 
+test('StreamLog: a copy with bytes nats-server found corrupt is named once with the words of its line (account unknown); a raft group\'s store is not a copy; a reset forgets it', () => {
+  const log = new StreamLog();
+  // Lines from local chaos runs (2.15.1).
+  log.see('[5996] 2026/12/07 17:51:04.516928 [WRN] Filestore [KV_UNIBUS_members] indexCacheBuf corrupt record state in /s/n3/jetstream/jetstream/$G/streams/KV_UNIBUS_members/msgs/1.blk: dlen 354 slen 65319 index 26211 rl 376 lbuf 389729');
+  log.see('[12186] 2026/12/07 09:06:34.442433 [WRN] Filestore [KV_UNIBUS_members] Ignoring non-write error: malformed or corrupt message in 4.blk: invalid checksum');
+  log.see('[16167] 2026/12/07 08:42:16.581950 [WRN] Filestore [KV_UNIBUS_rooms_by_member] Ignoring non-write error: malformed or corrupt message in 19.blk: invalid checksum');
+  log.see('[1] [WRN] Filestore [S-R3F-abc] Ignoring non-write error: malformed or corrupt message in 1.blk: invalid checksum');
+  log.see('[1] [WRN] Filestore [KV_UNIBUS_users] Stream state outdated, last block has additional entries, will rebuild');
+  const got = log.takeCorrupt();
+  assert.deepEqual(got.map((c) => c.ref), [{ account: '', stream: 'KV_UNIBUS_members' }, { account: '', stream: 'KV_UNIBUS_rooms_by_member' }]);
+  assert.match(got[0]!.said, /^indexCacheBuf corrupt record state in /);
+  assert.ok(got[0]!.said.length <= 160);
+  assert.equal(got[1]!.said, 'Ignoring non-write error: malformed or corrupt message in 19.blk: invalid checksum');
+  assert.deepEqual(log.takeCorrupt(), [], 'named once');
+  log.see('[1] [WRN] Filestore [KV_UNIBUS_rooms] indexCacheBuf corrupt record state: dlen 1');
+  log.reset();
+  assert.deepEqual(log.takeCorrupt(), []);
+});
+
 test('StreamLog: a copy rebuilt from its blocks is news once per child (its stream, never a raft group\'s store); each election won is news', () => {
   const log = new StreamLog();
   // Lines from a local chaos run (2.15.1): a block cut short while stopped, then a kill.

@@ -39,7 +39,9 @@
 //   bit-flipped block) is moved aside too, through a graceful restart (its
 //   leaderships handed off first): it never applies that stream again
 //   otherwise. Its other replicas hold every committed entry (a majority of
-//   them did, this one among them).
+//   them did, this one among them). So is a copy the child found corrupt
+//   bytes in (CORRUPT_BYTES), once the child is ready: its counts can be
+//   whole, and nothing else sees it.
 // - A stream's copy is moved at most once per REBUILD_EVERY_MS (the replica
 //   audit's bound); nothing is deleted, it goes to <store>/quarantine/.
 // - Pure but for readProc, readCopyOnDisk and listCopiesOnDisk, which read files.
@@ -83,6 +85,18 @@ const CRITICAL_WRITE = /JetStream stream '([^']+) > ([^']+)' critical write erro
  * it (replica-audit.ts). The line names the stream, not its account; a raft
  * group's own store (S-R3F-..., _meta_) is not a stream copy.
  */
+/**
+ * Bytes of a copy that nats-server found corrupt as it read them: a block
+ * with inverted bytes ("indexCacheBuf corrupt record state" as it loads the
+ * block, "malformed or corrupt message in 4.blk: invalid checksum" as it
+ * reads a message). The counts of such a copy can be whole, so the replica
+ * audit does not see it; led, it answered older values (a combined chaos
+ * run: 975 index entries lost to compare-and-sets it accepted), and the
+ * deep check's reader found such copies "stopped answering" in the
+ * corrupt-family runs of both releases. The line names the stream, not its
+ * account.
+ */
+const CORRUPT_BYTES = /Filestore \[(?!_meta_\]|S-R\d+F-)([^\]]+)\] (?:indexCacheBuf corrupt record state|Ignoring non-write error: malformed or corrupt message)/;
 const REBUILT = /Filestore \[(?!_meta_\]|S-R\d+F-)([^\]]+)\] (?:Stream state outdated|Recovering stream state from index errored|Stream state detected prior state|Stream state too short|Stream state encountered internal inconsistency)/;
 
 export interface StreamRef { account: string; stream: string }
@@ -98,6 +112,7 @@ export class StreamLog {
   #led = new Map<string, StreamRef>();
   #slow = new Set<string>();
   #stuck = new Map<string, StreamRef>();
+  #corrupt = new Map<string, string>();
   #rebuilt = new Set<string>();
   #news: CopyNews[] = [];
 
@@ -131,8 +146,20 @@ export class StreamLog {
       this.#stuck.set(keyOf(ref(m)), ref(m));
       return;
     }
+    m = CORRUPT_BYTES.exec(line);
+    if (m) {
+      if (!this.#corrupt.has(m[1]!)) this.#corrupt.set(m[1]!, line.replace(/^.*?Filestore \[[^\]]+\] /, '').slice(0, 160));
+      return;
+    }
     m = SLOW_READ.exec(line);
     if (m) this.#slow.add(m[1]!);
+  }
+
+  /** The copies whose bytes nats-server found corrupt since the last call, each with the line's words (account '': the line names the stream only). */
+  takeCorrupt(): { ref: StreamRef; said: string }[] {
+    const out = [...this.#corrupt].map(([stream, said]) => ({ ref: { account: '', stream }, said }));
+    this.#corrupt.clear();
+    return out;
   }
 
   /** The copies that stopped applying (a critical write error) since the last call: each named once. */
@@ -170,6 +197,7 @@ export class StreamLog {
     this.#led.clear();
     this.#slow.clear();
     this.#stuck.clear();
+    this.#corrupt.clear();
     this.#rebuilt.clear();
     this.#news = [];
   }

@@ -93,6 +93,7 @@ export class NatsSupervisor {
   #movedAt = new Map<string, number>();
   /** A copy that stopped applying is being rebuilt (#rebuildStuck): one at a time. */
   #rebuildingStuck = false;
+  #stuckQueue: { refs: StreamRef[]; why: string }[] = [];
 
   constructor(o: SupervisorOptions) {
     this.#o = o;
@@ -150,7 +151,8 @@ export class NatsSupervisor {
       const line = this.#scrub(raw);
       this.#streamLog.see(line);
       const stuck = this.#streamLog.takeStuck();
-      if (stuck.length) void this.#rebuildStuck(stuck);
+      if (stuck.length) void this.#rebuildStuck(stuck, 'its copy stopped applying (a critical write error)');
+      if (this.#readyChild === this.#child) this.#rebuildCorrupt();
       for (const n of this.#streamLog.takeNews()) this.#copyWatch?.(n);
       this.#tail.push(line);
       if (this.#tail.length > 20) this.#tail.shift();
@@ -251,13 +253,23 @@ export class NatsSupervisor {
    * REBUILD_EVERY_MS (#moveAside's bounds, checked first so nothing restarts
    * for a copy that would stay); one such restart at a time.
    */
-  async #rebuildStuck(refs: StreamRef[]): Promise<void> {
-    if (this.#rebuildingStuck || this.#stopping) return;
+  /** Each copy the child's log found corrupt bytes in is moved aside (#rebuildStuck). */
+  #rebuildCorrupt(): void {
+    for (const c of this.#streamLog.takeCorrupt()) void this.#rebuildStuck([c.ref], `its copy holds bytes nats-server found corrupt ("${c.said}")`);
+  }
+
+  async #rebuildStuck(refs: StreamRef[], why: string): Promise<void> {
+    if (this.#stopping) return;
+    // One at a time: a copy named while another is being rebuilt waits its turn (bounded by the queue's own rebuilds).
+    if (this.#rebuildingStuck) {
+      this.#stuckQueue.push({ refs, why });
+      return;
+    }
     this.#rebuildingStuck = true;
     try {
-      const why = 'its copy stopped applying (a critical write error)';
+      const onDisk = refs.some((r) => !r.account) ? await listCopiesOnDisk(this.#conf.storeDir) : [];
       const movable: StreamRef[] = [];
-      for (const ref of refs) {
+      for (const ref of resolveRefs(refs, onDisk)) {
         const stays = this.#staysInPlace(ref, await readCopyOnDisk(this.#conf.storeDir, ref).catch(() => null));
         if (stays) this.#o.log(`${ref.stream}: ${why}, but ${stays}: left in place`);
         else movable.push(ref);
@@ -266,9 +278,11 @@ export class NatsSupervisor {
       const names = movable.map((r) => r.stream).join(', ');
       await this.restartChildWith(`${names}: ${why}`, async () => void (await this.#moveAside(movable, why)));
     } catch (err) {
-      this.#o.log(`rebuilding a copy that stopped applying failed: ${(err as Error).message}`);
+      this.#o.log(`rebuilding a damaged copy failed: ${(err as Error).message}`);
     } finally {
       this.#rebuildingStuck = false;
+      const next = this.#stuckQueue.shift();
+      if (next) void this.#rebuildStuck(next.refs, next.why);
     }
   }
 
@@ -338,6 +352,8 @@ export class NatsSupervisor {
     child.once('exit', (code, sig) => void this.#onExit(child, code, sig));
     this.#runaway?.reset(Date.now());
     this.#readyChild = child;
+    // A copy found corrupt while the child started is rebuilt once it is ready: a restart during its start would fail the start.
+    this.#rebuildCorrupt();
     for (const fn of this.#listeners) fn(child.pid!);
     return child.pid!;
   }
