@@ -63,9 +63,11 @@ test('StreamLog: a copy with bytes nats-server found corrupt is named once with 
   log.see('[12186] 2026/12/07 09:06:34.442433 [WRN] Filestore [KV_UNIBUS_members] Ignoring non-write error: malformed or corrupt message in 4.blk: invalid checksum');
   log.see('[16167] 2026/12/07 08:42:16.581950 [WRN] Filestore [KV_UNIBUS_rooms_by_member] Ignoring non-write error: malformed or corrupt message in 19.blk: invalid checksum');
   log.see('[1] [WRN] Filestore [S-R3F-abc] Ignoring non-write error: malformed or corrupt message in 1.blk: invalid checksum');
+  log.see("[24377] 2026/12/07 19:13:30.310336 [WRN] Error loading message for catchup '$G > KV_UNIBUS_users': malformed or corrupt message in 1.blk: invalid checksum");
   log.see('[1] [WRN] Filestore [KV_UNIBUS_users] Stream state outdated, last block has additional entries, will rebuild');
   const got = log.takeCorrupt();
-  assert.deepEqual(got.map((c) => c.ref), [{ account: '', stream: 'KV_UNIBUS_members' }, { account: '', stream: 'KV_UNIBUS_rooms_by_member' }]);
+  assert.deepEqual(got.map((c) => c.ref), [{ account: '', stream: 'KV_UNIBUS_members' }, { account: '', stream: 'KV_UNIBUS_rooms_by_member' }, { account: '', stream: 'KV_UNIBUS_users' }]);
+  assert.equal(got[2]!.said, "Error loading message for catchup '$G > KV_UNIBUS_users': malformed or corrupt message in 1.blk: invalid checksum", 'a leader that cannot send a follower its bytes');
   assert.match(got[0]!.said, /^indexCacheBuf corrupt record state in /);
   assert.ok(got[0]!.said.length <= 160);
   assert.equal(got[1]!.said, 'Ignoring non-write error: malformed or corrupt message in 19.blk: invalid checksum');

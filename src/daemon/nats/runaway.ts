@@ -85,19 +85,22 @@ const CRITICAL_WRITE = /JetStream stream '([^']+) > ([^']+)' critical write erro
  * it (replica-audit.ts). The line names the stream, not its account; a raft
  * group's own store (S-R3F-..., _meta_) is not a stream copy.
  */
+const REBUILT = /Filestore \[(?!_meta_\]|S-R\d+F-)([^\]]+)\] (?:Stream state outdated|Recovering stream state from index errored|Stream state detected prior state|Stream state too short|Stream state encountered internal inconsistency)/;
 /**
  * Bytes of a copy that nats-server found corrupt as it read them: a block
  * with inverted bytes ("indexCacheBuf corrupt record state" as it loads the
  * block, "malformed or corrupt message in 4.blk: invalid checksum" as it
- * reads a message). The counts of such a copy can be whole, so the replica
- * audit does not see it; led, it answered older values (a combined chaos
+ * reads a message, and as it loads one to send a follower catching up).
+ * The counts of such a copy can be whole, so the replica audit does not
+ * see it; led, it answered older values (a combined chaos
  * run: 975 index entries lost to compare-and-sets it accepted), and the
  * deep check's reader found such copies "stopped answering" in the
  * corrupt-family runs of both releases. The line names the stream, not its
  * account.
  */
 const CORRUPT_BYTES = /Filestore \[(?!_meta_\]|S-R\d+F-)([^\]]+)\] (?:indexCacheBuf corrupt record state|Ignoring non-write error: malformed or corrupt message)/;
-const REBUILT = /Filestore \[(?!_meta_\]|S-R\d+F-)([^\]]+)\] (?:Stream state outdated|Recovering stream state from index errored|Stream state detected prior state|Stream state too short|Stream state encountered internal inconsistency)/;
+/** The same, met as the child loads a message to send a follower catching up (a leader's bit-flipped copy: the follower's catch-up stalled for good). */
+const CORRUPT_CATCHUP = /Error loading message for catchup '[^']+ > ([^']+)': malformed or corrupt message/;
 
 export interface StreamRef { account: string; stream: string }
 
@@ -146,9 +149,9 @@ export class StreamLog {
       this.#stuck.set(keyOf(ref(m)), ref(m));
       return;
     }
-    m = CORRUPT_BYTES.exec(line);
+    m = CORRUPT_BYTES.exec(line) ?? CORRUPT_CATCHUP.exec(line);
     if (m) {
-      if (!this.#corrupt.has(m[1]!)) this.#corrupt.set(m[1]!, line.replace(/^.*?Filestore \[[^\]]+\] /, '').slice(0, 160));
+      if (!this.#corrupt.has(m[1]!)) this.#corrupt.set(m[1]!, line.replace(/^.*?\[(?:WRN|ERR)\] (?:Filestore \[[^\]]+\] )?/, '').slice(0, 160));
       return;
     }
     m = SLOW_READ.exec(line);
