@@ -76,6 +76,8 @@ const SLOW_READ = /Internal subscription on "\$JS\.API\.(?:STREAM\.MSG\.GET|DIRE
  * the stream with no leader at all).
  */
 const CRITICAL_WRITE = /JetStream stream '([^']+) > ([^']+)' critical write error/;
+/** A filestore line about a stream's copy (group 1 names the stream): never a raft group's own store (S-R3F-..., _meta_). */
+const FILESTORE = String.raw`Filestore \[(?!_meta_\]|S-R\d+F-)([^\]]+)\] `;
 /**
  * A copy nats-server rebuilt from its message blocks at a start, the index
  * it wrote at its last stop not matching them: after a kill, and after a
@@ -85,7 +87,7 @@ const CRITICAL_WRITE = /JetStream stream '([^']+) > ([^']+)' critical write erro
  * it (replica-audit.ts). The line names the stream, not its account; a raft
  * group's own store (S-R3F-..., _meta_) is not a stream copy.
  */
-const REBUILT = /Filestore \[(?!_meta_\]|S-R\d+F-)([^\]]+)\] (?:Stream state outdated|Recovering stream state from index errored|Stream state detected prior state|Stream state too short|Stream state encountered internal inconsistency)/;
+const REBUILT = new RegExp(`${FILESTORE}(?:Stream state outdated|Recovering stream state from index errored|Stream state detected prior state|Stream state too short|Stream state encountered internal inconsistency)`);
 /**
  * Bytes of a copy that nats-server found corrupt as it read them: a block
  * with inverted bytes ("indexCacheBuf corrupt record state" as it loads the
@@ -98,7 +100,7 @@ const REBUILT = /Filestore \[(?!_meta_\]|S-R\d+F-)([^\]]+)\] (?:Stream state out
  * corrupt-family runs of both releases. The line names the stream, not its
  * account.
  */
-const CORRUPT_BYTES = /Filestore \[(?!_meta_\]|S-R\d+F-)([^\]]+)\] (?:indexCacheBuf corrupt record state|Ignoring non-write error: malformed or corrupt message)/;
+const CORRUPT_BYTES = new RegExp(`${FILESTORE}(?:indexCacheBuf corrupt record state|Ignoring non-write error: malformed or corrupt message)`);
 /** The same, met as the child loads a message to send a follower catching up (a leader's bit-flipped copy: the follower's catch-up stalled for good). */
 const CORRUPT_CATCHUP = /Error loading message for catchup '[^']+ > ([^']+)': malformed or corrupt message/;
 

@@ -91,9 +91,9 @@ export class NatsSupervisor {
   #watchTimer: NodeJS.Timeout | undefined;
   /** When each stream's copy was last moved aside here. */
   #movedAt = new Map<string, number>();
-  /** A copy that stopped applying is being rebuilt (#rebuildStuck): one at a time. */
-  #rebuildingStuck = false;
-  #stuckQueue: { refs: StreamRef[]; why: string }[] = [];
+  /** A damaged copy is being rebuilt (#rebuildDamaged): one at a time. */
+  #rebuildingDamaged = false;
+  #damagedQueue: { refs: StreamRef[]; why: string }[] = [];
 
   constructor(o: SupervisorOptions) {
     this.#o = o;
@@ -151,7 +151,7 @@ export class NatsSupervisor {
       const line = this.#scrub(raw);
       this.#streamLog.see(line);
       const stuck = this.#streamLog.takeStuck();
-      if (stuck.length) void this.#rebuildStuck(stuck, 'its copy stopped applying (a critical write error)');
+      if (stuck.length) void this.#rebuildDamaged(stuck, 'its copy stopped applying (a critical write error)');
       if (this.#readyChild === this.#child) this.#rebuildCorrupt();
       for (const n of this.#streamLog.takeNews()) this.#copyWatch?.(n);
       this.#tail.push(line);
@@ -246,26 +246,27 @@ export class NatsSupervisor {
     this.#watchTimer.unref();
   }
 
-  /**
-   * A copy the child says stopped applying (a critical write error): moved
-   * aside through a graceful restart, so the node rejoins that stream empty
-   * and its leader sends it again. Only a replicated copy not moved within
-   * REBUILD_EVERY_MS (#moveAside's bounds, checked first so nothing restarts
-   * for a copy that would stay); one such restart at a time.
-   */
-  /** Each copy the child's log found corrupt bytes in is moved aside (#rebuildStuck). */
+  /** Each copy the child's log found corrupt bytes in is moved aside (#rebuildDamaged). */
   #rebuildCorrupt(): void {
-    for (const c of this.#streamLog.takeCorrupt()) void this.#rebuildStuck([c.ref], `its copy holds bytes nats-server found corrupt ("${c.said}")`);
+    for (const c of this.#streamLog.takeCorrupt()) void this.#rebuildDamaged([c.ref], `its copy holds bytes nats-server found corrupt ("${c.said}")`);
   }
 
-  async #rebuildStuck(refs: StreamRef[], why: string): Promise<void> {
+  /**
+   * A damaged copy (one that stopped applying, or holds corrupt bytes):
+   * moved aside through a graceful restart, so the node rejoins that stream
+   * empty and its leader sends it again. Only a replicated copy not moved
+   * within REBUILD_EVERY_MS (#moveAside's bounds, checked first so nothing
+   * restarts for a copy that would stay); one such restart at a time, the
+   * copies named meanwhile queued.
+   */
+  async #rebuildDamaged(refs: StreamRef[], why: string): Promise<void> {
     if (this.#stopping) return;
     // One at a time: a copy named while another is being rebuilt waits its turn (bounded by the queue's own rebuilds).
-    if (this.#rebuildingStuck) {
-      this.#stuckQueue.push({ refs, why });
+    if (this.#rebuildingDamaged) {
+      this.#damagedQueue.push({ refs, why });
       return;
     }
-    this.#rebuildingStuck = true;
+    this.#rebuildingDamaged = true;
     try {
       const onDisk = refs.some((r) => !r.account) ? await listCopiesOnDisk(this.#conf.storeDir) : [];
       const movable: StreamRef[] = [];
@@ -280,9 +281,9 @@ export class NatsSupervisor {
     } catch (err) {
       this.#o.log(`rebuilding a damaged copy failed: ${(err as Error).message}`);
     } finally {
-      this.#rebuildingStuck = false;
-      const next = this.#stuckQueue.shift();
-      if (next) void this.#rebuildStuck(next.refs, next.why);
+      this.#rebuildingDamaged = false;
+      const next = this.#damagedQueue.shift();
+      if (next) void this.#rebuildDamaged(next.refs, next.why);
     }
   }
 
