@@ -1,10 +1,9 @@
 // Every replica's copy, read after healing. JetStream answers reads at a
 // stream's leader only, so a damaged follower copy never shows through the
-// message API; here each copy is read through a reader of its own: an R1
-// consumer in memory that nats-server placed on that replica, which
-// delivers from that server's store. Made leader in turn and read one
-// request per message, the copies of 10,000 rooms took 16-17 s; read so,
-// a copy of 10,000 messages takes about 0.2 s and no leader moves.
+// message API; here each copy is read through a reader of its own placed on
+// that replica (src/daemon/nats/copy-reader.ts). Made leader in turn and
+// read one request per message, the copies of 10,000 rooms took 16-17 s;
+// read so, a copy of 10,000 messages takes about 0.2 s and no leader moves.
 //
 // What a copy is: for each control-plane stream, its message count, first
 // and last sequence and a digest over every message (sequence, subject,
@@ -16,16 +15,15 @@
 //   expires by itself when its deletion is lost). The leader moves
 //   (moveLeader, for play repair) change who leads, never what is stored.
 // - Every wait is bounded (per placement, per batch, per election).
-import { createHash } from 'node:crypto';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerInfo, type JetStreamClient, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
-import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { BUCKETS, NONCE_STREAM } from '../../daemon/index.js';
+import { readCopy, STOPPED } from '../../daemon/nats/copy-reader.js';
 import { sleep } from '../../util/time.js';
 import type { ReplicaCopy, StreamCopies } from './copies.js';
 
 export type { ReplicaCopy, StreamCopies } from './copies.js';
-
-const KV_PREFIX = 'KV_';
+export { placeReader, readThrough } from '../../daemon/nats/copy-reader.js';
 
 /** The copies as read, in the run's folder beside check.json. */
 export const REPLICAS_FILE = 'replicas.json';
@@ -113,100 +111,21 @@ async function stepDown(nc: NatsConnection, jsm: JetStreamManager, stream: strin
   return why;
 }
 
-/** Tries at placing a reader on one replica: nats-server places an R1 consumer at random among a stream's live replicas (measured on 2.15.1: 12 creations on a 3-node stream went 5/4/3), so 40 tries miss a live replica with odds (2/3)^40. */
-export const PLACE_TRIES = 40;
-
-/** How long an abandoned reader outlives its reading (nats-server deletes it then). */
-const READER_IDLE_MS = 30_000;
-
-/**
- * An R1 consumer in memory on `node`'s copy of `stream`: created, and deleted
- * again while nats-server placed it on another replica (bounded). `single`:
- * the stream has one replica, whose reader names no cluster leader.
- */
-export async function placeReader(jsm: JetStreamManager, stream: string, node: string, single: boolean): Promise<ConsumerInfo> {
-  for (let i = 0; i < PLACE_TRIES; i++) {
-    const ci = await jsm.consumers.add(stream, { ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, num_replicas: 1, mem_storage: true, inactive_threshold: nanos(READER_IDLE_MS) });
-    if (ci.cluster?.leader === node || (single && !ci.cluster?.leader)) return ci;
-    await jsm.consumers.delete(stream, ci.name).catch(() => undefined);
-  }
-  throw new Error(`no reader was placed on ${node} in ${PLACE_TRIES} tries (not a live replica)`);
-}
-
-/** Messages asked of a reader at a time. */
-const BATCH = 1000;
-/** A batch not answered within this is a copy that stopped answering. */
-const BATCH_MS = 10_000;
-/**
- * What a copy that stopped answering is named by: its reader got nothing
- * more before the end it was made with (a bit-flipped block on disk, in
- * bench/repair-corrupt.ts). Read again it stops again, so it is judged at
- * once: neither tried again nor waited for (which made one such copy's
- * deep check take 62 s).
- */
-const STOPPED = 'stopped answering';
-
-/**
- * `node`'s copy of `stream`, read whole through a reader placed on it: every
- * message that copy holds, from its own store (a reader on a follower
- * answered all 10,000 messages of its copy with both other servers killed),
- * to the last it held when the reader was made (each message says how many
- * are left after it). Its count, first and last sequence are of the
- * messages read.
- */
-async function readCopy(js: JetStreamClient, jsm: JetStreamManager, stream: string, node: string, single: boolean): Promise<ReplicaCopy> {
-  const ci = await placeReader(jsm, stream, node, single);
-  try {
-    return await readThrough(js, stream, node, ci, jsm);
-  } finally {
-    await jsm.consumers.delete(stream, ci.name).catch(() => undefined);
-  }
-}
-
-/** `node`'s copy as its reader `ci` delivers it, from the first message to the last it held when the reader was made (an empty copy: its sequences as the reader starts). */
-export async function readThrough(js: JetStreamClient, stream: string, node: string, ci: ConsumerInfo, jsm?: JetStreamManager): Promise<ReplicaCopy> {
-  const out: ReplicaCopy = { node, messages: 0, lastSeq: 0 };
-  const h = stream === NONCE_STREAM ? undefined : createHash('sha256');
-  const kv = stream.startsWith(KV_PREFIX) ? new Map<string, string>() : undefined;
-  const prefix = `$KV.${stream.slice(KV_PREFIX.length)}.`;
-  const reader = await js.consumers.get(stream, ci.name);
-  for (let pending = ci.num_pending; pending > 0; ) {
-    const batch = await reader.fetch({ max_messages: Math.min(pending, BATCH), expires: BATCH_MS });
-    let got = 0;
-    for await (const m of batch) {
-      got++;
-      pending = m.info.pending;
-      out.messages++;
-      out.firstSeq ??= m.seq;
-      out.lastSeq = m.seq;
-      h?.update(`${m.seq}\0${m.subject}\0`).update(m.data).update('\0');
-      if (kv && m.subject.startsWith(prefix)) {
-        const op = m.headers?.get('KV-Operation');
-        const key = m.subject.slice(prefix.length);
-        if (op === 'DEL' || op === 'PURGE') kv.delete(key);
-        else kv.set(key, new TextDecoder().decode(m.data));
-      }
-      if (pending === 0) break;
-    }
-    if (!got) {
-      // A reader gone with its server (a restart while it read) is tried again; one still there that delivers nothing is the copy.
-      const still = jsm ? await jsm.consumers.info(stream, ci.name).then(() => true, () => false) : true;
-      throw new Error(still ? `${node}'s copy ${STOPPED} after ${out.messages} messages` : `${node}'s reader was lost after ${out.messages} messages`);
-    }
-  }
-  // An empty copy's sequences as STREAM.INFO gives an emptied stream's (first = last + 1): a reader made
-  // to deliver all starts past the copy's first sequence less one (measured: purged after 5, it says 5).
-  if (!out.messages) (out.firstSeq = ci.delivered.stream_seq + 1), (out.lastSeq = ci.delivered.stream_seq);
-  if (h) out.digest = h.digest('hex');
-  if (kv && h) out.kv = kv;
-  return out;
-}
-
 /** Tries at one replica's copy (a reader's answer lost to an election, or a batch that timed out). */
 export const READ_TRIES = 3;
 
-/** Rounds of reading one stream's copies, when the stream was written to during a round. */
+/** Rounds of reading one stream's copies at least, when the stream was written to during a round... */
 export const READ_ROUNDS = 3;
+/**
+ * ... and for how long rounds with writes are read again, waiting for a
+ * quiet one. The daemons' repair sweep writes to rooms_by_member after a
+ * workload stops (kill family, seed 311, 2.15.1: three rounds each met one
+ * of its repairs, and the copies went uncompared though the last round read
+ * all three at 5,204); a sweep's repairs end within seconds.
+ */
+export const QUIET_MAX_MS = 20_000;
+/** The pause between two rounds with writes. */
+const QUIET_STEP_MS = 250;
 
 /** A follower not current yet is waited for this long before its copy is read as it is. */
 export const CURRENT_WAIT_MS = 10_000;
@@ -260,7 +179,8 @@ const lastSeqs = (s: StreamCopies) => s.copies.map((c) => `${c.node} ${c.lastSeq
  * made and deleted per copy). The daemons still write after a workload
  * stops (the repair sweep finishing half-done writes), so a round is judged
  * only when the leader's last sequence did not move while its copies were
- * read; a round with writes is read again, up to READ_ROUNDS times, and a
+ * read; a round with writes is read again (READ_ROUNDS times at least,
+ * for QUIET_MAX_MS at most), and a
  * stream written to in every round is named in `unread` with each copy's
  * last sequence (a copy that could not be compared) rather than as
  * diverged. Copies that differ at rest are read again (SETTLE_MS apart, for
@@ -268,14 +188,15 @@ const lastSeqs = (s: StreamCopies) => s.copies.map((c) => `${c.node} ${c.lastSeq
  * entries it holds; a copy that grew so keeps the last sequence it was
  * first read at (firstAnswered). Streams are read side by side.
  */
-export async function readAllReplicas(nc: NatsConnection, streams: string[], rounds = READ_ROUNDS): Promise<StreamCopies[]> {
+export async function readAllReplicas(nc: NatsConnection, streams: string[], o: { rounds?: number; quietMs?: number } = {}): Promise<StreamCopies[]> {
   const jsm = await jetstreamManager(nc, { timeout: 5000 });
   const js = jetstream(nc, { timeout: 5000 });
-  return Promise.all(streams.map((stream) => readStream(js, jsm, stream, rounds)));
+  return Promise.all(streams.map((stream) => readStream(js, jsm, stream, o.rounds ?? READ_ROUNDS, o.quietMs ?? QUIET_MAX_MS)));
 }
 
-/** One stream's copies, read in rounds until one had no write while it was read (READ_ROUNDS at most) and its copies agree or settled. */
-async function readStream(js: JetStreamClient, jsm: JetStreamManager, stream: string, rounds: number): Promise<StreamCopies> {
+/** One stream's copies, read in rounds until one had no write while it was read (`rounds` at least, for `quietMs` at most) and its copies agree or settled. */
+async function readStream(js: JetStreamClient, jsm: JetStreamManager, stream: string, rounds: number, quietMs: number): Promise<StreamCopies> {
+  const t0 = Date.now();
   const firstRead = new Map<string, number>();
   const settleUntil = Date.now() + SETTLE_MAX_MS;
   let s: StreamCopies;
@@ -285,8 +206,11 @@ async function readStream(js: JetStreamClient, jsm: JetStreamManager, stream: st
     // The nonce stream is not compared (copies.ts): read once.
     if (stream === NONCE_STREAM) break;
     if (r.written) {
-      if (++written < rounds) continue;
-      s = { stream, copies: [], unread: [...s.unread, { node: '*', why: `written to during each of ${rounds} rounds of reading its copies (last round: ${lastSeqs(s)})` }] };
+      if (++written < rounds || Date.now() - t0 < quietMs) {
+        await sleep(QUIET_STEP_MS);
+        continue;
+      }
+      s = { stream, copies: [], unread: [...s.unread, { node: '*', why: `written to during each of ${written} rounds of reading its copies, over ${((Date.now() - t0) / 1000).toFixed(1)} s (last round: ${lastSeqs(s)})` }] };
       break;
     }
     for (const c of s.copies) if (!firstRead.has(c.node)) firstRead.set(c.node, c.lastSeq);
