@@ -17,6 +17,7 @@ import { allPeersRouted, countPeers, evaluateHealth, fetchJsz, fetchServerHealth
 import { leaderVerdict } from './nats/leader-view.js';
 import { META_NOT_CURRENT, RouteTalk, STALL_REASON, StallWatch } from './nats/stall-watch.js';
 import { ReplicaAudit, SOON_MS, type OwnCopy } from './nats/replica-audit.js';
+import { Scrub, scrubReads, FIRST_MS as SCRUB_FIRST_MS, SOON_MS as SCRUB_SOON_MS } from './nats/scrub.js';
 import type { HealthReport, HealthSource, Posture } from './http/healthz.js';
 import { sleep } from '../util/time.js';
 
@@ -279,6 +280,46 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     void readyP.then(loop, () => undefined);
   }
 
+  // Each copy of a control-plane stream here is read whole from this
+  // server's own store soon after every start of the child and every 10 min
+  // after (scrub.ts): a copy whose bytes rotted (counts whole, so the audit
+  // cannot see it) is found by the read and rebuilt from the peers.
+  let scrubTimer: NodeJS.Timeout | undefined;
+  if (audit) {
+    const scrub = new Scrub({
+      me: o.serverName,
+      streams: () => [...streams],
+      ...scrubReads(nc, o.serverName, auditManager),
+      rebuild: (s, why) => sup!.rebuildDamagedCopy(s, why),
+      log,
+    });
+    // One round at a time: a start of the child during a round asks for another one soon after it.
+    let running = false;
+    let again = false;
+    const schedule = (ms: number) => {
+      if (stopped) return;
+      clearTimeout(scrubTimer);
+      scrubTimer = setTimeout(loop, ms);
+      scrubTimer.unref();
+    };
+    const loop = () => {
+      if (stopped) return;
+      if (running) return void (again = true);
+      running = true;
+      void scrub.round().then(
+        () => scrub.nextInMs,
+        (err: Error) => (log(`scrub: round failed: ${err.message}`), SCRUB_SOON_MS),
+      ).then((ms) => {
+        running = false;
+        schedule(again ? SCRUB_FIRST_MS : ms);
+        again = false;
+      });
+    };
+    const soon = () => (running ? void (again = true) : schedule(SCRUB_FIRST_MS));
+    // After the first write, and after every later start of the child (a copy may have been damaged while it was down).
+    void readyP.then(() => (soon(), sup!.onReady(soon)), () => undefined);
+  }
+
   // A child the stream leaders keep seeing behind, with every peer routed, or
   // one that knows no meta leader while every peer is routed and talking, is
   // restarted (see stall-watch.ts). Checked every 5 s, so it also works when
@@ -347,6 +388,7 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     stop: async () => {
       stopped = true;
       clearTimeout(auditTimer);
+      clearTimeout(scrubTimer);
       clearInterval(stallTimer);
       // Lame duck first so leaders move while our connection still drains.
       await sup?.stop();

@@ -11,12 +11,9 @@ import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { listCopiesOnDisk, planMoveAside, readCopyOnDisk, readProc, resolveRefs, RunawayWatch, StreamLog } from '../../src/daemon/nats/runaway.js';
-import { NatsSupervisor } from '../../src/daemon/nats/supervisor.js';
 import { fetchJsz } from '../../src/daemon/nats/monitor.js';
 import { flipOffsets } from '../../src/modules/cluster/corrupt.js';
-import { Secret } from '../../src/secret.js';
-import { NATS_BIN } from '../harness/nats-server.js';
-import { freePort } from '../harness/ports.js';
+import { superviseThree } from '../harness/supervised.js';
 import { sleep } from '../../src/util/time.js';
 
 test('StreamLog: a restore begun and not ended and a read that took seconds are the suspects; failing those, the streams led (the monitor\'s word replacing the log\'s)', () => {
@@ -162,40 +159,11 @@ test("readCopyOnDisk: a copy's replica count and its raft group, from the store'
 
 test('a node whose bit-flipped copy leads runs away: its supervisor kills it, moves that copy aside, and it rejoins with the whole stream', { timeout: 300_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'unibus-runaway-'));
-  const ports = await Promise.all([0, 1, 2].map(async () => ({ client: await freePort(), monitor: await freePort(), route: await freePort() })));
-  const lines: string[][] = [[], [], []];
-  const supervisor = (i: number) =>
-    new NatsSupervisor({
-      bin: NATS_BIN,
-      confFile: join(dir, `n${i}.conf`),
-      debug: false,
-      log: (l) => lines[i]!.push(l),
-      // The repro's runaway grows by GBs within seconds: a low bound ends it early here.
-      maxRssBytes: 1024 * 2 ** 20,
-      silentMs: 10_000,
-      conf: {
-        serverName: `n${i}`,
-        host: '127.0.0.1',
-        port: ports[i]!.client,
-        monitorPort: ports[i]!.monitor,
-        storeDir: join(dir, `n${i}`),
-        syncInterval: '2m',
-        internalNkey: null,
-        allowlist: [],
-        lameDuckDuration: '30s',
-        lameDuckGracePeriod: '1s',
-        cluster: {
-          name: 'runaway',
-          host: '127.0.0.1',
-          port: ports[i]!.route,
-          routes: ports.filter((_, j) => j !== i).map((p) => `nats-route://127.0.0.1:${p.route}`),
-          auth: { user: 'route', pass: new Secret('runaway-route-pass') },
-        },
-      },
-    });
+  // The repro's runaway grows by GBs within seconds: a low bound ends it early here.
+  const { urls, lines, supervisor } = await superviseThree(dir, 'runaway', { maxRssBytes: 1024 * 2 ** 20, silentMs: 10_000 });
   const sups = [0, 1, 2].map(supervisor);
   const nc = await Promise.all(sups.map((s) => s.start())).then(() =>
-    connect({ servers: ports.map((p) => `nats://127.0.0.1:${p.client}`), timeout: 5000, reconnect: true, maxReconnectAttempts: -1 }),
+    connect({ servers: urls, timeout: 5000, reconnect: true, maxReconnectAttempts: -1 }),
   );
   try {
     // The meta group elects its leader after the three are up: asked again (30 s at most).

@@ -2,18 +2,9 @@
 // them), and how copies of one stream are compared: pure, shared by the chaos
 // checker and the deep check of `play verify`.
 
-export interface ReplicaCopy {
-  node: string;
-  messages: number;
-  firstSeq?: number;
-  lastSeq: number;
-  /** The last sequence this copy was first read at, when it grew before the copies agreed (a follower applying entries it held). */
-  firstAnswered?: number;
-  /** sha256 over every message (absent for the nonce stream). */
-  digest?: string;
-  /** KV buckets: key -> latest value (JSON text). */
-  kv?: Map<string, string>;
-}
+import type { ReplicaCopy } from '../../daemon/nats/copy-reader.js';
+
+export type { ReplicaCopy };
 
 export interface StreamCopies {
   stream: string;

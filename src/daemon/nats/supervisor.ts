@@ -246,6 +246,11 @@ export class NatsSupervisor {
     this.#watchTimer.unref();
   }
 
+  /** A copy found damaged outside the child's log (scrub.ts: one its reader cannot read through): moved aside as #rebuildDamaged does, once the child is ready. */
+  rebuildDamagedCopy(stream: string, why: string): void {
+    if (this.#readyChild === this.#child) void this.#rebuildDamaged([{ account: '', stream }], why);
+  }
+
   /** Each copy the child's log found corrupt bytes in is moved aside (#rebuildDamaged). */
   #rebuildCorrupt(): void {
     for (const c of this.#streamLog.takeCorrupt()) void this.#rebuildDamaged([c.ref], `its copy holds bytes nats-server found corrupt ("${c.said}")`);
