@@ -27,6 +27,30 @@ test('kills: a follower is never the meta leader; the meta leader is; a stream l
   assert.throws(() => v('kill-stream-leader', 0, report('n1', { KV_UNIBUS_users: null })), /no stream has a leader/);
 });
 
+test('corruption stays on a minority for the whole run: once it has damaged copies on one node of three, later corrupt faults damage that node only, on the next stream it follows, or find no victim', () => {
+  const r = report('n2', { KV_UNIBUS_users: 'n1', KV_UNIBUS_rooms: 'n3', KV_UNIBUS_members: 'n2' });
+  const seen = new Set<string>();
+  for (let pick = 0; pick < 64; pick++) {
+    // Nothing damaged yet: any follower of the seed's stream.
+    seen.add(v('corrupt-minority', pick, r).targets[0]!);
+    const c = findVictims({ fault: 'corrupt-minority', pick }, NODES, r, { corruptible: ['n3'] });
+    assert.deepEqual(c.targets, ['n3'], `pick ${pick}`);
+    assert.notEqual(c.stream, 'KV_UNIBUS_rooms', 'n3 leads rooms: another stream it follows');
+  }
+  assert.deepEqual([...seen].sort(), NODES, 'every node can be the first');
+  // n3 leads every stream with messages: no victim, said so.
+  assert.throws(() => findVictims({ fault: 'corrupt-bitflip', pick: 0 }, NODES, report('n2', { KV_UNIBUS_users: 'n3', KV_UNIBUS_rooms: 'n3' }), { corruptible: ['n3'] }), /this run damages copies on n3 only \(a minority of the nodes\), and no control-plane stream with messages has a follower among them/);
+  // Five nodes: two may be damaged; the first two chosen are then the only ones.
+  const five = ['n1', 'n2', 'n3', 'n4', 'n5'];
+  const r5 = report('n1', { KV_UNIBUS_rooms: 'n1' });
+  for (let pick = 0; pick < 16; pick++) {
+    assert.ok(['n2', 'n4'].includes(findVictims({ fault: 'corrupt-truncate', pick }, five, r5, { corruptible: ['n2', 'n4'] }).targets[0]!));
+    // One of two so far: any follower still.
+    seen.add(findVictims({ fault: 'corrupt-truncate', pick }, five, r5, { corruptible: ['n2'] }).targets[0]!);
+  }
+  assert.ok(seen.has('n5'), 'with one node of two damaged, another may be');
+});
+
 test('pauses: who must refuse — the node whose nats-server is frozen, every node when a majority is', () => {
   const nats = v('pause-nats', 1);
   assert.deepEqual([nats.targets, nats.no_quorum, nats.processes], [['n2'], ['n2'], ['nats']]);

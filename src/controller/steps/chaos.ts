@@ -163,18 +163,24 @@ async function schedule(o: { runDir: string; schedule: StoredSchedule }): Promis
 /** How long a sequential fault looks again for a node to play its role. */
 const VICTIM_RETRY_MS = 15_000;
 
+/** The nodes a run has damaged copies on, in its folder. */
+const CORRUPTIBLE_FILE = 'corruptible.json';
+
 async function victims(o: { runDir: string; fault: ScheduledFault; nodes: { name: string; ip: string }[]; probe: ProbeNode[]; outDir: string }): Promise<number> {
   const sched = JSON.parse(readFileSync(join(o.runDir, SCHEDULE_FILE), 'utf8')) as StoredSchedule;
   const until = sched.mode === 'combined' ? sched.t0 + o.fault.at * 1000 : Date.now() + o.fault.gap * 1000;
   await sleep(Math.max(0, Math.min(until - Date.now(), MAX_WAIT_MS)));
   const ip = new Map(o.nodes.map((n) => [n.name, n.ip]));
+  // The nodes this run has damaged copies on: its corruption stays on a minority of them (victims.ts).
+  const damagedFile = join(o.runDir, CORRUPTIBLE_FILE);
+  const corruptible = existsSync(damagedFile) ? (JSON.parse(readFileSync(damagedFile, 'utf8')) as string[]) : [];
   let v: Victims;
   // Sequential: the cluster served every node before this fault, so a probe that finds no one for the role is a read
   // that failed, and is made again (bounded). A CI lab run skipped its only kill so: "no stream has a leader".
   for (const retryUntil = sched.mode === 'sequential' ? Date.now() + VICTIM_RETRY_MS : 0; ; await sleep(500)) {
     const report = await probeCluster(o.probe, o.outDir, 3000);
     try {
-      v = findVictims(o.fault, o.nodes.map((n) => n.name), report);
+      v = findVictims(o.fault, o.nodes.map((n) => n.name), report, { corruptible });
       break;
     } catch (e) {
       if (!(e instanceof NoVictimError)) throw e;
@@ -183,6 +189,7 @@ async function victims(o: { runDir: string; fault: ScheduledFault; nodes: { name
       return printVerdict({ reason: `${o.fault.id} skipped: ${e.message}`, failed: false, result: skippedResult(o.fault.id, Date.now()) });
     }
   }
+  if (v.how && !corruptible.includes(v.targets[0]!)) await writeFileAtomic(damagedFile, JSON.stringify([...corruptible, v.targets[0]!]) + '\n', 0o600);
   return printVerdict({ reason: `${o.fault.id}: ${v.name}, held ${o.fault.hold} s`, failed: false, result: victimsResult(o.fault, v, (n) => ip.get(n)!, Date.now()) });
 }
 
