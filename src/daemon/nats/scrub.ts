@@ -99,6 +99,7 @@ export class Scrub {
 
   /** Reads every copy here once; a damaged one is handed to `rebuild`. */
   async round(): Promise<ScrubVerdict[]> {
+    const t0 = Date.now();
     const out: ScrubVerdict[] = [];
     for (const stream of this.#o.streams()) {
       const v = await scrubCopy(this.#o, stream);
@@ -110,6 +111,9 @@ export class Scrub {
     }
     this.#rounds++;
     const unread = out.filter((v): v is Extract<ScrubVerdict, { kind: 'unread' }> => v.kind === 'unread');
+    const whole = out.filter((v): v is Extract<ScrubVerdict, { kind: 'whole' }> => v.kind === 'whole');
+    // One line per round (every 10 min at rest): what was read, and how long it took.
+    this.#o.log(`scrub: ${whole.length} copies read whole (${whole.reduce((n, v) => n + v.messages, 0)} messages) in ${((Date.now() - t0) / 1000).toFixed(1)} s${out.length > whole.length ? `; ${out.length - whole.length} not (${out.filter((v) => v.kind !== 'whole').map((v) => `${v.stream}: ${v.kind}`).join(', ')})` : ''}`);
     if (unread.length) this.#o.log(`scrub: left unread, tried again in ${SOON_MS / 1000} s: ${unread.map((v) => `${v.stream} (${v.why})`).join('; ')}`);
     this.#nextInMs = unread.length ? SOON_MS : Math.round(SCRUB_EVERY_MS * (0.9 + Math.random() * 0.1));
     return out;
