@@ -289,7 +289,7 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     const scrub = new Scrub({
       me: o.serverName,
       streams: () => [...streams],
-      ...scrubReads(nc, o.serverName, auditManager),
+      ...scrubReads(nc, o.serverName, auditManager, sup!.monitorPort),
       rebuild: (s, why) => sup!.rebuildDamagedCopy(s, why),
       log,
     });
@@ -305,6 +305,8 @@ export async function startNode(o: NodeOptions, pf: Preflight, log: Logger, extr
     const loop = () => {
       if (stopped) return;
       if (running) return void (again = true);
+      // Not before the audit has compared this node's copies with their leaders once (its copies loaded and caught up).
+      if (!audit.settled) return schedule(1000);
       running = true;
       void scrub.round().then(
         () => scrub.nextInMs,

@@ -17,7 +17,7 @@ import { damageBlock } from '../harness/damage.js';
 import { sleep } from '../../src/util/time.js';
 
 /** A fake cluster: each stream's replicas, and what each read of this node's copy gives, in turn. */
-function fake(replicas: Record<string, string[] | Error>, reads: Record<string, (ReplicaCopy | Error)[]>) {
+function fake(replicas: Record<string, string[] | Error>, reads: Record<string, (ReplicaCopy | Error)[]>, held: Record<string, number | null> = {}) {
   const rebuilt: string[] = [];
   const logged: string[] = [];
   const asked: { stream: string; batchMs: number }[] = [];
@@ -29,6 +29,7 @@ function fake(replicas: Record<string, string[] | Error>, reads: Record<string, 
       if (r instanceof Error) throw r;
       return r;
     },
+    ownLastSeq: async (s) => (s in held ? held[s]! : 0),
     readOwn: async (s, batchMs) => {
       asked.push({ stream: s, batchMs });
       const r = reads[s]!.shift()!;
@@ -61,6 +62,14 @@ test('scrubCopy: a copy read whole is whole; one that stops twice is damaged; a 
   assert.deepEqual(f.asked.map((a) => a.stream), ['A', 'B', 'B', 'C', 'C', 'D']);
   assert.ok(f.asked.every((a) => a.batchMs === SCRUB_BATCH_MS));
   assert.deepEqual(f.rebuilt, [], 'scrubCopy judges; only a round rebuilds');
+});
+
+test("scrubCopy: a reader that ended before the last sequence this node's monitor gave (a store still loading) leaves the copy unread, not whole; a copy the monitor does not list is not read", async () => {
+  const f = fake({ A: ['n1', 'n2', 'n3'], B: ['n1', 'n2', 'n3'], C: ['n1', 'n2', 'n3'] }, { A: [copy(120)], B: [], C: [copy(300)] }, { A: 300, B: null, C: 300 });
+  assert.deepEqual(await scrubCopy(f.o, 'A'), { stream: 'A', kind: 'unread', why: 'its reader ended at sequence 120, before the 300 the copy held' });
+  assert.deepEqual(await scrubCopy(f.o, 'B'), { stream: 'B', kind: 'unread', why: "this node's monitor does not list its copy" });
+  assert.deepEqual(await scrubCopy(f.o, 'C'), { stream: 'C', kind: 'whole', messages: 300, lastSeq: 300 });
+  assert.deepEqual(f.asked.map((a) => a.stream), ['A', 'C']);
 });
 
 test('Scrub.round: each damaged copy is handed to rebuild and logged; a round that left a copy unread comes again after SOON_MS, else after about SCRUB_EVERY_MS', async () => {
@@ -114,7 +123,7 @@ test("a follower's bit-flipped copy, whole in its counts, is found by the scrub'
     assert.notEqual(f, undefined, JSON.stringify(info.cluster));
     const scrubOf = (i: number, nci: Awaited<ReturnType<typeof connect>>) => {
       let m: Promise<JetStreamManager> | null = null;
-      return new Scrub({ me: `n${i}`, streams: () => ['KV_SCRUB'], ...scrubReads(nci, `n${i}`, () => (m ??= manager(nci))), rebuild: (s, why) => sups[i]!.rebuildDamagedCopy(s, why), log: (l) => lines[i]!.push(l) });
+      return new Scrub({ me: `n${i}`, streams: () => ['KV_SCRUB'], ...scrubReads(nci, `n${i}`, () => (m ??= manager(nci)), sups[i]!.monitorPort), rebuild: (s, why) => sups[i]!.rebuildDamagedCopy(s, why), log: (l) => lines[i]!.push(l) });
     };
 
     // Healthy: every copy reads whole, each the leader's count.
