@@ -102,7 +102,7 @@ try {
       logSeen.set(n, all.length);
       const jumps = lines.filter((l) => l.includes('which the leader holds'));
       const count = (re: RegExp) => lines.filter((l) => re.test(l)).length;
-      console.log(`  ${n} log: ${count(/following KV_\S+: the copy /)} watches made again, ${jumps.length} jumps past a held value${jumps.length ? ` (${jumps.slice(-3).join(' | ')})` : ''}, ${count(STALL)} stall restarts, ${count(/ran away:/)} runaway kills, ${count(/scrub: \S+: its copy stopped delivering/)} found by the scrub, ${count(/copy moved aside to/)} copies moved aside`);
+      console.log(`  ${n} log: ${count(/following KV_\S+: the copy /)} watches made again, ${jumps.length} jumps past a held value${jumps.length ? ` (${jumps.slice(-3).join(' | ')})` : ''}, ${count(STALL)} stall restarts, ${count(/ran away:/)} runaway kills, ${count(/scrub: \S+: its copy did not read whole/)} found by the scrub, ${count(/copy moved aside to/)} copies moved aside`);
     }
     for (const [f, k] of Object.entries(c.ops.by_kind)) console.log(`  ${f}: ok ${k.ok}, fail ${k.fail}, info ${k.info}; ${Object.entries(k.errors).sort((a, b) => b[1] - a[1]).slice(0, 4).map(([e, n]) => `${e} x${n}`).join(', ')}`);
   }

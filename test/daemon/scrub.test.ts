@@ -29,7 +29,7 @@ function fake(replicas: Record<string, string[] | Error>, reads: Record<string, 
       if (r instanceof Error) throw r;
       return r;
     },
-    ownLastSeq: async (s) => (s in held ? held[s]! : 0),
+    ownState: async (s) => (s in held ? (held[s] === null ? null : { messages: held[s]!, last_seq: held[s]! }) : { messages: 0, last_seq: 0 }),
     readOwn: async (s, batchMs) => {
       asked.push({ stream: s, batchMs });
       const r = reads[s]!.shift()!;
@@ -52,7 +52,7 @@ test('scrubCopy: a copy read whole is whole; one that stops twice is damaged; a 
   assert.deepEqual(await scrubCopy(f.o, 'A'), { stream: 'A', kind: 'whole', messages: 300, lastSeq: 300 });
   const b = await scrubCopy(f.o, 'B');
   assert.equal(b.kind, 'damaged');
-  assert.match((b as { why: string }).why, /stopped delivering to a reader here, twice \(n2's copy stopped answering after 120 messages; then n2's copy stopped answering after 120 messages\)/);
+  assert.match((b as { why: string }).why, /did not read whole to a reader here, twice \(n2's copy stopped answering after 120 messages; then n2's copy stopped answering after 120 messages\)/);
   assert.deepEqual(await scrubCopy(f.o, 'C'), { stream: 'C', kind: 'whole', messages: 301, lastSeq: 301 });
   assert.deepEqual(await scrubCopy(f.o, 'D'), { stream: 'D', kind: 'unread', why: "n2's reader was lost after 3 messages" });
   assert.deepEqual(await scrubCopy(f.o, 'E'), { stream: 'E', kind: 'unread', why: 'its leader did not answer: timeout' });
@@ -70,6 +70,14 @@ test("scrubCopy: a reader that ended before the last sequence this node's monito
   assert.deepEqual(await scrubCopy(f.o, 'B'), { stream: 'B', kind: 'unread', why: "this node's monitor does not list its copy" });
   assert.deepEqual(await scrubCopy(f.o, 'C'), { stream: 'C', kind: 'whole', messages: 300, lastSeq: 300 });
   assert.deepEqual(f.asked.map((a) => a.stream), ['A', 'C']);
+  // A reader promised nothing by a copy of 200 (its index damaged; it reads as an empty copy at the last sequence): read again, then damaged.
+  const empty: ReplicaCopy = { node: 'n2', messages: 0, lastSeq: 400 };
+  const g = fake({ D: ['n1', 'n2', 'n3'], E: ['n1', 'n2', 'n3'] }, { D: [empty, empty], E: [empty, copy(400)] }, {});
+  g.o.ownState = async () => ({ messages: 200, last_seq: 400 });
+  const d = await scrubCopy(g.o, 'D');
+  assert.equal(d.kind, 'damaged');
+  assert.match((d as { why: string }).why, /twice \(n2's copy delivered 0 of the 200 messages it holds to a reader here; then n2's copy delivered 0 of the 200/);
+  assert.deepEqual(await scrubCopy(g.o, 'E'), { stream: 'E', kind: 'whole', messages: 400, lastSeq: 400 });
 });
 
 test('Scrub.round: each damaged copy is handed to rebuild and logged; a round that left a copy unread comes again after SOON_MS, else after about SCRUB_EVERY_MS', async () => {
@@ -78,7 +86,7 @@ test('Scrub.round: each damaged copy is handed to rebuild and logged; a round th
   const v = await s.round();
   assert.deepEqual(v.map((x) => x.kind), ['whole', 'damaged']);
   assert.equal(f.rebuilt.length, 1);
-  assert.match(f.rebuilt[0]!, /^B: its copy stopped delivering/);
+  assert.match(f.rebuilt[0]!, /^B: its copy did not read whole/);
   assert.ok(f.logged.some((l) => /^scrub: B: .*rebuilding it from its peers$/.test(l)), f.logged.join('\n'));
   assert.ok(s.nextInMs >= SCRUB_EVERY_MS * 0.9 && s.nextInMs <= SCRUB_EVERY_MS, String(s.nextInMs));
 
