@@ -12,3 +12,5 @@ export { addUser, checkNewUser, getUser } from './store/users.js';
 export { BackupError, backupStore, checkBackupDoc, restoreStore, type BackupDoc, type RestoreResult } from './store/backup.js';
 // The data plane's subjects, as a NATS client of a user must use them (the chaos workload's data plane).
 export { inboxPrefix, roomSubject } from './auth/allowlist.js';
+// A reader of one replica's copy from its own store (the deep check, the chaos read-back; membershipd's scrub).
+export { placeReader, readCopy, readThrough, STOPPED, type ReplicaCopy } from './nats/copy-reader.js';

@@ -2,7 +2,7 @@
 // them), and how copies of one stream are compared: pure, shared by the chaos
 // checker and the deep check of `play verify`.
 
-import type { ReplicaCopy } from '../../daemon/nats/copy-reader.js';
+import type { ReplicaCopy } from '../../daemon/index.js';
 
 export type { ReplicaCopy };
 

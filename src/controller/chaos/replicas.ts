@@ -17,13 +17,12 @@
 // - Every wait is bounded (per placement, per batch, per election).
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { BUCKETS, NONCE_STREAM } from '../../daemon/index.js';
-import { readCopy, STOPPED } from '../../daemon/nats/copy-reader.js';
+import { BUCKETS, NONCE_STREAM, readCopy, STOPPED } from '../../daemon/index.js';
 import { sleep } from '../../util/time.js';
 import type { ReplicaCopy, StreamCopies } from './copies.js';
 
 export type { ReplicaCopy, StreamCopies } from './copies.js';
-export { placeReader, readThrough } from '../../daemon/nats/copy-reader.js';
+export { placeReader, readThrough } from '../../daemon/index.js';
 
 /** The copies as read, in the run's folder beside check.json. */
 export const REPLICAS_FILE = 'replicas.json';
