@@ -116,11 +116,14 @@ export const READ_TRIES = 3;
 /** Rounds of reading one stream's copies at least, when the stream was written to during a round... */
 export const READ_ROUNDS = 3;
 /**
- * ... and for how long rounds with writes are read again, waiting for a
+ * ... and, where the caller asks (the chaos check, after its workload
+ * stopped), for how long rounds with writes are read again, waiting for a
  * quiet one. The daemons' repair sweep writes to rooms_by_member after a
  * workload stops (kill family, seed 311, 2.15.1: three rounds each met one
  * of its repairs, and the copies went uncompared though the last round read
- * all three at 5,204); a sweep's repairs end within seconds.
+ * all three at 5,204); a sweep's repairs end within seconds. Not the
+ * default: `play verify` and `play repair` under live writes would wait
+ * out 20 s per stream for nothing.
  */
 export const QUIET_MAX_MS = 20_000;
 /** The pause between two rounds with writes. */
@@ -179,7 +182,7 @@ const lastSeqs = (s: StreamCopies) => s.copies.map((c) => `${c.node} ${c.lastSeq
  * stops (the repair sweep finishing half-done writes), so a round is judged
  * only when the leader's last sequence did not move while its copies were
  * read; a round with writes is read again (READ_ROUNDS times at least,
- * for QUIET_MAX_MS at most), and a
+ * for o.quietMs at most), and a
  * stream written to in every round is named in `unread` with each copy's
  * last sequence (a copy that could not be compared) rather than as
  * diverged. Copies that differ at rest are read again (SETTLE_MS apart, for
@@ -190,7 +193,7 @@ const lastSeqs = (s: StreamCopies) => s.copies.map((c) => `${c.node} ${c.lastSeq
 export async function readAllReplicas(nc: NatsConnection, streams: string[], o: { rounds?: number; quietMs?: number } = {}): Promise<StreamCopies[]> {
   const jsm = await jetstreamManager(nc, { timeout: 5000 });
   const js = jetstream(nc, { timeout: 5000 });
-  return Promise.all(streams.map((stream) => readStream(js, jsm, stream, o.rounds ?? READ_ROUNDS, o.quietMs ?? QUIET_MAX_MS)));
+  return Promise.all(streams.map((stream) => readStream(js, jsm, stream, o.rounds ?? READ_ROUNDS, o.quietMs ?? 0)));
 }
 
 /** One stream's copies, read in rounds until one had no write while it was read (`rounds` at least, for `quietMs` at most) and its copies agree or settled. */

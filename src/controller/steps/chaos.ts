@@ -29,7 +29,7 @@ import { WORKLOAD_PROGRAM, workloadPidOf } from '../chaos/runs.js';
 import { CONFIG_FILE, type WorkloadConfig, type WorkloadNode } from '../chaos/workload.js';
 import { renderTimeline } from '../chaos/timeline.js';
 import { FLOOR_STREAM } from '../chaos/floor.js';
-import { moveLeader, moveLeaderAway, readAllReplicas, REPLICA_STREAMS, REPLICAS_FILE, type StreamCopies } from '../chaos/replicas.js';
+import { moveLeader, moveLeaderAway, QUIET_MAX_MS, readAllReplicas, REPLICA_STREAMS, REPLICAS_FILE, type StreamCopies } from '../chaos/replicas.js';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { CLUSTER_STREAMS, connectCluster, probeCluster, type ProbeNode } from '../probe/probe.js';
 import { SCHEDULE_FILE, type ScheduledFault, type StoredSchedule } from '../chaos/schedule.js';
@@ -226,7 +226,7 @@ async function readCopies(probe: ProbeNode[], outDir: string): Promise<{ copies:
     return { copies: null, why: (e as Error).message };
   }
   try {
-    const copies = await readAllReplicas(nc, REPLICA_STREAMS);
+    const copies = await readAllReplicas(nc, REPLICA_STREAMS, { quietMs: QUIET_MAX_MS });
     // The run's floor stream (floor.ts) is the workload's own: it goes with the run.
     await jetstreamManager(nc, { timeout: 5000 }).then((jsm) => jsm.streams.delete(FLOOR_STREAM)).catch(() => undefined);
     return { copies };
