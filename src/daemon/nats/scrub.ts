@@ -11,10 +11,10 @@
 // messages"; on 2.10.27 a cut copy rebuilt from such a leader lost 20
 // members). Reading the copy through a reader placed on this node
 // (copy-reader.ts) makes nats-server load every block: a damaged one stops
-// the reader at its first bad message, or nats-server logs its corrupt line
-// (which the supervisor acts on by itself, runaway.ts CORRUPT_BYTES). A copy
-// whose reader stops twice at a read is rebuilt from its peers through the
-// supervisor's path for damaged copies (moved aside, never deleted).
+// the reader, or nats-server logs its corrupt line (which the supervisor
+// acts on by itself, runaway.ts CORRUPT_BYTES). A copy whose reads fail
+// twice is rebuilt from its peers through the supervisor's path for damaged
+// copies (moved aside, never deleted).
 //
 // Invariants:
 // - Reads only: one R1 reader in memory made and deleted per copy, expiring
@@ -22,17 +22,20 @@
 // - Only a copy this node holds of a stream of more than one replica (the
 //   only copy is never moved aside), named so by the stream's leader.
 // - A copy is called damaged only when two reads in a row fail it: its
-//   reader, still there, delivered nothing for SCRUB_BATCH_MS, or delivered
-//   far fewer messages than the copy holds (8 bytes inverted in a copy of
-//   200 keys: its reader was promised 0; 2.15.1). nats-server skips a
-//   message that fails its checksum and leaves the reader waiting for the
-//   count it promised: measured on 2.15.1, 8 bytes inverted in a 400-message
-//   copy, the reader stopped after 392). A copy is called whole only when its
-//   reader reached the last sequence this node's monitor gave for it before
-//   (a reader made while the store still loaded after a start ended early
-//   and read nothing of the damage: corrupt family, seed 308). A reader that
-//   could not be placed, was lost (an election, a partition, a restart) or
-//   ended early leaves the copy unread, tried again after SOON_MS.
+//   reader, still there, delivered nothing for SCRUB_BATCH_MS before the
+//   count it was promised, or delivered far fewer messages than this node's
+//   monitor counts in the copy. nats-server skips a message that fails its
+//   checksum and leaves the reader waiting for the count it promised
+//   (measured on 2.15.1: 8 bytes inverted in a 400-message copy, the reader
+//   stopped after 392). A reader can also be promised nothing and end at
+//   once, an empty copy in appearance; where the monitor counts the copy
+//   near empty too, that is the replica audit's short copy, not this.
+// - A copy is called whole only when its reader reached the last sequence
+//   this node's monitor gave for it before (a reader made while the store
+//   still loaded after a start ended early and read nothing of the damage:
+//   corrupt family, seed 308). A reader that could not be placed, was lost
+//   (an election, a partition, a restart) or ended early leaves the copy
+//   unread, tried again after SOON_MS.
 // - Every wait is bounded: placement (PLACE_TRIES), each batch
 //   (SCRUB_BATCH_MS), each leader's answer (the caller's timeout).
 import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
